@@ -1,0 +1,9 @@
+//! Domain types: identifiers parsed once at the edge ("parse, don't validate") and money.
+
+mod event_id;
+mod money;
+mod session_id;
+
+pub use event_id::EventId;
+pub use money::{Currency, Money};
+pub use session_id::{CheckoutSessionId, InvalidSessionId};

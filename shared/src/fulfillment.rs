@@ -1,0 +1,307 @@
+//! `fulfill_checkout`: the heart of the product (seed 003), safe to call many times,
+//! concurrently, from any process, for the same Checkout Session (G2), and never fulfilling an
+//! unpaid one (G3).
+//!
+//! The flow:
+//! 1. An order already fulfilled in Postgres answers from there; Stripe is not called.
+//! 2. Otherwise retrieve the session from Stripe with `line_items` expanded (all pages): the
+//!    decision is made from Stripe's answer, never from a webhook payload.
+//! 3. Paid (or no payment required): in one transaction, take `pg_advisory_xact_lock` on the
+//!    session's 64-bit key, re-check, then write the order, its line items and an
+//!    `order.fulfilled` outbox row. The lock serialises racing callers; the unique keys of line
+//!    items and outbox are the second line of defense; a violation there is read back as
+//!    "already fulfilled".
+//! 4. Unpaid: recorded as awaiting payment (delayed methods), unless it already failed.
+
+use std::time::Instant;
+
+use sqlx::PgPool;
+
+use crate::domain::CheckoutSessionId;
+use crate::metrics;
+use crate::store::orders::{self, Order, OrderState, Trigger};
+use crate::store::outbox;
+use crate::stripe::{CheckoutSession, LineItem, SessionStatus, StripeClient, StripeError};
+
+/// What happened, for the caller to act on (ack, render a page, …).
+#[derive(Debug, Clone)]
+pub enum FulfillmentOutcome {
+    /// The order is fulfilled; `newly` is true for the one call that did it.
+    Fulfilled { order: Order, newly: bool },
+    /// Not paid yet: an open session, or a delayed payment method still processing.
+    AwaitingPayment,
+    /// A delayed payment failed; the customer has been (or will be) told.
+    PaymentFailed,
+    /// The session expired unpaid.
+    Expired,
+    /// Stripe does not know this session (in this mode, on this account).
+    NotFound,
+}
+
+impl FulfillmentOutcome {
+    /// A short label for metrics, logs and the audit trail.
+    pub fn label(&self) -> &'static str {
+        match self {
+            Self::Fulfilled { newly: true, .. } => "fulfilled",
+            Self::Fulfilled { newly: false, .. } => "already_fulfilled",
+            Self::AwaitingPayment => "awaiting_payment",
+            Self::PaymentFailed => "payment_failed",
+            Self::Expired => "expired",
+            Self::NotFound => "not_found",
+        }
+    }
+}
+
+/// Why fulfillment could not be decided. Both kinds may be transient; see
+/// [`FulfillError::is_transient`].
+#[derive(Debug, thiserror::Error)]
+pub enum FulfillError {
+    #[error(transparent)]
+    Stripe(#[from] StripeError),
+    #[error("database: {0}")]
+    Database(#[from] sqlx::Error),
+}
+
+impl FulfillError {
+    /// Whether trying again later may succeed: Stripe unavailable or rate limited, the
+    /// database unreachable or a transaction aborted by a conflict.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            Self::Stripe(e) => e.is_transient(),
+            Self::Database(e) => !matches!(
+                e,
+                sqlx::Error::ColumnDecode { .. }
+                    | sqlx::Error::Decode(_)
+                    | sqlx::Error::TypeNotFound { .. }
+            ),
+        }
+    }
+}
+
+/// What `fulfill_checkout` needs: the store and Stripe. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Fulfiller {
+    pool: PgPool,
+    stripe: StripeClient,
+}
+
+impl Fulfiller {
+    pub fn new(pool: PgPool, stripe: StripeClient) -> Self {
+        Self { pool, stripe }
+    }
+
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
+    pub fn stripe(&self) -> &StripeClient {
+        &self.stripe
+    }
+
+    /// The order as Postgres has it, without calling Stripe.
+    pub async fn stored_order(&self, id: &CheckoutSessionId) -> Result<Option<Order>, sqlx::Error> {
+        let mut conn = self.pool.acquire().await?;
+        orders::find(&mut conn, id).await
+    }
+
+    /// Fulfills the session if it is paid; see the module docs for the flow.
+    #[tracing::instrument(skip(self), fields(session_id = %id, trigger = trigger.as_str(), outcome))]
+    pub async fn fulfill_checkout(
+        &self,
+        id: &CheckoutSessionId,
+        trigger: Trigger,
+    ) -> Result<FulfillmentOutcome, FulfillError> {
+        let started = Instant::now();
+        let result = self.decide(id, trigger).await;
+        let label = result.as_ref().map_or("error", FulfillmentOutcome::label);
+        tracing::Span::current().record("outcome", label);
+        metrics::FULFILLMENTS
+            .with_label_values(&[trigger.as_str(), label])
+            .inc();
+        metrics::FULFILLMENT_SECONDS
+            .with_label_values(&[trigger.as_str()])
+            .observe(started.elapsed().as_secs_f64());
+        result
+    }
+
+    async fn decide(
+        &self,
+        id: &CheckoutSessionId,
+        trigger: Trigger,
+    ) -> Result<FulfillmentOutcome, FulfillError> {
+        if let Some(order) = self.stored_order(id).await? {
+            if order.state == OrderState::Fulfilled {
+                return Ok(FulfillmentOutcome::Fulfilled {
+                    order,
+                    newly: false,
+                });
+            }
+        }
+        let session = match self.stripe.retrieve_checkout_session(id).await {
+            Ok(session) => session,
+            Err(StripeError::NotFound(_)) => return Ok(FulfillmentOutcome::NotFound),
+            Err(e) => return Err(e.into()),
+        };
+        if session.payment_status.allows_fulfillment() {
+            return self.fulfill_paid(id, &session, trigger).await;
+        }
+        let state = match session.status {
+            Some(SessionStatus::Expired) => OrderState::Expired,
+            Some(SessionStatus::Complete) => OrderState::AwaitingPayment,
+            // Open: the customer has not paid (or not even submitted) yet; nothing to record.
+            _ => return Ok(FulfillmentOutcome::AwaitingPayment),
+        };
+        self.record(id, &session, state).await
+    }
+
+    /// Step 3: the fulfillment effect, committed at most once.
+    async fn fulfill_paid(
+        &self,
+        id: &CheckoutSessionId,
+        session: &CheckoutSession,
+        trigger: Trigger,
+    ) -> Result<FulfillmentOutcome, FulfillError> {
+        let items: &[LineItem] = session.line_items.as_ref().map_or(&[], |l| &l.data);
+        let mut tx = self.pool.begin().await?;
+        orders::lock_session(&mut tx, id).await?;
+        if orders::state(&mut *tx, id).await? == Some(OrderState::Fulfilled) {
+            // Another caller fulfilled it while we were asking Stripe.
+            let order = orders::find(&mut tx, id)
+                .await?
+                .expect("a fulfilled order exists");
+            tx.commit().await?;
+            return Ok(FulfillmentOutcome::Fulfilled {
+                order,
+                newly: false,
+            });
+        }
+        let written = async {
+            let order = orders::insert_fulfilled(&mut tx, session, items, trigger).await?;
+            outbox::enqueue(
+                &mut tx,
+                outbox::ORDER_FULFILLED,
+                id.as_str(),
+                &announcement(&order),
+            )
+            .await?;
+            Ok::<_, sqlx::Error>(order)
+        }
+        .await;
+        match written {
+            Ok(order) => {
+                tx.commit().await?;
+                tracing::info!(order_number = order.order_number, "order fulfilled");
+                Ok(FulfillmentOutcome::Fulfilled { order, newly: true })
+            }
+            Err(e) if is_unique_violation(&e) => {
+                // Only reachable if the lock were bypassed (e.g. a hand-written insert): the
+                // constraint held, so the order exists once. Report it as such.
+                tx.rollback().await?;
+                tracing::warn!(error = %e, "unique constraint stopped a second fulfillment");
+                let order = self.stored_order(id).await?.ok_or(e)?;
+                Ok(FulfillmentOutcome::Fulfilled {
+                    order,
+                    newly: false,
+                })
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Records an asynchronous payment failure (`checkout.session.async_payment_failed`) and
+    /// announces `order.payment_failed` once, so the customer hears of it. The session is still
+    /// checked with Stripe: a session that turns out paid is fulfilled instead.
+    #[tracing::instrument(skip(self), fields(session_id = %id))]
+    pub async fn record_payment_failed(
+        &self,
+        id: &CheckoutSessionId,
+        trigger: Trigger,
+    ) -> Result<FulfillmentOutcome, FulfillError> {
+        let session = match self.stripe.retrieve_checkout_session(id).await {
+            Ok(session) => session,
+            Err(StripeError::NotFound(_)) => return Ok(FulfillmentOutcome::NotFound),
+            Err(e) => return Err(e.into()),
+        };
+        if session.payment_status.allows_fulfillment() {
+            return self.fulfill_paid(id, &session, trigger).await;
+        }
+        self.record(id, &session, OrderState::PaymentFailed).await
+    }
+
+    /// Records that the session expired (`checkout.session.expired`), if it was not paid.
+    #[tracing::instrument(skip(self), fields(session_id = %id))]
+    pub async fn record_expired(
+        &self,
+        id: &CheckoutSessionId,
+        trigger: Trigger,
+    ) -> Result<FulfillmentOutcome, FulfillError> {
+        // The same decision as fulfill_checkout: an expired session in Stripe is recorded as
+        // such; one that is (somehow) paid is fulfilled.
+        self.fulfill_checkout(id, trigger).await
+    }
+
+    /// Writes a non-fulfilled state under the session's lock; a failure is announced once.
+    async fn record(
+        &self,
+        id: &CheckoutSessionId,
+        session: &CheckoutSession,
+        state: OrderState,
+    ) -> Result<FulfillmentOutcome, FulfillError> {
+        let mut tx = self.pool.begin().await?;
+        orders::lock_session(&mut tx, id).await?;
+        let before = orders::state(&mut *tx, id).await?;
+        let after = orders::record_state(&mut tx, id, session, state).await?;
+        if after == OrderState::PaymentFailed && before != Some(OrderState::PaymentFailed) {
+            let payload = serde_json::json!({
+                "session_id": id.as_str(),
+                "customer_email": session.customer_email(),
+                "customer_name": session.customer_name(),
+                "amount_total": session.amount_total,
+                "currency": session.currency,
+            });
+            outbox::enqueue(&mut tx, outbox::ORDER_PAYMENT_FAILED, id.as_str(), &payload).await?;
+        }
+        let outcome = match after {
+            OrderState::AwaitingPayment => FulfillmentOutcome::AwaitingPayment,
+            OrderState::PaymentFailed => FulfillmentOutcome::PaymentFailed,
+            OrderState::Expired => FulfillmentOutcome::Expired,
+            // Fulfilled by another caller since Stripe answered us: the row was left alone.
+            OrderState::Fulfilled => {
+                let order = orders::find(&mut tx, id)
+                    .await?
+                    .expect("a fulfilled order exists");
+                FulfillmentOutcome::Fulfilled {
+                    order,
+                    newly: false,
+                }
+            }
+        };
+        tx.commit().await?;
+        Ok(outcome)
+    }
+}
+
+fn is_unique_violation(e: &sqlx::Error) -> bool {
+    matches!(e, sqlx::Error::Database(db) if db.is_unique_violation())
+}
+
+/// The `order.fulfilled` message body.
+fn announcement(order: &Order) -> serde_json::Value {
+    serde_json::json!({
+        "session_id": order.session_id,
+        "order_number": order.order_number,
+        "customer_name": order.customer_name,
+        "customer_email": order.customer_email,
+        "currency": order.currency,
+        "amount_total": order.amount_total,
+        "fulfilled_by": order.fulfilled_by,
+        "fulfilled_at": order.fulfilled_at,
+        "line_items": order.lines.iter().map(|l| serde_json::json!({
+            "id": l.line_item_id,
+            "description": l.description,
+            "quantity": l.quantity,
+            "price": l.price_id,
+            "amount_total": l.amount_total,
+        })).collect::<Vec<_>>(),
+    })
+}

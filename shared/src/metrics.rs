@@ -1,0 +1,63 @@
+//! Prometheus metrics shared by every service, registered in the process-wide default registry
+//! so that one `/metrics` handler ([`render`]) exposes them all. Service-specific metrics live in
+//! their crates and register in the same registry.
+
+use std::sync::LazyLock;
+
+use prometheus::{
+    register_histogram_vec, register_int_counter_vec, Encoder, HistogramVec, IntCounterVec,
+    TextEncoder,
+};
+
+/// Latency buckets in seconds, from sub-millisecond (a confirmed publish on loopback) to the
+/// ten seconds Checkout waits for a webhook answer.
+pub const LATENCY_BUCKETS: &[f64] = &[
+    0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+];
+
+pub static STRIPE_REQUESTS: LazyLock<IntCounterVec> = LazyLock::new(|| {
+    register_int_counter_vec!(
+        "stripe_api_requests_total",
+        "Stripe API attempts by endpoint and outcome (ok or the error kind).",
+        &["endpoint", "outcome"]
+    )
+    .expect("metric registers once")
+});
+
+pub static STRIPE_REQUEST_SECONDS: LazyLock<HistogramVec> = LazyLock::new(|| {
+    register_histogram_vec!(
+        "stripe_api_request_duration_seconds",
+        "Stripe API attempt latency by endpoint.",
+        &["endpoint"],
+        LATENCY_BUCKETS.to_vec()
+    )
+    .expect("metric registers once")
+});
+
+pub static FULFILLMENTS: LazyLock<IntCounterVec> = LazyLock::new(|| {
+    register_int_counter_vec!(
+        "fulfillment_outcomes_total",
+        "fulfill_checkout results by trigger (webhook, landing, reconciler) and outcome.",
+        &["trigger", "outcome"]
+    )
+    .expect("metric registers once")
+});
+
+pub static FULFILLMENT_SECONDS: LazyLock<HistogramVec> = LazyLock::new(|| {
+    register_histogram_vec!(
+        "fulfillment_duration_seconds",
+        "fulfill_checkout latency by trigger, Stripe call included.",
+        &["trigger"],
+        LATENCY_BUCKETS.to_vec()
+    )
+    .expect("metric registers once")
+});
+
+/// The text exposition of every registered metric.
+pub fn render() -> String {
+    let mut out = Vec::new();
+    TextEncoder::new()
+        .encode(&prometheus::gather(), &mut out)
+        .expect("text encoding into a Vec cannot fail");
+    String::from_utf8(out).expect("the text format is UTF-8")
+}

@@ -1,0 +1,236 @@
+//! Connecting to RabbitMQ, and a connection that repairs itself.
+
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use lapin::options::ConfirmSelectOptions;
+use lapin::{Channel, Connection, ConnectionProperties};
+use rand::Rng;
+use secrecy::{ExposeSecret, SecretString};
+use tokio::sync::Notify;
+
+use super::publisher::{publish_confirmed, OutgoingMessage, PublishError};
+use super::topology::Topology;
+
+/// Opens a connection driven by the current tokio runtime.
+pub async fn connect(url: &SecretString, name: &str) -> Result<Connection, lapin::Error> {
+    let properties = ConnectionProperties::default()
+        .with_connection_name(name.into())
+        .with_executor(tokio_executor_trait::Tokio::current())
+        .with_reactor(tokio_reactor_trait::Tokio);
+    Connection::connect(url.expose_secret(), properties).await
+}
+
+/// Exponential backoff with jitter between reconnect attempts.
+#[derive(Debug, Clone)]
+pub struct Backoff {
+    min: Duration,
+    max: Duration,
+    current: Duration,
+}
+
+impl Backoff {
+    pub fn new(min: Duration, max: Duration) -> Self {
+        Self {
+            min,
+            max,
+            current: min,
+        }
+    }
+
+    /// The next delay: doubles up to `max`, each with up to 50% jitter so a fleet of services
+    /// doesn't reconnect in lock-step after a broker restart.
+    pub fn next_delay(&mut self) -> Duration {
+        let base = self.current;
+        self.current = (self.current * 2).min(self.max);
+        let jitter = rand::thread_rng().gen_range(0..=base.as_millis() as u64 / 2);
+        base + Duration::from_millis(jitter)
+    }
+
+    pub fn reset(&mut self) {
+        self.current = self.min;
+    }
+}
+
+/// A broker connection kept alive in the background, with confirm-mode channels shared by every
+/// publisher in the process.
+///
+/// Publishing never waits for a reconnect: while disconnected it fails at once with
+/// [`PublishError::NotConnected`], so a webhook gets its 503 immediately and Stripe retries.
+#[derive(Clone)]
+pub struct Broker {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    /// The live channels; empty while disconnected. A std lock: held only to clone a handle,
+    /// never across an await.
+    channels: RwLock<Vec<Channel>>,
+    /// Round-robin position over `channels`.
+    next: AtomicUsize,
+    connected: AtomicBool,
+    /// Wakes `wait_connected` callers.
+    changed: Notify,
+    /// Set by `close`; stops the reconnect loop.
+    closing: AtomicBool,
+    connection: RwLock<Option<Connection>>,
+}
+
+/// What the background loop needs to (re)connect.
+#[derive(Debug, Clone)]
+pub struct BrokerOptions {
+    pub url: SecretString,
+    pub connection_name: String,
+    pub topology: Topology,
+    /// Confirm channels to publish on. Confirms are per channel; a few channels spread the
+    /// confirm bookkeeping when many requests publish at once.
+    pub channels: usize,
+    pub reconnect_min: Duration,
+    pub reconnect_max: Duration,
+}
+
+impl std::fmt::Debug for Broker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Broker")
+            .field("connected", &self.is_connected())
+            .finish()
+    }
+}
+
+impl Broker {
+    /// Starts connecting in the background and returns at once.
+    pub fn start(options: BrokerOptions) -> Self {
+        let broker = Self {
+            inner: Arc::new(Inner {
+                channels: RwLock::new(Vec::new()),
+                next: AtomicUsize::new(0),
+                connected: AtomicBool::new(false),
+                changed: Notify::new(),
+                closing: AtomicBool::new(false),
+                connection: RwLock::new(None),
+            }),
+        };
+        tokio::spawn(broker.clone().maintain(options));
+        broker
+    }
+
+    pub fn is_connected(&self) -> bool {
+        self.inner.connected.load(Ordering::Acquire)
+    }
+
+    /// Waits up to `timeout` for a connection; true when connected.
+    pub async fn wait_connected(&self, timeout: Duration) -> bool {
+        tokio::time::timeout(timeout, async {
+            loop {
+                let changed = self.inner.changed.notified();
+                if self.is_connected() {
+                    return;
+                }
+                changed.await;
+            }
+        })
+        .await
+        .is_ok()
+    }
+
+    /// A channel to publish on, if connected.
+    pub fn channel(&self) -> Option<Channel> {
+        let channels = self.inner.channels.read().expect("lock is never poisoned");
+        if channels.is_empty() {
+            return None;
+        }
+        let i = self.inner.next.fetch_add(1, Ordering::Relaxed) % channels.len();
+        let channel = channels[i].clone();
+        channel.status().connected().then_some(channel)
+    }
+
+    /// Publishes and awaits the confirm within `deadline`; fails fast when disconnected.
+    pub async fn publish(
+        &self,
+        message: OutgoingMessage<'_>,
+        deadline: Duration,
+    ) -> Result<(), PublishError> {
+        let channel = self.channel().ok_or(PublishError::NotConnected)?;
+        let result = publish_confirmed(&channel, message, deadline).await;
+        if matches!(result, Err(PublishError::Channel(_))) && !channel.status().connected() {
+            // The connection watcher will notice too; marking now turns the next callers away
+            // without waiting for it.
+            self.set_disconnected();
+        }
+        result
+    }
+
+    /// Stops reconnecting and closes the connection (after in-flight publishes have finished).
+    pub async fn close(&self) {
+        self.inner.closing.store(true, Ordering::Release);
+        self.set_disconnected();
+        let connection = self.inner.connection.write().expect("not poisoned").take();
+        if let Some(connection) = connection {
+            let _ = connection.close(200, "shutting down").await;
+        }
+    }
+
+    fn set_disconnected(&self) {
+        self.inner.channels.write().expect("not poisoned").clear();
+        self.inner.connected.store(false, Ordering::Release);
+        self.inner.changed.notify_waiters();
+    }
+
+    async fn maintain(self, options: BrokerOptions) {
+        let mut backoff = Backoff::new(options.reconnect_min, options.reconnect_max);
+        while !self.inner.closing.load(Ordering::Acquire) {
+            match self.open(&options).await {
+                Ok((connection, lost)) => {
+                    backoff.reset();
+                    tracing::info!("connected to the broker");
+                    *self.inner.connection.write().expect("not poisoned") = Some(connection);
+                    lost.notified().await;
+                    self.set_disconnected();
+                    if self.inner.closing.load(Ordering::Acquire) {
+                        break;
+                    }
+                    tracing::warn!("lost the broker connection; reconnecting");
+                }
+                Err(e) => {
+                    let delay = backoff.next_delay();
+                    tracing::warn!(error = %e, ?delay, "cannot reach the broker; retrying");
+                    tokio::time::sleep(delay).await;
+                }
+            }
+        }
+    }
+
+    /// Connects, opens confirm channels, declares the topology, and returns a notifier that
+    /// fires when the connection is lost.
+    async fn open(
+        &self,
+        options: &BrokerOptions,
+    ) -> Result<(Connection, Arc<Notify>), lapin::Error> {
+        let connection = connect(&options.url, &options.connection_name).await?;
+        let lost = Arc::new(Notify::new());
+        let on_error = lost.clone();
+        connection.on_error(move |error| {
+            tracing::warn!(%error, "broker connection error");
+            on_error.notify_one();
+        });
+        let mut channels = Vec::with_capacity(options.channels.max(1));
+        for _ in 0..options.channels.max(1) {
+            let channel = connection.create_channel().await?;
+            channel
+                .confirm_select(ConfirmSelectOptions::default())
+                .await?;
+            let on_channel_error = lost.clone();
+            channel.on_error(move |error| {
+                tracing::warn!(%error, "broker channel error");
+                on_channel_error.notify_one();
+            });
+            channels.push(channel);
+        }
+        options.topology.declare(&channels[0]).await?;
+        *self.inner.channels.write().expect("not poisoned") = channels;
+        self.inner.connected.store(true, Ordering::Release);
+        self.inner.changed.notify_waiters();
+        Ok((connection, lost))
+    }
+}

@@ -1,0 +1,18 @@
+//! RabbitMQ: the topology (declared here and nowhere else), a confirmed publisher, a connection
+//! that repairs itself, and W3C trace context over AMQP headers.
+//!
+//! - [`topology`]: every exchange and queue of ARCHITECTURE's topology, each option commented.
+//! - [`publisher`]: publish persistent + `mandatory`, await the confirm within a deadline; only
+//!   a plain `Ack` counts.
+//! - [`connection`]: connect with the tokio executor; [`connection::Broker`] keeps a confirm
+//!   channel alive in the background and fails callers fast while it is down.
+//! - [`trace_context`]: `traceparent` injection and extraction.
+
+pub mod connection;
+pub mod publisher;
+pub mod topology;
+pub mod trace_context;
+
+pub use connection::{connect, Backoff, Broker};
+pub use publisher::{publish_confirmed, OutgoingMessage, PublishError};
+pub use topology::Topology;

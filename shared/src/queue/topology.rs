@@ -1,0 +1,263 @@
+//! The RabbitMQ topology, in one place. Names are what dashboards and runbooks use; tests prefix
+//! them so that parallel tests never share a queue.
+
+use std::time::Duration;
+
+use lapin::options::{ExchangeDeclareOptions, QueueBindOptions, QueueDeclareOptions};
+use lapin::types::{AMQPValue, FieldTable, LongString, ShortString};
+use lapin::{Channel, ExchangeKind};
+
+use crate::settings::BrokerSettings;
+
+#[derive(Debug, Clone)]
+pub struct Topology {
+    prefix: String,
+    retry_tiers: Vec<Duration>,
+    delivery_limit: u32,
+}
+
+impl Topology {
+    pub fn new(prefix: impl Into<String>, retry_tiers: Vec<Duration>, delivery_limit: u32) -> Self {
+        Self {
+            prefix: prefix.into(),
+            retry_tiers,
+            delivery_limit,
+        }
+    }
+
+    pub fn from_settings(settings: &BrokerSettings) -> Self {
+        Self::new(
+            settings.prefix.clone(),
+            settings
+                .retry_tiers_ms
+                .iter()
+                .map(|&ms| Duration::from_millis(ms))
+                .collect(),
+            settings.delivery_limit,
+        )
+    }
+
+    fn name(&self, base: &str) -> String {
+        format!("{}{}", self.prefix, base)
+    }
+
+    /// Topic exchange for verified Stripe events; routing key = event type.
+    pub fn checkout_exchange(&self) -> String {
+        self.name("checkout.events")
+    }
+
+    /// The worker's input: every `checkout.session.*` event.
+    pub fn fulfillment_queue(&self) -> String {
+        self.name("checkout.fulfillment")
+    }
+
+    /// Direct exchange in front of the retry tiers; routing key = the tier queue's name.
+    pub fn retry_exchange(&self) -> String {
+        self.name("checkout.retry")
+    }
+
+    /// Fanout exchange for dead letters, explicit (the worker gave up) or automatic (the
+    /// delivery limit was reached).
+    pub fn dead_exchange(&self) -> String {
+        self.name("checkout.dead")
+    }
+
+    /// Where messages wait for an operator (`worker redrive`).
+    pub fn dead_queue(&self) -> String {
+        self.name("checkout.fulfillment.dead")
+    }
+
+    /// Topic exchange for announcements from the outbox: `order.fulfilled`, `order.payment_failed`.
+    pub fn orders_exchange(&self) -> String {
+        self.name("orders")
+    }
+
+    pub fn retry_tiers(&self) -> &[Duration] {
+        &self.retry_tiers
+    }
+
+    /// The queue of retry tier `tier` (0-based), named by its delay: `checkout.fulfillment.retry.10s`.
+    pub fn retry_queue(&self, tier: usize) -> Option<String> {
+        let delay = self.retry_tiers.get(tier)?;
+        Some(self.name(&format!(
+            "checkout.fulfillment.retry.{}",
+            delay_label(*delay)
+        )))
+    }
+
+    /// Declares everything (idempotent: redeclaring with the same arguments is a no-op).
+    pub async fn declare(&self, channel: &Channel) -> Result<(), lapin::Error> {
+        // Durable exchanges survive a broker restart; nothing is auto-deleted.
+        let durable_exchange = ExchangeDeclareOptions {
+            durable: true,
+            ..Default::default()
+        };
+        let durable_queue = QueueDeclareOptions {
+            durable: true,
+            ..Default::default()
+        };
+        let none = FieldTable::default;
+
+        for (exchange, kind) in [
+            (self.checkout_exchange(), ExchangeKind::Topic),
+            (self.retry_exchange(), ExchangeKind::Direct),
+            (self.dead_exchange(), ExchangeKind::Fanout),
+            (self.orders_exchange(), ExchangeKind::Topic),
+        ] {
+            channel
+                .exchange_declare(&exchange, kind, durable_exchange, none())
+                .await?;
+        }
+
+        let mut fulfillment = FieldTable::default();
+        // Quorum: replicated, and it counts redeliveries (x-delivery-count), which classic
+        // queues don't.
+        fulfillment.insert("x-queue-type".into(), long_string("quorum"));
+        // The backstop for a message that kills its consumer before any ack or nack: after this
+        // many deliveries it is dead-lettered instead of crashing workers forever. RabbitMQ 3.10
+        // has no default, so it must be explicit.
+        fulfillment.insert(
+            "x-delivery-limit".into(),
+            AMQPValue::LongUInt(self.delivery_limit),
+        );
+        fulfillment.insert(
+            "x-dead-letter-exchange".into(),
+            long_string(&self.dead_exchange()),
+        );
+        channel
+            .queue_declare(&self.fulfillment_queue(), durable_queue, fulfillment)
+            .await?;
+        channel
+            .queue_bind(
+                &self.fulfillment_queue(),
+                &self.checkout_exchange(),
+                "checkout.session.*",
+                QueueBindOptions::default(),
+                none(),
+            )
+            .await?;
+
+        let mut dead = FieldTable::default();
+        dead.insert("x-queue-type".into(), long_string("quorum"));
+        channel
+            .queue_declare(&self.dead_queue(), durable_queue, dead)
+            .await?;
+        channel
+            .queue_bind(
+                &self.dead_queue(),
+                &self.dead_exchange(),
+                "",
+                QueueBindOptions::default(),
+                none(),
+            )
+            .await?;
+
+        for tier in 0..self.retry_tiers.len() {
+            let queue = self.retry_queue(tier).expect("tier exists");
+            let mut args = FieldTable::default();
+            // A message waits out the tier's TTL, then is dead-lettered through the default
+            // exchange straight back into the fulfillment queue (RabbitMQ 3.10 has no delayed
+            // delivery without a plugin). Classic queues: TTL expiry is at the head, and every
+            // message in a tier has the same TTL, so none waits behind a longer one.
+            args.insert(
+                "x-message-ttl".into(),
+                AMQPValue::LongLongInt(self.retry_tiers[tier].as_millis() as i64),
+            );
+            args.insert("x-dead-letter-exchange".into(), long_string(""));
+            args.insert(
+                "x-dead-letter-routing-key".into(),
+                long_string(&self.fulfillment_queue()),
+            );
+            channel.queue_declare(&queue, durable_queue, args).await?;
+            channel
+                .queue_bind(
+                    &queue,
+                    &self.retry_exchange(),
+                    &queue,
+                    QueueBindOptions::default(),
+                    none(),
+                )
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Every queue this topology declares (for tests and the operator's cleanup).
+    pub fn queues(&self) -> Vec<String> {
+        let mut queues = vec![self.fulfillment_queue(), self.dead_queue()];
+        queues.extend((0..self.retry_tiers.len()).filter_map(|t| self.retry_queue(t)));
+        queues
+    }
+
+    pub fn exchanges(&self) -> Vec<String> {
+        vec![
+            self.checkout_exchange(),
+            self.retry_exchange(),
+            self.dead_exchange(),
+            self.orders_exchange(),
+        ]
+    }
+}
+
+fn long_string(s: &str) -> AMQPValue {
+    AMQPValue::LongString(LongString::from(s))
+}
+
+/// `1s`, `10s`, `1m`, `1h`, or milliseconds when not whole seconds.
+fn delay_label(delay: Duration) -> String {
+    let ms = delay.as_millis();
+    match ms {
+        ms if ms % 3_600_000 == 0 => format!("{}h", ms / 3_600_000),
+        ms if ms % 60_000 == 0 => format!("{}m", ms / 60_000),
+        ms if ms % 1000 == 0 => format!("{}s", ms / 1000),
+        ms => format!("{ms}ms"),
+    }
+}
+
+/// Header names used across the services.
+pub mod headers {
+    /// How many processing attempts a message has had (set by the worker on retry).
+    pub const ATTEMPTS: &str = "x-attempts";
+    /// Why a message was dead-lettered.
+    pub const DEAD_REASON: &str = "x-dead-reason";
+    /// One line per failed attempt: `attempt=N error=…`.
+    pub const ATTEMPT_HISTORY: &str = "x-attempt-history";
+}
+
+/// Short strings for header keys.
+pub fn key(name: &str) -> ShortString {
+    ShortString::from(name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_carry_the_prefix_and_tiers_are_named_by_delay() {
+        let t = Topology::new(
+            "t1.",
+            vec![
+                Duration::from_secs(1),
+                Duration::from_secs(600),
+                Duration::from_millis(1500),
+            ],
+            5,
+        );
+        assert_eq!(t.fulfillment_queue(), "t1.checkout.fulfillment");
+        assert_eq!(
+            t.retry_queue(0).unwrap(),
+            "t1.checkout.fulfillment.retry.1s"
+        );
+        assert_eq!(
+            t.retry_queue(1).unwrap(),
+            "t1.checkout.fulfillment.retry.10m"
+        );
+        assert_eq!(
+            t.retry_queue(2).unwrap(),
+            "t1.checkout.fulfillment.retry.1500ms"
+        );
+        assert!(t.retry_queue(3).is_none());
+        assert_eq!(t.queues().len(), 5);
+    }
+}

@@ -1,0 +1,317 @@
+//! Settings: compiled defaults (`config/default.toml`, which documents every key) → an optional
+//! TOML file named by `APP_CONFIG` → `APP_<SECTION>__<KEY>` environment variables.
+//!
+//! Secrets are [`SecretString`]s: `Debug` and logs print `[REDACTED]`. [`Settings::load`] fails
+//! with a message that names the offending key, so a bad deployment stops at start-up.
+
+use std::time::Duration;
+
+use config::{Config, Environment, File, FileFormat};
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+
+use crate::signature::WebhookSecrets;
+
+/// The commented defaults, compiled in so that no binary or test depends on its working
+/// directory.
+pub const DEFAULTS: &str = include_str!("../config/default.toml");
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Settings {
+    pub log: LogSettings,
+    pub telemetry: TelemetrySettings,
+    pub database: DatabaseSettings,
+    pub broker: BrokerSettings,
+    pub stripe: StripeSettings,
+    pub webhook: WebhookSettings,
+    pub ingress: IngressSettings,
+    pub worker: WorkerSettings,
+    pub landing: LandingSettings,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Pretty,
+    Json,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct LogSettings {
+    pub format: LogFormat,
+    pub filter: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct TelemetrySettings {
+    pub otlp_endpoint: String,
+    pub sample_ratio: f64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct DatabaseSettings {
+    pub url: SecretString,
+    pub max_connections: u32,
+    pub acquire_timeout_ms: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct BrokerSettings {
+    pub url: SecretString,
+    pub prefix: String,
+    pub confirm_timeout_ms: u64,
+    pub reconnect_min_ms: u64,
+    pub reconnect_max_ms: u64,
+    pub delivery_limit: u32,
+    pub retry_tiers_ms: Vec<u64>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct StripeSettings {
+    pub api_base: String,
+    pub secret_key: SecretString,
+    pub api_version: String,
+    pub connect_timeout_ms: u64,
+    pub request_timeout_ms: u64,
+    pub max_retries: u32,
+    pub retry_base_ms: u64,
+    pub retry_max_ms: u64,
+    pub rate_limit_per_sec: u32,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct WebhookSettings {
+    pub secrets: Vec<SecretString>,
+    pub tolerance_secs: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct IngressSettings {
+    pub host: String,
+    pub port: u16,
+    pub path: String,
+    pub body_limit_bytes: usize,
+    pub ack_budget_ms: u64,
+    pub retry_after_secs: u32,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct WorkerSettings {
+    pub host: String,
+    pub port: u16,
+    pub prefetch: u16,
+    pub outbox_interval_ms: u64,
+    pub outbox_batch: u32,
+    pub reconcile_interval_secs: u64,
+    pub reconcile_overlap_secs: u64,
+    pub unfulfilled_threshold_secs: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct LandingSettings {
+    pub host: String,
+    pub port: u16,
+    pub public_base_url: String,
+    pub fulfill_deadline_ms: u64,
+    pub success_rate_per_minute: u32,
+    pub catalog: Vec<String>,
+}
+
+/// A setting that cannot be used, named by its key.
+#[derive(Debug, thiserror::Error)]
+pub enum SettingsError {
+    #[error("configuration: {0}")]
+    Load(#[from] config::ConfigError),
+    #[error("configuration key `{key}`: {problem}")]
+    Invalid { key: &'static str, problem: String },
+}
+
+impl Settings {
+    /// Loads from the process environment.
+    pub fn load() -> Result<Self, SettingsError> {
+        Self::load_from(std::env::vars())
+    }
+
+    /// Loads with `vars` standing in for the environment (tests pass their own).
+    pub fn load_from(
+        vars: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Self, SettingsError> {
+        let vars: std::collections::HashMap<String, String> = vars.into_iter().collect();
+        let mut builder = Config::builder().add_source(File::from_str(DEFAULTS, FileFormat::Toml));
+        if let Some(path) = vars.get("APP_CONFIG").filter(|p| !p.is_empty()) {
+            builder = builder.add_source(File::with_name(path).required(true));
+        }
+        let env = Environment::with_prefix("APP")
+            .prefix_separator("_")
+            .separator("__")
+            .list_separator(",")
+            .with_list_parse_key("webhook.secrets")
+            .with_list_parse_key("broker.retry_tiers_ms")
+            .with_list_parse_key("landing.catalog")
+            .try_parsing(true)
+            .source(Some(
+                vars.into_iter()
+                    .filter(|(k, _)| k != "APP_CONFIG")
+                    .collect(),
+            ));
+        let settings: Settings = builder.add_source(env).build()?.try_deserialize()?;
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    fn validate(&self) -> Result<(), SettingsError> {
+        let invalid = |key, problem: &str| {
+            Err(SettingsError::Invalid {
+                key,
+                problem: problem.into(),
+            })
+        };
+        let key = self.stripe.secret_key.expose_secret();
+        if !(key.starts_with("sk_test_") || key.starts_with("sk_live_") || key.starts_with("rk_")) {
+            return invalid(
+                "stripe.secret_key",
+                "must start with sk_test_, sk_live_ or rk_",
+            );
+        }
+        if url::Url::parse(&self.stripe.api_base).is_err() {
+            return invalid("stripe.api_base", "is not a URL");
+        }
+        if self.stripe.rate_limit_per_sec == 0 {
+            return invalid("stripe.rate_limit_per_sec", "must be at least 1");
+        }
+        if self.webhook.secrets.is_empty() {
+            return invalid("webhook.secrets", "needs at least one endpoint secret");
+        }
+        if self
+            .webhook
+            .secrets
+            .iter()
+            .any(|s| s.expose_secret().trim().is_empty())
+        {
+            return invalid("webhook.secrets", "contains an empty secret");
+        }
+        if !self.database.url.expose_secret().starts_with("postgres") {
+            return invalid("database.url", "must be a postgres:// URL");
+        }
+        if !self.broker.url.expose_secret().starts_with("amqp") {
+            return invalid("broker.url", "must be an amqp:// or amqps:// URL");
+        }
+        if self.broker.retry_tiers_ms.iter().any(|&ms| ms == 0) {
+            return invalid(
+                "broker.retry_tiers_ms",
+                "every tier needs a delay above zero",
+            );
+        }
+        if self.broker.delivery_limit == 0 {
+            return invalid("broker.delivery_limit", "must be at least 1");
+        }
+        if !self.ingress.path.starts_with('/') {
+            return invalid("ingress.path", "must start with /");
+        }
+        if self.ingress.ack_budget_ms == 0 {
+            return invalid("ingress.ack_budget_ms", "must be above zero");
+        }
+        if url::Url::parse(&self.landing.public_base_url).is_err() {
+            return invalid("landing.public_base_url", "is not a URL");
+        }
+        if !(0.0..=1.0).contains(&self.telemetry.sample_ratio) {
+            return invalid("telemetry.sample_ratio", "must be between 0.0 and 1.0");
+        }
+        Ok(())
+    }
+
+    pub fn webhook_secrets(&self) -> WebhookSecrets {
+        WebhookSecrets::new(self.webhook.secrets.clone())
+    }
+
+    pub fn webhook_tolerance(&self) -> Duration {
+        Duration::from_secs(self.webhook.tolerance_secs)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vars(list: &[(&str, &str)]) -> Vec<(String, String)> {
+        list.iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn defaults_load_without_any_file_or_variable() {
+        let s = Settings::load_from(vars(&[])).unwrap();
+        assert_eq!(s.ingress.port, 8080);
+        assert_eq!(s.broker.retry_tiers_ms.len(), 5);
+    }
+
+    #[test]
+    fn environment_variables_override_defaults_including_lists() {
+        let s = Settings::load_from(vars(&[
+            ("APP_INGRESS__PORT", "9999"),
+            ("APP_WEBHOOK__SECRETS", "whsec_old,whsec_new"),
+            ("APP_BROKER__RETRY_TIERS_MS", "10,20"),
+            ("APP_STRIPE__SECRET_KEY", "sk_test_abc"),
+        ]))
+        .unwrap();
+        assert_eq!(s.ingress.port, 9999);
+        assert_eq!(s.webhook.secrets.len(), 2);
+        assert_eq!(s.webhook.secrets[1].expose_secret(), "whsec_new");
+        assert_eq!(s.broker.retry_tiers_ms, vec![10, 20]);
+    }
+
+    #[test]
+    fn a_file_named_by_app_config_is_layered_between() {
+        let dir = std::env::temp_dir().join(format!("settings-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("app.toml");
+        std::fs::write(&file, "[ingress]\nport = 7000\npath = \"/stripe\"\n").unwrap();
+        let s = Settings::load_from(vars(&[
+            ("APP_CONFIG", file.to_str().unwrap()),
+            ("APP_INGRESS__PORT", "7001"),
+        ]))
+        .unwrap();
+        assert_eq!(s.ingress.path, "/stripe");
+        assert_eq!(s.ingress.port, 7001, "the environment wins over the file");
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn a_missing_config_file_is_an_error() {
+        let err =
+            Settings::load_from(vars(&[("APP_CONFIG", "/nonexistent/app.toml")])).unwrap_err();
+        assert!(err.to_string().contains("app.toml"), "{err}");
+    }
+
+    #[test]
+    fn a_bad_value_is_reported_with_its_key() {
+        let err = Settings::load_from(vars(&[("APP_INGRESS__PORT", "not-a-port")])).unwrap_err();
+        assert!(err.to_string().contains("ingress.port"), "{err}");
+        let err =
+            Settings::load_from(vars(&[("APP_STRIPE__SECRET_KEY", "pk_test_123")])).unwrap_err();
+        assert!(err.to_string().contains("stripe.secret_key"), "{err}");
+        let err = Settings::load_from(vars(&[("APP_WEBHOOK__SECRETS", "")])).unwrap_err();
+        assert!(err.to_string().contains("webhook.secrets"), "{err}");
+    }
+
+    #[test]
+    fn secrets_never_appear_in_debug_output() {
+        let s = Settings::load_from(vars(&[
+            ("APP_STRIPE__SECRET_KEY", "sk_test_verysecret"),
+            ("APP_WEBHOOK__SECRETS", "whsec_verysecret"),
+            ("APP_DATABASE__URL", "postgres://u:dbpassword@h/d"),
+            ("APP_BROKER__URL", "amqp://u:brokerpassword@h"),
+        ]))
+        .unwrap();
+        let shown = format!("{s:?}");
+        for secret in [
+            "sk_test_verysecret",
+            "whsec_verysecret",
+            "dbpassword",
+            "brokerpassword",
+        ] {
+            assert!(!shown.contains(secret), "{secret} leaked");
+        }
+    }
+}

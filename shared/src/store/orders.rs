@@ -1,0 +1,310 @@
+//! `checkout_orders` and `order_line_items`: the state of each session and what was delivered.
+
+use chrono::{DateTime, Utc};
+use sqlx::{PgConnection, PgExecutor};
+
+use crate::domain::CheckoutSessionId;
+use crate::stripe::{CheckoutSession, LineItem};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OrderState {
+    AwaitingPayment,
+    Fulfilled,
+    PaymentFailed,
+    Expired,
+}
+
+impl OrderState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::AwaitingPayment => "awaiting_payment",
+            Self::Fulfilled => "fulfilled",
+            Self::PaymentFailed => "payment_failed",
+            Self::Expired => "expired",
+        }
+    }
+
+    fn parse(s: &str) -> Result<Self, sqlx::Error> {
+        Ok(match s {
+            "awaiting_payment" => Self::AwaitingPayment,
+            "fulfilled" => Self::Fulfilled,
+            "payment_failed" => Self::PaymentFailed,
+            "expired" => Self::Expired,
+            other => {
+                return Err(sqlx::Error::Decode(
+                    format!("unknown order state {other}").into(),
+                ))
+            }
+        })
+    }
+}
+
+/// Who called `fulfill_checkout`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Trigger {
+    Webhook,
+    Landing,
+    Reconciler,
+}
+
+impl Trigger {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Webhook => "webhook",
+            Self::Landing => "landing",
+            Self::Reconciler => "reconciler",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct OrderLine {
+    pub line_item_id: String,
+    pub description: String,
+    pub quantity: i64,
+    pub price_id: Option<String>,
+    pub currency: String,
+    pub amount_subtotal: i64,
+    pub amount_total: i64,
+}
+
+/// A session's row and, once fulfilled, its line items.
+#[derive(Debug, Clone)]
+pub struct Order {
+    pub session_id: String,
+    pub order_number: i64,
+    pub state: OrderState,
+    pub customer_name: Option<String>,
+    pub customer_email: Option<String>,
+    pub currency: Option<String>,
+    pub amount_subtotal: Option<i64>,
+    pub amount_total: Option<i64>,
+    pub fulfilled_by: Option<String>,
+    pub fulfilled_at: Option<DateTime<Utc>>,
+    pub lines: Vec<OrderLine>,
+}
+
+#[derive(sqlx::FromRow)]
+struct OrderRow {
+    session_id: String,
+    order_number: i64,
+    state: String,
+    customer_name: Option<String>,
+    customer_email: Option<String>,
+    currency: Option<String>,
+    amount_subtotal: Option<i64>,
+    amount_total: Option<i64>,
+    fulfilled_by: Option<String>,
+    fulfilled_at: Option<DateTime<Utc>>,
+}
+
+impl OrderRow {
+    fn into_order(self, lines: Vec<OrderLine>) -> Result<Order, sqlx::Error> {
+        Ok(Order {
+            state: OrderState::parse(&self.state)?,
+            session_id: self.session_id,
+            order_number: self.order_number,
+            customer_name: self.customer_name,
+            customer_email: self.customer_email,
+            currency: self.currency,
+            amount_subtotal: self.amount_subtotal,
+            amount_total: self.amount_total,
+            fulfilled_by: self.fulfilled_by,
+            fulfilled_at: self.fulfilled_at,
+            lines,
+        })
+    }
+}
+
+const ORDER_COLUMNS: &str = "session_id, order_number, state, customer_name, customer_email, \
+     currency, amount_subtotal, amount_total, fulfilled_by, fulfilled_at";
+
+/// The order with its lines, or `None` if the session was never recorded.
+#[tracing::instrument(skip(conn))]
+pub async fn find(
+    conn: &mut PgConnection,
+    id: &CheckoutSessionId,
+) -> Result<Option<Order>, sqlx::Error> {
+    let row: Option<OrderRow> = sqlx::query_as(&format!(
+        "SELECT {ORDER_COLUMNS} FROM checkout_orders WHERE session_id = $1"
+    ))
+    .bind(id.as_str())
+    .fetch_optional(&mut *conn)
+    .await?;
+    let Some(row) = row else { return Ok(None) };
+    let lines = if row.state == OrderState::Fulfilled.as_str() {
+        sqlx::query_as(
+            "SELECT line_item_id, description, quantity, price_id, currency, amount_subtotal, \
+             amount_total FROM order_line_items WHERE session_id = $1 ORDER BY position",
+        )
+        .bind(id.as_str())
+        .fetch_all(&mut *conn)
+        .await?
+    } else {
+        Vec::new()
+    };
+    row.into_order(lines).map(Some)
+}
+
+/// Blocks until this transaction holds the session's advisory lock (released at commit or
+/// rollback, so a crashed caller can never leave it held; never a session-level lock on a pooled
+/// connection, which would outlive the caller).
+pub async fn lock_session(
+    conn: &mut PgConnection,
+    id: &CheckoutSessionId,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("SELECT pg_advisory_xact_lock($1)")
+        .bind(id.advisory_lock_key())
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// The session's state, read inside the lock.
+pub async fn state(
+    executor: impl PgExecutor<'_>,
+    id: &CheckoutSessionId,
+) -> Result<Option<OrderState>, sqlx::Error> {
+    let state: Option<String> =
+        sqlx::query_scalar("SELECT state FROM checkout_orders WHERE session_id = $1")
+            .bind(id.as_str())
+            .fetch_optional(executor)
+            .await?;
+    state.as_deref().map(OrderState::parse).transpose()
+}
+
+/// Writes the session as fulfilled with its line items. Call inside the lock, after checking it
+/// is not fulfilled yet; the line items' primary key rejects a second set regardless.
+pub async fn insert_fulfilled(
+    conn: &mut PgConnection,
+    session: &CheckoutSession,
+    items: &[LineItem],
+    trigger: Trigger,
+) -> Result<Order, sqlx::Error> {
+    let (order_number, fulfilled_at): (i64, DateTime<Utc>) = sqlx::query_as(
+        "INSERT INTO checkout_orders (session_id, state, livemode, customer_name, customer_email, \
+             currency, amount_subtotal, amount_total, payment_intent, fulfilled_by, fulfilled_at, \
+             session_created) \
+         VALUES ($1, 'fulfilled', $2, $3, $4, $5, $6, $7, $8, $9, now(), to_timestamp($10)) \
+         ON CONFLICT (session_id) DO UPDATE SET state = 'fulfilled', \
+             customer_name = EXCLUDED.customer_name, customer_email = EXCLUDED.customer_email, \
+             currency = EXCLUDED.currency, amount_subtotal = EXCLUDED.amount_subtotal, \
+             amount_total = EXCLUDED.amount_total, payment_intent = EXCLUDED.payment_intent, \
+             fulfilled_by = EXCLUDED.fulfilled_by, fulfilled_at = EXCLUDED.fulfilled_at, \
+             updated_at = now() \
+         RETURNING order_number, fulfilled_at",
+    )
+    .bind(&session.id)
+    .bind(session.livemode)
+    .bind(session.customer_name())
+    .bind(session.customer_email())
+    .bind(&session.currency)
+    .bind(session.amount_subtotal)
+    .bind(session.amount_total)
+    .bind(&session.payment_intent)
+    .bind(trigger.as_str())
+    .bind(session.created as f64)
+    .fetch_one(&mut *conn)
+    .await?;
+
+    let lines: Vec<OrderLine> = items.iter().map(order_line).collect();
+    // One statement for all the lines: a cart of 250 items costs one round trip, not 250.
+    sqlx::query(
+        "INSERT INTO order_line_items (session_id, line_item_id, position, description, quantity, \
+             price_id, product_id, currency, amount_subtotal, amount_total) \
+         SELECT $1, * FROM UNNEST($2::text[], $3::int[], $4::text[], $5::bigint[], $6::text[], \
+             $7::text[], $8::text[], $9::bigint[], $10::bigint[])",
+    )
+    .bind(&session.id)
+    .bind(
+        lines
+            .iter()
+            .map(|l| l.line_item_id.clone())
+            .collect::<Vec<_>>(),
+    )
+    .bind((0..lines.len() as i32).collect::<Vec<_>>())
+    .bind(
+        lines
+            .iter()
+            .map(|l| l.description.clone())
+            .collect::<Vec<_>>(),
+    )
+    .bind(lines.iter().map(|l| l.quantity).collect::<Vec<_>>())
+    .bind(lines.iter().map(|l| l.price_id.clone()).collect::<Vec<_>>())
+    .bind(
+        items
+            .iter()
+            .map(|i| i.price.as_ref().and_then(|p| p.product.clone()))
+            .collect::<Vec<_>>(),
+    )
+    .bind(lines.iter().map(|l| l.currency.clone()).collect::<Vec<_>>())
+    .bind(lines.iter().map(|l| l.amount_subtotal).collect::<Vec<_>>())
+    .bind(lines.iter().map(|l| l.amount_total).collect::<Vec<_>>())
+    .execute(&mut *conn)
+    .await?;
+
+    Ok(Order {
+        session_id: session.id.clone(),
+        order_number,
+        state: OrderState::Fulfilled,
+        customer_name: session.customer_name().map(str::to_owned),
+        customer_email: session.customer_email().map(str::to_owned),
+        currency: session.currency.clone(),
+        amount_subtotal: session.amount_subtotal,
+        amount_total: session.amount_total,
+        fulfilled_by: Some(trigger.as_str().to_owned()),
+        fulfilled_at: Some(fulfilled_at),
+        lines,
+    })
+}
+
+fn order_line(item: &LineItem) -> OrderLine {
+    OrderLine {
+        line_item_id: item.id.clone(),
+        description: item.description.clone().unwrap_or_default(),
+        quantity: item.quantity.unwrap_or(1),
+        price_id: item.price.as_ref().map(|p| p.id.clone()),
+        currency: item.currency.clone(),
+        amount_subtotal: item.amount_subtotal,
+        amount_total: item.amount_total,
+    }
+}
+
+/// Records a non-fulfilled state, never moving a session backwards: a fulfilled order stays
+/// fulfilled, and `awaiting_payment` never overwrites a failure or an expiry. Returns the state
+/// the row has afterwards.
+pub async fn record_state(
+    conn: &mut PgConnection,
+    id: &CheckoutSessionId,
+    session: &CheckoutSession,
+    state: OrderState,
+) -> Result<OrderState, sqlx::Error> {
+    debug_assert!(state != OrderState::Fulfilled, "use insert_fulfilled");
+    let stored: Option<String> = sqlx::query_scalar(
+        "INSERT INTO checkout_orders (session_id, state, livemode, customer_name, customer_email, \
+             currency, amount_subtotal, amount_total, payment_intent, session_created) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, to_timestamp($10)) \
+         ON CONFLICT (session_id) DO UPDATE SET state = EXCLUDED.state, \
+             customer_name = EXCLUDED.customer_name, customer_email = EXCLUDED.customer_email, \
+             updated_at = now() \
+         WHERE checkout_orders.state = 'awaiting_payment' \
+         RETURNING state",
+    )
+    .bind(&session.id)
+    .bind(state.as_str())
+    .bind(session.livemode)
+    .bind(session.customer_name())
+    .bind(session.customer_email())
+    .bind(&session.currency)
+    .bind(session.amount_subtotal)
+    .bind(session.amount_total)
+    .bind(&session.payment_intent)
+    .bind(session.created as f64)
+    .fetch_optional(&mut *conn)
+    .await?;
+    match stored {
+        Some(stored) => OrderState::parse(&stored),
+        // The WHERE kept an existing row as it was: report what it is.
+        None => Ok(self::state(&mut *conn, id).await?.unwrap_or(state)),
+    }
+}

@@ -1,0 +1,84 @@
+//! `outbox`: announcements written with the state change they announce, relayed later.
+
+use chrono::{DateTime, Utc};
+use sqlx::{PgConnection, PgExecutor};
+use uuid::Uuid;
+
+pub const ORDER_FULFILLED: &str = "order.fulfilled";
+pub const ORDER_PAYMENT_FAILED: &str = "order.payment_failed";
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct OutboxMessage {
+    pub id: Uuid,
+    pub topic: String,
+    pub session_id: String,
+    pub payload: serde_json::Value,
+    pub created_at: DateTime<Utc>,
+}
+
+/// Adds a message in the caller's transaction. A second message of the same topic for the same
+/// session violates `UNIQUE (topic, session_id)` and aborts the transaction: the last line of
+/// defense against announcing one order twice.
+pub async fn enqueue(
+    conn: &mut PgConnection,
+    topic: &str,
+    session_id: &str,
+    payload: &serde_json::Value,
+) -> Result<Uuid, sqlx::Error> {
+    let id = Uuid::new_v4();
+    sqlx::query("INSERT INTO outbox (id, topic, session_id, payload) VALUES ($1, $2, $3, $4)")
+        .bind(id)
+        .bind(topic)
+        .bind(session_id)
+        .bind(payload)
+        .execute(conn)
+        .await?;
+    Ok(id)
+}
+
+/// Locks up to `limit` unsent messages, oldest first, skipping rows another relay holds: N
+/// relays share the work without sending a row twice. Call inside a transaction and mark the
+/// rows before committing.
+pub async fn claim_unsent(
+    conn: &mut PgConnection,
+    limit: i64,
+) -> Result<Vec<OutboxMessage>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT id, topic, session_id, payload, created_at FROM outbox \
+         WHERE sent_at IS NULL ORDER BY created_at LIMIT $1 FOR UPDATE SKIP LOCKED",
+    )
+    .bind(limit)
+    .fetch_all(conn)
+    .await
+}
+
+pub async fn mark_sent(conn: &mut PgConnection, ids: &[Uuid]) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE outbox SET sent_at = now(), attempts = attempts + 1 WHERE id = ANY($1)")
+        .bind(ids)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+pub async fn mark_failed(
+    conn: &mut PgConnection,
+    id: Uuid,
+    error: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE outbox SET attempts = attempts + 1, last_error = $2 WHERE id = $1")
+        .bind(id)
+        .bind(error)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Age in seconds of the oldest unsent message (0 when none): the outbox-lag metric.
+pub async fn lag_seconds(executor: impl PgExecutor<'_>) -> Result<f64, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT COALESCE(EXTRACT(EPOCH FROM now() - min(created_at))::float8, 0) \
+         FROM outbox WHERE sent_at IS NULL",
+    )
+    .fetch_one(executor)
+    .await
+}

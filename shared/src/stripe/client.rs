@@ -1,0 +1,226 @@
+use std::num::NonZeroU32;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
+use reqwest::{Method, RequestBuilder};
+use secrecy::{ExposeSecret, SecretString};
+use serde::de::DeserializeOwned;
+
+use super::error::{ApiError, StripeError};
+use super::objects::{CheckoutSession, Event, LineItem, List};
+use super::params::{CreateCheckoutSession, EventFilter};
+use super::retry::{should_retry, RetryPolicy};
+use crate::domain::CheckoutSessionId;
+use crate::metrics;
+use crate::settings::StripeSettings;
+
+/// Stripe's largest page size; fewer round trips for big carts and event sweeps.
+const PAGE_LIMIT: &str = "100";
+
+/// A Stripe API client, cheap to clone (one connection pool and one rate limiter shared by the
+/// clones).
+#[derive(Clone)]
+pub struct StripeClient {
+    http: reqwest::Client,
+    base: String,
+    key: SecretString,
+    api_version: String,
+    retry: RetryPolicy,
+    /// Per-process budget under Stripe's own limit, so bursts (a reconciler sweep, a redrive)
+    /// queue here instead of drawing 429s that would slow every other caller.
+    limiter: Arc<DefaultDirectRateLimiter>,
+}
+
+impl std::fmt::Debug for StripeClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StripeClient")
+            .field("base", &self.base)
+            .field("api_version", &self.api_version)
+            .field("key", &"[REDACTED]")
+            .finish()
+    }
+}
+
+impl StripeClient {
+    pub fn new(settings: &StripeSettings) -> Result<Self, reqwest::Error> {
+        let http = reqwest::Client::builder()
+            .connect_timeout(Duration::from_millis(settings.connect_timeout_ms))
+            .timeout(Duration::from_millis(settings.request_timeout_ms))
+            .user_agent(concat!("checkout-fulfillment/", env!("CARGO_PKG_VERSION")))
+            .pool_idle_timeout(Duration::from_secs(60))
+            .build()?;
+        let per_second = NonZeroU32::new(settings.rate_limit_per_sec).unwrap_or(NonZeroU32::MIN);
+        Ok(Self {
+            http,
+            base: settings.api_base.trim_end_matches('/').to_owned(),
+            key: settings.secret_key.clone(),
+            api_version: settings.api_version.clone(),
+            retry: RetryPolicy {
+                max_retries: settings.max_retries,
+                base: Duration::from_millis(settings.retry_base_ms),
+                max: Duration::from_millis(settings.retry_max_ms),
+            },
+            limiter: Arc::new(RateLimiter::direct(Quota::per_second(per_second))),
+        })
+    }
+
+    /// `GET /v1/checkout/sessions/{id}?expand[]=line_items`, with every line item: when the
+    /// expanded first page says `has_more`, the rest are fetched from the line-items endpoint.
+    #[tracing::instrument(skip(self), fields(session_id = %id))]
+    pub async fn retrieve_checkout_session(
+        &self,
+        id: &CheckoutSessionId,
+    ) -> Result<CheckoutSession, StripeError> {
+        let path = format!("/v1/checkout/sessions/{id}");
+        let query = [("expand[]", "line_items")];
+        let mut session: CheckoutSession = self
+            .send("retrieve_session", Method::GET, &path, |r| r.query(&query))
+            .await?;
+        if session
+            .line_items
+            .as_ref()
+            .is_some_and(|page| page.has_more)
+        {
+            let items = self.list_line_items(id).await?;
+            session.line_items = Some(List {
+                data: items,
+                has_more: false,
+                url: None,
+            });
+        }
+        Ok(session)
+    }
+
+    /// Every line item of a session, following `starting_after` 100 at a time.
+    #[tracing::instrument(skip(self), fields(session_id = %id))]
+    pub async fn list_line_items(
+        &self,
+        id: &CheckoutSessionId,
+    ) -> Result<Vec<LineItem>, StripeError> {
+        let path = format!("/v1/checkout/sessions/{id}/line_items");
+        self.paginate("list_line_items", &path, Vec::new(), |item: &LineItem| {
+            item.id.clone()
+        })
+        .await
+    }
+
+    /// Every event matching `filter`, newest first, across all pages.
+    #[tracing::instrument(skip(self))]
+    pub async fn list_events(&self, filter: &EventFilter) -> Result<Vec<Event>, StripeError> {
+        self.paginate(
+            "list_events",
+            "/v1/events",
+            filter.to_query(),
+            |e: &Event| e.id.clone(),
+        )
+        .await
+    }
+
+    /// `POST /v1/checkout/sessions`. The idempotency key makes a retried create return the same
+    /// session instead of a second one.
+    #[tracing::instrument(skip(self, params))]
+    pub async fn create_checkout_session(
+        &self,
+        params: &CreateCheckoutSession,
+        idempotency_key: &str,
+    ) -> Result<CheckoutSession, StripeError> {
+        let form = params.to_form();
+        self.send(
+            "create_session",
+            Method::POST,
+            "/v1/checkout/sessions",
+            |r| r.header("Idempotency-Key", idempotency_key).form(&form),
+        )
+        .await
+    }
+
+    /// `GET` any list endpoint until `has_more` is false.
+    async fn paginate<T: DeserializeOwned>(
+        &self,
+        endpoint: &'static str,
+        path: &str,
+        mut query: Vec<(String, String)>,
+        id_of: impl Fn(&T) -> String,
+    ) -> Result<Vec<T>, StripeError> {
+        query.push(("limit".to_owned(), PAGE_LIMIT.to_owned()));
+        let mut all = Vec::new();
+        loop {
+            let page: List<T> = self
+                .send(endpoint, Method::GET, path, |r| r.query(&query))
+                .await?;
+            let cursor = page.data.last().map(&id_of);
+            all.extend(page.data);
+            match cursor {
+                Some(last) if page.has_more => {
+                    query.retain(|(k, _)| k != "starting_after");
+                    query.push(("starting_after".to_owned(), last));
+                }
+                _ => return Ok(all),
+            }
+        }
+    }
+
+    /// One call with rate limiting and G6 retries. `build` adds the query or form to the request
+    /// and is called again for every attempt.
+    async fn send<T: DeserializeOwned>(
+        &self,
+        endpoint: &'static str,
+        method: Method,
+        path: &str,
+        build: impl Fn(RequestBuilder) -> RequestBuilder,
+    ) -> Result<T, StripeError> {
+        let url = format!("{}{}", self.base, path);
+        let mut retry = 0;
+        loop {
+            self.limiter.until_ready().await;
+            let request = self
+                .http
+                .request(method.clone(), &url)
+                .bearer_auth(self.key.expose_secret())
+                .header("Stripe-Version", &self.api_version);
+            let started = Instant::now();
+            let result = build(request).send().await;
+            metrics::STRIPE_REQUEST_SECONDS
+                .with_label_values(&[endpoint])
+                .observe(started.elapsed().as_secs_f64());
+            let error = match result {
+                Ok(response) if response.status().is_success() => {
+                    metrics::STRIPE_REQUESTS
+                        .with_label_values(&[endpoint, "ok"])
+                        .inc();
+                    let body = response.bytes().await.map_err(StripeError::Connection)?;
+                    return serde_json::from_slice(&body).map_err(StripeError::Decode);
+                }
+                Ok(response) => {
+                    let status = response.status().as_u16();
+                    let header = |name: &str| {
+                        response
+                            .headers()
+                            .get(name)
+                            .and_then(|v| v.to_str().ok())
+                            .map(str::to_owned)
+                    };
+                    let retryable = should_retry(status, header("stripe-should-retry").as_deref());
+                    let request_id = header("request-id");
+                    let body = response.bytes().await.unwrap_or_default();
+                    let error =
+                        StripeError::from_status(ApiError::parse(status, request_id, &body));
+                    (error, retryable)
+                }
+                Err(e) => (StripeError::Connection(e), true),
+            };
+            let (error, retryable) = error;
+            metrics::STRIPE_REQUESTS
+                .with_label_values(&[endpoint, error.kind()])
+                .inc();
+            if !retryable || retry >= self.retry.max_retries {
+                return Err(error);
+            }
+            let delay = self.retry.delay(retry);
+            tracing::warn!(error = %error, retry, ?delay, "Stripe call failed; retrying");
+            tokio::time::sleep(delay).await;
+            retry += 1;
+        }
+    }
+}

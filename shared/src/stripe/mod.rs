@@ -1,0 +1,20 @@
+//! The Stripe API client (G6): the four calls the product makes, bounded and polite.
+//!
+//! - [`client`]: `StripeClient` — Bearer auth, pinned `Stripe-Version`, timeouts, a client-side
+//!   rate limit, retries with jittered exponential backoff.
+//! - [`retry`]: which answers are retried and how long to wait.
+//! - [`error`]: typed errors telling not-found, authentication, invalid request, rate limited and
+//!   transient apart, with Stripe's error object parsed.
+//! - [`objects`]: the parts of Stripe's objects we read (unknown fields are ignored).
+//! - [`params`]: request parameters, form-encoded with Stripe's bracket notation.
+
+pub mod client;
+pub mod error;
+pub mod objects;
+pub mod params;
+pub mod retry;
+
+pub use client::StripeClient;
+pub use error::{ApiError, StripeError};
+pub use objects::{CheckoutSession, Event, LineItem, List, PaymentStatus, SessionStatus};
+pub use params::{CreateCheckoutSession, EventFilter, NewLineItem};

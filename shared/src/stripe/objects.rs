@@ -1,0 +1,171 @@
+//! The fields of Stripe's objects that the product reads. Everything else is ignored, so new
+//! fields Stripe adds never break deserialization; unknown enum values map to `Unknown`.
+
+use serde::Deserialize;
+
+/// A page of a list endpoint.
+#[derive(Debug, Clone, Deserialize)]
+pub struct List<T> {
+    pub data: Vec<T>,
+    pub has_more: bool,
+    #[serde(default)]
+    pub url: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SessionStatus {
+    Open,
+    Complete,
+    Expired,
+    #[serde(other)]
+    Unknown,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PaymentStatus {
+    Paid,
+    Unpaid,
+    NoPaymentRequired,
+    #[serde(other)]
+    Unknown,
+}
+
+impl PaymentStatus {
+    /// G3: only these are fulfilled.
+    pub fn allows_fulfillment(self) -> bool {
+        matches!(self, Self::Paid | Self::NoPaymentRequired)
+    }
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct CustomerDetails {
+    pub name: Option<String>,
+    pub email: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct CheckoutSession {
+    pub id: String,
+    pub status: Option<SessionStatus>,
+    pub payment_status: PaymentStatus,
+    pub mode: Option<String>,
+    pub livemode: bool,
+    pub created: i64,
+    pub currency: Option<String>,
+    pub amount_subtotal: Option<i64>,
+    pub amount_total: Option<i64>,
+    pub customer_details: Option<CustomerDetails>,
+    pub customer_email: Option<String>,
+    /// An id, or the object when expanded; we only keep the id.
+    #[serde(default, deserialize_with = "id_or_object")]
+    pub payment_intent: Option<String>,
+    pub url: Option<String>,
+    pub success_url: Option<String>,
+    pub line_items: Option<List<LineItem>>,
+}
+
+impl CheckoutSession {
+    pub fn customer_name(&self) -> Option<&str> {
+        self.customer_details
+            .as_ref()
+            .and_then(|c| c.name.as_deref())
+    }
+
+    pub fn customer_email(&self) -> Option<&str> {
+        self.customer_details
+            .as_ref()
+            .and_then(|c| c.email.as_deref())
+            .or(self.customer_email.as_deref())
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Price {
+    pub id: String,
+    pub unit_amount: Option<i64>,
+    pub currency: String,
+    #[serde(default, deserialize_with = "id_or_object")]
+    pub product: Option<String>,
+    #[serde(default)]
+    pub active: bool,
+    #[serde(default)]
+    pub nickname: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct LineItem {
+    pub id: String,
+    #[serde(default)]
+    pub description: Option<String>,
+    #[serde(default)]
+    pub quantity: Option<i64>,
+    pub amount_subtotal: i64,
+    pub amount_total: i64,
+    pub currency: String,
+    #[serde(default)]
+    pub price: Option<Price>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct EventData {
+    pub object: serde_json::Value,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Event {
+    pub id: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub created: i64,
+    #[serde(default)]
+    pub livemode: bool,
+    pub data: EventData,
+}
+
+impl Event {
+    /// `data.object.id`: for checkout events, the Checkout Session id.
+    pub fn object_id(&self) -> Option<&str> {
+        self.data.object.get("id").and_then(|v| v.as_str())
+    }
+}
+
+fn id_or_object<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    let value = Option::<serde_json::Value>::deserialize(d)?;
+    Ok(match value {
+        Some(serde_json::Value::String(id)) => Some(id),
+        Some(serde_json::Value::Object(map)) => {
+            map.get("id").and_then(|v| v.as_str()).map(str::to_owned)
+        }
+        _ => None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stripes_fixtures_deserialize() {
+        let session: CheckoutSession =
+            serde_json::from_str(include_str!("../../fixtures/stripe/checkout_session.json"))
+                .unwrap();
+        assert_eq!(session.payment_status, PaymentStatus::Unpaid);
+        assert_eq!(session.status, Some(SessionStatus::Open));
+        assert_eq!(session.customer_email(), Some("example@example.com"));
+        let item: LineItem =
+            serde_json::from_str(include_str!("../../fixtures/stripe/line_item.json")).unwrap();
+        assert!(item.id.starts_with("li_"));
+        let event: Event =
+            serde_json::from_str(include_str!("../../fixtures/stripe/event.json")).unwrap();
+        assert!(event.id.starts_with("evt_"));
+    }
+
+    #[test]
+    fn unknown_statuses_do_not_break_parsing() {
+        let s: PaymentStatus = serde_json::from_str("\"something_new\"").unwrap();
+        assert_eq!(s, PaymentStatus::Unknown);
+        assert!(!s.allows_fulfillment());
+    }
+}

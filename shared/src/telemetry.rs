@@ -1,0 +1,93 @@
+//! Telemetry: one `tracing` subscriber per process (human-readable or JSON), with an
+//! OpenTelemetry layer so spans carry W3C trace ids that cross the queue (see
+//! [`crate::queue::trace_context`]), exported over OTLP/HTTP when an endpoint is configured.
+
+use opentelemetry::trace::TracerProvider as _;
+use opentelemetry::KeyValue;
+use opentelemetry_sdk::propagation::TraceContextPropagator;
+use opentelemetry_sdk::trace::{Sampler, TracerProvider};
+use opentelemetry_sdk::Resource;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
+use tracing_subscriber::{EnvFilter, Layer};
+
+use crate::settings::{LogFormat, LogSettings, TelemetrySettings};
+
+/// Flushes buffered spans when the process stops. Keep it alive in `main` and call
+/// [`TelemetryGuard::shutdown`] after the service has drained.
+#[derive(Debug)]
+pub struct TelemetryGuard {
+    provider: TracerProvider,
+}
+
+impl TelemetryGuard {
+    pub fn shutdown(self) {
+        for result in self.provider.force_flush() {
+            if let Err(e) = result {
+                eprintln!("telemetry: flushing spans failed: {e}");
+            }
+        }
+        if let Err(e) = self.provider.shutdown() {
+            eprintln!("telemetry: shutdown failed: {e}");
+        }
+    }
+}
+
+/// Builds the tracer provider: always present (so spans have trace ids to propagate), exporting
+/// only when `settings.otlp_endpoint` is set.
+pub fn tracer_provider(
+    service_name: &'static str,
+    settings: &TelemetrySettings,
+) -> anyhow::Result<TracerProvider> {
+    let sampler = Sampler::ParentBased(Box::new(Sampler::TraceIdRatioBased(settings.sample_ratio)));
+    let mut builder = TracerProvider::builder()
+        .with_sampler(sampler)
+        .with_resource(Resource::new([KeyValue::new("service.name", service_name)]));
+    if !settings.otlp_endpoint.is_empty() {
+        use opentelemetry_otlp::WithExportConfig;
+        let endpoint = format!("{}/v1/traces", settings.otlp_endpoint.trim_end_matches('/'));
+        let exporter = opentelemetry_otlp::SpanExporter::builder()
+            .with_http()
+            .with_endpoint(endpoint)
+            .build()?;
+        builder = builder.with_batch_exporter(exporter, opentelemetry_sdk::runtime::Tokio);
+    }
+    Ok(builder.build())
+}
+
+/// Installs the global subscriber and propagator. Call once, first thing in `main`.
+pub fn init(
+    service_name: &'static str,
+    log: &LogSettings,
+    telemetry: &TelemetrySettings,
+) -> anyhow::Result<TelemetryGuard> {
+    let provider = tracer_provider(service_name, telemetry)?;
+    install(service_name, log, provider.clone())?;
+    Ok(TelemetryGuard { provider })
+}
+
+/// Installs a subscriber that feeds `provider` (tests pass one with an in-memory exporter).
+pub fn install(
+    service_name: &'static str,
+    log: &LogSettings,
+    provider: TracerProvider,
+) -> anyhow::Result<()> {
+    opentelemetry::global::set_text_map_propagator(TraceContextPropagator::new());
+    let tracer = provider.tracer(service_name);
+    opentelemetry::global::set_tracer_provider(provider);
+    let filter = EnvFilter::try_from_default_env().or_else(|_| EnvFilter::try_new(&log.filter))?;
+    let fmt = match log.format {
+        LogFormat::Json => tracing_subscriber::fmt::layer()
+            .json()
+            .flatten_event(true)
+            .with_current_span(true)
+            .boxed(),
+        LogFormat::Pretty => tracing_subscriber::fmt::layer().compact().boxed(),
+    };
+    tracing_subscriber::registry()
+        .with(filter)
+        .with(fmt)
+        .with(tracing_opentelemetry::layer().with_tracer(tracer))
+        .try_init()?;
+    Ok(())
+}
