@@ -93,6 +93,10 @@ pub struct IngressSettings {
     pub body_limit_bytes: usize,
     pub ack_budget_ms: u64,
     pub retry_after_secs: u32,
+    /// HTTP worker threads; 0 = one per CPU core.
+    pub workers: usize,
+    /// Confirm-mode channels the webhook publishes on.
+    pub confirm_channels: usize,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -196,7 +200,7 @@ impl Settings {
         if !self.broker.url.expose_secret().starts_with("amqp") {
             return invalid("broker.url", "must be an amqp:// or amqps:// URL");
         }
-        if self.broker.retry_tiers_ms.iter().any(|&ms| ms == 0) {
+        if self.broker.retry_tiers_ms.contains(&0) {
             return invalid(
                 "broker.retry_tiers_ms",
                 "every tier needs a delay above zero",
@@ -210,6 +214,9 @@ impl Settings {
         }
         if self.ingress.ack_budget_ms == 0 {
             return invalid("ingress.ack_budget_ms", "must be above zero");
+        }
+        if self.ingress.confirm_channels == 0 {
+            return invalid("ingress.confirm_channels", "must be at least 1");
         }
         if url::Url::parse(&self.landing.public_base_url).is_err() {
             return invalid("landing.public_base_url", "is not a URL");

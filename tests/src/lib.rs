@@ -1,1 +1,350 @@
-//! placeholder
+//! The test harness shared by every cross-service test: the real Postgres and RabbitMQ, and
+//! stripe-sim in-process.
+//!
+//! - [`TestDb`]: a fresh, migrated database per test, dropped afterwards (and any that a crashed
+//!   run left behind are swept after an hour).
+//! - [`TestBroker`]: a unique name prefix per test so tests never consume each other's messages;
+//!   its queues and exchanges are deleted afterwards.
+//! - [`TestStack`]: both, plus a simulator, settings pointing at all three, and a `Fulfiller`.
+//! - [`eventually`]: a bounded wait for an outcome (tests never sleep to let things settle).
+//!
+//! URLs come from `TEST_DATABASE_URL` and `TEST_AMQP_URL`, defaulting to the local services.
+
+pub mod browser;
+
+use std::future::Future;
+use std::time::Duration;
+
+use lapin::options::{QueueDeclareOptions, QueueDeleteOptions, ExchangeDeleteOptions};
+use lapin::types::FieldTable;
+use lapin::Channel;
+use secrecy::SecretString;
+use shared::queue::Topology;
+use shared::stripe::StripeClient;
+use shared::{Fulfiller, Settings};
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::{ConnectOptions, Connection, PgPool};
+use stripe_sim::{RunningSim, SimConfig};
+
+/// The key the harness's simulator accepts and its clients send.
+pub const SIM_KEY: &str = "sk_test_harness_key";
+/// The webhook secret test settings accept.
+pub const WEBHOOK_SECRET: &str = "whsec_harness_secret";
+
+/// Test databases older than this are assumed abandoned by a crashed run.
+const STALE_AFTER_SECS: u64 = 3600;
+
+pub fn admin_database_url() -> String {
+    std::env::var("TEST_DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres:postgres@127.0.0.1:5432/postgres".to_owned())
+}
+
+pub fn amqp_url() -> String {
+    std::env::var("TEST_AMQP_URL")
+        .unwrap_or_else(|_| "amqp://guest:guest@127.0.0.1:5672/%2f".to_owned())
+}
+
+fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock after 1970")
+        .as_secs()
+}
+
+fn short_id() -> String {
+    uuid::Uuid::new_v4().simple().to_string()[..12].to_owned()
+}
+
+/// A fresh database, migrated, dropped when the value is dropped.
+#[derive(Debug)]
+pub struct TestDb {
+    pub name: String,
+    pub url: String,
+    pub pool: PgPool,
+}
+
+impl TestDb {
+    pub async fn create() -> TestDb {
+        let admin_url = admin_database_url();
+        let admin: PgConnectOptions = admin_url.parse().expect("TEST_DATABASE_URL is a postgres URL");
+        let mut conn = admin.connect().await.unwrap_or_else(|e| {
+            panic!("cannot reach Postgres at {admin_url} (is it running? see README): {e}")
+        });
+        sweep_stale_databases(&mut conn).await;
+        let name = format!("fft_{}_{}", unix_now(), short_id());
+        sqlx::query(&format!("CREATE DATABASE {name}"))
+            .execute(&mut conn)
+            .await
+            .expect("create the test database");
+        conn.close().await.ok();
+        let options = admin.database(&name);
+        let pool = PgPoolOptions::new()
+            .max_connections(20)
+            .connect_with(options)
+            .await
+            .expect("connect to the test database");
+        shared::store::migrate(&pool).await.expect("migrations apply");
+        let url = replace_database(&admin_url, &name);
+        TestDb { name, url, pool }
+    }
+
+    /// A second, independent pool on the same database (to prove two processes agree).
+    pub async fn another_pool(&self, max_connections: u32) -> PgPool {
+        PgPoolOptions::new()
+            .max_connections(max_connections)
+            .connect(&self.url)
+            .await
+            .expect("connect a second pool")
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        let name = self.name.clone();
+        // Drop cannot await; a thread with its own runtime can. The pool is not closed first:
+        // its connections belong to the test's runtime, which is blocked here. FORCE ends them
+        // server-side instead.
+        let _ = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build();
+            if let Ok(runtime) = runtime {
+                runtime.block_on(async move {
+                    if let Ok(mut conn) = sqlx::PgConnection::connect(&admin_database_url()).await {
+                        let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                            .execute(&mut conn)
+                            .await;
+                    }
+                });
+            }
+        })
+        .join();
+    }
+}
+
+fn replace_database(url: &str, name: &str) -> String {
+    let mut parsed = url::Url::parse(url).expect("a database URL");
+    parsed.set_path(&format!("/{name}"));
+    parsed.to_string()
+}
+
+async fn sweep_stale_databases(conn: &mut sqlx::PgConnection) {
+    let names: Vec<String> =
+        sqlx::query_scalar("SELECT datname FROM pg_database WHERE datname LIKE 'fft\\_%'")
+            .fetch_all(&mut *conn)
+            .await
+            .unwrap_or_default();
+    let now = unix_now();
+    for name in names {
+        let created = name.split('_').nth(1).and_then(|t| t.parse::<u64>().ok());
+        if created.is_some_and(|t| now.saturating_sub(t) > STALE_AFTER_SECS) {
+            let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                .execute(&mut *conn)
+                .await;
+        }
+    }
+}
+
+/// A unique topology on the real broker, deleted when dropped.
+#[derive(Debug)]
+pub struct TestBroker {
+    pub prefix: String,
+    pub topology: Topology,
+    pub connection: lapin::Connection,
+    pub channel: Channel,
+}
+
+impl TestBroker {
+    /// Declares a fresh topology with test-sized retry tiers.
+    pub async fn create() -> TestBroker {
+        Self::with_tiers(vec![Duration::from_millis(200), Duration::from_millis(400)], 5).await
+    }
+
+    pub async fn with_tiers(tiers: Vec<Duration>, delivery_limit: u32) -> TestBroker {
+        let prefix = format!("t{}.", short_id());
+        let topology = Topology::new(prefix.clone(), tiers, delivery_limit);
+        let url = SecretString::from(amqp_url());
+        let connection = shared::queue::connect(&url, "test-harness")
+            .await
+            .unwrap_or_else(|e| panic!("cannot reach RabbitMQ at {} (is it running?): {e}", amqp_url()));
+        let channel = connection.create_channel().await.expect("open a channel");
+        topology.declare(&channel).await.expect("declare the topology");
+        TestBroker { prefix, topology, connection, channel }
+    }
+
+    /// Messages ready in `queue` (not counting unacked ones).
+    pub async fn depth(&self, queue: &str) -> u32 {
+        self.channel
+            .queue_declare(queue, QueueDeclareOptions { passive: true, ..Default::default() }, FieldTable::default())
+            .await
+            .expect("the queue exists")
+            .message_count()
+    }
+
+    /// Gets one message from `queue` without waiting, acking it.
+    pub async fn get(&self, queue: &str) -> Option<lapin::message::BasicGetMessage> {
+        let message = self
+            .channel
+            .basic_get(queue, lapin::options::BasicGetOptions { no_ack: true })
+            .await
+            .expect("basic.get");
+        message
+    }
+
+    /// Waits (bounded) for one message on `queue`.
+    pub async fn next(&self, queue: &str, timeout: Duration) -> Option<lapin::message::BasicGetMessage> {
+        eventually(timeout, || async { self.get(queue).await }).await
+    }
+
+    /// Declares and binds an extra queue to an exchange (e.g. to watch `orders`).
+    pub async fn watch(&self, exchange: &str, routing_key: &str) -> String {
+        let queue = format!("{}watch.{}", self.prefix, short_id());
+        self.channel
+            .queue_declare(&queue, QueueDeclareOptions { durable: false, auto_delete: true, ..Default::default() }, FieldTable::default())
+            .await
+            .expect("declare a watch queue");
+        self.channel
+            .queue_bind(&queue, exchange, routing_key, Default::default(), FieldTable::default())
+            .await
+            .expect("bind the watch queue");
+        queue
+    }
+}
+
+impl Drop for TestBroker {
+    fn drop(&mut self) {
+        let topology = self.topology.clone();
+        let _ = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build();
+            if let Ok(runtime) = runtime {
+                runtime.block_on(async move {
+                    let url = SecretString::from(amqp_url());
+                    let Ok(connection) = shared::queue::connect(&url, "test-cleanup").await else { return };
+                    if let Ok(channel) = connection.create_channel().await {
+                        for queue in topology.queues() {
+                            let _ = channel.queue_delete(&queue, QueueDeleteOptions::default()).await;
+                        }
+                        for exchange in topology.exchanges() {
+                            let _ = channel.exchange_delete(&exchange, ExchangeDeleteOptions::default()).await;
+                        }
+                    }
+                    let _ = connection.close(200, "test done").await;
+                });
+            }
+        })
+        .join();
+    }
+}
+
+/// Settings for services under test, pointing at `db`, `broker` and the simulator at `sim_url`.
+pub fn settings(db: &TestDb, broker: &TestBroker, sim_url: &str, extra: &[(&str, &str)]) -> Settings {
+    let tiers = broker
+        .topology
+        .retry_tiers()
+        .iter()
+        .map(|d| d.as_millis().to_string())
+        .collect::<Vec<_>>()
+        .join(",");
+    let mut vars: Vec<(String, String)> = vec![
+        ("APP_DATABASE__URL".into(), db.url.clone()),
+        ("APP_BROKER__URL".into(), amqp_url()),
+        ("APP_BROKER__PREFIX".into(), broker.prefix.clone()),
+        ("APP_BROKER__RETRY_TIERS_MS".into(), tiers),
+        ("APP_STRIPE__API_BASE".into(), sim_url.to_owned()),
+        ("APP_STRIPE__SECRET_KEY".into(), SIM_KEY.into()),
+        // Test-sized backoff, and no client-side throttling unless a test asks for it.
+        ("APP_STRIPE__RETRY_BASE_MS".into(), "10".into()),
+        ("APP_STRIPE__RETRY_MAX_MS".into(), "50".into()),
+        ("APP_STRIPE__RATE_LIMIT_PER_SEC".into(), "10000".into()),
+        ("APP_WEBHOOK__SECRETS".into(), WEBHOOK_SECRET.into()),
+        ("APP_BROKER__RECONNECT_MIN_MS".into(), "50".into()),
+        ("APP_BROKER__RECONNECT_MAX_MS".into(), "500".into()),
+    ];
+    vars.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+    Settings::load_from(vars).expect("test settings are valid")
+}
+
+/// A simulator accepting [`SIM_KEY`].
+pub async fn start_sim() -> RunningSim {
+    RunningSim::start(SimConfig { api_keys: vec![SIM_KEY.to_owned()], ..SimConfig::default() })
+        .await
+        .expect("stripe-sim starts")
+}
+
+/// Everything a fulfillment test needs.
+#[derive(Debug)]
+pub struct TestStack {
+    pub db: TestDb,
+    pub broker: TestBroker,
+    pub sim: RunningSim,
+    pub settings: Settings,
+    pub stripe: StripeClient,
+    pub fulfiller: Fulfiller,
+}
+
+impl TestStack {
+    pub async fn start() -> TestStack {
+        Self::start_with(&[]).await
+    }
+
+    pub async fn start_with(extra: &[(&str, &str)]) -> TestStack {
+        let (db, broker, sim) = tokio::join!(TestDb::create(), TestBroker::create(), start_sim());
+        let settings = settings(&db, &broker, &sim.base_url, extra);
+        let stripe = StripeClient::new(&settings.stripe).expect("build the Stripe client");
+        let fulfiller = Fulfiller::new(db.pool.clone(), stripe.clone());
+        TestStack { db, broker, sim, settings, stripe, fulfiller }
+    }
+}
+
+/// Polls `probe` until it yields `Some`, for at most `timeout`. The bounded wait every test uses
+/// instead of sleeping.
+pub async fn eventually<T, F, Fut>(timeout: Duration, mut probe: F) -> Option<T>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + timeout;
+    let mut interval = Duration::from_millis(5);
+    loop {
+        if let Some(value) = probe().await {
+            return Some(value);
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return None;
+        }
+        tokio::time::sleep(interval.min(deadline - tokio::time::Instant::now())).await;
+        interval = (interval * 2).min(Duration::from_millis(100));
+    }
+}
+
+/// Creates an open session in the simulator for `items` (catalog price id, quantity).
+pub fn open_session(sim: &RunningSim, items: &[(&str, i64)]) -> shared::CheckoutSessionId {
+    let params = stripe_sim::CreateSession {
+        line_items: items.iter().map(|(price, qty)| stripe_sim::LineItemParams::catalog(price, *qty)).collect(),
+        success_url: Some("http://127.0.0.1/order/success?session_id={CHECKOUT_SESSION_ID}".into()),
+        cancel_url: Some("http://127.0.0.1/order/cancel".into()),
+        ..Default::default()
+    };
+    let session = sim.state.create_session(params).expect("the simulator creates the session");
+    let id = session["id"].as_str().expect("a session has an id");
+    shared::CheckoutSessionId::parse(id).expect("the simulator's ids parse")
+}
+
+/// Creates a session and completes it with `outcome`, paid by `name`.
+pub fn completed_session(
+    sim: &RunningSim,
+    items: &[(&str, i64)],
+    outcome: stripe_sim::PaymentOutcome,
+    name: &str,
+) -> shared::CheckoutSessionId {
+    let id = open_session(sim, items);
+    let customer = stripe_sim::Customer {
+        name: name.to_owned(),
+        email: format!("{}@example.com", name.to_lowercase().replace(|c: char| !c.is_ascii_alphanumeric(), ".")),
+    };
+    sim.state.complete_session(id.as_str(), outcome, customer).expect("the simulator completes the session");
+    id
+}
+
+/// Creates a paid session (one T-shirt ×2 and a mug).
+pub fn paid_session(sim: &RunningSim, name: &str) -> shared::CheckoutSessionId {
+    completed_session(sim, &[("price_tshirt", 2), ("price_mug", 1)], stripe_sim::PaymentOutcome::Paid, name)
+}

@@ -4,6 +4,6 @@ mod event_id;
 mod money;
 mod session_id;
 
-pub use event_id::EventId;
+pub use event_id::{EventId, InvalidEventId};
 pub use money::{Currency, Money};
 pub use session_id::{CheckoutSessionId, InvalidSessionId};

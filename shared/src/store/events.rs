@@ -78,3 +78,78 @@ pub async fn history(
     .fetch_all(executor)
     .await
 }
+
+/// Outcomes after which an event needs no further processing: a redelivery of it is skipped,
+/// and a later, concurrent attempt does not overwrite it (the first `fulfilled` stays, not the
+/// `already_fulfilled` of a duplicate that lost the race). Anything else (`retrying`, `dead`,
+/// `not_found`, `rejected`…) is unsettled. Keep in step with the partial index
+/// `stripe_events_unsettled_idx`.
+pub const SETTLED_OUTCOMES: &[&str] = &[
+    "fulfilled",
+    "already_fulfilled",
+    "awaiting_payment",
+    "payment_failed",
+    "expired",
+    "ignored",
+];
+
+/// Whether `outcome` is one of [`SETTLED_OUTCOMES`].
+pub fn is_settled(outcome: &str) -> bool {
+    SETTLED_OUTCOMES.contains(&outcome)
+}
+
+/// Like [`record`], but a settled outcome, once recorded, is kept (the attempt is still
+/// counted).
+pub async fn record_keeping_settled(
+    executor: impl PgExecutor<'_>,
+    event: EventKey<'_>,
+    outcome: &str,
+    error: Option<&str>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO stripe_events (event_id, event_type, session_id, event_created, outcome, \
+             last_error) \
+         VALUES ($1, $2, $3, to_timestamp($4), $5, $6) \
+         ON CONFLICT (event_id) DO UPDATE SET \
+             outcome = CASE WHEN stripe_events.outcome = ANY($7) THEN stripe_events.outcome \
+                 ELSE EXCLUDED.outcome END, \
+             last_error = CASE WHEN stripe_events.outcome = ANY($7) THEN stripe_events.last_error \
+                 ELSE EXCLUDED.last_error END, \
+             attempts = stripe_events.attempts + 1, last_processed_at = now()",
+    )
+    .bind(event.event_id)
+    .bind(event.event_type)
+    .bind(event.session_id)
+    .bind(event.created as f64)
+    .bind(outcome)
+    .bind(error)
+    .bind(SETTLED_OUTCOMES)
+    .execute(executor)
+    .await?;
+    Ok(())
+}
+
+/// Sessions that Stripe told us about with a payment event (`checkout.session.completed` or
+/// `checkout.session.async_payment_succeeded`) created more than `older_than` ago, whose event
+/// has not settled (still retrying, dead-lettered, not found…) and whose order is not
+/// fulfilled: payments that are stuck. A `completed` event of a delayed method settles as
+/// `awaiting_payment` and is not counted; its later `async_payment_succeeded` is.
+pub async fn paid_unfulfilled(
+    executor: impl PgExecutor<'_>,
+    older_than: std::time::Duration,
+) -> Result<i64, sqlx::Error> {
+    // The outcome list is spelled out (not bound) so the planner can use the partial index.
+    sqlx::query_scalar(
+        "SELECT count(DISTINCT e.session_id) FROM stripe_events e \
+         WHERE e.outcome NOT IN ('fulfilled', 'already_fulfilled', 'awaiting_payment', \
+                 'payment_failed', 'expired', 'ignored') \
+           AND e.event_type IN ('checkout.session.completed', \
+                 'checkout.session.async_payment_succeeded') \
+           AND e.event_created < now() - make_interval(secs => $1) \
+           AND NOT EXISTS (SELECT 1 FROM checkout_orders o \
+                 WHERE o.session_id = e.session_id AND o.state = 'fulfilled')",
+    )
+    .bind(older_than.as_secs_f64())
+    .fetch_one(executor)
+    .await
+}

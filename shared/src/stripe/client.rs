@@ -8,7 +8,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::de::DeserializeOwned;
 
 use super::error::{ApiError, StripeError};
-use super::objects::{CheckoutSession, Event, LineItem, List};
+use super::objects::{CatalogPrice, CheckoutSession, Event, LineItem, List};
 use super::params::{CreateCheckoutSession, EventFilter};
 use super::retry::{should_retry, RetryPolicy};
 use crate::domain::CheckoutSessionId;
@@ -115,6 +115,30 @@ impl StripeClient {
             |e: &Event| e.id.clone(),
         )
         .await
+    }
+
+    /// Every active price with its product (`GET /v1/prices?active=true&expand[]=data.product`),
+    /// across all pages: the catalog a shop page offers.
+    #[tracing::instrument(skip(self))]
+    pub async fn list_prices(&self) -> Result<Vec<CatalogPrice>, StripeError> {
+        let query = vec![
+            ("active".to_owned(), "true".to_owned()),
+            ("expand[]".to_owned(), "data.product".to_owned()),
+        ];
+        self.paginate("list_prices", "/v1/prices", query, |p: &CatalogPrice| {
+            p.id.clone()
+        })
+        .await
+    }
+
+    /// One cheap authenticated call (`GET /v1/prices?limit=1`), for readiness probes: proves the
+    /// API answers and accepts our key. Retried like any call, so bound it with a timeout.
+    #[tracing::instrument(skip(self))]
+    pub async fn ping(&self) -> Result<(), StripeError> {
+        let query = [("limit", "1")];
+        self.send("ping", Method::GET, "/v1/prices", |r| r.query(&query))
+            .await
+            .map(|_: serde_json::Value| ())
     }
 
     /// `POST /v1/checkout/sessions`. The idempotency key makes a retried create return the same

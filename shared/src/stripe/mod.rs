@@ -1,4 +1,4 @@
-//! The Stripe API client (G6): the four calls the product makes, bounded and polite.
+//! The Stripe API client (G6): the calls the product makes, bounded and polite.
 //!
 //! - [`client`]: `StripeClient` — Bearer auth, pinned `Stripe-Version`, timeouts, a client-side
 //!   rate limit, retries with jittered exponential backoff.
@@ -16,5 +16,7 @@ pub mod retry;
 
 pub use client::StripeClient;
 pub use error::{ApiError, StripeError};
-pub use objects::{CheckoutSession, Event, LineItem, List, PaymentStatus, SessionStatus};
+pub use objects::{
+    CatalogPrice, CheckoutSession, Event, LineItem, List, PaymentStatus, Product, SessionStatus,
+};
 pub use params::{CreateCheckoutSession, EventFilter, NewLineItem};

@@ -94,6 +94,31 @@ pub struct Price {
     pub nickname: Option<String>,
 }
 
+/// A product, as `GET /v1/prices?expand[]=data.product` embeds it.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Product {
+    pub id: String,
+    pub name: String,
+    #[serde(default)]
+    pub description: Option<String>,
+    #[serde(default)]
+    pub active: bool,
+}
+
+/// A price with its product expanded: one entry of a shop's catalog.
+#[derive(Debug, Clone, Deserialize)]
+pub struct CatalogPrice {
+    pub id: String,
+    /// `None` for prices without a fixed amount (customer-chosen or tiered).
+    pub unit_amount: Option<i64>,
+    pub currency: String,
+    #[serde(default)]
+    pub active: bool,
+    #[serde(default)]
+    pub nickname: Option<String>,
+    pub product: Product,
+}
+
 #[derive(Debug, Clone, Deserialize)]
 pub struct LineItem {
     pub id: String,
@@ -160,6 +185,19 @@ mod tests {
         let event: Event =
             serde_json::from_str(include_str!("../../fixtures/stripe/event.json")).unwrap();
         assert!(event.id.starts_with("evt_"));
+    }
+
+    #[test]
+    fn a_price_with_its_product_expanded_deserializes() {
+        let price: CatalogPrice = serde_json::from_value(serde_json::json!({
+            "id": "price_1", "object": "price", "active": true, "currency": "jpy",
+            "unit_amount": 1500, "nickname": null, "type": "one_time",
+            "product": {"id": "prod_1", "object": "product", "name": "Tenugui towel",
+                        "active": true, "description": null}
+        }))
+        .unwrap();
+        assert_eq!(price.product.name, "Tenugui towel");
+        assert_eq!(price.unit_amount, Some(1500));
     }
 
     #[test]

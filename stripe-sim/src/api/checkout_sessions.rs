@@ -1,0 +1,144 @@
+//! `/v1/checkout/sessions`: create, retrieve, list, line items, expire.
+
+use actix_web::{web, HttpRequest, HttpResponse};
+
+use super::params::Params;
+use super::respond::{idempotent, ok};
+use super::{create_session_params, unrecognized};
+use crate::error::SimError;
+use crate::objects;
+use crate::state::records::SessionStatus;
+use crate::state::session_queries::{line_items_url, SessionQuery};
+use crate::state::SimState;
+
+pub(super) fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::resource("/checkout/sessions")
+            .route(web::post().to(create))
+            .route(web::get().to(list))
+            .default_service(web::to(unrecognized)),
+    )
+    .service(
+        web::resource("/checkout/sessions/{session}")
+            .route(web::get().to(retrieve))
+            .default_service(web::to(unrecognized)),
+    )
+    .service(
+        web::resource("/checkout/sessions/{session}/line_items")
+            .route(web::get().to(line_items))
+            .default_service(web::to(unrecognized)),
+    )
+    .service(
+        web::resource("/checkout/sessions/{session}/expire")
+            .route(web::post().to(expire))
+            .default_service(web::to(unrecognized)),
+    );
+}
+
+/// Whether `expand` asks for `line_items`; nothing else on a session is expandable here.
+fn expands_line_items(params: &Params) -> Result<bool, SimError> {
+    Ok(!params.expand(&["line_items"])?.is_empty())
+}
+
+async fn create(
+    req: HttpRequest,
+    body: web::Bytes,
+    state: web::Data<SimState>,
+) -> Result<HttpResponse, SimError> {
+    let params = Params::from_form(&body)?;
+    let expand = expands_line_items(&params)?;
+    idempotent(&req, &state, &params, || {
+        let session = state.create_session(create_session_params::parse(&params)?)?;
+        if !expand {
+            return Ok(session);
+        }
+        let id = session["id"].as_str().expect("a session has an id");
+        state.retrieve_session(id, true)
+    })
+}
+
+async fn retrieve(
+    req: HttpRequest,
+    path: web::Path<String>,
+    state: web::Data<SimState>,
+) -> Result<HttpResponse, SimError> {
+    let params = Params::from_query(req.query_string())?;
+    params.check_known(&["expand"], &[], "GET /v1/checkout/sessions/{session}")?;
+    let expand = expands_line_items(&params)?;
+    state.retrieve_session(&path, expand).map(ok)
+}
+
+async fn line_items(
+    req: HttpRequest,
+    path: web::Path<String>,
+    state: web::Data<SimState>,
+) -> Result<HttpResponse, SimError> {
+    let params = Params::from_query(req.query_string())?;
+    params.check_known(
+        &["ending_before", "expand", "limit", "starting_after"],
+        &[],
+        "GET /v1/checkout/sessions/{session}/line_items",
+    )?;
+    params.expand(&[])?;
+    let page = state.line_items(&path, &params.page()?)?;
+    Ok(ok(objects::list::render(page, &line_items_url(&path))))
+}
+
+async fn list(req: HttpRequest, state: web::Data<SimState>) -> Result<HttpResponse, SimError> {
+    let params = Params::from_query(req.query_string())?;
+    params.check_known(
+        &[
+            "created",
+            "ending_before",
+            "limit",
+            "payment_intent",
+            "starting_after",
+            "status",
+        ],
+        &[
+            "customer",
+            "customer_details",
+            "expand",
+            "payment_link",
+            "subscription",
+        ],
+        "GET /v1/checkout/sessions",
+    )?;
+    let status = match params.non_empty("status")? {
+        None => None,
+        Some(s) => Some(SessionStatus::parse(&s).ok_or_else(|| {
+            SimError::invalid_param(
+                "status",
+                format!("Invalid status: must be one of open, complete, or expired (got {s})."),
+            )
+        })?),
+    };
+    let query = SessionQuery {
+        status,
+        payment_intent: params.non_empty("payment_intent")?,
+        created: params.created()?,
+        page: params.page()?,
+    };
+    let page = state.list_sessions(&query)?;
+    Ok(ok(objects::list::render(page, "/v1/checkout/sessions")))
+}
+
+/// `POST /v1/checkout/sessions/{id}/expire`: the real API's way to close an open session.
+async fn expire(
+    req: HttpRequest,
+    path: web::Path<String>,
+    body: web::Bytes,
+    state: web::Data<SimState>,
+) -> Result<HttpResponse, SimError> {
+    let params = Params::from_form(&body)?;
+    params.check_known(
+        &["expand"],
+        &[],
+        "POST /v1/checkout/sessions/{session}/expire",
+    )?;
+    let expand = expands_line_items(&params)?;
+    idempotent(&req, &state, &params, || {
+        state.expire_session(&path)?;
+        state.retrieve_session(&path, expand)
+    })
+}

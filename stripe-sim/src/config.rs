@@ -1,0 +1,172 @@
+//! What a simulator is started with: accepted keys, the price catalog, the public base URL.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use anyhow::{bail, Context};
+use serde::{Deserialize, Serialize};
+
+/// Settings of one simulator instance.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SimConfig {
+    /// Secret keys accepted on `/v1/*`. Empty: any `sk_test_…` key is accepted, which is what
+    /// tests want; a deployment lists its key so a misconfigured client fails loudly.
+    pub api_keys: Vec<String>,
+    /// The prices `line_items[i][price]` may name and `GET /v1/prices` lists.
+    pub catalog: Vec<CatalogPrice>,
+    /// Base of `session.url` (`{base}/c/pay/{id}`): the address a browser reaches the simulator
+    /// at, which differs from the bound address behind Docker or a proxy. Default: the bound
+    /// address.
+    pub public_base_url: Option<String>,
+}
+
+impl Default for SimConfig {
+    fn default() -> Self {
+        SimConfig {
+            api_keys: Vec::new(),
+            catalog: default_catalog(),
+            public_base_url: None,
+        }
+    }
+}
+
+/// One price of the catalog, with the product it sells.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CatalogPrice {
+    pub price_id: String,
+    pub product_id: String,
+    pub product_name: String,
+    /// In the currency's minor unit (cents; yen; 1/1000 dinar).
+    pub unit_amount: i64,
+    /// Lowercase ISO code, as Stripe writes it.
+    pub currency: String,
+}
+
+impl CatalogPrice {
+    fn new(price: &str, product: &str, name: &str, unit_amount: i64, currency: &str) -> Self {
+        CatalogPrice {
+            price_id: price.into(),
+            product_id: product.into(),
+            product_name: name.into(),
+            unit_amount,
+            currency: currency.into(),
+        }
+    }
+}
+
+/// The seeded catalog: three USD prices, plus a zero-decimal (JPY) and a three-decimal (KWD)
+/// currency so that amount display is exercised end to end.
+pub fn default_catalog() -> Vec<CatalogPrice> {
+    vec![
+        CatalogPrice::new("price_tshirt", "prod_tshirt", "Stripe T-shirt", 2000, "usd"),
+        CatalogPrice::new("price_mug", "prod_mug", "Stripe Mug", 1200, "usd"),
+        CatalogPrice::new(
+            "price_stickers",
+            "prod_stickers",
+            "Sticker pack",
+            500,
+            "usd",
+        ),
+        CatalogPrice::new(
+            "price_tenugui",
+            "prod_tenugui",
+            "Tenugui towel",
+            1500,
+            "jpy",
+        ),
+        // 12.500 KWD: the dinar has three decimals.
+        CatalogPrice::new(
+            "price_dallah",
+            "prod_dallah",
+            "Dallah coffee pot",
+            12500,
+            "kwd",
+        ),
+    ]
+}
+
+/// Reads a catalog file: a JSON array of `{price_id, product_id, product_name, unit_amount,
+/// currency}`.
+pub fn load_catalog(path: &Path) -> anyhow::Result<Vec<CatalogPrice>> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("reading the catalog file {}", path.display()))?;
+    let catalog: Vec<CatalogPrice> = serde_json::from_str(&text)
+        .with_context(|| format!("parsing the catalog file {}", path.display()))?;
+    validate_catalog(&catalog).with_context(|| format!("in {}", path.display()))?;
+    Ok(catalog)
+}
+
+/// Rejects a catalog the API could not serve consistently.
+pub fn validate_catalog(catalog: &[CatalogPrice]) -> anyhow::Result<()> {
+    let mut product_names: HashMap<&str, &str> = HashMap::new();
+    let mut price_ids = std::collections::HashSet::new();
+    for price in catalog {
+        let id = &price.price_id;
+        if !id.starts_with("price_") {
+            bail!("catalog price id {id:?} must start with price_");
+        }
+        if !price_ids.insert(id.as_str()) {
+            bail!("catalog price id {id:?} appears twice");
+        }
+        if !price.product_id.starts_with("prod_") {
+            bail!(
+                "catalog product id {:?} must start with prod_",
+                price.product_id
+            );
+        }
+        if price.unit_amount < 0 {
+            bail!("catalog price {id:?} has a negative unit_amount");
+        }
+        if !is_currency_code(&price.currency) {
+            bail!(
+                "catalog price {id:?} has currency {:?}; expected a lowercase three-letter code",
+                price.currency
+            );
+        }
+        let name = product_names
+            .entry(&price.product_id)
+            .or_insert(&price.product_name);
+        if *name != price.product_name {
+            bail!(
+                "catalog product {:?} has two names: {name:?} and {:?}",
+                price.product_id,
+                price.product_name
+            );
+        }
+    }
+    Ok(())
+}
+
+/// A lowercase three-letter code, which is how Stripe spells currencies.
+pub(crate) fn is_currency_code(s: &str) -> bool {
+    s.len() == 3 && s.bytes().all(|b| b.is_ascii_lowercase())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_default_catalog_is_valid_and_covers_three_currency_exponents() {
+        let catalog = default_catalog();
+        validate_catalog(&catalog).unwrap();
+        let usd = catalog.iter().filter(|p| p.currency == "usd").count();
+        assert!(usd >= 3);
+        assert!(catalog.iter().any(|p| p.currency == "jpy"));
+        assert!(catalog.iter().any(|p| p.currency == "kwd"));
+    }
+
+    #[test]
+    fn a_duplicate_price_is_rejected() {
+        let mut catalog = default_catalog();
+        catalog.push(catalog[0].clone());
+        let err = validate_catalog(&catalog).unwrap_err();
+        assert!(err.to_string().contains("appears twice"), "{err}");
+    }
+
+    #[test]
+    fn an_uppercase_currency_is_rejected() {
+        let catalog = vec![CatalogPrice::new("price_a", "prod_a", "A", 1, "USD")];
+        assert!(validate_catalog(&catalog).is_err());
+    }
+}

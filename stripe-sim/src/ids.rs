@@ -1,0 +1,63 @@
+//! Object ids in Stripe's shapes: a type prefix and random alphanumerics.
+//!
+//! Clients sometimes validate ids by prefix (`cs_…`, `evt_…`) or length, so the lengths follow
+//! what Stripe hands out in test mode.
+
+use rand::distributions::Alphanumeric;
+use rand::Rng;
+
+fn with_prefix(prefix: &str, len: usize) -> String {
+    let tail: String = rand::thread_rng()
+        .sample_iter(&Alphanumeric)
+        .take(len)
+        .map(char::from)
+        .collect();
+    format!("{prefix}{tail}")
+}
+
+/// `cs_test_` and 58 alphanumerics, like the fixture's session id.
+pub fn checkout_session() -> String {
+    with_prefix("cs_test_", 58)
+}
+
+/// A Checkout line item.
+pub fn line_item() -> String {
+    with_prefix("li_", 24)
+}
+
+/// An event.
+pub fn event() -> String {
+    with_prefix("evt_", 24)
+}
+
+/// The PaymentIntent a paid (or pending delayed-method) session points at.
+pub fn payment_intent() -> String {
+    with_prefix("pi_", 24)
+}
+
+/// A price created inline from `price_data`.
+pub fn price() -> String {
+    with_prefix("price_", 24)
+}
+
+/// A product created inline from `price_data[product_data]`.
+pub fn product() -> String {
+    with_prefix("prod_", 14)
+}
+
+/// The `Request-Id` header of every response.
+pub fn request() -> String {
+    with_prefix("req_", 14)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_session_id_has_the_fixture_shape() {
+        let id = super::checkout_session();
+        assert_eq!(id.len(), "cs_test_".len() + 58);
+        assert!(id["cs_test_".len()..]
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric()));
+    }
+}

@@ -1,0 +1,25 @@
+//! `event`.
+
+use serde_json::{json, Value};
+
+use super::template::{Fill, EVENT};
+
+/// The API version stamped on events: the one the pinned stripe-python of `sdk-check/` speaks.
+pub(crate) const API_VERSION: &str = "2026-10-28.endive";
+
+/// An event carrying `object` (already rendered) as `data.object`. Checkout events are caused by
+/// the customer, not by an API request, so `request` is all nulls as in Stripe's payloads.
+pub(crate) fn render(id: &str, event_type: &str, created: i64, object: Value) -> Value {
+    Fill::from(&EVENT)
+        .set("api_version", API_VERSION)
+        .set("created", created)
+        .set("data", json!({ "object": object }))
+        .set("id", id)
+        .set("livemode", false)
+        .set("object", "event")
+        // No webhook endpoints exist yet; delivery will count its endpoints here.
+        .set("pending_webhooks", 0)
+        .set("request", json!({ "id": null, "idempotency_key": null }))
+        .set("type", event_type)
+        .finish()
+}

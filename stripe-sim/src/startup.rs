@@ -1,0 +1,93 @@
+//! Building the HTTP app and running it on a socket, in a binary or inside a test.
+
+use std::net::TcpListener;
+
+use actix_web::dev::{Server, ServerHandle};
+use actix_web::middleware::from_fn;
+use actix_web::{web, App, HttpServer};
+use tokio::task::JoinHandle;
+
+use crate::config::{validate_catalog, SimConfig};
+use crate::state::SimState;
+use crate::{api, control, request_id};
+
+/// Large enough for a session with the maximum number of line items.
+const MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
+/// How long `stop` lets in-flight requests (a delayed one, say) finish.
+const SHUTDOWN_GRACE_SECS: u64 = 5;
+
+/// A simulator serving on a socket.
+#[derive(Debug)]
+pub struct RunningSim {
+    /// `http://127.0.0.1:PORT`: what a Stripe client uses as its API base.
+    pub base_url: String,
+    pub port: u16,
+    /// The same state the HTTP API serves, for driving and inspecting it from tests.
+    pub state: SimState,
+    handle: ServerHandle,
+    task: JoinHandle<std::io::Result<()>>,
+}
+
+impl RunningSim {
+    /// Starts on a free port of 127.0.0.1.
+    pub async fn start(config: SimConfig) -> anyhow::Result<RunningSim> {
+        let listener = TcpListener::bind("127.0.0.1:0")?;
+        Self::start_on(config, listener).await
+    }
+
+    /// Starts on a socket the caller bound (so the port is known, or chosen, before start).
+    pub async fn start_on(config: SimConfig, listener: TcpListener) -> anyhow::Result<RunningSim> {
+        validate_catalog(&config.catalog)?;
+        let address = listener.local_addr()?;
+        let base_url = format!("http://{address}");
+        let public_base_url = config
+            .public_base_url
+            .clone()
+            .unwrap_or_else(|| base_url.clone());
+        let state = SimState::new(&config, &public_base_url);
+        listener.set_nonblocking(true)?;
+        let server = serve(state.clone(), listener)?;
+        let handle = server.handle();
+        let task = tokio::spawn(server);
+        tracing::info!(%base_url, %public_base_url, "stripe-sim listening");
+        Ok(RunningSim {
+            base_url,
+            port: address.port(),
+            state,
+            handle,
+            task,
+        })
+    }
+
+    /// Stops accepting, lets in-flight requests finish (within a grace period), and returns
+    /// once the server is down.
+    pub async fn stop(self) {
+        self.handle.stop(true).await;
+        // The server task's own I/O error, if any, no longer matters to a caller that is
+        // shutting it down.
+        let _ = self.task.await;
+    }
+}
+
+fn serve(state: SimState, listener: TcpListener) -> std::io::Result<Server> {
+    let workers = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(2)
+        .min(4);
+    let server = HttpServer::new(move || {
+        App::new()
+            .app_data(web::Data::new(state.clone()))
+            .app_data(web::PayloadConfig::new(MAX_BODY_BYTES))
+            .wrap(from_fn(request_id::assign))
+            .configure(api::configure)
+            .configure(control::configure)
+            .default_service(web::to(api::unrecognized))
+    })
+    .workers(workers)
+    // The embedding program (a test, or our `main`) owns signal handling and calls `stop`.
+    .disable_signals()
+    .shutdown_timeout(SHUTDOWN_GRACE_SECS)
+    .listen(listener)?
+    .run();
+    Ok(server)
+}

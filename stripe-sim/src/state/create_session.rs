@@ -1,0 +1,360 @@
+//! Creating a Checkout Session: the parameters, their validation, and the new record.
+//!
+//! The HTTP handler only converts the form into [`CreateSession`] (wire concerns: presence,
+//! integer syntax); every rule about values lives here, so tests that create sessions through
+//! [`SimState::create_session`](super::SimState::create_session) meet the same errors as SDKs do.
+
+use std::collections::BTreeMap;
+
+use serde_json::Value;
+
+use super::catalog::PriceRecord;
+use super::records::{DelayedPayment, LineItemRecord, PaymentStatus, SessionRecord, SessionStatus};
+use super::SimState;
+use crate::config::is_currency_code;
+use crate::error::SimError;
+use crate::{ids, objects};
+
+/// How long a session stays open when `expires_at` is not given (Stripe: 24 hours).
+const DEFAULT_LIFETIME_SECS: i64 = 24 * 60 * 60;
+/// The shortest `expires_at` Stripe accepts, from creation.
+const MIN_LIFETIME_SECS: i64 = 30 * 60;
+/// Stripe caps payment-mode sessions at 100 line items; the simulator allows more so that
+/// clients can be tested on line-item pagination beyond one 100-item page.
+pub const MAX_LINE_ITEMS: usize = 1000;
+/// Stripe's metadata limits.
+const MAX_METADATA_KEYS: usize = 50;
+const MAX_METADATA_KEY_LEN: usize = 40;
+const MAX_METADATA_VALUE_LEN: usize = 500;
+/// Stripe's largest per-line quantity.
+const MAX_QUANTITY: i64 = 999_999;
+
+/// The parameters of `POST /v1/checkout/sessions` that the simulator models.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CreateSession {
+    /// Only `payment` is simulated.
+    pub mode: String,
+    pub line_items: Vec<LineItemParams>,
+    pub success_url: Option<String>,
+    pub cancel_url: Option<String>,
+    pub customer_email: Option<String>,
+    pub client_reference_id: Option<String>,
+    pub metadata: BTreeMap<String, String>,
+    /// Unix seconds; default 24 hours after creation.
+    pub expires_at: Option<i64>,
+    pub locale: Option<String>,
+    /// Default `["card"]`.
+    pub payment_method_types: Vec<String>,
+}
+
+impl Default for CreateSession {
+    fn default() -> Self {
+        CreateSession {
+            mode: "payment".into(),
+            line_items: Vec::new(),
+            success_url: None,
+            cancel_url: None,
+            customer_email: None,
+            client_reference_id: None,
+            metadata: BTreeMap::new(),
+            expires_at: None,
+            locale: None,
+            payment_method_types: Vec::new(),
+        }
+    }
+}
+
+/// `line_items[i]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LineItemParams {
+    pub price: PriceSpec,
+    pub quantity: i64,
+}
+
+impl LineItemParams {
+    /// A line for a catalog price (`line_items[i][price]`).
+    pub fn catalog(price_id: &str, quantity: i64) -> Self {
+        LineItemParams {
+            price: PriceSpec::Catalog(price_id.into()),
+            quantity,
+        }
+    }
+
+    /// A line with an ad-hoc price (`line_items[i][price_data]`).
+    pub fn inline(currency: &str, unit_amount: i64, product_name: &str, quantity: i64) -> Self {
+        LineItemParams {
+            price: PriceSpec::Inline(InlinePrice {
+                currency: currency.into(),
+                unit_amount,
+                product_name: product_name.into(),
+            }),
+            quantity,
+        }
+    }
+}
+
+/// Where a line's price comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PriceSpec {
+    /// `line_items[i][price]`: an id from the catalog.
+    Catalog(String),
+    /// `line_items[i][price_data]`: a price (and product) created for this session.
+    Inline(InlinePrice),
+}
+
+/// `line_items[i][price_data]` with `product_data[name]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InlinePrice {
+    pub currency: String,
+    pub unit_amount: i64,
+    pub product_name: String,
+}
+
+impl SimState {
+    /// Validates `params` and stores a new open session; returns it as the API renders it.
+    pub fn create_session(&self, params: CreateSession) -> Result<Value, SimError> {
+        let now = self.now();
+        let record = self.build_session(params, now)?;
+        let rendered = objects::session::render(&record);
+        self.lock_store().insert_session(record);
+        Ok(rendered)
+    }
+
+    fn build_session(&self, p: CreateSession, now: i64) -> Result<SessionRecord, SimError> {
+        check_mode(&p.mode)?;
+        for (param, value) in [
+            ("success_url", &p.success_url),
+            ("cancel_url", &p.cancel_url),
+            ("customer_email", &p.customer_email),
+            ("client_reference_id", &p.client_reference_id),
+            ("locale", &p.locale),
+        ] {
+            if value.as_deref() == Some("") {
+                return Err(SimError::empty_param(param));
+            }
+        }
+        for (param, url) in [
+            ("success_url", &p.success_url),
+            ("cancel_url", &p.cancel_url),
+        ] {
+            if let Some(url) = url {
+                check_url(param, url)?;
+            }
+        }
+        if let Some(reference) = &p.client_reference_id {
+            if reference.len() > 200 {
+                return Err(SimError::invalid_param(
+                    "client_reference_id",
+                    "client_reference_id must be at most 200 characters.",
+                ));
+            }
+        }
+        check_metadata(&p.metadata)?;
+        let line_items = self.build_line_items(&p.line_items, now)?;
+        let currency = line_items[0].price.currency.clone();
+        let amount_total = line_items
+            .iter()
+            .try_fold(0i64, |sum, li| sum.checked_add(li.amount))
+            .ok_or_else(|| {
+                SimError::invalid_param("line_items", "The total amount is too large.")
+            })?;
+        let expires_at = match p.expires_at {
+            None => now + DEFAULT_LIFETIME_SECS,
+            Some(t) if t < now + MIN_LIFETIME_SECS || t > now + DEFAULT_LIFETIME_SECS => {
+                return Err(SimError::invalid_param(
+                    "expires_at",
+                    "The `expires_at` timestamp must be between 30 minutes and 24 hours from \
+                     Checkout Session creation.",
+                ))
+            }
+            Some(t) => t,
+        };
+        let payment_method_types = if p.payment_method_types.is_empty() {
+            vec!["card".to_string()]
+        } else {
+            p.payment_method_types
+        };
+        let id = ids::checkout_session();
+        Ok(SessionRecord {
+            url: format!("{}/c/pay/{id}", self.public_base_url()),
+            id,
+            seq: 0,
+            created: now,
+            expires_at,
+            mode: p.mode,
+            currency,
+            amount_total,
+            success_url: p.success_url,
+            cancel_url: p.cancel_url,
+            customer_email: p.customer_email,
+            client_reference_id: p.client_reference_id,
+            metadata: p.metadata,
+            locale: p.locale,
+            payment_method_types,
+            status: SessionStatus::Open,
+            payment_status: PaymentStatus::Unpaid,
+            customer: None,
+            payment_intent: None,
+            delayed_payment: DelayedPayment::NotApplicable,
+            line_items,
+        })
+    }
+
+    fn build_line_items(
+        &self,
+        params: &[LineItemParams],
+        now: i64,
+    ) -> Result<Vec<LineItemRecord>, SimError> {
+        if params.is_empty() {
+            return Err(SimError::missing_param("line_items"));
+        }
+        if params.len() > MAX_LINE_ITEMS {
+            return Err(SimError::invalid_param(
+                "line_items",
+                format!("stripe-sim accepts at most {MAX_LINE_ITEMS} line items."),
+            ));
+        }
+        let mut items: Vec<LineItemRecord> = Vec::with_capacity(params.len());
+        for (i, line) in params.iter().enumerate() {
+            let price = self.resolve_price(i, &line.price, now)?;
+            if let Some(first) = items.first() {
+                if first.price.currency != price.currency {
+                    return Err(SimError::invalid_param(
+                        &price_param(i, &line.price, "currency"),
+                        format!(
+                            "All line items must use the same currency: line_items[{i}] is in {} \
+                             but line_items[0] is in {}.",
+                            price.currency, first.price.currency
+                        ),
+                    ));
+                }
+            }
+            let quantity_param = format!("line_items[{i}][quantity]");
+            if !(1..=MAX_QUANTITY).contains(&line.quantity) {
+                return Err(SimError::invalid_param(
+                    &quantity_param,
+                    format!("Quantity must be between 1 and {MAX_QUANTITY}."),
+                ));
+            }
+            let amount = price
+                .unit_amount
+                .checked_mul(line.quantity)
+                .ok_or_else(|| {
+                    SimError::invalid_param(&quantity_param, "The line item amount is too large.")
+                })?;
+            items.push(LineItemRecord {
+                id: ids::line_item(),
+                price,
+                quantity: line.quantity,
+                amount,
+            });
+        }
+        Ok(items)
+    }
+
+    fn resolve_price(&self, i: usize, spec: &PriceSpec, now: i64) -> Result<PriceRecord, SimError> {
+        match spec {
+            PriceSpec::Catalog(id) => {
+                let param = format!("line_items[{i}][price]");
+                if id.is_empty() {
+                    return Err(SimError::empty_param(&param));
+                }
+                self.catalog()
+                    .price(id)
+                    .cloned()
+                    .ok_or_else(|| SimError::missing_reference("price", id, &param))
+            }
+            PriceSpec::Inline(data) => {
+                let base = format!("line_items[{i}][price_data]");
+                if !is_currency_code(&data.currency) {
+                    return Err(SimError::invalid_param(
+                        &format!("{base}[currency]"),
+                        format!("Invalid currency: {}", data.currency),
+                    ));
+                }
+                if data.unit_amount < 0 {
+                    return Err(SimError::invalid_param(
+                        &format!("{base}[unit_amount]"),
+                        "This value must be greater than or equal to 0.",
+                    ));
+                }
+                if data.product_name.is_empty() {
+                    return Err(SimError::empty_param(&format!(
+                        "{base}[product_data][name]"
+                    )));
+                }
+                Ok(PriceRecord {
+                    id: ids::price(),
+                    product_id: ids::product(),
+                    product_name: data.product_name.clone(),
+                    unit_amount: data.unit_amount,
+                    currency: data.currency.clone(),
+                    created: now,
+                    // Single-use: it belongs to this session, not to the listable catalog.
+                    active: false,
+                })
+            }
+        }
+    }
+}
+
+/// The parameter that determined a line's currency, for the mixed-currency error.
+fn price_param(i: usize, spec: &PriceSpec, field: &str) -> String {
+    match spec {
+        PriceSpec::Catalog(_) => format!("line_items[{i}][price]"),
+        PriceSpec::Inline(_) => format!("line_items[{i}][price_data][{field}]"),
+    }
+}
+
+fn check_mode(mode: &str) -> Result<(), SimError> {
+    match mode {
+        "payment" => Ok(()),
+        "" => Err(SimError::empty_param("mode")),
+        "setup" | "subscription" => Err(SimError::invalid_param(
+            "mode",
+            format!("stripe-sim only simulates mode=payment, not mode={mode}."),
+        )),
+        other => Err(SimError::invalid_param(
+            "mode",
+            format!("Invalid mode: must be one of payment, setup, or subscription (got {other})."),
+        )),
+    }
+}
+
+fn check_url(param: &str, raw: &str) -> Result<(), SimError> {
+    // `{CHECKOUT_SESSION_ID}` is a template Stripe fills in on redirect; braces are not valid in
+    // a URL, so replace it before checking the rest.
+    let candidate = raw.replace("{CHECKOUT_SESSION_ID}", "x");
+    match url::Url::parse(&candidate) {
+        Ok(u) if u.scheme() == "http" || u.scheme() == "https" => Ok(()),
+        _ => Err(SimError::invalid_param(
+            param,
+            format!("Invalid URL: {raw}. URLs must be absolute http or https URLs."),
+        )),
+    }
+}
+
+fn check_metadata(metadata: &BTreeMap<String, String>) -> Result<(), SimError> {
+    if metadata.len() > MAX_METADATA_KEYS {
+        return Err(SimError::invalid_param(
+            "metadata",
+            format!("You can specify up to {MAX_METADATA_KEYS} keys in metadata."),
+        ));
+    }
+    for (key, value) in metadata {
+        let param = format!("metadata[{key}]");
+        if key.is_empty() || key.chars().count() > MAX_METADATA_KEY_LEN {
+            return Err(SimError::invalid_param(
+                &param,
+                format!("Metadata keys must be 1 to {MAX_METADATA_KEY_LEN} characters long."),
+            ));
+        }
+        if value.chars().count() > MAX_METADATA_VALUE_LEN {
+            return Err(SimError::invalid_param(
+                &param,
+                format!("Metadata values can have up to {MAX_METADATA_VALUE_LEN} characters."),
+            ));
+        }
+    }
+    Ok(())
+}

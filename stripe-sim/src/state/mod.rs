@@ -1,0 +1,178 @@
+//! The simulator's state and every operation on it, independent of HTTP.
+//!
+//! [`SimState`] is a cheap handle (`Arc` inside) shared by the HTTP workers, the control API and
+//! tests. HTTP handlers translate requests into calls here; tests call the same methods
+//! directly, so both paths meet the same rules.
+
+pub(crate) mod catalog;
+mod clock;
+mod create_session;
+pub(crate) mod events;
+mod faults;
+mod idempotency;
+pub(crate) mod records;
+pub(crate) mod session_queries;
+mod stats;
+mod store;
+mod transitions;
+
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use serde_json::{json, Value};
+use tokio::sync::broadcast;
+
+pub use create_session::{CreateSession, InlinePrice, LineItemParams, PriceSpec, MAX_LINE_ITEMS};
+pub use events::{CreatedFilter, EVENT_RETENTION_SECS};
+pub use faults::{Fault, FaultKind, RouteMatch};
+pub(crate) use idempotency::{Idempotent, IdempotentRequest};
+pub use records::Customer;
+pub use transitions::PaymentOutcome;
+
+use crate::config::SimConfig;
+use catalog::Catalog;
+use clock::SimClock;
+use faults::FaultTable;
+use idempotency::IdempotencyCache;
+use stats::RequestStats;
+use store::Store;
+
+/// How many events a slow subscriber may fall behind before it starts missing some.
+const EVENT_FEED_CAPACITY: usize = 4096;
+
+/// A handle on one simulator's state.
+#[derive(Debug, Clone)]
+pub struct SimState {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    /// Accepted secret keys; empty accepts any `sk_test_…`.
+    api_keys: Vec<String>,
+    /// Prefix of `session.url`, without a trailing slash.
+    public_base_url: String,
+    /// Fixed at start-up, so read without a lock.
+    catalog: Catalog,
+    clock: SimClock,
+    /// Sessions and events: one lock, see `store`.
+    store: Mutex<Store>,
+    /// Separate from `store` because it is held across a whole create; the order is always
+    /// `idempotency` then `store`, never the reverse.
+    idempotency: Mutex<IdempotencyCache>,
+    faults: Mutex<FaultTable>,
+    stats: Mutex<RequestStats>,
+    /// Fan-out of new events (for webhook delivery and tests).
+    events_tx: broadcast::Sender<Value>,
+}
+
+/// Locks a mutex even if a panicking thread poisoned it: every critical section leaves the data
+/// consistent before anything that can panic, and a test's panic must not take the simulator
+/// down for the tests that follow.
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+impl SimState {
+    /// A fresh state. The caller has validated the catalog.
+    pub(crate) fn new(config: &SimConfig, public_base_url: &str) -> Self {
+        let clock = SimClock::default();
+        let (events_tx, _) = broadcast::channel(EVENT_FEED_CAPACITY);
+        SimState {
+            inner: Arc::new(Inner {
+                api_keys: config.api_keys.clone(),
+                public_base_url: public_base_url.trim_end_matches('/').to_string(),
+                catalog: Catalog::new(&config.catalog, clock.now()),
+                clock,
+                store: Mutex::default(),
+                idempotency: Mutex::default(),
+                faults: Mutex::default(),
+                stats: Mutex::default(),
+                events_tx,
+            }),
+        }
+    }
+
+    pub(crate) fn lock_store(&self) -> MutexGuard<'_, Store> {
+        lock(&self.inner.store)
+    }
+
+    pub(crate) fn catalog(&self) -> &Catalog {
+        &self.inner.catalog
+    }
+
+    pub(crate) fn public_base_url(&self) -> &str {
+        &self.inner.public_base_url
+    }
+
+    /// The simulator's current Unix time (wall clock plus the offset).
+    pub fn now(&self) -> i64 {
+        self.inner.clock.now()
+    }
+
+    /// Shifts "now" by `secs` for objects and events created from here on (negative: the past).
+    pub fn set_clock_offset(&self, secs: i64) {
+        self.inner.clock.set_offset(secs);
+    }
+
+    /// The current clock offset in seconds.
+    pub fn clock_offset(&self) -> i64 {
+        self.inner.clock.offset()
+    }
+
+    /// Whether `key` may call `/v1/*`.
+    pub(crate) fn accepts_key(&self, key: &str) -> bool {
+        if self.inner.api_keys.is_empty() {
+            key.starts_with("sk_test_") && key.len() > "sk_test_".len()
+        } else {
+            self.inner.api_keys.iter().any(|k| k == key)
+        }
+    }
+
+    /// Arms a fault for the matching `/v1/` requests that follow.
+    pub fn inject_fault(&self, fault: Fault) {
+        lock(&self.inner.faults).arm(fault);
+    }
+
+    /// Disarms every fault.
+    pub fn clear_faults(&self) {
+        lock(&self.inner.faults).clear();
+    }
+
+    pub(crate) fn take_fault(&self, method: &str, path: &str) -> Option<FaultKind> {
+        lock(&self.inner.faults).take(method, path)
+    }
+
+    pub(crate) fn record_request(&self, path: &str) {
+        lock(&self.inner.stats).record(path);
+    }
+
+    /// How many `/v1/` requests arrived, rejected ones included.
+    pub fn request_count(&self) -> u64 {
+        lock(&self.inner.stats).total
+    }
+
+    /// How many `/v1/` requests had a path starting with `path_prefix`.
+    pub fn requests_to(&self, path_prefix: &str) -> u64 {
+        lock(&self.inner.stats).to_prefix(path_prefix)
+    }
+
+    /// Counters for `GET /_sim/stats`.
+    pub fn stats(&self) -> Value {
+        let (requests_total, requests_by_path) = {
+            let stats = lock(&self.inner.stats);
+            (stats.total, json!(stats.by_path))
+        };
+        let (sessions, events) = {
+            let store = self.lock_store();
+            (store.sessions.len(), store.events.len())
+        };
+        json!({
+            "requests_total": requests_total,
+            "requests_by_path": requests_by_path,
+            "sessions": sessions,
+            "events": events,
+            "faults_armed": lock(&self.inner.faults).len(),
+            "clock_offset_secs": self.clock_offset(),
+        })
+    }
+}

@@ -1,0 +1,120 @@
+//! The simulator's own typed records. The Stripe JSON shapes are rendered from these by
+//! `crate::objects`, so a state change is a field assignment here and every response stays
+//! consistent with it.
+
+use std::collections::BTreeMap;
+
+use serde_json::Value;
+
+use super::catalog::PriceRecord;
+
+/// `checkout.session.status`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum SessionStatus {
+    Open,
+    Complete,
+    Expired,
+}
+
+impl SessionStatus {
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            SessionStatus::Open => "open",
+            SessionStatus::Complete => "complete",
+            SessionStatus::Expired => "expired",
+        }
+    }
+
+    pub(crate) fn parse(s: &str) -> Option<Self> {
+        match s {
+            "open" => Some(SessionStatus::Open),
+            "complete" => Some(SessionStatus::Complete),
+            "expired" => Some(SessionStatus::Expired),
+            _ => None,
+        }
+    }
+}
+
+/// `checkout.session.payment_status`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum PaymentStatus {
+    Paid,
+    Unpaid,
+    NoPaymentRequired,
+}
+
+impl PaymentStatus {
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            PaymentStatus::Paid => "paid",
+            PaymentStatus::Unpaid => "unpaid",
+            PaymentStatus::NoPaymentRequired => "no_payment_required",
+        }
+    }
+}
+
+/// Where a delayed payment method (status `complete`, `unpaid`) stands. Stripe settles such a
+/// payment once, either way, so a second settlement is a wrong transition.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum DelayedPayment {
+    NotApplicable,
+    Pending,
+    Succeeded,
+    Failed,
+}
+
+/// Who paid, as collected on the payment page.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Customer {
+    pub name: String,
+    pub email: String,
+}
+
+/// One line of a session.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct LineItemRecord {
+    pub id: String,
+    pub price: PriceRecord,
+    pub quantity: i64,
+    /// `unit_amount × quantity`; no discounts or taxes are modelled.
+    pub amount: i64,
+}
+
+/// A Checkout Session and everything needed to render it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct SessionRecord {
+    pub id: String,
+    /// Creation order; breaks ties between objects created in the same second.
+    pub seq: u64,
+    pub created: i64,
+    pub expires_at: i64,
+    pub mode: String,
+    pub currency: String,
+    pub amount_total: i64,
+    pub success_url: Option<String>,
+    pub cancel_url: Option<String>,
+    pub customer_email: Option<String>,
+    pub client_reference_id: Option<String>,
+    pub metadata: BTreeMap<String, String>,
+    pub locale: Option<String>,
+    pub payment_method_types: Vec<String>,
+    /// The hosted payment page; Stripe clears `url` once the session is no longer open.
+    pub url: String,
+    pub status: SessionStatus,
+    pub payment_status: PaymentStatus,
+    pub customer: Option<Customer>,
+    pub payment_intent: Option<String>,
+    pub delayed_payment: DelayedPayment,
+    pub line_items: Vec<LineItemRecord>,
+}
+
+/// An event, stored fully rendered: its `data.object` is a snapshot taken when it happened and
+/// must not change when the session does later.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct EventRecord {
+    pub id: String,
+    pub seq: u64,
+    pub created: i64,
+    pub event_type: String,
+    pub body: Value,
+}

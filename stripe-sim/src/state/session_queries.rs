@@ -1,0 +1,93 @@
+//! Reading sessions back: retrieve, expand, list, line items.
+
+use std::cmp::Reverse;
+
+use serde_json::Value;
+
+use super::events::CreatedFilter;
+use super::records::SessionStatus;
+use super::SimState;
+use crate::error::SimError;
+use crate::objects;
+use crate::pagination::{paginate, Page, PageRequest};
+
+/// How many line items an expanded session carries: Stripe expands the first page.
+pub const EXPANDED_LINE_ITEMS: usize = 10;
+
+/// The filters of `GET /v1/checkout/sessions`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct SessionQuery {
+    pub status: Option<SessionStatus>,
+    pub payment_intent: Option<String>,
+    pub created: CreatedFilter,
+    pub page: PageRequest,
+}
+
+impl SimState {
+    /// The session as `GET /v1/checkout/sessions/{id}` renders it, with `line_items` expanded
+    /// (first page, as a list object) when `expand_line_items` is set.
+    pub fn retrieve_session(&self, id: &str, expand_line_items: bool) -> Result<Value, SimError> {
+        let mut session = {
+            let store = self.lock_store();
+            let record = store
+                .sessions
+                .get(id)
+                .ok_or_else(|| SimError::not_found("checkout.session", id, "session"))?;
+            objects::session::render(record)
+        };
+        if expand_line_items {
+            let page = self.line_items(
+                id,
+                &PageRequest {
+                    limit: EXPANDED_LINE_ITEMS,
+                    cursor: None,
+                },
+            )?;
+            session["line_items"] = objects::list::render(page, &line_items_url(id));
+        }
+        Ok(session)
+    }
+
+    /// One page of a session's line items, in the order they were given.
+    pub(crate) fn line_items(&self, id: &str, page: &PageRequest) -> Result<Page<Value>, SimError> {
+        let store = self.lock_store();
+        let session = store
+            .sessions
+            .get(id)
+            .ok_or_else(|| SimError::not_found("checkout.session", id, "session"))?;
+        let items: Vec<(usize, _)> = session.line_items.iter().enumerate().collect();
+        let page = paginate(items, page, "line item", |cursor| {
+            session.line_items.iter().position(|li| li.id == cursor)
+        })?;
+        Ok(page.map(objects::line_item::render))
+    }
+
+    /// One page of sessions, newest first.
+    pub(crate) fn list_sessions(&self, query: &SessionQuery) -> Result<Page<Value>, SimError> {
+        let store = self.lock_store();
+        let mut items: Vec<_> = store
+            .sessions
+            .values()
+            .filter(|s| query.status.is_none_or(|st| s.status == st))
+            .filter(|s| {
+                query
+                    .payment_intent
+                    .as_ref()
+                    .is_none_or(|pi| s.payment_intent.as_ref() == Some(pi))
+            })
+            .filter(|s| query.created.contains(s.created))
+            .map(|s| (Reverse((s.created, s.seq)), s))
+            .collect();
+        items.sort_by_key(|item| item.0);
+        let page = paginate(items, &query.page, "checkout.session", |cursor| {
+            let s = store.sessions.get(cursor)?;
+            Some(Reverse((s.created, s.seq)))
+        })?;
+        Ok(page.map(objects::session::render))
+    }
+}
+
+/// The path SDKs call to page through a session's line items.
+pub(crate) fn line_items_url(id: &str) -> String {
+    format!("/v1/checkout/sessions/{id}/line_items")
+}

@@ -1,0 +1,57 @@
+//! The mutable data behind one lock: sessions and events.
+//!
+//! One `std::sync::Mutex` guards both because a transition changes a session and records its
+//! event in one step: a reader never sees a completed session without its
+//! `checkout.session.completed` event, nor the other way round. No lock is held across an
+//! `.await`, so a blocking mutex is the right tool.
+
+use std::collections::HashMap;
+
+use serde_json::Value;
+
+use super::records::{EventRecord, SessionRecord};
+use crate::{ids, objects};
+
+#[derive(Debug, Default)]
+pub(crate) struct Store {
+    /// Source of `seq` for sessions and events: creation order across both.
+    next_seq: u64,
+    pub sessions: HashMap<String, SessionRecord>,
+    /// Events in creation order.
+    pub events: Vec<EventRecord>,
+    pub event_index: HashMap<String, usize>,
+}
+
+impl Store {
+    fn take_seq(&mut self) -> u64 {
+        self.next_seq += 1;
+        self.next_seq
+    }
+
+    pub(crate) fn insert_session(&mut self, mut session: SessionRecord) {
+        session.seq = self.take_seq();
+        self.sessions.insert(session.id.clone(), session);
+    }
+
+    /// Records an event whose `data.object` is the session as it is now; returns the event.
+    pub(crate) fn record_session_event(
+        &mut self,
+        session_id: &str,
+        event_type: &str,
+        created: i64,
+    ) -> Value {
+        let snapshot = objects::session::render(&self.sessions[session_id]);
+        let id = ids::event();
+        let body = objects::event::render(&id, event_type, created, snapshot);
+        let record = EventRecord {
+            id: id.clone(),
+            seq: self.take_seq(),
+            created,
+            event_type: event_type.to_string(),
+            body: body.clone(),
+        };
+        self.event_index.insert(id, self.events.len());
+        self.events.push(record);
+        body
+    }
+}

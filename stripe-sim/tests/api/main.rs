@@ -1,0 +1,12 @@
+//! Black-box tests of stripe-sim: a real simulator on port 0 per test, driven over HTTP with
+//! reqwest (and through its control API or `SimState` where a customer would act).
+
+mod auth;
+mod checkout_sessions;
+mod control;
+mod events;
+mod faults;
+mod helpers;
+mod line_items;
+mod prices;
+mod sdk_check;
