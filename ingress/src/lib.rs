@@ -1,1 +1,34 @@
-//! placeholder
+//! The Stripe webhook endpoint (G1, G4, G5).
+//!
+//! Checkout holds the customer's redirect until this service answers, and Stripe retries anything
+//! that is not 2xx for days; so a 2xx here means "durably ours", and anything else is a fast,
+//! explicit refusal that Stripe will retry.
+//!
+//! Flow of one `POST /webhook`:
+//! 1. [`routes::webhook`] reads the raw body up to the size limit ([`body`]; 413 beyond it).
+//! 2. It verifies `Stripe-Signature` on those bytes with [`shared::signature::verify`] against
+//!    every configured secret (400 with a reason when it fails). Nothing is parsed before this.
+//! 3. [`envelope`] parses the few fields we route on: `id`, `type`, `created`, `livemode`,
+//!    `data.object.id` (400 when they are missing).
+//! 4. `checkout.session.*` events go to [`forward`], which publishes the **unchanged** bytes to
+//!    `checkout.events` and waits for the broker's confirm within the ack budget; only a clean
+//!    ack answers 200. Every failure answers 503 with `Retry-After` at once. Other verified event
+//!    types answer 200 and are only counted.
+//!
+//! Around it: [`startup`] builds the server and the shared broker connection (which reconnects
+//! by itself, see [`shared::queue::Broker`]); [`rejection`] maps every refusal to its status and
+//! a short JSON reason; [`metrics`] counts outcomes and times acks and confirms; [`routes`] also
+//! serves `/healthz`, `/readyz` (false while the broker is unreachable) and `/metrics`.
+
+pub mod body;
+pub mod envelope;
+pub mod forward;
+pub mod metrics;
+pub mod rejection;
+pub mod routes;
+pub mod startup;
+
+pub use startup::{Application, StopHandle};
+
+/// The service name in logs, traces and the broker's connection list.
+pub const SERVICE_NAME: &str = "ingress";

@@ -1,1 +1,15 @@
-fn main() {}
+//! `ingress`: telemetry → settings → build → serve until SIGTERM has drained it.
+
+use ingress::{Application, SERVICE_NAME};
+use shared::Settings;
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let settings = Settings::load()?;
+    let telemetry = shared::telemetry::init(SERVICE_NAME, &settings.log, &settings.telemetry)?;
+    let application = Application::build(settings).await?;
+    tracing::info!(port = application.port(), "ingress listening");
+    application.run_until_stopped().await?;
+    telemetry.shutdown();
+    Ok(())
+}

@@ -1,1 +1,39 @@
-//! placeholder
+//! The customer-facing pages: the shop, the way into Stripe Checkout, and the way back out.
+//!
+//! Flow of a purchase through this service:
+//! 1. `GET /` ([`routes::shop`]) lists the catalog ([`catalog`]: the configured prices, or every
+//!    active price the Stripe account lists, cached briefly) with one cart form per currency.
+//! 2. `POST /checkout` ([`routes::checkout`]) creates the Checkout Session with
+//!    `success_url=<public base>/order/success?session_id={CHECKOUT_SESSION_ID}` (the placeholder
+//!    literally; Stripe substitutes it) and an idempotency key derived from the form's one-time
+//!    token, then answers 303 to the hosted payment page.
+//! 3. The customer pays; Stripe redirects to `GET /order/success?session_id=cs_…`
+//!    ([`routes::success`]). The id is parsed before anything else (a malformed one is a 400 page
+//!    and never reaches Stripe), then [`shared::Fulfiller::fulfill_checkout`] runs with
+//!    `Trigger::Landing` under a deadline. It races the worker for the same session; that is
+//!    normal and safe (G2), and an order already fulfilled is read from Postgres without calling
+//!    Stripe. The page shows the outcome: the confirmation, "payment processing" (which checks
+//!    again through [`routes::status`] by itself), "payment failed", 404, or a 503 that says to
+//!    retry.
+//! 4. `GET /order/cancel` ([`routes::cancel`]) is where Checkout's back link leads.
+//!
+//! Around it: [`attempts`] runs the page's fulfillment attempts as tasks, one per session at a
+//! time; [`startup`] builds the server; [`pages`] holds the templates (askama, escaped
+//! automatically) and turns them into responses; [`headers`] sets the security and caching
+//! headers; [`rate_limit`] bounds success-page requests per client IP; [`metrics`] counts pages
+//! by outcome and times them; [`routes::ops`] serves `/healthz`, `/readyz` and `/metrics`, and
+//! [`routes::assets`] the stylesheet and script, compiled into the binary (no CDN).
+
+pub mod attempts;
+pub mod catalog;
+pub mod headers;
+pub mod metrics;
+pub mod pages;
+pub mod rate_limit;
+pub mod routes;
+pub mod startup;
+
+pub use startup::{Application, StopHandle};
+
+/// The service name in logs and traces.
+pub const SERVICE_NAME: &str = "landing";

@@ -15,8 +15,12 @@ pub async fn metrics() -> HttpResponse {
 }
 
 /// The `/readyz` answer from named dependency checks: 200 when all pass, else 503, with each
-/// check's result in the body so an operator sees which one failed.
+/// check's result in the body so an operator sees which one failed. Each result also sets
+/// `dependency_up{dependency=name}` ([`crate::metrics::set_dependency_up`]).
 pub fn readiness(checks: &[(&str, bool)]) -> HttpResponse {
+    for (name, ok) in checks {
+        crate::metrics::set_dependency_up(name, *ok);
+    }
     let ready = checks.iter().all(|(_, ok)| *ok);
     let body = serde_json::json!({
         "ready": ready,

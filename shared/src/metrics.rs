@@ -5,8 +5,8 @@
 use std::sync::LazyLock;
 
 use prometheus::{
-    register_histogram_vec, register_int_counter_vec, Encoder, HistogramVec, IntCounterVec,
-    TextEncoder,
+    register_histogram_vec, register_int_counter_vec, register_int_gauge_vec, Encoder,
+    HistogramVec, IntCounterVec, IntGaugeVec, TextEncoder,
 };
 
 /// Latency buckets in seconds, from sub-millisecond (a confirmed publish on loopback) to the
@@ -52,6 +52,24 @@ pub static FULFILLMENT_SECONDS: LazyLock<HistogramVec> = LazyLock::new(|| {
     )
     .expect("metric registers once")
 });
+
+pub static DEPENDENCY_UP: LazyLock<IntGaugeVec> = LazyLock::new(|| {
+    register_int_gauge_vec!(
+        "dependency_up",
+        "1 when this process's last check of a dependency (database, broker, stripe, consumer) \
+         passed, 0 when it failed. Set by every readiness check; the alert rules page when a \
+         database or broker check stays at 0.",
+        &["dependency"]
+    )
+    .expect("metric registers once")
+});
+
+/// Records the result of one dependency check (see [`DEPENDENCY_UP`]).
+pub fn set_dependency_up(dependency: &str, up: bool) {
+    DEPENDENCY_UP
+        .with_label_values(&[dependency])
+        .set(i64::from(up));
+}
 
 /// The text exposition of every registered metric.
 pub fn render() -> String {

@@ -26,6 +26,8 @@ pub enum Command {
     Serve(ServeArgs),
     /// Print the built-in catalog as JSON, a starting point for a `--catalog` file.
     PrintCatalog,
+    /// Send signed checkout.session.completed webhooks to a local target and measure them.
+    Load(crate::load::LoadArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -45,6 +47,9 @@ pub struct ServeArgs {
     /// Base of session.url as a browser reaches the simulator; default: the bound address.
     #[arg(long, env = "STRIPE_SIM_PUBLIC_BASE_URL")]
     pub public_base_url: Option<String>,
+    /// Webhook endpoints, secrets, retries, redirect wait and delivery faults.
+    #[command(flatten)]
+    pub delivery: crate::webhooks::args::DeliveryArgs,
 }
 
 impl ServeArgs {
@@ -53,17 +58,21 @@ impl ServeArgs {
             Some(path) => load_catalog(path)?,
             None => default_catalog(),
         };
-        Ok(SimConfig {
+        let mut config = SimConfig {
             api_keys: self.api_keys.clone(),
             catalog,
             public_base_url: self.public_base_url.clone(),
-        })
+            ..SimConfig::default()
+        };
+        self.delivery.apply(&mut config)?;
+        Ok(config)
     }
 }
 
 /// Runs the parsed command line.
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
+        Command::Load(args) => crate::load::run_cli(args).await,
         Command::PrintCatalog => {
             println!("{}", serde_json::to_string_pretty(&default_catalog())?);
             Ok(())

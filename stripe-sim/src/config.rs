@@ -1,10 +1,17 @@
-//! What a simulator is started with: accepted keys, the price catalog, the public base URL.
+//! What a simulator is started with: accepted keys, the price catalog, the public base URL, and
+//! where and how events are delivered (the types of the latter live in `webhooks::config`).
 
 use std::collections::HashMap;
 use std::path::Path;
+use std::time::Duration;
 
 use anyhow::{bail, Context};
 use serde::{Deserialize, Serialize};
+
+use crate::webhooks::config::{
+    default_retry_schedule, DelayedPaymentResolution, WebhookEndpoint, WebhookFaults,
+    DEFAULT_ATTEMPT_TIMEOUT, DEFAULT_REDIRECT_WAIT, MAX_RETRIES,
+};
 
 /// Settings of one simulator instance.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -18,6 +25,20 @@ pub struct SimConfig {
     /// at, which differs from the bound address behind Docker or a proxy. Default: the bound
     /// address.
     pub public_base_url: Option<String>,
+    /// Where every event is POSTed, signed. Empty (the default): events are only listed.
+    pub webhook_endpoints: Vec<WebhookEndpoint>,
+    /// How long the payment page waits for every endpoint's 2xx before redirecting anyway.
+    pub redirect_wait: Duration,
+    /// Delay before each retry of a delivery that got no 2xx; its length is the number of
+    /// retries.
+    pub retry_schedule: Vec<Duration>,
+    /// How long one delivery attempt may take before it counts as a timeout.
+    pub attempt_timeout: Duration,
+    /// How delayed (bank transfer) payments settle by themselves; `None`: only through the
+    /// control API.
+    pub delayed_payment: Option<DelayedPaymentResolution>,
+    /// Delivery faults armed from the start.
+    pub webhook_faults: WebhookFaults,
 }
 
 impl Default for SimConfig {
@@ -26,8 +47,32 @@ impl Default for SimConfig {
             api_keys: Vec::new(),
             catalog: default_catalog(),
             public_base_url: None,
+            webhook_endpoints: Vec::new(),
+            redirect_wait: DEFAULT_REDIRECT_WAIT,
+            retry_schedule: default_retry_schedule(),
+            attempt_timeout: DEFAULT_ATTEMPT_TIMEOUT,
+            delayed_payment: None,
+            webhook_faults: WebhookFaults::default(),
         }
     }
+}
+
+/// Rejects delivery settings that could not work: a bad endpoint, a zero attempt timeout, an
+/// absurd number of retries.
+pub fn validate_delivery(config: &SimConfig) -> anyhow::Result<()> {
+    for endpoint in &config.webhook_endpoints {
+        endpoint.validate().map_err(anyhow::Error::msg)?;
+    }
+    if config.attempt_timeout.is_zero() {
+        bail!("the webhook attempt timeout must be more than zero");
+    }
+    if config.retry_schedule.len() > MAX_RETRIES {
+        bail!(
+            "the webhook retry schedule has {} retries; at most {MAX_RETRIES} are allowed",
+            config.retry_schedule.len()
+        );
+    }
+    Ok(())
 }
 
 /// One price of the catalog, with the product it sells.

@@ -6,10 +6,11 @@ use actix_web::dev::{Server, ServerHandle};
 use actix_web::middleware::from_fn;
 use actix_web::{web, App, HttpServer};
 use tokio::task::JoinHandle;
+use tokio_util::sync::{CancellationToken, DropGuard};
 
-use crate::config::{validate_catalog, SimConfig};
+use crate::config::{validate_catalog, validate_delivery, SimConfig};
 use crate::state::SimState;
-use crate::{api, control, request_id};
+use crate::{api, checkout_page, control, request_id, webhooks};
 
 /// Large enough for a session with the maximum number of line items.
 const MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
@@ -26,6 +27,9 @@ pub struct RunningSim {
     pub state: SimState,
     handle: ServerHandle,
     task: JoinHandle<std::io::Result<()>>,
+    /// Stops webhook delivery (retries, delayed payments) when the simulator is stopped or
+    /// dropped: a simulator that is gone must not keep calling a test's endpoints.
+    delivery: DropGuard,
 }
 
 impl RunningSim {
@@ -38,6 +42,7 @@ impl RunningSim {
     /// Starts on a socket the caller bound (so the port is known, or chosen, before start).
     pub async fn start_on(config: SimConfig, listener: TcpListener) -> anyhow::Result<RunningSim> {
         validate_catalog(&config.catalog)?;
+        validate_delivery(&config)?;
         let address = listener.local_addr()?;
         let base_url = format!("http://{address}");
         let public_base_url = config
@@ -45,6 +50,9 @@ impl RunningSim {
             .clone()
             .unwrap_or_else(|| base_url.clone());
         let state = SimState::new(&config, &public_base_url);
+        // Subscribed to the event feed before the first request can create an event.
+        let delivery = CancellationToken::new();
+        webhooks::start(state.clone(), delivery.clone())?;
         listener.set_nonblocking(true)?;
         let server = serve(state.clone(), listener)?;
         let handle = server.handle();
@@ -56,6 +64,7 @@ impl RunningSim {
             state,
             handle,
             task,
+            delivery: delivery.drop_guard(),
         })
     }
 
@@ -66,6 +75,8 @@ impl RunningSim {
         // The server task's own I/O error, if any, no longer matters to a caller that is
         // shutting it down.
         let _ = self.task.await;
+        // After the server: a payment page still answering may be waiting for a delivery.
+        drop(self.delivery);
     }
 }
 
@@ -81,6 +92,7 @@ fn serve(state: SimState, listener: TcpListener) -> std::io::Result<Server> {
             .wrap(from_fn(request_id::assign))
             .configure(api::configure)
             .configure(control::configure)
+            .configure(checkout_page::configure)
             .default_service(web::to(api::unrecognized))
     })
     .workers(workers)

@@ -164,7 +164,13 @@ impl Broker {
     /// Stops reconnecting and closes the connection (after in-flight publishes have finished).
     pub async fn close(&self) {
         self.inner.closing.store(true, Ordering::Release);
+        let channels = std::mem::take(&mut *self.inner.channels.write().expect("not poisoned"));
         self.set_disconnected();
+        // Channels first: closing the connection under open channels makes lapin report the
+        // orderly shutdown as a connection error.
+        for channel in channels {
+            let _ = channel.close(200, "shutting down").await;
+        }
         let connection = self.inner.connection.write().expect("not poisoned").take();
         if let Some(connection) = connection {
             let _ = connection.close(200, "shutting down").await;

@@ -1,10 +1,14 @@
 //! The control API under `/_sim/`: what a test (or a developer with curl) does to the
 //! simulator that a Stripe API client cannot: pay or expire a session, inject faults, move the
-//! clock, read counters. JSON in and out, no authentication.
+//! clock, read counters, point webhook delivery somewhere and watch it. JSON in and out (but
+//! for the HTML status page at `/_sim/`), no authentication.
 
+mod deliveries;
 mod faults;
 mod misc;
 mod sessions;
+mod status_page;
+mod webhooks;
 
 use actix_web::web;
 use serde::de::DeserializeOwned;
@@ -18,6 +22,9 @@ pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
             .configure(sessions::routes)
             .configure(faults::routes)
             .configure(misc::routes)
+            .configure(webhooks::routes)
+            .configure(deliveries::routes)
+            .configure(status_page::routes)
             .default_service(web::to(unrecognized)),
     );
 }

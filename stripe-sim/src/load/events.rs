@@ -48,7 +48,11 @@ impl Template {
         loop {
             let next = [
                 (rest.find(EVENT_ID_SLOT), EVENT_ID_SLOT, Piece::EventId),
-                (rest.find(SESSION_ID_SLOT), SESSION_ID_SLOT, Piece::SessionId),
+                (
+                    rest.find(SESSION_ID_SLOT),
+                    SESSION_ID_SLOT,
+                    Piece::SessionId,
+                ),
             ]
             .into_iter()
             .filter_map(|(at, slot, piece)| at.map(|at| (at, slot, piece)))
@@ -56,7 +60,9 @@ impl Template {
             let Some((at, slot, piece)) = next else {
                 break;
             };
-            pieces.push(Piece::Literal(Bytes::copy_from_slice(&rest.as_bytes()[..at])));
+            pieces.push(Piece::Literal(Bytes::copy_from_slice(
+                &rest.as_bytes()[..at],
+            )));
             pieces.push(piece);
             length += at;
             rest = &rest[at + slot.len()..];
@@ -120,7 +126,11 @@ impl EventSource {
 
     /// Creates and pays `sessions` sessions through a running simulator's HTTP API
     /// (`POST /v1/checkout/sessions`, then `POST /_sim/checkout/sessions/{id}/complete`).
-    pub async fn from_sim_api(base_url: &str, api_key: &str, sessions: usize) -> anyhow::Result<EventSource> {
+    pub async fn from_sim_api(
+        base_url: &str,
+        api_key: &str,
+        sessions: usize,
+    ) -> anyhow::Result<EventSource> {
         use futures::StreamExt;
 
         let base = url::Url::parse(base_url).context("the simulator URL")?;
@@ -179,7 +189,10 @@ async fn create_and_pay(
         ("mode", "payment"),
         ("line_items[0][price]", "price_tshirt"),
         ("line_items[0][quantity]", quantity.as_str()),
-        ("success_url", "http://127.0.0.1/order/success?session_id={CHECKOUT_SESSION_ID}"),
+        (
+            "success_url",
+            "http://127.0.0.1/order/success?session_id={CHECKOUT_SESSION_ID}",
+        ),
     ];
     let session: Value = client
         .post(format!("{base}/v1/checkout/sessions"))
@@ -297,7 +310,10 @@ mod tests {
         assert!(a["id"].as_str().unwrap().starts_with("evt_"));
         let session = a["data"]["object"]["id"].as_str().unwrap();
         assert!(session.starts_with("cs_test_"));
-        assert!(session[8..].bytes().all(|b| b.is_ascii_alphanumeric()), "{session}");
+        assert!(
+            session[8..].bytes().all(|b| b.is_ascii_alphanumeric()),
+            "{session}"
+        );
         assert_eq!(a["type"], "checkout.session.completed");
     }
 
@@ -308,7 +324,12 @@ mod tests {
         let bodies: Vec<Value> = (0..4)
             .map(|seq| serde_json::from_slice(&source.body(seq)).unwrap())
             .collect();
-        let session = |i: usize| bodies[i]["data"]["object"]["id"].as_str().unwrap().to_owned();
+        let session = |i: usize| {
+            bodies[i]["data"]["object"]["id"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        };
         assert_eq!(session(0), session(2));
         assert_ne!(session(0), session(1));
         assert_eq!(bodies[0]["data"]["object"]["payment_status"], "paid");

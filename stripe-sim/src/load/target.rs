@@ -24,7 +24,10 @@ impl Target {
         if url.scheme() != "http" {
             bail!("only http:// targets are supported, not {:?}", url.scheme());
         }
-        let host = url.host_str().context("the target URL has no host")?.to_owned();
+        let host = url
+            .host_str()
+            .context("the target URL has no host")?
+            .to_owned();
         let port = url.port_or_known_default().unwrap_or(80);
         let address = resolve_loopback(&host, port).await?;
         let authority = match url.port() {
@@ -82,7 +85,9 @@ mod tests {
             let target = Target::parse(raw).await.unwrap();
             assert!(target.address.ip().is_loopback(), "{raw}");
         }
-        let target = Target::parse("http://127.0.0.1:8080/webhook?x=1").await.unwrap();
+        let target = Target::parse("http://127.0.0.1:8080/webhook?x=1")
+            .await
+            .unwrap();
         assert_eq!(target.authority, "127.0.0.1:8080");
         assert_eq!(target.path, "/webhook?x=1");
     }

@@ -9,7 +9,14 @@ pub(crate) const API_VERSION: &str = "2026-10-28.endive";
 
 /// An event carrying `object` (already rendered) as `data.object`. Checkout events are caused by
 /// the customer, not by an API request, so `request` is all nulls as in Stripe's payloads.
-pub(crate) fn render(id: &str, event_type: &str, created: i64, object: Value) -> Value {
+/// `pending_webhooks` counts the endpoints that have not acknowledged it yet.
+pub(crate) fn render(
+    id: &str,
+    event_type: &str,
+    created: i64,
+    object: Value,
+    pending_webhooks: usize,
+) -> Value {
     Fill::from(&EVENT)
         .set("api_version", API_VERSION)
         .set("created", created)
@@ -17,8 +24,7 @@ pub(crate) fn render(id: &str, event_type: &str, created: i64, object: Value) ->
         .set("id", id)
         .set("livemode", false)
         .set("object", "event")
-        // No webhook endpoints exist yet; delivery will count its endpoints here.
-        .set("pending_webhooks", 0)
+        .set("pending_webhooks", pending_webhooks)
         .set("request", json!({ "id": null, "idempotency_key": null }))
         .set("type", event_type)
         .finish()

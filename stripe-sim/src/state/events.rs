@@ -92,6 +92,12 @@ impl SimState {
         self.inner.events_tx.subscribe()
     }
 
+    /// Events recorded after the first `cursor` ones, and the cursor past them: how delivery
+    /// catches up, even after falling behind the live feed.
+    pub(crate) fn events_after(&self, cursor: usize) -> (Vec<Value>, usize) {
+        self.lock_store().events_after(cursor)
+    }
+
     pub(super) fn publish_event(&self, event: &Value) {
         // No subscriber is the normal case, not an error.
         let _ = self.inner.events_tx.send(event.clone());

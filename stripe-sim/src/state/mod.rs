@@ -7,6 +7,7 @@
 pub(crate) mod catalog;
 mod clock;
 mod create_session;
+mod deliveries;
 pub(crate) mod events;
 mod faults;
 mod idempotency;
@@ -15,22 +16,27 @@ pub(crate) mod session_queries;
 mod stats;
 mod store;
 mod transitions;
+mod webhook_settings;
 
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use serde_json::{json, Value};
-use tokio::sync::broadcast;
+use tokio::sync::{broadcast, watch};
 
 pub use create_session::{CreateSession, InlinePrice, LineItemParams, PriceSpec, MAX_LINE_ITEMS};
+pub(crate) use deliveries::unix_ms;
+pub use deliveries::{AttemptOutcome, Delivery, DeliveryAttempt, DeliveryStatus, WebhookWait};
 pub use events::{CreatedFilter, EVENT_RETENTION_SECS};
 pub use faults::{Fault, FaultKind, RouteMatch};
 pub(crate) use idempotency::{Idempotent, IdempotentRequest};
 pub use records::Customer;
 pub use transitions::PaymentOutcome;
+pub(crate) use webhook_settings::DeliverySettings;
 
 use crate::config::SimConfig;
 use catalog::Catalog;
 use clock::SimClock;
+use deliveries::DeliveryLog;
 use faults::FaultTable;
 use idempotency::IdempotencyCache;
 use stats::RequestStats;
@@ -63,6 +69,14 @@ struct Inner {
     stats: Mutex<RequestStats>,
     /// Fan-out of new events (for webhook delivery and tests).
     events_tx: broadcast::Sender<Value>,
+    /// Endpoints, retry schedule, faults: read by every delivery, changed by the control API.
+    delivery_settings: Mutex<DeliverySettings>,
+    /// Every delivery and its attempts. Never locked together with `store`: a delivery's
+    /// success is recorded here first, then the event's `pending_webhooks` in `store`.
+    deliveries: Mutex<DeliveryLog>,
+    /// Bumped after every change to `deliveries` (and `pending_webhooks`), so the payment page
+    /// can wait for an acknowledgement without polling.
+    deliveries_changed: watch::Sender<u64>,
 }
 
 /// Locks a mutex even if a panicking thread poisoned it: every critical section leaves the data
@@ -88,6 +102,9 @@ impl SimState {
                 faults: Mutex::default(),
                 stats: Mutex::default(),
                 events_tx,
+                delivery_settings: Mutex::new(DeliverySettings::from_config(config)),
+                deliveries: Mutex::default(),
+                deliveries_changed: watch::Sender::new(0),
             }),
         }
     }
@@ -166,6 +183,7 @@ impl SimState {
             let store = self.lock_store();
             (store.sessions.len(), store.events.len())
         };
+        let (pending, succeeded, failed) = self.delivery_counts();
         json!({
             "requests_total": requests_total,
             "requests_by_path": requests_by_path,
@@ -173,6 +191,11 @@ impl SimState {
             "events": events,
             "faults_armed": lock(&self.inner.faults).len(),
             "clock_offset_secs": self.clock_offset(),
+            "webhook_deliveries": {
+                "pending": pending,
+                "succeeded": succeeded,
+                "failed": failed,
+            },
         })
     }
 }

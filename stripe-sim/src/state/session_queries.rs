@@ -5,7 +5,7 @@ use std::cmp::Reverse;
 use serde_json::Value;
 
 use super::events::CreatedFilter;
-use super::records::SessionStatus;
+use super::records::{SessionRecord, SessionStatus};
 use super::SimState;
 use crate::error::SimError;
 use crate::objects;
@@ -46,6 +46,11 @@ impl SimState {
             session["line_items"] = objects::list::render(page, &line_items_url(id));
         }
         Ok(session)
+    }
+
+    /// The session's own record, for the payment page.
+    pub(crate) fn session_record(&self, id: &str) -> Option<SessionRecord> {
+        self.lock_store().sessions.get(id).cloned()
     }
 
     /// One page of a session's line items, in the order they were given.

@@ -34,15 +34,17 @@ impl Store {
     }
 
     /// Records an event whose `data.object` is the session as it is now; returns the event.
+    /// `pending_webhooks` is the number of endpoints it is about to be delivered to.
     pub(crate) fn record_session_event(
         &mut self,
         session_id: &str,
         event_type: &str,
         created: i64,
+        pending_webhooks: usize,
     ) -> Value {
         let snapshot = objects::session::render(&self.sessions[session_id]);
         let id = ids::event();
-        let body = objects::event::render(&id, event_type, created, snapshot);
+        let body = objects::event::render(&id, event_type, created, snapshot, pending_webhooks);
         let record = EventRecord {
             id: id.clone(),
             seq: self.take_seq(),
@@ -53,5 +55,36 @@ impl Store {
         self.event_index.insert(id, self.events.len());
         self.events.push(record);
         body
+    }
+
+    /// Events recorded after the first `cursor` ones, and the cursor past them.
+    pub(crate) fn events_after(&self, cursor: usize) -> (Vec<Value>, usize) {
+        let new = self
+            .events
+            .get(cursor..)
+            .unwrap_or_default()
+            .iter()
+            .map(|e| e.body.clone())
+            .collect();
+        (new, self.events.len())
+    }
+
+    pub(crate) fn pending_webhooks(&self, event_id: &str) -> Option<u64> {
+        let i = *self.event_index.get(event_id)?;
+        self.events[i].body["pending_webhooks"].as_u64()
+    }
+
+    /// Sets `pending_webhooks` on the stored event, which is what `GET /v1/events` shows.
+    pub(crate) fn set_pending_webhooks(&mut self, event_id: &str, pending: usize) {
+        if let Some(&i) = self.event_index.get(event_id) {
+            self.events[i].body["pending_webhooks"] = pending.into();
+        }
+    }
+
+    /// One endpoint has acknowledged the event.
+    pub(crate) fn decrement_pending_webhooks(&mut self, event_id: &str) {
+        if let Some(pending) = self.pending_webhooks(event_id) {
+            self.set_pending_webhooks(event_id, pending.saturating_sub(1) as usize);
+        }
     }
 }

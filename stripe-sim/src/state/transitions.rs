@@ -97,6 +97,8 @@ impl SimState {
         change: impl FnOnce(&mut SessionRecord) -> Result<(), SimError>,
     ) -> Result<Value, SimError> {
         let now = self.now();
+        // Read before the store lock: the two locks are never held together.
+        let endpoints = self.webhook_endpoint_count();
         let event = {
             let mut store = self.lock_store();
             let session = store
@@ -104,7 +106,7 @@ impl SimState {
                 .get_mut(id)
                 .ok_or_else(|| SimError::not_found("checkout.session", id, "session"))?;
             change(session)?;
-            store.record_session_event(id, event_type, now)
+            store.record_session_event(id, event_type, now, endpoints)
         };
         self.publish_event(&event);
         Ok(event)

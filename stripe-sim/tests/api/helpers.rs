@@ -125,6 +125,11 @@ impl TestSim {
             .await
     }
 
+    /// `GET` a JSON control route (no key).
+    pub async fn control_get(&self, path: &str) -> Value {
+        self.send(self.client.get(self.url(path))).await.body
+    }
+
     /// Creates a session over HTTP with catalog prices; returns it.
     pub async fn create_session(&self, lines: &[(&str, i64)]) -> Value {
         let mut form = form(&[
@@ -143,6 +148,97 @@ impl TestSim {
         assert_eq!(reply.status, 200, "{:#}", reply.body);
         reply.body
     }
+}
+
+/// A page (HTML) response, read whole.
+#[derive(Debug)]
+pub struct Page {
+    pub status: u16,
+    pub headers: HeaderMap,
+    pub text: String,
+}
+
+impl Page {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// The text of the element with this id (its content up to the next tag), if present.
+    pub fn element_text(&self, id: &str) -> Option<String> {
+        let start = self.text.find(&format!("id=\"{id}\""))?;
+        let open_end = start + self.text[start..].find('>')? + 1;
+        let close = open_end + self.text[open_end..].find('<')?;
+        Some(unescape(self.text[open_end..close].trim()))
+    }
+}
+
+impl TestSim {
+    /// A browser-like client that does not follow redirects, so tests see the 303.
+    pub fn page_client(&self) -> reqwest::Client {
+        reqwest::Client::builder()
+            .timeout(REQUEST_TIMEOUT)
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("a reqwest client")
+    }
+
+    async fn read_page(response: reqwest::Response) -> Page {
+        Page {
+            status: response.status().as_u16(),
+            headers: response.headers().clone(),
+            text: response.text().await.expect("a body"),
+        }
+    }
+
+    /// `GET` a page (an absolute URL, e.g. a session's `url`).
+    pub async fn get_page(&self, url: &str) -> Page {
+        let response = self.page_client().get(url).send().await.expect("an answer");
+        Self::read_page(response).await
+    }
+
+    /// Submits the payment form of `session` with `fields`.
+    pub async fn pay(&self, session: &Value, fields: &[(&str, &str)]) -> Page {
+        let url = session["url"].as_str().expect("an open session has a url");
+        let response = self
+            .page_client()
+            .post(url)
+            .form(fields)
+            .send()
+            .await
+            .expect("an answer");
+        Self::read_page(response).await
+    }
+}
+
+/// Undoes the HTML escaping of text (the entities the page's templates produce).
+fn unescape(html: &str) -> String {
+    html.replace("&#34;", "\"")
+        .replace("&#39;", "'")
+        .replace("&#60;", "<")
+        .replace("&#62;", ">")
+        .replace("&#38;", "&")
+}
+
+/// The payment form filled in with a card number, otherwise valid.
+pub fn card_form(number: &str) -> Vec<(&str, &str)> {
+    vec![
+        ("email", "jenny.rosen@example.com"),
+        ("payment-method", "card"),
+        ("card-number", number),
+        ("card-expiry", "12 / 34"),
+        ("card-cvc", "123"),
+        ("cardholder-name", "Jenny Rosen"),
+        ("billing-postal-code", "94103"),
+    ]
+}
+
+/// The payment form filled in for a bank transfer.
+pub fn bank_transfer_form() -> Vec<(&'static str, &'static str)> {
+    vec![
+        ("email", "jenny.rosen@example.com"),
+        ("payment-method", "bank_transfer"),
+        ("cardholder-name", "Jenny Rosen"),
+    ]
 }
 
 /// A form from string pairs.

@@ -2,6 +2,7 @@
 //! reqwest (and through its control API or `SimState` where a customer would act).
 
 mod auth;
+mod checkout_page;
 mod checkout_sessions;
 mod control;
 mod events;
@@ -9,4 +10,7 @@ mod faults;
 mod helpers;
 mod line_items;
 mod prices;
+mod receiver;
 mod sdk_check;
+mod webhook_delivery;
+mod webhook_sdk_check;

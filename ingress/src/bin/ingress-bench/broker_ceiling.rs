@@ -1,0 +1,157 @@
+//! The broker ceiling: `concurrency` tasks, each publishing a persistent, `mandatory` message
+//! to the real topology's `checkout.events` and awaiting its confirm, over `channels` confirm
+//! channels — the ingress's publish path without HTTP. The bench topology has its own prefix and
+//! is deleted afterwards.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use hdrhistogram::Histogram;
+use lapin::options::{ConfirmSelectOptions, ExchangeDeleteOptions, QueueDeleteOptions};
+use lapin::types::FieldTable;
+use lapin::Channel;
+use secrecy::SecretString;
+use shared::queue::{connect, publish_confirmed, OutgoingMessage, Topology};
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    #[arg(long, default_value = "amqp://guest:guest@127.0.0.1:5672/%2f")]
+    amqp_url: String,
+    #[arg(long, default_value_t = 64)]
+    concurrency: usize,
+    #[arg(long, default_value_t = 4)]
+    channels: usize,
+    /// Seconds (at most 60).
+    #[arg(long, default_value_t = 10.0)]
+    duration: f64,
+    /// Message size; a Checkout event is about 3 KB.
+    #[arg(long, default_value_t = 3000)]
+    body_bytes: usize,
+    /// Tokio worker threads; 0: one per core.
+    #[arg(long, default_value_t = 0)]
+    threads: usize,
+}
+
+pub fn run(args: Args) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        args.duration > 0.0 && args.duration <= 60.0,
+        "--duration: 0 < s ≤ 60"
+    );
+    let mut runtime = tokio::runtime::Builder::new_multi_thread();
+    if args.threads > 0 {
+        runtime.worker_threads(args.threads);
+    }
+    runtime.enable_all().build()?.block_on(measure(args))
+}
+
+async fn measure(args: Args) -> anyhow::Result<()> {
+    let url = SecretString::from(args.amqp_url.clone());
+    let connection = connect(&url, "ingress-bench").await.context("connecting")?;
+    let prefix = format!("bench{:08x}.", rand_suffix());
+    let topology = Topology::new(prefix, vec![Duration::from_secs(1)], 20);
+    let mut channels = Vec::new();
+    for _ in 0..args.channels.max(1) {
+        let channel = connection.create_channel().await?;
+        channel
+            .confirm_select(ConfirmSelectOptions::default())
+            .await?;
+        channels.push(channel);
+    }
+    topology.declare(&channels[0]).await?;
+
+    let body = Arc::new(vec![b'x'; args.body_bytes]);
+    let exchange = Arc::new(topology.checkout_exchange());
+    let sequence = Arc::new(AtomicU64::new(0));
+    let end = Instant::now() + Duration::from_secs_f64(args.duration);
+    let started = Instant::now();
+    let tasks: Vec<_> = (0..args.concurrency.max(1))
+        .map(|i| {
+            let channel = channels[i % channels.len()].clone();
+            tokio::spawn(publisher(
+                channel,
+                exchange.clone(),
+                body.clone(),
+                sequence.clone(),
+                end,
+            ))
+        })
+        .collect();
+    let mut latency = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3)?;
+    let mut failures = 0u64;
+    for task in tasks {
+        let (histogram, failed) = task.await?;
+        latency.add(&histogram)?;
+        failures += failed;
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    let confirmed = latency.len() - failures;
+
+    for queue in topology.queues() {
+        let _ = channels[0]
+            .queue_delete(&queue, QueueDeleteOptions::default())
+            .await;
+    }
+    for exchange in topology.exchanges() {
+        let _ = channels[0]
+            .exchange_delete(&exchange, ExchangeDeleteOptions::default())
+            .await;
+    }
+    let _ = connection.close(200, "bench done").await;
+
+    let ms = |q: f64| latency.value_at_quantile(q) as f64 / 1000.0;
+    println!(
+        "broker ceiling: concurrency {} over {} channels, {} B bodies\n\
+         confirmed: {confirmed} in {elapsed:.2} s = {:.0}/s; failures: {failures}\n\
+         confirm latency ms: p50 {:.3}  p90 {:.3}  p99 {:.3}  max {:.3}",
+        args.concurrency,
+        args.channels,
+        args.body_bytes,
+        confirmed as f64 / elapsed,
+        ms(0.5),
+        ms(0.9),
+        ms(0.99),
+        latency.max() as f64 / 1000.0,
+    );
+    Ok(())
+}
+
+async fn publisher(
+    channel: Channel,
+    exchange: Arc<String>,
+    body: Arc<Vec<u8>>,
+    sequence: Arc<AtomicU64>,
+    end: Instant,
+) -> (Histogram<u64>, u64) {
+    let mut latency = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3).expect("valid bounds");
+    let mut failures = 0;
+    while Instant::now() < end {
+        let id = format!("evt_bench{}", sequence.fetch_add(1, Ordering::Relaxed));
+        let started = Instant::now();
+        let message = OutgoingMessage {
+            exchange: &exchange,
+            routing_key: "checkout.session.completed",
+            body: &body,
+            message_id: &id,
+            kind: "checkout.session.completed",
+            headers: FieldTable::default(),
+        };
+        if publish_confirmed(&channel, message, Duration::from_secs(2))
+            .await
+            .is_err()
+        {
+            failures += 1;
+        }
+        latency.saturating_record(started.elapsed().as_micros().max(1) as u64);
+    }
+    (latency, failures)
+}
+
+fn rand_suffix() -> u32 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos() ^ (d.as_secs() as u32))
+        .unwrap_or(0)
+        ^ std::process::id()
+}

@@ -1,0 +1,140 @@
+//! Building and running the service: one listener, one shared broker connection, N workers.
+
+use std::net::TcpListener;
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::dev::{Server, ServerHandle};
+use actix_web::{web, App, HttpServer};
+use shared::queue::connection::BrokerOptions;
+use shared::queue::{Broker, Topology};
+use shared::Settings;
+
+use crate::metrics;
+use crate::routes::{self, WebhookContext};
+use crate::SERVICE_NAME;
+
+/// A built ingress, bound and connecting to the broker, not yet serving.
+pub struct Application {
+    port: u16,
+    server: Server,
+    broker: Broker,
+}
+
+impl std::fmt::Debug for Application {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Application")
+            .field("port", &self.port)
+            .field("broker", &self.broker)
+            .finish()
+    }
+}
+
+/// Stops a running [`Application`] the way SIGTERM does: stop accepting, let in-flight requests
+/// finish (their publishes included), then close the broker connection.
+#[derive(Clone)]
+pub struct StopHandle {
+    server: ServerHandle,
+}
+
+impl std::fmt::Debug for StopHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("StopHandle")
+    }
+}
+
+impl StopHandle {
+    /// Resolves once the server has drained (the broker closes right after, in
+    /// [`Application::run_until_stopped`]).
+    pub async fn stop(&self) {
+        self.server.stop(true).await;
+    }
+}
+
+impl Application {
+    /// Binds `ingress.host:ingress.port` (port 0 picks a free one, see [`Self::port`]) and starts
+    /// connecting to the broker in the background: the server answers 503 until it is connected.
+    pub async fn build(settings: Settings) -> std::io::Result<Self> {
+        let listener = TcpListener::bind((settings.ingress.host.as_str(), settings.ingress.port))?;
+        let port = listener.local_addr()?.port();
+        let broker = Broker::start(BrokerOptions {
+            url: settings.broker.url.clone(),
+            connection_name: SERVICE_NAME.to_owned(),
+            topology: Topology::from_settings(&settings.broker),
+            channels: settings.ingress.confirm_channels,
+            reconnect_min: Duration::from_millis(settings.broker.reconnect_min_ms),
+            reconnect_max: Duration::from_millis(settings.broker.reconnect_max_ms),
+        });
+        let server = serve(listener, &settings, broker.clone())?;
+        Ok(Self {
+            port,
+            server,
+            broker,
+        })
+    }
+
+    /// The port actually bound.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// The shared broker connection (tests wait on `wait_connected`).
+    pub fn broker(&self) -> &Broker {
+        &self.broker
+    }
+
+    pub fn stop_handle(&self) -> StopHandle {
+        StopHandle {
+            server: self.server.handle(),
+        }
+    }
+
+    /// Serves until SIGTERM/SIGINT or a [`StopHandle`] stops the server and in-flight requests
+    /// have been answered, then closes the broker connection.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        let served = self.server.await;
+        self.broker.close().await;
+        tracing::info!("ingress stopped");
+        served
+    }
+}
+
+fn serve(listener: TcpListener, settings: &Settings, broker: Broker) -> std::io::Result<Server> {
+    metrics::register();
+    let ingress = &settings.ingress;
+    let topology = Topology::from_settings(&settings.broker);
+    let ack_budget = Duration::from_millis(ingress.ack_budget_ms);
+    let context = web::Data::from(Arc::new(WebhookContext {
+        secrets: settings.webhook_secrets(),
+        tolerance: settings.webhook_tolerance(),
+        body_limit: ingress.body_limit_bytes,
+        ack_budget,
+        retry_after: Duration::from_secs(u64::from(ingress.retry_after_secs)),
+        exchange: topology.checkout_exchange(),
+        broker,
+    }));
+    let path = ingress.path.clone();
+    let mut server = HttpServer::new(move || {
+        App::new()
+            .app_data(context.clone())
+            .service(
+                web::resource(path.as_str())
+                    .route(web::post().to(routes::receive))
+                    .default_service(web::to(routes::method_not_allowed)),
+            )
+            .route("/healthz", web::get().to(shared::http::healthz))
+            .route("/readyz", web::get().to(routes::readyz))
+            .route("/metrics", web::get().to(routes::metrics))
+    })
+    // Answers are one small write each; never hold one back waiting for an ACK (Nagle), since
+    // the customer's redirect waits on it.
+    .tcp_nodelay(true)
+    // A draining request waits at most the ack budget for its confirm; one more second covers
+    // writing the answer.
+    .shutdown_timeout(ack_budget.as_secs() + 1)
+    .listen(listener)?;
+    if ingress.workers > 0 {
+        server = server.workers(ingress.workers);
+    }
+    Ok(server.run())
+}

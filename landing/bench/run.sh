@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# Benchmarks the landing pages (results go in benchmarks/landing.md):
+#   1. the success page of an already-fulfilled order at a fixed rate (default 1,000 req/s),
+#      alternating with /healthz (a trivial actix handler on the same server) as the baseline;
+#   2. first visits: each request a different paid, unfulfilled session, so the page runs
+#      fulfill_checkout with the simulator answering.
+# Release builds of `landing` and `stripe-sim`; Postgres at 127.0.0.1:5432 (scripts/ensure-services).
+# Runs are short on purpose: the machine is shared.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+PG=${BENCH_PG:-postgres://postgres:postgres@127.0.0.1:5432}
+DB=landing_bench
+SIM_PORT=${SIM_PORT:-12191}
+LANDING_PORT=${LANDING_PORT:-18082}
+RATE=${RATE:-1000}          # requests per second, fulfilled page and baseline
+SECS=${SECS:-10}            # measured seconds per round
+ROUNDS=${ROUNDS:-3}         # rounds of (baseline, fulfilled page)
+FIRST_RATE=${FIRST_RATE:-50}
+FIRST_SECS=${FIRST_SECS:-10}
+LANDING_URL=http://127.0.0.1:$LANDING_PORT
+
+cargo build --release -p landing -p stripe-sim
+psql -q "$PG/postgres" -c "DROP DATABASE IF EXISTS $DB WITH (FORCE)" -c "CREATE DATABASE $DB"
+
+work=$(mktemp -d)
+pids=()
+cleanup() {
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+target/release/stripe-sim serve --port "$SIM_PORT" >"$work/sim.log" 2>&1 &
+pids+=($!)
+# The per-client budget is raised: every request comes from one address here. The Stripe
+# client's own limit is raised too, since the simulator has none (with real Stripe it caps
+# page-triggered fulfillments per process; see the notes).
+APP_DATABASE__URL="$PG/$DB" \
+APP_STRIPE__API_BASE="http://127.0.0.1:$SIM_PORT" \
+APP_STRIPE__RATE_LIMIT_PER_SEC=1000 \
+APP_LANDING__HOST=127.0.0.1 \
+APP_LANDING__PORT="$LANDING_PORT" \
+APP_LANDING__PUBLIC_BASE_URL="$LANDING_URL" \
+APP_LANDING__SUCCESS_RATE_PER_MINUTE=1000000000 \
+  target/release/landing >"$work/landing.log" 2>&1 &
+pids+=($!)
+
+for _ in $(seq 50); do
+  curl -fsS "$LANDING_URL/healthz" >/dev/null 2>&1 && break
+  sleep 0.2
+done
+
+load=target/release/landing-load
+first_count=$(( FIRST_RATE * (FIRST_SECS + 2) ))
+$load prepare --landing "$LANDING_URL" --sim "http://127.0.0.1:$SIM_PORT" \
+  --database-url "$PG/$DB" --count 1 --out "$work/fulfilled.txt"
+$load prepare --landing "$LANDING_URL" --sim "http://127.0.0.1:$SIM_PORT" \
+  --database-url "$PG/$DB" --count "$first_count" --out "$work/first.txt"
+# The first visit fulfills it; every later one renders from Postgres.
+curl -fsS "$(cat "$work/fulfilled.txt")" | grep -q "Thanks for your order"
+
+echo "# $(date -u +%FT%TZ) rate=$RATE/s secs=$SECS rounds=$ROUNDS"
+for round in $(seq "$ROUNDS"); do
+  $load run --label "baseline /healthz r$round" --url "$LANDING_URL/healthz" \
+    --rate "$RATE" --duration-secs "$SECS"
+  $load run --label "fulfilled success page r$round" --urls-file "$work/fulfilled.txt" \
+    --rate "$RATE" --duration-secs "$SECS"
+done
+$load run --label "first visit (fulfills)" --urls-file "$work/first.txt" --each-once \
+  --rate "$FIRST_RATE" --duration-secs "$FIRST_SECS"
+fulfilled=$(psql -qtA "$PG/$DB" -c "SELECT count(*) FROM checkout_orders WHERE state = 'fulfilled' AND fulfilled_by = 'landing'")
+echo "orders fulfilled by the page: $fulfilled (expected $(( first_count + 1 )))"

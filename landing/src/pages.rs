@@ -1,0 +1,394 @@
+//! The pages, as askama templates (in `landing/templates/`, HTML-escaped automatically), their
+//! view models, and the step from a template to a response.
+//!
+//! View models hold display-ready strings (amounts formatted for their currency, dates written
+//! out), so templates contain no logic beyond loops and conditionals.
+
+use actix_web::http::StatusCode;
+use actix_web::HttpResponse;
+use askama::Template;
+use chrono::{DateTime, Utc};
+use shared::store::orders::OrderLine;
+use shared::{Currency, Money, Order};
+
+use crate::catalog::Offer;
+use crate::headers;
+
+/// Renders `page` with `status`; a template that fails to render (a bug) is logged and answered
+/// with a plain 500 rather than half a page.
+pub fn respond(status: StatusCode, page: &impl Template) -> HttpResponse {
+    match page.render() {
+        Ok(body) => HttpResponse::build(status)
+            .content_type("text/html; charset=utf-8")
+            .body(body),
+        Err(e) => {
+            tracing::error!(error = %e, "a page failed to render");
+            HttpResponse::InternalServerError()
+                .content_type("text/plain; charset=utf-8")
+                .body("Something went wrong on our side. Please try again.")
+        }
+    }
+}
+
+/// `GET /`: one cart form per currency (a Checkout Session has a single currency).
+#[derive(Debug, Template)]
+#[template(path = "shop.html")]
+pub struct ShopPage {
+    pub sections: Vec<ShopSection>,
+    /// One-time token of these forms; the checkout's idempotency key is derived from it.
+    pub form_token: String,
+}
+
+#[derive(Debug)]
+pub struct ShopSection {
+    /// `USD`, `JPY`…
+    pub currency: String,
+    pub offers: Vec<OfferView>,
+}
+
+#[derive(Debug)]
+pub struct OfferView {
+    pub price_id: String,
+    pub name: String,
+    pub description: Option<String>,
+    pub price: String,
+}
+
+impl ShopPage {
+    pub fn new(offers: &[Offer], form_token: String) -> Self {
+        let mut sections: Vec<ShopSection> = Vec::new();
+        for offer in offers {
+            let currency = offer.unit_amount.currency.code().to_ascii_uppercase();
+            let view = OfferView {
+                price_id: offer.price_id.clone(),
+                name: offer.name.clone(),
+                description: offer.description.clone(),
+                price: offer.unit_amount.to_string(),
+            };
+            match sections.iter_mut().find(|s| s.currency == currency) {
+                Some(section) => section.offers.push(view),
+                None => sections.push(ShopSection {
+                    currency,
+                    offers: vec![view],
+                }),
+            }
+        }
+        Self {
+            sections,
+            form_token,
+        }
+    }
+}
+
+/// The confirmation: who, what, how much, and when it was fulfilled.
+#[derive(Debug, Template)]
+#[template(path = "order_fulfilled.html")]
+pub struct FulfilledPage {
+    pub order: OrderView,
+}
+
+#[derive(Debug)]
+pub struct OrderView {
+    /// `#001042`, the reference the customer quotes to support (the order number, padded so
+    /// that early orders do not look like test data).
+    pub reference: String,
+    pub customer_name: Option<String>,
+    pub customer_email: Option<String>,
+    pub lines: Vec<LineView>,
+    /// Shown only when it differs from the total (discounts, tax).
+    pub subtotal: Option<String>,
+    pub total: String,
+    pub fulfilled_at: Option<Timestamp>,
+}
+
+#[derive(Debug)]
+pub struct LineView {
+    pub description: String,
+    pub quantity: i64,
+    pub amount: String,
+}
+
+/// A moment, for people (`24 November 2026 at 14:05 UTC`) and machines (RFC 3339).
+#[derive(Debug)]
+pub struct Timestamp {
+    pub human: String,
+    pub machine: String,
+}
+
+impl From<DateTime<Utc>> for Timestamp {
+    fn from(at: DateTime<Utc>) -> Self {
+        Self {
+            human: at.format("%-d %B %Y at %H:%M UTC").to_string(),
+            machine: at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        }
+    }
+}
+
+impl From<&Order> for OrderView {
+    fn from(order: &Order) -> Self {
+        let order_currency = order.currency.as_deref();
+        let total = amount(order.amount_total, order_currency);
+        let subtotal = amount(order.amount_subtotal, order_currency);
+        Self {
+            reference: format!("#{:06}", order.order_number),
+            customer_name: non_blank(order.customer_name.as_deref()),
+            customer_email: non_blank(order.customer_email.as_deref()),
+            lines: order.lines.iter().map(LineView::from).collect(),
+            subtotal: (subtotal != total).then_some(subtotal),
+            total,
+            fulfilled_at: order.fulfilled_at.map(Timestamp::from),
+        }
+    }
+}
+
+impl From<&OrderLine> for LineView {
+    fn from(line: &OrderLine) -> Self {
+        Self {
+            description: line.description.clone(),
+            quantity: line.quantity,
+            amount: amount(Some(line.amount_total), Some(&line.currency)),
+        }
+    }
+}
+
+/// `12.500 KWD`; a dash when Stripe gave no amount or an unusable currency.
+fn amount(minor_units: Option<i64>, currency: Option<&str>) -> String {
+    match (minor_units, currency.and_then(Currency::parse)) {
+        (Some(units), Some(currency)) => Money::new(units, currency).to_string(),
+        _ => "—".to_owned(),
+    }
+}
+
+fn non_blank(s: Option<&str>) -> Option<String> {
+    s.map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+}
+
+/// Paid with a delayed method (or not paid yet): the page checks again by itself.
+#[derive(Debug, Template)]
+#[template(path = "order_processing.html")]
+pub struct ProcessingPage {
+    pub customer_name: Option<String>,
+    pub customer_email: Option<String>,
+    /// Polled by `/static/status.js` (Postgres only; never fulfills).
+    pub status_url: String,
+    /// This page again, for the "check now" link.
+    pub page_url: String,
+}
+
+impl ProcessingPage {
+    pub fn new(session_id: &str, stored: Option<&Order>) -> Self {
+        Self {
+            customer_name: non_blank(stored.and_then(|o| o.customer_name.as_deref())),
+            customer_email: non_blank(stored.and_then(|o| o.customer_email.as_deref())),
+            status_url: format!("/order/status?session_id={session_id}"),
+            page_url: format!("/order/success?session_id={session_id}"),
+        }
+    }
+}
+
+/// The fulfillment deadline passed; the attempt goes on and this page reloads itself.
+#[derive(Debug, Template)]
+#[template(path = "order_confirming.html")]
+pub struct ConfirmingPage {
+    pub refresh_secs: u32,
+    pub page_url: String,
+}
+
+/// A delayed payment failed.
+#[derive(Debug, Template)]
+#[template(path = "order_failed.html")]
+pub struct PaymentFailedPage {
+    pub customer_email: Option<String>,
+}
+
+/// Checkout's back link.
+#[derive(Debug, Template)]
+#[template(path = "cancel.html")]
+pub struct CancelPage;
+
+/// Every error page: a status, what happened, and what to do next.
+#[derive(Debug, Template)]
+#[template(path = "error.html")]
+pub struct ErrorPage {
+    pub status: u16,
+    pub title: &'static str,
+    pub message: String,
+    pub action_href: &'static str,
+    pub action_label: &'static str,
+}
+
+impl ErrorPage {
+    fn page(status: StatusCode, title: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            status: status.as_u16(),
+            title,
+            message: message.into(),
+            action_href: "/",
+            action_label: "Back to the shop",
+        }
+    }
+
+    fn respond(self) -> HttpResponse {
+        let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        respond(status, &self)
+    }
+
+    /// 400: the link is not an order link (the reason is safe to show; it names no input).
+    pub fn bad_link(reason: impl std::fmt::Display) -> HttpResponse {
+        Self::page(
+            StatusCode::BAD_REQUEST,
+            "That link doesn’t look right",
+            format!(
+                "We couldn’t read the order in this link ({reason}). Please use the link from \
+                 your confirmation email, or contact us if you need help."
+            ),
+        )
+        .respond()
+    }
+
+    /// 400: a form we cannot accept.
+    pub fn bad_form(reason: impl Into<String>) -> HttpResponse {
+        Self::page(StatusCode::BAD_REQUEST, "Please check your order", reason).respond()
+    }
+
+    /// 404: unknown or expired session, or an unknown path.
+    pub fn not_found() -> HttpResponse {
+        Self::page(
+            StatusCode::NOT_FOUND,
+            "We couldn’t find that order",
+            "This checkout may have expired before it was paid, or the link is incomplete. \
+             You have not been charged for an expired checkout.",
+        )
+        .respond()
+    }
+
+    /// 404 for a path we do not serve.
+    pub fn page_not_found() -> HttpResponse {
+        Self::page(
+            StatusCode::NOT_FOUND,
+            "Page not found",
+            "There is nothing at this address. It may have moved, or the link may be incomplete.",
+        )
+        .respond()
+    }
+
+    /// 429 with `Retry-After`.
+    pub fn too_many_requests(wait: std::time::Duration) -> HttpResponse {
+        let mut response = Self::page(
+            StatusCode::TOO_MANY_REQUESTS,
+            "Too many requests",
+            "You’ve loaded this page many times in a short while. Please wait a minute and try \
+             again.",
+        )
+        .respond();
+        let (name, value) = headers::retry_after(wait);
+        response.headers_mut().insert(name, value);
+        response
+    }
+
+    /// 503 with `Retry-After`: a dependency is down; the customer's payment is safe.
+    pub fn unavailable(what: &str) -> HttpResponse {
+        let mut response = Self::page(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "We’re having trouble right now",
+            format!(
+                "We couldn’t {what} just now. Your payment is safe and nothing was lost. \
+                 Please retry in a few seconds."
+            ),
+        )
+        .respond();
+        let (name, value) = headers::retry_after(std::time::Duration::from_secs(5));
+        response.headers_mut().insert(name, value);
+        response
+    }
+
+    /// 500: our fault, not a transient one; the cause is in the logs.
+    pub fn internal() -> HttpResponse {
+        Self::page(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "Something went wrong on our side",
+            "We’ve been notified. If you completed a payment, it is safe: you will receive a \
+             confirmation email.",
+        )
+        .respond()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn order(currency: &str, lines: &[(&str, i64, i64)]) -> Order {
+        Order {
+            session_id: "cs_test_a".into(),
+            order_number: 7,
+            state: shared::OrderState::Fulfilled,
+            customer_name: Some("<b>Jenny</b>".into()),
+            customer_email: Some("jenny@example.com".into()),
+            currency: Some(currency.into()),
+            amount_subtotal: Some(lines.iter().map(|l| l.2).sum()),
+            amount_total: Some(lines.iter().map(|l| l.2).sum()),
+            fulfilled_by: Some("landing".into()),
+            fulfilled_at: Some("2026-11-24T14:05:09Z".parse().unwrap()),
+            lines: lines
+                .iter()
+                .enumerate()
+                .map(|(i, (d, q, a))| OrderLine {
+                    line_item_id: format!("li_{i}"),
+                    description: (*d).into(),
+                    quantity: *q,
+                    price_id: None,
+                    currency: currency.into(),
+                    amount_subtotal: *a,
+                    amount_total: *a,
+                })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn the_confirmation_escapes_names_and_formats_amounts() {
+        let page = FulfilledPage {
+            order: OrderView::from(&order("kwd", &[("Dallah", 1, 12500)])),
+        };
+        let html = page.render().unwrap();
+        assert!(html.contains("&#60;b&#62;Jenny&#60;/b&#62;") || html.contains("&lt;b&gt;Jenny"));
+        assert!(!html.contains("<b>Jenny"));
+        assert!(html.contains("12.500 KWD"));
+        assert!(html.contains("#000007"));
+        assert!(html.contains("24 November 2026 at 14:05 UTC"));
+    }
+
+    #[test]
+    fn a_subtotal_is_shown_only_when_it_differs() {
+        let mut o = order("usd", &[("Mug", 1, 1200)]);
+        assert_eq!(OrderView::from(&o).subtotal, None);
+        o.amount_total = Some(1000);
+        assert_eq!(OrderView::from(&o).subtotal.as_deref(), Some("12.00 USD"));
+        assert_eq!(OrderView::from(&o).total, "10.00 USD");
+    }
+
+    #[test]
+    fn the_shop_groups_offers_by_currency() {
+        let offer = |id: &str, cur: &str| Offer {
+            price_id: id.into(),
+            name: id.into(),
+            description: None,
+            unit_amount: Money::new(100, Currency::parse(cur).unwrap()),
+        };
+        let page = ShopPage::new(
+            &[
+                offer("price_a", "usd"),
+                offer("price_b", "jpy"),
+                offer("price_c", "usd"),
+            ],
+            "token".into(),
+        );
+        assert_eq!(page.sections.len(), 2);
+        assert_eq!(page.sections[0].currency, "USD");
+        assert_eq!(page.sections[0].offers.len(), 2);
+        assert_eq!(page.sections[1].offers[0].price, "100 JPY");
+    }
+}

@@ -1,0 +1,230 @@
+//! `POST /checkout`: the cart form → a Checkout Session → 303 to Stripe's payment page.
+//!
+//! The session's `success_url` carries the literal `{CHECKOUT_SESSION_ID}`, which Stripe
+//! replaces on redirect. The idempotency key is derived from the form's one-time token and the
+//! cart, so a double-clicked button (or a retried request) yields the same session, while a
+//! changed cart on the same page yields a new one instead of Stripe's idempotency error.
+
+use std::collections::BTreeMap;
+use std::time::Instant;
+
+use actix_web::http::header::LOCATION;
+use actix_web::{web, HttpResponse};
+use sha2::{Digest, Sha256};
+use shared::stripe::{CreateCheckoutSession, NewLineItem, StripeError};
+
+use super::error_chain;
+use crate::metrics;
+use crate::pages::ErrorPage;
+use crate::startup::AppState;
+
+/// Form fields carrying a quantity are named `qty_<price id>`.
+const QUANTITY_PREFIX: &str = "qty_";
+/// The shop's quantity inputs allow up to this many of one item.
+const MAX_QUANTITY: u32 = 99;
+
+#[derive(Debug, thiserror::Error)]
+pub enum CheckoutError {
+    /// The customer's form: a 400 page saying what to fix.
+    #[error("{0}")]
+    Form(String),
+    /// Stripe refused or failed: 503 when it may pass, else 500.
+    #[error("creating the Checkout Session failed")]
+    Stripe(#[from] StripeError),
+    /// Stripe answered without a payment page URL.
+    #[error("the Checkout Session has no url")]
+    NoPaymentPage,
+}
+
+/// Why a form cannot become an order, in words for the customer.
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct FormError(pub String);
+
+impl From<FormError> for CheckoutError {
+    fn from(e: FormError) -> Self {
+        Self::Form(e.0)
+    }
+}
+
+/// What the form asks for, parsed but not yet checked against the catalog.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Cart {
+    pub form_token: uuid::Uuid,
+    /// Price id → quantity, only quantities above zero; ordered, so the key is stable.
+    pub lines: BTreeMap<String, u32>,
+}
+
+pub async fn checkout(state: web::Data<AppState>, body: web::Bytes) -> HttpResponse {
+    let started = Instant::now();
+    let (response, outcome) = match create(&state, &body).await {
+        Ok(url) => (
+            HttpResponse::SeeOther()
+                .insert_header((LOCATION, url))
+                .finish(),
+            "redirected",
+        ),
+        Err(CheckoutError::Form(reason)) => (ErrorPage::bad_form(reason), "bad_form"),
+        Err(CheckoutError::Stripe(e)) if e.is_transient() => {
+            tracing::warn!(error = %error_chain(&e), "checkout could not start");
+            (
+                ErrorPage::unavailable("start your checkout"),
+                "stripe_unavailable",
+            )
+        }
+        Err(e) => {
+            tracing::error!(error = %error_chain(&e), "checkout could not start");
+            (ErrorPage::internal(), "error")
+        }
+    };
+    metrics::page_served("checkout", outcome, started);
+    response
+}
+
+async fn create(state: &AppState, body: &[u8]) -> Result<String, CheckoutError> {
+    let cart = Cart::parse(body)?;
+    let mut line_items = Vec::with_capacity(cart.lines.len());
+    let mut currency = None;
+    for (price_id, &quantity) in &cart.lines {
+        let offer = state.catalog.find(price_id).await?.ok_or_else(|| {
+            CheckoutError::Form("An item in your cart is no longer for sale.".into())
+        })?;
+        let code = offer.unit_amount.currency.code().to_owned();
+        if currency.get_or_insert_with(|| code.clone()) != &code {
+            // Checkout Sessions have one currency; the shop page never mixes them in a form.
+            return Err(CheckoutError::Form(
+                "Items priced in different currencies must be bought separately.".into(),
+            ));
+        }
+        line_items.push(NewLineItem {
+            price: offer.price_id,
+            quantity,
+        });
+    }
+    let base = &state.public_base_url;
+    let params = CreateCheckoutSession {
+        line_items,
+        success_url: format!("{base}/order/success?session_id={{CHECKOUT_SESSION_ID}}"),
+        cancel_url: format!("{base}/order/cancel"),
+        customer_email: None,
+        client_reference_id: None,
+        metadata: BTreeMap::new(),
+    };
+    let session = state
+        .fulfiller
+        .stripe()
+        .create_checkout_session(&params, &cart.idempotency_key())
+        .await?;
+    tracing::info!(session_id = %session.id, "checkout session created");
+    session.url.ok_or(CheckoutError::NoPaymentPage)
+}
+
+impl Cart {
+    pub fn parse(body: &[u8]) -> Result<Self, FormError> {
+        let bad = |reason: &str| FormError(reason.to_owned());
+        let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(body)
+            .map_err(|_| bad("We couldn't read the order form. Please try again."))?;
+        let mut form_token = None;
+        let mut lines = BTreeMap::new();
+        for (key, value) in pairs {
+            if key == "form_token" {
+                form_token = uuid::Uuid::parse_str(&value).ok();
+            } else if let Some(price_id) = key.strip_prefix(QUANTITY_PREFIX) {
+                let value = value.trim();
+                let quantity = if value.is_empty() {
+                    0
+                } else {
+                    value
+                        .parse::<u32>()
+                        .ok()
+                        .filter(|q| *q <= MAX_QUANTITY)
+                        .ok_or_else(|| bad("Quantities must be whole numbers from 0 to 99."))?
+                };
+                if quantity > 0 && lines.insert(price_id.to_owned(), quantity).is_some() {
+                    return Err(bad("An item appears twice in the order form."));
+                }
+            }
+        }
+        let form_token = form_token.ok_or_else(|| {
+            bad("This order form has expired. Please reload the shop page and try again.")
+        })?;
+        if lines.is_empty() {
+            return Err(bad("Please choose at least one item."));
+        }
+        Ok(Self { form_token, lines })
+    }
+
+    /// Stable for the same token and cart; different for anything else.
+    pub fn idempotency_key(&self) -> String {
+        let mut digest = Sha256::new();
+        digest.update(self.form_token.as_bytes());
+        for (price_id, quantity) in &self.lines {
+            digest.update(format!("\n{price_id}={quantity}").as_bytes());
+        }
+        format!("landing-checkout-{}", hex::encode(&digest.finalize()[..16]))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const TOKEN: &str = "6f1c2a4e-2f53-4c4a-9a54-3f1b2c7d9e10";
+
+    fn parse(body: &str) -> Result<Cart, String> {
+        Cart::parse(body.as_bytes()).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn a_cart_keeps_the_items_with_a_quantity() {
+        let cart = parse(&format!(
+            "form_token={TOKEN}&qty_price_a=2&qty_price_b=0&qty_price_c="
+        ))
+        .unwrap();
+        assert_eq!(cart.lines, BTreeMap::from([("price_a".to_owned(), 2)]));
+    }
+
+    #[test]
+    fn bad_forms_are_refused_with_a_reason() {
+        assert!(parse("qty_price_a=1").unwrap_err().contains("expired"));
+        assert!(parse("form_token=nope&qty_price_a=1")
+            .unwrap_err()
+            .contains("expired"));
+        assert!(parse(&format!("form_token={TOKEN}&qty_price_a=0"))
+            .unwrap_err()
+            .contains("at least one"));
+        assert!(parse(&format!("form_token={TOKEN}&qty_price_a=-1"))
+            .unwrap_err()
+            .contains("whole numbers"));
+        assert!(parse(&format!("form_token={TOKEN}&qty_price_a=100"))
+            .unwrap_err()
+            .contains("whole numbers"));
+        assert!(
+            parse(&format!("form_token={TOKEN}&qty_price_a=1&qty_price_a=2"))
+                .unwrap_err()
+                .contains("twice")
+        );
+    }
+
+    #[test]
+    fn the_idempotency_key_follows_the_token_and_the_cart() {
+        let key = |body: String| parse(&body).unwrap().idempotency_key();
+        let same = key(format!("form_token={TOKEN}&qty_price_a=1&qty_price_b=2"));
+        assert_eq!(
+            same,
+            key(format!("form_token={TOKEN}&qty_price_b=2&qty_price_a=1"))
+        );
+        assert_ne!(
+            same,
+            key(format!("form_token={TOKEN}&qty_price_a=2&qty_price_b=2"))
+        );
+        let other_token = "0e0c2a4e-2f53-4c4a-9a54-3f1b2c7d9e10";
+        assert_ne!(
+            same,
+            key(format!(
+                "form_token={other_token}&qty_price_a=1&qty_price_b=2"
+            ))
+        );
+        assert!(same.len() < 255);
+    }
+}

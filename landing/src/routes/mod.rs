@@ -1,0 +1,57 @@
+//! The routes, one file per page.
+
+pub mod assets;
+pub mod cancel;
+pub mod checkout;
+pub mod ops;
+pub mod shop;
+pub mod status;
+pub mod success;
+
+use std::net::IpAddr;
+
+use actix_web::{web, HttpRequest, HttpResponse};
+
+use crate::pages::ErrorPage;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/", web::get().to(shop::shop))
+        .route("/checkout", web::post().to(checkout::checkout))
+        .route("/order/success", web::get().to(success::success))
+        .route("/order/status", web::get().to(status::status))
+        .route("/order/cancel", web::get().to(cancel::cancel))
+        .route("/static/{file}", web::get().to(assets::asset))
+        .route("/readyz", web::get().to(ops::readyz))
+        .configure(shared::http::configure)
+        .default_service(web::to(not_found));
+}
+
+async fn not_found() -> HttpResponse {
+    ErrorPage::page_not_found()
+}
+
+/// The TCP peer's address (see [`crate::rate_limit`] for why not `X-Forwarded-For`).
+pub(crate) fn peer_ip(req: &HttpRequest) -> Option<IpAddr> {
+    req.peer_addr().map(|a| a.ip())
+}
+
+/// The first `session_id` in the query string, percent-decoded; `None` when absent.
+pub(crate) fn session_id_param(req: &HttpRequest) -> Option<String> {
+    serde_urlencoded::from_str::<Vec<(String, String)>>(req.query_string())
+        .ok()?
+        .into_iter()
+        .find_map(|(k, v)| (k == "session_id").then_some(v))
+}
+
+/// `error: cause: cause…`, so a log line carries the whole chain (a `Display` alone stops at
+/// the outermost error).
+pub(crate) fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}

@@ -1,0 +1,158 @@
+//! Building the server from settings, binding its port (0 in tests: the real one is reported),
+//! and running it until it is stopped.
+
+use std::net::TcpListener;
+use std::time::Duration;
+
+use actix_web::dev::{Server, ServerHandle};
+use actix_web::{web, App, HttpServer};
+use anyhow::Context;
+use shared::stripe::StripeClient;
+use shared::{Fulfiller, Settings};
+use tracing_actix_web::TracingLogger;
+
+use crate::attempts::Attempts;
+use crate::catalog::Catalog;
+use crate::rate_limit::ClientRateLimiter;
+use crate::{headers, metrics, routes};
+
+/// How often idle clients are dropped from the rate limiters' tables, so that a crawl from many
+/// addresses does not grow them forever.
+const LIMITER_SWEEP_INTERVAL: Duration = Duration::from_secs(60);
+
+/// How long a stopping server lets in-flight pages finish (each is bounded by the fulfillment
+/// deadline, which is seconds).
+const SHUTDOWN_TIMEOUT_SECS: u64 = 10;
+
+/// What every handler shares; one instance behind `web::Data`.
+#[derive(Debug)]
+pub struct AppState {
+    /// The stored orders and the Stripe client.
+    pub fulfiller: Fulfiller,
+    /// The success page's `fulfill_checkout` attempts, one per session at a time.
+    pub attempts: Attempts,
+    pub catalog: Catalog,
+    /// Success-page budget per client IP (an enumeration guard: ids are long and random, but a
+    /// scraper should still get nowhere fast).
+    pub success_limiter: ClientRateLimiter,
+    /// The status endpoint polled by the "payment processing" page has its own budget of the
+    /// same size, so that polling never uses up the customer's page loads.
+    pub status_limiter: ClientRateLimiter,
+    /// How long the success page waits for `fulfill_checkout` before it answers "confirming".
+    pub fulfill_deadline: Duration,
+    /// Where customers reach us, without a trailing slash; `success_url` and `cancel_url` start
+    /// with it.
+    pub public_base_url: String,
+}
+
+impl AppState {
+    pub fn new(settings: &Settings, fulfiller: Fulfiller) -> Self {
+        let landing = &settings.landing;
+        Self {
+            catalog: Catalog::new(fulfiller.stripe().clone(), landing.catalog.clone()),
+            attempts: Attempts::new(fulfiller.clone()),
+            fulfiller,
+            success_limiter: ClientRateLimiter::per_minute(landing.success_rate_per_minute),
+            status_limiter: ClientRateLimiter::per_minute(landing.success_rate_per_minute),
+            fulfill_deadline: Duration::from_millis(landing.fulfill_deadline_ms),
+            public_base_url: landing.public_base_url.trim_end_matches('/').to_owned(),
+        }
+    }
+}
+
+/// The running service: its port, and the server to await.
+pub struct Application {
+    port: u16,
+    server: Server,
+    sweeper: tokio::task::JoinHandle<()>,
+}
+
+impl std::fmt::Debug for Application {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Application")
+            .field("port", &self.port)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Stops the server from elsewhere (tests; `main` relies on the SIGTERM handling actix installs).
+#[derive(Clone)]
+pub struct StopHandle(ServerHandle);
+
+impl std::fmt::Debug for StopHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("StopHandle")
+    }
+}
+
+impl StopHandle {
+    /// Stops accepting connections; `graceful` lets in-flight requests finish first. The stop
+    /// is sent when this is called; the future resolves once the server is down.
+    pub fn stop(&self, graceful: bool) -> impl std::future::Future<Output = ()> {
+        self.0.stop(graceful)
+    }
+}
+
+impl Application {
+    /// Connects lazily (the service starts, and reports not ready, while Postgres or Stripe is
+    /// down), binds `landing.host:landing.port`, and builds the server without running it yet.
+    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        let pool = shared::store::pool(&settings.database).context("database settings")?;
+        let stripe = StripeClient::new(&settings.stripe).context("building the Stripe client")?;
+        let address = (settings.landing.host.as_str(), settings.landing.port);
+        let listener = TcpListener::bind(address)
+            .with_context(|| format!("binding {}:{}", address.0, address.1))?;
+        let port = listener.local_addr()?.port();
+        listener.set_nonblocking(true)?;
+        let state = web::Data::new(AppState::new(&settings, Fulfiller::new(pool, stripe)));
+        metrics::register();
+        let sweeper = tokio::spawn(sweep_limiters(state.clone()));
+        let server = run(listener, state)?;
+        Ok(Self {
+            port,
+            server,
+            sweeper,
+        })
+    }
+
+    /// The port actually bound (the configured one, or the one the OS chose for port 0).
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub fn stop_handle(&self) -> StopHandle {
+        StopHandle(self.server.handle())
+    }
+
+    /// Serves until SIGTERM/SIGINT (or a [`StopHandle`]) has stopped the server and in-flight
+    /// requests have finished.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        let result = self.server.await;
+        self.sweeper.abort();
+        result
+    }
+}
+
+/// The HTTP server on `listener`, with every route and middleware.
+pub fn run(listener: TcpListener, state: web::Data<AppState>) -> std::io::Result<Server> {
+    let server = HttpServer::new(move || {
+        App::new()
+            .wrap(headers::security())
+            .wrap(TracingLogger::default())
+            .app_data(state.clone())
+            .configure(routes::configure)
+    })
+    .shutdown_timeout(SHUTDOWN_TIMEOUT_SECS)
+    .listen(listener)?
+    .run();
+    Ok(server)
+}
+
+async fn sweep_limiters(state: web::Data<AppState>) {
+    let mut interval = tokio::time::interval(LIMITER_SWEEP_INTERVAL);
+    loop {
+        interval.tick().await;
+        state.success_limiter.forget_idle();
+        state.status_limiter.forget_idle();
+    }
+}

@@ -1,0 +1,356 @@
+//! `docker-compose.yml` and `deploy/Dockerfile` checked without a Docker engine: the compose
+//! model validates against the Compose specification, every service built from the Dockerfile
+//! names a real stage, every binary an image installs is a binary of this workspace, every
+//! command a service runs parses with that binary's own command line, and the stack keeps the
+//! shape operations rely on (a scalable worker, migrations first, health-gated start-up).
+
+mod deploy_support;
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use clap::Parser;
+use deploy_support::{compose_config, read_repo_file, repo_root, run_in_repo};
+use serde_json::Value;
+
+/// The services this repository builds, by Dockerfile target.
+const BUILT: &[(&str, &str)] = &[
+    ("migrate", "worker"),
+    ("ingress", "ingress"),
+    ("worker", "worker"),
+    ("landing", "landing"),
+    ("stripe-sim", "stripe-sim"),
+];
+
+/// One `FROM … AS name` stage of a Dockerfile: its base and its instructions, continuation lines
+/// joined.
+#[derive(Debug, Default)]
+struct Stage {
+    base: String,
+    instructions: Vec<String>,
+}
+
+fn dockerfile_stages(text: &str) -> BTreeMap<String, Stage> {
+    let joined = text.replace("\\\n", " ");
+    let mut stages = BTreeMap::new();
+    let mut current: Option<String> = None;
+    for line in joined.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')) {
+        let words: Vec<&str> = line.split_whitespace().collect();
+        if words[0].eq_ignore_ascii_case("FROM") {
+            assert!(
+                words.len() == 4 && words[2].eq_ignore_ascii_case("AS"),
+                "every stage is named: {line}"
+            );
+            let name = words[3].to_owned();
+            stages.insert(name.clone(), Stage { base: words[1].to_owned(), instructions: Vec::new() });
+            current = Some(name);
+        } else if let Some(name) = &current {
+            stages.get_mut(name).unwrap().instructions.push(line.to_owned());
+        }
+    }
+    stages
+}
+
+/// A stage and the stages it is built `FROM`, nearest first.
+fn lineage<'a>(stages: &'a BTreeMap<String, Stage>, name: &str) -> Vec<&'a Stage> {
+    let mut chain = Vec::new();
+    let mut next = stages.get(name);
+    while let Some(stage) = next {
+        chain.push(stage);
+        next = stages.get(&stage.base);
+    }
+    chain
+}
+
+/// Workspace packages → their binary targets (`cargo metadata`).
+fn workspace_bins() -> BTreeSet<String> {
+    let metadata = cargo_metadata(&["--no-deps"]);
+    metadata["packages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|p| p["targets"].as_array().unwrap().iter())
+        .filter(|t| t["kind"].as_array().unwrap().iter().any(|k| k == "bin"))
+        .map(|t| t["name"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+fn cargo_metadata(extra: &[&str]) -> Value {
+    let mut args = vec!["metadata", "--format-version", "1", "--locked"];
+    args.extend_from_slice(extra);
+    let (ok, stdout, stderr) = run_in_repo(env!("CARGO"), &args, "cargo");
+    assert!(ok, "cargo metadata failed: {stderr}");
+    serde_json::from_str(&stdout).expect("cargo metadata prints JSON")
+}
+
+fn strings(value: &Value) -> Vec<String> {
+    value
+        .as_array()
+        .map(|a| a.iter().map(|v| v.as_str().unwrap_or_default().to_owned()).collect())
+        .unwrap_or_default()
+}
+
+#[test]
+fn the_compose_file_validates_against_the_compose_specification_and_keeps_the_simulator_optional() {
+    let model = compose_config(&["--profile", "sim"]);
+    let services: BTreeSet<String> = model["services"].as_object().unwrap().keys().cloned().collect();
+    let expected: BTreeSet<String> = [
+        "postgres", "rabbitmq", "migrate", "ingress", "worker", "landing", "stripe-sim",
+        "otel-collector", "jaeger", "prometheus", "grafana",
+    ]
+    .map(str::to_owned)
+    .into();
+    assert_eq!(services, expected);
+    // The simulator only runs with `--profile sim`, so nothing else may need it to start.
+    assert_eq!(model["services"]["stripe-sim"]["profiles"], serde_json::json!(["sim"]));
+    for (name, service) in model["services"].as_object().unwrap() {
+        assert!(service["depends_on"].get("stripe-sim").is_none(), "{name} depends on stripe-sim");
+        if name != "stripe-sim" {
+            assert!(service.get("profiles").is_none(), "{name} is behind a profile");
+        }
+    }
+    compose_config(&[]);
+
+    // Secrets from files: the override validates too, and leaves no secret in the environment.
+    let secret_files: Vec<(&str, &str)> = [
+        "postgres_password", "rabbitmq_password", "database_url", "broker_url", "stripe_secret_key",
+        "stripe_webhook_secrets", "grafana_admin_password",
+    ]
+    .iter()
+    .map(|name| (*name, "placeholder"))
+    .collect();
+    let secrets_dir = repo_root().join("deploy/secrets");
+    let created: Vec<_> = secret_files
+        .iter()
+        .map(|(name, _)| secrets_dir.join(name))
+        .filter(|path| !path.exists())
+        .collect();
+    for path in &created {
+        std::fs::write(path, "placeholder").unwrap();
+    }
+    let with_files = std::panic::catch_unwind(|| {
+        compose_config(&["-f", "docker-compose.yml", "-f", "deploy/compose.secrets.yml", "--profile", "sim"])
+    });
+    for path in &created {
+        let _ = std::fs::remove_file(path);
+    }
+    let with_files = with_files.expect("the secrets override validates");
+    for (name, service) in with_files["services"].as_object().unwrap() {
+        for (key, value) in service["environment"].as_object().into_iter().flatten() {
+            if let Some(base_name) = key.strip_suffix("_FILE") {
+                assert!(value.as_str().unwrap().starts_with("/run/secrets/"), "{name}: {key}");
+                let base_value = service["environment"][base_name].as_str().unwrap_or_default();
+                assert!(base_value.is_empty(), "{name}: {base_name} is still set next to {key}");
+            }
+        }
+    }
+}
+
+#[test]
+fn a_compose_file_that_breaks_the_specification_is_rejected() {
+    let broken = read_repo_file("docker-compose.yml").replace(
+        "condition: service_completed_successfully",
+        "condition: service_finished",
+    );
+    let path = std::env::temp_dir().join(format!("compose-broken-{}.yml", std::process::id()));
+    std::fs::write(&path, broken).unwrap();
+    let root = repo_root();
+    let (ok, _, stderr) = run_in_repo(
+        "docker-compose",
+        &["--project-directory", root.to_str().unwrap(), "-f", path.to_str().unwrap(), "config", "-q"],
+        "Debian's docker-compose",
+    );
+    let _ = std::fs::remove_file(&path);
+    assert!(!ok, "an unknown depends_on condition must not validate");
+    assert!(stderr.contains("service_finished"), "the error names the mistake: {stderr}");
+}
+
+#[test]
+fn every_built_service_names_a_dockerfile_stage_that_installs_a_workspace_binary_it_runs() {
+    let model = compose_config(&["--profile", "sim"]);
+    let stages = dockerfile_stages(&read_repo_file("deploy/Dockerfile"));
+    let bins = workspace_bins();
+
+    // The builder's outputs are workspace binaries, and every stage installs only those.
+    let builder = &stages["builder"];
+    let built: BTreeSet<String> = builder
+        .instructions
+        .iter()
+        .flat_map(|i| i.split_whitespace())
+        .filter_map(|w| w.strip_prefix("target/release/"))
+        .map(str::to_owned)
+        .collect();
+    assert!(!built.is_empty(), "the builder copies its binaries out of target/release");
+    for binary in &built {
+        assert!(bins.contains(binary), "{binary} is not a [[bin]] of the workspace ({bins:?})");
+    }
+
+    for (service, target) in BUILT {
+        let definition = &model["services"][*service];
+        let build = &definition["build"];
+        assert_eq!(build["dockerfile"], "deploy/Dockerfile", "{service}");
+        assert_eq!(build["target"], *target, "{service}");
+        let stage_chain = lineage(&stages, target);
+        assert!(!stage_chain.is_empty(), "{service}: no stage `{target}` in deploy/Dockerfile");
+
+        // What the image installs, from its stage and the stages beneath it.
+        let mut installed = BTreeSet::new();
+        let mut healthcheck = None;
+        let mut cmd = None;
+        for stage in &stage_chain {
+            for instruction in &stage.instructions {
+                let words: Vec<&str> = instruction.split_whitespace().collect();
+                if words[0] == "COPY" && words.get(1) == Some(&"--from=builder") {
+                    let source = words[2].trim_start_matches("/out/");
+                    assert!(built.contains(source), "{target} copies {source}, which the builder does not build");
+                    installed.insert(words[3].rsplit('/').next().unwrap().to_owned());
+                }
+                if words[0] == "HEALTHCHECK" && healthcheck.is_none() {
+                    healthcheck = Some(instruction.clone());
+                }
+                if words[0] == "CMD" && cmd.is_none() {
+                    cmd = Some(serde_json::from_str::<Vec<String>>(instruction.trim_start_matches("CMD").trim()).unwrap());
+                }
+            }
+        }
+        let healthcheck = healthcheck.unwrap_or_else(|| panic!("stage {target} has no HEALTHCHECK"));
+        assert!(healthcheck.contains("CMD healthcheck "), "{target}: {healthcheck}");
+        assert!(installed.contains("healthcheck"), "{target} lacks the healthcheck binary");
+
+        let command = definition["command"]
+            .as_array()
+            .map(|_| strings(&definition["command"]))
+            .or(cmd)
+            .unwrap_or_else(|| panic!("{service} has no command"));
+        assert!(
+            installed.contains(&command[0]),
+            "{service} runs {:?}, which stage {target} does not install ({installed:?})",
+            command[0]
+        );
+        match command[0].as_str() {
+            "worker" => {
+                worker::cli::Cli::try_parse_from(&command)
+                    .unwrap_or_else(|e| panic!("{service}: `{}` is not a worker command: {e}", command.join(" ")));
+            }
+            "stripe-sim" => {
+                stripe_sim::cli::Cli::try_parse_from(&command).unwrap_or_else(|e| {
+                    panic!("{service}: `{}` is not a stripe-sim command: {e}", command.join(" "))
+                });
+            }
+            // ingress and landing take no arguments: everything is settings.
+            other => assert_eq!(command, vec![other.to_owned()], "{service}"),
+        }
+    }
+}
+
+#[test]
+fn the_builder_image_is_new_enough_for_every_locked_dependency() {
+    let dockerfile = read_repo_file("deploy/Dockerfile");
+    let image_version = dockerfile
+        .lines()
+        .find_map(|l| l.strip_prefix("ARG RUST_VERSION="))
+        .expect("deploy/Dockerfile has ARG RUST_VERSION=");
+    let parse = |v: &str| -> (u64, u64) {
+        let mut parts = v.trim().split('.').map(|p| p.parse::<u64>().unwrap_or(0));
+        (parts.next().unwrap_or(0), parts.next().unwrap_or(0))
+    };
+    let image = parse(image_version);
+    let metadata = cargo_metadata(&["--offline"]);
+    for package in metadata["packages"].as_array().unwrap() {
+        if let Some(required) = package["rust_version"].as_str() {
+            assert!(
+                parse(required) <= image,
+                "{} {} needs Rust {required}; deploy/Dockerfile builds with {image_version}",
+                package["name"],
+                package["version"]
+            );
+        }
+    }
+}
+
+#[test]
+fn the_stack_starts_in_dependency_order_and_the_worker_scales() {
+    let model = compose_config(&["--profile", "sim"]);
+    let services = &model["services"];
+    let depends = |service: &str, on: &str| services[service]["depends_on"][on]["condition"].clone();
+
+    for service in ["worker", "landing"] {
+        assert_eq!(depends(service, "migrate"), "service_completed_successfully", "{service}");
+        assert_eq!(depends(service, "postgres"), "service_healthy", "{service}");
+    }
+    assert_eq!(depends("migrate", "postgres"), "service_healthy");
+    assert_eq!(depends("worker", "rabbitmq"), "service_healthy");
+    assert_eq!(depends("ingress", "rabbitmq"), "service_healthy");
+    assert_eq!(depends("stripe-sim", "ingress"), "service_healthy");
+    assert_eq!(strings(&services["migrate"]["command"]), ["worker", "migrate"]);
+    for backing in ["postgres", "rabbitmq"] {
+        assert!(services[backing]["healthcheck"]["test"].is_array(), "{backing} has a healthcheck");
+    }
+
+    // `docker compose up --scale worker=3` needs a worker without a fixed name or host port.
+    let worker = &services["worker"];
+    assert!(worker.get("container_name").is_none(), "worker has a container_name");
+    assert!(worker.get("ports").is_none(), "worker publishes a host port: {}", worker["ports"]);
+
+    // Every service reports traces to the collector and logs JSON.
+    for (service, _) in BUILT.iter().filter(|(s, _)| *s != "stripe-sim") {
+        let environment = &services[*service]["environment"];
+        assert_eq!(environment["APP_TELEMETRY__OTLP_ENDPOINT"], "http://otel-collector:4318", "{service}");
+        assert_eq!(environment["APP_LOG__FORMAT"], "json", "{service}");
+    }
+
+    // Offline out of the box: the services call the simulator, which signs its webhooks with a
+    // secret the ingress accepts and delivers them to the ingress's webhook path.
+    let sim = strings(&services["stripe-sim"]["command"]);
+    let flag = |name: &str| -> String {
+        sim.iter()
+            .find_map(|a| a.strip_prefix(&format!("--{name}=")))
+            .unwrap_or_else(|| panic!("stripe-sim has no --{name}"))
+            .to_owned()
+    };
+    let ingress_env = &services["ingress"]["environment"];
+    assert_eq!(ingress_env["APP_STRIPE__API_BASE"], "http://stripe-sim:12111");
+    let secrets = ingress_env["APP_WEBHOOK__SECRETS"].as_str().unwrap();
+    assert!(secrets.split(',').any(|s| s == flag("webhook-secret")), "the sim signs with an accepted secret");
+    assert_eq!(flag("webhook"), "http://ingress:8080/webhook");
+    assert_eq!(flag("api-key"), ingress_env["APP_STRIPE__SECRET_KEY"].as_str().unwrap());
+}
+
+#[test]
+fn every_file_the_stack_mounts_exists_and_prometheus_scrapes_every_service() {
+    let model = compose_config(&["--profile", "sim"]);
+    let root = repo_root();
+    for (service, definition) in model["services"].as_object().unwrap() {
+        for volume in definition["volumes"].as_array().into_iter().flatten() {
+            // docker-compose prints bind mounts as "SOURCE:TARGET[:MODE]" with an absolute source.
+            let text = volume.as_str().map(str::to_owned).unwrap_or_else(|| {
+                format!("{}:{}", volume["source"].as_str().unwrap_or_default(), volume["target"].as_str().unwrap_or_default())
+            });
+            let source = text.split(':').next().unwrap();
+            if source.starts_with('/') {
+                assert!(
+                    std::path::Path::new(source).exists() && source.starts_with(root.to_str().unwrap()),
+                    "{service} mounts {source}, which is not a file of the repository"
+                );
+            }
+        }
+    }
+
+    let prometheus = deploy_support::read_yaml("deploy/prometheus/prometheus.yml");
+    let mut scraped = BTreeSet::new();
+    for job in prometheus["scrape_configs"].as_array().unwrap() {
+        for static_config in job["static_configs"].as_array().into_iter().flatten() {
+            for target in strings(&static_config["targets"]) {
+                scraped.insert(target.split(':').next().unwrap().to_owned());
+            }
+        }
+        for dns in job["dns_sd_configs"].as_array().into_iter().flatten() {
+            scraped.extend(strings(&dns["names"]));
+        }
+    }
+    for service in ["ingress", "worker", "landing", "rabbitmq", "otel-collector"] {
+        assert!(scraped.contains(service), "Prometheus does not scrape {service}");
+    }
+    for host in scraped.iter().filter(|h| *h != "localhost") {
+        assert!(model["services"].get(host).is_some(), "Prometheus scrapes {host}, which is not a service");
+    }
+}

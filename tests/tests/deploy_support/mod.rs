@@ -1,0 +1,270 @@
+//! What the deploy tests share: the repository's paths, and throwaway RabbitMQ virtual hosts
+//! (made and inspected with the local `rabbitmqctl`, which `scripts/ensure-services` installs
+//! with the broker) so a test can import or declare a whole topology under its real names
+//! without touching anybody else's.
+
+// Each test file uses a different subset of these helpers.
+#![allow(dead_code)]
+
+pub mod promql;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use secrecy::SecretString;
+use serde_json::Value;
+
+/// The workspace root (the `tests` package lives one level below it).
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("the tests package is inside the workspace")
+        .to_path_buf()
+}
+
+/// A file of the repository, read whole.
+pub fn read_repo_file(relative: &str) -> String {
+    let path = repo_root().join(relative);
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()))
+}
+
+/// Runs `rabbitmqctl ARGS` against the local node and returns its stdout; panics with its
+/// stderr when it fails.
+pub fn rabbitmqctl(args: &[&str]) -> String {
+    let output = Command::new("rabbitmqctl")
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run rabbitmqctl (is rabbitmq-server installed?): {e}"));
+    assert!(
+        output.status.success(),
+        "rabbitmqctl {args:?} failed: {}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout).expect("rabbitmqctl prints UTF-8")
+}
+
+/// A virtual host of its own on the local broker, with full permissions for the test user;
+/// deleted (with everything in it) when dropped.
+#[derive(Debug)]
+pub struct Vhost {
+    pub name: String,
+}
+
+impl Vhost {
+    pub fn create(purpose: &str) -> Vhost {
+        let name = format!("deploy-test-{purpose}-{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
+        rabbitmqctl(&["-q", "add_vhost", &name]);
+        let user = amqp_user();
+        rabbitmqctl(&["-q", "set_permissions", "-p", &name, &user, ".*", ".*", ".*"]);
+        Vhost { name }
+    }
+
+    /// An AMQP connection to this vhost, as the test user.
+    pub async fn connect(&self) -> lapin::Connection {
+        let mut url = url::Url::parse(&tests::amqp_url()).expect("TEST_AMQP_URL is a URL");
+        url.set_path(&format!("/{}", urlencode(&self.name)));
+        shared::queue::connect(&SecretString::from(url.to_string()), "deploy-test")
+            .await
+            .expect("connect to the test vhost")
+    }
+
+    /// Imports a definitions document (its `vhost` fields rewritten to this vhost). RabbitMQ
+    /// imports asynchronously: poll [`Self::export`] for the result.
+    pub fn import(&self, definitions: &Value) {
+        let mut definitions = definitions.clone();
+        for kind in ["exchanges", "queues", "bindings"] {
+            for item in definitions[kind].as_array_mut().into_iter().flatten() {
+                item["vhost"] = Value::String(self.name.clone());
+            }
+        }
+        let file = std::env::temp_dir().join(format!("{}.json", self.name));
+        std::fs::write(&file, serde_json::to_vec(&definitions).unwrap()).expect("write the definitions");
+        rabbitmqctl(&["-q", "import_definitions", file.to_str().unwrap()]);
+        let _ = std::fs::remove_file(file);
+    }
+
+    /// What the broker holds in this vhost, as a definitions document would say it.
+    pub fn export(&self) -> Topology {
+        let all: Value = serde_json::from_str(&rabbitmqctl(&["-q", "export_definitions", "-"]))
+            .expect("export_definitions prints JSON");
+        Topology::from_definitions(&all, Some(&self.name))
+    }
+}
+
+impl Drop for Vhost {
+    fn drop(&mut self) {
+        let _ = Command::new("rabbitmqctl").args(["-q", "delete_vhost", &self.name]).output();
+    }
+}
+
+fn amqp_user() -> String {
+    let url = url::Url::parse(&tests::amqp_url()).expect("TEST_AMQP_URL is a URL");
+    url.username().to_owned()
+}
+
+fn urlencode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// Exchanges, queues and bindings of one vhost, keyed and stripped to what decides whether a
+/// redeclaration is equivalent (RabbitMQ's own defaults — `amq.*` exchanges, the default
+/// exchange's implicit bindings — left out), so that two of them compare with `==` and a
+/// mismatch prints a readable diff.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Topology {
+    pub exchanges: BTreeMap<String, Value>,
+    pub queues: BTreeMap<String, Value>,
+    pub bindings: BTreeSet<String>,
+}
+
+impl Topology {
+    /// From a definitions document, keeping the items of `vhost` (every item when `None`).
+    pub fn from_definitions(definitions: &Value, vhost: Option<&str>) -> Topology {
+        let items = |kind: &str| -> Vec<Value> {
+            definitions[kind]
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+                .into_iter()
+                .filter(|item| vhost.is_none_or(|v| item["vhost"] == v))
+                .collect()
+        };
+        let field = |item: &Value, key: &str, default: Value| item.get(key).cloned().unwrap_or(default);
+        let exchanges = items("exchanges")
+            .into_iter()
+            .filter(|e| !e["name"].as_str().unwrap_or_default().starts_with("amq."))
+            .map(|e| {
+                let name = e["name"].as_str().expect("an exchange has a name").to_owned();
+                let shape = serde_json::json!({
+                    "type": e["type"],
+                    "durable": field(&e, "durable", Value::Bool(true)),
+                    "auto_delete": field(&e, "auto_delete", Value::Bool(false)),
+                    "internal": field(&e, "internal", Value::Bool(false)),
+                    "arguments": field(&e, "arguments", serde_json::json!({})),
+                });
+                (name, shape)
+            })
+            .collect();
+        let queues = items("queues")
+            .into_iter()
+            .map(|q| {
+                let name = q["name"].as_str().expect("a queue has a name").to_owned();
+                let shape = serde_json::json!({
+                    "durable": field(&q, "durable", Value::Bool(true)),
+                    "auto_delete": field(&q, "auto_delete", Value::Bool(false)),
+                    "arguments": field(&q, "arguments", serde_json::json!({})),
+                });
+                (name, shape)
+            })
+            .collect();
+        let bindings = items("bindings")
+            .into_iter()
+            .filter(|b| b["source"] != "")
+            .map(|b| {
+                format!(
+                    "{} -[{}]-> {} {} {}",
+                    b["source"].as_str().unwrap_or_default(),
+                    b["routing_key"].as_str().unwrap_or_default(),
+                    b["destination_type"].as_str().unwrap_or_default(),
+                    b["destination"].as_str().unwrap_or_default(),
+                    field(&b, "arguments", serde_json::json!({})),
+                )
+            })
+            .collect();
+        Topology { exchanges, queues, bindings }
+    }
+}
+
+/// `deploy/rabbitmq/definitions.json`, parsed.
+pub fn committed_definitions() -> Value {
+    serde_json::from_str(&read_repo_file("deploy/rabbitmq/definitions.json"))
+        .expect("deploy/rabbitmq/definitions.json is JSON")
+}
+
+/// A YAML file of the repository as JSON values, YAML merge keys (`<<: *anchor`) applied.
+pub fn read_yaml(relative: &str) -> Value {
+    yaml_to_json(&read_repo_file(relative))
+        .unwrap_or_else(|e| panic!("{relative} is not valid YAML: {e}"))
+}
+
+pub fn yaml_to_json(text: &str) -> Result<Value, serde_norway::Error> {
+    let mut value: serde_norway::Value = serde_norway::from_str(text)?;
+    value.apply_merge()?;
+    Ok(serde_json::to_value(value).expect("YAML with string keys converts to JSON"))
+}
+
+/// Runs a command in the repository root; returns (success, stdout, stderr). Panics when the
+/// program is missing, naming what installs it.
+pub fn run_in_repo(program: &str, args: &[&str], installed_by: &str) -> (bool, String, String) {
+    let output = Command::new(program)
+        .args(args)
+        .current_dir(repo_root())
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {program} ({installed_by}): {e}"));
+    (
+        output.status.success(),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+/// `docker-compose ARGS config`: the compose model as Compose resolves it (variables
+/// interpolated with their defaults, anchors merged), validated against the Compose
+/// specification's schema without a Docker engine.
+pub fn compose_config(args: &[&str]) -> Value {
+    let mut all = args.to_vec();
+    all.push("config");
+    let (ok, stdout, stderr) =
+        run_in_repo("docker-compose", &all, "Debian's docker-compose, installed by scripts/ensure-services");
+    assert!(ok, "docker-compose {all:?} rejects the file:\n{stderr}");
+    yaml_to_json(&stdout).expect("docker-compose prints YAML")
+}
+
+/// Every PromQL expression of the Grafana dashboard, with its panel's title.
+pub fn dashboard_exprs() -> Vec<(String, String)> {
+    let dashboard: Value = serde_json::from_str(&read_repo_file("deploy/grafana/dashboards/fulfillment.json"))
+        .expect("the dashboard is JSON");
+    let mut exprs = Vec::new();
+    for panel in dashboard["panels"].as_array().expect("the dashboard has panels") {
+        for target in panel["targets"].as_array().into_iter().flatten() {
+            if let Some(expr) = target["expr"].as_str() {
+                exprs.push((panel["title"].as_str().unwrap_or_default().to_owned(), expr.to_owned()));
+            }
+        }
+    }
+    exprs
+}
+
+/// Every alert rule's expression, with the alert's name.
+pub fn rule_exprs() -> Vec<(String, String)> {
+    let rules = read_yaml("deploy/prometheus/rules.yml");
+    let mut exprs = Vec::new();
+    for group in rules["groups"].as_array().expect("rules.yml has groups") {
+        for rule in group["rules"].as_array().expect("a group has rules") {
+            let name = rule["alert"].as_str().or(rule["record"].as_str()).unwrap_or_default();
+            exprs.push((name.to_owned(), rule["expr"].as_str().expect("a rule has an expr").to_owned()));
+        }
+    }
+    exprs
+}
+
+/// Names that Prometheus itself makes (per scrape target), not any service.
+pub const PROMETHEUS_SYNTHETIC: &[&str] = &["up", "ALERTS", "ALERTS_FOR_STATE", "scrape_duration_seconds"];
+
+/// The RabbitMQ 3.10 Prometheus plugin's metric names, as deploy/rabbitmq/metric-names.sh
+/// recorded them from a real node configured like the compose stack's.
+pub fn rabbitmq_metric_names() -> BTreeSet<String> {
+    read_repo_file("deploy/prometheus/rabbitmq-metric-names.txt")
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .map(str::to_owned)
+        .collect()
+}

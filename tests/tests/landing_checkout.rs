@@ -1,0 +1,177 @@
+//! `POST /checkout`: the cart form becomes a Checkout Session whose `success_url` keeps the
+//! literal `{CHECKOUT_SESSION_ID}`, and the browser is sent to its payment page.
+
+mod landing_common;
+
+use landing_common::Landing;
+use stripe_sim::{Fault, FaultKind, RouteMatch};
+
+const TOKEN: &str = "1b4e28ba-2fa1-41d2-883f-0016d3cca427";
+
+/// The session id at the end of the payment page URL (`…/c/pay/cs_test_…`).
+fn session_id_of(payment_page: &str) -> String {
+    payment_page
+        .rsplit('/')
+        .find(|segment| segment.starts_with("cs_"))
+        .unwrap_or_else(|| panic!("no session id in {payment_page}"))
+        .split(['?', '#'])
+        .next()
+        .unwrap()
+        .to_owned()
+}
+
+#[tokio::test]
+async fn checkout_creates_a_session_with_the_placeholder_and_redirects_to_its_page() {
+    let landing = Landing::start().await;
+
+    let page = landing
+        .post_form(
+            "/checkout",
+            &[
+                ("form_token", TOKEN),
+                ("qty_price_tshirt", "2"),
+                ("qty_price_mug", "0"),
+            ],
+        )
+        .await;
+
+    assert_eq!(page.status, 303, "{}", page.body);
+    let location = page.header("location").to_owned();
+    let id = session_id_of(&location);
+    let session = landing
+        .sim
+        .state
+        .retrieve_session(&id, true)
+        .expect("the session exists");
+    assert_eq!(
+        session["url"],
+        location.as_str(),
+        "303 to the session's own URL"
+    );
+    assert_eq!(
+        session["success_url"],
+        "http://shop.test/order/success?session_id={CHECKOUT_SESSION_ID}"
+    );
+    assert_eq!(session["cancel_url"], "http://shop.test/order/cancel");
+    assert_eq!(session["mode"], "payment");
+    let items = session["line_items"]["data"].as_array().unwrap();
+    assert_eq!(items.len(), 1, "only items with a quantity");
+    assert_eq!(items[0]["price"]["id"], "price_tshirt");
+    assert_eq!(items[0]["quantity"], 2);
+    assert_eq!(session["amount_total"], 4000);
+}
+
+#[tokio::test]
+async fn a_double_submitted_form_creates_one_session() {
+    let landing = Landing::start().await;
+    let form = [("form_token", TOKEN), ("qty_price_tenugui", "1")];
+
+    let first = landing.post_form("/checkout", &form).await;
+    let second = landing.post_form("/checkout", &form).await;
+
+    assert_eq!(first.status, 303);
+    assert_eq!(second.status, 303);
+    assert_eq!(
+        first.header("location"),
+        second.header("location"),
+        "the same session"
+    );
+    let stats = landing.sim.state.stats();
+    assert_eq!(stats["sessions"], 1, "{stats}");
+
+    // The same page with a changed cart is a new order, not Stripe's idempotency error.
+    let changed = landing
+        .post_form(
+            "/checkout",
+            &[("form_token", TOKEN), ("qty_price_tenugui", "2")],
+        )
+        .await;
+    assert_eq!(changed.status, 303, "{}", changed.body);
+    assert_ne!(changed.header("location"), first.header("location"));
+}
+
+#[tokio::test]
+async fn a_shop_page_form_goes_through_checkout() {
+    let landing = Landing::start().await;
+    let shop = landing.get("/").await;
+    let token = shop
+        .body
+        .split("name=\"form_token\" value=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("the shop page carries a form token")
+        .to_owned();
+
+    let page = landing
+        .post_form(
+            "/checkout",
+            &[("form_token", &token), ("qty_price_dallah", "1")],
+        )
+        .await;
+
+    assert_eq!(page.status, 303, "{}", page.body);
+    let id = session_id_of(page.header("location"));
+    let session = landing.sim.state.retrieve_session(&id, false).unwrap();
+    assert_eq!(session["currency"], "kwd");
+    assert_eq!(session["amount_total"], 12500);
+}
+
+#[tokio::test]
+async fn forms_that_cannot_become_an_order_are_a_400_page() {
+    let landing = Landing::start().await;
+    let cases: [(&[(&str, &str)], &str); 5] = [
+        (&[("qty_price_tshirt", "1")], "expired"),
+        (
+            &[("form_token", TOKEN), ("qty_price_tshirt", "0")],
+            "at least one item",
+        ),
+        (
+            &[("form_token", TOKEN), ("qty_price_tshirt", "lots")],
+            "whole numbers",
+        ),
+        (
+            &[("form_token", TOKEN), ("qty_price_unknown", "1")],
+            "no longer for sale",
+        ),
+        (
+            &[
+                ("form_token", TOKEN),
+                ("qty_price_tshirt", "1"),
+                ("qty_price_tenugui", "1"),
+            ],
+            "different currencies",
+        ),
+    ];
+
+    for (form, reason) in cases {
+        let page = landing.post_form("/checkout", form).await;
+        assert_eq!(page.status, 400, "{form:?}: {}", page.body);
+        page.assert_shows(&[reason]);
+    }
+    assert_eq!(
+        landing.sim.state.requests_to("/v1/checkout/sessions"),
+        0,
+        "no session created"
+    );
+}
+
+#[tokio::test]
+async fn stripe_unavailable_at_checkout_is_a_503_page() {
+    let landing = Landing::start().await;
+    landing.get("/").await; // the catalog is cached
+    landing.sim.state.inject_fault(Fault {
+        route: RouteMatch::new("POST", "/v1/checkout/sessions"),
+        kind: FaultKind::Status500,
+        count: 0,
+    });
+
+    let page = landing
+        .post_form(
+            "/checkout",
+            &[("form_token", TOKEN), ("qty_price_mug", "1")],
+        )
+        .await;
+
+    assert_eq!(page.status, 503, "{}", page.body);
+    page.assert_shows(&["start your checkout", "Please retry in a few seconds"]);
+}

@@ -1,0 +1,235 @@
+//! The worker fulfills what the queue brings, once, whatever order or multiplicity it arrives
+//! in (G2), and never an unpaid session (G3).
+
+mod worker_support;
+
+use tests::{eventually, TestStack};
+use worker_support::*;
+
+#[tokio::test]
+async fn a_completed_event_for_a_paid_session_fulfills_it_and_announces_order_fulfilled() {
+    let stack = TestStack::start().await;
+    let orders = stack
+        .broker
+        .watch(&stack.broker.topology.orders_exchange(), "order.#")
+        .await;
+    let worker = start_worker(&stack, &[]).await;
+    let channel = publisher(&stack).await;
+    let (session_id, event) = paid_session(&stack.sim.state);
+
+    publish_event(&stack, &channel, &event).await;
+
+    assert!(wait_for_state(&stack, &session_id, "fulfilled").await);
+    let order = stack
+        .fulfiller
+        .stored_order(&shared::CheckoutSessionId::parse(&session_id).unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(order.fulfilled_by.as_deref(), Some("webhook"));
+    assert_eq!(order.customer_email.as_deref(), Some("jenny@example.com"));
+    assert_eq!(order.amount_total, Some(4000));
+    assert_eq!(order.lines.len(), 1);
+    assert_eq!(order.lines[0].quantity, 2);
+
+    let announcement = stack
+        .broker
+        .next(&orders, WAIT)
+        .await
+        .expect("order.fulfilled is published");
+    let properties = &announcement.delivery.properties;
+    assert_eq!(
+        properties.kind().as_ref().map(|k| k.as_str()),
+        Some("order.fulfilled")
+    );
+    assert_eq!(announcement.delivery.routing_key.as_str(), "order.fulfilled");
+    let body: serde_json::Value = serde_json::from_slice(&announcement.delivery.data).unwrap();
+    assert_eq!(body["session_id"], session_id.as_str());
+    assert_eq!(body["amount_total"], 4000);
+    let outbox_id: uuid::Uuid = sqlx::query_scalar(
+        "SELECT id FROM outbox WHERE session_id = $1 AND sent_at IS NOT NULL",
+    )
+    .bind(&session_id)
+    .fetch_one(&stack.db.pool)
+    .await
+    .expect("the outbox row is marked sent");
+    assert_eq!(
+        properties.message_id().as_ref().map(|m| m.to_string()),
+        Some(outbox_id.to_string()),
+        "message_id is the outbox row id, so subscribers can dedupe"
+    );
+    assert_eq!(
+        event_outcome(&stack, event["id"].as_str().unwrap()).await.as_deref(),
+        Some("fulfilled")
+    );
+    worker.shutdown().await;
+    assert_eq!(stack.broker.depth(&stack.broker.topology.fulfillment_queue()).await, 0);
+}
+
+#[tokio::test]
+async fn the_same_event_five_times_and_a_second_event_for_the_session_fulfill_it_once() {
+    let stack = TestStack::start().await;
+    let worker = start_worker(&stack, &[]).await;
+    let channel = publisher(&stack).await;
+    let (session_id, event) = paid_session(&stack.sim.state);
+    let event_id = event["id"].as_str().unwrap().to_owned();
+    let second = synthetic_event("evt_second_delivery_1", "checkout.session.completed", &session_id);
+
+    for _ in 0..5 {
+        publish_event(&stack, &channel, &event).await;
+    }
+    publish_event(&stack, &channel, &second).await;
+
+    let settled = eventually(WAIT, || async {
+        let first = event_outcome(&stack, &event_id).await?;
+        let other = event_outcome(&stack, "evt_second_delivery_1").await?;
+        let attempts: i64 = sqlx::query_scalar(
+            "SELECT coalesce(sum(attempts), 0)::bigint FROM stripe_events WHERE session_id = $1",
+        )
+        .bind(&session_id)
+        .fetch_one(&stack.db.pool)
+        .await
+        .ok()?;
+        // Six deliveries; a redelivery of a settled event is skipped before it is counted.
+        (stack.broker.depth(&stack.broker.topology.fulfillment_queue()).await == 0
+            && attempts >= 2)
+            .then_some((first, other))
+    })
+    .await
+    .expect("both events are processed");
+    assert!(
+        [settled.0.as_str(), settled.1.as_str()].contains(&"fulfilled"),
+        "one of the events fulfilled the session: {settled:?}"
+    );
+    assert!(
+        settled.0 == "already_fulfilled" || settled.1 == "already_fulfilled",
+        "the other found it fulfilled: {settled:?}"
+    );
+    worker.shutdown().await;
+    assert_eq!(fulfillment_effects(&stack, &session_id).await, (1, 1, 1));
+    assert_eq!(stack.broker.depth(&stack.broker.topology.fulfillment_queue()).await, 0);
+}
+
+#[tokio::test]
+async fn a_delayed_payment_waits_as_awaiting_payment_then_is_fulfilled_when_it_succeeds() {
+    let stack = TestStack::start().await;
+    let worker = start_worker(&stack, &[]).await;
+    let channel = publisher(&stack).await;
+    let (session_id, completed) = delayed_session(&stack.sim.state);
+
+    publish_event(&stack, &channel, &completed).await;
+    assert!(wait_for_state(&stack, &session_id, "awaiting_payment").await);
+    assert_eq!(fulfillment_effects(&stack, &session_id).await, (0, 0, 0));
+
+    let succeeded = stack.sim.state.succeed_async_payment(&session_id).unwrap();
+    publish_event(&stack, &channel, &succeeded).await;
+    assert!(wait_for_state(&stack, &session_id, "fulfilled").await);
+    assert_eq!(fulfillment_effects(&stack, &session_id).await, (1, 1, 1));
+    assert_eq!(
+        event_outcome(&stack, completed["id"].as_str().unwrap()).await.as_deref(),
+        Some("awaiting_payment")
+    );
+    worker.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_failed_delayed_payment_is_recorded_and_order_payment_failed_is_announced() {
+    let stack = TestStack::start().await;
+    let orders = stack
+        .broker
+        .watch(&stack.broker.topology.orders_exchange(), "order.payment_failed")
+        .await;
+    let worker = start_worker(&stack, &[]).await;
+    let channel = publisher(&stack).await;
+    let (session_id, completed) = delayed_session(&stack.sim.state);
+    publish_event(&stack, &channel, &completed).await;
+    assert!(wait_for_state(&stack, &session_id, "awaiting_payment").await);
+
+    let failed = stack.sim.state.fail_async_payment(&session_id).unwrap();
+    publish_event(&stack, &channel, &failed).await;
+
+    assert!(wait_for_state(&stack, &session_id, "payment_failed").await);
+    let announcement = stack
+        .broker
+        .next(&orders, WAIT)
+        .await
+        .expect("order.payment_failed is published");
+    let body: serde_json::Value = serde_json::from_slice(&announcement.delivery.data).unwrap();
+    assert_eq!(body["session_id"], session_id.as_str());
+    assert_eq!(body["customer_email"], "jenny@example.com");
+    assert_eq!(fulfillment_effects(&stack, &session_id).await, (0, 0, 0));
+    worker.shutdown().await;
+}
+
+#[tokio::test]
+async fn events_out_of_order_succeeded_before_completed_fulfill_once() {
+    let stack = TestStack::start().await;
+    let worker = start_worker(&stack, &[]).await;
+    let channel = publisher(&stack).await;
+    let (session_id, completed) = delayed_session(&stack.sim.state);
+    let succeeded = stack.sim.state.succeed_async_payment(&session_id).unwrap();
+
+    publish_event(&stack, &channel, &succeeded).await;
+    assert!(wait_for_state(&stack, &session_id, "fulfilled").await);
+    publish_event(&stack, &channel, &completed).await;
+    let late = eventually(WAIT, || async {
+        event_outcome(&stack, completed["id"].as_str().unwrap()).await
+    })
+    .await;
+
+    assert_eq!(late.as_deref(), Some("already_fulfilled"));
+    assert_eq!(order_state(&stack, &session_id).await.as_deref(), Some("fulfilled"));
+    assert_eq!(fulfillment_effects(&stack, &session_id).await, (1, 1, 1));
+    worker.shutdown().await;
+}
+
+#[tokio::test]
+async fn an_expired_session_is_recorded_as_expired_and_never_fulfilled() {
+    let stack = TestStack::start().await;
+    let worker = start_worker(&stack, &[]).await;
+    let channel = publisher(&stack).await;
+    let session_id = open_session(&stack.sim.state);
+    let expired = stack.sim.state.expire_session(&session_id).unwrap();
+
+    publish_event(&stack, &channel, &expired).await;
+
+    assert!(wait_for_state(&stack, &session_id, "expired").await);
+    assert_eq!(fulfillment_effects(&stack, &session_id).await, (0, 0, 0));
+    worker.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_completed_event_claiming_payment_for_an_unpaid_session_does_not_fulfill_it() {
+    let stack = TestStack::start().await;
+    let worker = start_worker(&stack, &[]).await;
+    let channel = publisher(&stack).await;
+    // The customer has not paid: the session is still open at Stripe, whatever the event says.
+    let session_id = open_session(&stack.sim.state);
+    let forged = synthetic_event("evt_claims_paid_1", "checkout.session.completed", &session_id);
+
+    publish_event(&stack, &channel, &forged).await;
+
+    let outcome = eventually(WAIT, || async {
+        event_outcome(&stack, "evt_claims_paid_1").await
+    })
+    .await;
+    assert_eq!(outcome.as_deref(), Some("awaiting_payment"));
+    assert_eq!(fulfillment_effects(&stack, &session_id).await, (0, 0, 0));
+    worker.shutdown().await;
+}
+
+#[tokio::test]
+async fn an_event_type_the_worker_does_not_act_on_is_acknowledged_and_recorded_as_ignored() {
+    let stack = TestStack::start().await;
+    let worker = start_worker(&stack, &[]).await;
+    let channel = publisher(&stack).await;
+    let event = synthetic_event("evt_new_type_1", "checkout.session.something_new", "x");
+
+    publish_event(&stack, &channel, &event).await;
+
+    let outcome = eventually(WAIT, || async { event_outcome(&stack, "evt_new_type_1").await }).await;
+    assert_eq!(outcome.as_deref(), Some("ignored"));
+    worker.shutdown().await;
+    assert_eq!(stack.broker.depth(&stack.broker.topology.dead_queue()).await, 0);
+    assert_eq!(stack.broker.depth(&stack.broker.topology.fulfillment_queue()).await, 0);
+}

@@ -1,0 +1,163 @@
+//! The worker binary's commands. Every command reads the same settings as the service.
+
+use std::time::Duration;
+
+use anyhow::{bail, Context};
+use clap::{Parser, Subcommand};
+use shared::queue::Topology;
+use shared::stripe::StripeClient;
+use shared::{CheckoutSessionId, Fulfiller, Settings};
+
+use crate::process::Processor;
+use crate::reconciler::{Reconciler, ReconcilerOptions};
+use crate::startup::Application;
+use crate::{redrive, show};
+
+/// Fulfills paid Stripe Checkout Sessions from the checkout.fulfillment queue.
+#[derive(Debug, Parser)]
+#[command(name = "worker", version)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Consume, relay the outbox, reconcile (the default).
+    Run,
+    /// Apply the database migrations, then exit.
+    Migrate,
+    /// Move dead-lettered messages back to checkout.fulfillment, attempts reset.
+    Redrive {
+        /// At most this many (default: every message dead now).
+        #[arg(long)]
+        limit: Option<usize>,
+    },
+    /// Reconcile the checkout events Stripe created in a time range, once.
+    Reconcile {
+        /// Start of the range: RFC 3339 (2025-01-31T12:00:00Z) or unix seconds.
+        #[arg(long, value_parser = parse_time)]
+        since: i64,
+        /// End of the range (default: now), same formats.
+        #[arg(long, value_parser = parse_time)]
+        until: Option<i64>,
+    },
+    /// Print a Checkout Session's state, lines and event history.
+    Show {
+        /// The Checkout Session id (cs_test_… or cs_live_…).
+        session_id: String,
+    },
+}
+
+/// Runs `command` (default: [`Command::Run`]).
+pub async fn run(command: Option<Command>, settings: Settings) -> anyhow::Result<()> {
+    match command.unwrap_or(Command::Run) {
+        Command::Run => {
+            Application::build(settings)
+                .await?
+                .run_until_stopped()
+                .await
+        }
+        Command::Migrate => {
+            let pool = shared::store::pool(&settings.database)?;
+            shared::store::migrate(&pool)
+                .await
+                .context("applying migrations")?;
+            println!("migrations applied");
+            Ok(())
+        }
+        Command::Redrive { limit } => {
+            let report = redrive::redrive(
+                &settings.broker.url,
+                &Topology::from_settings(&settings.broker),
+                limit,
+                Duration::from_millis(settings.broker.confirm_timeout_ms),
+            )
+            .await?;
+            println!(
+                "redriven: {}; still dead: {}",
+                report.moved, report.remaining
+            );
+            Ok(())
+        }
+        Command::Reconcile { since, until } => {
+            if until.is_some_and(|until| until < since) {
+                bail!("--until is before --since");
+            }
+            let report = one_shot_reconciler(&settings)?
+                .reconcile_range(since, until)
+                .await?;
+            println!("{report}");
+            if report.failed > 0 {
+                bail!("{} event(s) failed; run again to retry them", report.failed);
+            }
+            Ok(())
+        }
+        Command::Show { session_id } => {
+            let id = CheckoutSessionId::parse(&session_id)
+                .with_context(|| format!("{session_id:?} is not a Checkout Session id"))?;
+            let pool = shared::store::pool(&settings.database)?;
+            match show::render(&pool, &id).await? {
+                Some(report) => print!("{report}"),
+                None => bail!("no order and no event recorded for {id}"),
+            }
+            Ok(())
+        }
+    }
+}
+
+/// A reconciler for a one-shot range: no leader election (an operator runs it deliberately;
+/// processing is idempotent, so overlapping a leader's sweep is harmless).
+fn one_shot_reconciler(settings: &Settings) -> anyhow::Result<Reconciler> {
+    let pool = shared::store::pool(&settings.database)?;
+    let stripe = StripeClient::new(&settings.stripe)?;
+    let tiers = settings.broker.retry_tiers_ms.len();
+    let processor = Processor::new(Fulfiller::new(pool, stripe), tiers);
+    Ok(Reconciler::new(
+        processor,
+        ReconcilerOptions {
+            database: shared::store::connect_options(&settings.database)?,
+            interval: Duration::from_secs(settings.worker.reconcile_interval_secs.max(1)),
+            overlap: Duration::from_secs(settings.worker.reconcile_overlap_secs),
+            concurrency: usize::from(settings.worker.prefetch.max(1)),
+        },
+    ))
+}
+
+/// Unix seconds from `1700000000` or `2023-11-14T22:13:20Z`.
+pub fn parse_time(raw: &str) -> Result<i64, String> {
+    if let Ok(secs) = raw.trim().parse::<i64>() {
+        return Ok(secs);
+    }
+    chrono::DateTime::parse_from_rfc3339(raw.trim())
+        .map(|t| t.timestamp())
+        .map_err(|e| format!("expected RFC 3339 (2025-01-31T12:00:00Z) or unix seconds: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times_parse_as_unix_seconds_or_rfc3339() {
+        assert_eq!(parse_time("1700000000"), Ok(1_700_000_000));
+        assert_eq!(parse_time("2023-11-14T22:13:20Z"), Ok(1_700_000_000));
+        assert_eq!(parse_time("2023-11-14T23:13:20+01:00"), Ok(1_700_000_000));
+        assert!(parse_time("yesterday").is_err());
+    }
+
+    #[test]
+    fn no_subcommand_means_run_and_flags_parse() {
+        let cli = Cli::try_parse_from(["worker"]).unwrap();
+        assert!(cli.command.is_none());
+        let cli = Cli::try_parse_from(["worker", "redrive", "--limit", "5"]).unwrap();
+        assert!(matches!(cli.command, Some(Command::Redrive { limit: Some(5) })));
+        let cli =
+            Cli::try_parse_from(["worker", "reconcile", "--since", "2023-11-14T22:13:20Z"]).unwrap();
+        assert!(matches!(
+            cli.command,
+            Some(Command::Reconcile { since: 1_700_000_000, until: None })
+        ));
+        assert!(Cli::try_parse_from(["worker", "reconcile"]).is_err());
+    }
+}

@@ -1,0 +1,365 @@
+//! The consumer loop: deliveries from `checkout.fulfillment` through the processing [`Step`],
+//! then acknowledged, retried or dead-lettered.
+//!
+//! - **Bounded concurrency.** `basic.qos(prefetch)`: the broker never has more than `prefetch`
+//!   unacknowledged deliveries out to this consumer, and each delivery is one task, so at most
+//!   `prefetch` events are processed at once.
+//! - **Ack after the outcome.** A delivery is acknowledged only after its outcome is committed,
+//!   or after its retry/dead copy was *confirmed* by the broker. If the republish fails, the
+//!   delivery is requeued (`nack`), never dropped; a crash before the ack redelivers it. Either
+//!   way it may be processed twice, which the processing step makes harmless.
+//! - **Panics** inside the step are caught and count as a failed attempt (retried through the
+//!   tiers, then dead). A crash that takes the whole process down is bounded by the quorum
+//!   queue's `x-delivery-limit`.
+//! - **Reconnects** by itself with jittered backoff; the topology is declared on every connect,
+//!   so a worker started before anything else still finds its queue.
+//! - **Shutdown**: cancel the consumer (no new deliveries), let in-flight tasks finish and ack,
+//!   then close the channel. Deliveries prefetched but not started are returned by the broker
+//!   when the channel closes.
+
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::{FutureExt, StreamExt};
+use lapin::message::Delivery;
+use lapin::options::{
+    BasicAckOptions, BasicCancelOptions, BasicConsumeOptions, BasicNackOptions, BasicQosOptions,
+};
+use lapin::types::{AMQPValue, FieldTable, LongString, ShortString};
+use secrecy::SecretString;
+use shared::queue::topology::headers;
+use shared::queue::{Backoff, Broker, OutgoingMessage, Topology};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::metrics;
+use crate::process::{
+    after_transient_failure, previous_attempts, DeadReason, Disposition, Processor,
+};
+
+/// The one-message step the consumer drives. [`Processor`] is the real one; the seam lets a
+/// test drive the loop with a step that misbehaves (panics).
+pub trait Step: Clone + Send + Sync + 'static {
+    fn process(
+        &self,
+        body: &[u8],
+        headers: Option<&FieldTable>,
+    ) -> impl Future<Output = Disposition> + Send;
+}
+
+impl Step for Processor {
+    fn process(
+        &self,
+        body: &[u8],
+        headers: Option<&FieldTable>,
+    ) -> impl Future<Output = Disposition> + Send {
+        Processor::process(self, body, headers)
+    }
+}
+
+/// Headers a republished copy must not carry over: the quorum queue's own redelivery counter
+/// describes the original delivery, not the copy.
+const DROPPED_HEADERS: &[&str] = &["x-delivery-count"];
+
+/// What the consumer needs besides its step.
+#[derive(Debug, Clone)]
+pub struct ConsumerOptions {
+    pub url: SecretString,
+    pub topology: Topology,
+    /// `basic.qos` prefetch, and so the bound on concurrent processing.
+    pub prefetch: u16,
+    /// Longest wait for the broker's confirm of a retry or dead-letter copy.
+    pub confirm_timeout: Duration,
+    pub reconnect_min: Duration,
+    pub reconnect_max: Duration,
+}
+
+/// Consumes `checkout.fulfillment` until cancelled.
+#[derive(Debug, Clone)]
+pub struct Consumer<S> {
+    step: S,
+    /// Confirm channels for the retry and dead-letter copies (a separate connection: a publisher
+    /// blocked by broker flow control must not stall deliveries and acks).
+    publisher: Broker,
+    options: ConsumerOptions,
+    /// True while a `basic.consume` is active (for `/readyz`).
+    consuming: Arc<AtomicBool>,
+}
+
+impl<S: Step> Consumer<S> {
+    pub fn new(step: S, publisher: Broker, options: ConsumerOptions) -> Self {
+        Self {
+            step,
+            publisher,
+            options,
+            consuming: Arc::new(AtomicBool::new(false)),
+        }
+    }
+
+    /// Whether the consumer is currently subscribed.
+    pub fn consuming(&self) -> Arc<AtomicBool> {
+        self.consuming.clone()
+    }
+
+    /// Consumes until `shutdown` is cancelled, reconnecting as needed; returns after in-flight
+    /// deliveries have been acknowledged (or requeued).
+    pub async fn run(self, shutdown: CancellationToken) {
+        let tracker = TaskTracker::new();
+        let mut backoff = Backoff::new(self.options.reconnect_min, self.options.reconnect_max);
+        while !shutdown.is_cancelled() {
+            let result = self.consume(&shutdown, &tracker, &mut backoff).await;
+            self.consuming.store(false, Ordering::Release);
+            match result {
+                Ok(()) => break,
+                Err(e) => {
+                    let delay = backoff.next_delay();
+                    tracing::warn!(error = %e, ?delay, "consumer lost the broker; reconnecting");
+                    tokio::select! {
+                        _ = shutdown.cancelled() => break,
+                        _ = tokio::time::sleep(delay) => {}
+                    }
+                }
+            }
+        }
+        tracker.close();
+        tracker.wait().await;
+        tracing::info!("consumer stopped");
+    }
+
+    /// One connection's worth of consuming. `Ok` only after a shutdown.
+    async fn consume(
+        &self,
+        shutdown: &CancellationToken,
+        tracker: &TaskTracker,
+        backoff: &mut Backoff,
+    ) -> Result<(), lapin::Error> {
+        let connection = shared::queue::connect(&self.options.url, "worker-consumer").await?;
+        let channel = connection.create_channel().await?;
+        self.options.topology.declare(&channel).await?;
+        channel
+            .basic_qos(self.options.prefetch, BasicQosOptions::default())
+            .await?;
+        let mut deliveries = channel
+            .basic_consume(
+                &self.options.topology.fulfillment_queue(),
+                "",
+                BasicConsumeOptions::default(),
+                FieldTable::default(),
+            )
+            .await?;
+        backoff.reset();
+        self.consuming.store(true, Ordering::Release);
+        tracing::info!(
+            queue = %self.options.topology.fulfillment_queue(),
+            prefetch = self.options.prefetch,
+            "consuming"
+        );
+        loop {
+            tokio::select! {
+                biased;
+                _ = shutdown.cancelled() => {
+                    if let Err(e) = channel
+                        .basic_cancel(deliveries.tag().as_str(), BasicCancelOptions::default())
+                        .await
+                    {
+                        tracing::warn!(error = %e, "cancelling the consumer failed");
+                    }
+                    // In-flight tasks ack on this channel: wait for them before closing it.
+                    tracker.close();
+                    tracker.wait().await;
+                    let _ = channel.close(200, "worker shutting down").await;
+                    let _ = connection.close(200, "worker shutting down").await;
+                    return Ok(());
+                }
+                next = deliveries.next() => match next {
+                    Some(Ok(delivery)) => {
+                        let handler = DeliveryHandler {
+                            step: self.step.clone(),
+                            publisher: self.publisher.clone(),
+                            topology: self.options.topology.clone(),
+                            confirm_timeout: self.options.confirm_timeout,
+                        };
+                        tracker.spawn(handler.handle(delivery));
+                    }
+                    Some(Err(e)) => return Err(e),
+                    None => {
+                        return Err(lapin::Error::InvalidChannelState(
+                            lapin::ChannelState::Closed,
+                        ))
+                    }
+                },
+            }
+        }
+    }
+}
+
+/// Everything one delivery's task needs.
+struct DeliveryHandler<S> {
+    step: S,
+    publisher: Broker,
+    topology: Topology,
+    confirm_timeout: Duration,
+}
+
+impl<S: Step> DeliveryHandler<S> {
+    async fn handle(self, delivery: Delivery) {
+        let headers = delivery.properties.headers().as_ref();
+        let attempt = previous_attempts(headers) + 1;
+        let disposition = AssertUnwindSafe(self.step.process(&delivery.data, headers))
+            .catch_unwind()
+            .await
+            .unwrap_or_else(|panic| {
+                let error = format!("processing panicked: {}", panic_message(&*panic));
+                tracing::error!(%error, attempt, "caught a panic while processing a delivery");
+                after_transient_failure(attempt, self.topology.retry_tiers().len(), error)
+            });
+        let settled = match &disposition {
+            Disposition::Ack => true,
+            Disposition::Retry { tier, error } => self.retry(&delivery, attempt, *tier, error).await,
+            Disposition::Dead { reason } => self.dead_letter(&delivery, attempt, reason).await,
+        };
+        let result = if settled {
+            delivery.acker.ack(BasicAckOptions::default()).await
+        } else {
+            // The copy is not safely stored: hand the original back to the queue instead.
+            delivery
+                .acker
+                .nack(BasicNackOptions {
+                    requeue: true,
+                    ..Default::default()
+                })
+                .await
+        };
+        if let Err(e) = result {
+            // The channel is gone; the broker redelivers the message to someone else.
+            tracing::warn!(error = %e, "could not settle the delivery; it will be redelivered");
+        }
+    }
+
+    /// Publishes the copy to retry tier `tier`; true once confirmed.
+    async fn retry(&self, delivery: &Delivery, attempt: u32, tier: usize, error: &str) -> bool {
+        let Some(queue) = self.topology.retry_queue(tier) else {
+            tracing::error!(tier, "no such retry tier");
+            return false;
+        };
+        let mut headers = carried_headers(delivery, attempt, error);
+        headers.insert(ShortString::from(headers::ATTEMPTS), AMQPValue::LongUInt(attempt));
+        let ok = self
+            .republish(delivery, &self.topology.retry_exchange(), &queue, headers)
+            .await;
+        if ok {
+            metrics::RETRIES.with_label_values(&[&queue]).inc();
+        } else {
+            metrics::REPUBLISH_FAILURES.with_label_values(&["retry"]).inc();
+        }
+        ok
+    }
+
+    /// Publishes the copy to the dead-letter exchange with the reason; true once confirmed.
+    async fn dead_letter(&self, delivery: &Delivery, attempt: u32, reason: &DeadReason) -> bool {
+        let reason_text = reason.to_string();
+        let mut headers = carried_headers(delivery, attempt, &reason_text);
+        headers.insert(ShortString::from(headers::ATTEMPTS), AMQPValue::LongUInt(attempt));
+        headers.insert(
+            ShortString::from(headers::DEAD_REASON),
+            AMQPValue::LongString(LongString::from(reason_text)),
+        );
+        let routing_key = delivery.routing_key.as_str().to_owned();
+        let ok = self
+            .republish(delivery, &self.topology.dead_exchange(), &routing_key, headers)
+            .await;
+        if ok {
+            metrics::DEAD_LETTERED.with_label_values(&[reason.label()]).inc();
+        } else {
+            metrics::REPUBLISH_FAILURES.with_label_values(&["dead"]).inc();
+        }
+        ok
+    }
+
+    /// The original body, `message_id`, `type` and headers (so `traceparent` too), to
+    /// `exchange`, confirmed.
+    async fn republish(
+        &self,
+        delivery: &Delivery,
+        exchange: &str,
+        routing_key: &str,
+        headers: FieldTable,
+    ) -> bool {
+        // Waiting a moment for a reconnecting publisher beats requeueing into a hot loop.
+        if !self.publisher.wait_connected(self.confirm_timeout).await {
+            tracing::warn!("no publisher connection for a retry or dead-letter copy");
+            return false;
+        }
+        let properties = &delivery.properties;
+        let message = OutgoingMessage {
+            exchange,
+            routing_key,
+            body: &delivery.data,
+            message_id: properties.message_id().as_ref().map_or("", |s| s.as_str()),
+            kind: properties.kind().as_ref().map_or("", |s| s.as_str()),
+            headers,
+        };
+        match self.publisher.publish(message, self.confirm_timeout).await {
+            Ok(()) => true,
+            Err(e) => {
+                tracing::warn!(error = %e, exchange, "republish not confirmed; requeueing");
+                false
+            }
+        }
+    }
+}
+
+/// The original headers, minus the broker's own counters, with this attempt appended to the
+/// history (`attempt=N error=…`, one line per failed attempt).
+fn carried_headers(delivery: &Delivery, attempt: u32, error: &str) -> FieldTable {
+    let mut headers = FieldTable::default();
+    let mut history = String::new();
+    if let Some(original) = delivery.properties.headers() {
+        for (key, value) in original.inner() {
+            if DROPPED_HEADERS.contains(&key.as_str()) {
+                continue;
+            }
+            if key.as_str() == headers::ATTEMPT_HISTORY {
+                if let AMQPValue::LongString(s) = value {
+                    history = String::from_utf8_lossy(s.as_bytes()).into_owned();
+                }
+                continue;
+            }
+            headers.insert(key.clone(), value.clone());
+        }
+    }
+    if !history.is_empty() {
+        history.push('\n');
+    }
+    // One line per attempt; a newline inside an error would break that.
+    history.push_str(&format!("attempt={attempt} error={}", error.replace('\n', " ")));
+    headers.insert(
+        ShortString::from(headers::ATTEMPT_HISTORY),
+        AMQPValue::LongString(LongString::from(history)),
+    );
+    headers
+}
+
+fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    if let Some(s) = panic.downcast_ref::<&str>() {
+        (*s).to_owned()
+    } else if let Some(s) = panic.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "a non-string panic payload".to_owned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn panic_payloads_become_text() {
+        let caught = std::panic::catch_unwind(|| panic!("exploded {}", 42)).unwrap_err();
+        assert_eq!(panic_message(&*caught), "exploded 42");
+    }
+}

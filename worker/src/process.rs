@@ -1,0 +1,432 @@
+//! The one-message step: a delivery's body and headers in, a [`Disposition`] out. No broker
+//! here; the consumer acts on the disposition, and tests call [`Processor::process`] directly.
+//!
+//! The flow for one event:
+//! 1. Parse (malformed body, bad event id or bad session id → dead at once: permanent).
+//! 2. An event already processed to a settled outcome (`stripe_events`) is skipped: a redelivery
+//!    or a duplicate costs one primary-key read.
+//! 3. By type: `completed` / `async_payment_succeeded` → `fulfill_checkout`;
+//!    `async_payment_failed` → `record_payment_failed`; `expired` → `record_expired`; any other
+//!    type is recorded as `ignored`.
+//! 4. Record the outcome in `stripe_events`, then answer: settled → [`Disposition::Ack`];
+//!    Stripe does not know the session → dead; a transient error → retry in the next tier, or
+//!    dead when the tiers are spent; a permanent error → dead.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use lapin::types::{AMQPValue, FieldTable};
+use shared::queue::topology::headers;
+use shared::queue::trace_context;
+use shared::store::events::{self, EventKey};
+use shared::{FulfillError, Fulfiller, FulfillmentOutcome, Trigger};
+use tokio::sync::Notify;
+use tracing::Instrument;
+
+use crate::event::{CheckoutEvent, EventKind, MalformedEvent};
+use crate::metrics;
+
+/// What the consumer must do with a delivery. Every variant ends with the original being
+/// acknowledged; `Retry` and `Dead` first republish it (with a confirm).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Disposition {
+    /// The outcome is committed (or there was nothing to do).
+    Ack,
+    /// A transient failure: wait in retry tier `tier` (0-based), then try again. `error` goes
+    /// into the attempt history.
+    Retry { tier: usize, error: String },
+    /// Give up: to `checkout.fulfillment.dead` with the reason.
+    Dead { reason: DeadReason },
+}
+
+/// Why a message is dead-lettered.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DeadReason {
+    /// Not a Stripe event, or ids that do not parse. Retrying cannot help.
+    #[error("malformed: {0}")]
+    Malformed(String),
+    /// Stripe answered 404 for the session (wrong account or mode, or a forged event).
+    #[error("Stripe does not know checkout session {0}")]
+    SessionNotFound(String),
+    /// An error that will not go away by itself (e.g. authentication, invalid request).
+    #[error("permanent error: {0}")]
+    Permanent(String),
+    /// Transient errors until every retry tier was spent.
+    #[error("out of attempts after {attempts}: {last_error}")]
+    OutOfAttempts { attempts: u32, last_error: String },
+}
+
+impl DeadReason {
+    /// A short label for metrics.
+    pub fn label(&self) -> &'static str {
+        match self {
+            Self::Malformed(_) => "malformed",
+            Self::SessionNotFound(_) => "not_found",
+            Self::Permanent(_) => "permanent",
+            Self::OutOfAttempts { .. } => "out_of_attempts",
+        }
+    }
+}
+
+/// What [`Processor::handle`] did with an event.
+// One value per event, moved once and never stored in bulk: boxing the order would cost an
+// allocation for nothing.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug, Clone)]
+pub enum Handled {
+    /// Already settled earlier (a redelivery or a duplicate).
+    Skipped,
+    /// Not a type the worker acts on.
+    Ignored,
+    Outcome(FulfillmentOutcome),
+}
+
+impl Handled {
+    pub fn label(&self) -> &'static str {
+        match self {
+            Self::Skipped => "skipped",
+            Self::Ignored => "ignored",
+            Self::Outcome(outcome) => outcome.label(),
+        }
+    }
+}
+
+/// Why an event could not be handled this time.
+#[derive(Debug, thiserror::Error)]
+pub enum HandleError {
+    #[error(transparent)]
+    Fulfill(#[from] FulfillError),
+    /// Reading or writing `stripe_events`.
+    #[error("recording the event")]
+    Record(#[source] sqlx::Error),
+}
+
+impl HandleError {
+    /// Transient: Stripe unavailable or rate limited, Postgres unreachable (see
+    /// [`FulfillError::is_transient`]); the audit table being unreachable is always transient.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            Self::Fulfill(e) => e.is_transient(),
+            Self::Record(_) => true,
+        }
+    }
+}
+
+/// The processing step, shared by the consumer's tasks and the reconciler. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Processor {
+    fulfiller: Fulfiller,
+    /// How many retry tiers exist: a message's attempt N+1 goes to tier N while N < this.
+    retry_tiers: usize,
+    /// Wakes the outbox relay when a fulfillment wrote an announcement, so `order.fulfilled`
+    /// leaves now rather than at the next poll.
+    outbox_written: Arc<Notify>,
+}
+
+impl Processor {
+    pub fn new(fulfiller: Fulfiller, retry_tiers: usize) -> Self {
+        Self {
+            fulfiller,
+            retry_tiers,
+            outbox_written: Arc::new(Notify::new()),
+        }
+    }
+
+    pub fn fulfiller(&self) -> &Fulfiller {
+        &self.fulfiller
+    }
+
+    /// Notified after a commit that wrote to the outbox.
+    pub fn outbox_written(&self) -> Arc<Notify> {
+        self.outbox_written.clone()
+    }
+
+    /// Processes one delivery from `checkout.fulfillment`. `headers` carry the attempt count
+    /// and the trace context.
+    pub async fn process(&self, body: &[u8], headers: Option<&FieldTable>) -> Disposition {
+        let span = tracing::info_span!(
+            "process checkout event",
+            otel.kind = "consumer",
+            messaging.system = "rabbitmq",
+            messaging.operation = "process",
+            messaging.message.id = tracing::field::Empty,
+            event_type = tracing::field::Empty,
+            session_id = tracing::field::Empty,
+            attempt = tracing::field::Empty,
+            outcome = tracing::field::Empty,
+        );
+        trace_context::continue_trace(&span, headers);
+        self.process_in_span(body, headers).instrument(span).await
+    }
+
+    async fn process_in_span(&self, body: &[u8], headers: Option<&FieldTable>) -> Disposition {
+        let started = Instant::now();
+        let span = tracing::Span::current();
+        let attempt = previous_attempts(headers) + 1;
+        span.record("attempt", attempt);
+        let event = match CheckoutEvent::parse(body) {
+            Ok(event) => event,
+            Err(e) => return self.reject(e).await,
+        };
+        span.record("messaging.message.id", event.id.as_str());
+        span.record("event_type", event.event_type.as_str());
+        if let Some(session) = &event.session {
+            span.record("session_id", session.as_str());
+        }
+
+        let result = self.handle(&event, Trigger::Webhook).await;
+        metrics::PROCESSING_SECONDS
+            .with_label_values(&[Trigger::Webhook.as_str()])
+            .observe(started.elapsed().as_secs_f64());
+        let disposition = match &result {
+            Ok(Handled::Outcome(FulfillmentOutcome::NotFound)) => Disposition::Dead {
+                reason: DeadReason::SessionNotFound(session_str(&event).to_owned()),
+            },
+            Ok(_) => Disposition::Ack,
+            Err(e) => {
+                let error = error_chain(&e);
+                if !e.is_transient() {
+                    Disposition::Dead {
+                        reason: DeadReason::Permanent(error),
+                    }
+                } else {
+                    after_transient_failure(attempt, self.retry_tiers, error)
+                }
+            }
+        };
+        let label = match (&result, &disposition) {
+            (Ok(handled), Disposition::Ack) => handled.label(),
+            (_, Disposition::Retry { .. }) => "retry",
+            _ => "dead",
+        };
+        span.record("outcome", label);
+        metrics::DELIVERIES
+            .with_label_values(&[&event.event_type, label])
+            .inc();
+        match &disposition {
+            Disposition::Retry { error, .. } => {
+                tracing::warn!(%error, attempt, "transient failure; will retry");
+                self.record_failure(&event, "retrying", error).await;
+            }
+            Disposition::Dead { reason } => {
+                tracing::error!(%reason, attempt, "giving up on the event");
+                // A 404 was recorded as `not_found` already; keep that more precise outcome.
+                if !matches!(reason, DeadReason::SessionNotFound(_)) {
+                    self.record_failure(&event, "dead", &reason.to_string()).await;
+                }
+            }
+            Disposition::Ack => {}
+        }
+        disposition
+    }
+
+    /// Steps 2–4 of the module docs, without the queue: also what the reconciler calls.
+    pub async fn handle(
+        &self,
+        event: &CheckoutEvent,
+        trigger: Trigger,
+    ) -> Result<Handled, HandleError> {
+        let pool = self.fulfiller.pool();
+        if let Some(outcome) = events::outcome(pool, event.id.as_str())
+            .await
+            .map_err(HandleError::Record)?
+        {
+            if events::is_settled(&outcome) {
+                return Ok(Handled::Skipped);
+            }
+        }
+        let handled = match (event.kind, &event.session) {
+            (EventKind::Other, _) | (_, None) => Handled::Ignored,
+            (EventKind::Completed | EventKind::AsyncPaymentSucceeded, Some(id)) => {
+                Handled::Outcome(self.fulfiller.fulfill_checkout(id, trigger).await?)
+            }
+            (EventKind::AsyncPaymentFailed, Some(id)) => {
+                Handled::Outcome(self.fulfiller.record_payment_failed(id, trigger).await?)
+            }
+            (EventKind::Expired, Some(id)) => {
+                Handled::Outcome(self.fulfiller.record_expired(id, trigger).await?)
+            }
+        };
+        events::record_keeping_settled(pool, key(event), handled.label(), None)
+            .await
+            .map_err(HandleError::Record)?;
+        match &handled {
+            Handled::Outcome(FulfillmentOutcome::Fulfilled { newly: true, .. }) => {
+                let age = chrono::Utc::now().timestamp_millis() as f64 / 1000.0
+                    - event.created as f64;
+                metrics::EVENT_TO_FULFILLED_SECONDS.observe(age.max(0.0));
+                self.outbox_written.notify_one();
+            }
+            Handled::Outcome(FulfillmentOutcome::PaymentFailed) => {
+                self.outbox_written.notify_one();
+            }
+            _ => {}
+        }
+        Ok(handled)
+    }
+
+    /// Records a failed attempt; a failure to record is logged, not escalated (the disposition
+    /// stands, and the next attempt records again).
+    pub async fn record_failure(&self, event: &CheckoutEvent, outcome: &str, error: &str) {
+        let result =
+            events::record_keeping_settled(self.fulfiller.pool(), key(event), outcome, Some(error))
+                .await;
+        if let Err(e) = result {
+            tracing::warn!(error = %e, event_id = %event.id, "could not record the failed attempt");
+        }
+    }
+
+    /// A message that can never be processed: recorded when its event id is known, then dead.
+    async fn reject(&self, error: MalformedEvent) -> Disposition {
+        let reason = DeadReason::Malformed(error_chain(&error));
+        tracing::error!(%reason, "dead-lettering a malformed message");
+        let event_type = match &error {
+            MalformedEvent::SessionId {
+                event_id,
+                event_type,
+                created,
+                ..
+            } => {
+                let key = EventKey {
+                    event_id: event_id.as_str(),
+                    event_type,
+                    session_id: None,
+                    created: *created,
+                };
+                let result = events::record_keeping_settled(
+                    self.fulfiller.pool(),
+                    key,
+                    "rejected",
+                    Some(&reason.to_string()),
+                )
+                .await;
+                if let Err(e) = result {
+                    tracing::warn!(error = %e, "could not record the rejected event");
+                }
+                event_type.as_str()
+            }
+            _ => "malformed",
+        };
+        metrics::DELIVERIES
+            .with_label_values(&[event_type, "dead"])
+            .inc();
+        Disposition::Dead { reason }
+    }
+}
+
+fn key(event: &CheckoutEvent) -> EventKey<'_> {
+    EventKey {
+        event_id: event.id.as_str(),
+        event_type: &event.event_type,
+        session_id: event.session.as_ref().map(|s| s.as_str()),
+        created: event.created,
+    }
+}
+
+fn session_str(event: &CheckoutEvent) -> &str {
+    event.session.as_ref().map_or("", |s| s.as_str())
+}
+
+/// After a transient failure of attempt `attempt` (1-based): the next retry tier while one is
+/// left, else dead. With N tiers a message gets N + 1 attempts.
+pub fn after_transient_failure(attempt: u32, retry_tiers: usize, error: String) -> Disposition {
+    if (attempt as usize) <= retry_tiers {
+        Disposition::Retry {
+            tier: attempt as usize - 1,
+            error,
+        }
+    } else {
+        Disposition::Dead {
+            reason: DeadReason::OutOfAttempts {
+                attempts: attempt,
+                last_error: error,
+            },
+        }
+    }
+}
+
+/// The attempts a message has had before this one, from its `x-attempts` header (0 when
+/// absent or unreadable: a fresh message).
+pub fn previous_attempts(headers: Option<&FieldTable>) -> u32 {
+    let Some(value) = headers.and_then(|h| h.inner().get(headers::ATTEMPTS)) else {
+        return 0;
+    };
+    let n: i64 = match value {
+        AMQPValue::ShortShortInt(n) => (*n).into(),
+        AMQPValue::ShortShortUInt(n) => (*n).into(),
+        AMQPValue::ShortInt(n) => (*n).into(),
+        AMQPValue::ShortUInt(n) => (*n).into(),
+        AMQPValue::LongInt(n) => (*n).into(),
+        AMQPValue::LongUInt(n) => (*n).into(),
+        AMQPValue::LongLongInt(n) => *n,
+        AMQPValue::LongString(s) => std::str::from_utf8(s.as_bytes())
+            .ok()
+            .and_then(|s| s.trim().parse().ok())
+            .unwrap_or(0),
+        _ => 0,
+    };
+    u32::try_from(n).unwrap_or(0)
+}
+
+/// `error: cause: cause`, so a header or log line carries the whole chain.
+pub fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use lapin::types::{LongString, ShortString};
+
+    #[test]
+    fn attempts_are_read_from_any_integer_header_type() {
+        assert_eq!(previous_attempts(None), 0);
+        let mut h = FieldTable::default();
+        h.insert(ShortString::from(headers::ATTEMPTS), AMQPValue::LongUInt(3));
+        assert_eq!(previous_attempts(Some(&h)), 3);
+        h.insert(ShortString::from(headers::ATTEMPTS), AMQPValue::LongLongInt(7));
+        assert_eq!(previous_attempts(Some(&h)), 7);
+        h.insert(
+            ShortString::from(headers::ATTEMPTS),
+            AMQPValue::LongString(LongString::from("2")),
+        );
+        assert_eq!(previous_attempts(Some(&h)), 2);
+        h.insert(ShortString::from(headers::ATTEMPTS), AMQPValue::LongLongInt(-1));
+        assert_eq!(previous_attempts(Some(&h)), 0);
+    }
+
+    #[test]
+    fn a_failure_is_retried_while_tiers_remain_then_dead() {
+        assert!(matches!(
+            after_transient_failure(1, 2, "boom".into()),
+            Disposition::Retry { tier: 0, .. }
+        ));
+        assert!(matches!(
+            after_transient_failure(2, 2, "boom".into()),
+            Disposition::Retry { tier: 1, .. }
+        ));
+        assert!(matches!(
+            after_transient_failure(3, 2, "boom".into()),
+            Disposition::Dead {
+                reason: DeadReason::OutOfAttempts { attempts: 3, .. }
+            }
+        ));
+    }
+
+    #[test]
+    fn dead_reasons_say_why() {
+        let r = DeadReason::OutOfAttempts {
+            attempts: 3,
+            last_error: "Stripe: server error".into(),
+        };
+        assert_eq!(r.label(), "out_of_attempts");
+        assert!(r.to_string().contains("after 3"));
+    }
+}

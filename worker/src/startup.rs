@@ -1,0 +1,288 @@
+//! Building the worker from settings, and running it until SIGTERM (or a [`StopHandle`]).
+//!
+//! [`Application::build`] connects lazily (Postgres pool, a self-repairing publisher
+//! connection) and binds the ops port (`/healthz`, `/readyz`, `/metrics`; port 0 picks a free
+//! one, reported by [`Application::port`]). [`Application::run_until_stopped`] starts the
+//! consumer, the outbox relay and the reconciler, then drains in order on stop:
+//! 1. the consumer cancels its subscription and finishes and acks what is in flight;
+//! 2. the reconciler steps down (releasing leadership) and the outbox relay makes a last pass,
+//!    so announcements of the work just finished leave with this process;
+//! 3. the ops server, the broker connection and the pool close.
+
+use std::net::TcpListener;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::dev::Server;
+use actix_web::{web, App, HttpResponse, HttpServer};
+use anyhow::Context;
+use shared::queue::connection::BrokerOptions;
+use shared::queue::{Broker, Topology};
+use shared::stripe::StripeClient;
+use shared::{Fulfiller, Settings};
+use sqlx::PgPool;
+use tokio_util::sync::CancellationToken;
+
+use crate::consumer::{Consumer, ConsumerOptions};
+use crate::metrics;
+use crate::outbox_relay::{OutboxRelay, RelayOptions};
+use crate::process::Processor;
+use crate::reconciler::{Reconciler, ReconcilerOptions};
+
+/// Confirm channels on the publisher connection (retry and dead-letter copies, the outbox).
+const PUBLISH_CHANNELS: usize = 2;
+
+/// Longest a `/metrics` scrape waits for the database-wide gauges.
+const GAUGE_REFRESH_BUDGET: Duration = Duration::from_secs(2);
+
+/// A running worker's parts, built but not started.
+pub struct Application {
+    port: u16,
+    server: Server,
+    pool: PgPool,
+    publisher: Broker,
+    consumer: Consumer<Processor>,
+    relay: OutboxRelay,
+    /// `None` when `worker.reconcile_interval_secs` is 0.
+    reconciler: Option<Reconciler>,
+    processor: Processor,
+    leader: Arc<AtomicBool>,
+    shutdown: CancellationToken,
+}
+
+impl std::fmt::Debug for Application {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Application")
+            .field("port", &self.port)
+            .field("reconciler", &self.reconciler.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Stops a running [`Application`] the way SIGTERM does (graceful drain).
+#[derive(Debug, Clone)]
+pub struct StopHandle(CancellationToken);
+
+impl StopHandle {
+    pub fn stop(&self) {
+        self.0.cancel();
+    }
+}
+
+/// What `/readyz` checks.
+#[derive(Clone)]
+struct Readiness {
+    pool: PgPool,
+    publisher: Broker,
+    consuming: Arc<AtomicBool>,
+    unfulfilled_threshold: Duration,
+}
+
+impl Application {
+    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        metrics::register();
+        let pool = shared::store::pool(&settings.database).context("database.url")?;
+        let stripe = StripeClient::new(&settings.stripe).context("building the Stripe client")?;
+        let topology = Topology::from_settings(&settings.broker);
+        let broker = &settings.broker;
+        let reconnect_min = Duration::from_millis(broker.reconnect_min_ms);
+        let reconnect_max = Duration::from_millis(broker.reconnect_max_ms);
+        let confirm_timeout = Duration::from_millis(broker.confirm_timeout_ms);
+        let publisher = Broker::start(BrokerOptions {
+            url: broker.url.clone(),
+            connection_name: "worker-publisher".into(),
+            topology: topology.clone(),
+            channels: PUBLISH_CHANNELS,
+            reconnect_min,
+            reconnect_max,
+        });
+        let processor = Processor::new(
+            Fulfiller::new(pool.clone(), stripe),
+            topology.retry_tiers().len(),
+        );
+        let worker = &settings.worker;
+        let consumer = Consumer::new(
+            processor.clone(),
+            publisher.clone(),
+            ConsumerOptions {
+                url: broker.url.clone(),
+                topology: topology.clone(),
+                prefetch: worker.prefetch.max(1),
+                confirm_timeout,
+                reconnect_min,
+                reconnect_max,
+            },
+        );
+        let relay = OutboxRelay::new(
+            pool.clone(),
+            publisher.clone(),
+            RelayOptions {
+                exchange: topology.orders_exchange(),
+                batch: worker.outbox_batch,
+                interval: Duration::from_millis(worker.outbox_interval_ms),
+                confirm_timeout,
+            },
+            processor.outbox_written(),
+        );
+        let reconciler = if worker.reconcile_interval_secs == 0 {
+            tracing::info!("reconciler disabled (worker.reconcile_interval_secs = 0)");
+            None
+        } else {
+            Some(Reconciler::new(
+                processor.clone(),
+                ReconcilerOptions {
+                    database: shared::store::connect_options(&settings.database)
+                        .context("database.url")?,
+                    interval: Duration::from_secs(worker.reconcile_interval_secs),
+                    overlap: Duration::from_secs(worker.reconcile_overlap_secs),
+                    concurrency: usize::from(worker.prefetch.max(1)),
+                },
+            ))
+        };
+        let leader = reconciler
+            .as_ref()
+            .map_or_else(|| Arc::new(AtomicBool::new(false)), Reconciler::leader_flag);
+
+        let listener = TcpListener::bind((worker.host.as_str(), worker.port))
+            .with_context(|| format!("binding worker.host:worker.port {}:{}", worker.host, worker.port))?;
+        let port = listener.local_addr()?.port();
+        let readiness = Readiness {
+            pool: pool.clone(),
+            publisher: publisher.clone(),
+            consuming: consumer.consuming(),
+            unfulfilled_threshold: Duration::from_secs(worker.unfulfilled_threshold_secs),
+        };
+        let server = ops_server(listener, readiness)?;
+        Ok(Self {
+            port,
+            server,
+            pool,
+            publisher,
+            consumer,
+            relay,
+            reconciler,
+            processor,
+            leader,
+            shutdown: CancellationToken::new(),
+        })
+    }
+
+    /// The ops port actually bound.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub fn stop_handle(&self) -> StopHandle {
+        StopHandle(self.shutdown.clone())
+    }
+
+    /// True while this process is the reconciler leader.
+    pub fn leader_flag(&self) -> Arc<AtomicBool> {
+        self.leader.clone()
+    }
+
+    /// The processing step this worker uses (for operator commands and tests).
+    pub fn processor(&self) -> &Processor {
+        &self.processor
+    }
+
+    /// Runs until SIGTERM/SIGINT or [`StopHandle::stop`], then drains (see the module docs).
+    pub async fn run_until_stopped(self) -> anyhow::Result<()> {
+        let server_handle = self.server.handle();
+        let mut server = tokio::spawn(self.server);
+        // The relay and the reconciler stop after the consumer has drained.
+        let after_consumer = CancellationToken::new();
+        let consumer = tokio::spawn(self.consumer.run(self.shutdown.clone()));
+        let relay = tokio::spawn(self.relay.run(after_consumer.clone()));
+        let reconciler = self
+            .reconciler
+            .map(|r| tokio::spawn(r.run(after_consumer.clone())));
+
+        let mut server_result = None;
+        tokio::select! {
+            _ = self.shutdown.cancelled() => tracing::info!("stop requested; draining"),
+            _ = terminate_signal() => tracing::info!("SIGTERM; draining"),
+            result = &mut server => server_result = Some(result),
+        }
+        self.shutdown.cancel();
+        if consumer.await.is_err() {
+            tracing::error!("the consumer task panicked");
+        }
+        after_consumer.cancel();
+        if let Some(reconciler) = reconciler {
+            let _ = reconciler.await;
+        }
+        let _ = relay.await;
+        server_handle.stop(true).await;
+        self.publisher.close().await;
+        self.pool.close().await;
+        tracing::info!("worker stopped");
+        match server_result {
+            Some(Ok(Err(e))) => Err(anyhow::Error::new(e).context("the ops server failed")),
+            Some(Err(e)) => Err(anyhow::Error::new(e).context("the ops server panicked")),
+            _ => Ok(()),
+        }
+    }
+}
+
+fn ops_server(listener: TcpListener, readiness: Readiness) -> std::io::Result<Server> {
+    let readiness = web::Data::new(readiness);
+    Ok(HttpServer::new(move || {
+        App::new()
+            .app_data(readiness.clone())
+            .route("/healthz", web::get().to(shared::http::healthz))
+            .route("/readyz", web::get().to(readyz))
+            .route("/metrics", web::get().to(metrics_endpoint))
+    })
+    .listen(listener)?
+    // Three endpoints polled every few seconds: one thread is plenty and leaves the cores to
+    // the consumer.
+    .workers(1)
+    // Signals are the Application's to handle, so the drain happens in order.
+    .disable_signals()
+    .shutdown_timeout(5)
+    .run())
+}
+
+async fn readyz(readiness: web::Data<Readiness>) -> HttpResponse {
+    let database = shared::store::ping(&readiness.pool).await;
+    shared::http::readiness(&[
+        ("database", database),
+        ("broker", readiness.publisher.is_connected()),
+        ("consumer", readiness.consuming.load(Ordering::Acquire)),
+    ])
+}
+
+async fn metrics_endpoint(readiness: web::Data<Readiness>) -> HttpResponse {
+    metrics::refresh_database_gauges(
+        &readiness.pool,
+        readiness.unfulfilled_threshold,
+        GAUGE_REFRESH_BUDGET,
+    )
+    .await;
+    shared::http::metrics().await
+}
+
+/// SIGTERM (what orchestrators send) or Ctrl-C.
+async fn terminate_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut sigterm) => {
+                tokio::select! {
+                    _ = sigterm.recv() => {}
+                    _ = tokio::signal::ctrl_c() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
