@@ -6,11 +6,14 @@
 //! - [`TestBroker`]: a unique name prefix per test so tests never consume each other's messages;
 //!   its queues and exchanges are deleted afterwards.
 //! - [`TestStack`]: both, plus a simulator, settings pointing at all three, and a `Fulfiller`.
+//! - [`stack`]: every service (stripe-sim with webhooks, ingress, worker, landing) in-process.
+//! - [`browser`]: headless Chromium over WebDriver, with screenshots under `target/artifacts/`.
 //! - [`eventually`]: a bounded wait for an outcome (tests never sleep to let things settle).
 //!
 //! URLs come from `TEST_DATABASE_URL` and `TEST_AMQP_URL`, defaulting to the local services.
 
 pub mod browser;
+pub mod stack;
 
 use std::future::Future;
 use std::time::Duration;
@@ -248,6 +251,8 @@ pub fn settings(db: &TestDb, broker: &TestBroker, sim_url: &str, extra: &[(&str,
         ("APP_BROKER__URL".into(), amqp_url()),
         ("APP_BROKER__PREFIX".into(), broker.prefix.clone()),
         ("APP_BROKER__RETRY_TIERS_MS".into(), tiers),
+        // Declared by the harness already: a different value would be refused by RabbitMQ.
+        ("APP_BROKER__DELIVERY_LIMIT".into(), broker.topology.delivery_limit().to_string()),
         ("APP_STRIPE__API_BASE".into(), sim_url.to_owned()),
         ("APP_STRIPE__SECRET_KEY".into(), SIM_KEY.into()),
         // Test-sized backoff, and no client-side throttling unless a test asks for it.

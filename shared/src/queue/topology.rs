@@ -76,6 +76,10 @@ impl Topology {
         &self.retry_tiers
     }
 
+    pub fn delivery_limit(&self) -> u32 {
+        self.delivery_limit
+    }
+
     /// The queue of retry tier `tier` (0-based), named by its delay: `checkout.fulfillment.retry.10s`.
     pub fn retry_queue(&self, tier: usize) -> Option<String> {
         let delay = self.retry_tiers.get(tier)?;

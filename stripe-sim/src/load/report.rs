@@ -193,6 +193,30 @@ pub struct ReportHeader {
     pub body_bytes: usize,
 }
 
+/// CPU time (user + system) this process has used so far, from `/proc/self/stat`; zero where
+/// that file does not exist.
+pub fn process_cpu_time() -> Duration {
+    // Fields 14 and 15 (utime, stime), in clock ticks; Linux's USER_HZ is 100 on every
+    // mainstream architecture.
+    const TICKS_PER_SEC: u64 = 100;
+    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
+        return Duration::ZERO;
+    };
+    // The command name (field 2) is parenthesized and may contain spaces: count from its end.
+    let Some(after_name) = stat.rfind(')').map(|i| &stat[i + 1..]) else {
+        return Duration::ZERO;
+    };
+    let fields: Vec<&str> = after_name.split_whitespace().collect();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|f| f.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    // After the name, field 3 (state) is index 0, so utime (14) is 11 and stime (15) is 12.
+    Duration::from_millis((ticks(11) + ticks(12)) * 1000 / TICKS_PER_SEC)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -227,33 +251,23 @@ mod tests {
         let l = &report.latency_ms;
         assert!((48.9..49.1).contains(&l.p50), "{l:?}");
         assert!((99.9..100.1).contains(&l.max), "{l:?}");
+        assert_eq!(report.generator_cpu_secs, 0.0);
         let text = report.to_text();
         assert!(text.contains("200: 100"), "{text}");
         let json = serde_json::to_value(&report).unwrap();
         assert_eq!(json["statuses"]["503"], 1);
     }
-}
 
-/// CPU time (user + system) this process has used so far, from `/proc/self/stat`; zero where
-/// that file does not exist.
-pub fn process_cpu_time() -> Duration {
-    // Fields 14 and 15 (utime, stime), in clock ticks; Linux's USER_HZ is 100 on every
-    // mainstream architecture.
-    const TICKS_PER_SEC: u64 = 100;
-    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
-        return Duration::ZERO;
-    };
-    // The command name (field 2) is parenthesized and may contain spaces: count from its end.
-    let Some(after_name) = stat.rfind(')').map(|i| &stat[i + 1..]) else {
-        return Duration::ZERO;
-    };
-    let fields: Vec<&str> = after_name.split_whitespace().collect();
-    let ticks = |i: usize| {
-        fields
-            .get(i)
-            .and_then(|f| f.parse::<u64>().ok())
-            .unwrap_or(0)
-    };
-    // After the name, field 3 (state) is index 0, so utime (14) is 11 and stime (15) is 12.
-    Duration::from_millis((ticks(11) + ticks(12)) * 1000 / TICKS_PER_SEC)
+    #[test]
+    fn the_process_cpu_time_grows_with_work() {
+        let before = process_cpu_time();
+        let mut x = 0u64;
+        for i in 0..50_000_000u64 {
+            x = x.wrapping_mul(31).wrapping_add(i);
+        }
+        std::hint::black_box(x);
+        if cfg!(target_os = "linux") {
+            assert!(process_cpu_time() > before);
+        }
+    }
 }

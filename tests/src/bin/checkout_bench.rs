@@ -1,0 +1,102 @@
+//! Pay click → success page rendered, with the whole stack (stripe-sim with signed webhooks,
+//! ingress, worker, landing, real Postgres and RabbitMQ) in one process:
+//!
+//! ```sh
+//! cargo run --release -p tests --bin checkout_bench -- [RUNS]
+//! ```
+//!
+//! Each run creates an open session, then times what the customer waits for: submitting the
+//! hosted payment form (the simulator completes the session, delivers the signed webhook and
+//! holds the redirect until ingress has acknowledged it) and loading the success page it
+//! redirects to (landing's synchronous `fulfill_checkout` racing the worker). The baseline,
+//! measured in the same run, is a success page for an order already fulfilled (render only).
+
+use std::time::{Duration, Instant};
+
+use hdrhistogram::Histogram;
+use tests::stack::Stack;
+
+const PAYMENT_FORM: &[(&str, &str)] = &[
+    ("email", "jenny.rosen@example.com"),
+    ("cardholder-name", "Jenny Rosen"),
+    ("payment-method", "card"),
+    ("card-number", "4242 4242 4242 4242"),
+    ("card-expiry", "12/34"),
+    ("card-cvc", "123"),
+    ("billing-postal-code", "90210"),
+];
+
+fn report(name: &str, h: &Histogram<u64>) {
+    let ms = |us: u64| us as f64 / 1000.0;
+    println!(
+        "{name:<34} n={:<5} p50={:>7.2} ms  p90={:>7.2} ms  p99={:>7.2} ms  max={:>7.2} ms",
+        h.len(),
+        ms(h.value_at_quantile(0.5)),
+        ms(h.value_at_quantile(0.9)),
+        ms(h.value_at_quantile(0.99)),
+        ms(h.max())
+    );
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let runs: usize = std::env::args().nth(1).map(|n| n.parse()).transpose()?.unwrap_or(200);
+    // Quiet unless asked: logging every request would be measured too.
+    let stack = Stack::start().await;
+    let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build()?;
+    let success_url = format!("{}/order/success?session_id={{CHECKOUT_SESSION_ID}}", stack.shop);
+
+    let mut pay_to_page = Histogram::<u64>::new(3)?;
+    let mut pay_only = Histogram::<u64>::new(3)?;
+    let mut rendered_only = Histogram::<u64>::new(3)?;
+    let mut last_success_page = String::new();
+    for run in 0..runs {
+        let session = stack.sim.state.create_session(stripe_sim::CreateSession {
+            line_items: vec![stripe_sim::LineItemParams::catalog("price_tshirt", 2)],
+            success_url: Some(success_url.clone()),
+            cancel_url: Some(format!("{}/order/cancel", stack.shop)),
+            ..Default::default()
+        })?;
+        let pay_url = session["url"].as_str().expect("a session has a url").to_owned();
+
+        let clicked = Instant::now();
+        let paid = http.post(&pay_url).form(PAYMENT_FORM).send().await?;
+        anyhow::ensure!(paid.status() == 303, "run {run}: payment answered {}", paid.status());
+        pay_only.record(clicked.elapsed().as_micros() as u64)?;
+        let location = paid.headers()["location"].to_str()?.to_owned();
+        let page = http.get(&location).send().await?;
+        let status = page.status();
+        let body = page.text().await?;
+        pay_to_page.record(clicked.elapsed().as_micros() as u64)?;
+        anyhow::ensure!(
+            status == 200 && body.contains("Thanks for your order, Jenny Rosen!"),
+            "run {run}: the success page answered {status}"
+        );
+
+        // Baseline: the same page again, now only a render from Postgres.
+        let started = Instant::now();
+        let again = http.get(&location).send().await?.text().await?;
+        rendered_only.record(started.elapsed().as_micros() as u64)?;
+        last_success_page = again;
+    }
+    anyhow::ensure!(last_success_page.contains("Thanks for your order"));
+
+    println!("{runs} checkouts, whole stack in one process on {} CPUs", num_cpus());
+    report("baseline: fulfilled page render", &rendered_only);
+    report("pay click -> 303 (webhook acked)", &pay_only);
+    report("pay click -> success page", &pay_to_page);
+    println!(
+        "ratio p50 pay->page / baseline: {:.1}x",
+        pay_to_page.value_at_quantile(0.5) as f64 / rendered_only.value_at_quantile(0.5).max(1) as f64
+    );
+    let orders: i64 = sqlx::query_scalar("SELECT count(*) FROM checkout_orders WHERE state = 'fulfilled'")
+        .fetch_one(&stack.db.pool)
+        .await?;
+    println!("fulfilled orders: {orders} (expected {runs})");
+    tokio::time::timeout(Duration::from_secs(20), stack.stop()).await.ok();
+    Ok(())
+}
+
+fn num_cpus() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}

@@ -1,0 +1,155 @@
+//! The whole stack in one test process: stripe-sim (hosted page + signed webhooks) → ingress →
+//! RabbitMQ → worker → Postgres, and landing for the shop and the success page. Every service
+//! is the real one, built with its `Application::build` on loopback.
+
+use std::time::Duration;
+
+use shared::Settings;
+use stripe_sim::{RunningSim, SimConfig, WebhookEndpoint};
+use crate::{settings, TestBroker, TestDb, SIM_KEY, WEBHOOK_SECRET};
+
+/// How long the simulated Checkout waits for the webhook's 2xx before redirecting anyway. Real
+/// Stripe waits 10 s; a test-sized wait keeps the "ingress is down" test short.
+pub const REDIRECT_WAIT: Duration = Duration::from_secs(2);
+
+/// The running stack; [`Stack::stop`] shuts every service down gracefully.
+#[derive(Debug)]
+pub struct Stack {
+    pub db: TestDb,
+    pub broker: TestBroker,
+    pub sim: RunningSim,
+    pub settings: Settings,
+    /// `http://127.0.0.1:PORT` of the shop.
+    pub shop: String,
+    pub ingress_port: u16,
+    ingress: Option<(ingress::StopHandle, tokio::task::JoinHandle<std::io::Result<()>>)>,
+    worker: worker::StopHandle,
+    worker_task: tokio::task::JoinHandle<anyhow::Result<()>>,
+    landing: landing::StopHandle,
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+impl Stack {
+    pub async fn start() -> Stack {
+        let (db, broker) = tokio::join!(TestDb::create(), TestBroker::create());
+        let sim = RunningSim::start(SimConfig {
+            api_keys: vec![SIM_KEY.to_owned()],
+            redirect_wait: REDIRECT_WAIT,
+            retry_schedule: [300, 600, 1200, 2400, 4800].map(Duration::from_millis).to_vec(),
+            ..SimConfig::default()
+        })
+        .await
+        .expect("stripe-sim starts");
+        // Fixed ports (chosen free) so that the success URL is known before landing starts and
+        // a restarted ingress comes back at the address Stripe delivers to.
+        let ingress_port = free_port();
+        let landing_port = free_port();
+        let shop = format!("http://127.0.0.1:{landing_port}");
+        let settings = settings(
+            &db,
+            &broker,
+            &sim.base_url,
+            &[
+                ("APP_INGRESS__HOST", "127.0.0.1"),
+                ("APP_INGRESS__PORT", &ingress_port.to_string()),
+                ("APP_WORKER__HOST", "127.0.0.1"),
+                ("APP_WORKER__PORT", "0"),
+                // The sweep is tested on its own; here every fulfillment comes from a webhook
+                // or the success page.
+                ("APP_WORKER__RECONCILE_INTERVAL_SECS", "0"),
+                ("APP_LANDING__HOST", "127.0.0.1"),
+                ("APP_LANDING__PORT", &landing_port.to_string()),
+                ("APP_LANDING__PUBLIC_BASE_URL", &shop),
+            ],
+        );
+        sim.state
+            .set_webhook_endpoints(vec![WebhookEndpoint::new(
+                format!("http://127.0.0.1:{ingress_port}/webhook"),
+                &[WEBHOOK_SECRET],
+            )])
+            .expect("a valid endpoint");
+
+        let worker = worker::Application::build(settings.clone()).await.expect("worker builds");
+        let worker_stop = worker.stop_handle();
+        let worker_task = tokio::spawn(worker.run_until_stopped());
+        let landing = landing::Application::build(settings.clone()).await.expect("landing builds");
+        let landing_stop = landing.stop_handle();
+        tokio::spawn(landing.run_until_stopped());
+
+        let mut stack = Stack {
+            db,
+            broker,
+            sim,
+            settings,
+            shop,
+            ingress_port,
+            ingress: None,
+            worker: worker_stop,
+            worker_task,
+            landing: landing_stop,
+        };
+        stack.start_ingress().await;
+        stack
+    }
+
+    /// Starts ingress on its port and waits until it is connected to the broker.
+    pub async fn start_ingress(&mut self) {
+        let app = ingress::Application::build(self.settings.clone()).await.expect("ingress builds");
+        assert!(
+            app.broker().wait_connected(Duration::from_secs(10)).await,
+            "ingress connects to RabbitMQ"
+        );
+        let stop = app.stop_handle();
+        self.ingress = Some((stop, tokio::spawn(app.run_until_stopped())));
+    }
+
+    /// Stops ingress: Stripe's deliveries are refused until it starts again.
+    pub async fn stop_ingress(&mut self) {
+        if let Some((stop, task)) = self.ingress.take() {
+            stop.stop().await;
+            let _ = task.await;
+        }
+    }
+
+    /// Rows of fulfilled orders for `id` (0 or 1: more would break G2).
+    pub async fn fulfilled_orders(&self, id: &str) -> i64 {
+        sqlx::query_scalar("SELECT count(*) FROM checkout_orders WHERE session_id = $1 AND state = 'fulfilled'")
+            .bind(id)
+            .fetch_one(&self.db.pool)
+            .await
+            .unwrap()
+    }
+
+    /// (description, quantity, amount_total) of the delivered line items.
+    pub async fn line_items(&self, id: &str) -> Vec<(String, i64, i64)> {
+        sqlx::query_as(
+            "SELECT description, quantity, amount_total FROM order_line_items \
+             WHERE session_id = $1 ORDER BY position",
+        )
+        .bind(id)
+        .fetch_all(&self.db.pool)
+        .await
+        .unwrap()
+    }
+
+    pub async fn fulfilled_by(&self, id: &str) -> Option<String> {
+        sqlx::query_scalar("SELECT fulfilled_by FROM checkout_orders WHERE session_id = $1")
+            .bind(id)
+            .fetch_optional(&self.db.pool)
+            .await
+            .unwrap()
+            .flatten()
+    }
+
+    /// The only session the simulator holds (each test creates one through the shop).
+
+    pub async fn stop(mut self) {
+        self.stop_ingress().await;
+        self.worker.stop();
+        let _ = tokio::time::timeout(Duration::from_secs(10), &mut self.worker_task).await;
+        self.landing.stop(true).await;
+    }
+}
