@@ -18,7 +18,7 @@ pub mod stack;
 use std::future::Future;
 use std::time::Duration;
 
-use lapin::options::{QueueDeclareOptions, QueueDeleteOptions, ExchangeDeleteOptions};
+use lapin::options::{ExchangeDeleteOptions, QueueDeclareOptions, QueueDeleteOptions};
 use lapin::types::FieldTable;
 use lapin::Channel;
 use secrecy::SecretString;
@@ -69,7 +69,9 @@ pub struct TestDb {
 impl TestDb {
     pub async fn create() -> TestDb {
         let admin_url = admin_database_url();
-        let admin: PgConnectOptions = admin_url.parse().expect("TEST_DATABASE_URL is a postgres URL");
+        let admin: PgConnectOptions = admin_url
+            .parse()
+            .expect("TEST_DATABASE_URL is a postgres URL");
         let mut conn = admin.connect().await.unwrap_or_else(|e| {
             panic!("cannot reach Postgres at {admin_url} (is it running? see README): {e}")
         });
@@ -86,7 +88,9 @@ impl TestDb {
             .connect_with(options)
             .await
             .expect("connect to the test database");
-        shared::store::migrate(&pool).await.expect("migrations apply");
+        shared::store::migrate(&pool)
+            .await
+            .expect("migrations apply");
         let url = replace_database(&admin_url, &name);
         TestDb { name, url, pool }
     }
@@ -108,13 +112,16 @@ impl Drop for TestDb {
         // its connections belong to the test's runtime, which is blocked here. FORCE ends them
         // server-side instead.
         let _ = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build();
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build();
             if let Ok(runtime) = runtime {
                 runtime.block_on(async move {
                     if let Ok(mut conn) = sqlx::PgConnection::connect(&admin_database_url()).await {
-                        let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-                            .execute(&mut conn)
-                            .await;
+                        let _ =
+                            sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                                .execute(&mut conn)
+                                .await;
                     }
                 });
             }
@@ -158,7 +165,11 @@ pub struct TestBroker {
 impl TestBroker {
     /// Declares a fresh topology with test-sized retry tiers.
     pub async fn create() -> TestBroker {
-        Self::with_tiers(vec![Duration::from_millis(200), Duration::from_millis(400)], 5).await
+        Self::with_tiers(
+            vec![Duration::from_millis(200), Duration::from_millis(400)],
+            5,
+        )
+        .await
     }
 
     pub async fn with_tiers(tiers: Vec<Duration>, delivery_limit: u32) -> TestBroker {
@@ -167,16 +178,36 @@ impl TestBroker {
         let url = SecretString::from(amqp_url());
         let connection = shared::queue::connect(&url, "test-harness")
             .await
-            .unwrap_or_else(|e| panic!("cannot reach RabbitMQ at {} (is it running?): {e}", amqp_url()));
+            .unwrap_or_else(|e| {
+                panic!(
+                    "cannot reach RabbitMQ at {} (is it running?): {e}",
+                    amqp_url()
+                )
+            });
         let channel = connection.create_channel().await.expect("open a channel");
-        topology.declare(&channel).await.expect("declare the topology");
-        TestBroker { prefix, topology, connection, channel }
+        topology
+            .declare(&channel)
+            .await
+            .expect("declare the topology");
+        TestBroker {
+            prefix,
+            topology,
+            connection,
+            channel,
+        }
     }
 
     /// Messages ready in `queue` (not counting unacked ones).
     pub async fn depth(&self, queue: &str) -> u32 {
         self.channel
-            .queue_declare(queue, QueueDeclareOptions { passive: true, ..Default::default() }, FieldTable::default())
+            .queue_declare(
+                queue,
+                QueueDeclareOptions {
+                    passive: true,
+                    ..Default::default()
+                },
+                FieldTable::default(),
+            )
             .await
             .expect("the queue exists")
             .message_count()
@@ -193,7 +224,11 @@ impl TestBroker {
     }
 
     /// Waits (bounded) for one message on `queue`.
-    pub async fn next(&self, queue: &str, timeout: Duration) -> Option<lapin::message::BasicGetMessage> {
+    pub async fn next(
+        &self,
+        queue: &str,
+        timeout: Duration,
+    ) -> Option<lapin::message::BasicGetMessage> {
         eventually(timeout, || async { self.get(queue).await }).await
     }
 
@@ -201,11 +236,25 @@ impl TestBroker {
     pub async fn watch(&self, exchange: &str, routing_key: &str) -> String {
         let queue = format!("{}watch.{}", self.prefix, short_id());
         self.channel
-            .queue_declare(&queue, QueueDeclareOptions { durable: false, auto_delete: true, ..Default::default() }, FieldTable::default())
+            .queue_declare(
+                &queue,
+                QueueDeclareOptions {
+                    durable: false,
+                    auto_delete: true,
+                    ..Default::default()
+                },
+                FieldTable::default(),
+            )
             .await
             .expect("declare a watch queue");
         self.channel
-            .queue_bind(&queue, exchange, routing_key, Default::default(), FieldTable::default())
+            .queue_bind(
+                &queue,
+                exchange,
+                routing_key,
+                Default::default(),
+                FieldTable::default(),
+            )
             .await
             .expect("bind the watch queue");
         queue
@@ -216,17 +265,25 @@ impl Drop for TestBroker {
     fn drop(&mut self) {
         let topology = self.topology.clone();
         let _ = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build();
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build();
             if let Ok(runtime) = runtime {
                 runtime.block_on(async move {
                     let url = SecretString::from(amqp_url());
-                    let Ok(connection) = shared::queue::connect(&url, "test-cleanup").await else { return };
+                    let Ok(connection) = shared::queue::connect(&url, "test-cleanup").await else {
+                        return;
+                    };
                     if let Ok(channel) = connection.create_channel().await {
                         for queue in topology.queues() {
-                            let _ = channel.queue_delete(&queue, QueueDeleteOptions::default()).await;
+                            let _ = channel
+                                .queue_delete(&queue, QueueDeleteOptions::default())
+                                .await;
                         }
                         for exchange in topology.exchanges() {
-                            let _ = channel.exchange_delete(&exchange, ExchangeDeleteOptions::default()).await;
+                            let _ = channel
+                                .exchange_delete(&exchange, ExchangeDeleteOptions::default())
+                                .await;
                         }
                     }
                     let _ = connection.close(200, "test done").await;
@@ -238,7 +295,12 @@ impl Drop for TestBroker {
 }
 
 /// Settings for services under test, pointing at `db`, `broker` and the simulator at `sim_url`.
-pub fn settings(db: &TestDb, broker: &TestBroker, sim_url: &str, extra: &[(&str, &str)]) -> Settings {
+pub fn settings(
+    db: &TestDb,
+    broker: &TestBroker,
+    sim_url: &str,
+    extra: &[(&str, &str)],
+) -> Settings {
     let tiers = broker
         .topology
         .retry_tiers()
@@ -252,7 +314,10 @@ pub fn settings(db: &TestDb, broker: &TestBroker, sim_url: &str, extra: &[(&str,
         ("APP_BROKER__PREFIX".into(), broker.prefix.clone()),
         ("APP_BROKER__RETRY_TIERS_MS".into(), tiers),
         // Declared by the harness already: a different value would be refused by RabbitMQ.
-        ("APP_BROKER__DELIVERY_LIMIT".into(), broker.topology.delivery_limit().to_string()),
+        (
+            "APP_BROKER__DELIVERY_LIMIT".into(),
+            broker.topology.delivery_limit().to_string(),
+        ),
         ("APP_STRIPE__API_BASE".into(), sim_url.to_owned()),
         ("APP_STRIPE__SECRET_KEY".into(), SIM_KEY.into()),
         // Test-sized backoff, and no client-side throttling unless a test asks for it.
@@ -269,9 +334,12 @@ pub fn settings(db: &TestDb, broker: &TestBroker, sim_url: &str, extra: &[(&str,
 
 /// A simulator accepting [`SIM_KEY`].
 pub async fn start_sim() -> RunningSim {
-    RunningSim::start(SimConfig { api_keys: vec![SIM_KEY.to_owned()], ..SimConfig::default() })
-        .await
-        .expect("stripe-sim starts")
+    RunningSim::start(SimConfig {
+        api_keys: vec![SIM_KEY.to_owned()],
+        ..SimConfig::default()
+    })
+    .await
+    .expect("stripe-sim starts")
 }
 
 /// Everything a fulfillment test needs.
@@ -295,7 +363,14 @@ impl TestStack {
         let settings = settings(&db, &broker, &sim.base_url, extra);
         let stripe = StripeClient::new(&settings.stripe).expect("build the Stripe client");
         let fulfiller = Fulfiller::new(db.pool.clone(), stripe.clone());
-        TestStack { db, broker, sim, settings, stripe, fulfiller }
+        TestStack {
+            db,
+            broker,
+            sim,
+            settings,
+            stripe,
+            fulfiller,
+        }
     }
 }
 
@@ -323,12 +398,18 @@ where
 /// Creates an open session in the simulator for `items` (catalog price id, quantity).
 pub fn open_session(sim: &RunningSim, items: &[(&str, i64)]) -> shared::CheckoutSessionId {
     let params = stripe_sim::CreateSession {
-        line_items: items.iter().map(|(price, qty)| stripe_sim::LineItemParams::catalog(price, *qty)).collect(),
+        line_items: items
+            .iter()
+            .map(|(price, qty)| stripe_sim::LineItemParams::catalog(price, *qty))
+            .collect(),
         success_url: Some("http://127.0.0.1/order/success?session_id={CHECKOUT_SESSION_ID}".into()),
         cancel_url: Some("http://127.0.0.1/order/cancel".into()),
         ..Default::default()
     };
-    let session = sim.state.create_session(params).expect("the simulator creates the session");
+    let session = sim
+        .state
+        .create_session(params)
+        .expect("the simulator creates the session");
     let id = session["id"].as_str().expect("a session has an id");
     shared::CheckoutSessionId::parse(id).expect("the simulator's ids parse")
 }
@@ -343,13 +424,24 @@ pub fn completed_session(
     let id = open_session(sim, items);
     let customer = stripe_sim::Customer {
         name: name.to_owned(),
-        email: format!("{}@example.com", name.to_lowercase().replace(|c: char| !c.is_ascii_alphanumeric(), ".")),
+        email: format!(
+            "{}@example.com",
+            name.to_lowercase()
+                .replace(|c: char| !c.is_ascii_alphanumeric(), ".")
+        ),
     };
-    sim.state.complete_session(id.as_str(), outcome, customer).expect("the simulator completes the session");
+    sim.state
+        .complete_session(id.as_str(), outcome, customer)
+        .expect("the simulator completes the session");
     id
 }
 
 /// Creates a paid session (one T-shirt ×2 and a mug).
 pub fn paid_session(sim: &RunningSim, name: &str) -> shared::CheckoutSessionId {
-    completed_session(sim, &[("price_tshirt", 2), ("price_mug", 1)], stripe_sim::PaymentOutcome::Paid, name)
+    completed_session(
+        sim,
+        &[("price_tshirt", 2), ("price_mug", 1)],
+        stripe_sim::PaymentOutcome::Paid,
+        name,
+    )
 }

@@ -4,9 +4,9 @@
 
 use std::time::Duration;
 
+use crate::{settings, TestBroker, TestDb, SIM_KEY, WEBHOOK_SECRET};
 use shared::Settings;
 use stripe_sim::{RunningSim, SimConfig, WebhookEndpoint};
-use crate::{settings, TestBroker, TestDb, SIM_KEY, WEBHOOK_SECRET};
 
 /// How long the simulated Checkout waits for the webhook's 2xx before redirecting anyway. Real
 /// Stripe waits 10 s; a test-sized wait keeps the "ingress is down" test short.
@@ -22,23 +22,37 @@ pub struct Stack {
     /// `http://127.0.0.1:PORT` of the shop.
     pub shop: String,
     pub ingress_port: u16,
-    ingress: Option<(ingress::StopHandle, tokio::task::JoinHandle<std::io::Result<()>>)>,
+    ingress: Option<(
+        ingress::StopHandle,
+        tokio::task::JoinHandle<std::io::Result<()>>,
+    )>,
     worker: worker::StopHandle,
     worker_task: tokio::task::JoinHandle<anyhow::Result<()>>,
     landing: landing::StopHandle,
 }
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 impl Stack {
     pub async fn start() -> Stack {
+        Self::start_with(&[]).await
+    }
+
+    /// Starts the stack with extra `APP_…` settings (they win over the defaults here).
+    pub async fn start_with(extra: &[(&str, &str)]) -> Stack {
         let (db, broker) = tokio::join!(TestDb::create(), TestBroker::create());
         let sim = RunningSim::start(SimConfig {
             api_keys: vec![SIM_KEY.to_owned()],
             redirect_wait: REDIRECT_WAIT,
-            retry_schedule: [300, 600, 1200, 2400, 4800].map(Duration::from_millis).to_vec(),
+            retry_schedule: [300, 600, 1200, 2400, 4800]
+                .map(Duration::from_millis)
+                .to_vec(),
             ..SimConfig::default()
         })
         .await
@@ -48,23 +62,22 @@ impl Stack {
         let ingress_port = free_port();
         let landing_port = free_port();
         let shop = format!("http://127.0.0.1:{landing_port}");
-        let settings = settings(
-            &db,
-            &broker,
-            &sim.base_url,
-            &[
-                ("APP_INGRESS__HOST", "127.0.0.1"),
-                ("APP_INGRESS__PORT", &ingress_port.to_string()),
-                ("APP_WORKER__HOST", "127.0.0.1"),
-                ("APP_WORKER__PORT", "0"),
-                // The sweep is tested on its own; here every fulfillment comes from a webhook
-                // or the success page.
-                ("APP_WORKER__RECONCILE_INTERVAL_SECS", "0"),
-                ("APP_LANDING__HOST", "127.0.0.1"),
-                ("APP_LANDING__PORT", &landing_port.to_string()),
-                ("APP_LANDING__PUBLIC_BASE_URL", &shop),
-            ],
-        );
+        let ingress_port_text = ingress_port.to_string();
+        let landing_port_text = landing_port.to_string();
+        let mut overrides: Vec<(&str, &str)> = vec![
+            ("APP_INGRESS__HOST", "127.0.0.1"),
+            ("APP_INGRESS__PORT", &ingress_port_text),
+            ("APP_WORKER__HOST", "127.0.0.1"),
+            ("APP_WORKER__PORT", "0"),
+            // The sweep is tested on its own; here every fulfillment comes from a webhook
+            // or the success page.
+            ("APP_WORKER__RECONCILE_INTERVAL_SECS", "0"),
+            ("APP_LANDING__HOST", "127.0.0.1"),
+            ("APP_LANDING__PORT", &landing_port_text),
+            ("APP_LANDING__PUBLIC_BASE_URL", &shop),
+        ];
+        overrides.extend_from_slice(extra);
+        let settings = settings(&db, &broker, &sim.base_url, &overrides);
         sim.state
             .set_webhook_endpoints(vec![WebhookEndpoint::new(
                 format!("http://127.0.0.1:{ingress_port}/webhook"),
@@ -72,10 +85,14 @@ impl Stack {
             )])
             .expect("a valid endpoint");
 
-        let worker = worker::Application::build(settings.clone()).await.expect("worker builds");
+        let worker = worker::Application::build(settings.clone())
+            .await
+            .expect("worker builds");
         let worker_stop = worker.stop_handle();
         let worker_task = tokio::spawn(worker.run_until_stopped());
-        let landing = landing::Application::build(settings.clone()).await.expect("landing builds");
+        let landing = landing::Application::build(settings.clone())
+            .await
+            .expect("landing builds");
         let landing_stop = landing.stop_handle();
         tokio::spawn(landing.run_until_stopped());
 
@@ -97,7 +114,9 @@ impl Stack {
 
     /// Starts ingress on its port and waits until it is connected to the broker.
     pub async fn start_ingress(&mut self) {
-        let app = ingress::Application::build(self.settings.clone()).await.expect("ingress builds");
+        let app = ingress::Application::build(self.settings.clone())
+            .await
+            .expect("ingress builds");
         assert!(
             app.broker().wait_connected(Duration::from_secs(10)).await,
             "ingress connects to RabbitMQ"
@@ -116,11 +135,13 @@ impl Stack {
 
     /// Rows of fulfilled orders for `id` (0 or 1: more would break G2).
     pub async fn fulfilled_orders(&self, id: &str) -> i64 {
-        sqlx::query_scalar("SELECT count(*) FROM checkout_orders WHERE session_id = $1 AND state = 'fulfilled'")
-            .bind(id)
-            .fetch_one(&self.db.pool)
-            .await
-            .unwrap()
+        sqlx::query_scalar(
+            "SELECT count(*) FROM checkout_orders WHERE session_id = $1 AND state = 'fulfilled'",
+        )
+        .bind(id)
+        .fetch_one(&self.db.pool)
+        .await
+        .unwrap()
     }
 
     /// (description, quantity, amount_total) of the delivered line items.
