@@ -7,7 +7,8 @@
 # `stripe-sim load` on this machine, one after the other:
 #   1. the HTTP ceiling: an actix webhook endpoint that only reads the body and answers 200
 #      (1b: the same plus signature verification and the envelope parse);
-#   2. the broker ceiling: confirmed publishing straight from lapin, no HTTP, same concurrency;
+#   2. the broker ceiling: confirmed publishing straight from lapin, no HTTP, same concurrency
+#      (2b: the same at the open-loop rates below: the broker's own latency at those loads);
 #   3. the ingress (release build): saturation, then open loop at 500, 1,000 and 2,000 req/s,
 #      and its peak RSS (VmHWM).
 # Each run prints the CPU seconds the server, RabbitMQ and the generator used, so a missed
@@ -89,6 +90,12 @@ BODY_BYTES=$(sed -n 's/.*"body_bytes": \([0-9]*\).*/\1/p' "$OUT/http.json")
 echo "== 2. broker ceiling (lapin, confirmed publishing, no HTTP; $BODY_BYTES B bodies)"
 measured "$BIN/ingress-bench" broker-ceiling --concurrency "$CONCURRENCY" --channels "$CHANNELS" \
     --duration "$SECS" --body-bytes "$BODY_BYTES"
+
+for rate in 500 1000 2000; do
+    echo "== 2b. broker alone, open loop at $rate msg/s (the latency floor under the ingress)"
+    "$BIN/ingress-bench" broker-ceiling --concurrency "$CONCURRENCY" --channels "$CHANNELS" \
+        --duration "$SECS" --body-bytes "$BODY_BYTES" --rate "$rate"
+done
 
 echo "== 3. ingress (release; log filter $FILTER, $CHANNELS confirm channels)"
 export APP_BROKER__PREFIX="$PREFIX" APP_INGRESS__HOST=127.0.0.1 APP_INGRESS__PORT=18081 \

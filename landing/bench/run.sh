@@ -29,6 +29,7 @@ cleanup() {
   for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
   wait 2>/dev/null || true
   rm -rf "$work"
+  psql -q "$PG/postgres" -c "DROP DATABASE IF EXISTS $DB WITH (FORCE)" || true
 }
 trap cleanup EXIT
 
@@ -45,7 +46,8 @@ APP_LANDING__PORT="$LANDING_PORT" \
 APP_LANDING__PUBLIC_BASE_URL="$LANDING_URL" \
 APP_LANDING__SUCCESS_RATE_PER_MINUTE=1000000000 \
   target/release/landing >"$work/landing.log" 2>&1 &
-pids+=($!)
+landing_pid=$!
+pids+=($landing_pid)
 
 for _ in $(seq 50); do
   curl -fsS "$LANDING_URL/healthz" >/dev/null 2>&1 && break
@@ -53,6 +55,20 @@ for _ in $(seq 50); do
 done
 
 load=target/release/landing-load
+ticks_per_sec=$(getconf CLK_TCK)
+# CPU time the landing process spent (user + system), in clock ticks: a cost per request that
+# other load on the machine does not distort the way it distorts latency.
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$landing_pid/stat"; }
+# measure LABEL ARGS...: one `landing-load run`, then the landing CPU per request sent.
+measure() {
+  local label=$1; shift
+  local before after
+  before=$(cpu_ticks)
+  $load run --label "$label" "$@"
+  after=$(cpu_ticks)
+  awk -v t=$(( after - before )) -v hz="$ticks_per_sec" -v n="$REQUESTS" \
+    'BEGIN { printf "  landing CPU: %.0f us per request (warm-up included)\n", t / hz * 1e6 / n }'
+}
 first_count=$(( FIRST_RATE * (FIRST_SECS + 2) ))
 $load prepare --landing "$LANDING_URL" --sim "http://127.0.0.1:$SIM_PORT" \
   --database-url "$PG/$DB" --count 1 --out "$work/fulfilled.txt"
@@ -62,13 +78,15 @@ $load prepare --landing "$LANDING_URL" --sim "http://127.0.0.1:$SIM_PORT" \
 curl -fsS "$(cat "$work/fulfilled.txt")" | grep -q "Thanks for your order"
 
 echo "# $(date -u +%FT%TZ) rate=$RATE/s secs=$SECS rounds=$ROUNDS"
+REQUESTS=$(( RATE * (SECS + 2) ))
 for round in $(seq "$ROUNDS"); do
-  $load run --label "baseline /healthz r$round" --url "$LANDING_URL/healthz" \
+  measure "baseline /healthz r$round" --url "$LANDING_URL/healthz" \
     --rate "$RATE" --duration-secs "$SECS"
-  $load run --label "fulfilled success page r$round" --urls-file "$work/fulfilled.txt" \
+  measure "fulfilled success page r$round" --urls-file "$work/fulfilled.txt" \
     --rate "$RATE" --duration-secs "$SECS"
 done
-$load run --label "first visit (fulfills)" --urls-file "$work/first.txt" --each-once \
+REQUESTS=$(( FIRST_RATE * (FIRST_SECS + 2) ))
+measure "first visit (fulfills)" --urls-file "$work/first.txt" --each-once \
   --rate "$FIRST_RATE" --duration-secs "$FIRST_SECS"
 fulfilled=$(psql -qtA "$PG/$DB" -c "SELECT count(*) FROM checkout_orders WHERE state = 'fulfilled' AND fulfilled_by = 'landing'")
 echo "orders fulfilled by the page: $fulfilled (expected $(( first_count + 1 )))"

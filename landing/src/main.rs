@@ -9,7 +9,7 @@ async fn main() -> anyhow::Result<()> {
     let telemetry = shared::telemetry::init(SERVICE_NAME, &settings.log, &settings.telemetry)?;
     let application = Application::build(settings).await?;
     tracing::info!(port = application.port(), "landing listening");
-    application.run_until_stopped().await?;
+    application.run_until_terminated().await?;
     telemetry.shutdown();
     Ok(())
 }

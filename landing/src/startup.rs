@@ -75,7 +75,7 @@ impl std::fmt::Debug for Application {
     }
 }
 
-/// Stops the server from elsewhere (tests; `main` relies on the SIGTERM handling actix installs).
+/// Stops the server from elsewhere (tests; `main` stops it on SIGTERM).
 #[derive(Clone)]
 pub struct StopHandle(ServerHandle);
 
@@ -124,12 +124,44 @@ impl Application {
         StopHandle(self.server.handle())
     }
 
-    /// Serves until SIGTERM/SIGINT (or a [`StopHandle`]) has stopped the server and in-flight
-    /// requests have finished.
+    /// Serves until a [`StopHandle`] has stopped the server and in-flight requests have
+    /// finished. Installs no signal handlers, so a test process embedding the service still
+    /// dies of SIGTERM like any other.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let result = self.server.await;
         self.sweeper.abort();
         result
+    }
+
+    /// What `main` runs: serves until SIGTERM or SIGINT, then stops accepting, lets in-flight
+    /// pages finish (up to the shutdown timeout) and returns.
+    pub async fn run_until_terminated(self) -> std::io::Result<()> {
+        let stop = self.stop_handle();
+        let signals = tokio::spawn(async move {
+            let signal = terminated().await;
+            tracing::info!(signal, "stopping: finishing in-flight requests");
+            stop.stop(true).await;
+        });
+        let result = self.run_until_stopped().await;
+        signals.abort();
+        result
+    }
+}
+
+/// Resolves on SIGTERM (what orchestrators send) or SIGINT (Ctrl-C), naming it.
+async fn terminated() -> &'static str {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = match signal(SignalKind::terminate()) {
+        Ok(term) => term,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot listen for SIGTERM; only Ctrl-C stops the service");
+            let _ = tokio::signal::ctrl_c().await;
+            return "SIGINT";
+        }
+    };
+    tokio::select! {
+        _ = term.recv() => "SIGTERM",
+        _ = tokio::signal::ctrl_c() => "SIGINT",
     }
 }
 
@@ -142,6 +174,9 @@ pub fn run(listener: TcpListener, state: web::Data<AppState>) -> std::io::Result
             .app_data(state.clone())
             .configure(routes::configure)
     })
+    // Signals are handled by `Application::run_until_terminated`, not by every server built
+    // (tests build many in one process).
+    .disable_signals()
     .shutdown_timeout(SHUTDOWN_TIMEOUT_SECS)
     .listen(listener)?
     .run();

@@ -165,8 +165,7 @@ impl Stack {
             .flatten()
     }
 
-    /// The only session the simulator holds (each test creates one through the shop).
-
+    /// Stops ingress, the worker (draining) and landing.
     pub async fn stop(mut self) {
         self.stop_ingress().await;
         self.worker.stop();

@@ -4,21 +4,32 @@
 
 use std::time::{Duration, Instant};
 
-use tests::stack::{Stack, REDIRECT_WAIT};
 use fantoccini::Locator;
 use shared::CheckoutSessionId;
 use stripe_sim::DeliveryStatus;
 use tests::browser::Browser;
 use tests::eventually;
+use tests::stack::{Stack, REDIRECT_WAIT};
 
 const PAGE_TIMEOUT: Duration = Duration::from_secs(20);
 
 async fn text_of(browser: &Browser, css: &str) -> Option<String> {
-    browser.client().find(Locator::Css(css)).await.ok()?.text().await.ok()
+    browser
+        .client()
+        .find(Locator::Css(css))
+        .await
+        .ok()?
+        .text()
+        .await
+        .ok()
 }
 
 async fn fill(browser: &Browser, id: &str, value: &str) {
-    let field = browser.client().find(Locator::Id(id)).await.unwrap_or_else(|e| panic!("#{id}: {e}"));
+    let field = browser
+        .client()
+        .find(Locator::Id(id))
+        .await
+        .unwrap_or_else(|e| panic!("#{id}: {e}"));
     field.clear().await.unwrap();
     field.send_keys(value).await.unwrap();
 }
@@ -26,12 +37,18 @@ async fn fill(browser: &Browser, id: &str, value: &str) {
 /// Shop → "Check out" with two T-shirts and a mug → the hosted payment page. Returns the
 /// session id from the payment page's URL.
 async fn check_out(browser: &Browser, stack: &Stack) -> CheckoutSessionId {
-    browser.client().goto(&stack.shop).await.expect("the shop loads");
+    browser
+        .client()
+        .goto(&stack.shop)
+        .await
+        .expect("the shop loads");
     fill(browser, "qty-price_tshirt", "2").await;
     fill(browser, "qty-price_mug", "1").await;
     browser
         .client()
-        .find(Locator::Css("form:has(#qty-price_tshirt) button[type=submit]"))
+        .find(Locator::Css(
+            "form:has(#qty-price_tshirt) button[type=submit]",
+        ))
         .await
         .expect("a checkout button")
         .click()
@@ -51,21 +68,37 @@ async fn check_out(browser: &Browser, stack: &Stack) -> CheckoutSessionId {
 async fn pay(browser: &Browser, card: &str, method: &str) {
     fill(browser, "email", "jenny.rosen@example.com").await;
     fill(browser, "cardholder-name", "Jenny Rosen").await;
-    browser.client().find(Locator::Id(&format!("payment-method-{method}"))).await.unwrap().click().await.unwrap();
+    browser
+        .client()
+        .find(Locator::Id(&format!("payment-method-{method}")))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
     if method == "card" {
         fill(browser, "card-number", card).await;
         fill(browser, "card-expiry", "12/34").await;
         fill(browser, "card-cvc", "123").await;
         fill(browser, "billing-postal-code", "90210").await;
     }
-    browser.client().find(Locator::Id("pay")).await.unwrap().click().await.unwrap();
+    browser
+        .client()
+        .find(Locator::Id("pay"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
 }
 
 /// Waits until the page's `h1` reads `expected`.
 async fn wait_for_heading(browser: &Browser, expected: &str, timeout: Duration) -> bool {
-    eventually(timeout, || async { (text_of(browser, "h1").await? == expected).then_some(()) })
-        .await
-        .is_some()
+    eventually(timeout, || async {
+        (text_of(browser, "h1").await? == expected).then_some(())
+    })
+    .await
+    .is_some()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -76,9 +109,18 @@ async fn paying_with_a_test_card_lands_on_the_thank_you_page_and_fulfills_once()
     let id = check_out(&browser, &stack).await;
     pay(&browser, "4242 4242 4242 4242", "card").await;
 
-    let thanked = wait_for_heading(&browser, "Thanks for your order, Jenny Rosen!", PAGE_TIMEOUT).await;
+    let thanked = wait_for_heading(
+        &browser,
+        "Thanks for your order, Jenny Rosen!",
+        PAGE_TIMEOUT,
+    )
+    .await;
     browser.screenshot("e2e_card_payment_success").await;
-    assert!(thanked, "the success page thanks Jenny Rosen; it shows {:?}", text_of(&browser, "h1").await);
+    assert!(
+        thanked,
+        "the success page thanks Jenny Rosen; it shows {:?}",
+        text_of(&browser, "h1").await
+    );
     let url = browser.client().current_url().await.unwrap();
     assert_eq!(url.path(), "/order/success");
     assert_eq!(url.query(), Some(format!("session_id={id}").as_str()));
@@ -88,13 +130,18 @@ async fn paying_with_a_test_card_lands_on_the_thank_you_page_and_fulfills_once()
     lines.sort();
     assert_eq!(
         lines,
-        vec![("Stripe Mug".to_owned(), 1, 1200), ("Stripe T-shirt".to_owned(), 2, 4000)],
+        vec![
+            ("Stripe Mug".to_owned(), 1, 1200),
+            ("Stripe T-shirt".to_owned(), 2, 4000)
+        ],
     );
     // The webhook was acknowledged (the redirect did not have to time out), and the worker's
     // fulfillment and the page's raced without a second order.
     let deliveries = eventually(PAGE_TIMEOUT, || async {
         let d = stack.sim.state.deliveries();
-        d.iter().all(|d| d.status == DeliveryStatus::Succeeded).then_some(d)
+        d.iter()
+            .all(|d| d.status == DeliveryStatus::Succeeded)
+            .then_some(d)
     })
     .await
     .expect("every webhook delivery succeeded");
@@ -114,12 +161,20 @@ async fn a_declined_card_shows_an_error_and_fulfills_nothing() {
     let id = check_out(&browser, &stack).await;
     pay(&browser, "4000 0000 0000 0002", "card").await;
 
-    let error = eventually(PAGE_TIMEOUT, || async { text_of(&browser, "#payment-error").await })
-        .await
-        .expect("the payment page shows an error");
+    let error = eventually(PAGE_TIMEOUT, || async {
+        text_of(&browser, "#payment-error").await
+    })
+    .await
+    .expect("the payment page shows an error");
     browser.screenshot("e2e_declined_card").await;
     assert!(error.to_lowercase().contains("declined"), "{error}");
-    assert!(browser.client().current_url().await.unwrap().path().starts_with("/c/pay/"));
+    assert!(browser
+        .client()
+        .current_url()
+        .await
+        .unwrap()
+        .path()
+        .starts_with("/c/pay/"));
     assert_eq!(stack.fulfilled_orders(id.as_str()).await, 0);
     assert!(stack.sim.state.deliveries().is_empty(), "no event was sent");
 
@@ -141,14 +196,27 @@ async fn a_delayed_payment_shows_processing_then_the_order_once_it_succeeds() {
         text_of(&browser, "h1").await
     );
     browser.screenshot("e2e_delayed_payment_processing").await;
-    assert_eq!(stack.fulfilled_orders(id.as_str()).await, 0, "nothing fulfilled while unpaid");
+    assert_eq!(
+        stack.fulfilled_orders(id.as_str()).await,
+        0,
+        "nothing fulfilled while unpaid"
+    );
 
     // The bank transfer arrives: Stripe sends async_payment_succeeded; the page, on its own,
     // finds the order fulfilled.
     stack.sim.state.succeed_async_payment(id.as_str()).unwrap();
-    let thanked = wait_for_heading(&browser, "Thanks for your order, Jenny Rosen!", Duration::from_secs(30)).await;
+    let thanked = wait_for_heading(
+        &browser,
+        "Thanks for your order, Jenny Rosen!",
+        Duration::from_secs(30),
+    )
+    .await;
     browser.screenshot("e2e_delayed_payment_fulfilled").await;
-    assert!(thanked, "the page updated itself; it shows {:?}", text_of(&browser, "h1").await);
+    assert!(
+        thanked,
+        "the page updated itself; it shows {:?}",
+        text_of(&browser, "h1").await
+    );
     assert_eq!(stack.fulfilled_orders(id.as_str()).await, 1);
     assert_eq!(stack.line_items(id.as_str()).await.len(), 2);
 
@@ -166,12 +234,27 @@ async fn with_ingress_down_the_customer_is_redirected_and_the_success_page_fulfi
     let clicked = Instant::now();
     pay(&browser, "4242 4242 4242 4242", "card").await;
 
-    let thanked = wait_for_heading(&browser, "Thanks for your order, Jenny Rosen!", PAGE_TIMEOUT).await;
+    let thanked = wait_for_heading(
+        &browser,
+        "Thanks for your order, Jenny Rosen!",
+        PAGE_TIMEOUT,
+    )
+    .await;
     browser.screenshot("e2e_ingress_down_success_page").await;
-    assert!(thanked, "the success page fulfilled synchronously; it shows {:?}", text_of(&browser, "h1").await);
-    assert!(clicked.elapsed() >= REDIRECT_WAIT, "Checkout waited for the webhook before redirecting");
+    assert!(
+        thanked,
+        "the success page fulfilled synchronously; it shows {:?}",
+        text_of(&browser, "h1").await
+    );
+    assert!(
+        clicked.elapsed() >= REDIRECT_WAIT,
+        "Checkout waited for the webhook before redirecting"
+    );
     assert_eq!(stack.fulfilled_orders(id.as_str()).await, 1);
-    assert_eq!(stack.fulfilled_by(id.as_str()).await.as_deref(), Some("landing"));
+    assert_eq!(
+        stack.fulfilled_by(id.as_str()).await.as_deref(),
+        Some("landing")
+    );
 
     // Ingress comes back; Stripe's retry of the webhook is accepted and changes nothing.
     stack.start_ingress().await;
@@ -181,7 +264,11 @@ async fn with_ingress_down_the_customer_is_redirected_and_the_success_page_fulfi
     })
     .await
     .expect("the retried webhook is acknowledged");
-    assert!(delivered[0].attempts.len() >= 2, "it was retried: {:?}", delivered[0].attempts);
+    assert!(
+        delivered[0].attempts.len() >= 2,
+        "it was retried: {:?}",
+        delivered[0].attempts
+    );
     let event_processed = eventually(Duration::from_secs(20), || async {
         let outcome: Option<String> = sqlx::query_scalar(
             "SELECT outcome FROM stripe_events WHERE session_id = $1 AND event_type = 'checkout.session.completed'",
@@ -193,9 +280,15 @@ async fn with_ingress_down_the_customer_is_redirected_and_the_success_page_fulfi
         outcome
     })
     .await;
-    assert!(event_processed.is_some(), "the worker processed the retried event");
+    assert!(
+        event_processed.is_some(),
+        "the worker processed the retried event"
+    );
     assert_eq!(stack.fulfilled_orders(id.as_str()).await, 1);
-    assert_eq!(stack.fulfilled_by(id.as_str()).await.as_deref(), Some("landing"));
+    assert_eq!(
+        stack.fulfilled_by(id.as_str()).await.as_deref(),
+        Some("landing")
+    );
 
     browser.close().await;
     stack.stop().await;

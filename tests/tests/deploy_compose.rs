@@ -33,7 +33,11 @@ fn dockerfile_stages(text: &str) -> BTreeMap<String, Stage> {
     let joined = text.replace("\\\n", " ");
     let mut stages = BTreeMap::new();
     let mut current: Option<String> = None;
-    for line in joined.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')) {
+    for line in joined
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+    {
         let words: Vec<&str> = line.split_whitespace().collect();
         if words[0].eq_ignore_ascii_case("FROM") {
             assert!(
@@ -41,10 +45,20 @@ fn dockerfile_stages(text: &str) -> BTreeMap<String, Stage> {
                 "every stage is named: {line}"
             );
             let name = words[3].to_owned();
-            stages.insert(name.clone(), Stage { base: words[1].to_owned(), instructions: Vec::new() });
+            stages.insert(
+                name.clone(),
+                Stage {
+                    base: words[1].to_owned(),
+                    instructions: Vec::new(),
+                },
+            );
             current = Some(name);
         } else if let Some(name) = &current {
-            stages.get_mut(name).unwrap().instructions.push(line.to_owned());
+            stages
+                .get_mut(name)
+                .unwrap()
+                .instructions
+                .push(line.to_owned());
         }
     }
     stages
@@ -85,35 +99,67 @@ fn cargo_metadata(extra: &[&str]) -> Value {
 fn strings(value: &Value) -> Vec<String> {
     value
         .as_array()
-        .map(|a| a.iter().map(|v| v.as_str().unwrap_or_default().to_owned()).collect())
+        .map(|a| {
+            a.iter()
+                .map(|v| v.as_str().unwrap_or_default().to_owned())
+                .collect()
+        })
         .unwrap_or_default()
 }
 
 #[test]
 fn the_compose_file_validates_against_the_compose_specification_and_keeps_the_simulator_optional() {
     let model = compose_config(&["--profile", "sim"]);
-    let services: BTreeSet<String> = model["services"].as_object().unwrap().keys().cloned().collect();
+    let services: BTreeSet<String> = model["services"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .cloned()
+        .collect();
     let expected: BTreeSet<String> = [
-        "postgres", "rabbitmq", "migrate", "ingress", "worker", "landing", "stripe-sim",
-        "otel-collector", "jaeger", "prometheus", "grafana",
+        "postgres",
+        "rabbitmq",
+        "migrate",
+        "ingress",
+        "worker",
+        "landing",
+        "stripe-sim",
+        "otel-collector",
+        "jaeger",
+        "prometheus",
+        "grafana",
     ]
     .map(str::to_owned)
     .into();
     assert_eq!(services, expected);
     // The simulator only runs with `--profile sim`, so nothing else may need it to start.
-    assert_eq!(model["services"]["stripe-sim"]["profiles"], serde_json::json!(["sim"]));
+    assert_eq!(
+        model["services"]["stripe-sim"]["profiles"],
+        serde_json::json!(["sim"])
+    );
     for (name, service) in model["services"].as_object().unwrap() {
-        assert!(service["depends_on"].get("stripe-sim").is_none(), "{name} depends on stripe-sim");
+        assert!(
+            service["depends_on"].get("stripe-sim").is_none(),
+            "{name} depends on stripe-sim"
+        );
         if name != "stripe-sim" {
-            assert!(service.get("profiles").is_none(), "{name} is behind a profile");
+            assert!(
+                service.get("profiles").is_none(),
+                "{name} is behind a profile"
+            );
         }
     }
     compose_config(&[]);
 
     // Secrets from files: the override validates too, and leaves no secret in the environment.
     let secret_files: Vec<(&str, &str)> = [
-        "postgres_password", "rabbitmq_password", "database_url", "broker_url", "stripe_secret_key",
-        "stripe_webhook_secrets", "grafana_admin_password",
+        "postgres_password",
+        "rabbitmq_password",
+        "database_url",
+        "broker_url",
+        "stripe_secret_key",
+        "stripe_webhook_secrets",
+        "grafana_admin_password",
     ]
     .iter()
     .map(|name| (*name, "placeholder"))
@@ -128,7 +174,14 @@ fn the_compose_file_validates_against_the_compose_specification_and_keeps_the_si
         std::fs::write(path, "placeholder").unwrap();
     }
     let with_files = std::panic::catch_unwind(|| {
-        compose_config(&["-f", "docker-compose.yml", "-f", "deploy/compose.secrets.yml", "--profile", "sim"])
+        compose_config(&[
+            "-f",
+            "docker-compose.yml",
+            "-f",
+            "deploy/compose.secrets.yml",
+            "--profile",
+            "sim",
+        ])
     });
     for path in &created {
         let _ = std::fs::remove_file(path);
@@ -137,9 +190,17 @@ fn the_compose_file_validates_against_the_compose_specification_and_keeps_the_si
     for (name, service) in with_files["services"].as_object().unwrap() {
         for (key, value) in service["environment"].as_object().into_iter().flatten() {
             if let Some(base_name) = key.strip_suffix("_FILE") {
-                assert!(value.as_str().unwrap().starts_with("/run/secrets/"), "{name}: {key}");
-                let base_value = service["environment"][base_name].as_str().unwrap_or_default();
-                assert!(base_value.is_empty(), "{name}: {base_name} is still set next to {key}");
+                assert!(
+                    value.as_str().unwrap().starts_with("/run/secrets/"),
+                    "{name}: {key}"
+                );
+                let base_value = service["environment"][base_name]
+                    .as_str()
+                    .unwrap_or_default();
+                assert!(
+                    base_value.is_empty(),
+                    "{name}: {base_name} is still set next to {key}"
+                );
             }
         }
     }
@@ -156,12 +217,22 @@ fn a_compose_file_that_breaks_the_specification_is_rejected() {
     let root = repo_root();
     let (ok, _, stderr) = run_in_repo(
         "docker-compose",
-        &["--project-directory", root.to_str().unwrap(), "-f", path.to_str().unwrap(), "config", "-q"],
+        &[
+            "--project-directory",
+            root.to_str().unwrap(),
+            "-f",
+            path.to_str().unwrap(),
+            "config",
+            "-q",
+        ],
         "Debian's docker-compose",
     );
     let _ = std::fs::remove_file(&path);
     assert!(!ok, "an unknown depends_on condition must not validate");
-    assert!(stderr.contains("service_finished"), "the error names the mistake: {stderr}");
+    assert!(
+        stderr.contains("service_finished"),
+        "the error names the mistake: {stderr}"
+    );
 }
 
 #[test]
@@ -179,9 +250,15 @@ fn every_built_service_names_a_dockerfile_stage_that_installs_a_workspace_binary
         .filter_map(|w| w.strip_prefix("target/release/"))
         .map(str::to_owned)
         .collect();
-    assert!(!built.is_empty(), "the builder copies its binaries out of target/release");
+    assert!(
+        !built.is_empty(),
+        "the builder copies its binaries out of target/release"
+    );
     for binary in &built {
-        assert!(bins.contains(binary), "{binary} is not a [[bin]] of the workspace ({bins:?})");
+        assert!(
+            bins.contains(binary),
+            "{binary} is not a [[bin]] of the workspace ({bins:?})"
+        );
     }
 
     for (service, target) in BUILT {
@@ -190,7 +267,10 @@ fn every_built_service_names_a_dockerfile_stage_that_installs_a_workspace_binary
         assert_eq!(build["dockerfile"], "deploy/Dockerfile", "{service}");
         assert_eq!(build["target"], *target, "{service}");
         let stage_chain = lineage(&stages, target);
-        assert!(!stage_chain.is_empty(), "{service}: no stage `{target}` in deploy/Dockerfile");
+        assert!(
+            !stage_chain.is_empty(),
+            "{service}: no stage `{target}` in deploy/Dockerfile"
+        );
 
         // What the image installs, from its stage and the stages beneath it.
         let mut installed = BTreeSet::new();
@@ -201,20 +281,35 @@ fn every_built_service_names_a_dockerfile_stage_that_installs_a_workspace_binary
                 let words: Vec<&str> = instruction.split_whitespace().collect();
                 if words[0] == "COPY" && words.get(1) == Some(&"--from=builder") {
                     let source = words[2].trim_start_matches("/out/");
-                    assert!(built.contains(source), "{target} copies {source}, which the builder does not build");
+                    assert!(
+                        built.contains(source),
+                        "{target} copies {source}, which the builder does not build"
+                    );
                     installed.insert(words[3].rsplit('/').next().unwrap().to_owned());
                 }
                 if words[0] == "HEALTHCHECK" && healthcheck.is_none() {
                     healthcheck = Some(instruction.clone());
                 }
                 if words[0] == "CMD" && cmd.is_none() {
-                    cmd = Some(serde_json::from_str::<Vec<String>>(instruction.trim_start_matches("CMD").trim()).unwrap());
+                    cmd = Some(
+                        serde_json::from_str::<Vec<String>>(
+                            instruction.trim_start_matches("CMD").trim(),
+                        )
+                        .unwrap(),
+                    );
                 }
             }
         }
-        let healthcheck = healthcheck.unwrap_or_else(|| panic!("stage {target} has no HEALTHCHECK"));
-        assert!(healthcheck.contains("CMD healthcheck "), "{target}: {healthcheck}");
-        assert!(installed.contains("healthcheck"), "{target} lacks the healthcheck binary");
+        let healthcheck =
+            healthcheck.unwrap_or_else(|| panic!("stage {target} has no HEALTHCHECK"));
+        assert!(
+            healthcheck.contains("CMD healthcheck "),
+            "{target}: {healthcheck}"
+        );
+        assert!(
+            installed.contains("healthcheck"),
+            "{target} lacks the healthcheck binary"
+        );
 
         let command = definition["command"]
             .as_array()
@@ -228,12 +323,19 @@ fn every_built_service_names_a_dockerfile_stage_that_installs_a_workspace_binary
         );
         match command[0].as_str() {
             "worker" => {
-                worker::cli::Cli::try_parse_from(&command)
-                    .unwrap_or_else(|e| panic!("{service}: `{}` is not a worker command: {e}", command.join(" ")));
+                worker::cli::Cli::try_parse_from(&command).unwrap_or_else(|e| {
+                    panic!(
+                        "{service}: `{}` is not a worker command: {e}",
+                        command.join(" ")
+                    )
+                });
             }
             "stripe-sim" => {
                 stripe_sim::cli::Cli::try_parse_from(&command).unwrap_or_else(|e| {
-                    panic!("{service}: `{}` is not a stripe-sim command: {e}", command.join(" "))
+                    panic!(
+                        "{service}: `{}` is not a stripe-sim command: {e}",
+                        command.join(" ")
+                    )
                 });
             }
             // ingress and landing take no arguments: everything is settings.
@@ -254,7 +356,14 @@ fn the_builder_image_is_new_enough_for_every_locked_dependency() {
         (parts.next().unwrap_or(0), parts.next().unwrap_or(0))
     };
     let image = parse(image_version);
-    let metadata = cargo_metadata(&["--offline"]);
+    // The packages a Linux build compiles (the lock also lists other platforms' crates, which
+    // are never downloaded here).
+    let (_, rustc, _) = run_in_repo("rustc", &["-vV"], "rustup");
+    let host = rustc
+        .lines()
+        .find_map(|l| l.strip_prefix("host: "))
+        .expect("rustc -vV names the host");
+    let metadata = cargo_metadata(&["--offline", "--filter-platform", host]);
     for package in metadata["packages"].as_array().unwrap() {
         if let Some(required) = package["rust_version"].as_str() {
             assert!(
@@ -271,30 +380,51 @@ fn the_builder_image_is_new_enough_for_every_locked_dependency() {
 fn the_stack_starts_in_dependency_order_and_the_worker_scales() {
     let model = compose_config(&["--profile", "sim"]);
     let services = &model["services"];
-    let depends = |service: &str, on: &str| services[service]["depends_on"][on]["condition"].clone();
+    let depends =
+        |service: &str, on: &str| services[service]["depends_on"][on]["condition"].clone();
 
     for service in ["worker", "landing"] {
-        assert_eq!(depends(service, "migrate"), "service_completed_successfully", "{service}");
+        assert_eq!(
+            depends(service, "migrate"),
+            "service_completed_successfully",
+            "{service}"
+        );
         assert_eq!(depends(service, "postgres"), "service_healthy", "{service}");
     }
     assert_eq!(depends("migrate", "postgres"), "service_healthy");
     assert_eq!(depends("worker", "rabbitmq"), "service_healthy");
     assert_eq!(depends("ingress", "rabbitmq"), "service_healthy");
     assert_eq!(depends("stripe-sim", "ingress"), "service_healthy");
-    assert_eq!(strings(&services["migrate"]["command"]), ["worker", "migrate"]);
+    assert_eq!(
+        strings(&services["migrate"]["command"]),
+        ["worker", "migrate"]
+    );
     for backing in ["postgres", "rabbitmq"] {
-        assert!(services[backing]["healthcheck"]["test"].is_array(), "{backing} has a healthcheck");
+        assert!(
+            services[backing]["healthcheck"]["test"].is_array(),
+            "{backing} has a healthcheck"
+        );
     }
 
     // `docker compose up --scale worker=3` needs a worker without a fixed name or host port.
     let worker = &services["worker"];
-    assert!(worker.get("container_name").is_none(), "worker has a container_name");
-    assert!(worker.get("ports").is_none(), "worker publishes a host port: {}", worker["ports"]);
+    assert!(
+        worker.get("container_name").is_none(),
+        "worker has a container_name"
+    );
+    assert!(
+        worker.get("ports").is_none(),
+        "worker publishes a host port: {}",
+        worker["ports"]
+    );
 
     // Every service reports traces to the collector and logs JSON.
     for (service, _) in BUILT.iter().filter(|(s, _)| *s != "stripe-sim") {
         let environment = &services[*service]["environment"];
-        assert_eq!(environment["APP_TELEMETRY__OTLP_ENDPOINT"], "http://otel-collector:4318", "{service}");
+        assert_eq!(
+            environment["APP_TELEMETRY__OTLP_ENDPOINT"], "http://otel-collector:4318",
+            "{service}"
+        );
         assert_eq!(environment["APP_LOG__FORMAT"], "json", "{service}");
     }
 
@@ -308,11 +438,20 @@ fn the_stack_starts_in_dependency_order_and_the_worker_scales() {
             .to_owned()
     };
     let ingress_env = &services["ingress"]["environment"];
-    assert_eq!(ingress_env["APP_STRIPE__API_BASE"], "http://stripe-sim:12111");
+    assert_eq!(
+        ingress_env["APP_STRIPE__API_BASE"],
+        "http://stripe-sim:12111"
+    );
     let secrets = ingress_env["APP_WEBHOOK__SECRETS"].as_str().unwrap();
-    assert!(secrets.split(',').any(|s| s == flag("webhook-secret")), "the sim signs with an accepted secret");
+    assert!(
+        secrets.split(',').any(|s| s == flag("webhook-secret")),
+        "the sim signs with an accepted secret"
+    );
     assert_eq!(flag("webhook"), "http://ingress:8080/webhook");
-    assert_eq!(flag("api-key"), ingress_env["APP_STRIPE__SECRET_KEY"].as_str().unwrap());
+    assert_eq!(
+        flag("api-key"),
+        ingress_env["APP_STRIPE__SECRET_KEY"].as_str().unwrap()
+    );
 }
 
 #[test]
@@ -323,12 +462,17 @@ fn every_file_the_stack_mounts_exists_and_prometheus_scrapes_every_service() {
         for volume in definition["volumes"].as_array().into_iter().flatten() {
             // docker-compose prints bind mounts as "SOURCE:TARGET[:MODE]" with an absolute source.
             let text = volume.as_str().map(str::to_owned).unwrap_or_else(|| {
-                format!("{}:{}", volume["source"].as_str().unwrap_or_default(), volume["target"].as_str().unwrap_or_default())
+                format!(
+                    "{}:{}",
+                    volume["source"].as_str().unwrap_or_default(),
+                    volume["target"].as_str().unwrap_or_default()
+                )
             });
             let source = text.split(':').next().unwrap();
             if source.starts_with('/') {
                 assert!(
-                    std::path::Path::new(source).exists() && source.starts_with(root.to_str().unwrap()),
+                    std::path::Path::new(source).exists()
+                        && source.starts_with(root.to_str().unwrap()),
                     "{service} mounts {source}, which is not a file of the repository"
                 );
             }
@@ -348,9 +492,15 @@ fn every_file_the_stack_mounts_exists_and_prometheus_scrapes_every_service() {
         }
     }
     for service in ["ingress", "worker", "landing", "rabbitmq", "otel-collector"] {
-        assert!(scraped.contains(service), "Prometheus does not scrape {service}");
+        assert!(
+            scraped.contains(service),
+            "Prometheus does not scrape {service}"
+        );
     }
     for host in scraped.iter().filter(|h| *h != "localhost") {
-        assert!(model["services"].get(host).is_some(), "Prometheus scrapes {host}, which is not a service");
+        assert!(
+            model["services"].get(host).is_some(),
+            "Prometheus scrapes {host}, which is not a service"
+        );
     }
 }

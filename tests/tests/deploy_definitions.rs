@@ -20,7 +20,10 @@ use tests::eventually;
 /// tiers and delivery limit): what production runs.
 fn default_topology() -> Topology {
     let settings = Settings::load_from(Vec::<(String, String)>::new()).expect("the defaults load");
-    assert_eq!(settings.broker.prefix, "", "production names carry no prefix");
+    assert_eq!(
+        settings.broker.prefix, "",
+        "production names carry no prefix"
+    );
     Topology::from_settings(&settings.broker)
 }
 
@@ -44,7 +47,10 @@ async fn definitions_json_holds_exactly_what_the_services_declare_with_default_s
     let vhost = Vhost::create("declared");
     let connection = vhost.connect().await;
     let channel = connection.create_channel().await.unwrap();
-    default_topology().declare(&channel).await.expect("the services' declare succeeds");
+    default_topology()
+        .declare(&channel)
+        .await
+        .expect("the services' declare succeeds");
 
     let declared = vhost.export();
     let committed = Exported::from_definitions(&committed_definitions(), None);
@@ -54,25 +60,48 @@ async fn definitions_json_holds_exactly_what_the_services_declare_with_default_s
          (right); regenerate the file from the topology"
     );
     assert_eq!(declared.queues.len(), default_topology().queues().len());
-    assert_eq!(declared.exchanges.len(), default_topology().exchanges().len());
+    assert_eq!(
+        declared.exchanges.len(),
+        default_topology().exchanges().len()
+    );
 }
 
 #[tokio::test]
-async fn the_broker_imports_definitions_json_and_then_routes_events_and_accepts_the_services_declare() {
+async fn the_broker_imports_definitions_json_and_then_routes_events_and_accepts_the_services_declare(
+) {
     let vhost = Vhost::create("imported");
     let definitions = committed_definitions();
     let imported = import_and_wait(&vhost, &definitions).await;
-    assert_eq!(imported, Exported::from_definitions(&definitions, None), "imported as written");
+    assert_eq!(
+        imported,
+        Exported::from_definitions(&definitions, None),
+        "imported as written"
+    );
 
     let connection = vhost.connect().await;
     let channel = connection.create_channel().await.unwrap();
     let topology = default_topology();
     // Before the services declare anything, the imported bindings alone route every path.
-    channel.confirm_select(ConfirmSelectOptions::default()).await.unwrap();
+    channel
+        .confirm_select(ConfirmSelectOptions::default())
+        .await
+        .unwrap();
     let routes = [
-        (topology.checkout_exchange(), "checkout.session.completed".to_owned(), topology.fulfillment_queue()),
-        (topology.checkout_exchange(), "checkout.session.expired".to_owned(), topology.fulfillment_queue()),
-        (topology.dead_exchange(), "anything".to_owned(), topology.dead_queue()),
+        (
+            topology.checkout_exchange(),
+            "checkout.session.completed".to_owned(),
+            topology.fulfillment_queue(),
+        ),
+        (
+            topology.checkout_exchange(),
+            "checkout.session.expired".to_owned(),
+            topology.fulfillment_queue(),
+        ),
+        (
+            topology.dead_exchange(),
+            "anything".to_owned(),
+            topology.dead_queue(),
+        ),
     ]
     .into_iter()
     .chain((0..topology.retry_tiers().len()).map(|tier| {
@@ -82,13 +111,22 @@ async fn the_broker_imports_definitions_json_and_then_routes_events_and_accepts_
     for (exchange, key, queue) in routes {
         let body = format!("{exchange} {key}");
         channel
-            .basic_publish(&exchange, &key, BasicPublishOptions::default(), body.as_bytes(), BasicProperties::default())
+            .basic_publish(
+                &exchange,
+                &key,
+                BasicPublishOptions::default(),
+                body.as_bytes(),
+                BasicProperties::default(),
+            )
             .await
             .unwrap()
             .await
             .unwrap();
         let got = eventually(Duration::from_secs(5), || async {
-            channel.basic_get(&queue, BasicGetOptions { no_ack: true }).await.unwrap()
+            channel
+                .basic_get(&queue, BasicGetOptions { no_ack: true })
+                .await
+                .unwrap()
         })
         .await
         .unwrap_or_else(|| panic!("{exchange} with key {key} did not route to {queue}"));
@@ -118,7 +156,11 @@ fn with_argument(queue: &str, argument: &str, value: Value) -> Value {
 async fn definitions_that_drift_from_the_topology_make_the_services_declare_fail() {
     let drifts = [
         ("checkout.fulfillment", "x-delivery-limit", Value::from(10)),
-        ("checkout.fulfillment.retry.1m", "x-message-ttl", Value::from(90_000)),
+        (
+            "checkout.fulfillment.retry.1m",
+            "x-message-ttl",
+            Value::from(90_000),
+        ),
     ];
     for (queue, argument, value) in drifts {
         let vhost = Vhost::create("drift");

@@ -14,7 +14,10 @@ struct Scratch(PathBuf);
 
 impl Scratch {
     fn new() -> Scratch {
-        let dir = std::env::temp_dir().join(format!("deploy-entrypoint-{}", uuid::Uuid::new_v4().simple()));
+        let dir = std::env::temp_dir().join(format!(
+            "deploy-entrypoint-{}",
+            uuid::Uuid::new_v4().simple()
+        ));
         std::fs::create_dir_all(&dir).unwrap();
         Scratch(dir)
     }
@@ -70,10 +73,22 @@ fn the_service_entrypoint_exports_each_app_file_variable_and_runs_the_command() 
     assert!(output.status.success(), "{}", stderr(&output));
     let env = stdout(&output);
     let lines: Vec<&str> = env.lines().collect();
-    assert!(lines.contains(&"APP_WEBHOOK__SECRETS=whsec_old,whsec_new"), "trailing newline dropped: {env}");
-    assert!(lines.contains(&"APP_DATABASE__URL=postgres://u:p@db:5432/app"), "{env}");
-    assert!(lines.contains(&"APP_LOG__FORMAT=json"), "other variables pass through: {env}");
-    assert!(!env.contains("_FILE="), "the *_FILE variables are consumed: {env}");
+    assert!(
+        lines.contains(&"APP_WEBHOOK__SECRETS=whsec_old,whsec_new"),
+        "trailing newline dropped: {env}"
+    );
+    assert!(
+        lines.contains(&"APP_DATABASE__URL=postgres://u:p@db:5432/app"),
+        "{env}"
+    );
+    assert!(
+        lines.contains(&"APP_LOG__FORMAT=json"),
+        "other variables pass through: {env}"
+    );
+    assert!(
+        !env.contains("_FILE="),
+        "the *_FILE variables are consumed: {env}"
+    );
 }
 
 #[test]
@@ -83,16 +98,31 @@ fn the_service_entrypoint_refuses_a_secret_set_twice_or_a_missing_file() {
 
     let both = run(
         "deploy/entrypoint.sh",
-        &[("APP_STRIPE__SECRET_KEY", "sk_test_env"), ("APP_STRIPE__SECRET_KEY_FILE", key.to_str().unwrap())],
+        &[
+            ("APP_STRIPE__SECRET_KEY", "sk_test_env"),
+            ("APP_STRIPE__SECRET_KEY_FILE", key.to_str().unwrap()),
+        ],
         &["true"],
     );
     assert_eq!(both.status.code(), Some(64));
-    assert!(stderr(&both).contains("both APP_STRIPE__SECRET_KEY and APP_STRIPE__SECRET_KEY_FILE"), "{}", stderr(&both));
+    assert!(
+        stderr(&both).contains("both APP_STRIPE__SECRET_KEY and APP_STRIPE__SECRET_KEY_FILE"),
+        "{}",
+        stderr(&both)
+    );
 
     let missing = scratch.0.join("absent");
-    let absent = run("deploy/entrypoint.sh", &[("APP_BROKER__URL_FILE", missing.to_str().unwrap())], &["true"]);
+    let absent = run(
+        "deploy/entrypoint.sh",
+        &[("APP_BROKER__URL_FILE", missing.to_str().unwrap())],
+        &["true"],
+    );
     assert_eq!(absent.status.code(), Some(66));
-    assert!(stderr(&absent).contains("APP_BROKER__URL_FILE"), "{}", stderr(&absent));
+    assert!(
+        stderr(&absent).contains("APP_BROKER__URL_FILE"),
+        "{}",
+        stderr(&absent)
+    );
 }
 
 fn rabbitmq_entrypoint(dir: &Path, env: &[(&str, &str)]) -> Output {
@@ -113,23 +143,42 @@ fn the_rabbitmq_entrypoint_writes_the_user_and_the_topology_for_the_boot_import(
     let dir = scratch.0.join("definitions");
     // A password with the characters JSON must escape.
     let password = r#"p"a\ss w0rd"#;
-    let output = rabbitmq_entrypoint(&dir, &[("RABBITMQ_USER", "fulfillment"), ("RABBITMQ_PASSWORD", password)]);
+    let output = rabbitmq_entrypoint(
+        &dir,
+        &[
+            ("RABBITMQ_USER", "fulfillment"),
+            ("RABBITMQ_PASSWORD", password),
+        ],
+    );
     assert!(output.status.success(), "{}", stderr(&output));
-    assert_eq!(stdout(&output).trim(), "rabbitmq-server", "then it starts the broker");
+    assert_eq!(
+        stdout(&output).trim(),
+        "rabbitmq-server",
+        "then it starts the broker"
+    );
 
-    let access: Value = serde_json::from_str(&std::fs::read_to_string(dir.join("00-access.json")).unwrap())
-        .expect("00-access.json is JSON");
+    let access: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("00-access.json")).unwrap())
+            .expect("00-access.json is JSON");
     assert_eq!(access["users"][0]["name"], "fulfillment");
     assert_eq!(access["users"][0]["password"], password);
     assert_eq!(access["vhosts"][0]["name"], "/");
     assert_eq!(access["permissions"][0]["user"], "fulfillment");
     assert_eq!(access["permissions"][0]["vhost"], "/");
-    let topology: Value = serde_json::from_str(&std::fs::read_to_string(dir.join("10-topology.json")).unwrap()).unwrap();
-    assert_eq!(topology, committed_definitions(), "the topology is imported unchanged");
+    let topology: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("10-topology.json")).unwrap())
+            .unwrap();
+    assert_eq!(
+        topology,
+        committed_definitions(),
+        "the topology is imported unchanged"
+    );
 
     // rabbitmq.conf imports that directory.
     let conf = std::fs::read_to_string(repo_root().join("deploy/rabbitmq/rabbitmq.conf")).unwrap();
-    assert!(conf.lines().any(|l| l == "load_definitions = /tmp/rabbitmq-definitions"));
+    assert!(conf
+        .lines()
+        .any(|l| l == "load_definitions = /tmp/rabbitmq-definitions"));
 }
 
 #[test]
@@ -139,14 +188,24 @@ fn the_rabbitmq_entrypoint_reads_the_password_from_a_file_and_refuses_to_start_w
     let dir = scratch.0.join("definitions");
     let output = rabbitmq_entrypoint(
         &dir,
-        &[("RABBITMQ_USER", "ops"), ("RABBITMQ_PASSWORD", ""), ("RABBITMQ_PASSWORD_FILE", secret.to_str().unwrap())],
+        &[
+            ("RABBITMQ_USER", "ops"),
+            ("RABBITMQ_PASSWORD", ""),
+            ("RABBITMQ_PASSWORD_FILE", secret.to_str().unwrap()),
+        ],
     );
     assert!(output.status.success(), "{}", stderr(&output));
-    let access: Value = serde_json::from_str(&std::fs::read_to_string(dir.join("00-access.json")).unwrap()).unwrap();
+    let access: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("00-access.json")).unwrap())
+            .unwrap();
     assert_eq!(access["users"][0]["password"], "from-a-file");
 
     let without = rabbitmq_entrypoint(&scratch.0.join("other"), &[("RABBITMQ_USER", "ops")]);
     assert!(!without.status.success(), "started without a password");
-    assert!(stderr(&without).contains("RABBITMQ_PASSWORD"), "{}", stderr(&without));
+    assert!(
+        stderr(&without).contains("RABBITMQ_PASSWORD"),
+        "{}",
+        stderr(&without)
+    );
     assert!(stdout(&without).is_empty(), "the broker was not started");
 }

@@ -11,7 +11,8 @@ use std::collections::BTreeSet;
 
 use deploy_support::promql::{exposed_names, metric_names};
 use deploy_support::{
-    dashboard_exprs, rabbitmq_metric_names, read_repo_file, read_yaml, repo_root, rule_exprs, run_in_repo,
+    dashboard_exprs, rabbitmq_metric_names, read_repo_file, read_yaml, repo_root, rule_exprs,
+    run_in_repo,
 };
 use serde_json::Value;
 
@@ -19,17 +20,31 @@ const PROMTOOL: &str = "Debian's prometheus package, installed by scripts/ensure
 
 #[test]
 fn promtool_accepts_the_prometheus_config_and_its_alert_rules() {
-    let (ok, stdout, stderr) = run_in_repo("promtool", &["check", "config", "deploy/prometheus/prometheus.yml"], PROMTOOL);
+    let (ok, stdout, stderr) = run_in_repo(
+        "promtool",
+        &["check", "config", "deploy/prometheus/prometheus.yml"],
+        PROMTOOL,
+    );
     assert!(ok, "promtool check config:\n{stdout}{stderr}");
-    assert!(stdout.contains("1 rule files found"), "the config loads rules.yml: {stdout}");
-    let (ok, stdout, stderr) = run_in_repo("promtool", &["check", "rules", "deploy/prometheus/rules.yml"], PROMTOOL);
+    assert!(
+        stdout.contains("1 rule files found"),
+        "the config loads rules.yml: {stdout}"
+    );
+    let (ok, stdout, stderr) = run_in_repo(
+        "promtool",
+        &["check", "rules", "deploy/prometheus/rules.yml"],
+        PROMTOOL,
+    );
     assert!(ok, "promtool check rules:\n{stdout}{stderr}");
 }
 
 #[test]
 fn the_alert_rules_fire_on_their_conditions_and_stay_quiet_otherwise() {
-    let (ok, stdout, stderr) =
-        run_in_repo("promtool", &["test", "rules", "deploy/prometheus/rules.test.yml"], PROMTOOL);
+    let (ok, stdout, stderr) = run_in_repo(
+        "promtool",
+        &["test", "rules", "deploy/prometheus/rules.test.yml"],
+        PROMTOOL,
+    );
     assert!(ok, "promtool test rules:\n{stdout}{stderr}");
     assert!(stdout.contains("SUCCESS"), "{stdout}");
     // Every alert has at least one case that proves it fires.
@@ -43,37 +58,66 @@ fn the_alert_rules_fire_on_their_conditions_and_stay_quiet_otherwise() {
         .map(|case| case["alertname"].as_str().unwrap().to_owned())
         .collect();
     for required in [
-        "DeadLetteredMessages", "WorkerDeadLettering", "PaidButUnfulfilled", "WebhookAckSlow",
-        "DependencyUnreachable", "IngressBrokerDisconnected", "ReconcilerNotLeading",
+        "DeadLetteredMessages",
+        "WorkerDeadLettering",
+        "PaidButUnfulfilled",
+        "WebhookAckSlow",
+        "DependencyUnreachable",
+        "IngressBrokerDisconnected",
+        "ReconcilerNotLeading",
     ] {
-        assert!(fired.contains(required), "no rules.test.yml case shows {required} firing");
+        assert!(
+            fired.contains(required),
+            "no rules.test.yml case shows {required} firing"
+        );
     }
 }
 
 #[test]
 fn promtool_rejects_a_rule_with_a_broken_expression() {
-    let broken = read_repo_file("deploy/prometheus/rules.yml")
-        .replace("max(worker_paid_unfulfilled_sessions) > 0", "max(worker_paid_unfulfilled_sessions > 0");
+    let broken = read_repo_file("deploy/prometheus/rules.yml").replace(
+        "max(worker_paid_unfulfilled_sessions) > 0",
+        "max(worker_paid_unfulfilled_sessions > 0",
+    );
     let path = std::env::temp_dir().join(format!("rules-broken-{}.yml", std::process::id()));
     std::fs::write(&path, broken).unwrap();
-    let (ok, stdout, stderr) = run_in_repo("promtool", &["check", "rules", path.to_str().unwrap()], PROMTOOL);
+    let (ok, stdout, stderr) = run_in_repo(
+        "promtool",
+        &["check", "rules", path.to_str().unwrap()],
+        PROMTOOL,
+    );
     let _ = std::fs::remove_file(&path);
     assert!(!ok, "a broken expression passed: {stdout}");
-    assert!(format!("{stdout}{stderr}").contains("parse error"), "{stdout}{stderr}");
+    assert!(
+        format!("{stdout}{stderr}").contains("parse error"),
+        "{stdout}{stderr}"
+    );
 }
 
 #[test]
 fn every_rabbitmq_metric_the_dashboard_and_the_rules_use_is_one_rabbitmq_exposes() {
     let known = rabbitmq_metric_names();
-    assert!(known.contains("rabbitmq_detailed_queue_messages_ready"), "the list is the detailed one");
+    assert!(
+        known.contains("rabbitmq_detailed_queue_messages_ready"),
+        "the list is the detailed one"
+    );
     let mut used = 0;
     for (source, expr) in dashboard_exprs().into_iter().chain(rule_exprs()) {
-        for name in metric_names(&expr).into_iter().filter(|n| n.starts_with("rabbitmq_")) {
+        for name in metric_names(&expr)
+            .into_iter()
+            .filter(|n| n.starts_with("rabbitmq_"))
+        {
             used += 1;
-            assert!(known.contains(&name), "{source}: {name} is not a RabbitMQ 3.10 metric ({expr})");
+            assert!(
+                known.contains(&name),
+                "{source}: {name} is not a RabbitMQ 3.10 metric ({expr})"
+            );
         }
     }
-    assert!(used > 5, "the dashboard shows queue depths and broker rates");
+    assert!(
+        used > 5,
+        "the dashboard shows queue depths and broker rates"
+    );
 }
 
 #[test]
@@ -85,7 +129,12 @@ fn the_per_queue_metrics_the_dashboard_needs_are_scraped_from_the_detailed_endpo
         .iter()
         .find(|j| j["metrics_path"] == "/metrics/detailed")
         .expect("a job scrapes RabbitMQ's /metrics/detailed");
-    let families: Vec<&str> = job["params"]["family"].as_array().unwrap().iter().filter_map(Value::as_str).collect();
+    let families: Vec<&str> = job["params"]["family"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
     // queue_coarse_metrics: ready/unacked/total per queue; queue_consumer_count: consumers.
     assert!(families.contains(&"queue_coarse_metrics"), "{families:?}");
     assert!(families.contains(&"queue_consumer_count"), "{families:?}");
@@ -97,11 +146,17 @@ fn the_per_queue_metrics_the_dashboard_needs_are_scraped_from_the_detailed_endpo
 
 #[test]
 fn the_dashboard_covers_the_on_call_questions_with_valid_panels() {
-    let dashboard: Value =
-        serde_json::from_str(&read_repo_file("deploy/grafana/dashboards/fulfillment.json")).unwrap();
+    let dashboard: Value = serde_json::from_str(&read_repo_file(
+        "deploy/grafana/dashboards/fulfillment.json",
+    ))
+    .unwrap();
     let datasources = read_yaml("deploy/grafana/provisioning/datasources/datasources.yml");
-    let uids: BTreeSet<&str> =
-        datasources["datasources"].as_array().unwrap().iter().filter_map(|d| d["uid"].as_str()).collect();
+    let uids: BTreeSet<&str> = datasources["datasources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|d| d["uid"].as_str())
+        .collect();
     let mut ids = BTreeSet::new();
     let mut titles = Vec::new();
     for panel in dashboard["panels"].as_array().unwrap() {
@@ -113,13 +168,28 @@ fn the_dashboard_covers_the_on_call_questions_with_valid_panels() {
         if panel["type"] == "row" {
             continue;
         }
-        assert!(panel["description"].as_str().is_some_and(|d| d.len() > 20), "{} explains itself", panel["title"]);
+        assert!(
+            panel["description"].as_str().is_some_and(|d| d.len() > 20),
+            "{} explains itself",
+            panel["title"]
+        );
         let uid = panel["datasource"]["uid"].as_str().unwrap();
-        assert!(uids.contains(uid), "{} uses datasource {uid}, which is not provisioned", panel["title"]);
-        assert!(!panel["targets"].as_array().unwrap().is_empty(), "{} has no query", panel["title"]);
+        assert!(
+            uids.contains(uid),
+            "{} uses datasource {uid}, which is not provisioned",
+            panel["title"]
+        );
+        assert!(
+            !panel["targets"].as_array().unwrap().is_empty(),
+            "{} has no query",
+            panel["title"]
+        );
         titles.push(panel["title"].as_str().unwrap().to_owned());
     }
-    let used: BTreeSet<String> = dashboard_exprs().iter().flat_map(|(_, e)| metric_names(e)).collect();
+    let used: BTreeSet<String> = dashboard_exprs()
+        .iter()
+        .flat_map(|(_, e)| metric_names(e))
+        .collect();
     for needed in [
         "worker_paid_unfulfilled_sessions",
         "rabbitmq_detailed_queue_messages_ready",
@@ -137,10 +207,16 @@ fn the_dashboard_covers_the_on_call_questions_with_valid_panels() {
         "worker_outbox_lag_seconds",
         "worker_reconciler_lag_seconds",
     ] {
-        assert!(used.contains(needed), "no panel shows {needed} (panels: {titles:?})");
+        assert!(
+            used.contains(needed),
+            "no panel shows {needed} (panels: {titles:?})"
+        );
     }
     let provider = read_yaml("deploy/grafana/provisioning/dashboards/dashboards.yml");
-    assert_eq!(provider["providers"][0]["options"]["path"], "/etc/grafana/dashboards");
+    assert_eq!(
+        provider["providers"][0]["options"]["path"],
+        "/etc/grafana/dashboards"
+    );
 }
 
 #[test]
@@ -161,12 +237,23 @@ fn every_alert_and_panel_has_its_section_in_the_runbook() {
         .collect();
     let rules = read_yaml("deploy/prometheus/rules.yml");
     for rule in rules["groups"][0]["rules"].as_array().unwrap() {
-        let link = rule["annotations"]["runbook"].as_str().expect("every alert links the runbook");
-        let anchor = link.strip_prefix("RUNBOOK.md#").expect("the link points into RUNBOOK.md");
-        assert!(anchors.contains(anchor), "{} links #{anchor}, which RUNBOOK.md lacks", rule["alert"]);
+        let link = rule["annotations"]["runbook"]
+            .as_str()
+            .expect("every alert links the runbook");
+        let anchor = link
+            .strip_prefix("RUNBOOK.md#")
+            .expect("the link points into RUNBOOK.md");
+        assert!(
+            anchors.contains(anchor),
+            "{} links #{anchor}, which RUNBOOK.md lacks",
+            rule["alert"]
+        );
     }
     for (title, _) in dashboard_exprs() {
-        assert!(runbook.contains(&format!("**{title}**")), "RUNBOOK.md does not explain the panel {title:?}");
+        assert!(
+            runbook.contains(&format!("**{title}**")),
+            "RUNBOOK.md does not explain the panel {title:?}"
+        );
     }
     assert!(repo_root().join("RUNBOOK.md").exists());
 }
@@ -177,9 +264,15 @@ fn the_promql_scanner_finds_metric_names_and_nothing_else() {
         r#"histogram_quantile(0.99, sum by (le, endpoint) (rate(stripe_api_request_duration_seconds_bucket{outcome!="ok", x=~"a(b)"}[$__rate_interval])))
            / on (job) group_left(instance) max(up{job="worker"} offset 5m) > bool 1 or vector(0) unless absent(worker_reconciler_leader)"#,
     );
-    let expected: BTreeSet<String> =
-        ["stripe_api_request_duration_seconds_bucket", "up", "worker_reconciler_leader"].map(str::to_owned).into();
+    let expected: BTreeSet<String> = [
+        "stripe_api_request_duration_seconds_bucket",
+        "up",
+        "worker_reconciler_leader",
+    ]
+    .map(str::to_owned)
+    .into();
     assert_eq!(names, expected);
-    let exposed = exposed_names("# HELP a_total A.\n# TYPE a_total counter\na_total{x=\"1\"} 3\nb 1\n");
+    let exposed =
+        exposed_names("# HELP a_total A.\n# TYPE a_total counter\na_total{x=\"1\"} 3\nb 1\n");
     assert_eq!(exposed, ["a_total", "b"].map(str::to_owned).into());
 }

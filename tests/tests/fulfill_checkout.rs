@@ -4,19 +4,34 @@
 use shared::store::outbox;
 use shared::stripe::StripeClient;
 use shared::{Fulfiller, FulfillmentOutcome, OrderState, Trigger};
+use sqlx::Row;
 use stripe_sim::{Fault, FaultKind, PaymentOutcome, RouteMatch};
 use tests::{completed_session, open_session, paid_session, TestStack};
 
 async fn count(stack: &TestStack, sql: &str, session_id: &str) -> i64 {
-    sqlx::query_scalar(sql).bind(session_id).fetch_one(&stack.db.pool).await.unwrap()
+    sqlx::query_scalar(sql)
+        .bind(session_id)
+        .fetch_one(&stack.db.pool)
+        .await
+        .unwrap()
 }
 
 async fn orders_for(stack: &TestStack, id: &str) -> i64 {
-    count(stack, "SELECT count(*) FROM checkout_orders WHERE session_id = $1 AND state = 'fulfilled'", id).await
+    count(
+        stack,
+        "SELECT count(*) FROM checkout_orders WHERE session_id = $1 AND state = 'fulfilled'",
+        id,
+    )
+    .await
 }
 
 async fn lines_for(stack: &TestStack, id: &str) -> i64 {
-    count(stack, "SELECT count(*) FROM order_line_items WHERE session_id = $1", id).await
+    count(
+        stack,
+        "SELECT count(*) FROM order_line_items WHERE session_id = $1",
+        id,
+    )
+    .await
 }
 
 async fn outbox_for(stack: &TestStack, id: &str, topic: &str) -> i64 {
@@ -33,27 +48,37 @@ async fn a_paid_session_is_fulfilled_with_its_customer_amounts_and_line_items() 
     let stack = TestStack::start().await;
     let id = paid_session(&stack.sim, "Jenny Rosen");
 
-    let outcome = stack.fulfiller.fulfill_checkout(&id, Trigger::Webhook).await.unwrap();
+    let outcome = stack
+        .fulfiller
+        .fulfill_checkout(&id, Trigger::Webhook)
+        .await
+        .unwrap();
     let FulfillmentOutcome::Fulfilled { order, newly: true } = outcome else {
         panic!("expected a new fulfillment, got {outcome:?}");
     };
     assert_eq!(order.customer_name.as_deref(), Some("Jenny Rosen"));
 
-    let row: (String, Option<String>, Option<String>, Option<i64>, Option<String>, Option<String>) =
-        sqlx::query_as(
-            "SELECT state, customer_name, customer_email, amount_total, currency, fulfilled_by \
+    let row = sqlx::query(
+        "SELECT state, customer_name, customer_email, amount_total, currency, fulfilled_by \
              FROM checkout_orders WHERE session_id = $1",
-        )
-        .bind(id.as_str())
-        .fetch_one(&stack.db.pool)
-        .await
-        .unwrap();
-    assert_eq!(row.0, "fulfilled");
-    assert_eq!(row.1.as_deref(), Some("Jenny Rosen"));
-    assert_eq!(row.2.as_deref(), Some("jenny.rosen@example.com"));
-    assert_eq!(row.3, Some(2 * 2000 + 1200));
-    assert_eq!(row.4.as_deref(), Some("usd"));
-    assert_eq!(row.5.as_deref(), Some("webhook"));
+    )
+    .bind(id.as_str())
+    .fetch_one(&stack.db.pool)
+    .await
+    .unwrap();
+    let text = |column: &str| row.get::<Option<String>, _>(column);
+    assert_eq!(text("state").as_deref(), Some("fulfilled"));
+    assert_eq!(text("customer_name").as_deref(), Some("Jenny Rosen"));
+    assert_eq!(
+        text("customer_email").as_deref(),
+        Some("jenny.rosen@example.com")
+    );
+    assert_eq!(
+        row.get::<Option<i64>, _>("amount_total"),
+        Some(2 * 2000 + 1200)
+    );
+    assert_eq!(text("currency").as_deref(), Some("usd"));
+    assert_eq!(text("fulfilled_by").as_deref(), Some("webhook"));
 
     let lines: Vec<(String, i64, i64)> = sqlx::query_as(
         "SELECT description, quantity, amount_total FROM order_line_items \
@@ -67,7 +92,10 @@ async fn a_paid_session_is_fulfilled_with_its_customer_amounts_and_line_items() 
     assert_eq!(lines[0].1, 2);
     assert_eq!(lines[0].2, 4000);
     assert_eq!(lines[1].2, 1200);
-    assert_eq!(outbox_for(&stack, id.as_str(), outbox::ORDER_FULFILLED).await, 1);
+    assert_eq!(
+        outbox_for(&stack, id.as_str(), outbox::ORDER_FULFILLED).await,
+        1
+    );
 }
 
 #[tokio::test]
@@ -81,7 +109,11 @@ async fn fifty_concurrent_calls_from_two_pools_fulfill_exactly_once() {
     );
 
     let calls = (0..50).map(|i| {
-        let fulfiller = if i % 2 == 0 { stack.fulfiller.clone() } else { other.clone() };
+        let fulfiller = if i % 2 == 0 {
+            stack.fulfiller.clone()
+        } else {
+            other.clone()
+        };
         let id = id.clone();
         tokio::spawn(async move { fulfiller.fulfill_checkout(&id, Trigger::Webhook).await })
     });
@@ -100,24 +132,55 @@ async fn fifty_concurrent_calls_from_two_pools_fulfill_exactly_once() {
     assert_eq!(newly, 1, "exactly one caller performed the fulfillment");
     assert_eq!(orders_for(&stack, id.as_str()).await, 1);
     assert_eq!(lines_for(&stack, id.as_str()).await, 2);
-    assert_eq!(outbox_for(&stack, id.as_str(), outbox::ORDER_FULFILLED).await, 1);
+    assert_eq!(
+        outbox_for(&stack, id.as_str(), outbox::ORDER_FULFILLED).await,
+        1
+    );
 }
 
 #[tokio::test]
 async fn an_unpaid_session_awaits_payment_and_is_fulfilled_once_paid() {
     let stack = TestStack::start().await;
-    let id = completed_session(&stack.sim, &[("price_mug", 1)], PaymentOutcome::Unpaid, "Ada");
+    let id = completed_session(
+        &stack.sim,
+        &[("price_mug", 1)],
+        PaymentOutcome::Unpaid,
+        "Ada",
+    );
 
-    let outcome = stack.fulfiller.fulfill_checkout(&id, Trigger::Webhook).await.unwrap();
-    assert!(matches!(outcome, FulfillmentOutcome::AwaitingPayment), "{outcome:?}");
-    let state = shared::store::orders::state(&stack.db.pool, &id).await.unwrap();
+    let outcome = stack
+        .fulfiller
+        .fulfill_checkout(&id, Trigger::Webhook)
+        .await
+        .unwrap();
+    assert!(
+        matches!(outcome, FulfillmentOutcome::AwaitingPayment),
+        "{outcome:?}"
+    );
+    let state = shared::store::orders::state(&stack.db.pool, &id)
+        .await
+        .unwrap();
     assert_eq!(state, Some(OrderState::AwaitingPayment));
-    assert_eq!(lines_for(&stack, id.as_str()).await, 0, "nothing delivered while unpaid");
-    assert_eq!(outbox_for(&stack, id.as_str(), outbox::ORDER_FULFILLED).await, 0);
+    assert_eq!(
+        lines_for(&stack, id.as_str()).await,
+        0,
+        "nothing delivered while unpaid"
+    );
+    assert_eq!(
+        outbox_for(&stack, id.as_str(), outbox::ORDER_FULFILLED).await,
+        0
+    );
 
     stack.sim.state.succeed_async_payment(id.as_str()).unwrap();
-    let outcome = stack.fulfiller.fulfill_checkout(&id, Trigger::Webhook).await.unwrap();
-    assert!(matches!(outcome, FulfillmentOutcome::Fulfilled { newly: true, .. }), "{outcome:?}");
+    let outcome = stack
+        .fulfiller
+        .fulfill_checkout(&id, Trigger::Webhook)
+        .await
+        .unwrap();
+    assert!(
+        matches!(outcome, FulfillmentOutcome::Fulfilled { newly: true, .. }),
+        "{outcome:?}"
+    );
     assert_eq!(orders_for(&stack, id.as_str()).await, 1);
 }
 
@@ -125,17 +188,36 @@ async fn an_unpaid_session_awaits_payment_and_is_fulfilled_once_paid() {
 async fn an_open_session_is_not_fulfilled() {
     let stack = TestStack::start().await;
     let id = open_session(&stack.sim, &[("price_mug", 1)]);
-    let outcome = stack.fulfiller.fulfill_checkout(&id, Trigger::Landing).await.unwrap();
-    assert!(matches!(outcome, FulfillmentOutcome::AwaitingPayment), "{outcome:?}");
+    let outcome = stack
+        .fulfiller
+        .fulfill_checkout(&id, Trigger::Landing)
+        .await
+        .unwrap();
+    assert!(
+        matches!(outcome, FulfillmentOutcome::AwaitingPayment),
+        "{outcome:?}"
+    );
     assert_eq!(orders_for(&stack, id.as_str()).await, 0);
 }
 
 #[tokio::test]
 async fn no_payment_required_is_fulfilled() {
     let stack = TestStack::start().await;
-    let id = completed_session(&stack.sim, &[("price_stickers", 1)], PaymentOutcome::NoPaymentRequired, "Free");
-    let outcome = stack.fulfiller.fulfill_checkout(&id, Trigger::Landing).await.unwrap();
-    assert!(matches!(outcome, FulfillmentOutcome::Fulfilled { newly: true, .. }), "{outcome:?}");
+    let id = completed_session(
+        &stack.sim,
+        &[("price_stickers", 1)],
+        PaymentOutcome::NoPaymentRequired,
+        "Free",
+    );
+    let outcome = stack
+        .fulfiller
+        .fulfill_checkout(&id, Trigger::Landing)
+        .await
+        .unwrap();
+    assert!(
+        matches!(outcome, FulfillmentOutcome::Fulfilled { newly: true, .. }),
+        "{outcome:?}"
+    );
     assert_eq!(orders_for(&stack, id.as_str()).await, 1);
 }
 
@@ -143,9 +225,19 @@ async fn no_payment_required_is_fulfilled() {
 async fn an_unknown_session_is_not_found_and_nothing_is_written() {
     let stack = TestStack::start().await;
     let id = shared::CheckoutSessionId::parse("cs_test_unknown").unwrap();
-    let outcome = stack.fulfiller.fulfill_checkout(&id, Trigger::Landing).await.unwrap();
-    assert!(matches!(outcome, FulfillmentOutcome::NotFound), "{outcome:?}");
-    let rows: i64 = sqlx::query_scalar("SELECT count(*) FROM checkout_orders").fetch_one(&stack.db.pool).await.unwrap();
+    let outcome = stack
+        .fulfiller
+        .fulfill_checkout(&id, Trigger::Landing)
+        .await
+        .unwrap();
+    assert!(
+        matches!(outcome, FulfillmentOutcome::NotFound),
+        "{outcome:?}"
+    );
+    let rows: i64 = sqlx::query_scalar("SELECT count(*) FROM checkout_orders")
+        .fetch_one(&stack.db.pool)
+        .await
+        .unwrap();
     assert_eq!(rows, 0);
 }
 
@@ -154,39 +246,85 @@ async fn an_expired_session_is_recorded_as_expired() {
     let stack = TestStack::start().await;
     let id = open_session(&stack.sim, &[("price_mug", 1)]);
     stack.sim.state.expire_session(id.as_str()).unwrap();
-    let outcome = stack.fulfiller.record_expired(&id, Trigger::Webhook).await.unwrap();
-    assert!(matches!(outcome, FulfillmentOutcome::Expired), "{outcome:?}");
-    let state = shared::store::orders::state(&stack.db.pool, &id).await.unwrap();
+    let outcome = stack
+        .fulfiller
+        .record_expired(&id, Trigger::Webhook)
+        .await
+        .unwrap();
+    assert!(
+        matches!(outcome, FulfillmentOutcome::Expired),
+        "{outcome:?}"
+    );
+    let state = shared::store::orders::state(&stack.db.pool, &id)
+        .await
+        .unwrap();
     assert_eq!(state, Some(OrderState::Expired));
 }
 
 #[tokio::test]
 async fn a_failed_delayed_payment_is_recorded_and_announced_once() {
     let stack = TestStack::start().await;
-    let id = completed_session(&stack.sim, &[("price_mug", 1)], PaymentOutcome::Unpaid, "Grace");
+    let id = completed_session(
+        &stack.sim,
+        &[("price_mug", 1)],
+        PaymentOutcome::Unpaid,
+        "Grace",
+    );
     stack.sim.state.fail_async_payment(id.as_str()).unwrap();
 
     for _ in 0..3 {
-        let outcome = stack.fulfiller.record_payment_failed(&id, Trigger::Webhook).await.unwrap();
-        assert!(matches!(outcome, FulfillmentOutcome::PaymentFailed), "{outcome:?}");
+        let outcome = stack
+            .fulfiller
+            .record_payment_failed(&id, Trigger::Webhook)
+            .await
+            .unwrap();
+        assert!(
+            matches!(outcome, FulfillmentOutcome::PaymentFailed),
+            "{outcome:?}"
+        );
     }
-    assert_eq!(outbox_for(&stack, id.as_str(), outbox::ORDER_PAYMENT_FAILED).await, 1);
+    assert_eq!(
+        outbox_for(&stack, id.as_str(), outbox::ORDER_PAYMENT_FAILED).await,
+        1
+    );
     // A late `completed` event for the same session must not turn the failure back into
     // "awaiting payment".
-    let outcome = stack.fulfiller.fulfill_checkout(&id, Trigger::Webhook).await.unwrap();
-    assert!(matches!(outcome, FulfillmentOutcome::PaymentFailed), "{outcome:?}");
+    let outcome = stack
+        .fulfiller
+        .fulfill_checkout(&id, Trigger::Webhook)
+        .await
+        .unwrap();
+    assert!(
+        matches!(outcome, FulfillmentOutcome::PaymentFailed),
+        "{outcome:?}"
+    );
 }
 
 #[tokio::test]
 async fn an_already_fulfilled_order_answers_without_calling_stripe() {
     let stack = TestStack::start().await;
     let id = paid_session(&stack.sim, "Jenny Rosen");
-    stack.fulfiller.fulfill_checkout(&id, Trigger::Webhook).await.unwrap();
+    stack
+        .fulfiller
+        .fulfill_checkout(&id, Trigger::Webhook)
+        .await
+        .unwrap();
     let before = stack.sim.state.request_count();
 
-    let outcome = stack.fulfiller.fulfill_checkout(&id, Trigger::Landing).await.unwrap();
-    assert!(matches!(outcome, FulfillmentOutcome::Fulfilled { newly: false, .. }), "{outcome:?}");
-    assert_eq!(stack.sim.state.request_count(), before, "no request reached Stripe");
+    let outcome = stack
+        .fulfiller
+        .fulfill_checkout(&id, Trigger::Landing)
+        .await
+        .unwrap();
+    assert!(
+        matches!(outcome, FulfillmentOutcome::Fulfilled { newly: false, .. }),
+        "{outcome:?}"
+    );
+    assert_eq!(
+        stack.sim.state.request_count(),
+        before,
+        "no request reached Stripe"
+    );
 }
 
 #[tokio::test]
@@ -198,13 +336,24 @@ async fn stripe_unavailable_is_a_transient_error_and_writes_nothing() {
         kind: FaultKind::Status500,
         count: 0,
     });
-    let err = stack.fulfiller.fulfill_checkout(&id, Trigger::Webhook).await.unwrap_err();
+    let err = stack
+        .fulfiller
+        .fulfill_checkout(&id, Trigger::Webhook)
+        .await
+        .unwrap_err();
     assert!(err.is_transient(), "{err:?}");
     assert_eq!(orders_for(&stack, id.as_str()).await, 0);
 
     stack.sim.state.clear_faults();
-    let outcome = stack.fulfiller.fulfill_checkout(&id, Trigger::Webhook).await.unwrap();
-    assert!(matches!(outcome, FulfillmentOutcome::Fulfilled { newly: true, .. }), "{outcome:?}");
+    let outcome = stack
+        .fulfiller
+        .fulfill_checkout(&id, Trigger::Webhook)
+        .await
+        .unwrap();
+    assert!(
+        matches!(outcome, FulfillmentOutcome::Fulfilled { newly: true, .. }),
+        "{outcome:?}"
+    );
 }
 
 #[tokio::test]
@@ -214,7 +363,13 @@ async fn the_database_unreachable_is_a_transient_error() {
     let mut settings = stack.settings.database.clone();
     settings.url = "postgres://postgres@127.0.0.1:1/nowhere".to_owned().into();
     settings.acquire_timeout_ms = 500;
-    let broken = Fulfiller::new(shared::store::pool(&settings).unwrap(), stack.stripe.clone());
-    let err = broken.fulfill_checkout(&id, Trigger::Landing).await.unwrap_err();
+    let broken = Fulfiller::new(
+        shared::store::pool(&settings).unwrap(),
+        stack.stripe.clone(),
+    );
+    let err = broken
+        .fulfill_checkout(&id, Trigger::Landing)
+        .await
+        .unwrap_err();
     assert!(err.is_transient(), "{err:?}");
 }

@@ -168,3 +168,30 @@ async fn an_ingress_started_while_the_broker_is_away_answers_503_then_200_when_i
     stop.stop().await;
     served.await.unwrap().unwrap();
 }
+
+#[tokio::test]
+async fn a_channel_closed_by_the_broker_is_a_503_and_the_topology_is_restored() {
+    use lapin::options::ExchangeDeleteOptions;
+
+    let ingress = TestIngress::spawn_with(None, &[("APP_INGRESS__ACK_BUDGET_MS", BUDGET_MS)]).await;
+    // An operator deletes the exchange: publishing to it makes the broker close the channel.
+    ingress
+        .broker
+        .channel
+        .exchange_delete(
+            &ingress.broker.topology.checkout_exchange(),
+            ExchangeDeleteOptions::default(),
+        )
+        .await
+        .unwrap();
+    assert_unavailable(&ingress, BUDGET + SLACK).await;
+
+    // The ingress reconnects, declares the topology again, and stores events again.
+    let recovered = eventually(Duration::from_secs(10), || async {
+        let (event_id, body) = completed_event();
+        (ingress.post_signed(&body).await.status() == 200).then_some(event_id)
+    })
+    .await
+    .expect("200 again once the topology is declared again");
+    assert!(drain_message_ids(&ingress).await.contains(&recovered));
+}

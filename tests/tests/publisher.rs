@@ -35,20 +35,49 @@ async fn a_confirmed_message_arrives_byte_identical_with_its_message_id() {
     let test = TestBroker::create().await;
     let broker = Broker::start(options(amqp_url(), &test));
     assert!(broker.wait_connected(Duration::from_secs(10)).await);
-    let body = b"{\n  \"id\": \"evt_publisher_test\",\n  \"type\": \"checkout.session.completed\"\n}\n";
+    let body =
+        b"{\n  \"id\": \"evt_publisher_test\",\n  \"type\": \"checkout.session.completed\"\n}\n";
     let exchange = test.topology.checkout_exchange();
 
     broker
-        .publish(event(&exchange, body, "checkout.session.completed"), Duration::from_secs(2))
+        .publish(
+            event(&exchange, body, "checkout.session.completed"),
+            Duration::from_secs(2),
+        )
         .await
         .unwrap();
 
     let queue = test.topology.fulfillment_queue();
-    let message = test.next(&queue, Duration::from_secs(5)).await.expect("the message arrives");
+    let message = test
+        .next(&queue, Duration::from_secs(5))
+        .await
+        .expect("the message arrives");
     assert_eq!(message.delivery.data, body);
-    assert_eq!(message.delivery.properties.message_id().as_ref().unwrap().as_str(), "evt_publisher_test");
-    assert_eq!(message.delivery.properties.kind().as_ref().unwrap().as_str(), "checkout.session.completed");
-    assert_eq!(*message.delivery.properties.delivery_mode(), Some(2), "persistent");
+    assert_eq!(
+        message
+            .delivery
+            .properties
+            .message_id()
+            .as_ref()
+            .unwrap()
+            .as_str(),
+        "evt_publisher_test"
+    );
+    assert_eq!(
+        message
+            .delivery
+            .properties
+            .kind()
+            .as_ref()
+            .unwrap()
+            .as_str(),
+        "checkout.session.completed"
+    );
+    assert_eq!(
+        *message.delivery.properties.delivery_mode(),
+        Some(2),
+        "persistent"
+    );
     assert_eq!(test.depth(&queue).await, 0, "exactly one message");
     broker.close().await;
 }
@@ -61,7 +90,10 @@ async fn an_unroutable_message_is_an_error() {
     let exchange = test.topology.checkout_exchange();
     // No queue is bound for this routing key.
     let err = broker
-        .publish(event(&exchange, b"{}", "invoice.paid"), Duration::from_secs(2))
+        .publish(
+            event(&exchange, b"{}", "invoice.paid"),
+            Duration::from_secs(2),
+        )
         .await
         .unwrap_err();
     assert!(matches!(err, PublishError::Unroutable), "{err:?}");
@@ -75,15 +107,25 @@ async fn a_publish_to_an_absent_broker_fails_within_the_timeout() {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
     drop(listener);
-    let broker = Broker::start(options(format!("amqp://guest:guest@127.0.0.1:{port}/%2f"), &test));
+    let broker = Broker::start(options(
+        format!("amqp://guest:guest@127.0.0.1:{port}/%2f"),
+        &test,
+    ));
     let exchange = test.topology.checkout_exchange();
     let started = Instant::now();
     let err = broker
-        .publish(event(&exchange, b"{}", "checkout.session.completed"), Duration::from_millis(500))
+        .publish(
+            event(&exchange, b"{}", "checkout.session.completed"),
+            Duration::from_millis(500),
+        )
         .await
         .unwrap_err();
     assert!(matches!(err, PublishError::NotConnected), "{err:?}");
-    assert!(started.elapsed() < Duration::from_millis(500), "failed fast: {:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_millis(500),
+        "failed fast: {:?}",
+        started.elapsed()
+    );
     assert!(!broker.is_connected());
     broker.close().await;
 }
@@ -93,14 +135,23 @@ async fn the_topology_declares_quorum_queues_with_a_delivery_limit() {
     let test = TestBroker::create().await;
     // Redeclaring with different arguments is refused by RabbitMQ: this proves the live queue has
     // exactly the declared arguments (quorum, the delivery limit, the dead-letter exchange).
-    test.topology.declare(&test.channel).await.expect("redeclaring is idempotent");
+    test.topology
+        .declare(&test.channel)
+        .await
+        .expect("redeclaring is idempotent");
     let mut wrong = FieldTable::default();
-    wrong.insert("x-queue-type".into(), lapin::types::AMQPValue::LongString("classic".into()));
+    wrong.insert(
+        "x-queue-type".into(),
+        lapin::types::AMQPValue::LongString("classic".into()),
+    );
     let channel = test.connection.create_channel().await.unwrap();
     let refused = channel
         .queue_declare(
             &test.topology.fulfillment_queue(),
-            lapin::options::QueueDeclareOptions { durable: true, ..Default::default() },
+            lapin::options::QueueDeclareOptions {
+                durable: true,
+                ..Default::default()
+            },
             wrong,
         )
         .await;

@@ -14,7 +14,10 @@ fn client_settings(sim: &RunningSim, extra: &[(&str, &str)]) -> Settings {
         ("APP_STRIPE__SECRET_KEY".to_owned(), SIM_KEY.to_owned()),
         ("APP_STRIPE__RETRY_BASE_MS".to_owned(), "5".to_owned()),
         ("APP_STRIPE__RETRY_MAX_MS".to_owned(), "20".to_owned()),
-        ("APP_STRIPE__RATE_LIMIT_PER_SEC".to_owned(), "10000".to_owned()),
+        (
+            "APP_STRIPE__RATE_LIMIT_PER_SEC".to_owned(),
+            "10000".to_owned(),
+        ),
     ];
     vars.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
     Settings::load_from(vars).unwrap()
@@ -31,7 +34,12 @@ fn sessions_route() -> RouteMatch {
 #[tokio::test]
 async fn a_session_is_retrieved_with_its_line_items_expanded() {
     let sim = start_sim().await;
-    let id = completed_session(&sim, &[("price_tshirt", 2), ("price_mug", 1)], PaymentOutcome::Paid, "Jenny Rosen");
+    let id = completed_session(
+        &sim,
+        &[("price_tshirt", 2), ("price_mug", 1)],
+        PaymentOutcome::Paid,
+        "Jenny Rosen",
+    );
     let session = client(&sim).retrieve_checkout_session(&id).await.unwrap();
     assert_eq!(session.id, id.as_str());
     assert!(session.payment_status.allows_fulfillment());
@@ -47,7 +55,9 @@ async fn a_session_is_retrieved_with_its_line_items_expanded() {
 async fn all_250_line_items_are_fetched_across_pages() {
     let sim = start_sim().await;
     let params = stripe_sim::CreateSession {
-        line_items: (0..250).map(|i| LineItemParams::inline("usd", 100 + i, &format!("Item {i}"), 1)).collect(),
+        line_items: (0..250)
+            .map(|i| LineItemParams::inline("usd", 100 + i, &format!("Item {i}"), 1))
+            .collect(),
         success_url: Some("http://127.0.0.1/s?session_id={CHECKOUT_SESSION_ID}".into()),
         ..Default::default()
     };
@@ -62,7 +72,11 @@ async fn all_250_line_items_are_fetched_across_pages() {
     assert_eq!(ids.len(), 250, "no item twice");
     assert_eq!(items[249].description.as_deref(), Some("Item 249"));
     // 100 + 100 + 50.
-    assert_eq!(sim.state.requests_to(&format!("/v1/checkout/sessions/{id}/line_items")), 3);
+    assert_eq!(
+        sim.state
+            .requests_to(&format!("/v1/checkout/sessions/{id}/line_items")),
+        3
+    );
 
     // The expanded first page says has_more; retrieve completes it.
     let session = stripe.retrieve_checkout_session(&id).await.unwrap();
@@ -74,31 +88,50 @@ async fn all_250_events_are_listed_newest_first_and_filtered() {
     let sim = start_sim().await;
     for i in 0..125 {
         let id = open_session(&sim, &[("price_mug", 1)]);
-        let customer = stripe_sim::Customer { name: format!("C{i}"), email: "c@example.com".into() };
-        sim.state.complete_session(id.as_str(), PaymentOutcome::Unpaid, customer).unwrap();
+        let customer = stripe_sim::Customer {
+            name: format!("C{i}"),
+            email: "c@example.com".into(),
+        };
+        sim.state
+            .complete_session(id.as_str(), PaymentOutcome::Unpaid, customer)
+            .unwrap();
         sim.state.succeed_async_payment(id.as_str()).unwrap();
     }
     let stripe = client(&sim);
     let all = stripe
-        .list_events(&EventFilter { types: vec!["checkout.session.*".into()], ..Default::default() })
+        .list_events(&EventFilter {
+            types: vec!["checkout.session.*".into()],
+            ..Default::default()
+        })
         .await
         .unwrap();
     assert_eq!(all.len(), 250);
-    assert!(all.windows(2).all(|w| w[0].created >= w[1].created), "newest first");
+    assert!(
+        all.windows(2).all(|w| w[0].created >= w[1].created),
+        "newest first"
+    );
     assert_eq!(sim.state.requests_to("/v1/events"), 3);
 
     let succeeded = stripe
         .list_events(&EventFilter {
-            types: vec!["checkout.session.async_payment_succeeded".into(), "checkout.session.expired".into()],
+            types: vec![
+                "checkout.session.async_payment_succeeded".into(),
+                "checkout.session.expired".into(),
+            ],
             ..Default::default()
         })
         .await
         .unwrap();
     assert_eq!(succeeded.len(), 125);
-    assert!(succeeded.iter().all(|e| e.kind == "checkout.session.async_payment_succeeded"));
+    assert!(succeeded
+        .iter()
+        .all(|e| e.kind == "checkout.session.async_payment_succeeded"));
 
     let future = stripe
-        .list_events(&EventFilter { created_gte: Some(all[0].created + 1), ..Default::default() })
+        .list_events(&EventFilter {
+            created_gte: Some(all[0].created + 1),
+            ..Default::default()
+        })
         .await
         .unwrap();
     assert!(future.is_empty());
@@ -109,15 +142,24 @@ async fn a_session_is_created_once_per_idempotency_key() {
     let sim = start_sim().await;
     let stripe = client(&sim);
     let params = CreateCheckoutSession {
-        line_items: vec![NewLineItem { price: "price_tenugui".into(), quantity: 3 }],
+        line_items: vec![NewLineItem {
+            price: "price_tenugui".into(),
+            quantity: 3,
+        }],
         success_url: "http://shop.test/order/success?session_id={CHECKOUT_SESSION_ID}".into(),
         cancel_url: "http://shop.test/order/cancel".into(),
         customer_email: Some("jenny@example.com".into()),
         client_reference_id: Some("cart-7".into()),
         metadata: [("cart".to_owned(), "7".to_owned())].into(),
     };
-    let first = stripe.create_checkout_session(&params, "cart-7-attempt").await.unwrap();
-    let again = stripe.create_checkout_session(&params, "cart-7-attempt").await.unwrap();
+    let first = stripe
+        .create_checkout_session(&params, "cart-7-attempt")
+        .await
+        .unwrap();
+    let again = stripe
+        .create_checkout_session(&params, "cart-7-attempt")
+        .await
+        .unwrap();
     assert_eq!(first.id, again.id);
     assert_eq!(first.currency.as_deref(), Some("jpy"));
     assert_eq!(first.amount_total, Some(4500));
@@ -126,7 +168,10 @@ async fn a_session_is_created_once_per_idempotency_key() {
         Some("http://shop.test/order/success?session_id={CHECKOUT_SESSION_ID}")
     );
     assert!(first.url.unwrap().starts_with("http"));
-    let other = stripe.create_checkout_session(&params, "another-key").await.unwrap();
+    let other = stripe
+        .create_checkout_session(&params, "another-key")
+        .await
+        .unwrap();
     assert_ne!(other.id, first.id);
 }
 
@@ -159,7 +204,11 @@ async fn a_wrong_key_is_an_authentication_error() {
 async fn two_server_errors_then_success_is_a_success() {
     let sim = start_sim().await;
     let id = open_session(&sim, &[("price_mug", 1)]);
-    sim.state.inject_fault(Fault { route: sessions_route(), kind: FaultKind::Status500, count: 2 });
+    sim.state.inject_fault(Fault {
+        route: sessions_route(),
+        kind: FaultKind::Status500,
+        count: 2,
+    });
     let session = client(&sim).retrieve_checkout_session(&id).await.unwrap();
     assert_eq!(session.id, id.as_str());
     assert_eq!(sim.state.requests_to("/v1/checkout/sessions/"), 3);
@@ -169,8 +218,15 @@ async fn two_server_errors_then_success_is_a_success() {
 async fn server_errors_beyond_the_retries_are_transient_errors() {
     let sim = start_sim().await;
     let id = open_session(&sim, &[("price_mug", 1)]);
-    sim.state.inject_fault(Fault { route: sessions_route(), kind: FaultKind::Status(503), count: 0 });
-    let err = client(&sim).retrieve_checkout_session(&id).await.unwrap_err();
+    sim.state.inject_fault(Fault {
+        route: sessions_route(),
+        kind: FaultKind::Status(503),
+        count: 0,
+    });
+    let err = client(&sim)
+        .retrieve_checkout_session(&id)
+        .await
+        .unwrap_err();
     assert!(matches!(err, StripeError::Server(_)), "{err:?}");
     assert!(err.is_transient());
     // The first attempt and max_retries (3) more.
@@ -181,8 +237,15 @@ async fn server_errors_beyond_the_retries_are_transient_errors() {
 async fn a_bad_request_is_not_retried() {
     let sim = start_sim().await;
     let id = open_session(&sim, &[("price_mug", 1)]);
-    sim.state.inject_fault(Fault { route: sessions_route(), kind: FaultKind::Status(400), count: 0 });
-    let err = client(&sim).retrieve_checkout_session(&id).await.unwrap_err();
+    sim.state.inject_fault(Fault {
+        route: sessions_route(),
+        kind: FaultKind::Status(400),
+        count: 0,
+    });
+    let err = client(&sim)
+        .retrieve_checkout_session(&id)
+        .await
+        .unwrap_err();
     assert!(matches!(err, StripeError::InvalidRequest(_)), "{err:?}");
     assert_eq!(sim.state.requests_to("/v1/checkout/sessions/"), 1);
 }
@@ -191,7 +254,11 @@ async fn a_bad_request_is_not_retried() {
 async fn a_rate_limited_answer_with_should_retry_is_retried() {
     let sim = start_sim().await;
     let id = open_session(&sim, &[("price_mug", 1)]);
-    sim.state.inject_fault(Fault { route: sessions_route(), kind: FaultKind::RateLimited, count: 1 });
+    sim.state.inject_fault(Fault {
+        route: sessions_route(),
+        kind: FaultKind::RateLimited,
+        count: 1,
+    });
     client(&sim).retrieve_checkout_session(&id).await.unwrap();
     assert_eq!(sim.state.requests_to("/v1/checkout/sessions/"), 2);
 }
@@ -229,6 +296,9 @@ async fn the_client_side_rate_limit_holds() {
     }
     // A burst of 10, then 10 per second: the last 15 calls need at least 1.5 s.
     let elapsed = started.elapsed();
-    assert!(elapsed >= Duration::from_millis(1400), "25 calls at 10/s took only {elapsed:?}");
+    assert!(
+        elapsed >= Duration::from_millis(1400),
+        "25 calls at 10/s took only {elapsed:?}"
+    );
     assert_eq!(sim.state.requests_to("/v1/checkout/sessions/"), 25);
 }

@@ -42,28 +42,38 @@ async fn a_completed_event_for_a_paid_session_fulfills_it_and_announces_order_fu
         properties.kind().as_ref().map(|k| k.as_str()),
         Some("order.fulfilled")
     );
-    assert_eq!(announcement.delivery.routing_key.as_str(), "order.fulfilled");
+    assert_eq!(
+        announcement.delivery.routing_key.as_str(),
+        "order.fulfilled"
+    );
     let body: serde_json::Value = serde_json::from_slice(&announcement.delivery.data).unwrap();
     assert_eq!(body["session_id"], session_id.as_str());
     assert_eq!(body["amount_total"], 4000);
-    let outbox_id: uuid::Uuid = sqlx::query_scalar(
-        "SELECT id FROM outbox WHERE session_id = $1 AND sent_at IS NOT NULL",
-    )
-    .bind(&session_id)
-    .fetch_one(&stack.db.pool)
-    .await
-    .expect("the outbox row is marked sent");
+    let outbox_id: uuid::Uuid =
+        sqlx::query_scalar("SELECT id FROM outbox WHERE session_id = $1 AND sent_at IS NOT NULL")
+            .bind(&session_id)
+            .fetch_one(&stack.db.pool)
+            .await
+            .expect("the outbox row is marked sent");
     assert_eq!(
         properties.message_id().as_ref().map(|m| m.to_string()),
         Some(outbox_id.to_string()),
         "message_id is the outbox row id, so subscribers can dedupe"
     );
     assert_eq!(
-        event_outcome(&stack, event["id"].as_str().unwrap()).await.as_deref(),
+        event_outcome(&stack, event["id"].as_str().unwrap())
+            .await
+            .as_deref(),
         Some("fulfilled")
     );
     worker.shutdown().await;
-    assert_eq!(stack.broker.depth(&stack.broker.topology.fulfillment_queue()).await, 0);
+    assert_eq!(
+        stack
+            .broker
+            .depth(&stack.broker.topology.fulfillment_queue())
+            .await,
+        0
+    );
 }
 
 #[tokio::test]
@@ -73,7 +83,11 @@ async fn the_same_event_five_times_and_a_second_event_for_the_session_fulfill_it
     let channel = publisher(&stack).await;
     let (session_id, event) = paid_session(&stack.sim.state);
     let event_id = event["id"].as_str().unwrap().to_owned();
-    let second = synthetic_event("evt_second_delivery_1", "checkout.session.completed", &session_id);
+    let second = synthetic_event(
+        "evt_second_delivery_1",
+        "checkout.session.completed",
+        &session_id,
+    );
 
     for _ in 0..5 {
         publish_event(&stack, &channel, &event).await;
@@ -91,7 +105,11 @@ async fn the_same_event_five_times_and_a_second_event_for_the_session_fulfill_it
         .await
         .ok()?;
         // Six deliveries; a redelivery of a settled event is skipped before it is counted.
-        (stack.broker.depth(&stack.broker.topology.fulfillment_queue()).await == 0
+        (stack
+            .broker
+            .depth(&stack.broker.topology.fulfillment_queue())
+            .await
+            == 0
             && attempts >= 2)
             .then_some((first, other))
     })
@@ -107,7 +125,13 @@ async fn the_same_event_five_times_and_a_second_event_for_the_session_fulfill_it
     );
     worker.shutdown().await;
     assert_eq!(fulfillment_effects(&stack, &session_id).await, (1, 1, 1));
-    assert_eq!(stack.broker.depth(&stack.broker.topology.fulfillment_queue()).await, 0);
+    assert_eq!(
+        stack
+            .broker
+            .depth(&stack.broker.topology.fulfillment_queue())
+            .await,
+        0
+    );
 }
 
 #[tokio::test]
@@ -126,7 +150,9 @@ async fn a_delayed_payment_waits_as_awaiting_payment_then_is_fulfilled_when_it_s
     assert!(wait_for_state(&stack, &session_id, "fulfilled").await);
     assert_eq!(fulfillment_effects(&stack, &session_id).await, (1, 1, 1));
     assert_eq!(
-        event_outcome(&stack, completed["id"].as_str().unwrap()).await.as_deref(),
+        event_outcome(&stack, completed["id"].as_str().unwrap())
+            .await
+            .as_deref(),
         Some("awaiting_payment")
     );
     worker.shutdown().await;
@@ -137,7 +163,10 @@ async fn a_failed_delayed_payment_is_recorded_and_order_payment_failed_is_announ
     let stack = TestStack::start().await;
     let orders = stack
         .broker
-        .watch(&stack.broker.topology.orders_exchange(), "order.payment_failed")
+        .watch(
+            &stack.broker.topology.orders_exchange(),
+            "order.payment_failed",
+        )
         .await;
     let worker = start_worker(&stack, &[]).await;
     let channel = publisher(&stack).await;
@@ -178,7 +207,10 @@ async fn events_out_of_order_succeeded_before_completed_fulfill_once() {
     .await;
 
     assert_eq!(late.as_deref(), Some("already_fulfilled"));
-    assert_eq!(order_state(&stack, &session_id).await.as_deref(), Some("fulfilled"));
+    assert_eq!(
+        order_state(&stack, &session_id).await.as_deref(),
+        Some("fulfilled")
+    );
     assert_eq!(fulfillment_effects(&stack, &session_id).await, (1, 1, 1));
     worker.shutdown().await;
 }
@@ -205,7 +237,11 @@ async fn a_completed_event_claiming_payment_for_an_unpaid_session_does_not_fulfi
     let channel = publisher(&stack).await;
     // The customer has not paid: the session is still open at Stripe, whatever the event says.
     let session_id = open_session(&stack.sim.state);
-    let forged = synthetic_event("evt_claims_paid_1", "checkout.session.completed", &session_id);
+    let forged = synthetic_event(
+        "evt_claims_paid_1",
+        "checkout.session.completed",
+        &session_id,
+    );
 
     publish_event(&stack, &channel, &forged).await;
 
@@ -227,9 +263,24 @@ async fn an_event_type_the_worker_does_not_act_on_is_acknowledged_and_recorded_a
 
     publish_event(&stack, &channel, &event).await;
 
-    let outcome = eventually(WAIT, || async { event_outcome(&stack, "evt_new_type_1").await }).await;
+    let outcome = eventually(WAIT, || async {
+        event_outcome(&stack, "evt_new_type_1").await
+    })
+    .await;
     assert_eq!(outcome.as_deref(), Some("ignored"));
     worker.shutdown().await;
-    assert_eq!(stack.broker.depth(&stack.broker.topology.dead_queue()).await, 0);
-    assert_eq!(stack.broker.depth(&stack.broker.topology.fulfillment_queue()).await, 0);
+    assert_eq!(
+        stack
+            .broker
+            .depth(&stack.broker.topology.dead_queue())
+            .await,
+        0
+    );
+    assert_eq!(
+        stack
+            .broker
+            .depth(&stack.broker.topology.fulfillment_queue())
+            .await,
+        0
+    );
 }

@@ -151,12 +151,18 @@ mod tests {
         let cli = Cli::try_parse_from(["worker"]).unwrap();
         assert!(cli.command.is_none());
         let cli = Cli::try_parse_from(["worker", "redrive", "--limit", "5"]).unwrap();
-        assert!(matches!(cli.command, Some(Command::Redrive { limit: Some(5) })));
-        let cli =
-            Cli::try_parse_from(["worker", "reconcile", "--since", "2023-11-14T22:13:20Z"]).unwrap();
         assert!(matches!(
             cli.command,
-            Some(Command::Reconcile { since: 1_700_000_000, until: None })
+            Some(Command::Redrive { limit: Some(5) })
+        ));
+        let cli = Cli::try_parse_from(["worker", "reconcile", "--since", "2023-11-14T22:13:20Z"])
+            .unwrap();
+        assert!(matches!(
+            cli.command,
+            Some(Command::Reconcile {
+                since: 1_700_000_000,
+                until: None
+            })
         ));
         assert!(Cli::try_parse_from(["worker", "reconcile"]).is_err());
     }

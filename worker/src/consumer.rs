@@ -32,13 +32,15 @@ use lapin::types::{AMQPValue, FieldTable, LongString, ShortString};
 use secrecy::SecretString;
 use shared::queue::topology::headers;
 use shared::queue::{Backoff, Broker, OutgoingMessage, Topology};
-use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::metrics;
+
 use crate::process::{
     after_transient_failure, previous_attempts, DeadReason, Disposition, Processor,
 };
+/// How the consumer (and every loop of the worker) is told to stop.
+pub use tokio_util::sync::CancellationToken;
 
 /// The one-message step the consumer drives. [`Processor`] is the real one; the seam lets a
 /// test drive the loop with a step that misbehaves (panics).
@@ -218,7 +220,9 @@ impl<S: Step> DeliveryHandler<S> {
             });
         let settled = match &disposition {
             Disposition::Ack => true,
-            Disposition::Retry { tier, error } => self.retry(&delivery, attempt, *tier, error).await,
+            Disposition::Retry { tier, error } => {
+                self.retry(&delivery, attempt, *tier, error).await
+            }
             Disposition::Dead { reason } => self.dead_letter(&delivery, attempt, reason).await,
         };
         let result = if settled {
@@ -246,14 +250,19 @@ impl<S: Step> DeliveryHandler<S> {
             return false;
         };
         let mut headers = carried_headers(delivery, attempt, error);
-        headers.insert(ShortString::from(headers::ATTEMPTS), AMQPValue::LongUInt(attempt));
+        headers.insert(
+            ShortString::from(headers::ATTEMPTS),
+            AMQPValue::LongUInt(attempt),
+        );
         let ok = self
             .republish(delivery, &self.topology.retry_exchange(), &queue, headers)
             .await;
         if ok {
             metrics::RETRIES.with_label_values(&[&queue]).inc();
         } else {
-            metrics::REPUBLISH_FAILURES.with_label_values(&["retry"]).inc();
+            metrics::REPUBLISH_FAILURES
+                .with_label_values(&["retry"])
+                .inc();
         }
         ok
     }
@@ -262,19 +271,31 @@ impl<S: Step> DeliveryHandler<S> {
     async fn dead_letter(&self, delivery: &Delivery, attempt: u32, reason: &DeadReason) -> bool {
         let reason_text = reason.to_string();
         let mut headers = carried_headers(delivery, attempt, &reason_text);
-        headers.insert(ShortString::from(headers::ATTEMPTS), AMQPValue::LongUInt(attempt));
+        headers.insert(
+            ShortString::from(headers::ATTEMPTS),
+            AMQPValue::LongUInt(attempt),
+        );
         headers.insert(
             ShortString::from(headers::DEAD_REASON),
             AMQPValue::LongString(LongString::from(reason_text)),
         );
         let routing_key = delivery.routing_key.as_str().to_owned();
         let ok = self
-            .republish(delivery, &self.topology.dead_exchange(), &routing_key, headers)
+            .republish(
+                delivery,
+                &self.topology.dead_exchange(),
+                &routing_key,
+                headers,
+            )
             .await;
         if ok {
-            metrics::DEAD_LETTERED.with_label_values(&[reason.label()]).inc();
+            metrics::DEAD_LETTERED
+                .with_label_values(&[reason.label()])
+                .inc();
         } else {
-            metrics::REPUBLISH_FAILURES.with_label_values(&["dead"]).inc();
+            metrics::REPUBLISH_FAILURES
+                .with_label_values(&["dead"])
+                .inc();
         }
         ok
     }
@@ -335,7 +356,10 @@ fn carried_headers(delivery: &Delivery, attempt: u32, error: &str) -> FieldTable
         history.push('\n');
     }
     // One line per attempt; a newline inside an error would break that.
-    history.push_str(&format!("attempt={attempt} error={}", error.replace('\n', " ")));
+    history.push_str(&format!(
+        "attempt={attempt} error={}",
+        error.replace('\n', " ")
+    ));
     headers.insert(
         ShortString::from(headers::ATTEMPT_HISTORY),
         AMQPValue::LongString(LongString::from(history)),

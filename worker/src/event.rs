@@ -124,7 +124,8 @@ mod tests {
 
     #[test]
     fn a_checkout_event_is_parsed_with_its_session() {
-        let event = CheckoutEvent::parse(&body("checkout.session.completed", "cs_test_a1")).unwrap();
+        let event =
+            CheckoutEvent::parse(&body("checkout.session.completed", "cs_test_a1")).unwrap();
         assert_eq!(event.kind, EventKind::Completed);
         assert_eq!(event.session.unwrap().as_str(), "cs_test_a1");
         assert_eq!(event.created, 1_700_000_000);
@@ -133,7 +134,9 @@ mod tests {
     #[test]
     fn a_bad_session_id_keeps_the_event_id_for_the_audit_trail() {
         let err = CheckoutEvent::parse(&body("checkout.session.expired", "../etc")).unwrap_err();
-        assert!(matches!(err, MalformedEvent::SessionId { ref event_id, .. } if event_id.as_str() == "evt_1abc"));
+        assert!(
+            matches!(err, MalformedEvent::SessionId { ref event_id, .. } if event_id.as_str() == "evt_1abc")
+        );
     }
 
     #[test]
@@ -150,9 +153,12 @@ mod tests {
             Err(MalformedEvent::NotAnEvent(_))
         ));
         assert!(matches!(
-            CheckoutEvent::parse(&body_with_id("bogus", "checkout.session.completed", "cs_test_1")),
+            CheckoutEvent::parse(&body_with_id(
+                "bogus",
+                "checkout.session.completed",
+                "cs_test_1"
+            )),
             Err(MalformedEvent::EventId(_))
         ));
     }
-
 }

@@ -149,11 +149,25 @@ pub fn register() {
     LazyLock::force(&RECONCILER_LEADER);
     LazyLock::force(&RECONCILED_EVENTS);
     LazyLock::force(&PAID_UNFULFILLED);
+    for reason in ["malformed", "not_found", "permanent", "out_of_attempts"] {
+        DEAD_LETTERED.with_label_values(&[reason]);
+    }
+}
+
+/// Creates the per-tier retry series at zero, so a tier that was never used still shows.
+pub fn register_retry_tiers(queues: impl IntoIterator<Item = String>) {
+    for queue in queues {
+        RETRIES.with_label_values(&[&queue]);
+    }
 }
 
 /// Updates the database-wide gauges; a query that fails or takes longer than `budget` leaves
 /// its gauge at the last value (the scrape still answers).
-pub async fn refresh_database_gauges(pool: &PgPool, unfulfilled_threshold: Duration, budget: Duration) {
+pub async fn refresh_database_gauges(
+    pool: &PgPool,
+    unfulfilled_threshold: Duration,
+    budget: Duration,
+) {
     let refresh = async {
         if let Ok(lag) = shared::store::outbox::lag_seconds(pool).await {
             OUTBOX_LAG_SECONDS.set(lag);
@@ -164,7 +178,9 @@ pub async fn refresh_database_gauges(pool: &PgPool, unfulfilled_threshold: Durat
             let now = chrono::Utc::now().timestamp();
             RECONCILER_LAG_SECONDS.set((now - position).max(0) as f64);
         }
-        if let Ok(count) = shared::store::events::paid_unfulfilled(pool, unfulfilled_threshold).await {
+        if let Ok(count) =
+            shared::store::events::paid_unfulfilled(pool, unfulfilled_threshold).await
+        {
             PAID_UNFULFILLED.set(count);
         }
     };

@@ -114,6 +114,7 @@ impl OutboxRelay {
         let results = join_all(rows.iter().map(|row| self.publish(row))).await;
         let mut sent: Vec<Uuid> = Vec::with_capacity(rows.len());
         let mut failed = 0;
+        let mut unroutable = 0;
         for (row, result) in rows.iter().zip(results) {
             let label = match result {
                 Ok(()) => "ok",
@@ -126,7 +127,7 @@ impl OutboxRelay {
             match result {
                 Ok(()) => sent.push(row.id),
                 Err(PublishError::Unroutable) => {
-                    tracing::warn!(topic = %row.topic, id = %row.id, "no queue subscribes to this announcement");
+                    unroutable += 1;
                     sent.push(row.id);
                 }
                 Err(e) => {
@@ -135,6 +136,13 @@ impl OutboxRelay {
                     outbox::mark_failed(&mut tx, row.id, &e.to_string()).await?;
                 }
             }
+        }
+        if unroutable > 0 {
+            // One line per pass, not per message: the metric has the exact count.
+            tracing::warn!(
+                unroutable,
+                "announcements published with no queue subscribed"
+            );
         }
         outbox::mark_sent(&mut tx, &sent).await?;
         tx.commit().await?;

@@ -212,7 +212,8 @@ impl Processor {
                 tracing::error!(%reason, attempt, "giving up on the event");
                 // A 404 was recorded as `not_found` already; keep that more precise outcome.
                 if !matches!(reason, DeadReason::SessionNotFound(_)) {
-                    self.record_failure(&event, "dead", &reason.to_string()).await;
+                    self.record_failure(&event, "dead", &reason.to_string())
+                        .await;
                 }
             }
             Disposition::Ack => {}
@@ -252,8 +253,8 @@ impl Processor {
             .map_err(HandleError::Record)?;
         match &handled {
             Handled::Outcome(FulfillmentOutcome::Fulfilled { newly: true, .. }) => {
-                let age = chrono::Utc::now().timestamp_millis() as f64 / 1000.0
-                    - event.created as f64;
+                let age =
+                    chrono::Utc::now().timestamp_millis() as f64 / 1000.0 - event.created as f64;
                 metrics::EVENT_TO_FULFILLED_SECONDS.observe(age.max(0.0));
                 self.outbox_written.notify_one();
             }
@@ -391,14 +392,20 @@ mod tests {
         let mut h = FieldTable::default();
         h.insert(ShortString::from(headers::ATTEMPTS), AMQPValue::LongUInt(3));
         assert_eq!(previous_attempts(Some(&h)), 3);
-        h.insert(ShortString::from(headers::ATTEMPTS), AMQPValue::LongLongInt(7));
+        h.insert(
+            ShortString::from(headers::ATTEMPTS),
+            AMQPValue::LongLongInt(7),
+        );
         assert_eq!(previous_attempts(Some(&h)), 7);
         h.insert(
             ShortString::from(headers::ATTEMPTS),
             AMQPValue::LongString(LongString::from("2")),
         );
         assert_eq!(previous_attempts(Some(&h)), 2);
-        h.insert(ShortString::from(headers::ATTEMPTS), AMQPValue::LongLongInt(-1));
+        h.insert(
+            ShortString::from(headers::ATTEMPTS),
+            AMQPValue::LongLongInt(-1),
+        );
         assert_eq!(previous_attempts(Some(&h)), 0);
     }
 

@@ -228,7 +228,11 @@ impl Reconciler {
     ) -> Result<SweepReport, SweepError> {
         let floor = chrono::Utc::now().timestamp() - EVENT_RETENTION_SECS + RETENTION_MARGIN_SECS;
         if since < floor {
-            tracing::warn!(since, floor, "Stripe keeps events for 30 days; starting at the floor");
+            tracing::warn!(
+                since,
+                floor,
+                "Stripe keeps events for 30 days; starting at the floor"
+            );
         }
         let since = since.max(floor);
         tracing::Span::current().record("since", since);
@@ -237,7 +241,12 @@ impl Reconciler {
             created_gte: Some(since),
             created_lte: until,
         };
-        let mut events = self.processor.fulfiller().stripe().list_events(&filter).await?;
+        let mut events = self
+            .processor
+            .fulfiller()
+            .stripe()
+            .list_events(&filter)
+            .await?;
         // Listed newest first; fulfill in the order things happened.
         events.reverse();
         let mut report = SweepReport {

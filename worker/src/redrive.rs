@@ -109,7 +109,11 @@ pub async fn redrive(
                 .await;
             return Err(e.into());
         }
-        message.delivery.acker.ack(BasicAckOptions::default()).await?;
+        message
+            .delivery
+            .acker
+            .ack(BasicAckOptions::default())
+            .await?;
         moved += 1;
     }
     let _ = channel.close(200, "redrive done").await;

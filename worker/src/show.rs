@@ -47,7 +47,11 @@ fn describe_order(out: &mut String, order: &Order) {
     let _ = writeln!(out, "order    #{}", order.order_number);
     let _ = write!(out, "state    {}", order.state.as_str());
     if let (Some(by), Some(at)) = (&order.fulfilled_by, order.fulfilled_at) {
-        let _ = write!(out, " by {by} at {}", at.format("%Y-%m-%d %H:%M:%S%.3f UTC"));
+        let _ = write!(
+            out,
+            " by {by} at {}",
+            at.format("%Y-%m-%d %H:%M:%S%.3f UTC")
+        );
     }
     let _ = writeln!(out);
     let customer = match (&order.customer_name, &order.customer_email) {

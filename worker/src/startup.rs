@@ -85,6 +85,9 @@ impl Application {
         let pool = shared::store::pool(&settings.database).context("database.url")?;
         let stripe = StripeClient::new(&settings.stripe).context("building the Stripe client")?;
         let topology = Topology::from_settings(&settings.broker);
+        metrics::register_retry_tiers(
+            (0..topology.retry_tiers().len()).filter_map(|tier| topology.retry_queue(tier)),
+        );
         let broker = &settings.broker;
         let reconnect_min = Duration::from_millis(broker.reconnect_min_ms);
         let reconnect_max = Duration::from_millis(broker.reconnect_max_ms);
@@ -144,8 +147,13 @@ impl Application {
             .as_ref()
             .map_or_else(|| Arc::new(AtomicBool::new(false)), Reconciler::leader_flag);
 
-        let listener = TcpListener::bind((worker.host.as_str(), worker.port))
-            .with_context(|| format!("binding worker.host:worker.port {}:{}", worker.host, worker.port))?;
+        let listener =
+            TcpListener::bind((worker.host.as_str(), worker.port)).with_context(|| {
+                format!(
+                    "binding worker.host:worker.port {}:{}",
+                    worker.host, worker.port
+                )
+            })?;
         let port = listener.local_addr()?.port();
         let readiness = Readiness {
             pool: pool.clone(),

@@ -68,7 +68,9 @@ impl Probe {
             .map_err(|_| ProbeError::Usage(format!("PORT must be a number, got {port:?}")))?;
         let path = args.next().unwrap_or_else(|| "/healthz".to_owned());
         if !path.starts_with('/') || path.contains(char::is_whitespace) {
-            return Err(ProbeError::Usage(format!("PATH must start with / and have no spaces, got {path:?}")));
+            return Err(ProbeError::Usage(format!(
+                "PATH must start with / and have no spaces, got {path:?}"
+            )));
         }
         if let Some(extra) = args.next() {
             return Err(ProbeError::Usage(format!("unexpected argument {extra:?}")));
@@ -154,7 +156,10 @@ mod tests {
         let (port, server) = serve_once("HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok");
         assert_eq!(probe(port, "/healthz").run().unwrap(), 200);
         let request = server.join().unwrap();
-        assert!(request.starts_with("GET /healthz HTTP/1.1\r\n"), "{request}");
+        assert!(
+            request.starts_with("GET /healthz HTTP/1.1\r\n"),
+            "{request}"
+        );
         assert!(request.contains("Connection: close"), "{request}");
     }
 
@@ -189,8 +194,14 @@ mod tests {
         let default = Probe::from_args(["8080".to_owned()]).unwrap();
         assert_eq!(default.path, "/healthz");
         assert_eq!(default.address, SocketAddr::from(([127, 0, 0, 1], 8080)));
-        assert!(matches!(Probe::from_args(Vec::<String>::new()), Err(ProbeError::Usage(_))));
-        assert!(matches!(Probe::from_args(["http".to_owned()]), Err(ProbeError::Usage(_))));
+        assert!(matches!(
+            Probe::from_args(Vec::<String>::new()),
+            Err(ProbeError::Usage(_))
+        ));
+        assert!(matches!(
+            Probe::from_args(["http".to_owned()]),
+            Err(ProbeError::Usage(_))
+        ));
         assert!(matches!(
             Probe::from_args(["80".to_owned(), "healthz".to_owned()]),
             Err(ProbeError::Usage(_))

@@ -196,6 +196,16 @@ impl Broker {
                     if self.inner.closing.load(Ordering::Acquire) {
                         break;
                     }
+                    // A channel error leaves the connection itself open: close it, or every
+                    // such incident would leak one connection to the broker.
+                    let stale = self.inner.connection.write().expect("not poisoned").take();
+                    if let Some(stale) = stale {
+                        let _ = tokio::time::timeout(
+                            Duration::from_secs(1),
+                            stale.close(200, "reconnecting"),
+                        )
+                        .await;
+                    }
                     tracing::warn!("lost the broker connection; reconnecting");
                 }
                 Err(e) => {

@@ -99,7 +99,8 @@ pub fn is_settled(outcome: &str) -> bool {
 }
 
 /// Like [`record`], but a settled outcome, once recorded, is kept (the attempt is still
-/// counted).
+/// counted), except that `fulfilled` always wins: the attempt that fulfilled may record after a
+/// concurrent duplicate that already saw its commit recorded `already_fulfilled`.
 pub async fn record_keeping_settled(
     executor: impl PgExecutor<'_>,
     event: EventKey<'_>,
@@ -111,10 +112,12 @@ pub async fn record_keeping_settled(
              last_error) \
          VALUES ($1, $2, $3, to_timestamp($4), $5, $6) \
          ON CONFLICT (event_id) DO UPDATE SET \
-             outcome = CASE WHEN stripe_events.outcome = ANY($7) THEN stripe_events.outcome \
-                 ELSE EXCLUDED.outcome END, \
-             last_error = CASE WHEN stripe_events.outcome = ANY($7) THEN stripe_events.last_error \
-                 ELSE EXCLUDED.last_error END, \
+             outcome = CASE WHEN stripe_events.outcome = ANY($7) \
+                 AND EXCLUDED.outcome <> 'fulfilled' \
+                 THEN stripe_events.outcome ELSE EXCLUDED.outcome END, \
+             last_error = CASE WHEN stripe_events.outcome = ANY($7) \
+                 AND EXCLUDED.outcome <> 'fulfilled' \
+                 THEN stripe_events.last_error ELSE EXCLUDED.last_error END, \
              attempts = stripe_events.attempts + 1, last_processed_at = now()",
     )
     .bind(event.event_id)

@@ -54,10 +54,24 @@ pub struct Vhost {
 
 impl Vhost {
     pub fn create(purpose: &str) -> Vhost {
-        let name = format!("deploy-test-{purpose}-{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
+        sweep_stale_vhosts();
+        let name = format!(
+            "deploy-test-{purpose}-{}-{}",
+            unix_now(),
+            &uuid::Uuid::new_v4().simple().to_string()[..12]
+        );
         rabbitmqctl(&["-q", "add_vhost", &name]);
         let user = amqp_user();
-        rabbitmqctl(&["-q", "set_permissions", "-p", &name, &user, ".*", ".*", ".*"]);
+        rabbitmqctl(&[
+            "-q",
+            "set_permissions",
+            "-p",
+            &name,
+            &user,
+            ".*",
+            ".*",
+            ".*",
+        ]);
         Vhost { name }
     }
 
@@ -80,7 +94,8 @@ impl Vhost {
             }
         }
         let file = std::env::temp_dir().join(format!("{}.json", self.name));
-        std::fs::write(&file, serde_json::to_vec(&definitions).unwrap()).expect("write the definitions");
+        std::fs::write(&file, serde_json::to_vec(&definitions).unwrap())
+            .expect("write the definitions");
         rabbitmqctl(&["-q", "import_definitions", file.to_str().unwrap()]);
         let _ = std::fs::remove_file(file);
     }
@@ -95,7 +110,38 @@ impl Vhost {
 
 impl Drop for Vhost {
     fn drop(&mut self) {
-        let _ = Command::new("rabbitmqctl").args(["-q", "delete_vhost", &self.name]).output();
+        let _ = Command::new("rabbitmqctl")
+            .args(["-q", "delete_vhost", &self.name])
+            .output();
+    }
+}
+
+/// Vhosts older than this are assumed abandoned by a killed test run.
+const STALE_AFTER_SECS: u64 = 3600;
+
+fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock after 1970")
+        .as_secs()
+}
+
+/// Deletes the vhosts a killed run left behind (`deploy-test-<purpose>-<unix time>-<id>`).
+fn sweep_stale_vhosts() {
+    let now = unix_now();
+    for name in rabbitmqctl(&["-q", "list_vhosts", "name"])
+        .lines()
+        .map(str::trim)
+    {
+        let Some(rest) = name.strip_prefix("deploy-test-") else {
+            continue;
+        };
+        let created = rest.rsplit('-').nth(1).and_then(|t| t.parse::<u64>().ok());
+        if created.is_some_and(|t| now.saturating_sub(t) > STALE_AFTER_SECS) {
+            let _ = Command::new("rabbitmqctl")
+                .args(["-q", "delete_vhost", name])
+                .output();
+        }
     }
 }
 
@@ -107,7 +153,9 @@ fn amqp_user() -> String {
 fn urlencode(s: &str) -> String {
     s.bytes()
         .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
             _ => format!("%{b:02X}"),
         })
         .collect()
@@ -136,12 +184,16 @@ impl Topology {
                 .filter(|item| vhost.is_none_or(|v| item["vhost"] == v))
                 .collect()
         };
-        let field = |item: &Value, key: &str, default: Value| item.get(key).cloned().unwrap_or(default);
+        let field =
+            |item: &Value, key: &str, default: Value| item.get(key).cloned().unwrap_or(default);
         let exchanges = items("exchanges")
             .into_iter()
             .filter(|e| !e["name"].as_str().unwrap_or_default().starts_with("amq."))
             .map(|e| {
-                let name = e["name"].as_str().expect("an exchange has a name").to_owned();
+                let name = e["name"]
+                    .as_str()
+                    .expect("an exchange has a name")
+                    .to_owned();
                 let shape = serde_json::json!({
                     "type": e["type"],
                     "durable": field(&e, "durable", Value::Bool(true)),
@@ -178,7 +230,11 @@ impl Topology {
                 )
             })
             .collect();
-        Topology { exchanges, queues, bindings }
+        Topology {
+            exchanges,
+            queues,
+            bindings,
+        }
     }
 }
 
@@ -221,21 +277,32 @@ pub fn run_in_repo(program: &str, args: &[&str], installed_by: &str) -> (bool, S
 pub fn compose_config(args: &[&str]) -> Value {
     let mut all = args.to_vec();
     all.push("config");
-    let (ok, stdout, stderr) =
-        run_in_repo("docker-compose", &all, "Debian's docker-compose, installed by scripts/ensure-services");
+    let (ok, stdout, stderr) = run_in_repo(
+        "docker-compose",
+        &all,
+        "Debian's docker-compose, installed by scripts/ensure-services",
+    );
     assert!(ok, "docker-compose {all:?} rejects the file:\n{stderr}");
     yaml_to_json(&stdout).expect("docker-compose prints YAML")
 }
 
 /// Every PromQL expression of the Grafana dashboard, with its panel's title.
 pub fn dashboard_exprs() -> Vec<(String, String)> {
-    let dashboard: Value = serde_json::from_str(&read_repo_file("deploy/grafana/dashboards/fulfillment.json"))
-        .expect("the dashboard is JSON");
+    let dashboard: Value = serde_json::from_str(&read_repo_file(
+        "deploy/grafana/dashboards/fulfillment.json",
+    ))
+    .expect("the dashboard is JSON");
     let mut exprs = Vec::new();
-    for panel in dashboard["panels"].as_array().expect("the dashboard has panels") {
+    for panel in dashboard["panels"]
+        .as_array()
+        .expect("the dashboard has panels")
+    {
         for target in panel["targets"].as_array().into_iter().flatten() {
             if let Some(expr) = target["expr"].as_str() {
-                exprs.push((panel["title"].as_str().unwrap_or_default().to_owned(), expr.to_owned()));
+                exprs.push((
+                    panel["title"].as_str().unwrap_or_default().to_owned(),
+                    expr.to_owned(),
+                ));
             }
         }
     }
@@ -248,15 +315,29 @@ pub fn rule_exprs() -> Vec<(String, String)> {
     let mut exprs = Vec::new();
     for group in rules["groups"].as_array().expect("rules.yml has groups") {
         for rule in group["rules"].as_array().expect("a group has rules") {
-            let name = rule["alert"].as_str().or(rule["record"].as_str()).unwrap_or_default();
-            exprs.push((name.to_owned(), rule["expr"].as_str().expect("a rule has an expr").to_owned()));
+            let name = rule["alert"]
+                .as_str()
+                .or(rule["record"].as_str())
+                .unwrap_or_default();
+            exprs.push((
+                name.to_owned(),
+                rule["expr"]
+                    .as_str()
+                    .expect("a rule has an expr")
+                    .to_owned(),
+            ));
         }
     }
     exprs
 }
 
 /// Names that Prometheus itself makes (per scrape target), not any service.
-pub const PROMETHEUS_SYNTHETIC: &[&str] = &["up", "ALERTS", "ALERTS_FOR_STATE", "scrape_duration_seconds"];
+pub const PROMETHEUS_SYNTHETIC: &[&str] = &[
+    "up",
+    "ALERTS",
+    "ALERTS_FOR_STATE",
+    "scrape_duration_seconds",
+];
 
 /// The RabbitMQ 3.10 Prometheus plugin's metric names, as deploy/rabbitmq/metric-names.sh
 /// recorded them from a real node configured like the compose stack's.

@@ -8,8 +8,17 @@
 
 use std::collections::BTreeSet;
 
-const KEYWORDS: &[&str] = &["and", "or", "unless", "bool", "offset", "inf", "nan", "start", "end"];
-const LABEL_LIST_KEYWORDS: &[&str] = &["by", "without", "on", "ignoring", "group_left", "group_right"];
+const KEYWORDS: &[&str] = &[
+    "and", "or", "unless", "bool", "offset", "inf", "nan", "start", "end",
+];
+const LABEL_LIST_KEYWORDS: &[&str] = &[
+    "by",
+    "without",
+    "on",
+    "ignoring",
+    "group_left",
+    "group_right",
+];
 
 /// The metric names `expr` selects.
 pub fn metric_names(expr: &str) -> BTreeSet<String> {
@@ -33,7 +42,9 @@ pub fn metric_names(expr: &str) -> BTreeSet<String> {
                     i += 1;
                 }
             }
-            c if c.is_ascii_digit() || (c == '.' && chars.get(i + 1).is_some_and(char::is_ascii_digit)) => {
+            c if c.is_ascii_digit()
+                || (c == '.' && chars.get(i + 1).is_some_and(char::is_ascii_digit)) =>
+            {
                 while i < chars.len() && (chars[i].is_ascii_alphanumeric() || chars[i] == '.') {
                     i += 1;
                 }
@@ -51,7 +62,8 @@ pub fn metric_names(expr: &str) -> BTreeSet<String> {
                 // `sum by (le) (…)`: an aggregation whose grouping comes first.
                 let rest: String = chars[next..].iter().take(9).collect();
                 let grouped = ["by", "without"].iter().any(|k| {
-                    rest.starts_with(k) && rest[k.len()..].starts_with(|c: char| c == '(' || c.is_whitespace())
+                    rest.starts_with(k)
+                        && rest[k.len()..].starts_with(|c: char| c == '(' || c.is_whitespace())
                 });
                 let call = chars.get(next) == Some(&'(') || grouped;
                 if LABEL_LIST_KEYWORDS.contains(&word.as_str()) {
@@ -123,4 +135,96 @@ pub fn exposed_names(exposition: &str) -> BTreeSet<String> {
         .filter_map(|line| line.split(['{', ' ']).next())
         .map(str::to_owned)
         .collect()
+}
+
+/// The label names `expr` groups by, joins on or matches (`by (…)`, `on (…)`, `{name="…"}`, …).
+pub fn label_names(expr: &str) -> BTreeSet<String> {
+    let chars: Vec<char> = expr.chars().collect();
+    let mut labels = BTreeSet::new();
+    let mut i = 0;
+    while i < chars.len() {
+        match chars[i] {
+            '"' | '\'' | '`' => i = skip_string(&chars, i),
+            '[' => i = skip_group(&chars, i, '[', ']'),
+            '{' => {
+                let end = skip_group(&chars, i, '{', '}');
+                // Matchers: `name op "value"`, comma-separated; names are what precedes an operator.
+                let mut j = i + 1;
+                while j < end.saturating_sub(1) {
+                    match chars[j] {
+                        '"' | '\'' | '`' => j = skip_string(&chars, j),
+                        c if is_ident_start(c) => {
+                            let start = j;
+                            while j < end && is_ident(chars[j]) {
+                                j += 1;
+                            }
+                            labels.insert(chars[start..j].iter().collect());
+                        }
+                        _ => j += 1,
+                    }
+                }
+                i = end;
+            }
+            c if is_ident_start(c) => {
+                let start = i;
+                while i < chars.len() && is_ident(chars[i]) {
+                    i += 1;
+                }
+                let word: String = chars[start..i].iter().collect();
+                let mut next = i;
+                while next < chars.len() && chars[next].is_whitespace() {
+                    next += 1;
+                }
+                if LABEL_LIST_KEYWORDS.contains(&word.as_str()) && chars.get(next) == Some(&'(') {
+                    let end = skip_group(&chars, next, '(', ')');
+                    let list: String = chars[next + 1..end - 1].iter().collect();
+                    labels.extend(
+                        list.split(',')
+                            .map(str::trim)
+                            .filter(|l| !l.is_empty())
+                            .map(str::to_owned),
+                    );
+                    i = end;
+                }
+            }
+            _ => i += 1,
+        }
+    }
+    labels
+}
+
+/// Each sample name of an exposition with the label names it carries.
+pub fn exposed_labels(exposition: &str) -> std::collections::BTreeMap<String, BTreeSet<String>> {
+    let mut out: std::collections::BTreeMap<String, BTreeSet<String>> = Default::default();
+    for line in exposition
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+    {
+        let (name, rest) = match line.find('{') {
+            Some(brace) => (&line[..brace], &line[brace..]),
+            None => (line.split(' ').next().unwrap_or_default(), ""),
+        };
+        let entry = out.entry(name.to_owned()).or_default();
+        if !rest.is_empty() {
+            let chars: Vec<char> = rest.chars().collect();
+            let end = skip_group(&chars, 0, '{', '}');
+            let inner: String = chars[1..end - 1].iter().collect();
+            let inner: Vec<char> = inner.chars().collect();
+            let mut j = 0;
+            while j < inner.len() {
+                match inner[j] {
+                    '"' => j = skip_string(&inner, j),
+                    c if is_ident_start(c) => {
+                        let start = j;
+                        while j < inner.len() && is_ident(inner[j]) {
+                            j += 1;
+                        }
+                        entry.insert(inner[start..j].iter().collect());
+                    }
+                    _ => j += 1,
+                }
+            }
+        }
+    }
+    out
 }

@@ -46,13 +46,15 @@ impl RunningWorker {
 }
 
 /// Settings pairs every worker test starts from: an ephemeral ops port, a fast outbox, and no
-/// reconciler (tests that want one turn it on).
+/// reconciler (tests that want one turn it on). Later pairs win, so `extra` overrides these.
 pub fn worker_env<'a>(extra: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
     let mut env = vec![
         ("APP_WORKER__HOST", "127.0.0.1"),
         ("APP_WORKER__PORT", "0"),
         ("APP_WORKER__OUTBOX_INTERVAL_MS", "50"),
         ("APP_WORKER__RECONCILE_INTERVAL_SECS", "0"),
+        // Must match what TestBroker declared, or redeclaring the queue is refused.
+        ("APP_BROKER__DELIVERY_LIMIT", "5"),
     ];
     env.extend_from_slice(extra);
     env
@@ -66,7 +68,9 @@ pub async fn start_worker(stack: &TestStack, extra: &[(&str, &str)]) -> RunningW
         &stack.sim.base_url,
         &worker_env(extra),
     );
-    let app = Application::build(settings).await.expect("the worker builds");
+    let app = Application::build(settings)
+        .await
+        .expect("the worker builds");
     let port = app.port();
     let stop = app.stop_handle();
     let leader = app.leader_flag();
@@ -77,12 +81,19 @@ pub async fn start_worker(stack: &TestStack, extra: &[(&str, &str)]) -> RunningW
         leader,
         handle,
     };
+    let last = std::sync::Mutex::new(String::new());
     let ready = eventually(WAIT, || async {
         let response = reqwest::get(worker.url("/readyz")).await.ok()?;
-        response.status().is_success().then_some(())
+        let ok = response.status().is_success();
+        *last.lock().unwrap() = response.text().await.unwrap_or_default();
+        ok.then_some(())
     })
     .await;
-    assert!(ready.is_some(), "the worker becomes ready");
+    assert!(
+        ready.is_some(),
+        "the worker becomes ready; last /readyz: {}",
+        last.lock().unwrap()
+    );
     worker
 }
 

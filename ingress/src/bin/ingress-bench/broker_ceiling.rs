@@ -29,6 +29,10 @@ pub struct Args {
     /// Message size; a Checkout event is about 3 KB.
     #[arg(long, default_value_t = 3000)]
     body_bytes: usize,
+    /// Open loop: publish at this many messages per second (latency at a given load) instead
+    /// of back to back (throughput).
+    #[arg(long)]
+    rate: Option<u32>,
     /// Tokio worker threads; 0: one per core.
     #[arg(long, default_value_t = 0)]
     threads: usize,
@@ -61,21 +65,19 @@ async fn measure(args: Args) -> anyhow::Result<()> {
     }
     topology.declare(&channels[0]).await?;
 
-    let body = Arc::new(vec![b'x'; args.body_bytes]);
-    let exchange = Arc::new(topology.checkout_exchange());
-    let sequence = Arc::new(AtomicU64::new(0));
-    let end = Instant::now() + Duration::from_secs_f64(args.duration);
     let started = Instant::now();
+    let schedule = Arc::new(Schedule {
+        exchange: topology.checkout_exchange(),
+        body: vec![b'x'; args.body_bytes],
+        sequence: AtomicU64::new(0),
+        start: started,
+        end: started + Duration::from_secs_f64(args.duration),
+        rate: args.rate,
+    });
     let tasks: Vec<_> = (0..args.concurrency.max(1))
         .map(|i| {
             let channel = channels[i % channels.len()].clone();
-            tokio::spawn(publisher(
-                channel,
-                exchange.clone(),
-                body.clone(),
-                sequence.clone(),
-                end,
-            ))
+            tokio::spawn(publisher(channel, schedule.clone()))
         })
         .collect();
     let mut latency = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3)?;
@@ -101,8 +103,12 @@ async fn measure(args: Args) -> anyhow::Result<()> {
     let _ = connection.close(200, "bench done").await;
 
     let ms = |q: f64| latency.value_at_quantile(q) as f64 / 1000.0;
+    let pace = match args.rate {
+        Some(rate) => format!("open loop at {rate}/s"),
+        None => "closed loop".to_owned(),
+    };
     println!(
-        "broker ceiling: concurrency {} over {} channels, {} B bodies\n\
+        "broker ceiling ({pace}): concurrency {} over {} channels, {} B bodies\n\
          confirmed: {confirmed} in {elapsed:.2} s = {:.0}/s; failures: {failures}\n\
          confirm latency ms: p50 {:.3}  p90 {:.3}  p99 {:.3}  max {:.3}",
         args.concurrency,
@@ -117,22 +123,43 @@ async fn measure(args: Args) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn publisher(
-    channel: Channel,
-    exchange: Arc<String>,
-    body: Arc<Vec<u8>>,
-    sequence: Arc<AtomicU64>,
+/// What every publisher shares.
+struct Schedule {
+    exchange: String,
+    body: Vec<u8>,
+    sequence: AtomicU64,
+    start: Instant,
     end: Instant,
-) -> (Histogram<u64>, u64) {
+    /// Open loop: message `n` is due at `start + n / rate`.
+    rate: Option<u32>,
+}
+
+async fn publisher(channel: Channel, schedule: Arc<Schedule>) -> (Histogram<u64>, u64) {
     let mut latency = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3).expect("valid bounds");
     let mut failures = 0;
-    while Instant::now() < end {
-        let id = format!("evt_bench{}", sequence.fetch_add(1, Ordering::Relaxed));
-        let started = Instant::now();
+    loop {
+        let n = schedule.sequence.fetch_add(1, Ordering::Relaxed);
+        let mut started = Instant::now();
+        if let Some(rate) = schedule.rate {
+            let due = schedule.start + Duration::from_secs_f64(n as f64 / f64::from(rate));
+            if due >= schedule.end {
+                break;
+            }
+            if due > started {
+                tokio::time::sleep_until(due.into()).await;
+                started = Instant::now();
+            } else {
+                // Behind schedule: the wait counts, as it would for a webhook.
+                started = due;
+            }
+        } else if started >= schedule.end {
+            break;
+        }
+        let id = format!("evt_bench{n}");
         let message = OutgoingMessage {
-            exchange: &exchange,
+            exchange: &schedule.exchange,
             routing_key: "checkout.session.completed",
-            body: &body,
+            body: &schedule.body,
             message_id: &id,
             kind: "checkout.session.completed",
             headers: FieldTable::default(),

@@ -1,0 +1,162 @@
+//! The native run path, as a developer uses it: `scripts/run --check` builds the services,
+//! starts stripe-sim, the ingress, two workers and landing wired to each other, waits until each
+//! is ready, runs one checkout through the simulator (shop form → payment page → signed webhook →
+//! ingress → queue → worker → success page), and stops them all.
+//!
+//! Run here against a fresh database, a unique broker prefix and free ports, with the debug
+//! binaries (RUN_PROFILE=debug), so it never meets a developer's own `scripts/run`.
+
+mod deploy_support;
+
+use std::net::{TcpListener, TcpStream};
+use std::process::Stdio;
+use std::time::Duration;
+
+use deploy_support::repo_root;
+use tests::{TestBroker, TestDb};
+use tokio::process::Command;
+
+/// Building the four binaries can wait on other cargo processes; the run itself takes seconds.
+const RUN_BUDGET: Duration = Duration::from_secs(14 * 60);
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn logs(dir: &std::path::Path) -> String {
+    let mut out = String::new();
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let text = std::fs::read_to_string(entry.path()).unwrap_or_default();
+        let tail: Vec<&str> = text.lines().rev().take(30).collect();
+        out.push_str(&format!("\n--- {} ---\n", entry.path().display()));
+        for line in tail.into_iter().rev() {
+            out.push_str(line);
+            out.push('\n');
+        }
+    }
+    out
+}
+
+#[tokio::test]
+async fn scripts_run_check_starts_everything_fulfills_one_checkout_through_the_simulator_and_stops()
+{
+    let (db, broker) = tokio::join!(TestDb::create(), TestBroker::create());
+    let log_dir = std::env::temp_dir().join(format!(
+        "deploy-native-run-{}",
+        broker.prefix.trim_end_matches('.')
+    ));
+    let tiers = broker
+        .topology
+        .retry_tiers()
+        .iter()
+        .map(|d| d.as_millis().to_string())
+        .collect::<Vec<_>>()
+        .join(",");
+    let ports: Vec<u16> = (0..5).map(|_| free_port()).collect();
+    let landing_port = ports[2];
+
+    let mut child = Command::new("bash")
+        .arg(repo_root().join("scripts/run"))
+        .arg("--check")
+        .current_dir(repo_root())
+        .env("RUN_PROFILE", "debug")
+        .env("RUN_LOG_DIR", &log_dir)
+        .env("DB_NAME", &db.name)
+        .env("APP_DATABASE__URL", &db.url)
+        .env("APP_BROKER__URL", tests::amqp_url())
+        .env("APP_BROKER__PREFIX", &broker.prefix)
+        .env("APP_BROKER__RETRY_TIERS_MS", tiers)
+        .env("APP_BROKER__DELIVERY_LIMIT", "5")
+        .env("SIM_PORT", ports[0].to_string())
+        .env("INGRESS_PORT", ports[1].to_string())
+        .env("LANDING_PORT", landing_port.to_string())
+        .env("WORKER_PORTS", format!("{} {}", ports[3], ports[4]))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("bash runs scripts/run");
+    let pid = child.id().expect("the script is running");
+    let stdout = child.stdout.take().unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let read_all = |mut stream: Box<dyn tokio::io::AsyncRead + Unpin + Send>| async move {
+        let mut text = String::new();
+        let _ = tokio::io::AsyncReadExt::read_to_string(&mut stream, &mut text).await;
+        text
+    };
+    let out_task = tokio::spawn(read_all(Box::new(stdout)));
+    let err_task = tokio::spawn(read_all(Box::new(stderr)));
+
+    let status = match tokio::time::timeout(RUN_BUDGET, child.wait()).await {
+        Ok(status) => status.expect("wait for scripts/run"),
+        Err(_) => {
+            // SIGTERM lets the script's trap stop the services it started.
+            let _ = std::process::Command::new("kill")
+                .args(["-TERM", &pid.to_string()])
+                .status();
+            let _ = tokio::time::timeout(Duration::from_secs(30), child.wait()).await;
+            panic!(
+                "scripts/run --check did not finish within {RUN_BUDGET:?}{}",
+                logs(&log_dir)
+            );
+        }
+    };
+    let out = out_task.await.unwrap();
+    let err = err_task.await.unwrap();
+    let diagnostics = format!("stdout:\n{out}\nstderr:\n{err}{}", logs(&log_dir));
+    assert!(
+        status.success(),
+        "scripts/run --check failed ({status}):\n{diagnostics}"
+    );
+
+    // Started and announced.
+    assert!(
+        out.contains(&format!(
+            "shop (landing)      http://127.0.0.1:{landing_port}/"
+        )),
+        "{diagnostics}"
+    );
+    // One checkout went all the way through.
+    let check = out
+        .lines()
+        .find(|l| l.starts_with("check: cs_"))
+        .unwrap_or_else(|| panic!("no check line:\n{diagnostics}"));
+    assert!(
+        check.contains("paid, acknowledged, fulfilled by the"),
+        "{check}"
+    );
+    let session = check.split_whitespace().nth(1).unwrap();
+    let (state, name): (String, Option<String>) =
+        sqlx::query_as("SELECT state, customer_name FROM checkout_orders WHERE session_id = $1")
+            .bind(session)
+            .fetch_one(&db.pool)
+            .await
+            .expect("the order is in the database");
+    assert_eq!(state, "fulfilled");
+    assert_eq!(name.as_deref(), Some("Run Check"));
+    let webhook_events: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM stripe_events WHERE session_id = $1 AND event_type = 'checkout.session.completed'",
+    )
+    .bind(session)
+    .fetch_one(&db.pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        webhook_events, 1,
+        "the completed event reached a worker through the queue once"
+    );
+
+    // And stopped: every service drained and let go of its port.
+    assert!(out.contains("stopped"), "{diagnostics}");
+    for port in ports {
+        assert!(
+            TcpStream::connect(("127.0.0.1", port)).is_err(),
+            "something still listens on {port} after the script stopped"
+        );
+    }
+    let _ = std::fs::remove_dir_all(&log_dir);
+}

@@ -1,0 +1,363 @@
+//! Failures are classified: transient ones are retried through the delay tiers, permanent ones
+//! and exhausted ones are dead-lettered with their reason and history, and none of it holds up
+//! the other messages.
+
+mod worker_support;
+
+use std::time::Duration;
+
+use lapin::types::FieldTable;
+use shared::queue::connection::BrokerOptions;
+use shared::queue::topology::headers;
+use shared::queue::Broker;
+use stripe_sim::{Fault, FaultKind, RouteMatch};
+use tests::{start_sim, TestBroker, TestDb, TestStack};
+use worker::consumer::{CancellationToken, Consumer, ConsumerOptions, Step};
+use worker::process::{DeadReason, Disposition};
+use worker_support::*;
+
+/// The harness's stack, but with `tiers` retry tiers.
+async fn stack_with_tiers(tiers: &[u64], extra: &[(&str, &str)]) -> TestStack {
+    let tiers = tiers.iter().map(|ms| Duration::from_millis(*ms)).collect();
+    let (db, broker, sim) = tokio::join!(
+        TestDb::create(),
+        TestBroker::with_tiers(tiers, 5),
+        start_sim()
+    );
+    let settings = tests::settings(&db, &broker, &sim.base_url, extra);
+    let stripe = shared::stripe::StripeClient::new(&settings.stripe).unwrap();
+    let fulfiller = shared::Fulfiller::new(db.pool.clone(), stripe.clone());
+    TestStack {
+        db,
+        broker,
+        sim,
+        settings,
+        stripe,
+        fulfiller,
+    }
+}
+
+fn sessions_route(session_id: &str) -> RouteMatch {
+    RouteMatch::new("GET", &format!("/v1/checkout/sessions/{session_id}"))
+}
+
+#[tokio::test]
+async fn stripe_failing_three_times_then_answering_is_fulfilled_after_queue_retries() {
+    // Three tiers so that three failed attempts still leave a fourth; the Stripe client's own
+    // retries are off so the queue's retries are what is exercised.
+    let stack = stack_with_tiers(&[100, 200, 300], &[]).await;
+    let worker = start_worker(&stack, &[("APP_STRIPE__MAX_RETRIES", "0")]).await;
+    let channel = publisher(&stack).await;
+    let (session_id, event) = paid_session(&stack.sim.state);
+    stack.sim.state.inject_fault(Fault {
+        route: sessions_route(&session_id),
+        kind: FaultKind::Status500,
+        count: 3,
+    });
+
+    publish_event(&stack, &channel, &event).await;
+
+    assert!(wait_for_state(&stack, &session_id, "fulfilled").await);
+    assert_eq!(
+        stack
+            .sim
+            .state
+            .requests_to(&format!("/v1/checkout/sessions/{session_id}")),
+        4,
+        "three failed attempts, then the one that worked"
+    );
+    let (outcome, attempts): (String, i32) =
+        sqlx::query_as("SELECT outcome, attempts FROM stripe_events WHERE event_id = $1")
+            .bind(event["id"].as_str().unwrap())
+            .fetch_one(&stack.db.pool)
+            .await
+            .unwrap();
+    assert_eq!((outcome.as_str(), attempts), ("fulfilled", 4));
+    assert_eq!(fulfillment_effects(&stack, &session_id).await, (1, 1, 1));
+    worker.shutdown().await;
+    assert_eq!(
+        stack
+            .broker
+            .depth(&stack.broker.topology.dead_queue())
+            .await,
+        0
+    );
+}
+
+#[tokio::test]
+async fn a_session_stripe_does_not_know_is_dead_lettered_with_the_reason_and_never_retried() {
+    let stack = TestStack::start().await;
+    let worker = start_worker(&stack, &[]).await;
+    let channel = publisher(&stack).await;
+    let event = synthetic_event(
+        "evt_unknown_session_1",
+        "checkout.session.completed",
+        "cs_test_doesnotexist",
+    );
+
+    publish_event(&stack, &channel, &event).await;
+
+    let dead = stack
+        .broker
+        .next(&stack.broker.topology.dead_queue(), WAIT)
+        .await
+        .expect("the message is dead-lettered");
+    let reason = header_text(&dead, headers::DEAD_REASON).expect("a reason");
+    assert!(reason.contains("does not know"), "{reason}");
+    assert!(reason.contains("cs_test_doesnotexist"), "{reason}");
+    assert_eq!(header_text(&dead, headers::ATTEMPTS).as_deref(), Some("1"));
+    let history = header_text(&dead, headers::ATTEMPT_HISTORY).expect("a history");
+    assert!(history.starts_with("attempt=1 error="), "{history}");
+    assert_eq!(
+        serde_json::from_slice::<serde_json::Value>(&dead.delivery.data).unwrap(),
+        event,
+        "the original body is kept"
+    );
+    let properties = &dead.delivery.properties;
+    assert_eq!(
+        properties.message_id().as_ref().map(|m| m.as_str()),
+        Some("evt_unknown_session_1")
+    );
+    assert_eq!(
+        properties.kind().as_ref().map(|m| m.as_str()),
+        Some("checkout.session.completed")
+    );
+    assert!(
+        header_text(&dead, "traceparent").is_some(),
+        "the trace goes on"
+    );
+    worker.shutdown().await;
+    assert_eq!(
+        stack
+            .sim
+            .state
+            .requests_to("/v1/checkout/sessions/cs_test_doesnotexist"),
+        1,
+        "a 404 is asked once"
+    );
+    for tier in 0..2 {
+        let queue = stack.broker.topology.retry_queue(tier).unwrap();
+        assert_eq!(stack.broker.depth(&queue).await, 0, "{queue} stays empty");
+    }
+    assert_eq!(
+        event_outcome(&stack, "evt_unknown_session_1")
+            .await
+            .as_deref(),
+        Some("not_found")
+    );
+}
+
+#[tokio::test]
+async fn a_message_that_is_not_an_event_is_dead_lettered_at_once() {
+    let stack = TestStack::start().await;
+    let worker = start_worker(&stack, &[]).await;
+    let channel = publisher(&stack).await;
+
+    publish_raw(
+        &stack,
+        &channel,
+        "checkout.session.completed",
+        "evt_garbage",
+        b"{this is not json",
+    )
+    .await;
+
+    let dead = stack
+        .broker
+        .next(&stack.broker.topology.dead_queue(), WAIT)
+        .await
+        .expect("the message is dead-lettered");
+    let reason = header_text(&dead, headers::DEAD_REASON).unwrap();
+    assert!(reason.starts_with("malformed"), "{reason}");
+    assert_eq!(dead.delivery.data, b"{this is not json");
+    worker.shutdown().await;
+}
+
+#[tokio::test]
+async fn an_event_with_an_invalid_session_id_is_dead_lettered_and_recorded() {
+    let stack = TestStack::start().await;
+    let worker = start_worker(&stack, &[]).await;
+    let channel = publisher(&stack).await;
+    let event = synthetic_event(
+        "evt_bad_session_1",
+        "checkout.session.completed",
+        "../../etc/passwd",
+    );
+
+    publish_event(&stack, &channel, &event).await;
+
+    let dead = stack
+        .broker
+        .next(&stack.broker.topology.dead_queue(), WAIT)
+        .await
+        .expect("the message is dead-lettered");
+    assert!(header_text(&dead, headers::DEAD_REASON)
+        .unwrap()
+        .contains("invalid session id"));
+    assert_eq!(
+        event_outcome(&stack, "evt_bad_session_1").await.as_deref(),
+        Some("rejected")
+    );
+    assert_eq!(stack.sim.state.request_count(), 0, "Stripe is never asked");
+    worker.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_poison_message_is_dead_after_its_last_attempt_while_other_messages_keep_flowing() {
+    let stack = TestStack::start().await;
+    let worker = start_worker(&stack, &[("APP_STRIPE__MAX_RETRIES", "0")]).await;
+    let channel = publisher(&stack).await;
+    let (poison_id, poison) = paid_session(&stack.sim.state);
+    stack.sim.state.inject_fault(Fault {
+        route: sessions_route(&poison_id),
+        kind: FaultKind::Status500,
+        count: 0,
+    });
+
+    publish_event(&stack, &channel, &poison).await;
+    let mut healthy = Vec::new();
+    for _ in 0..5 {
+        let (id, event) = paid_session(&stack.sim.state);
+        publish_event(&stack, &channel, &event).await;
+        healthy.push(id);
+    }
+
+    for id in &healthy {
+        assert!(
+            wait_for_state(&stack, id, "fulfilled").await,
+            "{id} is fulfilled"
+        );
+    }
+    let dead = stack
+        .broker
+        .next(&stack.broker.topology.dead_queue(), WAIT)
+        .await
+        .expect("the poison message is dead-lettered");
+    assert_eq!(
+        dead.delivery
+            .properties
+            .message_id()
+            .as_ref()
+            .map(|m| m.as_str()),
+        poison["id"].as_str()
+    );
+    let reason = header_text(&dead, headers::DEAD_REASON).unwrap();
+    assert!(reason.starts_with("out of attempts after 3"), "{reason}");
+    let history = header_text(&dead, headers::ATTEMPT_HISTORY).unwrap();
+    assert_eq!(history.lines().count(), 3, "{history}");
+    assert!(
+        history.lines().all(|l| l.contains("server error")),
+        "{history}"
+    );
+    assert_eq!(header_text(&dead, headers::ATTEMPTS).as_deref(), Some("3"));
+    assert_eq!(
+        event_outcome(&stack, poison["id"].as_str().unwrap())
+            .await
+            .as_deref(),
+        Some("dead")
+    );
+    assert_eq!(order_state(&stack, &poison_id).await, None);
+    worker.shutdown().await;
+}
+
+/// A step that panics on every message, as a bug would.
+#[derive(Clone)]
+struct PanickingStep;
+
+impl Step for PanickingStep {
+    async fn process(&self, _body: &[u8], _headers: Option<&FieldTable>) -> Disposition {
+        panic!("a bug in processing")
+    }
+}
+
+#[tokio::test]
+async fn a_panic_in_processing_counts_as_a_failed_attempt_and_ends_in_the_dead_letter_queue() {
+    let stack = TestStack::start().await;
+    let settings = &stack.settings;
+    let publisher_connection = Broker::start(BrokerOptions {
+        url: settings.broker.url.clone(),
+        connection_name: "test-publisher".into(),
+        topology: stack.broker.topology.clone(),
+        channels: 1,
+        reconnect_min: Duration::from_millis(50),
+        reconnect_max: Duration::from_millis(500),
+    });
+    let consumer = Consumer::new(
+        PanickingStep,
+        publisher_connection.clone(),
+        ConsumerOptions {
+            url: settings.broker.url.clone(),
+            topology: stack.broker.topology.clone(),
+            prefetch: 4,
+            confirm_timeout: Duration::from_secs(5),
+            reconnect_min: Duration::from_millis(50),
+            reconnect_max: Duration::from_millis(500),
+        },
+    );
+    let shutdown = CancellationToken::new();
+    let running = tokio::spawn(consumer.run(shutdown.clone()));
+    let channel = publisher(&stack).await;
+    let (_, event) = paid_session(&stack.sim.state);
+
+    publish_event(&stack, &channel, &event).await;
+
+    let dead = stack
+        .broker
+        .next(&stack.broker.topology.dead_queue(), WAIT)
+        .await
+        .expect("the message is dead-lettered, not lost and not looping");
+    let reason = header_text(&dead, headers::DEAD_REASON).unwrap();
+    assert!(
+        reason.contains("processing panicked: a bug in processing"),
+        "{reason}"
+    );
+    assert_eq!(
+        header_text(&dead, headers::ATTEMPT_HISTORY)
+            .unwrap()
+            .lines()
+            .count(),
+        3
+    );
+    shutdown.cancel();
+    tokio::time::timeout(WAIT, running).await.unwrap().unwrap();
+    publisher_connection.close().await;
+}
+
+#[tokio::test]
+async fn the_processing_step_can_be_driven_directly_without_a_broker() {
+    let stack = TestStack::start().await;
+    let processor = worker::Processor::new(stack.fulfiller.clone(), 2);
+    let (session_id, event) = paid_session(&stack.sim.state);
+    let body = serde_json::to_vec(&event).unwrap();
+
+    assert_eq!(processor.process(&body, None).await, Disposition::Ack);
+    assert_eq!(processor.process(&body, None).await, Disposition::Ack);
+    assert_eq!(fulfillment_effects(&stack, &session_id).await, (1, 1, 1));
+
+    let unknown = synthetic_event(
+        "evt_direct_404",
+        "checkout.session.completed",
+        "cs_test_gone",
+    );
+    let disposition = processor
+        .process(&serde_json::to_vec(&unknown).unwrap(), None)
+        .await;
+    assert!(matches!(
+        disposition,
+        Disposition::Dead { reason: DeadReason::SessionNotFound(ref id) } if id == "cs_test_gone"
+    ));
+
+    stack.sim.state.inject_fault(Fault {
+        route: RouteMatch::any(),
+        kind: FaultKind::Status500,
+        count: 0,
+    });
+    let (_, other) = paid_session(&stack.sim.state);
+    let disposition = processor
+        .process(&serde_json::to_vec(&other).unwrap(), None)
+        .await;
+    assert!(
+        matches!(disposition, Disposition::Retry { tier: 0, .. }),
+        "{disposition:?}"
+    );
+}

@@ -1,0 +1,160 @@
+//! What an operator sees: the ops endpoints, the metrics that say whether anything is stuck,
+//! and `worker show`.
+
+mod worker_support;
+
+use tests::{eventually, TestStack};
+use worker::Application;
+use worker_support::*;
+
+async fn metrics_text(worker: &RunningWorker) -> String {
+    reqwest::get(worker.url("/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn healthz_readyz_and_metrics_answer_and_the_metrics_count_deliveries() {
+    let stack = TestStack::start().await;
+    let worker = start_worker(&stack, &[]).await;
+    let channel = publisher(&stack).await;
+    let (session_id, event) = paid_session(&stack.sim.state);
+    publish_event(&stack, &channel, &event).await;
+    assert!(wait_for_state(&stack, &session_id, "fulfilled").await);
+
+    let health = reqwest::get(worker.url("/healthz")).await.unwrap();
+    assert_eq!(health.status(), 200);
+    let ready: serde_json::Value = reqwest::get(worker.url("/readyz"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(ready["ready"], true);
+    assert_eq!(ready["checks"]["consumer"], true);
+    let metrics = metrics_text(&worker).await;
+    for name in [
+        "worker_deliveries_total{outcome=\"fulfilled\",type=\"checkout.session.completed\"}",
+        "worker_processing_duration_seconds_bucket",
+        "worker_event_to_fulfilled_seconds_bucket",
+        "worker_outbox_lag_seconds",
+        "worker_reconciler_lag_seconds",
+        "worker_reconciler_leader",
+        "worker_paid_unfulfilled_sessions",
+        "worker_dead_lettered_total",
+        "worker_retries_total",
+        "stripe_api_requests_total",
+    ] {
+        assert!(metrics.contains(name), "{name} missing from /metrics");
+    }
+    worker.shutdown().await;
+}
+
+#[tokio::test]
+async fn readyz_names_the_dependency_that_is_down() {
+    let stack = TestStack::start().await;
+    let url = format!(
+        "postgres://postgres@127.0.0.1:5432/missing_{}",
+        uuid::Uuid::new_v4().simple()
+    );
+    let settings = tests::settings(
+        &stack.db,
+        &stack.broker,
+        &stack.sim.base_url,
+        &worker_env(&[
+            ("APP_DATABASE__URL", &url),
+            ("APP_DATABASE__ACQUIRE_TIMEOUT_MS", "300"),
+        ]),
+    );
+    let app = Application::build(settings).await.unwrap();
+    let url = format!("http://127.0.0.1:{}/readyz", app.port());
+    let stop = app.stop_handle();
+    let running = tokio::spawn(app.run_until_stopped());
+
+    let answer = eventually(WAIT, || async {
+        let response = reqwest::get(&url).await.ok()?;
+        let status = response.status();
+        let body: serde_json::Value = response.json().await.ok()?;
+        // Wait until the broker side is up, so only the database is to blame.
+        (body["checks"]["consumer"] == true).then_some((status, body))
+    })
+    .await
+    .expect("readyz answers");
+
+    assert_eq!(answer.0, 503);
+    assert_eq!(answer.1["checks"]["database"], false);
+    assert_eq!(answer.1["ready"], false);
+    stop.stop();
+    tokio::time::timeout(WAIT, running)
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+}
+
+#[tokio::test]
+async fn a_payment_stuck_past_the_threshold_shows_in_the_paid_unfulfilled_gauge() {
+    let stack = TestStack::start().await;
+    let worker = start_worker(&stack, &[("APP_WORKER__UNFULFILLED_THRESHOLD_SECS", "60")]).await;
+    let channel = publisher(&stack).await;
+    // Paid ten minutes ago as far as the event says, and Stripe cannot find it: dead-lettered.
+    let mut event = synthetic_event("evt_stuck_1", "checkout.session.completed", "cs_test_stuck");
+    event["created"] = serde_json::json!(chrono::Utc::now().timestamp() - 600);
+    publish_event(&stack, &channel, &event).await;
+    assert!(stack
+        .broker
+        .next(&stack.broker.topology.dead_queue(), WAIT)
+        .await
+        .is_some());
+
+    let stuck = eventually(WAIT, || async {
+        metrics_text(&worker)
+            .await
+            .lines()
+            .any(|l| l == "worker_paid_unfulfilled_sessions 1")
+            .then_some(())
+    })
+    .await;
+
+    assert!(stuck.is_some(), "the gauge shows the stuck session");
+    worker.shutdown().await;
+}
+
+#[tokio::test]
+async fn show_prints_the_state_the_lines_and_the_event_history_of_a_session() {
+    let stack = TestStack::start().await;
+    let worker = start_worker(&stack, &[]).await;
+    let channel = publisher(&stack).await;
+    let (session_id, event) = paid_session(&stack.sim.state);
+    publish_event(&stack, &channel, &event).await;
+    assert!(wait_for_state(&stack, &session_id, "fulfilled").await);
+    worker.shutdown().await;
+    let id = shared::CheckoutSessionId::parse(&session_id).unwrap();
+
+    let report = worker::show::render(&stack.db.pool, &id)
+        .await
+        .unwrap()
+        .expect("the session is known");
+
+    for expected in [
+        format!("session  {session_id}"),
+        "state    fulfilled by webhook".to_owned(),
+        "customer Jenny Rosen <jenny@example.com>".to_owned(),
+        "total    40.00 USD".to_owned(),
+        "2 x Stripe T-shirt  price_tshirt  40.00 USD".to_owned(),
+        format!(
+            "{}  outcome=fulfilled attempts=1",
+            event["id"].as_str().unwrap()
+        ),
+    ] {
+        assert!(report.contains(&expected), "{expected:?} not in:\n{report}");
+    }
+    let unknown = shared::CheckoutSessionId::parse("cs_test_neverseen").unwrap();
+    assert!(worker::show::render(&stack.db.pool, &unknown)
+        .await
+        .unwrap()
+        .is_none());
+}

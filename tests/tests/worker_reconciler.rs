@@ -1,0 +1,208 @@
+//! The reconciler: sessions whose webhooks never arrived are fulfilled from Stripe's event list,
+//! by exactly one leader, from a cursor that never skips a failure.
+
+mod worker_support;
+
+use std::time::Duration;
+
+use shared::store::cursors;
+use stripe_sim::{Fault, FaultKind, PaymentOutcome, RouteMatch};
+use tests::{eventually, TestStack};
+use worker::reconciler::{Reconciler, ReconcilerOptions, CURSOR_NAME, EVENT_RETENTION_SECS};
+use worker::Processor;
+use worker_support::*;
+
+fn reconciler(stack: &TestStack, overlap: Duration) -> Reconciler {
+    Reconciler::new(
+        Processor::new(stack.fulfiller.clone(), 2),
+        ReconcilerOptions {
+            database: shared::store::connect_options(&stack.settings.database).unwrap(),
+            interval: Duration::from_secs(1),
+            overlap,
+            concurrency: 4,
+        },
+    )
+}
+
+async fn fulfilled_by(stack: &TestStack, session_id: &str) -> Option<String> {
+    sqlx::query_scalar("SELECT fulfilled_by FROM checkout_orders WHERE session_id = $1")
+        .bind(session_id)
+        .fetch_optional(&stack.db.pool)
+        .await
+        .unwrap()
+        .flatten()
+}
+
+fn now() -> i64 {
+    chrono::Utc::now().timestamp()
+}
+
+#[tokio::test]
+async fn paid_sessions_whose_events_never_arrived_are_fulfilled_by_the_sweep_and_a_second_sweep_changes_nothing(
+) {
+    let stack = TestStack::start().await;
+    let paid: Vec<String> = (0..3).map(|_| paid_session(&stack.sim.state).0).collect();
+    let (delayed, _) = delayed_session(&stack.sim.state);
+    let expired = open_session(&stack.sim.state);
+    stack.sim.state.expire_session(&expired).unwrap();
+
+    // No event is ever published: the webhooks were lost.
+    let worker = start_worker(&stack, &[("APP_WORKER__RECONCILE_INTERVAL_SECS", "1")]).await;
+
+    for id in &paid {
+        assert!(wait_for_state(&stack, id, "fulfilled").await, "{id}");
+        assert_eq!(
+            fulfilled_by(&stack, id).await.as_deref(),
+            Some("reconciler")
+        );
+    }
+    assert!(wait_for_state(&stack, &delayed, "awaiting_payment").await);
+    assert!(wait_for_state(&stack, &expired, "expired").await);
+    worker.shutdown().await;
+
+    let second = reconciler(&stack, Duration::from_secs(300))
+        .sweep()
+        .await
+        .unwrap();
+
+    assert_eq!(second.listed, 5);
+    assert_eq!(second.count("skipped"), 5, "{second}");
+    assert_eq!(second.count("fulfilled"), 0);
+    for id in &paid {
+        assert_eq!(fulfillment_effects(&stack, id).await, (1, 1, 1));
+    }
+}
+
+#[tokio::test]
+async fn two_workers_elect_exactly_one_leader_and_the_other_takes_over_when_it_stops() {
+    let stack = TestStack::start().await;
+    let env = [("APP_WORKER__RECONCILE_INTERVAL_SECS", "1")];
+    let a = start_worker(&stack, &env).await;
+    let b = start_worker(&stack, &env).await;
+
+    let elected = eventually(WAIT, || async {
+        (a.is_leader() || b.is_leader()).then_some(())
+    })
+    .await;
+    assert!(elected.is_some(), "someone leads");
+    assert!(a.is_leader() != b.is_leader(), "exactly one leads");
+
+    let (leader, standby) = if a.is_leader() { (a, b) } else { (b, a) };
+    leader.shutdown().await;
+    let took_over = eventually(WAIT, || async { standby.is_leader().then_some(()) }).await;
+    assert!(took_over.is_some(), "the standby takes over");
+
+    // The new leader sweeps too.
+    let (id, _) = paid_session(&stack.sim.state);
+    assert!(wait_for_state(&stack, &id, "fulfilled").await);
+    standby.shutdown().await;
+}
+
+#[tokio::test]
+async fn the_cursor_waits_for_an_event_whose_processing_failed() {
+    let stack = TestStack::start().await;
+    let reconciler = reconciler(&stack, Duration::ZERO);
+    // The event was created 100 s ago; the last sweep got to 200 s ago.
+    stack.sim.state.set_clock_offset(-100);
+    let (id, _) = paid_session(&stack.sim.state);
+    stack.sim.state.set_clock_offset(0);
+    cursors::set(&stack.db.pool, CURSOR_NAME, now() - 200)
+        .await
+        .unwrap();
+    stack.sim.state.inject_fault(Fault {
+        route: RouteMatch::new("GET", &format!("/v1/checkout/sessions/{id}")),
+        kind: FaultKind::Status500,
+        count: 0,
+    });
+
+    let first = reconciler.sweep().await.unwrap();
+    assert_eq!(first.failed, 1, "{first}");
+    assert_eq!(order_state(&stack, &id).await, None);
+
+    stack.sim.state.clear_faults();
+    let second = reconciler.sweep().await.unwrap();
+
+    assert_eq!(second.count("fulfilled"), 1, "{second}");
+    assert!(wait_for_state(&stack, &id, "fulfilled").await);
+    let third = reconciler.sweep().await.unwrap();
+    assert_eq!(third.listed, 0, "the cursor has moved past it now: {third}");
+}
+
+#[tokio::test]
+async fn a_one_shot_reconcile_covers_exactly_the_given_range() {
+    let stack = TestStack::start().await;
+    stack.sim.state.set_clock_offset(-2 * 24 * 3600);
+    let (old, _) = paid_session(&stack.sim.state);
+    stack.sim.state.set_clock_offset(0);
+    let (recent, _) = paid_session(&stack.sim.state);
+
+    let report = reconciler(&stack, Duration::from_secs(300))
+        .reconcile_range(now() - 3 * 24 * 3600, Some(now() - 24 * 3600))
+        .await
+        .unwrap();
+
+    assert_eq!(report.listed, 1, "{report}");
+    assert_eq!(report.count("fulfilled"), 1);
+    assert_eq!(
+        order_state(&stack, &old).await.as_deref(),
+        Some("fulfilled")
+    );
+    assert_eq!(order_state(&stack, &recent).await, None);
+    assert_eq!(
+        cursors::get(&stack.db.pool, CURSOR_NAME).await.unwrap(),
+        None,
+        "a one-shot range leaves the leader's cursor alone"
+    );
+}
+
+#[tokio::test]
+async fn a_sweep_never_reaches_back_beyond_stripes_30_day_retention() {
+    let stack = TestStack::start().await;
+    cursors::set(&stack.db.pool, CURSOR_NAME, now() - 40 * 24 * 3600)
+        .await
+        .unwrap();
+    let (id, _) = paid_session(&stack.sim.state);
+
+    let report = reconciler(&stack, Duration::from_secs(300))
+        .sweep()
+        .await
+        .unwrap();
+
+    assert!(report.since >= now() - EVENT_RETENTION_SECS, "{report}");
+    assert_eq!(report.count("fulfilled"), 1);
+    assert_eq!(order_state(&stack, &id).await.as_deref(), Some("fulfilled"));
+    let cursor = cursors::get(&stack.db.pool, CURSOR_NAME)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(cursor >= now() - 5, "the cursor moved to the sweep's start");
+}
+
+#[tokio::test]
+async fn a_failing_event_list_leaves_the_cursor_where_it_was() {
+    let stack = TestStack::start().await;
+    let before = now() - 600;
+    cursors::set(&stack.db.pool, CURSOR_NAME, before)
+        .await
+        .unwrap();
+    stack.sim.state.inject_fault(Fault {
+        route: RouteMatch::new("GET", "/v1/events"),
+        kind: FaultKind::Status500,
+        count: 0,
+    });
+    let id = open_session(&stack.sim.state);
+    stack
+        .sim
+        .state
+        .complete_session(&id, PaymentOutcome::Paid, customer())
+        .unwrap();
+
+    let result = reconciler(&stack, Duration::from_secs(60)).sweep().await;
+
+    assert!(result.is_err());
+    assert_eq!(
+        cursors::get(&stack.db.pool, CURSOR_NAME).await.unwrap(),
+        Some(before)
+    );
+    assert_eq!(order_state(&stack, &id).await, None);
+}

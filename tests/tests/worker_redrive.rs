@@ -1,0 +1,131 @@
+//! `worker redrive`: dead messages go back to checkout.fulfillment with their attempts reset.
+
+mod worker_support;
+
+use std::time::Duration;
+
+use shared::queue::topology::headers;
+use stripe_sim::{Fault, FaultKind, RouteMatch};
+use tests::{eventually, TestStack};
+use worker::redrive::{redrive, RedriveReport};
+use worker_support::*;
+
+async fn redrive_now(stack: &TestStack, limit: Option<usize>) -> RedriveReport {
+    redrive(
+        &stack.settings.broker.url,
+        &stack.broker.topology,
+        limit,
+        Duration::from_secs(5),
+    )
+    .await
+    .expect("redrive succeeds")
+}
+
+#[tokio::test]
+async fn a_redriven_dead_message_is_processed_again_and_succeeds() {
+    let stack = TestStack::start().await;
+    let worker = start_worker(&stack, &[]).await;
+    let channel = publisher(&stack).await;
+    let (session_id, event) = paid_session(&stack.sim.state);
+    // Stripe wrongly answers 404 once (say, a key for the wrong account was deployed).
+    stack.sim.state.inject_fault(Fault {
+        route: RouteMatch::new("GET", &format!("/v1/checkout/sessions/{session_id}")),
+        kind: FaultKind::Status(404),
+        count: 1,
+    });
+    publish_event(&stack, &channel, &event).await;
+    let dead = eventually(WAIT, || async {
+        (stack
+            .broker
+            .depth(&stack.broker.topology.dead_queue())
+            .await
+            == 1)
+            .then_some(())
+    })
+    .await;
+    assert!(dead.is_some(), "the message is dead-lettered first");
+    assert_eq!(order_state(&stack, &session_id).await, None);
+
+    let report = redrive_now(&stack, None).await;
+
+    assert_eq!(
+        report,
+        RedriveReport {
+            moved: 1,
+            remaining: 0
+        }
+    );
+    assert!(wait_for_state(&stack, &session_id, "fulfilled").await);
+    assert_eq!(
+        event_outcome(&stack, event["id"].as_str().unwrap())
+            .await
+            .as_deref(),
+        Some("fulfilled")
+    );
+    worker.shutdown().await;
+    assert_eq!(
+        stack
+            .broker
+            .depth(&stack.broker.topology.dead_queue())
+            .await,
+        0
+    );
+    assert_eq!(fulfillment_effects(&stack, &session_id).await, (1, 1, 1));
+}
+
+#[tokio::test]
+async fn redrive_moves_at_most_the_limit_and_resets_the_attempts() {
+    let stack = TestStack::start().await;
+    let worker = start_worker(&stack, &[]).await;
+    let channel = publisher(&stack).await;
+    for i in 0..3 {
+        let event = synthetic_event(
+            &format!("evt_redrive_{i}"),
+            "checkout.session.completed",
+            &format!("cs_test_missing{i}"),
+        );
+        publish_event(&stack, &channel, &event).await;
+    }
+    let dead = eventually(WAIT, || async {
+        (stack
+            .broker
+            .depth(&stack.broker.topology.dead_queue())
+            .await
+            == 3)
+            .then_some(())
+    })
+    .await;
+    assert!(dead.is_some());
+    // Stopped, so the redriven messages wait in the queue where the test can look at them.
+    worker.shutdown().await;
+
+    let report = redrive_now(&stack, Some(2)).await;
+
+    assert_eq!(
+        report,
+        RedriveReport {
+            moved: 2,
+            remaining: 1
+        }
+    );
+    assert_eq!(
+        stack
+            .broker
+            .depth(&stack.broker.topology.dead_queue())
+            .await,
+        1
+    );
+    let queue = stack.broker.topology.fulfillment_queue();
+    for _ in 0..2 {
+        let message = stack
+            .broker
+            .next(&queue, WAIT)
+            .await
+            .expect("a redriven message");
+        assert_eq!(header_text(&message, headers::ATTEMPTS), None);
+        assert_eq!(header_text(&message, headers::DEAD_REASON), None);
+        assert!(header_text(&message, "traceparent").is_some());
+        let id = message.delivery.properties.message_id().clone().unwrap();
+        assert!(id.as_str().starts_with("evt_redrive_"), "{id}");
+    }
+}
