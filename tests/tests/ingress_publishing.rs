@@ -180,9 +180,12 @@ async fn health_readiness_and_metrics_are_served() {
     assert_eq!(ready.status(), 200);
     let ready: serde_json::Value = ready.json().await.unwrap();
     assert_eq!(ready["checks"]["broker"], true);
+    // One accepted webhook, so that the latency histograms have a sample to expose.
+    let (_, body) = completed_event();
+    assert_eq!(ingress.post_signed(&body).await.status(), 200);
     let metrics = ingress.get("/metrics").await.text().await.unwrap();
     assert!(metrics.contains("ingress_broker_connected 1"), "{metrics}");
-    assert!(metrics.contains("ingress_publish_confirm_seconds"));
+    assert!(metrics.contains("ingress_publish_confirm_seconds_count"), "{metrics}");
 }
 
 #[tokio::test]
