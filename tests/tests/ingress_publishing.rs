@@ -185,7 +185,10 @@ async fn health_readiness_and_metrics_are_served() {
     assert_eq!(ingress.post_signed(&body).await.status(), 200);
     let metrics = ingress.get("/metrics").await.text().await.unwrap();
     assert!(metrics.contains("ingress_broker_connected 1"), "{metrics}");
-    assert!(metrics.contains("ingress_publish_confirm_seconds_count"), "{metrics}");
+    assert!(
+        metrics.contains("ingress_publish_confirm_seconds_count"),
+        "{metrics}"
+    );
 }
 
 #[tokio::test]
