@@ -84,10 +84,14 @@ pub fn install(
             .boxed(),
         LogFormat::Pretty => tracing_subscriber::fmt::layer().compact().boxed(),
     };
+    // The log filter applies to the log output only: `warn` logs must not switch off the
+    // request and consumer spans, or `traceparent` would stop crossing the queue.
+    let spans = tracing_opentelemetry::layer()
+        .with_tracer(tracer)
+        .with_filter(tracing_subscriber::filter::LevelFilter::INFO);
     tracing_subscriber::registry()
-        .with(filter)
-        .with(fmt)
-        .with(tracing_opentelemetry::layer().with_tracer(tracer))
+        .with(fmt.with_filter(filter))
+        .with(spans)
         .try_init()?;
     Ok(())
 }

@@ -18,9 +18,10 @@ async fn the_webhook_request_the_worker_and_the_stripe_call_share_one_trace() {
     let provider = TracerProvider::builder()
         .with_simple_exporter(exporter.clone())
         .build();
+    // Logs at `warn` only: the log filter must not switch the spans (and traceparent) off.
     let log = LogSettings {
         format: LogFormat::Pretty,
-        filter: "info".into(),
+        filter: "warn".into(),
     };
     shared::telemetry::install("trace-test", &log, provider.clone())
         .expect("one subscriber per test process");
