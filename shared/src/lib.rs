@@ -11,6 +11,7 @@
 //! - [`store`]: Postgres: pool, migrations, orders, events, outbox, cursors.
 //! - [`fulfillment`]: `fulfill_checkout` (G2, G3), called by the worker, the landing page and the
 //!   reconciler alike.
+//! - [`errors`]: `error_chain`, the whole cause chain in one line.
 //! - [`metrics`]: Prometheus metrics common to every service.
 //! - [`http`]: the `/healthz`, `/readyz` and `/metrics` endpoints every service exposes.
 //!
@@ -19,6 +20,7 @@
 //! leaves as rows ([`store`]) and as `orders` announcements (outbox → [`queue`]).
 
 pub mod domain;
+pub mod errors;
 pub mod fulfillment;
 pub mod http;
 pub mod metrics;

@@ -369,17 +369,7 @@ pub fn previous_attempts(headers: Option<&FieldTable>) -> u32 {
     u32::try_from(n).unwrap_or(0)
 }
 
-/// `error: cause: cause`, so a header or log line carries the whole chain.
-pub fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
-}
+pub use shared::errors::error_chain;
 
 #[cfg(test)]
 mod tests {

@@ -43,15 +43,4 @@ pub(crate) fn session_id_param(req: &HttpRequest) -> Option<String> {
         .find_map(|(k, v)| (k == "session_id").then_some(v))
 }
 
-/// `error: cause: cause…`, so a log line carries the whole chain (a `Display` alone stops at
-/// the outermost error).
-pub(crate) fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
-}
+pub(crate) use shared::errors::error_chain;

@@ -56,14 +56,5 @@ pub(super) async fn send(
     }
 }
 
-/// reqwest's top-level message is only "error sending request"; the cause says why.
-fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut message = e.to_string();
-    let mut source = e.source();
-    while let Some(cause) = source {
-        message.push_str(": ");
-        message.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    message
-}
+// reqwest's top-level message is only "error sending request"; the chain says why.
+use shared::errors::error_chain;
