@@ -390,6 +390,8 @@ where
         if tokio::time::Instant::now() >= deadline {
             return None;
         }
+        // The pause between two probes of a bounded wait (backing off to 100 ms), not a wait
+        // for things to settle: the outcome is what `probe` checks.
         tokio::time::sleep(interval.min(deadline - tokio::time::Instant::now())).await;
         interval = (interval * 2).min(Duration::from_millis(100));
     }
