@@ -121,6 +121,7 @@ impl<S: Step> Consumer<S> {
                     tracing::warn!(error = %e, ?delay, "consumer lost the broker; reconnecting");
                     tokio::select! {
                         _ = shutdown.cancelled() => break,
+                        // Reconnect backoff, cut short by shutdown.
                         _ = tokio::time::sleep(delay) => {}
                     }
                 }

@@ -89,6 +89,7 @@ impl OutboxRelay {
             tokio::select! {
                 _ = shutdown.cancelled() => break,
                 _ = self.wake.notified() => {}
+                // Poll interval: a safety net for rows whose wake-up was missed.
                 _ = tokio::time::sleep(self.options.interval) => {}
             }
         }

@@ -141,6 +141,7 @@ impl Reconciler {
             }
             tokio::select! {
                 _ = shutdown.cancelled() => break,
+                // The sweep interval (or the standby's retry of the leader lock).
                 _ = tokio::time::sleep(self.options.interval) => {}
             }
         }
@@ -190,6 +191,7 @@ impl Reconciler {
             }
             tokio::select! {
                 _ = shutdown.cancelled() => break,
+                // The sweep interval (or the standby's retry of the leader lock).
                 _ = tokio::time::sleep(self.options.interval) => {}
             }
         }

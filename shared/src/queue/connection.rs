@@ -211,6 +211,7 @@ impl Broker {
                 Err(e) => {
                     let delay = backoff.next_delay();
                     tracing::warn!(error = %e, ?delay, "cannot reach the broker; retrying");
+                    // Reconnect backoff: the broker is down; don't hammer it.
                     tokio::time::sleep(delay).await;
                 }
             }

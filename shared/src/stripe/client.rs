@@ -243,6 +243,7 @@ impl StripeClient {
             }
             let delay = self.retry.delay(retry);
             tracing::warn!(error = %error, retry, ?delay, "Stripe call failed; retrying");
+            // G6 backoff between attempts (full jitter), not a wait for anything to settle.
             tokio::time::sleep(delay).await;
             retry += 1;
         }
