@@ -8,11 +8,13 @@
 //! - [`TestStack`]: both, plus a simulator, settings pointing at all three, and a `Fulfiller`.
 //! - [`stack`]: every service (stripe-sim with webhooks, ingress, worker, landing) in-process.
 //! - [`browser`]: headless Chromium over WebDriver, with screenshots under `target/artifacts/`.
+//! - [`checkout_flow`]: the seeds' shop → payment page → success page steps, for any shop URL.
 //! - [`eventually`]: a bounded wait for an outcome (tests never sleep to let things settle).
 //!
 //! URLs come from `TEST_DATABASE_URL` and `TEST_AMQP_URL`, defaulting to the local services.
 
 pub mod browser;
+pub mod checkout_flow;
 pub mod stack;
 
 use std::future::Future;

@@ -4,109 +4,18 @@
 
 use std::time::{Duration, Instant};
 
-use fantoccini::Locator;
-use shared::CheckoutSessionId;
 use stripe_sim::DeliveryStatus;
 use tests::browser::Browser;
+use tests::checkout_flow::{check_out, pay, text_of, wait_for_heading, PAGE_TIMEOUT};
 use tests::eventually;
 use tests::stack::{Stack, REDIRECT_WAIT};
-
-const PAGE_TIMEOUT: Duration = Duration::from_secs(20);
-
-async fn text_of(browser: &Browser, css: &str) -> Option<String> {
-    browser
-        .client()
-        .find(Locator::Css(css))
-        .await
-        .ok()?
-        .text()
-        .await
-        .ok()
-}
-
-async fn fill(browser: &Browser, id: &str, value: &str) {
-    let field = browser
-        .client()
-        .find(Locator::Id(id))
-        .await
-        .unwrap_or_else(|e| panic!("#{id}: {e}"));
-    field.clear().await.unwrap();
-    field.send_keys(value).await.unwrap();
-}
-
-/// Shop → "Check out" with two T-shirts and a mug → the hosted payment page. Returns the
-/// session id from the payment page's URL.
-async fn check_out(browser: &Browser, stack: &Stack) -> CheckoutSessionId {
-    browser
-        .client()
-        .goto(&stack.shop)
-        .await
-        .expect("the shop loads");
-    fill(browser, "qty-price_tshirt", "2").await;
-    fill(browser, "qty-price_mug", "1").await;
-    browser
-        .client()
-        .find(Locator::Css(
-            "form:has(#qty-price_tshirt) button[type=submit]",
-        ))
-        .await
-        .expect("a checkout button")
-        .click()
-        .await
-        .unwrap();
-    let url = eventually(PAGE_TIMEOUT, || async {
-        let url = browser.client().current_url().await.ok()?;
-        url.path().starts_with("/c/pay/").then_some(url)
-    })
-    .await
-    .expect("the browser reaches the hosted payment page");
-    let id = url.path().trim_start_matches("/c/pay/").to_owned();
-    CheckoutSessionId::parse(&id).expect("the payment page is for a Checkout Session")
-}
-
-/// Fills the payment page as the seeds say and clicks Pay.
-async fn pay(browser: &Browser, card: &str, method: &str) {
-    fill(browser, "email", "jenny.rosen@example.com").await;
-    fill(browser, "cardholder-name", "Jenny Rosen").await;
-    browser
-        .client()
-        .find(Locator::Id(&format!("payment-method-{method}")))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-    if method == "card" {
-        fill(browser, "card-number", card).await;
-        fill(browser, "card-expiry", "12/34").await;
-        fill(browser, "card-cvc", "123").await;
-        fill(browser, "billing-postal-code", "90210").await;
-    }
-    browser
-        .client()
-        .find(Locator::Id("pay"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-}
-
-/// Waits until the page's `h1` reads `expected`.
-async fn wait_for_heading(browser: &Browser, expected: &str, timeout: Duration) -> bool {
-    eventually(timeout, || async {
-        (text_of(browser, "h1").await? == expected).then_some(())
-    })
-    .await
-    .is_some()
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn paying_with_a_test_card_lands_on_the_thank_you_page_and_fulfills_once() {
     let stack = Stack::start().await;
     let browser = Browser::start().await;
 
-    let id = check_out(&browser, &stack).await;
+    let id = check_out(&browser, &stack.shop).await;
     pay(&browser, "4242 4242 4242 4242", "card").await;
 
     let thanked = wait_for_heading(
@@ -158,7 +67,7 @@ async fn a_declined_card_shows_an_error_and_fulfills_nothing() {
     let stack = Stack::start().await;
     let browser = Browser::start().await;
 
-    let id = check_out(&browser, &stack).await;
+    let id = check_out(&browser, &stack.shop).await;
     pay(&browser, "4000 0000 0000 0002", "card").await;
 
     let error = eventually(PAGE_TIMEOUT, || async {
@@ -187,7 +96,7 @@ async fn a_delayed_payment_shows_processing_then_the_order_once_it_succeeds() {
     let stack = Stack::start().await;
     let browser = Browser::start().await;
 
-    let id = check_out(&browser, &stack).await;
+    let id = check_out(&browser, &stack.shop).await;
     pay(&browser, "", "bank_transfer").await;
 
     assert!(
@@ -230,7 +139,7 @@ async fn with_ingress_down_the_customer_is_redirected_and_the_success_page_fulfi
     stack.stop_ingress().await;
     let browser = Browser::start().await;
 
-    let id = check_out(&browser, &stack).await;
+    let id = check_out(&browser, &stack.shop).await;
     let clicked = Instant::now();
     pay(&browser, "4242 4242 4242 4242", "card").await;
 
