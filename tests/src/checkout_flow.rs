@@ -39,11 +39,7 @@ pub async fn fill(browser: &Browser, id: &str, value: &str) {
 /// The shop at `shop` → "Check out" with two T-shirts and a mug → the hosted payment page. Returns the
 /// session id from the payment page's URL.
 pub async fn check_out(browser: &Browser, shop: &str) -> CheckoutSessionId {
-    browser
-        .client()
-        .goto(shop)
-        .await
-        .expect("the shop loads");
+    browser.client().goto(shop).await.expect("the shop loads");
     fill(browser, "qty-price_tshirt", "2").await;
     fill(browser, "qty-price_mug", "1").await;
     browser
@@ -102,4 +98,3 @@ pub async fn wait_for_heading(browser: &Browser, expected: &str, timeout: Durati
     .await
     .is_some()
 }
-

@@ -120,6 +120,18 @@ async fn scripts_run_check_starts_everything_fulfills_one_checkout_through_the_s
         )),
         "{diagnostics}"
     );
+    // The queue dashboard is announced, and answers with the run's queue in it.
+    assert!(
+        out.contains("RabbitMQ queues     http://127.0.0.1:15672/#/queues"),
+        "{diagnostics}"
+    );
+    assert!(
+        out.contains(&format!(
+            "check: the RabbitMQ management UI lists {}checkout.fulfillment",
+            broker.prefix
+        )),
+        "{diagnostics}"
+    );
     // One checkout went all the way through.
     let check = out
         .lines()

@@ -253,16 +253,21 @@ fn ops_server(listener: TcpListener, readiness: Readiness) -> std::io::Result<Se
     .run())
 }
 
-async fn readyz(readiness: web::Data<Readiness>) -> HttpResponse {
-    let database = shared::store::ping(&readiness.pool).await;
-    shared::http::readiness(&[
-        ("database", database),
+/// What `/readyz` answers and `/metrics` records as `dependency_up`.
+async fn dependency_checks(readiness: &Readiness) -> [(&'static str, bool); 3] {
+    [
+        ("database", shared::store::ping(&readiness.pool).await),
         ("broker", readiness.publisher.is_connected()),
         ("consumer", readiness.consuming.load(Ordering::Acquire)),
-    ])
+    ]
+}
+
+async fn readyz(readiness: web::Data<Readiness>) -> HttpResponse {
+    shared::http::readiness(&dependency_checks(&readiness).await)
 }
 
 async fn metrics_endpoint(readiness: web::Data<Readiness>) -> HttpResponse {
+    shared::http::record_dependencies(&dependency_checks(&readiness).await);
     metrics::refresh_database_gauges(
         &readiness.pool,
         readiness.unfulfilled_threshold,

@@ -11,8 +11,10 @@ pub async fn readyz(context: web::Data<WebhookContext>) -> HttpResponse {
     shared::http::readiness(&[("broker", context.broker.is_connected())])
 }
 
-/// `GET /metrics`, with the connection gauge brought up to date first.
+/// `GET /metrics`, with the connection gauge and `dependency_up` brought up to date first.
 pub async fn metrics(context: web::Data<WebhookContext>) -> HttpResponse {
-    BROKER_CONNECTED.set(i64::from(context.broker.is_connected()));
+    let connected = context.broker.is_connected();
+    BROKER_CONNECTED.set(i64::from(connected));
+    shared::http::record_dependencies(&[("broker", connected)]);
     shared::http::metrics().await
 }

@@ -21,8 +21,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/order/status", web::get().to(status::status))
         .route("/order/cancel", web::get().to(cancel::cancel))
         .route("/static/{file}", web::get().to(assets::asset))
+        .route("/healthz", web::get().to(shared::http::healthz))
         .route("/readyz", web::get().to(ops::readyz))
-        .configure(shared::http::configure)
+        .route("/metrics", web::get().to(ops::metrics))
         .default_service(web::to(not_found));
 }
 

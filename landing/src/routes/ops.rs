@@ -1,5 +1,7 @@
-//! `/readyz`: ready when Postgres answers and Stripe accepts our key. (`/healthz` and `/metrics`
-//! come from [`shared::http`].)
+//! `/readyz`: ready when Postgres answers and Stripe accepts our key. `/metrics`: the registry,
+//! with `dependency_up{dependency="database"}` refreshed at every scrape — not Stripe's, whose
+//! probe is a call against the account's rate limit that fulfillment needs (`/readyz` alone
+//! asks Stripe). `/healthz` is [`shared::http::healthz`].
 
 use std::time::Duration;
 
@@ -27,4 +29,12 @@ pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
         Err(_) => false,
     };
     shared::http::readiness(&[("database", database), ("stripe", stripe)])
+}
+
+pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
+    let database = tokio::time::timeout(PROBE_TIMEOUT, shared::store::ping(state.fulfiller.pool()))
+        .await
+        .unwrap_or(false);
+    shared::http::record_dependencies(&[("database", database)]);
+    shared::http::metrics().await
 }

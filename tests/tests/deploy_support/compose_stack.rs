@@ -1,0 +1,277 @@
+//! The compose stack run for real on the local Docker engine: `docker-compose.yml` with
+//! `deploy/offline/compose.yml` (stand-in images built from Debian's packages, no registry), under
+//! a project name of its own and on free host ports, so it never meets a developer's stack or
+//! another run's. `down -v` when dropped.
+
+use std::net::TcpListener;
+use std::process::{Command, Output};
+use std::time::Instant;
+
+use serde_json::Value;
+
+use super::repo_root;
+
+/// Why the live stack cannot run here, or `None` when a Docker engine answers.
+pub fn engine_unavailable() -> Option<String> {
+    match Command::new("docker")
+        .args(["version", "--format", "{{.Server.Version}}"])
+        .output()
+    {
+        Err(e) => Some(format!("no docker command ({e})")),
+        Ok(out) if !out.status.success() => Some(format!(
+            "no Docker engine answers: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        )),
+        Ok(_) => None,
+    }
+}
+
+/// Builds (or finds in Docker's cache) every image the stack runs, with the binaries of this
+/// test build: `deploy/offline/build-images`. Prints its per-step timings.
+pub fn build_images(image_tag: &str) {
+    let target = std::env::var("CARGO_TARGET_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|_| repo_root().join("target"));
+    let build = Command::new("cargo")
+        .args(["build", "-q", "--workspace", "--bins", "--tests"])
+        .current_dir(repo_root())
+        .status()
+        .expect("run cargo build");
+    assert!(
+        build.success(),
+        "cargo build of the service binaries failed"
+    );
+    let out = Command::new("deploy/offline/build-images")
+        .env("BINARIES", target.join("debug"))
+        .env("IMAGE_TAG", image_tag)
+        .current_dir(repo_root())
+        .output()
+        .expect("run deploy/offline/build-images");
+    println!("{}", String::from_utf8_lossy(&out.stdout));
+    assert!(
+        out.status.success(),
+        "deploy/offline/build-images failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port()
+}
+
+/// A running compose project.
+#[derive(Debug)]
+pub struct ComposeStack {
+    pub project: String,
+    pub image_tag: String,
+    pub shop: String,
+    pub ingress: String,
+    pub prometheus: String,
+    pub rabbitmq_management: String,
+    env: Vec<(String, String)>,
+    /// An empty file: a developer's `.env` must not change what the test runs.
+    env_file: String,
+    torn_down: bool,
+}
+
+/// The RabbitMQ user the compose file's defaults create.
+pub const RABBITMQ_LOGIN: (&str, &str) = ("fulfillment", "fulfillment");
+
+impl ComposeStack {
+    /// A project description on free ports; nothing runs until [`Self::up`].
+    pub fn new(image_tag: &str) -> ComposeStack {
+        let project = format!("flive{}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
+        let [landing, ingress, sim, management, prometheus] = [(); 5].map(|_| free_port());
+        let shop = format!("http://127.0.0.1:{landing}");
+        let env: Vec<(String, String)> = [
+            ("IMAGE_TAG", image_tag.to_owned()),
+            ("LANDING_PORT", landing.to_string()),
+            ("LANDING_PUBLIC_URL", shop.clone()),
+            ("INGRESS_PORT", ingress.to_string()),
+            ("STRIPE_SIM_PORT", sim.to_string()),
+            ("STRIPE_SIM_PUBLIC_URL", format!("http://127.0.0.1:{sim}")),
+            ("RABBITMQ_MANAGEMENT_PORT", management.to_string()),
+            ("PROMETHEUS_PORT", prometheus.to_string()),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v))
+        .collect();
+        let env_file = std::env::temp_dir().join(format!("{project}.env"));
+        std::fs::write(&env_file, "").expect("write an empty env file");
+        ComposeStack {
+            env_file: env_file.display().to_string(),
+            project,
+            image_tag: image_tag.to_owned(),
+            shop,
+            ingress: format!("http://127.0.0.1:{ingress}"),
+            prometheus: format!("http://127.0.0.1:{prometheus}"),
+            rabbitmq_management: format!("http://127.0.0.1:{management}"),
+            env,
+            torn_down: false,
+        }
+    }
+
+    /// `docker-compose -p PROJECT -f … --profile sim ARGS`, with this stack's variables and no
+    /// `.env` of the developer's.
+    pub fn compose(&self, args: &[&str]) -> Output {
+        let mut command = Command::new("docker-compose");
+        command
+            .args(["--env-file", &self.env_file, "-p", &self.project])
+            .args([
+                "-f",
+                "docker-compose.yml",
+                "-f",
+                "deploy/offline/compose.yml",
+            ])
+            .args(["--profile", "sim"])
+            .args(args)
+            .current_dir(repo_root())
+            .env_remove("COMPOSE_PROJECT_NAME");
+        for (key, value) in &self.env {
+            command.env(key, value);
+        }
+        command.output().expect("run docker-compose")
+    }
+
+    /// [`Self::compose`], panicking with its output when it fails; returns stdout.
+    pub fn compose_ok(&self, args: &[&str]) -> String {
+        let started = Instant::now();
+        let out = self.compose(args);
+        assert!(
+            out.status.success(),
+            "docker-compose {args:?} failed:\n{}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        println!(
+            "[live] docker-compose {} ({:.1} s)",
+            args.join(" "),
+            started.elapsed().as_secs_f64()
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Every container of the project (running or not): (id, service, state, health, exit code).
+    pub fn containers(&self) -> Vec<Container> {
+        let ids = docker(&[
+            "ps",
+            "-a",
+            "-q",
+            "--filter",
+            &format!("label=com.docker.compose.project={}", self.project),
+        ]);
+        let ids: Vec<&str> = ids.split_whitespace().collect();
+        if ids.is_empty() {
+            return Vec::new();
+        }
+        let mut args = vec!["inspect"];
+        args.extend(&ids);
+        let inspected: Value =
+            serde_json::from_str(&docker(&args)).expect("docker inspect prints JSON");
+        inspected
+            .as_array()
+            .expect("an array")
+            .iter()
+            .map(|c| Container {
+                id: c["Id"].as_str().unwrap_or_default().to_owned(),
+                name: c["Name"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .trim_start_matches('/')
+                    .to_owned(),
+                service: c["Config"]["Labels"]["com.docker.compose.service"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned(),
+                status: c["State"]["Status"].as_str().unwrap_or_default().to_owned(),
+                health: c["State"]["Health"]["Status"].as_str().map(str::to_owned),
+                exit_code: c["State"]["ExitCode"].as_i64().unwrap_or(-1),
+            })
+            .collect()
+    }
+
+    /// A SQL query through `psql` in the postgres container; its unaligned output.
+    pub fn sql(&self, query: &str) -> String {
+        self.compose_ok(&[
+            "exec",
+            "-T",
+            "postgres",
+            "psql",
+            "-U",
+            "fulfillment",
+            "-d",
+            "fulfillment",
+            "-qtAc",
+            query,
+        ])
+        .trim()
+        .to_owned()
+    }
+
+    /// The logs of every service, for a failure's context.
+    pub fn logs(&self) -> String {
+        let out = self.compose(&["logs", "--no-color", "--tail", "60"]);
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// `down -v --remove-orphans`; then nothing of the project may remain.
+    pub fn down(&mut self) {
+        self.compose_ok(&["down", "-v", "--remove-orphans", "--timeout", "30"]);
+        self.torn_down = true;
+    }
+
+    /// What the engine still holds of this project: containers, volumes, networks.
+    pub fn leftovers(&self) -> Vec<String> {
+        let label = format!("label=com.docker.compose.project={}", self.project);
+        let mut left = Vec::new();
+        for kind in [["ps", "-a"], ["volume", "ls"], ["network", "ls"]] {
+            let mut args = kind.to_vec();
+            args.extend(["-q", "--filter", &label]);
+            left.extend(
+                docker(&args)
+                    .split_whitespace()
+                    .map(|id| format!("{} {id}", kind[0])),
+            );
+        }
+        left
+    }
+}
+
+impl Drop for ComposeStack {
+    fn drop(&mut self) {
+        if !self.torn_down {
+            if std::thread::panicking() {
+                eprintln!("[live] logs before tear-down:\n{}", self.logs());
+            }
+            let _ = self.compose(&["down", "-v", "--remove-orphans", "--timeout", "10"]);
+        }
+        let _ = std::fs::remove_file(&self.env_file);
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Container {
+    pub id: String,
+    pub name: String,
+    pub service: String,
+    pub status: String,
+    pub health: Option<String>,
+    pub exit_code: i64,
+}
+
+/// `docker ARGS`, panicking with stderr when it fails; returns stdout.
+pub fn docker(args: &[&str]) -> String {
+    let out = Command::new("docker")
+        .args(args)
+        .output()
+        .expect("run docker");
+    assert!(
+        out.status.success(),
+        "docker {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
