@@ -14,7 +14,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use deploy_support::committed_definitions;
 use deploy_support::compose_stack::{
-    build_images, docker, engine_unavailable, ComposeStack, RABBITMQ_LOGIN,
+    build_images, engine_unavailable, ComposeStack, RABBITMQ_LOGIN,
 };
 use fantoccini::Locator;
 use serde_json::Value;
@@ -307,34 +307,24 @@ async fn the_compose_stack_runs_checks_out_scales_and_leaves_nothing_behind() {
     );
 
     // 5. Scale down to one worker: the two stopped drain and exit 0.
-    let before = unix_now().to_string();
+    let before = unix_now();
     stack.compose_ok(&["up", "-d", "--no-build", "--scale", "worker=1"]);
-    let exits = docker(&[
-        "events",
-        "--since",
-        &before,
-        "--until",
-        &(unix_now() + 1).to_string(),
-        "--filter",
-        &format!("label=com.docker.compose.project={}", stack.project),
-        "--filter",
-        "label=com.docker.compose.service=worker",
-        "--filter",
-        "label=com.docker.compose.oneoff=False",
-        "--filter",
-        "event=die",
-        "--format",
-        "{{.Actor.Attributes.exitCode}}",
-    ]);
-    let exits: Vec<&str> = exits.split_whitespace().collect();
-    assert_eq!(
-        exits,
-        vec!["0"; WORKERS - 1],
-        "each stopped worker drains and exits 0"
+    let exits = stack.exits_since(before, Some("worker"));
+    assert_eq!(exits.len(), WORKERS - 1, "{exits:?}");
+    assert!(
+        exits.iter().all(|(_, code)| code == "0"),
+        "each stopped worker drains and exits 0: {exits:?}"
     );
     consumers_become(&stack, 1).await;
 
-    // 6. down -v leaves nothing of the project.
+    // 6. down -v stops every service cleanly (SIGTERM honoured, nobody killed after the grace
+    //    period) and leaves nothing of the project.
+    let before = unix_now();
     stack.down();
+    let exits = stack.exits_since(before, None);
+    assert!(
+        exits.iter().all(|(_, code)| code == "0"),
+        "every container stops on SIGTERM and exits 0: {exits:?}"
+    );
     assert_eq!(stack.leftovers(), Vec::<String>::new());
 }

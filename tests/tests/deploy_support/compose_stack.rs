@@ -5,7 +5,7 @@
 
 use std::net::TcpListener;
 use std::process::{Command, Output};
-use std::time::Instant;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use serde_json::Value;
 
@@ -35,6 +35,9 @@ pub fn build_images(image_tag: &str) {
     let build = Command::new("cargo")
         .args(["build", "-q", "--workspace", "--bins", "--tests"])
         .current_dir(repo_root())
+        // As in deploy_native_run.rs: the runner's CARGO_MANIFEST_DIR would dirty ring's build
+        // script and rebuild half the workspace, here and in the next ordinary build.
+        .env_remove("CARGO_MANIFEST_DIR")
         .status()
         .expect("run cargo build");
     assert!(
@@ -221,6 +224,36 @@ impl ComposeStack {
     pub fn down(&mut self) {
         self.compose_ok(&["down", "-v", "--remove-orphans", "--timeout", "30"]);
         self.torn_down = true;
+    }
+
+    /// (container name, exit code) of every container of the project that ended since `since`
+    /// (unix seconds), oneoff `run` containers left out; `service` narrows it to one service.
+    pub fn exits_since(&self, since: u64, service: Option<&str>) -> Vec<(String, String)> {
+        let until = (SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_secs()
+            + 1)
+        .to_string();
+        let project = format!("label=com.docker.compose.project={}", self.project);
+        let service = service.map(|s| format!("label=com.docker.compose.service={s}"));
+        let since = since.to_string();
+        let mut args = vec!["events", "--since", &since, "--until", &until];
+        args.extend(["--filter", &project]);
+        if let Some(service) = &service {
+            args.extend(["--filter", service]);
+        }
+        args.extend(["--filter", "label=com.docker.compose.oneoff=False"]);
+        args.extend(["--filter", "event=die"]);
+        args.extend([
+            "--format",
+            "{{.Actor.Attributes.name}} {{.Actor.Attributes.exitCode}}",
+        ]);
+        docker(&args)
+            .lines()
+            .filter_map(|l| l.split_once(' '))
+            .map(|(name, code)| (name.to_owned(), code.to_owned()))
+            .collect()
     }
 
     /// What the engine still holds of this project: containers, volumes, networks.
