@@ -9,6 +9,12 @@
 # Setting both APP_<NAME> (non-empty) and APP_<NAME>_FILE is refused (which one would win is a
 # guess), as is a file that cannot be read. An empty APP_<NAME> counts as unset, so a compose
 # override can blank a base value it replaces with a file (deploy/compose.secrets.yml). Then it runs the command (`ingress`, `worker run`, …) in its place.
+#
+# The image starts it as root, and it runs the command as the image's `app` user (uid 10001):
+# outside Swarm, compose bind-mounts secret files with the host's owner and mode, so a file an
+# operator made with `umask 077` is readable by root alone. Read as root, the secrets reach a
+# process that holds no privilege. Started as another user (a platform that forbids root), it
+# reads the files as that user and stays that user.
 set -eu
 
 for file_var in $(env | sed -n 's/^\(APP_[A-Za-z0-9_]*_FILE\)=.*/\1/p'); do
@@ -27,4 +33,7 @@ for file_var in $(env | sed -n 's/^\(APP_[A-Za-z0-9_]*_FILE\)=.*/\1/p'); do
   unset "$file_var"
 done
 
+if [ "$(id -u)" = 0 ] && id app >/dev/null 2>&1; then
+  exec setpriv --reuid=app --regid=app --clear-groups --inh-caps=-all --bounding-set=-all -- "$@"
+fi
 exec "$@"

@@ -376,6 +376,32 @@ fn the_builder_image_is_new_enough_for_every_locked_dependency() {
     }
 }
 
+/// The live compose test builds our images from the Dockerfile's runtime stages with host
+/// binaries; the builder stages run for real only in deploy/offline/prove-dockerfile (tens of
+/// minutes), which records the Dockerfile it built. A Dockerfile changed since is unproven.
+#[test]
+fn the_dockerfile_as_it_is_now_was_built_end_to_end() {
+    use sha2::{Digest, Sha256};
+    let dockerfile = read_repo_file("deploy/Dockerfile");
+    let digest = hex::encode(Sha256::digest(dockerfile.as_bytes()));
+    let record = read_repo_file("deploy/offline/dockerfile.proven");
+    let proven = record
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .find_map(|l| l.split_whitespace().next())
+        .expect("dockerfile.proven records a sha256");
+    assert_eq!(
+        proven, digest,
+        "deploy/Dockerfile changed since its multi-stage build last ran: run \
+         deploy/offline/prove-dockerfile and commit deploy/offline/dockerfile.proven"
+    );
+    assert!(
+        !dockerfile.lines().any(|l| l.starts_with("# syntax=")),
+        "a `# syntax=` line makes the builder pull a frontend image, which a host without a \
+         registry cannot"
+    );
+}
+
 #[test]
 fn the_stack_starts_in_dependency_order_and_the_worker_scales() {
     let model = compose_config(&["--profile", "sim"]);

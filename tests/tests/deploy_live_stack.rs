@@ -2,7 +2,8 @@
 //! here from Debian's packages (deploy/offline/build-images; no registry), `up` with the
 //! simulator and three workers, the seeds' checkout in Chromium through the published ports,
 //! Prometheus and RabbitMQ's management API asked what they see, the RUNBOOK's operator commands
-//! run through compose, a scale-down that drains, and `down -v` that leaves nothing.
+//! run through compose, a scale-down that drains, and `down -v` that leaves nothing — with every
+//! secret read from a 0600 file owned by another user, as the documented procedure makes them.
 //!
 //! Grafana, Jaeger and the OpenTelemetry collector are not Debian packages: deploy/offline/
 //! compose.yml switches them off, and this test says so. Where no Docker engine answers, the test
@@ -14,7 +15,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use deploy_support::committed_definitions;
 use deploy_support::compose_stack::{
-    build_images, engine_unavailable, ComposeStack, RABBITMQ_LOGIN,
+    build_images, engine_unavailable, ComposeStack, RABBITMQ_USER,
 };
 use fantoccini::Locator;
 use serde_json::Value;
@@ -24,8 +25,8 @@ use tests::eventually;
 
 const IMAGE_TAG: &str = "live-test";
 const WORKERS: usize = 3;
-/// Start-up of the whole stack: RabbitMQ's first boot, migrations, health checks every 10 s.
-const START_TIMEOUT: Duration = Duration::from_secs(240);
+/// The owner of the secret files: the operator's uid, not one any container runs as.
+const SECRETS_OWNER: u32 = 4242;
 /// Prometheus re-resolves the workers' DNS name and scrapes every 15 s.
 const SCRAPE_TIMEOUT: Duration = Duration::from_secs(90);
 
@@ -36,71 +37,6 @@ fn unix_now() -> u64 {
         .as_secs()
 }
 
-/// Waits until every long-running container is healthy and `migrate` has exited 0; fails at
-/// once when a container exits otherwise.
-async fn wait_until_healthy(stack: &ComposeStack) {
-    let settled = eventually(START_TIMEOUT, || async {
-        let containers = stack.containers();
-        for c in &containers {
-            let ended = c.status == "exited" || c.status == "dead";
-            if c.service == "migrate" {
-                assert!(
-                    !ended || c.exit_code == 0,
-                    "migrate exited {}:\n{}",
-                    c.exit_code,
-                    stack.logs()
-                );
-            } else {
-                assert!(
-                    !ended,
-                    "{} exited {}:\n{}",
-                    c.name,
-                    c.exit_code,
-                    stack.logs()
-                );
-            }
-        }
-        let ready = containers.iter().all(|c| {
-            if c.service == "migrate" {
-                c.status == "exited" && c.exit_code == 0
-            } else {
-                c.status == "running" && c.health.as_deref().is_none_or(|h| h == "healthy")
-            }
-        });
-        (ready && !containers.is_empty()).then_some(containers)
-    })
-    .await;
-    let containers = settled.unwrap_or_else(|| {
-        panic!(
-            "the stack did not become healthy within {START_TIMEOUT:?}: {:#?}\n{}",
-            stack.containers(),
-            stack.logs()
-        )
-    });
-    let workers = containers.iter().filter(|c| c.service == "worker").count();
-    assert_eq!(workers, WORKERS, "{containers:#?}");
-    for service in [
-        "postgres",
-        "rabbitmq",
-        "prometheus",
-        "ingress",
-        "landing",
-        "stripe-sim",
-    ] {
-        let c = containers
-            .iter()
-            .find(|c| c.service == service)
-            .unwrap_or_else(|| panic!("no {service} container: {containers:#?}"));
-        assert_eq!(c.health.as_deref(), Some("healthy"), "{c:?}");
-    }
-    for absent in ["grafana", "jaeger", "otel-collector"] {
-        assert!(
-            !containers.iter().any(|c| c.service == absent),
-            "{absent} is switched off offline"
-        );
-    }
-}
-
 /// The management API's view of one queue in vhost `/`.
 async fn queue(stack: &ComposeStack, name: &str) -> Option<Value> {
     reqwest::Client::new()
@@ -108,7 +44,7 @@ async fn queue(stack: &ComposeStack, name: &str) -> Option<Value> {
             "{}/api/queues/%2F/{name}",
             stack.rabbitmq_management
         ))
-        .basic_auth(RABBITMQ_LOGIN.0, Some(RABBITMQ_LOGIN.1))
+        .basic_auth(RABBITMQ_USER, Some(&stack.rabbitmq_password))
         .send()
         .await
         .ok()?
@@ -162,12 +98,12 @@ async fn screenshot_management_queues(browser: &Browser, stack: &ComposeStack) {
     })
     .await
     .expect("the management UI shows its login form");
-    login.send_keys(RABBITMQ_LOGIN.0).await.unwrap();
+    login.send_keys(RABBITMQ_USER).await.unwrap();
     let password = client
         .find(Locator::Css("input[name=password]"))
         .await
         .unwrap();
-    password.send_keys(RABBITMQ_LOGIN.1).await.unwrap();
+    password.send_keys(&stack.rabbitmq_password).await.unwrap();
     password.send_keys("\u{E007}").await.unwrap(); // Enter
     client
         .goto(&format!("{}/#/queues", stack.rabbitmq_management))
@@ -226,7 +162,9 @@ async fn the_compose_stack_runs_checks_out_scales_and_leaves_nothing_behind() {
     build_images(IMAGE_TAG);
 
     // 1. Up with the simulator and three workers: every container healthy, migrate exited 0.
-    let mut stack = ComposeStack::new(IMAGE_TAG);
+    //    Every secret comes from a file made as deploy/secrets/README.md says (mode 0600), owned
+    //    by a user no container runs as.
+    let mut stack = ComposeStack::new(IMAGE_TAG).with_secret_files(SECRETS_OWNER);
     stack.compose_ok(&[
         "up",
         "-d",
@@ -234,7 +172,7 @@ async fn the_compose_stack_runs_checks_out_scales_and_leaves_nothing_behind() {
         "--scale",
         &format!("worker={WORKERS}"),
     ]);
-    wait_until_healthy(&stack).await;
+    stack.wait_until_healthy(WORKERS).await;
 
     // 2. The seeds' test flow through the published ports.
     let browser = Browser::start().await;

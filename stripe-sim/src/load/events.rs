@@ -178,7 +178,10 @@ impl EventSource {
     }
 }
 
-async fn create_and_pay(
+/// Creates session number `i` in a running simulator at `base` through its API (one to three
+/// T-shirts) and pays it through the control API, as a customer would on the hosted page; returns
+/// the `checkout.session.completed` event the simulator then delivers to its webhook endpoints.
+pub async fn create_and_pay(
     client: &reqwest::Client,
     base: &str,
     api_key: &str,

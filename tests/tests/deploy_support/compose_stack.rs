@@ -5,9 +5,10 @@
 
 use std::net::TcpListener;
 use std::process::{Command, Output};
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde_json::Value;
+use tests::eventually;
 
 use super::repo_root;
 
@@ -74,14 +75,27 @@ pub struct ComposeStack {
     pub ingress: String,
     pub prometheus: String,
     pub rabbitmq_management: String,
+    /// stripe-sim's API and control API, as published on the host.
+    pub sim: String,
+    /// The password of [`RABBITMQ_USER`]: the compose default, or the secret file's.
+    pub rabbitmq_password: String,
     env: Vec<(String, String)>,
+    /// Override files after the two every run uses (see [`Self::with_override`]).
+    overrides: Vec<String>,
+    /// The override files this value wrote, removed with it.
+    written: Vec<String>,
+    /// The secret files of [`Self::with_secret_files`], removed with the stack.
+    secret_dir: Option<std::path::PathBuf>,
     /// An empty file: a developer's `.env` must not change what the test runs.
     env_file: String,
     torn_down: bool,
 }
 
-/// The RabbitMQ user the compose file's defaults create.
-pub const RABBITMQ_LOGIN: (&str, &str) = ("fulfillment", "fulfillment");
+/// Start-up of the whole stack: RabbitMQ's first boot, migrations, health checks every 10 s.
+const START_TIMEOUT: Duration = Duration::from_secs(240);
+
+/// The RabbitMQ user the compose file creates.
+pub const RABBITMQ_USER: &str = "fulfillment";
 
 impl ComposeStack {
     /// A project description on free ports; nothing runs until [`Self::up`].
@@ -112,9 +126,89 @@ impl ComposeStack {
             ingress: format!("http://127.0.0.1:{ingress}"),
             prometheus: format!("http://127.0.0.1:{prometheus}"),
             rabbitmq_management: format!("http://127.0.0.1:{management}"),
+            sim: format!("http://127.0.0.1:{sim}"),
+            rabbitmq_password: "fulfillment".to_owned(),
             env,
+            overrides: Vec::new(),
+            written: Vec::new(),
+            secret_dir: None,
             torn_down: false,
         }
+    }
+
+    /// Adds a compose override file with `yaml` (what this test changes in the stack).
+    pub fn with_override(mut self, yaml: &str) -> ComposeStack {
+        let path = std::env::temp_dir().join(format!(
+            "{}-override-{}.yml",
+            self.project,
+            self.overrides.len()
+        ));
+        std::fs::write(&path, yaml).expect("write the override file");
+        self.overrides.push(path.display().to_string());
+        self.written.push(path.display().to_string());
+        self
+    }
+
+    /// Secrets from files (deploy/compose.secrets.yml), made the way deploy/secrets/README.md
+    /// says — `umask 077`, so mode 0600 — and owned by `owner`, a uid no container runs as: what
+    /// compose mounts for an operator who made them as their own user.
+    pub fn with_secret_files(mut self, owner: u32) -> ComposeStack {
+        let dir = std::env::temp_dir().join(format!("{}-secrets", self.project));
+        std::fs::create_dir_all(&dir).expect("create the secrets directory");
+        let password = |_| uuid::Uuid::new_v4().simple().to_string();
+        let (postgres, rabbitmq) = (password(()), password(()));
+        let files = [
+            ("postgres_password", postgres.clone()),
+            ("rabbitmq_password", format!("{rabbitmq}\n")),
+            (
+                "database_url",
+                format!("postgres://fulfillment:{postgres}@postgres:5432/fulfillment"),
+            ),
+            (
+                "broker_url",
+                format!("amqp://fulfillment:{rabbitmq}@rabbitmq:5672/%2f"),
+            ),
+            // What stripe-sim accepts and signs with under the compose defaults.
+            (
+                "stripe_secret_key",
+                "sk_test_local_development_only".to_owned(),
+            ),
+            (
+                "stripe_webhook_secrets",
+                "whsec_local_development_only\n".to_owned(),
+            ),
+            ("grafana_admin_password", password(())),
+        ];
+        // A `services` key with content: docker-compose v1 reads a file without one as its
+        // legacy format and refuses to merge it.
+        let mut yaml =
+            String::from("services:\n  postgres:\n    secrets: [postgres_password]\nsecrets:\n");
+        for (name, content) in files {
+            use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+            let path = dir.join(name);
+            std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(&path)
+                .and_then(|mut f| std::io::Write::write_all(&mut f, content.as_bytes()))
+                .expect("write a secret file");
+            std::os::unix::fs::chown(&path, Some(owner), Some(owner)).expect("chown a secret");
+            assert_eq!(
+                std::fs::metadata(&path).unwrap().permissions().mode() & 0o777,
+                0o600
+            );
+            yaml.push_str(&format!("  {name}:\n    file: {}\n", path.display()));
+        }
+        self.rabbitmq_password = rabbitmq;
+        self.secret_dir = Some(dir);
+        self.overrides.push(
+            repo_root()
+                .join("deploy/compose.secrets.yml")
+                .display()
+                .to_string(),
+        );
+        self.with_override(&yaml)
     }
 
     /// `docker-compose -p PROJECT -f … --profile sim ARGS`, with this stack's variables and no
@@ -129,6 +223,7 @@ impl ComposeStack {
                 "-f",
                 "deploy/offline/compose.yml",
             ])
+            .args(self.overrides.iter().flat_map(|o| ["-f", o.as_str()]))
             .args(["--profile", "sim"])
             .args(args)
             .current_dir(repo_root())
@@ -194,6 +289,72 @@ impl ComposeStack {
                 exit_code: c["State"]["ExitCode"].as_i64().unwrap_or(-1),
             })
             .collect()
+    }
+
+    /// Waits until every long-running container is healthy and `migrate` has exited 0; fails at
+    /// once when a container exits otherwise.
+    pub async fn wait_until_healthy(&self, workers: usize) {
+        let stack = self;
+        let settled = eventually(START_TIMEOUT, || async {
+            let containers = stack.containers();
+            for c in &containers {
+                let ended = c.status == "exited" || c.status == "dead";
+                if c.service == "migrate" {
+                    assert!(
+                        !ended || c.exit_code == 0,
+                        "migrate exited {}:\n{}",
+                        c.exit_code,
+                        stack.logs()
+                    );
+                } else {
+                    assert!(
+                        !ended,
+                        "{} exited {}:\n{}",
+                        c.name,
+                        c.exit_code,
+                        stack.logs()
+                    );
+                }
+            }
+            let ready = containers.iter().all(|c| {
+                if c.service == "migrate" {
+                    c.status == "exited" && c.exit_code == 0
+                } else {
+                    c.status == "running" && c.health.as_deref().is_none_or(|h| h == "healthy")
+                }
+            });
+            (ready && !containers.is_empty()).then_some(containers)
+        })
+        .await;
+        let containers = settled.unwrap_or_else(|| {
+            panic!(
+                "the stack did not become healthy within {START_TIMEOUT:?}: {:#?}\n{}",
+                stack.containers(),
+                stack.logs()
+            )
+        });
+        let running_workers = containers.iter().filter(|c| c.service == "worker").count();
+        assert_eq!(running_workers, workers, "{containers:#?}");
+        for service in [
+            "postgres",
+            "rabbitmq",
+            "prometheus",
+            "ingress",
+            "landing",
+            "stripe-sim",
+        ] {
+            let c = containers
+                .iter()
+                .find(|c| c.service == service)
+                .unwrap_or_else(|| panic!("no {service} container: {containers:#?}"));
+            assert_eq!(c.health.as_deref(), Some("healthy"), "{c:?}");
+        }
+        for absent in ["grafana", "jaeger", "otel-collector"] {
+            assert!(
+                !containers.iter().any(|c| c.service == absent),
+                "{absent} is switched off offline"
+            );
+        }
     }
 
     /// A SQL query through `psql` in the postgres container; its unaligned output.
@@ -282,6 +443,12 @@ impl Drop for ComposeStack {
             let _ = self.compose(&["down", "-v", "--remove-orphans", "--timeout", "10"]);
         }
         let _ = std::fs::remove_file(&self.env_file);
+        for file in &self.written {
+            let _ = std::fs::remove_file(file);
+        }
+        if let Some(dir) = &self.secret_dir {
+            let _ = std::fs::remove_dir_all(dir);
+        }
     }
 }
 
