@@ -105,24 +105,24 @@ fn count(stack: &ComposeStack, query: &str) -> usize {
         .unwrap_or_else(|_| panic!("{query}"))
 }
 
-fn fulfilled(stack: &ComposeStack) -> usize {
-    count(
-        stack,
-        "SELECT count(*) FROM checkout_orders WHERE state = 'fulfilled'",
-    )
+/// Fulfilled orders, or `None` while Postgres does not answer.
+fn fulfilled(stack: &ComposeStack) -> Option<usize> {
+    stack
+        .try_sql("SELECT count(*) FROM checkout_orders WHERE state = 'fulfilled'")?
+        .parse()
+        .ok()
 }
 
 /// Waits until `more` orders beyond `from` are fulfilled: the stack is working before the next
 /// fault.
 async fn orders_flow(stack: &ComposeStack, from: usize, more: usize, after: &str) -> usize {
     let reached = eventually(Duration::from_secs(120), || async {
-        let now = fulfilled(stack);
-        (now >= from + more).then_some(now)
+        fulfilled(stack).filter(|now| *now >= from + more)
     })
     .await;
     reached.unwrap_or_else(|| {
         panic!(
-            "orders stopped flowing {after}: {} fulfilled, wanted {}\n{}",
+            "orders stopped flowing {after}: {:?} fulfilled, wanted {}\n{}",
             fulfilled(stack),
             from + more,
             stack.logs()
@@ -180,6 +180,7 @@ async fn killed_workers_a_restarted_broker_and_a_stopped_database_lose_and_dupli
 
     let customers = Customers::start(stack.sim.clone());
     let started = Instant::now();
+    let load_began_ms = chrono::Utc::now().timestamp_millis();
     let mut seen = orders_flow(&stack, 0, 20, "at the start").await;
 
     // 1. A worker dies mid-load (SIGKILL: no drain). Its unacked deliveries go to the other.
@@ -236,7 +237,7 @@ async fn killed_workers_a_restarted_broker_and_a_stopped_database_lose_and_dupli
     let paid: BTreeSet<String> = ledger.paid.iter().cloned().collect();
     assert_eq!(paid.len(), ledger.paid.len(), "session ids are unique");
     let caught_up = eventually(CATCH_UP, || async {
-        (fulfilled(&stack) >= paid.len()).then_some(())
+        fulfilled(&stack).filter(|n| *n >= paid.len())
     })
     .await;
     let in_db: BTreeSet<String> = stack
@@ -282,7 +283,9 @@ async fn killed_workers_a_restarted_broker_and_a_stopped_database_lose_and_dupli
         .filter(|d| d["status"] == "succeeded")
         .filter_map(|d| d["event"].as_str().map(str::to_owned))
         .collect();
-    let refused_attempts: usize = all
+    // The attempts that got no 2xx, by what they got and when (seconds since the load began).
+    let mut refused: std::collections::BTreeMap<String, (usize, f64, f64)> = Default::default();
+    for attempt in all
         .iter()
         .flat_map(|d| d["attempts"].as_array().cloned().unwrap_or_default())
         .filter(|a| {
@@ -290,13 +293,34 @@ async fn killed_workers_a_restarted_broker_and_a_stopped_database_lose_and_dupli
                 .as_u64()
                 .is_some_and(|s| (200..300).contains(&s))
         })
-        .count();
+    {
+        let what = match attempt["status"].as_u64() {
+            Some(status) => format!("HTTP {status}"),
+            None => attempt["outcome"].as_str().unwrap_or("?").to_owned(),
+        };
+        let at = (attempt["sent_at_ms"].as_i64().unwrap_or(0) - load_began_ms) as f64 / 1000.0;
+        let entry = refused.entry(what).or_insert((0, f64::MAX, f64::MIN));
+        *entry = (entry.0 + 1, entry.1.min(at), entry.2.max(at));
+    }
     println!(
-        "[faults] {} deliveries, {} acknowledged, {refused_attempts} attempts answered non-2xx \
-         (retried by stripe-sim)",
+        "[faults] {} deliveries, {} acknowledged; attempts without a 2xx (retried by \
+         stripe-sim), as (count, first s, last s): {refused:?}",
         all.len(),
         acknowledged.len()
     );
+    // Refusals are the ingress's fast 503 while RabbitMQ restarts, and only then: no timeouts,
+    // no connection errors, and not for long.
+    for (what, (_, first, last)) in &refused {
+        assert_eq!(
+            what, "HTTP 503",
+            "only 503s, never a hang or a reset: {refused:?}"
+        );
+        assert!(
+            last - first < 30.0,
+            "the ingress refused for {:.1} s, not briefly: {refused:?}",
+            last - first
+        );
+    }
     assert_eq!(
         acknowledged.len(),
         paid.len(),

@@ -357,6 +357,25 @@ impl ComposeStack {
         }
     }
 
+    /// [`Self::sql`], or `None` while Postgres does not answer (just restarted, say).
+    pub fn try_sql(&self, query: &str) -> Option<String> {
+        let out = self.compose(&[
+            "exec",
+            "-T",
+            "postgres",
+            "psql",
+            "-U",
+            "fulfillment",
+            "-d",
+            "fulfillment",
+            "-qtAc",
+            query,
+        ]);
+        out.status
+            .success()
+            .then(|| String::from_utf8_lossy(&out.stdout).trim().to_owned())
+    }
+
     /// A SQL query through `psql` in the postgres container; its unaligned output.
     pub fn sql(&self, query: &str) -> String {
         self.compose_ok(&[
