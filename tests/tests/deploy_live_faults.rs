@@ -169,14 +169,7 @@ async fn killed_workers_a_restarted_broker_and_a_stopped_database_lose_and_dupli
     }
     build_images(IMAGE_TAG);
     let stack = ComposeStack::new(IMAGE_TAG).with_override(NO_RECONCILER);
-    stack.compose_ok(&[
-        "up",
-        "-d",
-        "--no-build",
-        "--scale",
-        &format!("worker={WORKERS}"),
-    ]);
-    stack.wait_until_healthy(WORKERS).await;
+    stack.up(WORKERS).await;
 
     let customers = Customers::start(stack.sim.clone());
     let started = Instant::now();

@@ -165,14 +165,7 @@ async fn the_compose_stack_runs_checks_out_scales_and_leaves_nothing_behind() {
     //    Every secret comes from a file made as deploy/secrets/README.md says (mode 0600), owned
     //    by a user no container runs as.
     let mut stack = ComposeStack::new(IMAGE_TAG).with_secret_files(SECRETS_OWNER);
-    stack.compose_ok(&[
-        "up",
-        "-d",
-        "--no-build",
-        "--scale",
-        &format!("worker={WORKERS}"),
-    ]);
-    stack.wait_until_healthy(WORKERS).await;
+    stack.up(WORKERS).await;
 
     // 2. The seeds' test flow through the published ports.
     let browser = Browser::start().await;

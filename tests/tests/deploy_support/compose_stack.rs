@@ -291,6 +291,18 @@ impl ComposeStack {
             .collect()
     }
 
+    /// `up -d` with `workers` worker replicas, then [`Self::wait_until_healthy`].
+    pub async fn up(&self, workers: usize) {
+        self.compose_ok(&[
+            "up",
+            "-d",
+            "--no-build",
+            "--scale",
+            &format!("worker={workers}"),
+        ]);
+        self.wait_until_healthy(workers).await;
+    }
+
     /// Waits until every long-running container is healthy and `migrate` has exited 0; fails at
     /// once when a container exits otherwise.
     pub async fn wait_until_healthy(&self, workers: usize) {
@@ -359,18 +371,7 @@ impl ComposeStack {
 
     /// [`Self::sql`], or `None` while Postgres does not answer (just restarted, say).
     pub fn try_sql(&self, query: &str) -> Option<String> {
-        let out = self.compose(&[
-            "exec",
-            "-T",
-            "postgres",
-            "psql",
-            "-U",
-            "fulfillment",
-            "-d",
-            "fulfillment",
-            "-qtAc",
-            query,
-        ]);
+        let out = self.compose(&psql(query));
         out.status
             .success()
             .then(|| String::from_utf8_lossy(&out.stdout).trim().to_owned())
@@ -378,20 +379,7 @@ impl ComposeStack {
 
     /// A SQL query through `psql` in the postgres container; its unaligned output.
     pub fn sql(&self, query: &str) -> String {
-        self.compose_ok(&[
-            "exec",
-            "-T",
-            "postgres",
-            "psql",
-            "-U",
-            "fulfillment",
-            "-d",
-            "fulfillment",
-            "-qtAc",
-            query,
-        ])
-        .trim()
-        .to_owned()
+        self.compose_ok(&psql(query)).trim().to_owned()
     }
 
     /// The logs of every service, for a failure's context.
@@ -479,6 +467,22 @@ pub struct Container {
     pub status: String,
     pub health: Option<String>,
     pub exit_code: i64,
+}
+
+/// The compose arguments that run `query` with `psql` in the postgres container.
+fn psql(query: &str) -> [&str; 10] {
+    [
+        "exec",
+        "-T",
+        "postgres",
+        "psql",
+        "-U",
+        "fulfillment",
+        "-d",
+        "fulfillment",
+        "-qtAc",
+        query,
+    ]
 }
 
 /// `docker ARGS`, panicking with stderr when it fails; returns stdout.
