@@ -4,7 +4,8 @@
 //! does) while a worker is killed, RabbitMQ is restarted and Postgres is stopped for 20 s. At
 //! the end the ledger of paid sessions and of acknowledged deliveries is joined with the orders:
 //! lost 0, duplicated 0, unexpected 0, and every event the ingress acknowledged was processed
-//! by a worker — no 2xx without a confirm.
+//! by a worker — no 2xx without a confirm. Last, every worker is stopped with an event waiting:
+//! the alerts that page for it fire, and the event is fulfilled once the workers are back.
 //!
 //! The reconciler is switched off here (an override), so it cannot mask a lost event: whatever
 //! is fulfilled went through the ingress and the queue. Where no Docker engine answers, the
@@ -334,6 +335,67 @@ async fn killed_workers_a_restarted_broker_and_a_stopped_database_lose_and_dupli
         "acknowledged but never processed (a 2xx without a confirm): {unprocessed:?}"
     );
 
+    // 4. Every worker down pages someone, although their targets vanish from Prometheus
+    //    instead of reading 0: RabbitMQ's own consumer count, and the absent worker series.
+    stack.compose_ok(&["stop", "worker"]);
+    let waiting = stripe_sim::load::events::create_and_pay(
+        &reqwest::Client::new(),
+        &stack.sim,
+        SIM_KEY,
+        ledger.paid.len() + 1,
+    )
+    .await
+    .expect("one more customer pays");
+    let firing = eventually(ALERT_TIMEOUT, || async {
+        let firing = firing_alerts(&stack).await;
+        ALL_WORKERS_DOWN
+            .iter()
+            .all(|a| firing.contains(*a))
+            .then_some(firing)
+    })
+    .await;
+    assert!(
+        firing.is_some(),
+        "with every worker stopped and an event waiting, {ALL_WORKERS_DOWN:?} fire (firing: \
+         {:?})",
+        firing_alerts(&stack).await
+    );
+    stack.compose_ok(&["start", "worker"]);
+    let session = waiting["data"]["object"]["id"].as_str().unwrap().to_owned();
+    let served = eventually(CATCH_UP, || async {
+        stack
+            .try_sql(&format!(
+                "SELECT state FROM checkout_orders WHERE session_id = '{session}'"
+            ))
+            .filter(|state| state == "fulfilled")
+    })
+    .await;
+    assert!(
+        served.is_some(),
+        "the waiting event is fulfilled once workers are back"
+    );
+
     let mut stack = stack;
     stack.down();
+}
+
+/// The alerts that page when no worker runs (deploy/prometheus/rules.yml).
+const ALL_WORKERS_DOWN: [&str; 2] = ["FulfillmentQueueUnconsumed", "WorkersAbsent"];
+/// Their `for:` (2 min at most) plus Prometheus's scrape, service-discovery and evaluation
+/// intervals (15 s each).
+const ALERT_TIMEOUT: Duration = Duration::from_secs(240);
+
+/// The names of the alerts Prometheus has firing.
+async fn firing_alerts(stack: &ComposeStack) -> BTreeSet<String> {
+    let Ok(response) = reqwest::get(format!("{}/api/v1/alerts", stack.prometheus)).await else {
+        return BTreeSet::new();
+    };
+    let alerts: Value = response.json().await.unwrap_or_default();
+    alerts["data"]["alerts"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|a| a["state"] == "firing")
+        .filter_map(|a| a["labels"]["alertname"].as_str().map(str::to_owned))
+        .collect()
 }
