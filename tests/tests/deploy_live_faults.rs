@@ -202,7 +202,8 @@ async fn killed_workers_a_restarted_broker_and_a_stopped_database_lose_and_dupli
     })
     .await;
     if let Some(rest) = DATABASE_OUTAGE.checked_sub(stopped.elapsed()) {
-        tokio::time::sleep(rest).await; // the outage lasts its full length
+        // Not a wait for things to settle: this is the fault itself, Postgres down for 20 s.
+        tokio::time::sleep(rest).await;
     }
     stack.compose_ok(&["start", "postgres"]);
     println!("[faults] started postgres at {:?}", started.elapsed());
