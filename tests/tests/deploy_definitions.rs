@@ -32,14 +32,17 @@ async fn import_and_wait(vhost: &Vhost, definitions: &Value) -> Exported {
     vhost.import(definitions);
     let expected = Exported::from_definitions(definitions, None);
     let imported = eventually(Duration::from_secs(20), || async {
-        let now = vhost.export();
+        let now = vhost.export().await;
         (now.queues.len() == expected.queues.len()
             && now.exchanges.len() == expected.exchanges.len()
             && now.bindings.len() == expected.bindings.len())
         .then_some(now)
     })
     .await;
-    imported.unwrap_or_else(|| panic!("the import did not complete: {:?}", vhost.export()))
+    match imported {
+        Some(imported) => imported,
+        None => panic!("the import did not complete: {:?}", vhost.export().await),
+    }
 }
 
 #[tokio::test]
@@ -52,7 +55,7 @@ async fn definitions_json_holds_exactly_what_the_services_declare_with_default_s
         .await
         .expect("the services' declare succeeds");
 
-    let declared = vhost.export();
+    let declared = vhost.export().await;
     let committed = Exported::from_definitions(&committed_definitions(), None);
     assert_eq!(
         committed, declared,

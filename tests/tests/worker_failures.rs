@@ -58,6 +58,7 @@ async fn stripe_failing_three_times_then_answering_is_fulfilled_after_queue_retr
     publish_event(&stack, &channel, &event).await;
 
     assert!(wait_for_state(&stack, &session_id, "fulfilled").await);
+    assert!(wait_for_outcome(&stack, event["id"].as_str().unwrap(), "fulfilled").await);
     assert_eq!(
         stack
             .sim

@@ -65,12 +65,7 @@ async fn a_completed_event_for_a_paid_session_fulfills_it_and_announces_order_fu
         Some(outbox_id.to_string()),
         "message_id is the outbox row id, so subscribers can dedupe"
     );
-    assert_eq!(
-        event_outcome(&stack, event["id"].as_str().unwrap())
-            .await
-            .as_deref(),
-        Some("fulfilled")
-    );
+    assert!(wait_for_outcome(&stack, event["id"].as_str().unwrap(), "fulfilled").await);
     worker.shutdown().await;
     assert_eq!(
         stack

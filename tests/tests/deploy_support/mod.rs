@@ -1,6 +1,6 @@
 //! What the deploy tests share: the repository's paths, and throwaway RabbitMQ virtual hosts
-//! (made and inspected with the local `rabbitmqctl`, which `scripts/ensure-services` installs
-//! with the broker) so a test can import or declare a whole topology under its real names
+//! (made with the local `rabbitmqctl` and read through the management API, both of which
+//! `scripts/ensure-services` installs and enables with the broker) so a test can import or declare a whole topology under its real names
 //! without touching anybody else's.
 
 // Each test file uses a different subset of these helpers.
@@ -101,11 +101,30 @@ impl Vhost {
         let _ = std::fs::remove_file(file);
     }
 
-    /// What the broker holds in this vhost, as a definitions document would say it.
-    pub fn export(&self) -> Topology {
-        let all: Value = serde_json::from_str(&rabbitmqctl(&["-q", "export_definitions", "-"]))
-            .expect("export_definitions prints JSON");
-        Topology::from_definitions(&all, Some(&self.name))
+    /// What the broker holds in this vhost, as a definitions document would say it. Read from
+    /// the management API's per-vhost export: `rabbitmqctl export_definitions` walks every
+    /// vhost and prints an error term instead of JSON when another test deletes its vhost
+    /// mid-walk.
+    pub async fn export(&self) -> Topology {
+        let amqp = url::Url::parse(&tests::amqp_url()).expect("TEST_AMQP_URL is a URL");
+        let host = amqp.host_str().unwrap_or("127.0.0.1");
+        let url = format!(
+            "http://{host}:{MANAGEMENT_PORT}/api/definitions/{}",
+            urlencode(&self.name)
+        );
+        let response = reqwest::Client::new()
+            .get(&url)
+            .basic_auth(amqp.username(), amqp.password())
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("GET {url} (is the management plugin enabled?): {e}"));
+        assert!(
+            response.status().is_success(),
+            "GET {url}: {}",
+            response.status()
+        );
+        let document: Value = response.json().await.expect("the export is JSON");
+        Topology::from_definitions(&document, None)
     }
 }
 
@@ -116,6 +135,9 @@ impl Drop for Vhost {
             .output();
     }
 }
+
+/// The management plugin's port, which `scripts/ensure-services` enables.
+const MANAGEMENT_PORT: u16 = 15672;
 
 /// Vhosts older than this are assumed abandoned by a killed test run.
 const STALE_AFTER_SECS: u64 = 3600;

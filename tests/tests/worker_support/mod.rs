@@ -256,6 +256,17 @@ pub async fn fulfillment_effects(stack: &TestStack, session_id: &str) -> (i64, i
     (orders, lines, announcements)
 }
 
+/// Waits until `event_id`'s recorded outcome is `outcome`. The worker records an event's
+/// outcome after the fulfillment transaction commits, so an order can read `fulfilled` a moment
+/// before its event does: wait for the event itself before asserting on its row.
+pub async fn wait_for_outcome(stack: &TestStack, event_id: &str, outcome: &str) -> bool {
+    eventually(WAIT, || async {
+        (event_outcome(stack, event_id).await.as_deref() == Some(outcome)).then_some(())
+    })
+    .await
+    .is_some()
+}
+
 /// The recorded outcome of an event.
 pub async fn event_outcome(stack: &TestStack, event_id: &str) -> Option<String> {
     shared::store::events::outcome(&stack.db.pool, event_id)
