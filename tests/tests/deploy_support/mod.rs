@@ -1,7 +1,7 @@
 //! What the deploy tests share: the repository's paths, and throwaway RabbitMQ virtual hosts
 //! (made with the local `rabbitmqctl` and read through the management API, both of which
-//! `scripts/ensure-services` installs and enables with the broker) so a test can import or declare a whole topology under its real names
-//! without touching anybody else's.
+//! `scripts/ensure-services` installs and enables with the broker) so a test can import or
+//! declare a whole topology under its real names without touching anybody else's.
 
 // Each test file uses a different subset of these helpers.
 #![allow(dead_code)]
