@@ -197,8 +197,14 @@ impl Settings {
         if !self.database.url.expose_secret().starts_with("postgres") {
             return invalid("database.url", "must be a postgres:// URL");
         }
-        if !self.broker.url.expose_secret().starts_with("amqp") {
-            return invalid("broker.url", "must be an amqp:// or amqps:// URL");
+        if !crate::queue::connection::broker_nodes(self.broker.url.expose_secret())
+            .iter()
+            .all(|node| node.starts_with("amqp"))
+        {
+            return invalid(
+                "broker.url",
+                "must be an amqp:// or amqps:// URL, or several separated by commas",
+            );
         }
         if self.broker.retry_tiers_ms.contains(&0) {
             return invalid(
@@ -300,6 +306,24 @@ mod tests {
         assert!(err.to_string().contains("stripe.secret_key"), "{err}");
         let err = Settings::load_from(vars(&[("APP_WEBHOOK__SECRETS", "")])).unwrap_err();
         assert!(err.to_string().contains("webhook.secrets"), "{err}");
+    }
+
+    #[test]
+    fn a_broker_url_may_list_the_nodes_of_a_cluster_but_each_must_be_amqp() {
+        let nodes = "amqp://u:p@rabbitmq-1:5672/%2f,amqp://u:p@rabbitmq-2:5672/%2f";
+        let s = Settings::load_from(vars(&[("APP_BROKER__URL", nodes)])).unwrap();
+        assert_eq!(
+            s.broker.url.expose_secret(),
+            nodes,
+            "kept whole, not split by config"
+        );
+        let err = Settings::load_from(vars(&[(
+            "APP_BROKER__URL",
+            "amqp://u:p@rabbitmq-1:5672/%2f,rabbitmq-2:5672",
+        )]))
+        .unwrap_err();
+        assert!(err.to_string().contains("broker.url"), "{err}");
+        assert!(err.to_string().contains("several"), "{err}");
     }
 
     #[test]

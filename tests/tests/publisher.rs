@@ -157,3 +157,47 @@ async fn the_topology_declares_quorum_queues_with_a_delivery_limit() {
         .await;
     assert!(refused.is_err(), "the live queue is not classic");
 }
+
+#[tokio::test]
+async fn a_cluster_url_skips_a_node_that_does_not_answer_and_connects_to_the_next() {
+    let test = TestBroker::create().await;
+    // Port 1 refuses at once; the real broker is the second node of the list. Which node a
+    // call starts from rotates, so connect several times: every one must succeed.
+    let unreachable = "amqp://guest:guest@127.0.0.1:1/%2f";
+    let url = SecretString::from(format!("{unreachable},{}", amqp_url()));
+    for _ in 0..3 {
+        let connection = shared::queue::connect(&url, "publisher-test")
+            .await
+            .expect("the reachable node is used");
+        assert!(connection.status().connected());
+        connection.close(200, "done").await.unwrap();
+    }
+    let broker = Broker::start(options(format!("{unreachable},{}", amqp_url()), &test));
+    assert!(broker.wait_connected(Duration::from_secs(10)).await);
+    broker
+        .publish(
+            event(
+                &test.topology.checkout_exchange(),
+                b"{}",
+                "checkout.session.completed",
+            ),
+            Duration::from_secs(2),
+        )
+        .await
+        .expect("a confirmed publish through the second node");
+    broker.close().await;
+}
+
+#[tokio::test]
+async fn a_cluster_url_whose_nodes_all_fail_reports_the_last_error() {
+    let url = SecretString::from(
+        "amqp://guest:guest@127.0.0.1:1/%2f,amqp://guest:guest@127.0.0.1:2/%2f".to_owned(),
+    );
+    let error = shared::queue::connect(&url, "publisher-test")
+        .await
+        .expect_err("no node answers");
+    assert!(
+        error.to_string().to_lowercase().contains("refused"),
+        "{error}"
+    );
+}

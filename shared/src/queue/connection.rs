@@ -14,12 +14,63 @@ use super::publisher::{publish_confirmed, OutgoingMessage, PublishError};
 use super::topology::Topology;
 
 /// Opens a connection driven by the current tokio runtime.
+///
+/// `url` may name several nodes of a cluster, comma-separated, each a full AMQP URI. They are
+/// tried in turn, each for at most [`NODE_CONNECT_TIMEOUT`], and every call starts one node
+/// further along than the previous call in this process: a reconnect moves on from the node
+/// that just failed, and a process's connections spread over the cluster.
 pub async fn connect(url: &SecretString, name: &str) -> Result<Connection, lapin::Error> {
-    let properties = ConnectionProperties::default()
-        .with_connection_name(name.into())
-        .with_executor(tokio_executor_trait::Tokio::current())
-        .with_reactor(tokio_reactor_trait::Tokio);
-    Connection::connect(url.expose_secret(), properties).await
+    let nodes = broker_nodes(url.expose_secret());
+    let first = NEXT_NODE.fetch_add(1, Ordering::Relaxed);
+    let mut last_error = None;
+    for i in 0..nodes.len() {
+        let node = nodes[(first + i) % nodes.len()];
+        let properties = ConnectionProperties::default()
+            .with_connection_name(name.into())
+            .with_executor(tokio_executor_trait::Tokio::current())
+            .with_reactor(tokio_reactor_trait::Tokio);
+        let attempt =
+            tokio::time::timeout(NODE_CONNECT_TIMEOUT, Connection::connect(node, properties));
+        let error = match attempt.await {
+            Ok(Ok(connection)) => return Ok(connection),
+            Ok(Err(error)) => error,
+            Err(_) => lapin::Error::IOError(Arc::new(std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                format!("no answer within {NODE_CONNECT_TIMEOUT:?}"),
+            ))),
+        };
+        if nodes.len() > 1 {
+            tracing::warn!(node = %without_credentials(node), %error, "cannot reach this broker node; trying the next");
+        }
+        last_error = Some(error);
+    }
+    Err(last_error.expect("broker_nodes returns at least one node"))
+}
+
+/// How long one node may take to accept a connection before the next one is tried: a node cut
+/// off the network does not refuse, it just never answers.
+pub const NODE_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Where the next [`connect`] starts in the node list.
+static NEXT_NODE: AtomicUsize = AtomicUsize::new(0);
+
+/// The AMQP URIs of a (possibly comma-separated) broker URL, never empty: an empty URL is one
+/// node whose connect fails with lapin's own parse error.
+pub fn broker_nodes(url: &str) -> Vec<&str> {
+    url.split(',').map(str::trim).collect()
+}
+
+/// A node's URI for logs: scheme, host and port, no user or password.
+fn without_credentials(node: &str) -> String {
+    match url::Url::parse(node) {
+        Ok(parsed) => format!(
+            "{}://{}:{}",
+            parsed.scheme(),
+            parsed.host_str().unwrap_or("?"),
+            parsed.port().unwrap_or(5672)
+        ),
+        Err(_) => "(not a URL)".to_owned(),
+    }
 }
 
 /// Exponential backoff with jitter between reconnect attempts.
