@@ -5,6 +5,9 @@
 #                     RABBITMQ_PASSWORD (or RABBITMQ_PASSWORD_FILE, a Docker secret)
 #   10-topology.json  deploy/rabbitmq/definitions.json, unchanged
 # A definitions import replaces RabbitMQ's default user, so this is where the user comes from.
+# In a cluster (deploy/rabbitmq/cluster.yml) it also writes the Erlang cookie every node shares,
+# from RABBITMQ_ERLANG_COOKIE or RABBITMQ_ERLANG_COOKIE_FILE, as the broker's own 0400 file:
+# newer official images no longer take the variable, and a mounted file keeps the host's owner.
 set -eu
 
 # The defaults are the container's paths; deploy/rabbitmq/metric-names.sh reuses this script on a
@@ -33,5 +36,20 @@ JSON
 cp "$topology" "$dir/10-topology.json"
 # The broker drops to the rabbitmq user; it must be able to read what root wrote here.
 if [ "$(id -u)" = 0 ] && id rabbitmq >/dev/null 2>&1; then chown -R rabbitmq:rabbitmq "$dir"; fi
+
+if [ -n "${RABBITMQ_ERLANG_COOKIE_FILE:-}" ]; then
+  cookie=$(cat "$RABBITMQ_ERLANG_COOKIE_FILE")
+else
+  cookie=${RABBITMQ_ERLANG_COOKIE:-}
+fi
+unset RABBITMQ_ERLANG_COOKIE RABBITMQ_ERLANG_COOKIE_FILE
+if [ -n "$cookie" ]; then
+  cookie_file=${RABBITMQ_COOKIE_PATH:-/var/lib/rabbitmq/.erlang.cookie}
+  mkdir -p "$(dirname "$cookie_file")"
+  rm -f "$cookie_file"
+  printf '%s' "$cookie" >"$cookie_file"
+  chmod 400 "$cookie_file"
+  if [ "$(id -u)" = 0 ] && id rabbitmq >/dev/null 2>&1; then chown rabbitmq:rabbitmq "$cookie_file"; fi
+fi
 
 exec ${RABBITMQ_NEXT_ENTRYPOINT:-docker-entrypoint.sh} "$@"

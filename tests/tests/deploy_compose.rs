@@ -517,16 +517,102 @@ fn every_file_the_stack_mounts_exists_and_prometheus_scrapes_every_service() {
             scraped.extend(strings(&dns["names"]));
         }
     }
-    for service in ["ingress", "worker", "landing", "rabbitmq", "otel-collector"] {
+    for service in [
+        "ingress",
+        "worker",
+        "landing",
+        "rabbitmq-nodes",
+        "otel-collector",
+    ] {
         assert!(
             scraped.contains(service),
             "Prometheus does not scrape {service}"
         );
     }
+    // A host is a service's name or one of its network aliases (`rabbitmq-nodes`: every broker).
+    let mut names: BTreeSet<String> = BTreeSet::new();
+    for (service, definition) in model["services"].as_object().unwrap() {
+        names.insert(service.clone());
+        for network in definition["networks"].as_object().into_iter().flatten() {
+            names.extend(strings(&network.1["aliases"]));
+        }
+    }
     for host in scraped.iter().filter(|h| *h != "localhost") {
         assert!(
-            model["services"].get(host).is_some(),
-            "Prometheus scrapes {host}, which is not a service"
+            names.contains(host),
+            "Prometheus scrapes {host}, which is neither a service nor an alias of one"
         );
+    }
+}
+
+/// `docker-compose -f docker-compose.yml -f deploy/rabbitmq/cluster.yml config`, with no `.env`
+/// and `cookie` as RABBITMQ_ERLANG_COOKIE: (succeeded, stdout, stderr).
+fn cluster_config(cookie: Option<&str>) -> (bool, String, String) {
+    let env_file = std::env::temp_dir().join(format!("cluster-{}.env", uuid::Uuid::new_v4()));
+    std::fs::write(&env_file, "").unwrap();
+    let mut command = std::process::Command::new("docker-compose");
+    command
+        .args(["--env-file", env_file.to_str().unwrap()])
+        .args(["-f", "docker-compose.yml", "-f", "deploy/rabbitmq/cluster.yml"])
+        .args(["config"])
+        .current_dir(repo_root())
+        .env_remove("RABBITMQ_ERLANG_COOKIE");
+    if let Some(cookie) = cookie {
+        command.env("RABBITMQ_ERLANG_COOKIE", cookie);
+    }
+    let out = command.output().expect("run docker-compose");
+    let _ = std::fs::remove_file(env_file);
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn the_cluster_overlay_runs_three_nodes_that_share_a_cookie_and_gives_every_client_all_of_them() {
+    let (ok, _, stderr) = cluster_config(None);
+    assert!(!ok, "a cluster without a shared cookie must not start");
+    assert!(stderr.contains("RABBITMQ_ERLANG_COOKIE"), "{stderr}");
+
+    let (ok, stdout, stderr) = cluster_config(Some("a-shared-cookie"));
+    assert!(ok, "{stderr}");
+    let model = deploy_support::yaml_to_json(&stdout).expect("docker-compose prints YAML");
+    for node in ["rabbitmq", "rabbitmq-2", "rabbitmq-3"] {
+        let service = &model["services"][node];
+        assert_eq!(
+            service["environment"]["RABBITMQ_ERLANG_COOKIE"], "a-shared-cookie",
+            "{node}"
+        );
+        assert_eq!(service["hostname"], node, "the node name is rabbit@{node}");
+        // `docker-compose config` prints each mount as `source:target[:mode]`.
+        let mounts = strings(&service["volumes"]);
+        assert!(
+            mounts
+                .iter()
+                .any(|m| m.contains(":/etc/rabbitmq/conf.d/40-cluster.conf")),
+            "{node} mounts the cluster configuration: {mounts:?}"
+        );
+        assert_eq!(
+            strings(&service["networks"]["default"]["aliases"]),
+            vec!["rabbitmq-nodes".to_owned()],
+            "{node} is found by Prometheus"
+        );
+    }
+    let conf = read_repo_file("deploy/rabbitmq/cluster.conf");
+    for node in ["rabbit@rabbitmq", "rabbit@rabbitmq-2", "rabbit@rabbitmq-3"] {
+        assert!(conf.contains(&format!(" = {node}\n")), "{node} is a seed");
+    }
+    for client in ["ingress", "worker"] {
+        let url = model["services"][client]["environment"]["APP_BROKER__URL"]
+            .as_str()
+            .unwrap_or_default();
+        let hosts: Vec<String> = url
+            .split(',')
+            .map(|node| url::Url::parse(node).expect("each node is a URL"))
+            .map(|node| node.host_str().unwrap_or_default().to_owned())
+            .collect();
+        assert_eq!(hosts, ["rabbitmq", "rabbitmq-2", "rabbitmq-3"], "{client}");
+        assert!(url.matches("heartbeat=5").count() == 3, "{client}: {url}");
     }
 }

@@ -209,3 +209,37 @@ fn the_rabbitmq_entrypoint_reads_the_password_from_a_file_and_refuses_to_start_w
     );
     assert!(stdout(&without).is_empty(), "the broker was not started");
 }
+
+#[test]
+fn the_rabbitmq_entrypoint_writes_a_cluster_cookie_readable_only_by_the_broker() {
+    use std::os::unix::fs::PermissionsExt;
+    let scratch = Scratch::new();
+    let cookie = scratch.0.join("lib/.erlang.cookie");
+    let secret = scratch.file("erlang_cookie", "SHAREDCOOKIE\n");
+    for (variable, value, expected) in [
+        (
+            "RABBITMQ_ERLANG_COOKIE",
+            "FROMTHEENVIRONMENT",
+            "FROMTHEENVIRONMENT",
+        ),
+        (
+            "RABBITMQ_ERLANG_COOKIE_FILE",
+            secret.to_str().unwrap(),
+            "SHAREDCOOKIE",
+        ),
+    ] {
+        let output = rabbitmq_entrypoint(
+            &scratch.0.join(variable),
+            &[
+                ("RABBITMQ_USER", "fulfillment"),
+                ("RABBITMQ_PASSWORD", "secret"),
+                ("RABBITMQ_COOKIE_PATH", cookie.to_str().unwrap()),
+                (variable, value),
+            ],
+        );
+        assert!(output.status.success(), "{}", stderr(&output));
+        assert_eq!(std::fs::read_to_string(&cookie).unwrap(), expected);
+        let mode = std::fs::metadata(&cookie).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o400, "Erlang refuses a cookie others can read");
+    }
+}

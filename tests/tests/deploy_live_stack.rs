@@ -39,20 +39,7 @@ fn unix_now() -> u64 {
 
 /// The management API's view of one queue in vhost `/`.
 async fn queue(stack: &ComposeStack, name: &str) -> Option<Value> {
-    reqwest::Client::new()
-        .get(format!(
-            "{}/api/queues/%2F/{name}",
-            stack.rabbitmq_management
-        ))
-        .basic_auth(RABBITMQ_USER, Some(&stack.rabbitmq_password))
-        .send()
-        .await
-        .ok()?
-        .error_for_status()
-        .ok()?
-        .json()
-        .await
-        .ok()
+    stack.management(&format!("/queues/%2F/{name}")).await
 }
 
 async fn consumers_become(stack: &ComposeStack, expected: u64) -> Value {

@@ -136,6 +136,40 @@ impl ComposeStack {
         }
     }
 
+    /// Adds override files of the repository (`deploy/rabbitmq/cluster.yml`…), in order.
+    pub fn with_files(mut self, relative: &[&str]) -> ComposeStack {
+        self.overrides
+            .extend(relative.iter().map(|f| f.to_string()));
+        self
+    }
+
+    /// Sets a variable the compose files interpolate.
+    pub fn with_env(mut self, key: &str, value: &str) -> ComposeStack {
+        self.env.push((key.to_owned(), value.to_owned()));
+        self
+    }
+
+    /// `GET` of the RabbitMQ management API (`path` after `/api`), as the compose file's user;
+    /// `None` while it does not answer with JSON.
+    pub async fn management(&self, path: &str) -> Option<Value> {
+        reqwest::Client::new()
+            .get(format!("{}/api{path}", self.rabbitmq_management))
+            .basic_auth(RABBITMQ_USER, Some(&self.rabbitmq_password))
+            .send()
+            .await
+            .ok()?
+            .error_for_status()
+            .ok()?
+            .json()
+            .await
+            .ok()
+    }
+
+    /// The project's network, which every service is on.
+    pub fn network(&self) -> String {
+        format!("{}_default", self.project)
+    }
+
     /// Adds a compose override file with `yaml` (what this test changes in the stack).
     pub fn with_override(mut self, yaml: &str) -> ComposeStack {
         let path = std::env::temp_dir().join(format!(

@@ -7,6 +7,7 @@
 #![allow(dead_code)]
 
 pub mod compose_stack;
+pub mod ledger;
 pub mod promql;
 
 use std::collections::{BTreeMap, BTreeSet};
