@@ -553,7 +553,12 @@ fn cluster_config(cookie: Option<&str>) -> (bool, String, String) {
     let mut command = std::process::Command::new("docker-compose");
     command
         .args(["--env-file", env_file.to_str().unwrap()])
-        .args(["-f", "docker-compose.yml", "-f", "deploy/rabbitmq/cluster.yml"])
+        .args([
+            "-f",
+            "docker-compose.yml",
+            "-f",
+            "deploy/rabbitmq/cluster.yml",
+        ])
         .args(["config"])
         .current_dir(repo_root())
         .env_remove("RABBITMQ_ERLANG_COOKIE");

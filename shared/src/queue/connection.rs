@@ -18,10 +18,11 @@ use super::topology::Topology;
 /// `url` may name several nodes of a cluster, comma-separated, each a full AMQP URI. They are
 /// tried in turn, each for at most [`NODE_CONNECT_TIMEOUT`], and every call starts one node
 /// further along than the previous call in this process: a reconnect moves on from the node
-/// that just failed, and a process's connections spread over the cluster.
+/// that just failed, and connections spread over the cluster.
 pub async fn connect(url: &SecretString, name: &str) -> Result<Connection, lapin::Error> {
     let nodes = broker_nodes(url.expose_secret());
-    let first = NEXT_NODE.fetch_add(1, Ordering::Relaxed);
+    let next = NEXT_NODE.get_or_init(|| AtomicUsize::new(rand::thread_rng().gen_range(0..64)));
+    let first = next.fetch_add(1, Ordering::Relaxed);
     let mut last_error = None;
     for i in 0..nodes.len() {
         let node = nodes[(first + i) % nodes.len()];
@@ -51,8 +52,9 @@ pub async fn connect(url: &SecretString, name: &str) -> Result<Connection, lapin
 /// off the network does not refuse, it just never answers.
 pub const NODE_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// Where the next [`connect`] starts in the node list.
-static NEXT_NODE: AtomicUsize = AtomicUsize::new(0);
+/// Where the next [`connect`] starts in the node list: from a random place in each process, so
+/// that replicas of a service started alike do not all land on the same node.
+static NEXT_NODE: std::sync::OnceLock<AtomicUsize> = std::sync::OnceLock::new();
 
 /// The AMQP URIs of a (possibly comma-separated) broker URL, never empty: an empty URL is one
 /// node whose connect fails with lapin's own parse error.

@@ -74,11 +74,6 @@ impl Customers {
         }
     }
 
-    /// Sessions paid so far.
-    pub fn paid(&self) -> usize {
-        self.ledger.lock().unwrap().paid.len()
-    }
-
     pub async fn stop(self) -> Ledger {
         self.running.store(false, Ordering::Release);
         self.task.await.expect("the customers' task");
