@@ -62,7 +62,7 @@ get() {  # queue ackmode
 }
 publish checkout.events checkout.session.completed
 publish checkout.events checkout.session.completed
-publish checkout.retry checkout.fulfillment.retry.1s
+publish checkout.retry checkout.fulfillment.delay.1s
 get checkout.fulfillment ack_requeue_false
 get checkout.fulfillment reject_requeue_false      # dead-lettered to checkout.fulfillment.dead
 for _ in $(seq 30); do                             # the 1 s tier expires back into the queue

@@ -160,7 +160,7 @@ async fn definitions_that_drift_from_the_topology_make_the_services_declare_fail
     let drifts = [
         ("checkout.fulfillment", "x-delivery-limit", Value::from(10)),
         (
-            "checkout.fulfillment.retry.1m",
+            "checkout.fulfillment.delay.1m",
             "x-message-ttl",
             Value::from(90_000),
         ),

@@ -80,11 +80,13 @@ impl Topology {
         self.delivery_limit
     }
 
-    /// The queue of retry tier `tier` (0-based), named by its delay: `checkout.fulfillment.retry.10s`.
+    /// The queue of retry tier `tier` (0-based), named by its delay: `checkout.fulfillment.delay.10s`.
+    /// (Not `…retry.10s`: those were classic queues, which a broker still holding them would
+    /// refuse to redeclare as quorum queues; under the new names they drain by themselves.)
     pub fn retry_queue(&self, tier: usize) -> Option<String> {
         let delay = self.retry_tiers.get(tier)?;
         Some(self.name(&format!(
-            "checkout.fulfillment.retry.{}",
+            "checkout.fulfillment.delay.{}",
             delay_label(*delay)
         )))
     }
@@ -161,8 +163,15 @@ impl Topology {
             let mut args = FieldTable::default();
             // A message waits out the tier's TTL, then is dead-lettered through the default
             // exchange straight back into the fulfillment queue (RabbitMQ 3.10 has no delayed
-            // delivery without a plugin). Classic queues: TTL expiry is at the head, and every
-            // message in a tier has the same TTL, so none waits behind a longer one.
+            // delivery without a plugin). TTL expiry is at the head, and every message in a
+            // tier has the same TTL, so none waits behind a longer one.
+            //
+            // Quorum, like the fulfillment queue: a classic queue lives on one node of a
+            // cluster, and while that node is away nobody can redeclare it, so no service that
+            // reconnects then could start. At-least-once dead-lettering (which needs
+            // reject-publish overflow) moves an expired message only once the fulfillment queue
+            // has it: an expiry never drops one.
+            args.insert("x-queue-type".into(), long_string("quorum"));
             args.insert(
                 "x-message-ttl".into(),
                 AMQPValue::LongLongInt(self.retry_tiers[tier].as_millis() as i64),
@@ -172,6 +181,11 @@ impl Topology {
                 "x-dead-letter-routing-key".into(),
                 long_string(&self.fulfillment_queue()),
             );
+            args.insert(
+                "x-dead-letter-strategy".into(),
+                long_string("at-least-once"),
+            );
+            args.insert("x-overflow".into(), long_string("reject-publish"));
             channel.queue_declare(&queue, durable_queue, args).await?;
             channel
                 .queue_bind(
@@ -251,15 +265,15 @@ mod tests {
         assert_eq!(t.fulfillment_queue(), "t1.checkout.fulfillment");
         assert_eq!(
             t.retry_queue(0).unwrap(),
-            "t1.checkout.fulfillment.retry.1s"
+            "t1.checkout.fulfillment.delay.1s"
         );
         assert_eq!(
             t.retry_queue(1).unwrap(),
-            "t1.checkout.fulfillment.retry.10m"
+            "t1.checkout.fulfillment.delay.10m"
         );
         assert_eq!(
             t.retry_queue(2).unwrap(),
-            "t1.checkout.fulfillment.retry.1500ms"
+            "t1.checkout.fulfillment.delay.1500ms"
         );
         assert!(t.retry_queue(3).is_none());
         assert_eq!(t.queues().len(), 5);

@@ -165,6 +165,11 @@ impl ComposeStack {
             .ok()
     }
 
+    /// The project's network, which every service is on.
+    pub fn network(&self) -> String {
+        format!("{}_default", self.project)
+    }
+
     /// Adds a compose override file with `yaml` (what this test changes in the stack).
     pub fn with_override(mut self, yaml: &str) -> ComposeStack {
         let path = std::env::temp_dir().join(format!(

@@ -39,7 +39,13 @@ impl Customers {
         let task = tokio::spawn({
             let (ledger, running) = (ledger.clone(), running.clone());
             async move {
-                let client = reqwest::Client::new();
+                // A fresh connection per request: a pooled one that stripe-sim's keep-alive
+                // closes just as it is reused fails the request ("connection closed before
+                // message completed"), which would read as a refused payment.
+                let client = reqwest::Client::builder()
+                    .pool_max_idle_per_host(0)
+                    .build()
+                    .expect("an HTTP client");
                 let next = Arc::new(AtomicUsize::new(0));
                 let mut pace = tokio::time::interval(Duration::from_micros(1_000_000 / per_second));
                 let mut payments = tokio::task::JoinSet::new();
