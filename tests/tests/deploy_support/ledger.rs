@@ -98,6 +98,11 @@ pub fn count(stack: &ComposeStack, query: &str) -> usize {
         .unwrap_or_else(|_| panic!("{query}"))
 }
 
+/// The distinct values of a one-column query.
+fn column(stack: &ComposeStack, query: &str) -> BTreeSet<String> {
+    stack.sql(query).lines().map(str::to_owned).collect()
+}
+
 /// Fulfilled orders, or `None` while Postgres does not answer.
 pub fn fulfilled(stack: &ComposeStack) -> Option<usize> {
     stack
@@ -158,11 +163,10 @@ pub async fn assert_nothing_lost_or_duplicated(
         fulfilled(stack).filter(|n| *n >= paid.len())
     })
     .await;
-    let in_db: BTreeSet<String> = stack
-        .sql("SELECT session_id FROM checkout_orders WHERE state = 'fulfilled'")
-        .lines()
-        .map(str::to_owned)
-        .collect();
+    let in_db = column(
+        stack,
+        "SELECT session_id FROM checkout_orders WHERE state = 'fulfilled'",
+    );
     let lost: Vec<&String> = paid.difference(&in_db).collect();
     let unexpected: Vec<&String> = in_db.difference(&paid).collect();
     assert!(
@@ -254,11 +258,7 @@ pub async fn assert_nothing_lost_or_duplicated(
             .take(5)
             .collect::<Vec<_>>()
     );
-    let processed: BTreeSet<String> = stack
-        .sql("SELECT event_id FROM stripe_events")
-        .lines()
-        .map(str::to_owned)
-        .collect();
+    let processed = column(stack, "SELECT event_id FROM stripe_events");
     let unprocessed: Vec<&String> = acknowledged.difference(&processed).collect();
     assert!(
         unprocessed.is_empty(),
