@@ -2,7 +2,8 @@
 //! here from Debian's packages (deploy/offline/build-images; no registry), `up` with the
 //! simulator and three workers, the seeds' checkout in Chromium through the published ports,
 //! Prometheus and RabbitMQ's management API asked what they see, the RUNBOOK's operator commands
-//! run through compose, a scale-down that drains, and `down -v` that leaves nothing — with every
+//! run through compose, the webhook secret rotated through its file as the RUNBOOK says, a
+//! scale-down that drains, and `down -v` that leaves nothing — with every
 //! secret read from a 0600 file owned by another user, as the documented procedure makes them.
 //!
 //! Grafana, Jaeger and the OpenTelemetry collector are not Debian packages: deploy/offline/
@@ -19,6 +20,7 @@ use deploy_support::compose_stack::{
 };
 use fantoccini::Locator;
 use serde_json::Value;
+use shared::signature::signature_header;
 use tests::browser::Browser;
 use tests::checkout_flow::{check_out, pay, text_of, wait_for_heading, PAGE_TIMEOUT};
 use tests::eventually;
@@ -136,6 +138,31 @@ async fn screenshot_prometheus_targets(browser: &Browser, stack: &ComposeStack) 
     );
 }
 
+/// Posts a new `checkout.session.completed` event about the paid `session` to the ingress,
+/// signed with `secret` alone, and returns the status.
+async fn deliver_signed_with(stack: &ComposeStack, session: &str, secret: &str) -> u16 {
+    let body = serde_json::to_vec(&serde_json::json!({
+        "id": format!("evt_{}", uuid::Uuid::new_v4().simple()),
+        "object": "event",
+        "type": "checkout.session.completed",
+        "created": unix_now(),
+        "livemode": false,
+        "data": { "object": { "id": session, "object": "checkout.session" } },
+    }))
+    .unwrap();
+    let signature = signature_header(&body, &[secret], unix_now() as i64);
+    reqwest::Client::new()
+        .post(format!("{}/webhook", stack.ingress))
+        .header("Stripe-Signature", signature)
+        .header("Content-Type", "application/json")
+        .body(body)
+        .send()
+        .await
+        .expect("the ingress answers")
+        .status()
+        .as_u16()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_compose_stack_runs_checks_out_scales_and_leaves_nothing_behind() {
     if let Some(reason) = engine_unavailable() {
@@ -224,7 +251,52 @@ async fn the_compose_stack_runs_checks_out_scales_and_leaves_nothing_behind() {
         "reconciling again fulfills nothing twice"
     );
 
-    // 5. Scale down to one worker: the two stopped drain and exit 0.
+    // 5. The RUNBOOK's webhook-secret rotation through the secret file: the new secret is
+    //    added next to the old one, then the old one removed, each time followed by the
+    //    RUNBOOK's command. Deliveries are copies of the paid session's event under new ids, so
+    //    the order count stays one.
+    let old_secret = "whsec_local_development_only";
+    let new_secret = format!("whsec_{}", uuid::Uuid::new_v4().simple());
+    let recreate_ingress = |stack: &ComposeStack| {
+        stack.compose_ok(&[
+            "up",
+            "-d",
+            "--no-build",
+            "--no-deps",
+            "--force-recreate",
+            "ingress",
+        ])
+    };
+    assert_eq!(deliver_signed_with(&stack, id.as_str(), &new_secret).await, 400);
+    stack.rewrite_secret(
+        "stripe_webhook_secrets",
+        &format!("{old_secret},{new_secret}\n"),
+    );
+    recreate_ingress(&stack);
+    stack.wait_until_healthy(WORKERS).await;
+    assert_eq!(
+        deliver_signed_with(&stack, id.as_str(), &new_secret).await,
+        200,
+        "after adding the new secret, a delivery signed with it is accepted\n{}",
+        stack.logs()
+    );
+    assert_eq!(
+        deliver_signed_with(&stack, id.as_str(), old_secret).await,
+        200,
+        "while both are configured, the old one still is"
+    );
+    stack.rewrite_secret("stripe_webhook_secrets", &format!("{new_secret}\n"));
+    recreate_ingress(&stack);
+    stack.wait_until_healthy(WORKERS).await;
+    assert_eq!(
+        deliver_signed_with(&stack, id.as_str(), old_secret).await,
+        400,
+        "after removing the old secret, a delivery signed with it is refused"
+    );
+    assert_eq!(deliver_signed_with(&stack, id.as_str(), &new_secret).await, 200);
+    assert_eq!(stack.sql("SELECT count(*) FROM checkout_orders"), "1");
+
+    // 6. Scale down to one worker: the two stopped drain and exit 0.
     let before = unix_now();
     stack.compose_ok(&["up", "-d", "--no-build", "--scale", "worker=1"]);
     let exits = stack.exits_since(before, Some("worker"));
@@ -235,7 +307,7 @@ async fn the_compose_stack_runs_checks_out_scales_and_leaves_nothing_behind() {
     );
     consumers_become(&stack, 1).await;
 
-    // 6. down -v stops every service cleanly (SIGTERM honoured, nobody killed after the grace
+    // 7. down -v stops every service cleanly (SIGTERM honoured, nobody killed after the grace
     //    period) and leaves nothing of the project.
     let before = unix_now();
     stack.down();
