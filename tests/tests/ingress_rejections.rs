@@ -133,7 +133,7 @@ async fn an_authentic_body_that_is_not_json_is_refused() {
 }
 
 #[tokio::test]
-async fn an_authentic_event_without_data_object_id_is_refused() {
+async fn an_authentic_checkout_event_without_data_object_id_is_refused() {
     let ingress = TestIngress::spawn().await;
     let body = serde_json::to_vec(&serde_json::json!({
         "id": new_event_id(),

@@ -9,7 +9,7 @@ use shared::signature::{self, VerifyError, WebhookSecrets};
 use tracing::field::Empty;
 use tracing::Instrument;
 
-use crate::envelope;
+use crate::envelope::{self, Event};
 use crate::forward::publish_event;
 use crate::metrics::record_answer;
 use crate::rejection::{self, Rejection};
@@ -111,13 +111,20 @@ async fn handle(
         context.tolerance,
         signature::unix_now(),
     )?;
-    let event = envelope::parse(&body)?;
     let span = tracing::Span::current();
+    let event = match envelope::parse(&body)? {
+        Event::Checkout(event) => event,
+        // Authentic, and nobody consumes it: acknowledged whatever its shape (see `envelope`).
+        Event::Other { event_type, id } => {
+            if let Some(id) = id {
+                span.record("event.id", &*id);
+            }
+            span.record("event.type", &*event_type);
+            return Ok(Accepted::Ignored);
+        }
+    };
     span.record("event.id", event.id.as_str());
     span.record("event.type", &*event.event_type);
-    if !event.is_checkout_session() {
-        return Ok(Accepted::Ignored);
-    }
     publish_event(
         &context.broker,
         &context.exchange,
