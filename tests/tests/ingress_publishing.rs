@@ -237,3 +237,21 @@ async fn a_header_of_two_secrets_during_rotation_is_accepted_by_either() {
     assert_eq!(ingress.post_signed(&body).await.status(), 200);
     assert_eq!(ingress.fulfillment_depth().await, 2);
 }
+
+#[tokio::test]
+async fn a_secret_configured_with_spaces_and_a_crlf_still_verifies_a_signed_delivery() {
+    // A hand-typed list ("a, b") or a secrets file saved with Windows line ends.
+    let configured = format!(" whsec_new_one, {WEBHOOK_SECRET} \r\n");
+    let ingress =
+        TestIngress::spawn_with(None, &[("APP_WEBHOOK__SECRETS", configured.as_str())]).await;
+    let (_, body) = completed_event();
+    let response = ingress.post_signed(&body).await;
+    assert_eq!(response.status(), 200);
+    let (_, body) = completed_event();
+    let header = shared::signature::signature_header(&body, &["whsec_new_one"], unix_now());
+    assert_eq!(
+        ingress.post_webhook(&body, Some(&header)).await.status(),
+        200
+    );
+    assert_eq!(ingress.fulfillment_depth().await, 2);
+}
