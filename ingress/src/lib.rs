@@ -5,7 +5,9 @@
 //! explicit refusal that Stripe will retry.
 //!
 //! Flow of one `POST /webhook`:
-//! 1. [`routes::webhook`] reads the raw body up to the size limit ([`body`]; 413 beyond it).
+//! 1. [`routes::webhook`] refuses a request without `Stripe-Signature` (400) before reading its
+//!    body, then reads the raw body up to the size limit within the read timeout ([`body`]; 413
+//!    beyond the limit, 408 past the timeout, and the connection is closed).
 //! 2. It verifies `Stripe-Signature` on those bytes with [`shared::signature::verify`] against
 //!    every configured secret (400 with a reason when it fails). Nothing is parsed before this.
 //! 3. [`envelope`] reads the event's `type`. Other verified event types answer 200 and are only

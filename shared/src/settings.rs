@@ -91,6 +91,8 @@ pub struct IngressSettings {
     pub port: u16,
     pub path: String,
     pub body_limit_bytes: usize,
+    /// Longest wait for a request's whole body, from the end of its headers.
+    pub body_read_timeout_ms: u64,
     pub ack_budget_ms: u64,
     pub retry_after_secs: u32,
     /// HTTP worker threads; 0 = one per CPU core.
@@ -245,6 +247,9 @@ impl Settings {
         if !self.ingress.path.starts_with('/') {
             return invalid("ingress.path", "must start with /");
         }
+        if self.ingress.body_read_timeout_ms == 0 {
+            return invalid("ingress.body_read_timeout_ms", "must be above zero");
+        }
         if self.ingress.ack_budget_ms == 0 {
             return invalid("ingress.ack_budget_ms", "must be above zero");
         }
@@ -266,6 +271,12 @@ impl Settings {
 
     pub fn webhook_tolerance(&self) -> Duration {
         Duration::from_secs(self.webhook.tolerance_secs)
+    }
+}
+
+impl IngressSettings {
+    pub fn body_read_timeout(&self) -> Duration {
+        Duration::from_millis(self.body_read_timeout_ms)
     }
 }
 
@@ -333,6 +344,12 @@ mod tests {
         assert!(err.to_string().contains("stripe.secret_key"), "{err}");
         let err = Settings::load_from(vars(&[("APP_WEBHOOK__SECRETS", "")])).unwrap_err();
         assert!(err.to_string().contains("webhook.secrets"), "{err}");
+        let err =
+            Settings::load_from(vars(&[("APP_INGRESS__BODY_READ_TIMEOUT_MS", "0")])).unwrap_err();
+        assert!(
+            err.to_string().contains("ingress.body_read_timeout_ms"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -1,4 +1,5 @@
-//! `POST /webhook`: bounded body → verify → envelope → publish and await the confirm → answer.
+//! `POST /webhook`: signature header present → bounded body → verify → envelope → publish and
+//! await the confirm → answer.
 
 use std::time::{Duration, Instant};
 
@@ -24,6 +25,8 @@ pub struct WebhookContext {
     pub secrets: WebhookSecrets,
     pub tolerance: Duration,
     pub body_limit: usize,
+    /// The whole body must arrive within this, however the client paces it.
+    pub body_read_timeout: Duration,
     /// From the start of handling to the answer; the confirm wait gets what is left of it.
     pub ack_budget: Duration,
     pub retry_after: Duration,
@@ -102,8 +105,15 @@ async fn handle(
     context: &WebhookContext,
     started: Instant,
 ) -> Result<Accepted, Rejection> {
-    let body = crate::body::read_limited(request, payload, context.body_limit).await?;
+    // Without a signature nothing in the body could be used: refuse before reading a byte.
     let header = signature_header(request)?;
+    let body = crate::body::read_limited(
+        request,
+        payload,
+        context.body_limit,
+        context.body_read_timeout,
+    )
+    .await?;
     signature::verify(
         &body,
         header,
