@@ -5,15 +5,18 @@
 //! explicit refusal that Stripe will retry.
 //!
 //! Flow of one `POST /webhook`:
-//! 1. [`routes::webhook`] reads the raw body up to the size limit ([`body`]; 413 beyond it).
+//! 1. [`routes::webhook`] refuses a request without `Stripe-Signature` (400) before reading its
+//!    body, then reads the raw body up to the size limit within the read timeout ([`body`]; 413
+//!    beyond the limit, 408 past the timeout, and the connection is closed).
 //! 2. It verifies `Stripe-Signature` on those bytes with [`shared::signature::verify`] against
 //!    every configured secret (400 with a reason when it fails). Nothing is parsed before this.
-//! 3. [`envelope`] parses the few fields we route on: `id`, `type`, `created`, `livemode`,
-//!    `data.object.id` (400 when they are missing).
-//! 4. `checkout.session.*` events go to [`forward`], which publishes the **unchanged** bytes to
+//! 3. [`envelope`] reads the event's `type`. Other verified event types answer 200 and are only
+//!    counted (`ignored`), whatever else they hold: Stripe would retry a refusal for days. A
+//!    `checkout.session.*` event must also have `id`, `created`, `livemode` and a `cs_…`
+//!    `data.object.id` (400 naming what is missing).
+//! 4. Checkout events go to [`forward`], which publishes the **unchanged** bytes to
 //!    `checkout.events` and waits for the broker's confirm within the ack budget; only a clean
-//!    ack answers 200. Every failure answers 503 with `Retry-After` at once. Other verified event
-//!    types answer 200 and are only counted.
+//!    ack answers 200. Every failure answers 503 with `Retry-After` at once.
 //!
 //! Around it: [`startup`] builds the server and the shared broker connection (which reconnects
 //! by itself, see [`shared::queue::Broker`]); [`rejection`] maps every refusal to its status and

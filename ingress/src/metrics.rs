@@ -25,7 +25,7 @@ const ACK_BUCKETS: &[f64] = &[
 pub static REQUESTS: LazyLock<IntCounterVec> = LazyLock::new(|| {
     register_int_counter_vec!(
         "ingress_webhook_requests_total",
-        "Webhook requests by outcome (published, ignored, bad_signature, bad_payload, too_large, unavailable, …) and precise reason.",
+        "Webhook requests by outcome (published, ignored, bad_signature, bad_payload, too_large, too_slow, unavailable, …) and precise reason.",
         &["outcome", "reason"]
     )
     .expect("metric registers once")

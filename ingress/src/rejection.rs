@@ -21,6 +21,9 @@ pub enum Rejection {
     /// 413: the body is larger than `ingress.body_limit_bytes`.
     #[error("the body is larger than {limit} bytes")]
     TooLarge { limit: usize },
+    /// 408: the whole body did not arrive within `ingress.body_read_timeout_ms`.
+    #[error("the body was not received within {} ms", after.as_millis())]
+    BodyTimeout { after: Duration },
     /// 400: the connection failed while the body was read.
     #[error("the body could not be read")]
     UnreadableBody,
@@ -53,6 +56,7 @@ impl Rejection {
     pub fn status(&self) -> StatusCode {
         match self {
             Self::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::BodyTimeout { .. } => StatusCode::REQUEST_TIMEOUT,
             Self::UnreadableBody | Self::Signature(_) | Self::Envelope(_) => {
                 StatusCode::BAD_REQUEST
             }
@@ -64,6 +68,7 @@ impl Rejection {
     pub fn outcome(&self) -> &'static str {
         match self {
             Self::TooLarge { .. } => "too_large",
+            Self::BodyTimeout { .. } => "too_slow",
             Self::UnreadableBody => "unreadable_body",
             Self::Signature(_) => "bad_signature",
             Self::Envelope(_) => "bad_payload",
@@ -75,6 +80,7 @@ impl Rejection {
     pub fn reason(&self) -> &'static str {
         match self {
             Self::TooLarge { .. } => "body_too_large",
+            Self::BodyTimeout { .. } => "body_read_timeout",
             Self::UnreadableBody => "unreadable_body",
             Self::Signature(e) => e.code(),
             Self::Envelope(e) => e.code(),
@@ -90,6 +96,11 @@ impl Rejection {
             other => other.to_string(),
         };
         let mut response = HttpResponse::build(self.status());
+        if self.status().is_client_error() {
+            // A refusal may leave (part of) a body unread, and reading or draining it would
+            // hand the connection back to a client that is too slow or sent too much: close it.
+            response.force_close();
+        }
         if let Self::Unavailable { retry_after, .. } = self {
             response.insert_header((
                 header::RETRY_AFTER,

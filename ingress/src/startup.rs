@@ -108,6 +108,7 @@ fn serve(listener: TcpListener, settings: &Settings, broker: Broker) -> std::io:
         secrets: settings.webhook_secrets(),
         tolerance: settings.webhook_tolerance(),
         body_limit: ingress.body_limit_bytes,
+        body_read_timeout: ingress.body_read_timeout(),
         ack_budget,
         retry_after: Duration::from_secs(u64::from(ingress.retry_after_secs)),
         exchange: topology.checkout_exchange(),

@@ -91,6 +91,8 @@ pub struct IngressSettings {
     pub port: u16,
     pub path: String,
     pub body_limit_bytes: usize,
+    /// Longest wait for a request's whole body, from the end of its headers.
+    pub body_read_timeout_ms: u64,
     pub ack_budget_ms: u64,
     pub retry_after_secs: u32,
     /// HTTP worker threads; 0 = one per CPU core.
@@ -158,9 +160,22 @@ impl Settings {
                     .filter(|(k, _)| k != "APP_CONFIG")
                     .collect(),
             ));
-        let settings: Settings = builder.add_source(env).build()?.try_deserialize()?;
+        let mut settings: Settings = builder.add_source(env).build()?.try_deserialize()?;
+        settings.normalize();
         settings.validate()?;
         Ok(settings)
+    }
+
+    /// Surrounding whitespace is never part of a secret: a hand-typed list (`whsec_a, whsec_b`)
+    /// or a secrets file saved with CRLF line ends would otherwise make every signature fail,
+    /// with nothing to say why.
+    fn normalize(&mut self) {
+        for secret in &mut self.webhook.secrets {
+            let trimmed = secret.expose_secret().trim();
+            if trimmed.len() != secret.expose_secret().len() {
+                *secret = SecretString::from(trimmed.to_owned());
+            }
+        }
     }
 
     fn validate(&self) -> Result<(), SettingsError> {
@@ -186,13 +201,27 @@ impl Settings {
         if self.webhook.secrets.is_empty() {
             return invalid("webhook.secrets", "needs at least one endpoint secret");
         }
-        if self
-            .webhook
-            .secrets
-            .iter()
-            .any(|s| s.expose_secret().trim().is_empty())
-        {
-            return invalid("webhook.secrets", "contains an empty secret");
+        let count = self.webhook.secrets.len();
+        for (index, secret) in self.webhook.secrets.iter().enumerate() {
+            // Named by position, never by value: the message goes to logs.
+            let position = format!("secret {} of {count}", index + 1);
+            let secret = secret.expose_secret();
+            if secret.is_empty() {
+                return invalid(
+                    "webhook.secrets",
+                    &format!("{position} is empty (two commas in a row, or one at the end?)"),
+                );
+            }
+            let token = secret.strip_prefix("whsec_").unwrap_or_default();
+            if token.is_empty() || !token.bytes().all(|b| b.is_ascii_graphic() && b != b',') {
+                return invalid(
+                    "webhook.secrets",
+                    &format!(
+                        "{position} does not start with whsec_ or is not one Stripe endpoint \
+                         secret (whsec_ then letters and digits, no spaces)"
+                    ),
+                );
+            }
         }
         if !self.database.url.expose_secret().starts_with("postgres") {
             return invalid("database.url", "must be a postgres:// URL");
@@ -218,6 +247,9 @@ impl Settings {
         if !self.ingress.path.starts_with('/') {
             return invalid("ingress.path", "must start with /");
         }
+        if self.ingress.body_read_timeout_ms == 0 {
+            return invalid("ingress.body_read_timeout_ms", "must be above zero");
+        }
         if self.ingress.ack_budget_ms == 0 {
             return invalid("ingress.ack_budget_ms", "must be above zero");
         }
@@ -239,6 +271,12 @@ impl Settings {
 
     pub fn webhook_tolerance(&self) -> Duration {
         Duration::from_secs(self.webhook.tolerance_secs)
+    }
+}
+
+impl IngressSettings {
+    pub fn body_read_timeout(&self) -> Duration {
+        Duration::from_millis(self.body_read_timeout_ms)
     }
 }
 
@@ -306,6 +344,63 @@ mod tests {
         assert!(err.to_string().contains("stripe.secret_key"), "{err}");
         let err = Settings::load_from(vars(&[("APP_WEBHOOK__SECRETS", "")])).unwrap_err();
         assert!(err.to_string().contains("webhook.secrets"), "{err}");
+        let err =
+            Settings::load_from(vars(&[("APP_INGRESS__BODY_READ_TIMEOUT_MS", "0")])).unwrap_err();
+        assert!(
+            err.to_string().contains("ingress.body_read_timeout_ms"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn webhook_secrets_are_trimmed_of_spaces_and_line_ends() {
+        let s = Settings::load_from(vars(&[(
+            "APP_WEBHOOK__SECRETS",
+            " whsec_old , whsec_new\r\n",
+        )]))
+        .unwrap();
+        let secrets: Vec<&str> = s
+            .webhook
+            .secrets
+            .iter()
+            .map(|secret| secret.expose_secret())
+            .collect();
+        assert_eq!(secrets, ["whsec_old", "whsec_new"]);
+
+        let dir = std::env::temp_dir().join(format!("settings-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("app.toml");
+        std::fs::write(&file, "[webhook]\r\nsecrets = [\"whsec_file\\r\\n\"]\r\n").unwrap();
+        let s = Settings::load_from(vars(&[("APP_CONFIG", file.to_str().unwrap())])).unwrap();
+        assert_eq!(s.webhook.secrets[0].expose_secret(), "whsec_file");
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn an_empty_or_malformed_webhook_secret_is_refused_naming_the_key() {
+        for (value, problem) in [
+            ("whsec_a,,whsec_b", "secret 2 of 3 is empty"),
+            ("whsec_a,", "secret 2 of 2 is empty"),
+            (" \r\n", "secret 1 of 1 is empty"),
+            (
+                "whsec_a, sk_test_b",
+                "secret 2 of 2 does not start with whsec_",
+            ),
+            ("whsec_a,whsec_", "secret 2 of 2 does not start with whsec_"),
+            (
+                "whsec_a whsec_b",
+                "secret 1 of 1 does not start with whsec_",
+            ),
+        ] {
+            let err = Settings::load_from(vars(&[("APP_WEBHOOK__SECRETS", value)])).unwrap_err();
+            let shown = err.to_string();
+            assert!(shown.contains("`webhook.secrets`"), "{value:?}: {shown}");
+            assert!(shown.contains(problem), "{value:?}: {shown}");
+            assert!(
+                !shown.contains("sk_test_b"),
+                "never the secret itself: {shown}"
+            );
+        }
     }
 
     #[test]

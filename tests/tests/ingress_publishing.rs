@@ -127,6 +127,32 @@ async fn an_authentic_event_of_another_type_is_acknowledged_and_not_published() 
     assert!(metrics.contains(r#"ingress_webhook_requests_total{outcome="ignored",reason="none"}"#));
 }
 
+/// The value of `ingress_webhook_requests_total{outcome="ignored",reason="none"}`, 0 before the
+/// first one.
+async fn ignored_count(ingress: &TestIngress) -> u64 {
+    let metrics = ingress.get("/metrics").await.text().await.unwrap();
+    let series = r#"ingress_webhook_requests_total{outcome="ignored",reason="none"} "#;
+    metrics
+        .lines()
+        .find_map(|line| line.strip_prefix(series))
+        .map_or(0, |value| value.trim().parse().expect("a counter value"))
+}
+
+#[tokio::test]
+async fn an_authentic_balance_available_event_whose_object_has_no_id_is_acknowledged_and_counted() {
+    // Stripe's balance object has no `id`: nothing but its type tells us we do not consume it,
+    // and a refusal would have Stripe retry it for days and eventually disable the endpoint.
+    let ingress = TestIngress::spawn().await;
+    let body = include_bytes!("../../shared/fixtures/stripe/event_balance_available.json");
+    let before = ignored_count(&ingress).await;
+    let response = ingress.post_signed(body).await;
+    assert_eq!(response.status(), 200);
+    let answer: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(answer, serde_json::json!({"received": true}));
+    ingress.assert_nothing_published().await;
+    assert!(ignored_count(&ingress).await > before, "counted as ignored");
+}
+
 #[tokio::test]
 async fn two_hundred_concurrent_events_become_two_hundred_messages() {
     let ingress = TestIngress::spawn().await;
@@ -209,5 +235,23 @@ async fn a_header_of_two_secrets_during_rotation_is_accepted_by_either() {
     );
     let (_, body) = completed_event();
     assert_eq!(ingress.post_signed(&body).await.status(), 200);
+    assert_eq!(ingress.fulfillment_depth().await, 2);
+}
+
+#[tokio::test]
+async fn a_secret_configured_with_spaces_and_a_crlf_still_verifies_a_signed_delivery() {
+    // A hand-typed list ("a, b") or a secrets file saved with Windows line ends.
+    let configured = format!(" whsec_new_one, {WEBHOOK_SECRET} \r\n");
+    let ingress =
+        TestIngress::spawn_with(None, &[("APP_WEBHOOK__SECRETS", configured.as_str())]).await;
+    let (_, body) = completed_event();
+    let response = ingress.post_signed(&body).await;
+    assert_eq!(response.status(), 200);
+    let (_, body) = completed_event();
+    let header = shared::signature::signature_header(&body, &["whsec_new_one"], unix_now());
+    assert_eq!(
+        ingress.post_webhook(&body, Some(&header)).await.status(),
+        200
+    );
     assert_eq!(ingress.fulfillment_depth().await, 2);
 }

@@ -133,7 +133,7 @@ async fn an_authentic_body_that_is_not_json_is_refused() {
 }
 
 #[tokio::test]
-async fn an_authentic_event_without_data_object_id_is_refused() {
+async fn an_authentic_checkout_event_without_data_object_id_is_refused() {
     let ingress = TestIngress::spawn().await;
     let body = serde_json::to_vec(&serde_json::json!({
         "id": new_event_id(),
@@ -220,5 +220,109 @@ async fn a_chunked_body_is_refused_as_soon_as_it_passes_the_limit() {
         .unwrap();
     let answer = String::from_utf8_lossy(&answer[..n]);
     assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
+    ingress.assert_nothing_published().await;
+}
+
+/// How long a raw-socket test waits for the ingress's answer.
+const ANSWER_BOUND: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Opens a connection to the ingress and sends `head` (request line and headers) only.
+async fn send_head(ingress: &TestIngress, head: &str) -> tokio::net::TcpStream {
+    use tokio::io::AsyncWriteExt;
+
+    let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", ingress.port))
+        .await
+        .unwrap();
+    stream.write_all(head.as_bytes()).await.unwrap();
+    stream
+}
+
+/// The first bytes of the answer on `stream`, which must come within [`ANSWER_BOUND`].
+async fn answer_within_bound(stream: &mut tokio::net::TcpStream) -> String {
+    use tokio::io::AsyncReadExt;
+
+    let mut answer = vec![0u8; 2048];
+    let n = tokio::time::timeout(ANSWER_BOUND, stream.read(&mut answer))
+        .await
+        .expect("answered within the bound")
+        .unwrap();
+    String::from_utf8_lossy(&answer[..n]).into_owned()
+}
+
+#[tokio::test]
+async fn a_request_without_a_signature_header_is_refused_before_its_body_is_read() {
+    let ingress = TestIngress::spawn().await;
+    // Half a mebibyte announced (under the size limit), and never sent.
+    let mut stream = send_head(
+        &ingress,
+        "POST /webhook HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n\
+         Content-Length: 524288\r\n\r\n",
+    )
+    .await;
+    let answer = answer_within_bound(&mut stream).await;
+    assert!(answer.starts_with("HTTP/1.1 400"), "{answer}");
+    assert!(answer.contains(r#""reason":"missing_header""#), "{answer}");
+    ingress.assert_nothing_published().await;
+}
+
+/// An ingress that waits at most half a second for a request's body.
+async fn ingress_with_a_short_body_timeout() -> TestIngress {
+    TestIngress::spawn_with(None, &[("APP_INGRESS__BODY_READ_TIMEOUT_MS", "500")]).await
+}
+
+/// A signed head announcing `body`, so that only a slow body stands in the way.
+fn signed_head(body: &[u8]) -> String {
+    format!(
+        "POST /webhook HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n\
+         Stripe-Signature: {}\r\nContent-Length: {}\r\n\r\n",
+        sign_now(body),
+        body.len()
+    )
+}
+
+#[tokio::test]
+async fn a_stalled_body_is_answered_408_within_the_body_read_timeout() {
+    use tokio::io::AsyncWriteExt;
+
+    let ingress = ingress_with_a_short_body_timeout().await;
+    let (_, body) = completed_event();
+    let mut stream = send_head(&ingress, &signed_head(&body)).await;
+    // A tenth of the body, then nothing.
+    stream.write_all(&body[..body.len() / 10]).await.unwrap();
+    let answer = answer_within_bound(&mut stream).await;
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(
+        answer.contains(r#""reason":"body_read_timeout""#),
+        "{answer}"
+    );
+    ingress.assert_nothing_published().await;
+}
+
+#[tokio::test]
+async fn a_body_trickled_a_byte_at_a_time_is_cut_off_at_the_body_read_timeout() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let ingress = ingress_with_a_short_body_timeout().await;
+    let (_, body) = completed_event();
+    let stream = send_head(&ingress, &signed_head(&body)).await;
+    let (mut reader, mut writer) = stream.into_split();
+    // Every byte comes well within the timeout of the one before: the timeout bounds the whole
+    // body, not the gaps.
+    let trickle = tokio::spawn(async move {
+        for byte in body {
+            if writer.write_all(&[byte]).await.is_err() {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    });
+    let mut answer = vec![0u8; 2048];
+    let n = tokio::time::timeout(ANSWER_BOUND, reader.read(&mut answer))
+        .await
+        .expect("answered within the bound")
+        .unwrap();
+    trickle.abort();
+    let answer = String::from_utf8_lossy(&answer[..n]);
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
     ingress.assert_nothing_published().await;
 }

@@ -1,4 +1,5 @@
-//! `POST /webhook`: bounded body → verify → envelope → publish and await the confirm → answer.
+//! `POST /webhook`: signature header present → bounded body → verify → envelope → publish and
+//! await the confirm → answer.
 
 use std::time::{Duration, Instant};
 
@@ -9,7 +10,7 @@ use shared::signature::{self, VerifyError, WebhookSecrets};
 use tracing::field::Empty;
 use tracing::Instrument;
 
-use crate::envelope;
+use crate::envelope::{self, Event};
 use crate::forward::publish_event;
 use crate::metrics::record_answer;
 use crate::rejection::{self, Rejection};
@@ -24,6 +25,8 @@ pub struct WebhookContext {
     pub secrets: WebhookSecrets,
     pub tolerance: Duration,
     pub body_limit: usize,
+    /// The whole body must arrive within this, however the client paces it.
+    pub body_read_timeout: Duration,
     /// From the start of handling to the answer; the confirm wait gets what is left of it.
     pub ack_budget: Duration,
     pub retry_after: Duration,
@@ -102,8 +105,15 @@ async fn handle(
     context: &WebhookContext,
     started: Instant,
 ) -> Result<Accepted, Rejection> {
-    let body = crate::body::read_limited(request, payload, context.body_limit).await?;
+    // Without a signature nothing in the body could be used: refuse before reading a byte.
     let header = signature_header(request)?;
+    let body = crate::body::read_limited(
+        request,
+        payload,
+        context.body_limit,
+        context.body_read_timeout,
+    )
+    .await?;
     signature::verify(
         &body,
         header,
@@ -111,13 +121,20 @@ async fn handle(
         context.tolerance,
         signature::unix_now(),
     )?;
-    let event = envelope::parse(&body)?;
     let span = tracing::Span::current();
+    let event = match envelope::parse(&body)? {
+        Event::Checkout(event) => event,
+        // Authentic, and nobody consumes it: acknowledged whatever its shape (see `envelope`).
+        Event::Other { event_type, id } => {
+            if let Some(id) = id {
+                span.record("event.id", &*id);
+            }
+            span.record("event.type", &*event_type);
+            return Ok(Accepted::Ignored);
+        }
+    };
     span.record("event.id", event.id.as_str());
     span.record("event.type", &*event.event_type);
-    if !event.is_checkout_session() {
-        return Ok(Accepted::Ignored);
-    }
     publish_event(
         &context.broker,
         &context.exchange,
