@@ -77,11 +77,16 @@ impl Vhost {
         Vhost { name }
     }
 
-    /// An AMQP connection to this vhost, as the test user.
-    pub async fn connect(&self) -> lapin::Connection {
+    /// The AMQP URL of this vhost, as the test user (what a service's settings would say).
+    pub fn amqp_url(&self) -> String {
         let mut url = url::Url::parse(&tests::amqp_url()).expect("TEST_AMQP_URL is a URL");
         url.set_path(&format!("/{}", urlencode(&self.name)));
-        shared::queue::connect(&SecretString::from(url.to_string()), "deploy-test")
+        url.to_string()
+    }
+
+    /// An AMQP connection to this vhost, as the test user.
+    pub async fn connect(&self) -> lapin::Connection {
+        shared::queue::connect(&SecretString::from(self.amqp_url()), "deploy-test")
             .await
             .expect("connect to the test vhost")
     }
@@ -90,8 +95,11 @@ impl Vhost {
     /// imports asynchronously: poll [`Self::export`] for the result.
     pub fn import(&self, definitions: &Value) {
         let mut definitions = definitions.clone();
-        for kind in ["exchanges", "queues", "bindings"] {
-            for item in definitions[kind].as_array_mut().into_iter().flatten() {
+        for kind in ["exchanges", "queues", "bindings", "policies"] {
+            // `get_mut`: indexing a missing kind would add it as `null`, which the import
+            // rejects.
+            let items = definitions.get_mut(kind).and_then(Value::as_array_mut);
+            for item in items.into_iter().flatten() {
                 item["vhost"] = Value::String(self.name.clone());
             }
         }
@@ -185,15 +193,16 @@ fn urlencode(s: &str) -> String {
         .collect()
 }
 
-/// Exchanges, queues and bindings of one vhost, keyed and stripped to what decides whether a
-/// redeclaration is equivalent (RabbitMQ's own defaults — `amq.*` exchanges, the default
-/// exchange's implicit bindings — left out), so that two of them compare with `==` and a
-/// mismatch prints a readable diff.
+/// Exchanges, queues, bindings and policies of one vhost, keyed and stripped to what decides
+/// whether a redeclaration is equivalent (RabbitMQ's own defaults — `amq.*` exchanges, the
+/// default exchange's implicit bindings — left out), so that two of them compare with `==` and
+/// a mismatch prints a readable diff.
 #[derive(Debug, PartialEq, Eq)]
 pub struct Topology {
     pub exchanges: BTreeMap<String, Value>,
     pub queues: BTreeMap<String, Value>,
     pub bindings: BTreeSet<String>,
+    pub policies: BTreeMap<String, Value>,
 }
 
 impl Topology {
@@ -254,12 +263,63 @@ impl Topology {
                 )
             })
             .collect();
+        let policies = items("policies")
+            .into_iter()
+            .map(|p| {
+                let name = p["name"].as_str().expect("a policy has a name").to_owned();
+                let shape = serde_json::json!({
+                    "pattern": p["pattern"],
+                    "apply-to": field(&p, "apply-to", Value::from("all")),
+                    "priority": field(&p, "priority", Value::from(0)),
+                    "definition": p["definition"],
+                });
+                (name, shape)
+            })
+            .collect();
         Topology {
             exchanges,
             queues,
             bindings,
+            policies,
         }
     }
+
+    /// Whether `self` holds at least as many of each kind as `other` (an import in progress
+    /// only adds).
+    fn has_as_many_as(&self, other: &Topology) -> bool {
+        self.queues.len() >= other.queues.len()
+            && self.exchanges.len() >= other.exchanges.len()
+            && self.bindings.len() >= other.bindings.len()
+            && self.policies.len() >= other.policies.len()
+    }
+}
+
+/// Imports `definitions` into `vhost` and waits (bounded) until the broker shows all of it, as
+/// a broker booting with the compose stack's definitions file does before any service connects.
+pub async fn import_and_wait(vhost: &Vhost, definitions: &Value) -> Topology {
+    vhost.import(definitions);
+    let expected = Topology::from_definitions(definitions, None);
+    let imported = tests::eventually(std::time::Duration::from_secs(20), || async {
+        let now = vhost.export().await;
+        now.has_as_many_as(&expected).then_some(now)
+    })
+    .await;
+    match imported {
+        Some(imported) => imported,
+        None => panic!("the import did not complete: {:?}", vhost.export().await),
+    }
+}
+
+/// The topology the services declare with the default settings (no prefix, the default retry
+/// tiers and delivery limit): what production runs.
+pub fn default_topology() -> shared::queue::Topology {
+    let settings =
+        shared::Settings::load_from(Vec::<(String, String)>::new()).expect("the defaults load");
+    assert_eq!(
+        settings.broker.prefix, "",
+        "production names carry no prefix"
+    );
+    shared::queue::Topology::from_settings(&settings.broker)
 }
 
 /// `deploy/rabbitmq/definitions.json`, parsed.
