@@ -93,7 +93,8 @@ async fn an_unroutable_message_is_an_error() {
     let broker = Broker::start(options(amqp_url(), &test));
     assert!(broker.wait_connected(Duration::from_secs(10)).await);
     let exchange = test.topology.checkout_exchange();
-    // No queue is bound for this routing key.
+    // No queue is bound for this routing key, and the harness sets no policy, so checkout.events
+    // has no alternate exchange here: the per-publish check, the second line of defence.
     let err = broker
         .publish(
             event(&exchange, b"{}", "invoice.paid"),

@@ -110,6 +110,27 @@ impl Vhost {
         let _ = std::fs::remove_file(file);
     }
 
+    /// Sets `policies` in this vhost, as an operator does on a running broker.
+    pub fn set_policies(&self, policies: &[shared::queue::Policy]) {
+        for policy in policies {
+            let definition =
+                serde_json::json!({ "alternate-exchange": policy.alternate_exchange }).to_string();
+            rabbitmqctl(&[
+                "-q",
+                "set_policy",
+                "-p",
+                &self.name,
+                "--apply-to",
+                policy.apply_to,
+                "--priority",
+                &policy.priority.to_string(),
+                &policy.name,
+                &policy.pattern,
+                &definition,
+            ]);
+        }
+    }
+
     /// What the broker holds in this vhost, as a definitions document would say it. Read from
     /// the management API's per-vhost export: `rabbitmqctl export_definitions` walks every
     /// vhost and prints an error term instead of JSON when another test deletes its vhost
