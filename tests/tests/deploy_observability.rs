@@ -59,6 +59,8 @@ fn the_alert_rules_fire_on_their_conditions_and_stay_quiet_otherwise() {
         .collect();
     for required in [
         "DeadLetteredMessages",
+        "UnroutedCheckoutEvents",
+        "UnroutedOrderAnnouncements",
         "WorkerDeadLettering",
         "PaidButUnfulfilled",
         "WebhookAckSlow",

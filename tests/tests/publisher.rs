@@ -1,5 +1,8 @@
 //! The confirmed publisher (G1) against the real RabbitMQ.
 
+mod deploy_support;
+
+use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
 use lapin::types::FieldTable;
@@ -7,6 +10,8 @@ use secrecy::SecretString;
 use shared::queue::connection::BrokerOptions;
 use shared::queue::{Broker, OutgoingMessage, PublishError};
 use tests::{amqp_url, TestBroker};
+
+use deploy_support::{committed_definitions, default_topology, import_and_wait, Vhost};
 
 fn options(url: String, broker: &TestBroker) -> BrokerOptions {
     BrokerOptions {
@@ -88,7 +93,8 @@ async fn an_unroutable_message_is_an_error() {
     let broker = Broker::start(options(amqp_url(), &test));
     assert!(broker.wait_connected(Duration::from_secs(10)).await);
     let exchange = test.topology.checkout_exchange();
-    // No queue is bound for this routing key.
+    // No queue is bound for this routing key, and the harness sets no policy, so checkout.events
+    // has no alternate exchange here: the per-publish check, the second line of defence.
     let err = broker
         .publish(
             event(&exchange, b"{}", "invoice.paid"),
@@ -200,4 +206,112 @@ async fn a_cluster_url_whose_nodes_all_fail_reports_the_last_error() {
         error.to_string().to_lowercase().contains("refused"),
         "{error}"
     );
+}
+
+/// Every message in `queue` (taken), by `message_id`; none when the queue does not exist.
+async fn drain_ids(connection: &lapin::Connection, queue: &str) -> BTreeSet<String> {
+    // A channel of its own: asking for a queue that does not exist closes the channel.
+    let channel = connection.create_channel().await.unwrap();
+    let mut ids = BTreeSet::new();
+    loop {
+        match channel
+            .basic_get(queue, lapin::options::BasicGetOptions { no_ack: true })
+            .await
+        {
+            Ok(Some(message)) => {
+                let id = message.delivery.properties.message_id().clone();
+                ids.insert(id.map(|id| id.to_string()).unwrap_or_default());
+            }
+            Ok(None) | Err(_) => return ids,
+        }
+    }
+}
+
+/// The broker confirms a routed and an unroutable publish on one channel in the same breath
+/// (the unroutable one at once, after its `basic.return`). Whatever the client makes of the
+/// confirms, a publish reported confirmed must be in a durable queue: an unroutable event
+/// answered 200 and dropped is lost for good, since Stripe does not retry it.
+#[tokio::test]
+async fn unroutable_events_published_among_routed_ones_are_never_confirmed_and_lost() {
+    // The production topology as a deployed broker has it: definitions.json imported at boot,
+    // then the services' own declare.
+    let vhost = Vhost::create("unrouted");
+    import_and_wait(&vhost, &committed_definitions()).await;
+    let topology = default_topology();
+    let broker = Broker::start(BrokerOptions {
+        url: SecretString::from(vhost.amqp_url()),
+        connection_name: "publisher-test".into(),
+        topology: topology.clone(),
+        // One confirm channel: every publish below shares its confirm bookkeeping.
+        channels: 1,
+        reconnect_min: Duration::from_millis(50),
+        reconnect_max: Duration::from_millis(200),
+    });
+    assert!(broker.wait_connected(Duration::from_secs(10)).await);
+    let exchange = topology.checkout_exchange();
+
+    // checkout.fulfillment is bound to checkout.session.*; nothing is bound to invoice.*, as
+    // nothing is to checkout.session.* while an operator redeclares the queue.
+    // Many webhooks in flight at once, each sender going on to the next as soon as its
+    // publish is answered, so the channel always has confirms outstanding and the broker acks
+    // routed and unroutable publishes together (`multiple`).
+    let senders = (0..64).map(|sender| {
+        let broker = broker.clone();
+        let exchange = exchange.clone();
+        async move {
+            let mut outcomes = Vec::new();
+            for n in 0..60 {
+                let routing_key = if (sender + n) % 2 == 0 {
+                    "checkout.session.completed"
+                } else {
+                    "invoice.paid"
+                };
+                let id = format!("evt_s{sender}_{n}");
+                let message = OutgoingMessage {
+                    exchange: &exchange,
+                    routing_key,
+                    body: b"{}",
+                    message_id: &id,
+                    kind: routing_key,
+                    headers: FieldTable::default(),
+                };
+                let result = broker.publish(message, Duration::from_secs(5)).await;
+                outcomes.push((id, routing_key, result));
+            }
+            outcomes
+        }
+    });
+    let mut confirmed = BTreeSet::new();
+    let mut unroutable_confirmed = BTreeSet::new();
+    for (id, routing_key, result) in futures::future::join_all(senders)
+        .await
+        .into_iter()
+        .flatten()
+    {
+        match result {
+            Ok(()) => {
+                if routing_key == "invoice.paid" {
+                    unroutable_confirmed.insert(id.clone());
+                }
+                confirmed.insert(id);
+            }
+            // Not confirmed: the ingress answers 503 and Stripe sends it again.
+            Err(PublishError::Unroutable) => {}
+            Err(other) => panic!("{id}: {other:?}"),
+        }
+    }
+
+    let connection = vhost.connect().await;
+    let mut held = drain_ids(&connection, &topology.fulfillment_queue()).await;
+    held.extend(drain_ids(&connection, "checkout.unrouted").await);
+    let lost: Vec<&String> = confirmed.difference(&held).collect();
+    assert!(
+        lost.is_empty(),
+        "{} publish(es) reported confirmed are in no queue ({} unroutable ones were reported \
+         confirmed); the first: {:?}",
+        lost.len(),
+        unroutable_confirmed.len(),
+        &lost[..lost.len().min(5)]
+    );
+    broker.close().await;
 }

@@ -1,8 +1,10 @@
 //! The worker fulfills what the queue brings, once, whatever order or multiplicity it arrives
 //! in (G2), and never an unpaid session (G3).
 
+mod deploy_support;
 mod worker_support;
 
+use deploy_support::{committed_definitions, default_topology, import_and_wait, Vhost};
 use tests::{eventually, TestStack};
 use worker_support::*;
 
@@ -283,4 +285,87 @@ async fn an_event_type_the_worker_does_not_act_on_is_acknowledged_and_recorded_a
             .await,
         0
     );
+}
+
+/// A subscriber's queue missing (deployed after the announcement, or redeclared during a
+/// deploy) must not lose the announcement: the broker keeps it in `orders.unrouted`, and the
+/// relay marks its outbox row sent only once the broker confirmed it there.
+#[tokio::test]
+async fn an_announcement_no_subscriber_takes_is_kept_in_orders_unrouted_and_then_marked_sent() {
+    use shared::queue::connection::BrokerOptions;
+    use shared::store::outbox;
+    use worker::outbox_relay::{OutboxRelay, RelayOptions};
+
+    let db = tests::TestDb::create().await;
+    // The production topology as a deployed broker has it, with no subscriber queue on orders.
+    let vhost = Vhost::create("orders-unrouted");
+    import_and_wait(&vhost, &committed_definitions()).await;
+    let topology = default_topology();
+    let broker = shared::queue::Broker::start(BrokerOptions {
+        url: secrecy::SecretString::from(vhost.amqp_url()),
+        connection_name: "relay-test".into(),
+        topology: topology.clone(),
+        channels: 1,
+        reconnect_min: std::time::Duration::from_millis(50),
+        reconnect_max: std::time::Duration::from_millis(200),
+    });
+    assert!(broker.wait_connected(WAIT).await);
+    let mut conn = db.pool.acquire().await.unwrap();
+    let payload = serde_json::json!({ "session_id": "cs_test_late_subscriber" });
+    let row = outbox::enqueue(
+        &mut conn,
+        outbox::ORDER_FULFILLED,
+        "cs_test_late_subscriber",
+        &payload,
+    )
+    .await
+    .unwrap();
+    drop(conn);
+
+    let relay = OutboxRelay::new(
+        db.pool.clone(),
+        broker.clone(),
+        RelayOptions {
+            exchange: topology.orders_exchange(),
+            batch: 10,
+            interval: std::time::Duration::from_secs(1),
+            confirm_timeout: std::time::Duration::from_secs(5),
+        },
+        std::sync::Arc::new(tokio::sync::Notify::new()),
+    );
+    let pass = relay.relay_once().await.expect("a relay pass");
+    let sent: bool = sqlx::query_scalar("SELECT sent_at IS NOT NULL FROM outbox WHERE id = $1")
+        .bind(row)
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
+    assert_eq!(
+        (pass.claimed, sent),
+        (1, true),
+        "the row is relayed: {pass:?}"
+    );
+
+    let connection = vhost.connect().await;
+    let channel = connection.create_channel().await.unwrap();
+    let kept = channel
+        .basic_get(
+            "orders.unrouted",
+            lapin::options::BasicGetOptions { no_ack: true },
+        )
+        .await
+        .unwrap_or_else(|e| panic!("marked sent, yet orders.unrouted cannot hold it: {e}"))
+        .expect("marked sent, and kept in orders.unrouted");
+    assert_eq!(kept.delivery.routing_key.as_str(), outbox::ORDER_FULFILLED);
+    assert_eq!(
+        kept.delivery
+            .properties
+            .message_id()
+            .as_ref()
+            .map(|id| id.to_string()),
+        Some(row.to_string()),
+        "the subscriber can still dedupe it by the outbox row id"
+    );
+    let body: serde_json::Value = serde_json::from_slice(&kept.delivery.data).unwrap();
+    assert_eq!(body, payload);
+    broker.close().await;
 }

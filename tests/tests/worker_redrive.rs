@@ -1,5 +1,7 @@
-//! `worker redrive`: dead messages go back to checkout.fulfillment with their attempts reset.
+//! `worker redrive`: dead messages go back to checkout.fulfillment with their attempts reset;
+//! unrouted ones go back through the exchange they were published to.
 
+mod deploy_support;
 mod worker_support;
 
 use std::time::Duration;
@@ -7,13 +9,14 @@ use std::time::Duration;
 use shared::queue::topology::headers;
 use stripe_sim::{Fault, FaultKind, RouteMatch};
 use tests::{eventually, TestStack};
-use worker::redrive::{redrive, RedriveReport};
+use worker::redrive::{redrive, RedriveReport, RedriveSource};
 use worker_support::*;
 
 async fn redrive_now(stack: &TestStack, limit: Option<usize>) -> RedriveReport {
     redrive(
         &stack.settings.broker.url,
         &stack.broker.topology,
+        RedriveSource::Dead,
         limit,
         Duration::from_secs(5),
     )
@@ -123,4 +126,96 @@ async fn redrive_moves_at_most_the_limit_and_resets_the_attempts() {
         let id = message.delivery.properties.message_id().clone().unwrap();
         assert!(id.as_str().starts_with("evt_redrive_"), "{id}");
     }
+}
+
+/// The fulfillment queue's binding goes missing (an operator redeclaring the queue), an event
+/// lands in checkout.unrouted; once the binding is back, `redrive --from unrouted` sends it
+/// through checkout.events to checkout.fulfillment, unchanged.
+#[tokio::test]
+async fn an_unrouted_event_is_redriven_through_checkout_events_once_the_binding_is_back() {
+    use deploy_support::{committed_definitions, default_topology, import_and_wait, Vhost};
+    use lapin::options::{BasicGetOptions, ConfirmSelectOptions};
+    use lapin::types::FieldTable;
+    use shared::queue::{publish_confirmed, OutgoingMessage};
+
+    let vhost = Vhost::create("redrive-unrouted");
+    import_and_wait(&vhost, &committed_definitions()).await;
+    let topology = default_topology();
+    let connection = vhost.connect().await;
+    let channel = connection.create_channel().await.unwrap();
+    channel
+        .confirm_select(ConfirmSelectOptions::default())
+        .await
+        .unwrap();
+    channel
+        .queue_unbind(
+            &topology.fulfillment_queue(),
+            &topology.checkout_exchange(),
+            "checkout.session.*",
+            FieldTable::default(),
+        )
+        .await
+        .unwrap();
+    let body = br#"{"id":"evt_unrouted","type":"checkout.session.completed"}"#;
+    publish_confirmed(
+        &channel,
+        OutgoingMessage {
+            exchange: &topology.checkout_exchange(),
+            routing_key: "checkout.session.completed",
+            body,
+            message_id: "evt_unrouted",
+            kind: "checkout.session.completed",
+            headers: FieldTable::default(),
+        },
+        Duration::from_secs(5),
+    )
+    .await
+    .expect("kept by the alternate exchange, so confirmed");
+    // A service restart redeclares the binding.
+    topology.declare(&channel).await.unwrap();
+
+    let url = secrecy::SecretString::from(vhost.amqp_url());
+    let report = redrive(
+        &url,
+        &topology,
+        RedriveSource::Unrouted,
+        None,
+        Duration::from_secs(5),
+    )
+    .await
+    .expect("redrive succeeds");
+    assert_eq!(
+        report,
+        RedriveReport {
+            moved: 1,
+            remaining: 0
+        }
+    );
+    let get = |queue: String| {
+        let channel = channel.clone();
+        async move {
+            channel
+                .basic_get(&queue, BasicGetOptions { no_ack: true })
+                .await
+                .unwrap()
+        }
+    };
+    let back = eventually(WAIT, || get(topology.fulfillment_queue()))
+        .await
+        .expect("the event is in checkout.fulfillment");
+    assert_eq!(back.delivery.data, body);
+    assert_eq!(
+        back.delivery.routing_key.as_str(),
+        "checkout.session.completed"
+    );
+    assert_eq!(
+        back.delivery
+            .properties
+            .message_id()
+            .as_ref()
+            .unwrap()
+            .as_str(),
+        "evt_unrouted"
+    );
+    assert!(get(topology.unrouted_queue()).await.is_none());
 }

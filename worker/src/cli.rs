@@ -10,6 +10,7 @@ use shared::{CheckoutSessionId, Fulfiller, Settings};
 
 use crate::process::Processor;
 use crate::reconciler::{Reconciler, ReconcilerOptions};
+use crate::redrive::RedriveSource;
 use crate::startup::Application;
 use crate::{redrive, show};
 
@@ -27,9 +28,13 @@ pub enum Command {
     Run,
     /// Apply the database migrations, then exit.
     Migrate,
-    /// Move dead-lettered messages back to checkout.fulfillment, attempts reset.
+    /// Move parked messages back: dead-lettered ones to checkout.fulfillment (attempts reset),
+    /// unrouted ones through the exchange they were published to.
     Redrive {
-        /// At most this many (default: every message dead now).
+        /// Which queue to empty: checkout.fulfillment.dead, checkout.unrouted or orders.unrouted.
+        #[arg(long, value_enum, default_value_t = RedriveSource::Dead)]
+        from: RedriveSource,
+        /// At most this many (default: every message parked now).
         #[arg(long)]
         limit: Option<usize>,
     },
@@ -66,18 +71,20 @@ pub async fn run(command: Option<Command>, settings: Settings) -> anyhow::Result
             println!("migrations applied");
             Ok(())
         }
-        Command::Redrive { limit } => {
+        Command::Redrive { from, limit } => {
             let report = redrive::redrive(
                 &settings.broker.url,
                 &Topology::from_settings(&settings.broker),
+                from,
                 limit,
                 Duration::from_millis(settings.broker.confirm_timeout_ms),
             )
             .await?;
-            println!(
-                "redriven: {}; still dead: {}",
-                report.moved, report.remaining
-            );
+            let still = match from {
+                RedriveSource::Dead => "still dead",
+                RedriveSource::Unrouted | RedriveSource::OrdersUnrouted => "still parked",
+            };
+            println!("redriven: {}; {still}: {}", report.moved, report.remaining);
             Ok(())
         }
         Command::Reconcile { since, until } => {
@@ -153,8 +160,20 @@ mod tests {
         let cli = Cli::try_parse_from(["worker", "redrive", "--limit", "5"]).unwrap();
         assert!(matches!(
             cli.command,
-            Some(Command::Redrive { limit: Some(5) })
+            Some(Command::Redrive {
+                from: RedriveSource::Dead,
+                limit: Some(5)
+            })
         ));
+        let cli = Cli::try_parse_from(["worker", "redrive", "--from", "orders-unrouted"]).unwrap();
+        assert!(matches!(
+            cli.command,
+            Some(Command::Redrive {
+                from: RedriveSource::OrdersUnrouted,
+                limit: None
+            })
+        ));
+        assert!(Cli::try_parse_from(["worker", "redrive", "--from", "elsewhere"]).is_err());
         let cli = Cli::try_parse_from(["worker", "reconcile", "--since", "2023-11-14T22:13:20Z"])
             .unwrap();
         assert!(matches!(

@@ -6,10 +6,15 @@
 //! transaction, so two relays never hold the same row, and a relay that dies mid-batch releases
 //! its rows (they are published again: at-least-once, deduped by `message_id`).
 //!
-//! A message no queue is bound for (nobody subscribes to that topic yet) is returned by the
-//! broker as unroutable. It is marked sent and counted (`result="unroutable"`): the orders
-//! exchange is a broadcast, and retrying forever would only hold back every later row's lag
-//! metric. Subscribers declare their durable queues before they go live.
+//! An announcement no subscriber's queue is bound for (a subscriber deployed late, or
+//! redeclaring its queue) is not lost: the `orders` exchange's alternate exchange (a policy, see
+//! `Topology::policies`) puts it in the durable queue `orders.unrouted`, the broker confirms it
+//! there, and only then is the row marked sent. An operator moves it on once the subscriber is
+//! bound (`worker redrive --from orders-unrouted`).
+//!
+//! Only on a broker without that policy is a message returned as unroutable. It is then marked
+//! sent and counted (`result="unroutable"`), as before the alternate exchange: retrying forever
+//! would hold back every later row's lag metric on a development broker nobody subscribes on.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -142,7 +147,7 @@ impl OutboxRelay {
             // One line per pass, not per message: the metric has the exact count.
             tracing::warn!(
                 unroutable,
-                "announcements published with no queue subscribed"
+                "announcements dropped: no queue subscribed, and orders has no alternate exchange"
             );
         }
         outbox::mark_sent(&mut tx, &sent).await?;

@@ -1,10 +1,16 @@
-//! `worker redrive`: dead-lettered messages back into `checkout.fulfillment`, attempts reset.
+//! `worker redrive`: parked messages back where they belong.
 //!
-//! Each message is taken with `basic.get` (unacknowledged), republished straight to the
-//! fulfillment queue (default exchange: other subscribers of `checkout.events` do not get it a
-//! second time) with a confirm, and only then acknowledged in the dead queue; a failure puts it
-//! back. At most the number present at the start is moved, so a message that dies again at once
-//! (Stripe still answers 404) is not redriven in a loop.
+//! - `--from dead` (the default): dead-lettered messages straight into `checkout.fulfillment`
+//!   (default exchange: other subscribers of `checkout.events` do not get them a second time),
+//!   attempts reset.
+//! - `--from unrouted`: events the alternate exchange caught (no binding took them) back through
+//!   `checkout.events` with their own routing key, once the binding is back.
+//! - `--from orders-unrouted`: announcements no subscriber's queue took, back through `orders`.
+//!
+//! Each message is taken with `basic.get` (unacknowledged), republished with a confirm, and only
+//! then acknowledged in its queue; a failure puts it back. At most the number present at the
+//! start is moved, so a message that is parked again at once (Stripe still answers 404, the
+//! binding is still missing) is not redriven in a loop.
 
 use std::time::Duration;
 
@@ -34,22 +40,55 @@ const RESET_HEADERS: &[&str] = &[
 pub enum RedriveError {
     #[error("broker")]
     Broker(#[from] lapin::Error),
-    #[error("republishing a dead message")]
+    #[error("republishing a parked message")]
     Publish(#[from] PublishError),
+}
+
+/// Which parked messages a redrive moves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum RedriveSource {
+    /// `checkout.fulfillment.dead`, back into `checkout.fulfillment`.
+    Dead,
+    /// `checkout.unrouted`, back through `checkout.events`.
+    Unrouted,
+    /// `orders.unrouted`, back through `orders`.
+    OrdersUnrouted,
+}
+
+impl RedriveSource {
+    /// The queue to take from.
+    fn queue(self, topology: &Topology) -> String {
+        match self {
+            Self::Dead => topology.dead_queue(),
+            Self::Unrouted => topology.unrouted_queue(),
+            Self::OrdersUnrouted => topology.orders_unrouted_queue(),
+        }
+    }
+
+    /// Where a message taken from the queue goes: (exchange, routing key).
+    fn destination(self, topology: &Topology, routing_key: &str) -> (String, String) {
+        match self {
+            Self::Dead => (String::new(), topology.fulfillment_queue()),
+            // The alternate exchange kept the routing key the message was published with.
+            Self::Unrouted => (topology.checkout_exchange(), routing_key.to_owned()),
+            Self::OrdersUnrouted => (topology.orders_exchange(), routing_key.to_owned()),
+        }
+    }
 }
 
 /// What a redrive did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RedriveReport {
     pub moved: usize,
-    /// Dead messages left behind (over the limit).
+    /// Messages left behind (over the limit).
     pub remaining: u32,
 }
 
-/// Moves up to `limit` (default: all present now) dead messages back to the fulfillment queue.
+/// Moves up to `limit` (default: all present now) messages of `source` back.
 pub async fn redrive(
     url: &SecretString,
     topology: &Topology,
+    source: RedriveSource,
     limit: Option<usize>,
     confirm_timeout: Duration,
 ) -> Result<RedriveReport, RedriveError> {
@@ -59,10 +98,10 @@ pub async fn redrive(
         .confirm_select(ConfirmSelectOptions::default())
         .await?;
     topology.declare(&channel).await?;
-    let dead_queue = topology.dead_queue();
+    let parked_queue = source.queue(topology);
     let present = channel
         .queue_declare(
-            &dead_queue,
+            &parked_queue,
             QueueDeclareOptions {
                 passive: true,
                 ..Default::default()
@@ -72,11 +111,10 @@ pub async fn redrive(
         .await?
         .message_count() as usize;
     let budget = limit.map_or(present, |l| l.min(present));
-    let fulfillment_queue = topology.fulfillment_queue();
     let mut moved = 0;
     while moved < budget {
         let Some(message) = channel
-            .basic_get(&dead_queue, BasicGetOptions { no_ack: false })
+            .basic_get(&parked_queue, BasicGetOptions { no_ack: false })
             .await?
         else {
             break;
@@ -90,9 +128,11 @@ pub async fn redrive(
                 }
             }
         }
+        let (exchange, routing_key) =
+            source.destination(topology, message.delivery.routing_key.as_str());
         let outgoing = OutgoingMessage {
-            exchange: "",
-            routing_key: &fulfillment_queue,
+            exchange: &exchange,
+            routing_key: &routing_key,
             body: &message.delivery.data,
             message_id: properties.message_id().as_ref().map_or("", |s| s.as_str()),
             kind: properties.kind().as_ref().map_or("", |s| s.as_str()),

@@ -1,7 +1,9 @@
 //! RabbitMQ: the topology (declared here and nowhere else), a confirmed publisher, a connection
 //! that repairs itself, and W3C trace context over AMQP headers.
 //!
-//! - [`topology`]: every exchange and queue of ARCHITECTURE's topology, each option commented.
+//! - [`topology`]: every exchange and queue of ARCHITECTURE's topology, each option commented,
+//!   and the policies that give `checkout.events` and `orders` their alternate exchanges (the
+//!   `*.unrouted` queues), so nothing published is ever dropped as unroutable.
 //! - [`publisher`]: publish persistent + `mandatory`, await the confirm within a deadline; only
 //!   a plain `Ack` counts.
 //! - [`connection`]: connect with the tokio executor; [`connection::Broker`] keeps a confirm
@@ -15,4 +17,4 @@ pub mod trace_context;
 
 pub use connection::{connect, Backoff, Broker};
 pub use publisher::{publish_confirmed, OutgoingMessage, PublishError};
-pub use topology::Topology;
+pub use topology::{Policy, Topology};

@@ -88,7 +88,14 @@ pub async fn publish_confirmed(
             .await?;
         match confirm.await? {
             Confirmation::Ack(None) => Ok(()),
-            // With `mandatory`, an unroutable message is acked *and* returned.
+            // With `mandatory`, an unroutable message is acked *and* returned. A second line of
+            // defence only: lapin does not tie a `basic.return` to its delivery tag but hands
+            // it to whichever confirm of the channel completes next, so with several publishes
+            // in flight a routed one can be reported unroutable (a 503: Stripe sends it again,
+            // the worker dedupes) and the unroutable one as a plain ack. That is why the
+            // publishing exchanges have alternate exchanges (`Topology::policies`): with them
+            // no message is unroutable, and this arm fires only if the alternate exchange is
+            // itself missing.
             Confirmation::Ack(Some(_returned)) => Err(PublishError::Unroutable),
             Confirmation::Nack(_) => Err(PublishError::Nacked),
             Confirmation::NotRequested => Err(PublishError::NotConfirmMode),

@@ -72,6 +72,59 @@ impl Topology {
         self.name("orders")
     }
 
+    /// The alternate exchange of `checkout.events` (see [`Self::policies`]): every event no
+    /// binding takes (the fulfillment queue or its binding missing, a type nobody consumes)
+    /// goes here instead of being dropped.
+    pub fn unrouted_exchange(&self) -> String {
+        self.name("checkout.unrouted")
+    }
+
+    /// Where unrouted events wait for an operator (`worker redrive --from unrouted`).
+    pub fn unrouted_queue(&self) -> String {
+        self.name("checkout.unrouted")
+    }
+
+    /// The alternate exchange of `orders`: announcements no subscriber's queue takes.
+    pub fn orders_unrouted_exchange(&self) -> String {
+        self.name("orders.unrouted")
+    }
+
+    /// Where unrouted announcements wait (`worker redrive --from orders-unrouted`).
+    pub fn orders_unrouted_queue(&self) -> String {
+        self.name("orders.unrouted")
+    }
+
+    /// The policies this topology relies on: each publishing exchange gets its alternate
+    /// exchange, so a message no binding takes lands in a durable `*.unrouted` queue and is
+    /// never dropped, whatever the confirm said about it.
+    ///
+    /// A policy, not the exchange's `alternate-exchange` argument: `checkout.events` and
+    /// `orders` already exist, argument-free, on every deployed broker, and redeclaring an
+    /// exchange with a different argument is refused (PRECONDITION_FAILED), which would stop
+    /// every service from starting until an operator deleted the exchange (and with it every
+    /// binding). A policy is added to a live exchange, by the definitions file the broker
+    /// imports at each boot or by `rabbitmqctl set_policy`, and the services' declare stays
+    /// what it was. AMQP cannot set a policy, so the services do not: `declare` creates the
+    /// alternate exchanges and their queues, `deploy/rabbitmq/definitions.json` carries these
+    /// policies (a test holds it to this list), RUNBOOK.md shows the command for a running
+    /// broker.
+    pub fn policies(&self) -> Vec<Policy> {
+        [
+            (self.checkout_exchange(), self.unrouted_exchange()),
+            (self.orders_exchange(), self.orders_unrouted_exchange()),
+        ]
+        .into_iter()
+        .map(|(exchange, alternate)| Policy {
+            name: format!("{exchange}.unrouted"),
+            // Anchored and escaped: exactly this exchange, not `checkout.events.v2` too.
+            pattern: format!("^{}$", regex_escape(&exchange)),
+            apply_to: "exchanges",
+            priority: POLICY_PRIORITY,
+            alternate_exchange: alternate,
+        })
+        .collect()
+    }
+
     pub fn retry_tiers(&self) -> &[Duration] {
         &self.retry_tiers
     }
@@ -112,6 +165,36 @@ impl Topology {
         ] {
             channel
                 .exchange_declare(&exchange, kind, durable_exchange, none())
+                .await?;
+        }
+
+        // The alternate exchanges (linked by `policies`) and their queues. Fanout: whatever
+        // reaches one goes to its queue, keeping its routing key for the way back. Internal:
+        // only the broker routes into them, never a client's publish.
+        for (exchange, queue) in [
+            (self.unrouted_exchange(), self.unrouted_queue()),
+            (
+                self.orders_unrouted_exchange(),
+                self.orders_unrouted_queue(),
+            ),
+        ] {
+            channel
+                .exchange_declare(
+                    &exchange,
+                    ExchangeKind::Fanout,
+                    ExchangeDeclareOptions {
+                        internal: true,
+                        ..durable_exchange
+                    },
+                    none(),
+                )
+                .await?;
+            let mut args = FieldTable::default();
+            // Quorum like every other queue: replicated, confirmed once a quorum has it.
+            args.insert("x-queue-type".into(), long_string("quorum"));
+            channel.queue_declare(&queue, durable_queue, args).await?;
+            channel
+                .queue_bind(&queue, &exchange, "", QueueBindOptions::default(), none())
                 .await?;
         }
 
@@ -202,7 +285,12 @@ impl Topology {
 
     /// Every queue this topology declares (for tests and the operator's cleanup).
     pub fn queues(&self) -> Vec<String> {
-        let mut queues = vec![self.fulfillment_queue(), self.dead_queue()];
+        let mut queues = vec![
+            self.fulfillment_queue(),
+            self.dead_queue(),
+            self.unrouted_queue(),
+            self.orders_unrouted_queue(),
+        ];
         queues.extend((0..self.retry_tiers.len()).filter_map(|t| self.retry_queue(t)));
         queues
     }
@@ -213,8 +301,39 @@ impl Topology {
             self.retry_exchange(),
             self.dead_exchange(),
             self.orders_exchange(),
+            self.unrouted_exchange(),
+            self.orders_unrouted_exchange(),
         ]
     }
+}
+
+/// A RabbitMQ policy giving an exchange its alternate exchange; see [`Topology::policies`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Policy {
+    pub name: String,
+    /// A regular expression matching the exchange's name, and nothing else.
+    pub pattern: String,
+    pub apply_to: &'static str,
+    pub priority: i64,
+    /// The policy's one key, `alternate-exchange`.
+    pub alternate_exchange: String,
+}
+
+/// Only one policy applies to an exchange, the highest priority one. Above the default 0, so
+/// that a broad policy an operator adds for something else (federation, say) does not silently
+/// take the alternate exchange away; such a policy must then repeat `alternate-exchange`.
+const POLICY_PRIORITY: i64 = 10;
+
+/// `name` as a regular expression matching itself (RabbitMQ policy patterns are PCRE).
+fn regex_escape(name: &str) -> String {
+    let mut escaped = String::with_capacity(name.len());
+    for c in name.chars() {
+        if "\\.^$|?*+()[]{}".contains(c) {
+            escaped.push('\\');
+        }
+        escaped.push(c);
+    }
+    escaped
 }
 
 fn long_string(s: &str) -> AMQPValue {
@@ -276,6 +395,19 @@ mod tests {
             "t1.checkout.fulfillment.delay.1500ms"
         );
         assert!(t.retry_queue(3).is_none());
-        assert_eq!(t.queues().len(), 5);
+        assert_eq!(t.queues().len(), 7);
+    }
+
+    #[test]
+    fn each_publishing_exchange_has_a_policy_naming_its_alternate_exchange_and_only_it() {
+        let t = Topology::new("t1.", vec![], 5);
+        let policies = t.policies();
+        assert_eq!(policies.len(), 2);
+        assert_eq!(policies[0].name, "t1.checkout.events.unrouted");
+        assert_eq!(policies[0].pattern, r"^t1\.checkout\.events$");
+        assert_eq!(policies[0].alternate_exchange, "t1.checkout.unrouted");
+        assert_eq!(policies[1].pattern, r"^t1\.orders$");
+        assert_eq!(policies[1].alternate_exchange, "t1.orders.unrouted");
+        assert!(policies.iter().all(|p| p.apply_to == "exchanges"));
     }
 }
