@@ -7,6 +7,7 @@ use std::time::Duration;
 use actix_web::dev::{Server, ServerHandle};
 use actix_web::{web, App, HttpServer};
 use anyhow::Context;
+use shared::settings::DatabaseSettings;
 use shared::stripe::StripeClient;
 use shared::{Fulfiller, Settings};
 use tracing_actix_web::TracingLogger;
@@ -23,6 +24,10 @@ const LIMITER_SWEEP_INTERVAL: Duration = Duration::from_secs(60);
 /// How long a stopping server lets in-flight pages finish (each is bounded by the fulfillment
 /// deadline, which is seconds).
 const SHUTDOWN_TIMEOUT_SECS: u64 = 10;
+
+/// This service waits for a database connection at most this fraction of the success page's
+/// deadline (see [`database_settings`]).
+const CONNECTION_WAIT_DIVISOR: u64 = 3;
 
 /// What every handler shares; one instance behind `web::Data`.
 #[derive(Debug)]
@@ -97,7 +102,8 @@ impl Application {
     /// Connects lazily (the service starts, and reports not ready, while Postgres or Stripe is
     /// down), binds `landing.host:landing.port`, and builds the server without running it yet.
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
-        let pool = shared::store::pool(&settings.database).context("database settings")?;
+        let pool =
+            shared::store::pool(&database_settings(&settings)).context("database settings")?;
         let stripe = StripeClient::new(&settings.stripe).context("building the Stripe client")?;
         let address = (settings.landing.host.as_str(), settings.landing.port);
         let listener = TcpListener::bind(address)
@@ -163,6 +169,26 @@ async fn terminated() -> &'static str {
         _ = term.recv() => "SIGTERM",
         _ = tokio::signal::ctrl_c() => "SIGINT",
     }
+}
+
+/// The shared database settings with the connection wait capped at a third of the success
+/// page's deadline. A database that is down shows up as a connection wait that runs out (the
+/// pool keeps retrying a refused connection until then); were that wait as long as the
+/// deadline, the deadline would always pass first and a customer would be told "confirming"
+/// for something that cannot happen, instead of the 503 page that says to retry. A third
+/// leaves the rest of the deadline for the queries and Stripe once connected.
+fn database_settings(settings: &Settings) -> DatabaseSettings {
+    let cap = (settings.landing.fulfill_deadline_ms / CONNECTION_WAIT_DIVISOR).max(1);
+    let mut database = settings.database.clone();
+    if database.acquire_timeout_ms > cap {
+        tracing::info!(
+            configured_ms = database.acquire_timeout_ms,
+            used_ms = cap,
+            "the database connection wait is capped at a third of the fulfillment deadline"
+        );
+        database.acquire_timeout_ms = cap;
+    }
+    database
 }
 
 /// The HTTP server on `listener`, with every route and middleware.

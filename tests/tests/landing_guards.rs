@@ -124,12 +124,38 @@ async fn the_database_being_down_is_a_503_page_and_not_ready() {
 }
 
 #[tokio::test]
+async fn with_default_timeouts_a_database_that_is_down_is_a_fast_503_not_confirming() {
+    // Only the address changes: the connection wait and the page deadline keep their defaults.
+    let landing = Landing::start_with(&[(
+        "APP_DATABASE__URL",
+        "postgres://postgres@127.0.0.1:1/nowhere",
+    )])
+    .await;
+    let deadline = Duration::from_millis(landing.settings.landing.fulfill_deadline_ms);
+    let id = paid_session(&landing.sim, "Jenny Rosen");
+
+    let started = std::time::Instant::now();
+    let page = landing.success_page(id.as_str()).await;
+    let took = started.elapsed();
+
+    assert_eq!(page.status, 503, "answered in {took:?}: {}", page.body);
+    page.assert_shows(&["Please retry in a few seconds"]);
+    assert!(!page.header("retry-after").is_empty(), "a Retry-After");
+    assert!(
+        took < deadline / 2,
+        "answered in {took:?}, page deadline {deadline:?}"
+    );
+}
+
+#[tokio::test]
 async fn past_the_deadline_the_page_says_confirming_and_the_attempt_completes_behind_it() {
-    let landing = Landing::start_with(&[("APP_LANDING__FULFILL_DEADLINE_MS", "200")]).await;
+    // A deadline well above a local connection's set-up (the connection wait is a third of it),
+    // and a Stripe slower than the first page and its three reloads together.
+    let landing = Landing::start_with(&[("APP_LANDING__FULFILL_DEADLINE_MS", "600")]).await;
     let id = paid_session(&landing.sim, "Jenny Rosen");
     landing.sim.state.inject_fault(Fault {
         route: RouteMatch::new("GET", "/v1/checkout/sessions/"),
-        kind: FaultKind::Delay(Duration::from_millis(3000)),
+        kind: FaultKind::Delay(Duration::from_millis(4000)),
         count: 1,
     });
 
