@@ -2,7 +2,8 @@
 //!
 //! Flow of a purchase through this service:
 //! 1. `GET /` ([`routes::shop`]) lists the catalog ([`catalog`]: the configured prices, or every
-//!    active price the Stripe account lists, cached briefly) with one cart form per currency.
+//!    active price the Stripe account lists, cached and refreshed behind the cache) with one cart
+//!    form per currency.
 //! 2. `POST /checkout` ([`routes::checkout`]) creates the Checkout Session with
 //!    `success_url=<public base>/order/success?session_id={CHECKOUT_SESSION_ID}` (the placeholder
 //!    literally; Stripe substitutes it) and an idempotency key derived from the form's one-time

@@ -54,7 +54,11 @@ impl AppState {
     pub fn new(settings: &Settings, fulfiller: Fulfiller) -> Self {
         let landing = &settings.landing;
         Self {
-            catalog: Catalog::new(fulfiller.stripe().clone(), landing.catalog.clone()),
+            catalog: Catalog::new(
+                fulfiller.stripe().clone(),
+                landing.catalog.clone(),
+                Duration::from_secs(landing.catalog_ttl_secs),
+            ),
             attempts: Attempts::new(fulfiller.clone()),
             fulfiller,
             success_limiter: ClientRateLimiter::per_minute(landing.success_rate_per_minute),

@@ -119,6 +119,9 @@ pub struct LandingSettings {
     pub fulfill_deadline_ms: u64,
     pub success_rate_per_minute: u32,
     pub catalog: Vec<String>,
+    /// How long a fetched catalog is fresh; after that it is still served while one refresh
+    /// runs.
+    pub catalog_ttl_secs: u64,
 }
 
 /// A setting that cannot be used, named by its key.

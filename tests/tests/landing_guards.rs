@@ -189,6 +189,72 @@ async fn past_the_deadline_the_page_says_confirming_and_the_attempt_completes_be
     page.assert_shows(&["Thanks for your order, Jenny Rosen!"]);
 }
 
+/// Stripe's price list answers only after `delay`, for every request from now on.
+fn stripe_prices_hang(landing: &Landing, delay: Duration) {
+    landing.sim.state.inject_fault(Fault {
+        route: RouteMatch::new("GET", "/v1/prices"),
+        kind: FaultKind::Delay(delay),
+        count: 0,
+    });
+}
+
+#[tokio::test]
+async fn while_stripe_hangs_the_shop_and_checkout_answer_from_the_last_good_catalog() {
+    // Every view finds the catalog expired, so every view would refresh it.
+    let landing = Landing::start_with(&[("APP_LANDING__CATALOG_TTL_SECS", "0")]).await;
+    let first = landing.get("/").await;
+    first.assert_shows(&["Stripe T-shirt"]);
+    stripe_prices_hang(&landing, Duration::from_secs(20));
+    let fetches_before = landing.sim.state.requests_to("/v1/prices");
+
+    let started = std::time::Instant::now();
+    let views = futures::future::join_all((0..5).map(|_| landing.get("/"))).await;
+    let checkout = landing
+        .post_form(
+            "/checkout",
+            &[("form_token", &first.form_token()), ("qty_price_mug", "1")],
+        )
+        .await;
+    let took = started.elapsed();
+
+    for view in &views {
+        assert_eq!(view.status, 200, "{}", view.body);
+        view.assert_shows(&["Stripe T-shirt"]);
+    }
+    assert_eq!(checkout.status, 303, "{}", checkout.body);
+    assert!(
+        took < Duration::from_secs(1),
+        "five shop views and a checkout took {took:?}"
+    );
+    assert_eq!(
+        landing.sim.state.requests_to("/v1/prices") - fetches_before,
+        1,
+        "one refresh at a time"
+    );
+}
+
+#[tokio::test]
+async fn with_no_catalog_yet_and_stripe_hanging_the_shop_is_a_prompt_503() {
+    let landing = Landing::start().await;
+    stripe_prices_hang(&landing, Duration::from_secs(20));
+
+    let started = std::time::Instant::now();
+    let views = futures::future::join_all((0..3).map(|_| landing.get("/"))).await;
+    let took = started.elapsed();
+
+    for view in &views {
+        assert_eq!(view.status, 503, "{}", view.body);
+        view.assert_shows(&["load our catalog", "Please retry in a few seconds"]);
+        assert_eq!(view.header("retry-after"), "5");
+    }
+    assert!(took < Duration::from_secs(4), "answered in {took:?}");
+    assert_eq!(
+        landing.sim.state.requests_to("/v1/prices"),
+        1,
+        "the views waited for one fetch"
+    );
+}
+
 #[tokio::test]
 async fn ready_when_postgres_and_stripe_answer_and_health_and_metrics_are_served() {
     let landing = Landing::start().await;

@@ -14,6 +14,7 @@ use sha2::{Digest, Sha256};
 use shared::stripe::{CreateCheckoutSession, NewLineItem, StripeError};
 
 use super::error_chain;
+use crate::catalog::CatalogError;
 use crate::metrics;
 use crate::pages::ErrorPage;
 use crate::startup::AppState;
@@ -28,6 +29,10 @@ pub enum CheckoutError {
     /// The customer's form: a 400 page saying what to fix.
     #[error("{0}")]
     Form(String),
+    /// The catalog, to check the cart against, is not available: 503 when it may pass, else
+    /// 500.
+    #[error("the catalog is not available")]
+    Catalog(#[from] CatalogError),
     /// Stripe refused or failed: 503 when it may pass, else 500.
     #[error("creating the Checkout Session failed")]
     Stripe(#[from] StripeError),
@@ -65,7 +70,7 @@ pub async fn checkout(state: web::Data<AppState>, body: web::Bytes) -> HttpRespo
             "redirected",
         ),
         Err(CheckoutError::Form(reason)) => (ErrorPage::bad_form(reason), "bad_form"),
-        Err(CheckoutError::Stripe(e)) if e.is_transient() => {
+        Err(e) if e.is_transient() => {
             tracing::warn!(error = %error_chain(&e), "checkout could not start");
             (
                 ErrorPage::unavailable("start your checkout"),
@@ -117,6 +122,17 @@ async fn create(state: &AppState, body: &[u8]) -> Result<String, CheckoutError> 
         .await?;
     tracing::info!(session_id = %session.id, "checkout session created");
     session.url.ok_or(CheckoutError::NoPaymentPage)
+}
+
+impl CheckoutError {
+    /// Whether the customer may succeed by retrying in a moment (a 503 page).
+    pub fn is_transient(&self) -> bool {
+        match self {
+            Self::Catalog(e) => e.is_transient(),
+            Self::Stripe(e) => e.is_transient(),
+            Self::Form(_) | Self::NoPaymentPage => false,
+        }
+    }
 }
 
 impl Cart {

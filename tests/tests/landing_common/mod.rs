@@ -42,6 +42,16 @@ impl Page {
             .unwrap_or_default()
     }
 
+    /// The one-time token of a shop page's forms.
+    pub fn form_token(&self) -> String {
+        self.body
+            .split("name=\"form_token\" value=\"")
+            .nth(1)
+            .and_then(|rest| rest.split('"').next())
+            .unwrap_or_else(|| panic!("no form token on the page:\n{}", self.body))
+            .to_owned()
+    }
+
     /// Asserts the body contains every one of `texts`, showing the page when it does not.
     pub fn assert_shows(&self, texts: &[&str]) {
         for text in texts {
