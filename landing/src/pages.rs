@@ -279,7 +279,7 @@ impl ErrorPage {
         let mut response = Self::page(
             StatusCode::TOO_MANY_REQUESTS,
             "Too many requests",
-            "You’ve loaded this page many times in a short while. Please wait a minute and try \
+            "We’ve had many requests from you in a short while. Please wait a minute and try \
              again.",
         )
         .respond();

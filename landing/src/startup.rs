@@ -14,7 +14,10 @@ use tracing_actix_web::TracingLogger;
 
 use crate::attempts::Attempts;
 use crate::catalog::Catalog;
+use crate::client_ip::ClientIp;
+use crate::form_token::FormTokens;
 use crate::rate_limit::ClientRateLimiter;
+use crate::stripe_check::StripeCheck;
 use crate::{headers, metrics, routes};
 
 /// How often idle clients are dropped from the rate limiters' tables, so that a crawl from many
@@ -37,12 +40,21 @@ pub struct AppState {
     /// The success page's `fulfill_checkout` attempts, one per session at a time.
     pub attempts: Attempts,
     pub catalog: Catalog,
+    /// Who the client is: the TCP peer, or the address a trusted proxy reports. Every budget
+    /// below counts by it.
+    pub client_ip: ClientIp,
     /// Success-page budget per client IP (an enumeration guard: ids are long and random, but a
     /// scraper should still get nowhere fast).
     pub success_limiter: ClientRateLimiter,
     /// The status endpoint polled by the "payment processing" page has its own budget of the
     /// same size, so that polling never uses up the customer's page loads.
     pub status_limiter: ClientRateLimiter,
+    /// Checkout budget per client: each checkout may create a Checkout Session, a Stripe call.
+    pub checkout_limiter: ClientRateLimiter,
+    /// Issues the shop's form tokens and checks them at checkout.
+    pub form_tokens: FormTokens,
+    /// Stripe's part of `/readyz`, checked at most every `landing.stripe_check_secs`.
+    pub stripe_check: StripeCheck,
     /// How long the success page waits for `fulfill_checkout` before it answers "confirming".
     pub fulfill_deadline: Duration,
     /// Where customers reach us, without a trailing slash; `success_url` and `cancel_url` start
@@ -51,13 +63,20 @@ pub struct AppState {
 }
 
 impl AppState {
-    pub fn new(settings: &Settings, fulfiller: Fulfiller) -> Self {
+    pub fn new(settings: &Settings, fulfiller: Fulfiller) -> anyhow::Result<Self> {
         let landing = &settings.landing;
-        Self {
+        Ok(Self {
             catalog: Catalog::new(
                 fulfiller.stripe().clone(),
                 landing.catalog.clone(),
                 Duration::from_secs(landing.catalog_ttl_secs),
+            ),
+            client_ip: ClientIp::from_settings(landing)?,
+            checkout_limiter: ClientRateLimiter::per_minute(landing.checkout_rate_per_minute),
+            form_tokens: FormTokens::new(landing.form_secret.clone()),
+            stripe_check: StripeCheck::new(
+                fulfiller.stripe().clone(),
+                Duration::from_secs(landing.stripe_check_secs),
             ),
             attempts: Attempts::new(fulfiller.clone()),
             fulfiller,
@@ -65,7 +84,7 @@ impl AppState {
             status_limiter: ClientRateLimiter::per_minute(landing.success_rate_per_minute),
             fulfill_deadline: Duration::from_millis(landing.fulfill_deadline_ms),
             public_base_url: landing.public_base_url.trim_end_matches('/').to_owned(),
-        }
+        })
     }
 }
 
@@ -114,7 +133,7 @@ impl Application {
             .with_context(|| format!("binding {}:{}", address.0, address.1))?;
         let port = listener.local_addr()?.port();
         listener.set_nonblocking(true)?;
-        let state = web::Data::new(AppState::new(&settings, Fulfiller::new(pool, stripe)));
+        let state = web::Data::new(AppState::new(&settings, Fulfiller::new(pool, stripe))?);
         metrics::register();
         let sweeper = tokio::spawn(sweep_limiters(state.clone()));
         let server = run(listener, state)?;
@@ -219,5 +238,6 @@ async fn sweep_limiters(state: web::Data<AppState>) {
         interval.tick().await;
         state.success_limiter.forget_idle();
         state.status_limiter.forget_idle();
+        state.checkout_limiter.forget_idle();
     }
 }
