@@ -35,7 +35,7 @@ trap cleanup EXIT
 
 target/release/stripe-sim serve --port "$SIM_PORT" >"$work/sim.log" 2>&1 &
 pids+=($!)
-# The per-client budget is raised: every request comes from one address here. The Stripe
+# The per-client budgets are raised: every request comes from one address here. The Stripe
 # client's own limit is raised too, since the simulator has none (with real Stripe it caps
 # page-triggered fulfillments per process; see the notes).
 APP_DATABASE__URL="$PG/$DB" \
@@ -45,6 +45,7 @@ APP_LANDING__HOST=127.0.0.1 \
 APP_LANDING__PORT="$LANDING_PORT" \
 APP_LANDING__PUBLIC_BASE_URL="$LANDING_URL" \
 APP_LANDING__SUCCESS_RATE_PER_MINUTE=1000000000 \
+APP_LANDING__CHECKOUT_RATE_PER_MINUTE=1000000000 \
   target/release/landing >"$work/landing.log" 2>&1 &
 landing_pid=$!
 pids+=($landing_pid)

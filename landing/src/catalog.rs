@@ -2,19 +2,31 @@
 //! Stripe account lists when none are configured, with product names and amounts.
 //!
 //! Stripe is the source of truth for prices, but asking it on every shop-page view would spend
-//! the API budget that fulfillment needs; the list is cached for [`CATALOG_TTL`]. A refresh that
-//! fails keeps serving the last good list, so a Stripe outage does not close the shop for
-//! customers who already reached it.
+//! the API budget that fulfillment needs; the list is cached for `landing.catalog_ttl_secs`.
+//! Past that, a view still gets the last good list at once while one refresh runs in the
+//! background (stale-while-revalidate, one refresh at a time). A refresh that fails keeps the
+//! last good list and is not retried for [`RETRY_AFTER_FAILURE`], so a Stripe outage neither
+//! closes the shop for customers nor makes them queue behind retried fetches. Only before the
+//! first list ever arrives does a view wait, for [`FIRST_LOAD_WAIT`] at most, and then says that
+//! the catalog is unavailable.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use futures::future::{BoxFuture, FutureExt, Shared};
 use shared::stripe::{CatalogPrice, StripeClient, StripeError};
 use shared::{Currency, Money};
-use tokio::sync::Mutex;
+use tracing::Instrument;
 
-/// How long a fetched catalog is served before it is fetched again.
-pub const CATALOG_TTL: Duration = Duration::from_secs(300);
+/// How long a view waits for the first catalog when none has been fetched yet: a healthy Stripe
+/// lists prices in well under a second, and a customer is better served by a prompt "retry"
+/// page than by a spinner that lasts as long as our Stripe client's retries.
+pub const FIRST_LOAD_WAIT: Duration = Duration::from_secs(2);
+
+/// After a failed refresh, the next one starts no sooner than this: during an outage the shop
+/// keeps its last good list without spending the Stripe budget on one retried fetch after
+/// another.
+pub const RETRY_AFTER_FAILURE: Duration = Duration::from_secs(10);
 
 /// One price on offer.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -38,67 +50,100 @@ impl Offer {
     }
 }
 
-/// The offers, fetched on demand and cached.
-pub struct Catalog {
-    stripe: StripeClient,
-    /// Configured price ids, in display order; empty: everything active.
-    configured: Vec<String>,
-    /// A tokio mutex because it is held across the Stripe call: concurrent shop-page views
-    /// during a refresh wait for one fetch instead of each making their own.
-    cache: Mutex<Option<Cached>>,
+/// Why there is no catalog to show.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum CatalogError {
+    /// The last fetch failed and no list was ever fetched (shared by every view that waited
+    /// for it, hence the `Arc`).
+    #[error("fetching the catalog from Stripe failed")]
+    Stripe(#[source] Arc<StripeError>),
+    /// No list yet: the first fetch is still running, or failed moments ago.
+    #[error("the catalog has not been fetched yet")]
+    NotLoaded,
 }
 
-struct Cached {
-    fetched: Instant,
-    offers: Arc<Vec<Offer>>,
+impl CatalogError {
+    /// Whether retrying later may help (a 503 page), or it is our fault (a 500 page).
+    pub fn is_transient(&self) -> bool {
+        match self {
+            Self::Stripe(e) => e.is_transient(),
+            Self::NotLoaded => true,
+        }
+    }
+}
+
+/// The offers, fetched on demand and cached.
+pub struct Catalog {
+    fetcher: Fetcher,
+    ttl: Duration,
+    /// A `std` mutex: held only to read or update the cache, never across an `.await` (the
+    /// fetch runs in its own task), so no view ever waits behind Stripe for it.
+    cache: Arc<Mutex<Cache>>,
+}
+
+/// What a refresh needs, cloned into its task.
+#[derive(Clone)]
+struct Fetcher {
+    stripe: StripeClient,
+    /// Configured price ids, in display order; empty: everything active.
+    configured: Arc<Vec<String>>,
+}
+
+/// A refresh that any number of views can await; it runs whether or not anyone does.
+type Refresh = Shared<BoxFuture<'static, Result<Arc<Vec<Offer>>, CatalogError>>>;
+
+#[derive(Default)]
+struct Cache {
+    /// The last list fetched, and when.
+    last_good: Option<(Instant, Arc<Vec<Offer>>)>,
+    /// The refresh running now, if any.
+    refreshing: Option<Refresh>,
+    /// When the last refresh failed, if it did (cleared by a success).
+    failed_at: Option<Instant>,
 }
 
 impl std::fmt::Debug for Catalog {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Catalog")
-            .field("configured", &self.configured)
+            .field("configured", &self.fetcher.configured)
+            .field("ttl", &self.ttl)
             .finish_non_exhaustive()
     }
 }
 
 impl Catalog {
-    pub fn new(stripe: StripeClient, configured: Vec<String>) -> Self {
+    pub fn new(stripe: StripeClient, configured: Vec<String>, ttl: Duration) -> Self {
         Self {
-            stripe,
-            configured,
-            cache: Mutex::new(None),
+            fetcher: Fetcher {
+                stripe,
+                configured: Arc::new(configured),
+            },
+            ttl,
+            cache: Arc::default(),
         }
     }
 
-    /// The offers in display order.
-    pub async fn offers(&self) -> Result<Arc<Vec<Offer>>, StripeError> {
-        let mut cache = self.cache.lock().await;
-        if let Some(cached) = cache.as_ref() {
-            if cached.fetched.elapsed() < CATALOG_TTL {
-                return Ok(cached.offers.clone());
-            }
-        }
-        match self.fetch().await {
-            Ok(offers) => {
-                let offers = Arc::new(offers);
-                *cache = Some(Cached {
-                    fetched: Instant::now(),
-                    offers: offers.clone(),
-                });
-                Ok(offers)
-            }
-            Err(e) => match cache.as_ref() {
-                Some(stale) => {
-                    tracing::warn!(error = %e, "catalog refresh failed; serving the last good list");
-                    Ok(stale.offers.clone())
+    /// The offers in display order: the cached list (refreshed behind it once expired), or,
+    /// before the first list, the first fetch's result within [`FIRST_LOAD_WAIT`].
+    pub async fn offers(&self) -> Result<Arc<Vec<Offer>>, CatalogError> {
+        let first_load = {
+            let mut cache = lock(&self.cache);
+            if let Some((fetched, offers)) = &cache.last_good {
+                let offers = offers.clone();
+                if fetched.elapsed() >= self.ttl {
+                    self.refresh(&mut cache);
                 }
-                None => Err(e),
-            },
-        }
+                return Ok(offers);
+            }
+            self.refresh(&mut cache).ok_or(CatalogError::NotLoaded)?
+        };
+        tokio::time::timeout(FIRST_LOAD_WAIT, first_load)
+            .await
+            .unwrap_or(Err(CatalogError::NotLoaded))
     }
 
     /// The offer for `price_id`, if the shop sells it.
-    pub async fn find(&self, price_id: &str) -> Result<Option<Offer>, StripeError> {
+    pub async fn find(&self, price_id: &str) -> Result<Option<Offer>, CatalogError> {
         Ok(self
             .offers()
             .await?
@@ -107,6 +152,69 @@ impl Catalog {
             .cloned())
     }
 
+    /// The running refresh, or a new one; `None` while a failed one is too recent to retry.
+    fn refresh(&self, cache: &mut Cache) -> Option<Refresh> {
+        if let Some(running) = &cache.refreshing {
+            return Some(running.clone());
+        }
+        if cache
+            .failed_at
+            .is_some_and(|at| at.elapsed() < RETRY_AFTER_FAILURE)
+        {
+            return None;
+        }
+        let fetcher = self.fetcher.clone();
+        let shared_cache = self.cache.clone();
+        let task = tokio::spawn(
+            async move {
+                // Declared first, dropped last: once the outcome is stored, and also if the
+                // fetch panics, so that a later view can start another refresh.
+                let _done = RefreshDone(shared_cache.clone());
+                let result = fetcher.fetch().await.map(Arc::new);
+                let mut cache = lock(&shared_cache);
+                match result {
+                    Ok(offers) => {
+                        cache.last_good = Some((Instant::now(), offers.clone()));
+                        cache.failed_at = None;
+                        Ok(offers)
+                    }
+                    Err(e) => {
+                        tracing::warn!(
+                            error = %shared::errors::error_chain(&e),
+                            serving_last_good = cache.last_good.is_some(),
+                            "the catalog refresh failed"
+                        );
+                        cache.failed_at = Some(Instant::now());
+                        Err(CatalogError::Stripe(Arc::new(e)))
+                    }
+                }
+            }
+            .instrument(tracing::info_span!("catalog_refresh")),
+        );
+        let refresh = async move {
+            task.await.unwrap_or_else(|e| {
+                tracing::error!(error = %e, "the catalog refresh task failed");
+                Err(CatalogError::NotLoaded)
+            })
+        }
+        .boxed()
+        .shared();
+        cache.refreshing = Some(refresh.clone());
+        Some(refresh)
+    }
+}
+
+/// Marks the refresh as finished when dropped. It needs the lock, which [`Catalog::refresh`]
+/// holds until the refresh is registered, so it never clears too early.
+struct RefreshDone(Arc<Mutex<Cache>>);
+
+impl Drop for RefreshDone {
+    fn drop(&mut self) {
+        lock(&self.0).refreshing = None;
+    }
+}
+
+impl Fetcher {
     async fn fetch(&self) -> Result<Vec<Offer>, StripeError> {
         let listed: Vec<Offer> = self
             .stripe
@@ -117,6 +225,12 @@ impl Catalog {
             .collect();
         Ok(select(listed, &self.configured))
     }
+}
+
+/// A panic elsewhere while holding the lock leaves the cache consistent (single-field writes),
+/// so a poisoned lock is still usable.
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// The configured ids in their configured order, or everything when none are configured.

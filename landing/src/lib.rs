@@ -2,11 +2,13 @@
 //!
 //! Flow of a purchase through this service:
 //! 1. `GET /` ([`routes::shop`]) lists the catalog ([`catalog`]: the configured prices, or every
-//!    active price the Stripe account lists, cached briefly) with one cart form per currency.
+//!    active price the Stripe account lists, cached and refreshed behind the cache) with one cart
+//!    form per currency.
 //! 2. `POST /checkout` ([`routes::checkout`]) creates the Checkout Session with
 //!    `success_url=<public base>/order/success?session_id={CHECKOUT_SESSION_ID}` (the placeholder
 //!    literally; Stripe substitutes it) and an idempotency key derived from the form's one-time
-//!    token, then answers 303 to the hosted payment page.
+//!    token, then answers 303 to the hosted payment page. A form whose token the shop did not
+//!    issue, or a client past its checkout budget, is refused before Stripe is asked.
 //! 3. The customer pays; Stripe redirects to `GET /order/success?session_id=cs_…`
 //!    ([`routes::success`]). The id is parsed before anything else (a malformed one is a 400 page
 //!    and never reaches Stripe), then [`shared::Fulfiller::fulfill_checkout`] runs with
@@ -20,18 +22,24 @@
 //! Around it: [`attempts`] runs the page's fulfillment attempts as tasks, one per session at a
 //! time; [`startup`] builds the server; [`pages`] holds the templates (askama, escaped
 //! automatically) and turns them into responses; [`headers`] sets the security and caching
-//! headers; [`rate_limit`] bounds success-page requests per client IP; [`metrics`] counts pages
-//! by outcome and times them; [`routes::ops`] serves `/healthz`, `/readyz` and `/metrics`, and
-//! [`routes::assets`] the stylesheet and script, compiled into the binary (no CDN).
+//! headers; [`rate_limit`] bounds success-page, status and checkout requests per client, which
+//! [`client_ip`] finds (the TCP peer, or what a trusted proxy reports); [`form_token`] signs the
+//! shop's form tokens and checks them at checkout; [`metrics`] counts pages by outcome and times
+//! them; [`routes::ops`] serves `/healthz`, `/readyz` (Stripe's part from [`stripe_check`],
+//! never a call per probe) and `/metrics`, and [`routes::assets`] the stylesheet and script,
+//! compiled into the binary (no CDN).
 
 pub mod attempts;
 pub mod catalog;
+pub mod client_ip;
+pub mod form_token;
 pub mod headers;
 pub mod metrics;
 pub mod pages;
 pub mod rate_limit;
 pub mod routes;
 pub mod startup;
+pub mod stripe_check;
 
 pub use startup::{Application, StopHandle};
 

@@ -241,8 +241,8 @@ impl ErrorPage {
             StatusCode::BAD_REQUEST,
             "That link doesn’t look right",
             format!(
-                "We couldn’t read the order in this link ({reason}). Please use the link from \
-                 your confirmation email, or contact us if you need help."
+                "We couldn’t read the order in this link ({reason}). Please check that the link \
+                 is complete, or contact us if you need help."
             ),
         )
         .respond()
@@ -279,7 +279,7 @@ impl ErrorPage {
         let mut response = Self::page(
             StatusCode::TOO_MANY_REQUESTS,
             "Too many requests",
-            "You’ve loaded this page many times in a short while. Please wait a minute and try \
+            "We’ve had many requests from you in a short while. Please wait a minute and try \
              again.",
         )
         .respond();
@@ -309,8 +309,7 @@ impl ErrorPage {
         Self::page(
             StatusCode::INTERNAL_SERVER_ERROR,
             "Something went wrong on our side",
-            "We’ve been notified. If you completed a payment, it is safe: you will receive a \
-             confirmation email.",
+            "If you completed a payment, it is safe. Please try again in a minute.",
         )
         .respond()
     }

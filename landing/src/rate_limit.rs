@@ -1,10 +1,10 @@
-//! A per-client request budget, keyed by the peer IP address.
+//! A per-client request budget, keyed by the client's address as [`crate::client_ip`] finds it
+//! (the TCP peer, or what a trusted proxy reports).
 //!
-//! The peer address is the TCP peer, not `X-Forwarded-For`: a header anyone can write would let
-//! a scraper pick a fresh "client" per request. Behind a reverse proxy every request shares the
-//! proxy's address, so size the budget for that (or terminate the limit at the proxy).
+//! An IPv6 client is keyed by its /64: one host or household usually holds a whole /64 and can
+//! pick any address in it, so counting single addresses would give it 2^64 budgets.
 
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::num::NonZeroU32;
 use std::time::Duration;
 
@@ -38,7 +38,7 @@ impl ClientRateLimiter {
     /// Spends one request of `client`'s budget; `Err` says how long until the next one is
     /// allowed. An unknown peer (a test calling a handler directly) shares one budget.
     pub fn check(&self, client: Option<IpAddr>) -> Result<(), Duration> {
-        let key = client.unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
+        let key = client.map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), budget_key);
         self.limiter
             .check_key(&key)
             .map_err(|not_until| not_until.wait_time_from(self.clock.now()))
@@ -48,6 +48,14 @@ impl ClientRateLimiter {
     pub fn forget_idle(&self) {
         self.limiter.retain_recent();
         self.limiter.shrink_to_fit();
+    }
+}
+
+/// IPv4 addresses as they are; IPv6 addresses with their last 64 bits cleared.
+fn budget_key(client: IpAddr) -> IpAddr {
+    match client {
+        IpAddr::V4(_) => client,
+        IpAddr::V6(v6) => IpAddr::V6(Ipv6Addr::from(u128::from(v6) & !u128::from(u64::MAX))),
     }
 }
 
@@ -68,5 +76,14 @@ mod tests {
             "{wait:?}"
         );
         assert!(limiter.check(b).is_ok(), "another client is unaffected");
+    }
+
+    #[test]
+    fn ipv6_clients_are_counted_by_their_64() {
+        let limiter = ClientRateLimiter::per_minute(1);
+        let ip = |s: &str| Some(s.parse::<IpAddr>().unwrap());
+        assert!(limiter.check(ip("2001:db8:1:2::1")).is_ok());
+        assert!(limiter.check(ip("2001:db8:1:2:aaaa::5")).is_err());
+        assert!(limiter.check(ip("2001:db8:1:3::1")).is_ok());
     }
 }

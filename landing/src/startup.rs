@@ -7,13 +7,17 @@ use std::time::Duration;
 use actix_web::dev::{Server, ServerHandle};
 use actix_web::{web, App, HttpServer};
 use anyhow::Context;
+use shared::settings::DatabaseSettings;
 use shared::stripe::StripeClient;
 use shared::{Fulfiller, Settings};
 use tracing_actix_web::TracingLogger;
 
 use crate::attempts::Attempts;
 use crate::catalog::Catalog;
+use crate::client_ip::ClientIp;
+use crate::form_token::FormTokens;
 use crate::rate_limit::ClientRateLimiter;
+use crate::stripe_check::StripeCheck;
 use crate::{headers, metrics, routes};
 
 /// How often idle clients are dropped from the rate limiters' tables, so that a crawl from many
@@ -24,6 +28,10 @@ const LIMITER_SWEEP_INTERVAL: Duration = Duration::from_secs(60);
 /// deadline, which is seconds).
 const SHUTDOWN_TIMEOUT_SECS: u64 = 10;
 
+/// This service waits for a database connection at most this fraction of the success page's
+/// deadline (see [`database_settings`]).
+const CONNECTION_WAIT_DIVISOR: u64 = 3;
+
 /// What every handler shares; one instance behind `web::Data`.
 #[derive(Debug)]
 pub struct AppState {
@@ -32,12 +40,21 @@ pub struct AppState {
     /// The success page's `fulfill_checkout` attempts, one per session at a time.
     pub attempts: Attempts,
     pub catalog: Catalog,
+    /// Who the client is: the TCP peer, or the address a trusted proxy reports. Every budget
+    /// below counts by it.
+    pub client_ip: ClientIp,
     /// Success-page budget per client IP (an enumeration guard: ids are long and random, but a
     /// scraper should still get nowhere fast).
     pub success_limiter: ClientRateLimiter,
     /// The status endpoint polled by the "payment processing" page has its own budget of the
     /// same size, so that polling never uses up the customer's page loads.
     pub status_limiter: ClientRateLimiter,
+    /// Checkout budget per client: each checkout may create a Checkout Session, a Stripe call.
+    pub checkout_limiter: ClientRateLimiter,
+    /// Issues the shop's form tokens and checks them at checkout.
+    pub form_tokens: FormTokens,
+    /// Stripe's part of `/readyz`, checked at most every `landing.stripe_check_secs`.
+    pub stripe_check: StripeCheck,
     /// How long the success page waits for `fulfill_checkout` before it answers "confirming".
     pub fulfill_deadline: Duration,
     /// Where customers reach us, without a trailing slash; `success_url` and `cancel_url` start
@@ -46,17 +63,28 @@ pub struct AppState {
 }
 
 impl AppState {
-    pub fn new(settings: &Settings, fulfiller: Fulfiller) -> Self {
+    pub fn new(settings: &Settings, fulfiller: Fulfiller) -> anyhow::Result<Self> {
         let landing = &settings.landing;
-        Self {
-            catalog: Catalog::new(fulfiller.stripe().clone(), landing.catalog.clone()),
+        Ok(Self {
+            catalog: Catalog::new(
+                fulfiller.stripe().clone(),
+                landing.catalog.clone(),
+                Duration::from_secs(landing.catalog_ttl_secs),
+            ),
+            client_ip: ClientIp::from_settings(landing)?,
+            checkout_limiter: ClientRateLimiter::per_minute(landing.checkout_rate_per_minute),
+            form_tokens: FormTokens::new(landing.form_secret.clone()),
+            stripe_check: StripeCheck::new(
+                fulfiller.stripe().clone(),
+                Duration::from_secs(landing.stripe_check_secs),
+            ),
             attempts: Attempts::new(fulfiller.clone()),
             fulfiller,
             success_limiter: ClientRateLimiter::per_minute(landing.success_rate_per_minute),
             status_limiter: ClientRateLimiter::per_minute(landing.success_rate_per_minute),
             fulfill_deadline: Duration::from_millis(landing.fulfill_deadline_ms),
             public_base_url: landing.public_base_url.trim_end_matches('/').to_owned(),
-        }
+        })
     }
 }
 
@@ -97,14 +125,15 @@ impl Application {
     /// Connects lazily (the service starts, and reports not ready, while Postgres or Stripe is
     /// down), binds `landing.host:landing.port`, and builds the server without running it yet.
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
-        let pool = shared::store::pool(&settings.database).context("database settings")?;
+        let pool =
+            shared::store::pool(&database_settings(&settings)).context("database settings")?;
         let stripe = StripeClient::new(&settings.stripe).context("building the Stripe client")?;
         let address = (settings.landing.host.as_str(), settings.landing.port);
         let listener = TcpListener::bind(address)
             .with_context(|| format!("binding {}:{}", address.0, address.1))?;
         let port = listener.local_addr()?.port();
         listener.set_nonblocking(true)?;
-        let state = web::Data::new(AppState::new(&settings, Fulfiller::new(pool, stripe)));
+        let state = web::Data::new(AppState::new(&settings, Fulfiller::new(pool, stripe))?);
         metrics::register();
         let sweeper = tokio::spawn(sweep_limiters(state.clone()));
         let server = run(listener, state)?;
@@ -165,6 +194,26 @@ async fn terminated() -> &'static str {
     }
 }
 
+/// The shared database settings with the connection wait capped at a third of the success
+/// page's deadline. A database that is down shows up as a connection wait that runs out (the
+/// pool keeps retrying a refused connection until then); were that wait as long as the
+/// deadline, the deadline would always pass first and a customer would be told "confirming"
+/// for something that cannot happen, instead of the 503 page that says to retry. A third
+/// leaves the rest of the deadline for the queries and Stripe once connected.
+fn database_settings(settings: &Settings) -> DatabaseSettings {
+    let cap = (settings.landing.fulfill_deadline_ms / CONNECTION_WAIT_DIVISOR).max(1);
+    let mut database = settings.database.clone();
+    if database.acquire_timeout_ms > cap {
+        tracing::info!(
+            configured_ms = database.acquire_timeout_ms,
+            used_ms = cap,
+            "the database connection wait is capped at a third of the fulfillment deadline"
+        );
+        database.acquire_timeout_ms = cap;
+    }
+    database
+}
+
 /// The HTTP server on `listener`, with every route and middleware.
 pub fn run(listener: TcpListener, state: web::Data<AppState>) -> std::io::Result<Server> {
     let server = HttpServer::new(move || {
@@ -189,5 +238,6 @@ async fn sweep_limiters(state: web::Data<AppState>) {
         interval.tick().await;
         state.success_limiter.forget_idle();
         state.status_limiter.forget_idle();
+        state.checkout_limiter.forget_idle();
     }
 }

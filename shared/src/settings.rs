@@ -121,6 +121,40 @@ pub struct LandingSettings {
     pub fulfill_deadline_ms: u64,
     pub success_rate_per_minute: u32,
     pub catalog: Vec<String>,
+    /// How long a fetched catalog is fresh; after that it is still served while one refresh
+    /// runs.
+    pub catalog_ttl_secs: u64,
+    /// `POST /checkout` requests allowed per client per minute (each may create a Checkout
+    /// Session, a call against the Stripe budget).
+    pub checkout_rate_per_minute: u32,
+    /// Signs the shop's form tokens; every replica needs the same one.
+    pub form_secret: SecretString,
+    /// Addresses (or CIDR ranges) of the reverse proxies whose client-address header is
+    /// believed. Empty: the TCP peer is the client.
+    pub trusted_proxies: Vec<String>,
+    /// The header in which a trusted proxy names the client (`X-Forwarded-For` style: a
+    /// comma-separated chain, each proxy appending the address it received from).
+    pub client_ip_header: String,
+    /// How long `/readyz` reuses its last check of Stripe.
+    pub stripe_check_secs: u64,
+}
+
+impl LandingSettings {
+    /// The trusted proxies, parsed; a single address is a range of one. Blank entries (an empty
+    /// environment variable) are skipped.
+    pub fn trusted_proxy_ranges(&self) -> Result<Vec<ipnet::IpNet>, String> {
+        self.trusted_proxies
+            .iter()
+            .map(|entry| entry.trim())
+            .filter(|entry| !entry.is_empty())
+            .map(|entry| {
+                entry
+                    .parse::<ipnet::IpNet>()
+                    .or_else(|_| entry.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                    .map_err(|_| format!("{entry:?} is neither an IP address nor a CIDR range"))
+            })
+            .collect()
+    }
 }
 
 /// A setting that cannot be used, named by its key.
@@ -154,6 +188,7 @@ impl Settings {
             .with_list_parse_key("webhook.secrets")
             .with_list_parse_key("broker.retry_tiers_ms")
             .with_list_parse_key("landing.catalog")
+            .with_list_parse_key("landing.trusted_proxies")
             .try_parsing(true)
             .source(Some(
                 vars.into_iter()
@@ -258,6 +293,20 @@ impl Settings {
         }
         if url::Url::parse(&self.landing.public_base_url).is_err() {
             return invalid("landing.public_base_url", "is not a URL");
+        }
+        if self.landing.form_secret.expose_secret().trim().len() < 16 {
+            return invalid("landing.form_secret", "must be at least 16 characters");
+        }
+        if let Err(problem) = self.landing.trusted_proxy_ranges() {
+            return invalid("landing.trusted_proxies", &problem);
+        }
+        if actix_web::http::header::HeaderName::from_bytes(self.landing.client_ip_header.as_bytes())
+            .is_err()
+        {
+            return invalid("landing.client_ip_header", "is not an HTTP header name");
+        }
+        if self.landing.stripe_check_secs == 0 {
+            return invalid("landing.stripe_check_secs", "must be at least 1");
         }
         if !(0.0..=1.0).contains(&self.telemetry.sample_ratio) {
             return invalid("telemetry.sample_ratio", "must be between 0.0 and 1.0");
@@ -419,6 +468,31 @@ mod tests {
         .unwrap_err();
         assert!(err.to_string().contains("broker.url"), "{err}");
         assert!(err.to_string().contains("several"), "{err}");
+    }
+
+    #[test]
+    fn trusted_proxies_are_addresses_or_ranges() {
+        let s = Settings::load_from(vars(&[(
+            "APP_LANDING__TRUSTED_PROXIES",
+            "10.0.0.7, 172.16.0.0/12,2001:db8::/64",
+        )]))
+        .unwrap();
+        let ranges = s.landing.trusted_proxy_ranges().unwrap();
+        assert_eq!(ranges.len(), 3);
+        assert!(ranges[0].contains(&"10.0.0.7".parse::<std::net::IpAddr>().unwrap()));
+        let none = Settings::load_from(vars(&[("APP_LANDING__TRUSTED_PROXIES", "")])).unwrap();
+        assert!(none.landing.trusted_proxy_ranges().unwrap().is_empty());
+        let err = Settings::load_from(vars(&[("APP_LANDING__TRUSTED_PROXIES", "proxy.local")]))
+            .unwrap_err();
+        assert!(err.to_string().contains("landing.trusted_proxies"), "{err}");
+        let err = Settings::load_from(vars(&[("APP_LANDING__CLIENT_IP_HEADER", "X Forwarded")]))
+            .unwrap_err();
+        assert!(
+            err.to_string().contains("landing.client_ip_header"),
+            "{err}"
+        );
+        let err = Settings::load_from(vars(&[("APP_LANDING__FORM_SECRET", "short")])).unwrap_err();
+        assert!(err.to_string().contains("landing.form_secret"), "{err}");
     }
 
     #[test]

@@ -6,8 +6,6 @@ mod landing_common;
 use landing_common::Landing;
 use stripe_sim::{Fault, FaultKind, RouteMatch};
 
-const TOKEN: &str = "1b4e28ba-2fa1-41d2-883f-0016d3cca427";
-
 /// The session id at the end of the payment page URL (`…/c/pay/cs_test_…`).
 fn session_id_of(payment_page: &str) -> String {
     payment_page
@@ -23,12 +21,13 @@ fn session_id_of(payment_page: &str) -> String {
 #[tokio::test]
 async fn checkout_creates_a_session_with_the_placeholder_and_redirects_to_its_page() {
     let landing = Landing::start().await;
+    let token = landing.form_token().await;
 
     let page = landing
         .post_form(
             "/checkout",
             &[
-                ("form_token", TOKEN),
+                ("form_token", token.as_str()),
                 ("qty_price_tshirt", "2"),
                 ("qty_price_mug", "0"),
             ],
@@ -64,7 +63,8 @@ async fn checkout_creates_a_session_with_the_placeholder_and_redirects_to_its_pa
 #[tokio::test]
 async fn a_double_submitted_form_creates_one_session() {
     let landing = Landing::start().await;
-    let form = [("form_token", TOKEN), ("qty_price_tenugui", "1")];
+    let token = landing.form_token().await;
+    let form = [("form_token", token.as_str()), ("qty_price_tenugui", "1")];
 
     let first = landing.post_form("/checkout", &form).await;
     let second = landing.post_form("/checkout", &form).await;
@@ -83,7 +83,7 @@ async fn a_double_submitted_form_creates_one_session() {
     let changed = landing
         .post_form(
             "/checkout",
-            &[("form_token", TOKEN), ("qty_price_tenugui", "2")],
+            &[("form_token", token.as_str()), ("qty_price_tenugui", "2")],
         )
         .await;
     assert_eq!(changed.status, 303, "{}", changed.body);
@@ -119,23 +119,24 @@ async fn a_shop_page_form_goes_through_checkout() {
 #[tokio::test]
 async fn forms_that_cannot_become_an_order_are_a_400_page() {
     let landing = Landing::start().await;
+    let token = landing.form_token().await;
     let cases: [(&[(&str, &str)], &str); 5] = [
         (&[("qty_price_tshirt", "1")], "expired"),
         (
-            &[("form_token", TOKEN), ("qty_price_tshirt", "0")],
+            &[("form_token", token.as_str()), ("qty_price_tshirt", "0")],
             "at least one item",
         ),
         (
-            &[("form_token", TOKEN), ("qty_price_tshirt", "lots")],
+            &[("form_token", token.as_str()), ("qty_price_tshirt", "lots")],
             "whole numbers",
         ),
         (
-            &[("form_token", TOKEN), ("qty_price_unknown", "1")],
+            &[("form_token", token.as_str()), ("qty_price_unknown", "1")],
             "no longer for sale",
         ),
         (
             &[
-                ("form_token", TOKEN),
+                ("form_token", token.as_str()),
                 ("qty_price_tshirt", "1"),
                 ("qty_price_tenugui", "1"),
             ],
@@ -158,6 +159,7 @@ async fn forms_that_cannot_become_an_order_are_a_400_page() {
 #[tokio::test]
 async fn stripe_unavailable_at_checkout_is_a_503_page() {
     let landing = Landing::start().await;
+    let token = landing.form_token().await;
     landing.get("/").await; // the catalog is cached
     landing.sim.state.inject_fault(Fault {
         route: RouteMatch::new("POST", "/v1/checkout/sessions"),
@@ -168,7 +170,7 @@ async fn stripe_unavailable_at_checkout_is_a_503_page() {
     let page = landing
         .post_form(
             "/checkout",
-            &[("form_token", TOKEN), ("qty_price_mug", "1")],
+            &[("form_token", token.as_str()), ("qty_price_mug", "1")],
         )
         .await;
 

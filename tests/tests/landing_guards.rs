@@ -124,12 +124,38 @@ async fn the_database_being_down_is_a_503_page_and_not_ready() {
 }
 
 #[tokio::test]
+async fn with_default_timeouts_a_database_that_is_down_is_a_fast_503_not_confirming() {
+    // Only the address changes: the connection wait and the page deadline keep their defaults.
+    let landing = Landing::start_with(&[(
+        "APP_DATABASE__URL",
+        "postgres://postgres@127.0.0.1:1/nowhere",
+    )])
+    .await;
+    let deadline = Duration::from_millis(landing.settings.landing.fulfill_deadline_ms);
+    let id = paid_session(&landing.sim, "Jenny Rosen");
+
+    let started = std::time::Instant::now();
+    let page = landing.success_page(id.as_str()).await;
+    let took = started.elapsed();
+
+    assert_eq!(page.status, 503, "answered in {took:?}: {}", page.body);
+    page.assert_shows(&["Please retry in a few seconds"]);
+    assert!(!page.header("retry-after").is_empty(), "a Retry-After");
+    assert!(
+        took < deadline / 2,
+        "answered in {took:?}, page deadline {deadline:?}"
+    );
+}
+
+#[tokio::test]
 async fn past_the_deadline_the_page_says_confirming_and_the_attempt_completes_behind_it() {
-    let landing = Landing::start_with(&[("APP_LANDING__FULFILL_DEADLINE_MS", "200")]).await;
+    // A deadline well above a local connection's set-up (the connection wait is a third of it),
+    // and a Stripe slower than the first page and its three reloads together.
+    let landing = Landing::start_with(&[("APP_LANDING__FULFILL_DEADLINE_MS", "600")]).await;
     let id = paid_session(&landing.sim, "Jenny Rosen");
     landing.sim.state.inject_fault(Fault {
         route: RouteMatch::new("GET", "/v1/checkout/sessions/"),
-        kind: FaultKind::Delay(Duration::from_millis(3000)),
+        kind: FaultKind::Delay(Duration::from_millis(4000)),
         count: 1,
     });
 
@@ -163,9 +189,76 @@ async fn past_the_deadline_the_page_says_confirming_and_the_attempt_completes_be
     page.assert_shows(&["Thanks for your order, Jenny Rosen!"]);
 }
 
+/// Stripe's price list answers only after `delay`, for every request from now on.
+fn stripe_prices_hang(landing: &Landing, delay: Duration) {
+    landing.sim.state.inject_fault(Fault {
+        route: RouteMatch::new("GET", "/v1/prices"),
+        kind: FaultKind::Delay(delay),
+        count: 0,
+    });
+}
+
+#[tokio::test]
+async fn while_stripe_hangs_the_shop_and_checkout_answer_from_the_last_good_catalog() {
+    // Every view finds the catalog expired, so every view would refresh it.
+    let landing = Landing::start_with(&[("APP_LANDING__CATALOG_TTL_SECS", "0")]).await;
+    let first = landing.get("/").await;
+    first.assert_shows(&["Stripe T-shirt"]);
+    stripe_prices_hang(&landing, Duration::from_secs(20));
+    let fetches_before = landing.sim.state.requests_to("/v1/prices");
+
+    let started = std::time::Instant::now();
+    let views = futures::future::join_all((0..5).map(|_| landing.get("/"))).await;
+    let checkout = landing
+        .post_form(
+            "/checkout",
+            &[("form_token", &first.form_token()), ("qty_price_mug", "1")],
+        )
+        .await;
+    let took = started.elapsed();
+
+    for view in &views {
+        assert_eq!(view.status, 200, "{}", view.body);
+        view.assert_shows(&["Stripe T-shirt"]);
+    }
+    assert_eq!(checkout.status, 303, "{}", checkout.body);
+    assert!(
+        took < Duration::from_secs(1),
+        "five shop views and a checkout took {took:?}"
+    );
+    assert_eq!(
+        landing.sim.state.requests_to("/v1/prices") - fetches_before,
+        1,
+        "one refresh at a time"
+    );
+}
+
+#[tokio::test]
+async fn with_no_catalog_yet_and_stripe_hanging_the_shop_is_a_prompt_503() {
+    let landing = Landing::start().await;
+    stripe_prices_hang(&landing, Duration::from_secs(20));
+
+    let started = std::time::Instant::now();
+    let views = futures::future::join_all((0..3).map(|_| landing.get("/"))).await;
+    let took = started.elapsed();
+
+    for view in &views {
+        assert_eq!(view.status, 503, "{}", view.body);
+        view.assert_shows(&["load our catalog", "Please retry in a few seconds"]);
+        assert_eq!(view.header("retry-after"), "5");
+    }
+    assert!(took < Duration::from_secs(4), "answered in {took:?}");
+    assert_eq!(
+        landing.sim.state.requests_to("/v1/prices"),
+        1,
+        "the views waited for one fetch"
+    );
+}
+
 #[tokio::test]
 async fn ready_when_postgres_and_stripe_answer_and_health_and_metrics_are_served() {
-    let landing = Landing::start().await;
+    // Stripe's part of readiness is checked again once it is a second old.
+    let landing = Landing::start_with(&[("APP_LANDING__STRIPE_CHECK_SECS", "1")]).await;
     let id = paid_session(&landing.sim, "Jenny Rosen");
     landing.success_page(id.as_str()).await;
 
@@ -184,9 +277,17 @@ async fn ready_when_postgres_and_stripe_answer_and_health_and_metrics_are_served
         kind: FaultKind::Status500,
         count: 0,
     });
-    let ready = landing.get("/readyz").await;
-    assert_eq!(ready.status, 503);
-    assert!(ready.body.contains(r#""stripe":false"#), "{}", ready.body);
+    let not_ready = eventually(Duration::from_secs(10), || async {
+        let ready = landing.get("/readyz").await;
+        (ready.status == 503).then_some(ready)
+    })
+    .await
+    .expect("not ready once the last Stripe check is stale and the next one fails");
+    assert!(
+        not_ready.body.contains(r#""stripe":false"#),
+        "{}",
+        not_ready.body
+    );
 }
 
 #[tokio::test]

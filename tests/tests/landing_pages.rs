@@ -193,6 +193,61 @@ async fn a_failed_delayed_payment_says_so_with_a_way_to_try_again() {
     );
 }
 
+/// Nothing in this system emails customers (Stripe may, if the account has receipts turned on),
+/// so no page may say that we sent or will send one.
+fn assert_promises_no_email(page: &landing_common::Page) {
+    for claim in [
+        "sent a receipt",
+        "written to",
+        " and email ",
+        "confirmation email",
+    ] {
+        assert!(
+            !page.body.contains(claim),
+            "the page claims an email ({claim:?}):\n{}",
+            page.body
+        );
+    }
+}
+
+#[tokio::test]
+async fn order_pages_show_the_orders_email_without_claiming_we_sent_anything() {
+    let landing = Landing::start().await;
+    let paid = paid_session(&landing.sim, "Jenny Rosen");
+    let processing = completed_session(
+        &landing.sim,
+        &[("price_tshirt", 1)],
+        PaymentOutcome::Unpaid,
+        "Jenny Rosen",
+    );
+    let failed = completed_session(
+        &landing.sim,
+        &[("price_tshirt", 1)],
+        PaymentOutcome::Unpaid,
+        "Jenny Rosen",
+    );
+    landing
+        .sim
+        .state
+        .fail_async_payment(failed.as_str())
+        .unwrap();
+    landing
+        .fulfiller
+        .record_payment_failed(&failed, Trigger::Webhook)
+        .await
+        .unwrap();
+
+    let confirmation = landing.success_page(paid.as_str()).await;
+    confirmation.assert_shows(&["Thanks for your order", "jenny.rosen@example.com"]);
+    assert_promises_no_email(&confirmation);
+    let processing = landing.success_page(processing.as_str()).await;
+    processing.assert_shows(&["Your payment is processing"]);
+    assert_promises_no_email(&processing);
+    let failed = landing.success_page(failed.as_str()).await;
+    failed.assert_shows(&["Your payment didn’t go through"]);
+    assert_promises_no_email(&failed);
+}
+
 #[tokio::test]
 async fn an_expired_session_is_a_404_page() {
     let landing = Landing::start().await;

@@ -1,5 +1,9 @@
 //! `POST /checkout`: the cart form → a Checkout Session → 303 to Stripe's payment page.
 //!
+//! Each Checkout Session is a Stripe call, from a public form (G6): a client past its budget
+//! (`landing.checkout_rate_per_minute`) gets the 429 page, and a form whose token this shop did
+//! not issue ([`crate::form_token`]) a 400 page, both before Stripe is asked.
+//!
 //! The session's `success_url` carries the literal `{CHECKOUT_SESSION_ID}`, which Stripe
 //! replaces on redirect. The idempotency key is derived from the form's one-time token and the
 //! cart, so a double-clicked button (or a retried request) yields the same session, while a
@@ -9,11 +13,13 @@ use std::collections::BTreeMap;
 use std::time::Instant;
 
 use actix_web::http::header::LOCATION;
-use actix_web::{web, HttpResponse};
+use actix_web::{web, HttpRequest, HttpResponse};
 use sha2::{Digest, Sha256};
 use shared::stripe::{CreateCheckoutSession, NewLineItem, StripeError};
 
-use super::error_chain;
+use super::{client_ip, error_chain};
+use crate::catalog::CatalogError;
+use crate::form_token::FormTokenError;
 use crate::metrics;
 use crate::pages::ErrorPage;
 use crate::startup::AppState;
@@ -28,6 +34,14 @@ pub enum CheckoutError {
     /// The customer's form: a 400 page saying what to fix.
     #[error("{0}")]
     Form(String),
+    /// The form's token was not issued by this shop, or too long ago: a 400 page that says to
+    /// reload the shop page.
+    #[error("the order form's token was refused")]
+    FormToken(#[from] FormTokenError),
+    /// The catalog, to check the cart against, is not available: 503 when it may pass, else
+    /// 500.
+    #[error("the catalog is not available")]
+    Catalog(#[from] CatalogError),
     /// Stripe refused or failed: 503 when it may pass, else 500.
     #[error("creating the Checkout Session failed")]
     Stripe(#[from] StripeError),
@@ -47,16 +61,32 @@ impl From<FormError> for CheckoutError {
     }
 }
 
+/// What a customer is told about a missing, forged or expired form token.
+const EXPIRED_FORM: &str =
+    "This order form has expired. Please reload the shop page and try again.";
+
+/// Longer form tokens are not ours; refused before they are hashed or logged.
+const MAX_TOKEN_LEN: usize = 200;
+
 /// What the form asks for, parsed but not yet checked against the catalog.
 #[derive(Debug, PartialEq, Eq)]
 pub struct Cart {
-    pub form_token: uuid::Uuid,
+    /// As submitted; [`crate::form_token`] checks it.
+    pub form_token: String,
     /// Price id → quantity, only quantities above zero; ordered, so the key is stable.
     pub lines: BTreeMap<String, u32>,
 }
 
-pub async fn checkout(state: web::Data<AppState>, body: web::Bytes) -> HttpResponse {
+pub async fn checkout(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    body: web::Bytes,
+) -> HttpResponse {
     let started = Instant::now();
+    if let Err(wait) = state.checkout_limiter.check(client_ip(&req, &state)) {
+        metrics::page_served("checkout", "rate_limited", started);
+        return ErrorPage::too_many_requests(wait);
+    }
     let (response, outcome) = match create(&state, &body).await {
         Ok(url) => (
             HttpResponse::SeeOther()
@@ -65,7 +95,11 @@ pub async fn checkout(state: web::Data<AppState>, body: web::Bytes) -> HttpRespo
             "redirected",
         ),
         Err(CheckoutError::Form(reason)) => (ErrorPage::bad_form(reason), "bad_form"),
-        Err(CheckoutError::Stripe(e)) if e.is_transient() => {
+        Err(CheckoutError::FormToken(e)) => {
+            tracing::info!(reason = %e, "checkout refused: the form token");
+            (ErrorPage::bad_form(EXPIRED_FORM), "bad_token")
+        }
+        Err(e) if e.is_transient() => {
             tracing::warn!(error = %error_chain(&e), "checkout could not start");
             (
                 ErrorPage::unavailable("start your checkout"),
@@ -83,6 +117,7 @@ pub async fn checkout(state: web::Data<AppState>, body: web::Bytes) -> HttpRespo
 
 async fn create(state: &AppState, body: &[u8]) -> Result<String, CheckoutError> {
     let cart = Cart::parse(body)?;
+    state.form_tokens.verify(&cart.form_token)?;
     let mut line_items = Vec::with_capacity(cart.lines.len());
     let mut currency = None;
     for (price_id, &quantity) in &cart.lines {
@@ -119,6 +154,17 @@ async fn create(state: &AppState, body: &[u8]) -> Result<String, CheckoutError> 
     session.url.ok_or(CheckoutError::NoPaymentPage)
 }
 
+impl CheckoutError {
+    /// Whether the customer may succeed by retrying in a moment (a 503 page).
+    pub fn is_transient(&self) -> bool {
+        match self {
+            Self::Catalog(e) => e.is_transient(),
+            Self::Stripe(e) => e.is_transient(),
+            Self::Form(_) | Self::FormToken(_) | Self::NoPaymentPage => false,
+        }
+    }
+}
+
 impl Cart {
     pub fn parse(body: &[u8]) -> Result<Self, FormError> {
         let bad = |reason: &str| FormError(reason.to_owned());
@@ -128,7 +174,7 @@ impl Cart {
         let mut lines = BTreeMap::new();
         for (key, value) in pairs {
             if key == "form_token" {
-                form_token = uuid::Uuid::parse_str(&value).ok();
+                form_token = Some(value).filter(|t| !t.is_empty() && t.len() <= MAX_TOKEN_LEN);
             } else if let Some(price_id) = key.strip_prefix(QUANTITY_PREFIX) {
                 let value = value.trim();
                 let quantity = if value.is_empty() {
@@ -145,9 +191,7 @@ impl Cart {
                 }
             }
         }
-        let form_token = form_token.ok_or_else(|| {
-            bad("This order form has expired. Please reload the shop page and try again.")
-        })?;
+        let form_token = form_token.ok_or_else(|| bad(EXPIRED_FORM))?;
         if lines.is_empty() {
             return Err(bad("Please choose at least one item."));
         }
@@ -187,7 +231,7 @@ mod tests {
     #[test]
     fn bad_forms_are_refused_with_a_reason() {
         assert!(parse("qty_price_a=1").unwrap_err().contains("expired"));
-        assert!(parse("form_token=nope&qty_price_a=1")
+        assert!(parse("form_token=&qty_price_a=1")
             .unwrap_err()
             .contains("expired"));
         assert!(parse(&format!("form_token={TOKEN}&qty_price_a=0"))

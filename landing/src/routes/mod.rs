@@ -13,6 +13,7 @@ use std::net::IpAddr;
 use actix_web::{web, HttpRequest, HttpResponse};
 
 use crate::pages::ErrorPage;
+use crate::startup::AppState;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/", web::get().to(shop::shop))
@@ -31,9 +32,9 @@ async fn not_found() -> HttpResponse {
     ErrorPage::page_not_found()
 }
 
-/// The TCP peer's address (see [`crate::rate_limit`] for why not `X-Forwarded-For`).
-pub(crate) fn peer_ip(req: &HttpRequest) -> Option<IpAddr> {
-    req.peer_addr().map(|a| a.ip())
+/// The client's address, for its budgets (see [`crate::client_ip`]).
+pub(crate) fn client_ip(req: &HttpRequest, state: &AppState) -> Option<IpAddr> {
+    state.client_ip.of(req)
 }
 
 /// The first `session_id` in the query string, percent-decoded; `None` when absent.

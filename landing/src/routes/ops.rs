@@ -1,7 +1,8 @@
-//! `/readyz`: ready when Postgres answers and Stripe accepts our key. `/metrics`: the registry,
-//! with `dependency_up{dependency="database"}` refreshed at every scrape — not Stripe's, whose
-//! probe is a call against the account's rate limit that fulfillment needs (`/readyz` alone
-//! asks Stripe). `/healthz` is [`shared::http::healthz`].
+//! `/readyz`: ready when Postgres answers and Stripe accepts our key, Stripe's part being the
+//! result of a check made at most every `landing.stripe_check_secs` ([`crate::stripe_check`]):
+//! a call against the account's rate limit that fulfillment needs is never made per probe.
+//! `/metrics`: the registry, with `dependency_up{dependency="database"}` refreshed at every
+//! scrape. `/healthz` is [`shared::http::healthz`].
 
 use std::time::Duration;
 
@@ -9,25 +10,17 @@ use actix_web::{web, HttpResponse};
 
 use crate::startup::AppState;
 
-/// A readiness probe must answer well within the orchestrator's own timeout, even while Stripe
-/// hangs and our client is still retrying.
+/// A readiness probe must answer well within the orchestrator's own timeout, even while
+/// Postgres hangs.
 const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
 
 pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
     let fulfiller = &state.fulfiller;
     let (database, stripe) = tokio::join!(
         tokio::time::timeout(PROBE_TIMEOUT, shared::store::ping(fulfiller.pool())),
-        tokio::time::timeout(PROBE_TIMEOUT, fulfiller.stripe().ping()),
+        state.stripe_check.up(),
     );
     let database = database.unwrap_or(false);
-    let stripe = match stripe {
-        Ok(Ok(())) => true,
-        Ok(Err(e)) => {
-            tracing::warn!(error = %e, "readiness: Stripe is not reachable");
-            false
-        }
-        Err(_) => false,
-    };
     shared::http::readiness(&[("database", database), ("stripe", stripe)])
 }
 

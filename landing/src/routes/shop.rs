@@ -15,8 +15,8 @@ pub async fn shop(state: web::Data<AppState>) -> HttpResponse {
     let (response, outcome) = match state.catalog.offers().await {
         Ok(offers) => {
             // A new token per view: a double-submitted form repeats it (one session), a new
-            // visit gets a new one (a new session).
-            let token = uuid::Uuid::new_v4().to_string();
+            // visit gets a new one (a new session); checkout accepts only tokens issued here.
+            let token = state.form_tokens.issue();
             (
                 respond(StatusCode::OK, &ShopPage::new(&offers, token)),
                 "ok",

@@ -9,7 +9,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::json;
 use shared::CheckoutSessionId;
 
-use super::{error_chain, peer_ip, session_id_param};
+use super::{client_ip, error_chain, session_id_param};
 use crate::headers::retry_after;
 use crate::metrics;
 use crate::startup::AppState;
@@ -22,7 +22,7 @@ pub async fn status(req: HttpRequest, state: web::Data<AppState>) -> HttpRespons
 }
 
 async fn answer(req: &HttpRequest, state: &AppState) -> (HttpResponse, &'static str) {
-    if let Err(wait) = state.status_limiter.check(peer_ip(req)) {
+    if let Err(wait) = state.status_limiter.check(client_ip(req, state)) {
         let mut response = error(StatusCode::TOO_MANY_REQUESTS, "rate_limited");
         let (name, value) = retry_after(wait);
         response.headers_mut().insert(name, value);

@@ -18,7 +18,7 @@ use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use shared::{CheckoutSessionId, FulfillmentOutcome};
 
-use super::{error_chain, peer_ip, session_id_param};
+use super::{client_ip, error_chain, session_id_param};
 use crate::attempts::Finished;
 use crate::metrics::{self, FULFILLMENTS_TRIGGERED};
 use crate::pages::{
@@ -37,7 +37,7 @@ pub async fn success(req: HttpRequest, state: web::Data<AppState>) -> HttpRespon
 }
 
 async fn page(req: &HttpRequest, state: &AppState) -> (HttpResponse, &'static str) {
-    if let Err(wait) = state.success_limiter.check(peer_ip(req)) {
+    if let Err(wait) = state.success_limiter.check(client_ip(req, state)) {
         return (ErrorPage::too_many_requests(wait), "rate_limited");
     }
     let id = match CheckoutSessionId::parse(&session_id_param(req).unwrap_or_default()) {

@@ -5,6 +5,7 @@
 
 #![allow(dead_code)] // each test file uses its own part of this module
 
+use std::net::IpAddr;
 use std::time::Duration;
 
 use landing::{Application, StopHandle};
@@ -40,6 +41,16 @@ impl Page {
             .get(name)
             .and_then(|v| v.to_str().ok())
             .unwrap_or_default()
+    }
+
+    /// The one-time token of a shop page's forms.
+    pub fn form_token(&self) -> String {
+        self.body
+            .split("name=\"form_token\" value=\"")
+            .nth(1)
+            .and_then(|rest| rest.split('"').next())
+            .unwrap_or_else(|| panic!("no form token on the page:\n{}", self.body))
+            .to_owned()
     }
 
     /// Asserts the body contains every one of `texts`, showing the page when it does not.
@@ -118,6 +129,32 @@ impl Landing {
         self.get(&success_path(raw_session_id)).await
     }
 
+    /// A fresh form token, from the shop page as a customer's browser gets it.
+    pub async fn form_token(&self) -> String {
+        self.get("/").await.form_token()
+    }
+
+    /// A client whose connections come from `local` (any 127.x.y.z reaches the service): to
+    /// the service, another customer.
+    pub fn http_from(&self, local: IpAddr) -> reqwest::Client {
+        reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(Duration::from_secs(30))
+            .local_address(local)
+            .build()
+            .expect("build the HTTP client")
+    }
+
+    /// `GET path_and_query` with one extra header.
+    pub async fn get_with_header(&self, path_and_query: &str, name: &str, value: &str) -> Page {
+        send(
+            self.http
+                .get(format!("{}{path_and_query}", self.address))
+                .header(name, value),
+        )
+        .await
+    }
+
     pub async fn post_form(&self, path: &str, form: &[(&str, &str)]) -> Page {
         let response = self
             .http
@@ -163,6 +200,11 @@ pub fn success_path(raw_session_id: &str) -> String {
         .append_pair("session_id", raw_session_id)
         .finish();
     format!("/order/success?{query}")
+}
+
+/// Sends `request` (from any client) and reads the page.
+pub async fn send(request: reqwest::RequestBuilder) -> Page {
+    into_page(request.send().await.expect("landing answers")).await
 }
 
 async fn into_page(response: reqwest::Response) -> Page {

@@ -46,6 +46,25 @@ pub async fn prepare(args: PrepareArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The shop page's form token (checkout accepts only tokens the shop issued).
+async fn form_token(http: &reqwest::Client, landing: &str) -> anyhow::Result<String> {
+    let shop = http
+        .get(format!("{landing}/"))
+        .send()
+        .await
+        .context("GET /")?
+        .error_for_status()
+        .context("GET /")?
+        .text()
+        .await
+        .context("reading the shop page")?;
+    shop.split("name=\"form_token\" value=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .map(str::to_owned)
+        .context("the shop page has no form token")
+}
+
 async fn migrate(database_url: &str) -> anyhow::Result<()> {
     let settings =
         shared::Settings::load_from([("APP_DATABASE__URL".to_owned(), database_url.to_owned())])?;
@@ -56,9 +75,10 @@ async fn migrate(database_url: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// One customer: submit the shop form, take the 303's session id, pay through the simulator.
+/// One customer: open the shop page, submit its form, take the 303's session id, pay through
+/// the simulator.
 async fn paid_session(http: &reqwest::Client, args: &PrepareArgs) -> anyhow::Result<String> {
-    let token = uuid::Uuid::new_v4().to_string();
+    let token = form_token(http, &args.landing).await?;
     let quantity_field = format!("qty_{}", args.price);
     let response = http
         .post(format!("{}/checkout", args.landing))
