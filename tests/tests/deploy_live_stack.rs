@@ -267,7 +267,10 @@ async fn the_compose_stack_runs_checks_out_scales_and_leaves_nothing_behind() {
             "ingress",
         ])
     };
-    assert_eq!(deliver_signed_with(&stack, id.as_str(), &new_secret).await, 400);
+    assert_eq!(
+        deliver_signed_with(&stack, id.as_str(), &new_secret).await,
+        400
+    );
     stack.rewrite_secret(
         "stripe_webhook_secrets",
         &format!("{old_secret},{new_secret}\n"),
@@ -293,7 +296,10 @@ async fn the_compose_stack_runs_checks_out_scales_and_leaves_nothing_behind() {
         400,
         "after removing the old secret, a delivery signed with it is refused"
     );
-    assert_eq!(deliver_signed_with(&stack, id.as_str(), &new_secret).await, 200);
+    assert_eq!(
+        deliver_signed_with(&stack, id.as_str(), &new_secret).await,
+        200
+    );
     assert_eq!(stack.sql("SELECT count(*) FROM checkout_orders"), "1");
 
     // 6. Scale down to one worker: the two stopped drain and exit 0.

@@ -248,7 +248,10 @@ impl ComposeStack {
     /// Overwrites the secret file `name` (made by [`ComposeStack::with_secret_files`]) in place,
     /// keeping its owner and mode, as an operator edits it during a rotation.
     pub fn rewrite_secret(&self, name: &str, content: &str) {
-        let dir = self.secret_dir.as_ref().expect("the stack reads its secrets from files");
+        let dir = self
+            .secret_dir
+            .as_ref()
+            .expect("the stack reads its secrets from files");
         std::fs::write(dir.join(name), content).expect("rewrite a secret file");
     }
 
