@@ -604,9 +604,37 @@ fn the_cluster_overlay_runs_three_nodes_that_share_a_cookie_and_gives_every_clie
             "{node} is found by Prometheus"
         );
     }
-    let conf = read_repo_file("deploy/rabbitmq/cluster.conf");
-    for node in ["rabbit@rabbitmq", "rabbit@rabbitmq-2", "rabbit@rabbitmq-3"] {
-        assert!(conf.contains(&format!(" = {node}\n")), "{node} is a seed");
+    // The first node forms the cluster alone; the others join it once it is healthy (so after
+    // its topology import), one after the other.
+    let peers_file = |node: &str| {
+        let mounts = strings(&model["services"][node]["volumes"]);
+        let mount = mounts
+            .iter()
+            .find(|m| m.contains(":/etc/rabbitmq/conf.d/41-peers.conf"))
+            .unwrap_or_else(|| panic!("{node} mounts its peer list: {mounts:?}"))
+            .clone();
+        let source = mount.split(':').next().unwrap().to_owned();
+        std::fs::read_to_string(&source).expect("the peer list exists")
+    };
+    let listed = |conf: &str| -> Vec<String> {
+        conf.lines()
+            .filter(|l| l.starts_with("cluster_formation.classic_config.nodes."))
+            .map(|l| l.rsplit(" = ").next().unwrap().to_owned())
+            .collect()
+    };
+    assert_eq!(listed(&peers_file("rabbitmq")), ["rabbit@rabbitmq"]);
+    for node in ["rabbitmq-2", "rabbitmq-3"] {
+        assert_eq!(
+            listed(&peers_file(node)),
+            ["rabbit@rabbitmq", "rabbit@rabbitmq-2", "rabbit@rabbitmq-3"],
+            "{node}"
+        );
+    }
+    for (node, after) in [("rabbitmq-2", "rabbitmq"), ("rabbitmq-3", "rabbitmq-2")] {
+        assert_eq!(
+            model["services"][node]["depends_on"][after]["condition"], "service_healthy",
+            "{node} boots once {after} is healthy"
+        );
     }
     for client in ["ingress", "worker"] {
         let url = model["services"][client]["environment"]["APP_BROKER__URL"]

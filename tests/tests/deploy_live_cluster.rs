@@ -1,5 +1,6 @@
-//! The compose stack on a three-node RabbitMQ cluster (deploy/rabbitmq/cluster.yml), under a
-//! steady 100 paid sessions a second. First the node leading `checkout.fulfillment` is stopped
+//! The compose stack on a three-node RabbitMQ cluster (deploy/rabbitmq/cluster.yml): its first
+//! boot, every node in the cluster and every quorum queue on all three; then, under a steady
+//! 100 paid sessions a second, two faults. First the node leading `checkout.fulfillment` is stopped
 //! and started again; then the node leading it next is cut off the network
 //! (`docker network disconnect`) and reconnected. Each fault leaves a majority, so the quorum
 //! queues elect a new leader and go on; the services, given every node, move to another one.
