@@ -6,12 +6,14 @@
 //! 1. An order already fulfilled in Postgres answers from there; Stripe is not called.
 //! 2. Otherwise retrieve the session from Stripe with `line_items` expanded (all pages): the
 //!    decision is made from Stripe's answer, never from a webhook payload.
-//! 3. Paid (or no payment required): in one transaction, take `pg_advisory_xact_lock` on the
+//! 3. Complete and paid (or no payment required), and not a setup-mode session
+//!    ([`CheckoutSession::is_fulfillable`]): in one transaction, take `pg_advisory_xact_lock` on the
 //!    session's 64-bit key, re-check, then write the order, its line items and an
 //!    `order.fulfilled` outbox row. The lock serialises racing callers; the unique keys of line
 //!    items and outbox are the second line of defense; a violation there is read back as
 //!    "already fulfilled".
-//! 4. Unpaid: recorded as awaiting payment (delayed methods), unless it already failed.
+//! 4. Unpaid: recorded as awaiting payment (delayed methods), unless it already failed; a
+//!    setup-mode session records nothing.
 
 use std::time::Instant;
 
@@ -144,8 +146,12 @@ impl Fulfiller {
             Err(StripeError::NotFound(_)) => return Ok(FulfillmentOutcome::NotFound),
             Err(e) => return Err(e.into()),
         };
-        if session.payment_status.allows_fulfillment() {
+        if session.is_fulfillable() {
             return self.fulfill_paid(id, &session, trigger).await;
+        }
+        if session.mode.as_deref() == Some("setup") {
+            // A saved payment method, not a sale: no order to record, ever.
+            return Ok(FulfillmentOutcome::AwaitingPayment);
         }
         let state = match session.status {
             Some(SessionStatus::Expired) => OrderState::Expired,
@@ -224,7 +230,7 @@ impl Fulfiller {
             Err(StripeError::NotFound(_)) => return Ok(FulfillmentOutcome::NotFound),
             Err(e) => return Err(e.into()),
         };
-        if session.payment_status.allows_fulfillment() {
+        if session.is_fulfillable() {
             return self.fulfill_paid(id, &session, trigger).await;
         }
         self.record(id, &session, OrderState::PaymentFailed).await

@@ -16,7 +16,9 @@ use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
 use deploy_support::compose_stack::{build_images, docker, engine_unavailable, ComposeStack};
-use deploy_support::ledger::{assert_nothing_lost_or_duplicated, orders_flow, Customers};
+use deploy_support::ledger::{
+    assert_nothing_lost_or_duplicated, orders_flow, Customers, NO_RECONCILER,
+};
 use serde_json::Value;
 use tests::eventually;
 
@@ -34,13 +36,6 @@ const REFUSING_AT_MOST: Duration = Duration::from_secs(30);
 /// After the faults: webhook retries and the workers' retry tiers must have caught up by then.
 const CATCH_UP: Duration = Duration::from_secs(300);
 const NODES: [&str; 3] = ["rabbit@rabbitmq", "rabbit@rabbitmq-2", "rabbit@rabbitmq-3"];
-
-const NO_RECONCILER: &str = r#"
-services:
-  worker:
-    environment:
-      APP_WORKER__RECONCILE_INTERVAL_SECS: "0"
-"#;
 
 /// The compose service of a node name (`rabbit@rabbitmq-2` → `rabbitmq-2`).
 fn service_of(node: &str) -> &str {

@@ -17,7 +17,9 @@ use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
 use deploy_support::compose_stack::{build_images, docker, engine_unavailable, ComposeStack};
-use deploy_support::ledger::{assert_nothing_lost_or_duplicated, orders_flow, Customers, SIM_KEY};
+use deploy_support::ledger::{
+    assert_nothing_lost_or_duplicated, orders_flow, Customers, NO_RECONCILER, SIM_KEY,
+};
 use serde_json::Value;
 use tests::eventually;
 
@@ -32,13 +34,6 @@ const REFUSING_AT_MOST: Duration = Duration::from_secs(30);
 /// After the faults: webhook retries (stripe-sim backs off 1, 2, 4 … s) and the workers' retry
 /// tiers (1 s, 10 s, 1 min) must have caught up by then.
 const CATCH_UP: Duration = Duration::from_secs(240);
-
-const NO_RECONCILER: &str = r#"
-services:
-  worker:
-    environment:
-      APP_WORKER__RECONCILE_INTERVAL_SECS: "0"
-"#;
 
 /// The worker-reported `dependency_up{dependency="database"}`, as Prometheus last scraped it.
 async fn worker_database_up(stack: &ComposeStack) -> Option<f64> {

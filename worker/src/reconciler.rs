@@ -49,7 +49,7 @@ const RETENTION_MARGIN_SECS: i64 = 60 * 60;
 /// How long the leader waits for its lock connection to answer before stepping down.
 const LEADER_PING_TIMEOUT: Duration = Duration::from_secs(5);
 
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct ReconcilerOptions {
     /// Where the dedicated leader connection goes.
     pub database: PgConnectOptions,
@@ -59,6 +59,26 @@ pub struct ReconcilerOptions {
     pub overlap: Duration,
     /// Events processed at once within a sweep (Stripe's rate limit applies regardless).
     pub concurrency: usize,
+}
+
+/// By hand: sqlx's connection options print their password.
+impl std::fmt::Debug for ReconcilerOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ReconcilerOptions")
+            .field(
+                "database",
+                &format_args!(
+                    "{}:{}/{}",
+                    self.database.get_host(),
+                    self.database.get_port(),
+                    self.database.get_database().unwrap_or_default()
+                ),
+            )
+            .field("interval", &self.interval)
+            .field("overlap", &self.overlap)
+            .field("concurrency", &self.concurrency)
+            .finish()
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -322,5 +342,25 @@ impl Reconciler {
                 Err(EventFailure { transient })
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_debug_print_of_the_options_keeps_the_database_password_out() {
+        let options = ReconcilerOptions {
+            database: "postgres://fulfillment:s3cret-pw@db:5432/orders"
+                .parse()
+                .unwrap(),
+            interval: Duration::from_secs(60),
+            overlap: Duration::from_secs(300),
+            concurrency: 4,
+        };
+        let printed = format!("{options:?}");
+        assert!(!printed.contains("s3cret-pw"), "{printed}");
+        assert!(printed.contains("db:5432/orders"), "{printed}");
     }
 }

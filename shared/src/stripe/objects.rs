@@ -67,6 +67,15 @@ pub struct CheckoutSession {
 }
 
 impl CheckoutSession {
+    /// G3: fulfilled only once Checkout is complete, the payment is in (paid, or nothing to pay:
+    /// a 100 % discount, a free trial) and something was sold. A setup-mode session only saves a
+    /// payment method, and reports `no_payment_required` while it is still open.
+    pub fn is_fulfillable(&self) -> bool {
+        self.status == Some(SessionStatus::Complete)
+            && self.payment_status.allows_fulfillment()
+            && self.mode.as_deref() != Some("setup")
+    }
+
     pub fn customer_name(&self) -> Option<&str> {
         self.customer_details
             .as_ref()
@@ -198,6 +207,27 @@ mod tests {
         .unwrap();
         assert_eq!(price.product.name, "Tenugui towel");
         assert_eq!(price.unit_amount, Some(1500));
+    }
+
+    fn session(status: &str, payment_status: &str, mode: &str) -> CheckoutSession {
+        serde_json::from_value(serde_json::json!({
+            "id": "cs_test_a", "object": "checkout.session", "status": status,
+            "payment_status": payment_status, "mode": mode, "livemode": false, "created": 1
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn only_complete_sessions_that_sold_something_and_are_paid_are_fulfillable() {
+        assert!(session("complete", "paid", "payment").is_fulfillable());
+        assert!(session("complete", "no_payment_required", "payment").is_fulfillable());
+        assert!(session("complete", "no_payment_required", "subscription").is_fulfillable());
+        // An open setup-mode session reports no_payment_required: nothing was bought.
+        assert!(!session("open", "no_payment_required", "setup").is_fulfillable());
+        assert!(!session("complete", "no_payment_required", "setup").is_fulfillable());
+        assert!(!session("open", "paid", "payment").is_fulfillable());
+        assert!(!session("expired", "unpaid", "payment").is_fulfillable());
+        assert!(!session("complete", "unpaid", "payment").is_fulfillable());
     }
 
     #[test]

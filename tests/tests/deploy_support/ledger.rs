@@ -17,6 +17,15 @@ use super::compose_stack::ComposeStack;
 /// The simulator's development key, which the compose stack's sim profile uses.
 pub const SIM_KEY: &str = "sk_test_local_development_only";
 
+/// A compose override that switches the workers' reconciler off, so that it cannot mask an
+/// event the faults lost.
+pub const NO_RECONCILER: &str = r#"
+services:
+  worker:
+    environment:
+      APP_WORKER__RECONCILE_INTERVAL_SECS: "0"
+"#;
+
 /// Sessions paid so far (their ids), and the payments the simulator refused.
 #[derive(Debug, Default)]
 pub struct Ledger {
