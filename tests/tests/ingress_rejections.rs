@@ -313,6 +313,7 @@ async fn a_body_trickled_a_byte_at_a_time_is_cut_off_at_the_body_read_timeout() 
             if writer.write_all(&[byte]).await.is_err() {
                 break;
             }
+            // The trickle itself (one byte every 50 ms), not a wait for anything to settle.
             tokio::time::sleep(std::time::Duration::from_millis(50)).await;
         }
     });
