@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 
 use deploy_support::compose_stack::{build_images, docker, engine_unavailable, ComposeStack};
 use deploy_support::ledger::{
-    assert_nothing_lost_or_duplicated, orders_flow, Customers, NO_RECONCILER, SIM_KEY,
+    assert_nothing_lost_or_duplicated, orders_flow, Customers, FAULT_RUN, SIM_KEY,
 };
 use serde_json::Value;
 use tests::eventually;
@@ -62,7 +62,7 @@ async fn killed_workers_a_restarted_broker_and_a_stopped_database_lose_and_dupli
         return;
     }
     build_images(IMAGE_TAG);
-    let stack = ComposeStack::new(IMAGE_TAG).with_override(NO_RECONCILER);
+    let stack = ComposeStack::new(IMAGE_TAG).with_override(FAULT_RUN);
     stack.up(WORKERS).await;
 
     let customers = Customers::start(stack.sim.clone(), RATE);

@@ -100,6 +100,7 @@ pub const RABBITMQ_USER: &str = "fulfillment";
 impl ComposeStack {
     /// A project description on free ports; nothing runs until [`Self::up`].
     pub fn new(image_tag: &str) -> ComposeStack {
+        super::failure::remember_panics();
         let project = format!("flive{}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
         let [landing, ingress, sim, management, prometheus] = [(); 5].map(|_| free_port());
         let shop = format!("http://127.0.0.1:{landing}");
@@ -358,17 +359,14 @@ impl ComposeStack {
                 if c.service == "migrate" {
                     assert!(
                         !ended || c.exit_code == 0,
-                        "migrate exited {}:\n{}",
-                        c.exit_code,
-                        stack.logs()
+                        "migrate exited {} (its logs follow)",
+                        c.exit_code
                     );
                 } else {
                     assert!(
                         !ended,
-                        "{} exited {}:\n{}",
-                        c.name,
-                        c.exit_code,
-                        stack.logs()
+                        "{} exited {} (its logs follow)",
+                        c.name, c.exit_code
                     );
                 }
             }
@@ -384,9 +382,8 @@ impl ComposeStack {
         .await;
         let containers = settled.unwrap_or_else(|| {
             panic!(
-                "the stack did not become healthy within {START_TIMEOUT:?}: {:#?}\n{}",
-                stack.containers(),
-                stack.logs()
+                "the stack did not become healthy within {START_TIMEOUT:?}: {:#?}",
+                stack.containers()
             )
         });
         let running_workers = containers.iter().filter(|c| c.service == "worker").count();
@@ -490,6 +487,9 @@ impl Drop for ComposeStack {
         if !self.torn_down {
             if std::thread::panicking() {
                 eprintln!("[live] logs before tear-down:\n{}", self.logs());
+                if let Some(reason) = super::failure::last_panic() {
+                    eprintln!("[live] FAILED (the reason, again, after the logs): {reason}");
+                }
             }
             let _ = self.compose(&["down", "-v", "--remove-orphans", "--timeout", "10"]);
         }

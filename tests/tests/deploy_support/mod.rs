@@ -7,6 +7,7 @@
 #![allow(dead_code)]
 
 pub mod compose_stack;
+pub mod failure;
 pub mod ledger;
 pub mod promql;
 pub mod vhost;
