@@ -19,7 +19,7 @@
 //!    retry.
 //! 4. `GET /order/cancel` ([`routes::cancel`]) is where Checkout's back link leads.
 //!
-//! Around it: [`attempts`] runs the page's fulfillment attempts as tasks, one per session at a
+//! Around it: [`access_log`] logs every request with the session id redacted; [`attempts`] runs the page's fulfillment attempts as tasks, one per session at a
 //! time; [`startup`] builds the server; [`pages`] holds the templates (askama, escaped
 //! automatically) and turns them into responses; [`headers`] sets the security and caching
 //! headers; [`rate_limit`] bounds success-page, status and checkout requests per client, which
@@ -29,6 +29,7 @@
 //! never a call per probe) and `/metrics`, and [`routes::assets`] the stylesheet and script,
 //! compiled into the binary (no CDN).
 
+pub mod access_log;
 pub mod attempts;
 pub mod catalog;
 pub mod client_ip;

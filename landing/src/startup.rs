@@ -12,6 +12,7 @@ use shared::stripe::StripeClient;
 use shared::{Fulfiller, Settings};
 use tracing_actix_web::TracingLogger;
 
+use crate::access_log::RedactedRootSpan;
 use crate::attempts::Attempts;
 use crate::catalog::Catalog;
 use crate::client_ip::ClientIp;
@@ -219,7 +220,7 @@ pub fn run(listener: TcpListener, state: web::Data<AppState>) -> std::io::Result
     let server = HttpServer::new(move || {
         App::new()
             .wrap(headers::security())
-            .wrap(TracingLogger::default())
+            .wrap(TracingLogger::<RedactedRootSpan>::new())
             .app_data(state.clone())
             .configure(routes::configure)
     })
