@@ -130,6 +130,10 @@ fn serve(listener: TcpListener, settings: &Settings, broker: Broker) -> std::io:
     // Answers are one small write each; never hold one back waiting for an ACK (Nagle), since
     // the customer's redirect waits on it.
     .tcp_nodelay(true)
+    // Idle connections stay open longer than a sender keeps them pooled: a server closing one
+    // just as the sender writes the next webhook on it turns that delivery into a connection
+    // error and a retry much later.
+    .keep_alive(Duration::from_secs(ingress.keep_alive_secs))
     // A draining request waits at most the ack budget for its confirm; one more second covers
     // writing the answer.
     .shutdown_timeout(ack_budget.as_secs() + 1)

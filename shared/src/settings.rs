@@ -93,6 +93,8 @@ pub struct IngressSettings {
     pub body_limit_bytes: usize,
     /// Longest wait for a request's whole body, from the end of its headers.
     pub body_read_timeout_ms: u64,
+    /// How long an idle connection stays open.
+    pub keep_alive_secs: u64,
     pub ack_budget_ms: u64,
     pub retry_after_secs: u32,
     /// HTTP worker threads; 0 = one per CPU core.

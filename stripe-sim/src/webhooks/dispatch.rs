@@ -2,6 +2,8 @@
 //! them, applying the shuffle and delay faults; and settles delayed payments that are set to
 //! settle by themselves.
 
+use std::time::Duration;
+
 use bytes::Bytes;
 use rand::seq::SliceRandom;
 use serde_json::Value;
@@ -23,6 +25,9 @@ pub(crate) fn start(state: SimState, shutdown: CancellationToken) -> anyhow::Res
         .user_agent(USER_AGENT)
         // Stripe does not follow redirects: a 3xx is a failed delivery.
         .redirect(reqwest::redirect::Policy::none())
+        // A well-behaved sender drops an idle connection before the receiver does (ingress keeps
+        // them 75 s), so a delivery is never written onto a connection being closed.
+        .pool_idle_timeout(Duration::from_secs(30))
         .build()?;
     let feed = state.subscribe_events();
     let deliverer = Deliverer {

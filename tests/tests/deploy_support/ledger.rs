@@ -241,7 +241,10 @@ pub async fn assert_nothing_lost_or_duplicated(
     {
         let what = match attempt["status"].as_u64() {
             Some(status) => format!("HTTP {status}"),
-            None => attempt["outcome"].as_str().unwrap_or("?").to_owned(),
+            None => match attempt["message"].as_str() {
+                Some(message) => format!("{}: {message}", attempt["outcome"]),
+                None => attempt["outcome"].as_str().unwrap_or("?").to_owned(),
+            },
         };
         let at = (attempt["sent_at_ms"].as_i64().unwrap_or(0) - load_began_ms) as f64 / 1000.0;
         refused.entry(what).or_default().push(at);
