@@ -5,8 +5,8 @@
 use std::sync::LazyLock;
 
 use prometheus::{
-    register_histogram_vec, register_int_counter_vec, register_int_gauge_vec, Encoder,
-    HistogramVec, IntCounterVec, IntGaugeVec, TextEncoder,
+    register_gauge, register_histogram_vec, register_int_counter_vec, register_int_gauge_vec,
+    Encoder, Gauge, HistogramVec, IntCounterVec, IntGaugeVec, TextEncoder,
 };
 
 /// Latency buckets in seconds, from sub-millisecond (a confirmed publish on loopback) to the
@@ -30,6 +30,24 @@ pub static STRIPE_REQUEST_SECONDS: LazyLock<HistogramVec> = LazyLock::new(|| {
         "Stripe API attempt latency by endpoint.",
         &["endpoint"],
         LATENCY_BUCKETS.to_vec()
+    )
+    .expect("metric registers once")
+});
+
+pub static STRIPE_BUDGET: LazyLock<Gauge> = LazyLock::new(|| {
+    register_gauge!(
+        "stripe_rate_limit_budget_per_second",
+        "The Stripe budget of the whole deployment this process was configured with \
+         (stripe.rate_limit_per_sec)."
+    )
+    .expect("metric registers once")
+});
+
+pub static STRIPE_SHARE: LazyLock<Gauge> = LazyLock::new(|| {
+    register_gauge!(
+        "stripe_rate_limit_share_per_second",
+        "This process's share of the Stripe budget (rate_limit_per_sec / processes). Summed over \
+         every process, it must not exceed the budget."
     )
     .expect("metric registers once")
 });

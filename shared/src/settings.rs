@@ -76,7 +76,11 @@ pub struct StripeSettings {
     pub max_retries: u32,
     pub retry_base_ms: u64,
     pub retry_max_ms: u64,
+    /// The whole deployment's budget of Stripe requests per second.
     pub rate_limit_per_sec: u32,
+    /// How many processes call Stripe (workers and landings): each takes an equal share of
+    /// `rate_limit_per_sec` (see `stripe::budget`).
+    pub processes: u32,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -234,6 +238,12 @@ impl Settings {
         }
         if self.stripe.rate_limit_per_sec == 0 {
             return invalid("stripe.rate_limit_per_sec", "must be at least 1");
+        }
+        if self.stripe.processes == 0 {
+            return invalid(
+                "stripe.processes",
+                "must be at least 1 (every worker and landing replica counts)",
+            );
         }
         if self.webhook.secrets.is_empty() {
             return invalid("webhook.secrets", "needs at least one endpoint secret");

@@ -47,6 +47,10 @@ pub struct ServeArgs {
     /// Base of session.url as a browser reaches the simulator; default: the bound address.
     #[arg(long, env = "STRIPE_SIM_PUBLIC_BASE_URL")]
     pub public_base_url: Option<String>,
+    /// The account's rate limit: /v1/ requests per second (any client) before 429 rate_limit,
+    /// as Stripe's 25 in test mode or 100 live; unset: unlimited.
+    #[arg(long, env = "STRIPE_SIM_RATE_LIMIT_PER_SEC")]
+    pub rate_limit_per_sec: Option<std::num::NonZeroU32>,
     /// Webhook endpoints, secrets, retries, redirect wait and delivery faults.
     #[command(flatten)]
     pub delivery: crate::webhooks::args::DeliveryArgs,
@@ -62,6 +66,7 @@ impl ServeArgs {
             api_keys: self.api_keys.clone(),
             catalog,
             public_base_url: self.public_base_url.clone(),
+            rate_limit_per_sec: self.rate_limit_per_sec,
             ..SimConfig::default()
         };
         self.delivery.apply(&mut config)?;

@@ -2,6 +2,7 @@
 //! where and how events are delivered (the types of the latter live in `webhooks::config`).
 
 use std::collections::HashMap;
+use std::num::NonZeroU32;
 use std::path::Path;
 use std::time::Duration;
 
@@ -39,6 +40,10 @@ pub struct SimConfig {
     pub delayed_payment: Option<DelayedPaymentResolution>,
     /// Delivery faults armed from the start.
     pub webhook_faults: WebhookFaults,
+    /// The account's rate limit: `/v1/` requests admitted in any one second, whichever client
+    /// sends them; past it, 429 `rate_limit` as Stripe answers (25 in test mode, 100 live).
+    /// `None` (the default): unlimited.
+    pub rate_limit_per_sec: Option<NonZeroU32>,
 }
 
 impl Default for SimConfig {
@@ -53,6 +58,7 @@ impl Default for SimConfig {
             attempt_timeout: DEFAULT_ATTEMPT_TIMEOUT,
             delayed_payment: None,
             webhook_faults: WebhookFaults::default(),
+            rate_limit_per_sec: None,
         }
     }
 }

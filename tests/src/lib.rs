@@ -344,6 +344,18 @@ pub async fn start_sim() -> RunningSim {
     .expect("stripe-sim starts")
 }
 
+/// A simulator accepting [`SIM_KEY`] that limits the account as Stripe does: past `per_sec`
+/// requests in any one second, from all callers together, it answers 429 `rate_limit`.
+pub async fn start_rate_limited_sim(per_sec: u32) -> RunningSim {
+    RunningSim::start(SimConfig {
+        api_keys: vec![SIM_KEY.to_owned()],
+        rate_limit_per_sec: std::num::NonZeroU32::new(per_sec),
+        ..SimConfig::default()
+    })
+    .await
+    .expect("stripe-sim starts")
+}
+
 /// Everything a fulfillment test needs.
 #[derive(Debug)]
 pub struct TestStack {
@@ -361,7 +373,12 @@ impl TestStack {
     }
 
     pub async fn start_with(extra: &[(&str, &str)]) -> TestStack {
-        let (db, broker, sim) = tokio::join!(TestDb::create(), TestBroker::create(), start_sim());
+        Self::start_on(start_sim().await, extra).await
+    }
+
+    /// A stack whose services call `sim`.
+    pub async fn start_on(sim: RunningSim, extra: &[(&str, &str)]) -> TestStack {
+        let (db, broker) = tokio::join!(TestDb::create(), TestBroker::create());
         let settings = settings(&db, &broker, &sim.base_url, extra);
         let stripe = StripeClient::new(&settings.stripe).expect("build the Stripe client");
         let fulfiller = Fulfiller::new(db.pool.clone(), stripe.clone());

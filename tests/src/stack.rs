@@ -2,6 +2,7 @@
 //! RabbitMQ → worker → Postgres, and landing for the shop and the success page. Every service
 //! is the real one, built with its `Application::build` on loopback.
 
+use std::num::NonZeroU32;
 use std::time::Duration;
 
 use crate::{settings, TestBroker, TestDb, SIM_KEY, WEBHOOK_SECRET};
@@ -46,6 +47,15 @@ impl Stack {
 
     /// Starts the stack with extra `APP_…` settings (they win over the defaults here).
     pub async fn start_with(extra: &[(&str, &str)]) -> Stack {
+        Self::start_with_account_limit(None, extra).await
+    }
+
+    /// Starts the stack against a simulator that answers 429 past `rate_limit_per_sec` requests
+    /// in any one second (`None`: no limit), as Stripe limits an account.
+    pub async fn start_with_account_limit(
+        rate_limit_per_sec: Option<NonZeroU32>,
+        extra: &[(&str, &str)],
+    ) -> Stack {
         let (db, broker) = tokio::join!(TestDb::create(), TestBroker::create());
         let sim = RunningSim::start(SimConfig {
             api_keys: vec![SIM_KEY.to_owned()],
@@ -53,6 +63,7 @@ impl Stack {
             retry_schedule: [300, 600, 1200, 2400, 4800]
                 .map(Duration::from_millis)
                 .to_vec(),
+            rate_limit_per_sec,
             ..SimConfig::default()
         })
         .await

@@ -1,13 +1,20 @@
 //! G6 on the public side: nothing a visitor can repeat spends the Stripe budget that
 //! fulfillment needs. Readiness probes do not call Stripe; a checkout needs a form token the
-//! shop issued and is limited per client; and the client is the address a trusted proxy
-//! reports (never one a visitor writes), IPv6 clients counted by their /64.
+//! shop issued and is limited per client; the client is the address a trusted proxy reports
+//! (never one a visitor writes), IPv6 clients counted by their /64; and however many visitors
+//! flood the pages, landing spends only its share of the deployment's Stripe budget, so the
+//! worker's fulfillment stays within Stripe's rate limit.
 
 mod landing_common;
 
 use std::net::{IpAddr, Ipv4Addr};
+use std::num::NonZeroU32;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
 
 use landing_common::{send, Landing};
+use tests::stack::Stack;
 
 /// A success-page link that is refused as malformed after the client's budget is spent: it
 /// costs one request of the budget and nothing else.
@@ -166,4 +173,129 @@ async fn ipv6_clients_in_one_64_share_a_budget() {
     assert_eq!(from("2001:db8:1:2:ffff:ffff:ffff:ffff").await, 400);
     assert_eq!(from("2001:db8:1:2::99").await, 429, "the same /64");
     assert_eq!(from("2001:db8:1:3::1").await, 400, "the next /64");
+}
+
+/// Stripe's limit in test mode, requests per second for the whole account.
+const ACCOUNT_LIMIT: u32 = 25;
+/// Distinct visitors (each its own loopback address, so each has the per-client budgets whole).
+const VISITORS: u8 = 20;
+/// Orders paid while the flood runs.
+const PAID_ORDERS: usize = 30;
+
+// Several threads: landing, the worker and the visitors run side by side as they would apart.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_flood_of_the_public_pages_leaves_the_workers_fulfillment_within_stripes_rate_limit() {
+    // The deployment: one worker and one landing sharing the default budget of 20 per second,
+    // with the default per-client limits of the public pages.
+    let stack = Stack::start_with_account_limit(
+        NonZeroU32::new(ACCOUNT_LIMIT),
+        &[
+            ("APP_STRIPE__RATE_LIMIT_PER_SEC", "20"),
+            ("APP_STRIPE__PROCESSES", "2"),
+            ("APP_STRIPE__RETRY_BASE_MS", "250"),
+            ("APP_STRIPE__RETRY_MAX_MS", "4000"),
+            // Leave Postgres connections for the tests running beside this one.
+            ("APP_DATABASE__MAX_CONNECTIONS", "5"),
+        ],
+    )
+    .await;
+    let pages = Arc::new(AtomicU64::new(0));
+    let visitors: Vec<_> = (0..VISITORS)
+        .map(|n| {
+            let address = IpAddr::V4(Ipv4Addr::new(127, 0, 1, n + 1));
+            tokio::spawn(visit_until_stopped(
+                stack.shop.clone(),
+                address,
+                pages.clone(),
+            ))
+        })
+        .collect();
+    let flooding = tests::eventually(Duration::from_secs(20), || async {
+        (stack.sim.state.requests_to("/v1/checkout/sessions") >= 20).then_some(())
+    })
+    .await;
+    assert!(flooding.is_some(), "the visitors' pages reach Stripe");
+
+    let calls_before = stack.sim.state.request_count();
+    let orders: Vec<_> = (0..PAID_ORDERS)
+        .map(|i| tests::paid_session(&stack.sim, &format!("Customer {i}")))
+        .collect();
+    let fulfilled = tests::eventually(Duration::from_secs(40), || async {
+        for id in &orders {
+            if stack.fulfilled_orders(id.as_str()).await != 1 {
+                return None;
+            }
+        }
+        Some(())
+    })
+    .await;
+    let rate_limited = stack.sim.state.rate_limited_count();
+    let stripe_calls = stack.sim.state.request_count();
+    for visitor in visitors {
+        visitor.abort();
+    }
+    // The worker makes one call per order; the rest of the calls meanwhile were the flood's.
+    let flood_calls = (stripe_calls - calls_before).saturating_sub(PAID_ORDERS as u64);
+    assert!(
+        flood_calls >= PAID_ORDERS as u64 / 2,
+        "the flood competed with the worker for Stripe: only {flood_calls} calls of landing's \
+         while the orders were fulfilled"
+    );
+
+    // Landing's share is one call every 100 ms, the worker's too: at most 20 in any second
+    // between them, five under the account's 25. No 429 at all is the bound.
+    assert_eq!(
+        rate_limited,
+        0,
+        "the simulator answered {rate_limited} of {stripe_calls} calls with 429 while {} pages \
+         were served: landing and the worker together went over the account's {ACCOUNT_LIMIT} \
+         requests per second",
+        pages.load(Ordering::Relaxed)
+    );
+    assert!(
+        fulfilled.is_some(),
+        "every paid order is fulfilled during the flood"
+    );
+    for id in &orders {
+        assert_eq!(
+            stack.fulfilled_by(id.as_str()).await.as_deref(),
+            Some("webhook"),
+            "{id}: the worker fulfilled it"
+        );
+    }
+    stack.stop().await;
+}
+
+/// One visitor, over and over: the shop, a checkout, and a success page for a session that
+/// does not exist (someone guessing ids). Every one of them may be a Stripe call. A page that
+/// does not come in time is given up, as a visitor would, and the next one asked for.
+async fn visit_until_stopped(shop: String, address: IpAddr, pages: Arc<AtomicU64>) {
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(Duration::from_secs(10))
+        .local_address(address)
+        .build()
+        .expect("build the HTTP client");
+    let visit = |request: reqwest::RequestBuilder| {
+        let pages = pages.clone();
+        async move {
+            let body = request.send().await.ok()?.text().await.ok()?;
+            pages.fetch_add(1, Ordering::Relaxed);
+            Some(body)
+        }
+    };
+    loop {
+        let shop_page = visit(http.get(format!("{shop}/")))
+            .await
+            .unwrap_or_default();
+        if let Some(token) = landing_common::form_token_in(&shop_page) {
+            visit(
+                http.post(format!("{shop}/checkout"))
+                    .form(&[("form_token", token), ("qty_price_mug", "1")]),
+            )
+            .await;
+        }
+        let guess = format!("cs_test_{}", uuid::Uuid::new_v4().simple());
+        visit(http.get(format!("{shop}{}", landing_common::success_path(&guess)))).await;
+    }
 }

@@ -1,12 +1,11 @@
-use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use reqwest::{Method, RequestBuilder};
 use secrecy::{ExposeSecret, SecretString};
 use serde::de::DeserializeOwned;
 
+use super::budget::RequestBudget;
 use super::error::{ApiError, StripeError};
 use super::objects::{CatalogPrice, CheckoutSession, Event, LineItem, List};
 use super::params::{CreateCheckoutSession, EventFilter};
@@ -18,8 +17,8 @@ use crate::settings::StripeSettings;
 /// Stripe's largest page size; fewer round trips for big carts and event sweeps.
 const PAGE_LIMIT: &str = "100";
 
-/// A Stripe API client, cheap to clone (one connection pool and one rate limiter shared by the
-/// clones).
+/// A Stripe API client, cheap to clone (one connection pool and one request budget shared by the
+/// clones). Build one per process: each one takes a process's share of the deployment's budget.
 #[derive(Clone)]
 pub struct StripeClient {
     http: reqwest::Client,
@@ -27,9 +26,10 @@ pub struct StripeClient {
     key: SecretString,
     api_version: String,
     retry: RetryPolicy,
-    /// Per-process budget under Stripe's own limit, so bursts (a reconciler sweep, a redrive)
-    /// queue here instead of drawing 429s that would slow every other caller.
-    limiter: Arc<DefaultDirectRateLimiter>,
+    /// This process's share of the deployment's budget under Stripe's own limit, so bursts (a
+    /// backlog, a reconciler sweep, a flood on the shop) queue here instead of drawing 429s
+    /// that would slow every other process.
+    budget: Arc<RequestBudget>,
 }
 
 impl std::fmt::Debug for StripeClient {
@@ -50,7 +50,6 @@ impl StripeClient {
             .user_agent(concat!("checkout-fulfillment/", env!("CARGO_PKG_VERSION")))
             .pool_idle_timeout(Duration::from_secs(60))
             .build()?;
-        let per_second = NonZeroU32::new(settings.rate_limit_per_sec).unwrap_or(NonZeroU32::MIN);
         Ok(Self {
             http,
             base: settings.api_base.trim_end_matches('/').to_owned(),
@@ -61,7 +60,7 @@ impl StripeClient {
                 base: Duration::from_millis(settings.retry_base_ms),
                 max: Duration::from_millis(settings.retry_max_ms),
             },
-            limiter: Arc::new(RateLimiter::direct(Quota::per_second(per_second))),
+            budget: Arc::new(RequestBudget::new(settings)),
         })
     }
 
@@ -185,7 +184,7 @@ impl StripeClient {
         }
     }
 
-    /// One call with rate limiting and G6 retries. `build` adds the query or form to the request
+    /// One call within the budget, with G6 retries (each attempt is paid from the budget). `build` adds the query or form to the request
     /// and is called again for every attempt.
     async fn send<T: DeserializeOwned>(
         &self,
@@ -197,7 +196,7 @@ impl StripeClient {
         let url = format!("{}{}", self.base, path);
         let mut retry = 0;
         loop {
-            self.limiter.until_ready().await;
+            self.budget.acquire().await;
             let request = self
                 .http
                 .request(method.clone(), &url)

@@ -1,13 +1,16 @@
 //! The Stripe API client (G6): the calls the product makes, bounded and polite.
 //!
-//! - [`client`]: `StripeClient` — Bearer auth, pinned `Stripe-Version`, timeouts, a client-side
-//!   rate limit, retries with jittered exponential backoff.
+//! - [`client`]: `StripeClient` — Bearer auth, pinned `Stripe-Version`, timeouts, the request
+//!   budget, retries with jittered exponential backoff.
+//! - [`budget`]: this process's share of the deployment's requests per second (Stripe limits the
+//!   account, not a process).
 //! - [`retry`]: which answers are retried and how long to wait.
 //! - [`error`]: typed errors telling not-found, authentication, invalid request, rate limited and
 //!   transient apart, with Stripe's error object parsed.
 //! - [`objects`]: the parts of Stripe's objects we read (unknown fields are ignored).
 //! - [`params`]: request parameters, form-encoded with Stripe's bracket notation.
 
+pub mod budget;
 pub mod client;
 pub mod error;
 pub mod objects;

@@ -1,7 +1,11 @@
 //! What every `/v1/` request goes through before its handler, in this order:
 //! 1. counted (so tests can assert what reached "Stripe", 401s included);
 //! 2. authenticated (a client with a wrong key sees 401, not an injected fault);
-//! 3. matched against the armed faults (fail now, or answer late).
+//! 3. held to the account's rate limit, when one is configured (429 `rate_limit` past it, as
+//!    Stripe limits an account whichever of its processes calls);
+//! 4. matched against the armed faults (fail now, or answer late).
+//!
+//! Every 429 it answers, from the limit or a fault, is counted for `GET /_sim/stats`.
 
 use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
@@ -26,6 +30,9 @@ pub(crate) async fn v1_gate(
         Err(e) => return Ok(req.error_response(e)),
     };
     req.extensions_mut().insert(key);
+    if !state.admit_under_account_limit() {
+        return Ok(rate_limited(req, &state));
+    }
     let injected = match state.take_fault(req.method().as_str(), req.path()) {
         None => None,
         Some(FaultKind::Delay(delay)) => {
@@ -43,8 +50,15 @@ pub(crate) async fn v1_gate(
             format!("Injected fault: HTTP {status}."),
         )),
     };
-    if let Some(error) = injected {
-        return Ok(req.error_response(error));
+    match injected {
+        Some(error) if error.status() == 429 => Ok(rate_limited(req, &state)),
+        Some(error) => Ok(req.error_response(error)),
+        None => Ok(next.call(req).await?.map_into_boxed_body()),
     }
-    Ok(next.call(req).await?.map_into_boxed_body())
+}
+
+/// Stripe's 429 `rate_limit`, counted.
+fn rate_limited(req: ServiceRequest, state: &SimState) -> ServiceResponse<BoxBody> {
+    state.record_rate_limited(req.path());
+    req.error_response(SimError::rate_limited())
 }

@@ -4,6 +4,7 @@
 //! tests. HTTP handlers translate requests into calls here; tests call the same methods
 //! directly, so both paths meet the same rules.
 
+mod account_limit;
 pub(crate) mod catalog;
 mod clock;
 mod create_session;
@@ -34,6 +35,7 @@ pub use transitions::PaymentOutcome;
 pub(crate) use webhook_settings::DeliverySettings;
 
 use crate::config::SimConfig;
+use account_limit::AccountLimit;
 use catalog::Catalog;
 use clock::SimClock;
 use deliveries::DeliveryLog;
@@ -66,6 +68,9 @@ struct Inner {
     /// `idempotency` then `store`, never the reverse.
     idempotency: Mutex<IdempotencyCache>,
     faults: Mutex<FaultTable>,
+    /// Its own lock, taken by every `/v1/` request and held only to look at one second's
+    /// timestamps, so the limit never waits on a slow handler holding `store`.
+    account_limit: Mutex<AccountLimit>,
     stats: Mutex<RequestStats>,
     /// Fan-out of new events (for webhook delivery and tests).
     events_tx: broadcast::Sender<Value>,
@@ -100,6 +105,7 @@ impl SimState {
                 store: Mutex::default(),
                 idempotency: Mutex::default(),
                 faults: Mutex::default(),
+                account_limit: Mutex::new(AccountLimit::new(config.rate_limit_per_sec)),
                 stats: Mutex::default(),
                 events_tx,
                 delivery_settings: Mutex::new(DeliverySettings::from_config(config)),
@@ -163,6 +169,26 @@ impl SimState {
         lock(&self.inner.stats).record(path);
     }
 
+    /// Whether the account's rate limit lets one more request in now (counting it if so).
+    pub(crate) fn admit_under_account_limit(&self) -> bool {
+        lock(&self.inner.account_limit).admit(std::time::Instant::now())
+    }
+
+    pub(crate) fn record_rate_limited(&self, path: &str) {
+        lock(&self.inner.stats).record_rate_limited(path);
+    }
+
+    /// How many `/v1/` requests were answered 429 (the account's rate limit or an injected
+    /// fault).
+    pub fn rate_limited_count(&self) -> u64 {
+        lock(&self.inner.stats).rate_limited_to_prefix("")
+    }
+
+    /// How many `/v1/` requests with a path starting with `path_prefix` were answered 429.
+    pub fn rate_limited_to(&self, path_prefix: &str) -> u64 {
+        lock(&self.inner.stats).rate_limited_to_prefix(path_prefix)
+    }
+
     /// How many `/v1/` requests arrived, rejected ones included.
     pub fn request_count(&self) -> u64 {
         lock(&self.inner.stats).total
@@ -175,10 +201,15 @@ impl SimState {
 
     /// Counters for `GET /_sim/stats`.
     pub fn stats(&self) -> Value {
-        let (requests_total, requests_by_path) = {
+        let (requests_total, requests_by_path, rate_limited_by_path) = {
             let stats = lock(&self.inner.stats);
-            (stats.total, json!(stats.by_path))
+            (
+                stats.total,
+                json!(stats.by_path),
+                json!(stats.rate_limited_by_path),
+            )
         };
+        let rate_limit_per_sec = lock(&self.inner.account_limit).per_sec();
         let (sessions, events) = {
             let store = self.lock_store();
             (store.sessions.len(), store.events.len())
@@ -187,6 +218,9 @@ impl SimState {
         json!({
             "requests_total": requests_total,
             "requests_by_path": requests_by_path,
+            "rate_limit_per_sec": rate_limit_per_sec,
+            "rate_limited_total": self.rate_limited_count(),
+            "rate_limited_by_path": rate_limited_by_path,
             "sessions": sessions,
             "events": events,
             "faults_armed": lock(&self.inner.faults).len(),

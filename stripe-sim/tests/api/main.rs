@@ -1,6 +1,7 @@
 //! Black-box tests of stripe-sim: a real simulator on port 0 per test, driven over HTTP with
 //! reqwest (and through its control API or `SimState` where a customer would act).
 
+mod account_limit;
 mod auth;
 mod checkout_page;
 mod checkout_sessions;

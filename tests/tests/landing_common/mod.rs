@@ -45,10 +45,7 @@ impl Page {
 
     /// The one-time token of a shop page's forms.
     pub fn form_token(&self) -> String {
-        self.body
-            .split("name=\"form_token\" value=\"")
-            .nth(1)
-            .and_then(|rest| rest.split('"').next())
+        form_token_in(&self.body)
             .unwrap_or_else(|| panic!("no form token on the page:\n{}", self.body))
             .to_owned()
     }
@@ -193,6 +190,14 @@ impl Drop for Landing {
         // The command is sent at once; the server winds down as the test's runtime ends.
         drop(self.stop.stop(false));
     }
+}
+
+/// The one-time token of the forms on a shop page's HTML, if it has one.
+pub fn form_token_in(html: &str) -> Option<&str> {
+    html.split("name=\"form_token\" value=\"")
+        .nth(1)?
+        .split('"')
+        .next()
 }
 
 pub fn success_path(raw_session_id: &str) -> String {
