@@ -19,10 +19,11 @@ pub const SIM_KEY: &str = "sk_test_local_development_only";
 
 /// A compose override for the fault runs. It switches the workers' reconciler off, so that it
 /// cannot mask an event the faults lost. It also raises the workers' Stripe budget: stripe-sim
-/// enforces no account limit here, and the default budget (20 calls/s per process, sized for a
-/// test-mode account) caps two workers at 40 fulfillments/s, below the customers' 100/s, so the
+/// enforces no account limit here, and the default budget (20 calls/s, sized for a test-mode
+/// account) caps the workers at fewer fulfillments a second than the customers' 100/s, so the
 /// backlog's drain time after the load (minutes on a busy machine) rather than any loss would
-/// decide whether the reckoning passes in time.
+/// decide whether the reckoning passes in time. Each worker takes its share of the 250/s
+/// (`stripe.processes`).
 pub const FAULT_RUN: &str = r#"
 services:
   worker:
