@@ -53,6 +53,12 @@ pub struct DatabaseSettings {
     pub url: SecretString,
     pub max_connections: u32,
     pub acquire_timeout_ms: u64,
+    /// Postgres's `lock_timeout` on every session (0: off).
+    pub lock_timeout_ms: u64,
+    /// Postgres's `statement_timeout` on every session (0: off).
+    pub statement_timeout_ms: u64,
+    /// Postgres's `idle_in_transaction_session_timeout` on every session (0: off).
+    pub idle_in_transaction_timeout_ms: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -344,6 +350,10 @@ mod tests {
         let s = Settings::load_from(vars(&[])).unwrap();
         assert_eq!(s.ingress.port, 8080);
         assert_eq!(s.broker.retry_tiers_ms.len(), 5);
+        // Bounded by default: a lock held elsewhere never blocks a session of ours for long.
+        assert_eq!(s.database.lock_timeout_ms, 5000);
+        assert_eq!(s.database.statement_timeout_ms, 30000);
+        assert_eq!(s.database.idle_in_transaction_timeout_ms, 30000);
     }
 
     #[test]

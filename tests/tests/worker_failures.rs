@@ -362,3 +362,39 @@ async fn the_processing_step_can_be_driven_directly_without_a_broker() {
         "{disposition:?}"
     );
 }
+
+#[tokio::test]
+async fn a_session_locked_elsewhere_sends_its_event_to_a_retry_tier_not_the_dead_letter_queue() {
+    let stack = TestStack::start_with(&[("APP_DATABASE__LOCK_TIMEOUT_MS", "300")]).await;
+    let fulfiller = shared::Fulfiller::new(
+        shared::store::pool(&stack.settings.database).unwrap(),
+        stack.stripe.clone(),
+    );
+    let processor = worker::Processor::new(fulfiller, 2);
+    let (session_id, event) = paid_session(&stack.sim.state);
+    let id = shared::CheckoutSessionId::parse(&session_id).unwrap();
+    // A psql session left inside a transaction that took the session's fulfillment lock.
+    let mut holder = stack.db.pool.begin().await.unwrap();
+    shared::store::orders::lock_session(&mut holder, &id)
+        .await
+        .unwrap();
+    let body = serde_json::to_vec(&event).unwrap();
+
+    let disposition = tokio::time::timeout(Duration::from_secs(5), processor.process(&body, None))
+        .await
+        .expect("the step gives up on the lock within database.lock_timeout_ms");
+    let Disposition::Retry { tier: 0, error } = disposition else {
+        panic!("a lock timeout is retried, got {disposition:?}");
+    };
+    assert!(error.contains("lock timeout"), "{error}");
+    assert_eq!(
+        event_outcome(&stack, event["id"].as_str().unwrap())
+            .await
+            .as_deref(),
+        Some("retrying")
+    );
+
+    holder.commit().await.unwrap();
+    assert_eq!(processor.process(&body, None).await, Disposition::Ack);
+    assert_eq!(fulfillment_effects(&stack, &session_id).await, (1, 1, 1));
+}

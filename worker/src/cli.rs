@@ -64,7 +64,7 @@ pub async fn run(command: Option<Command>, settings: Settings) -> anyhow::Result
                 .await
         }
         Command::Migrate => {
-            let pool = shared::store::pool(&settings.database)?;
+            let pool = shared::store::migration_pool(&settings.database)?;
             shared::store::migrate(&pool)
                 .await
                 .context("applying migrations")?;
