@@ -112,6 +112,9 @@ pub struct WorkerSettings {
     pub host: String,
     pub port: u16,
     pub prefetch: u16,
+    /// Longest pause before a delivery whose retry or dead-letter copy was not confirmed is
+    /// handed back to its queue.
+    pub hand_back_max_ms: u64,
     pub outbox_interval_ms: u64,
     pub outbox_batch: u32,
     pub reconcile_interval_secs: u64,
@@ -285,6 +288,9 @@ impl Settings {
         if self.broker.delivery_limit == 0 {
             return invalid("broker.delivery_limit", "must be at least 1");
         }
+        if self.worker.hand_back_max_ms == 0 {
+            return invalid("worker.hand_back_max_ms", "must be above zero");
+        }
         if !self.ingress.path.starts_with('/') {
             return invalid("ingress.path", "must start with /");
         }
@@ -409,6 +415,8 @@ mod tests {
             err.to_string().contains("ingress.body_read_timeout_ms"),
             "{err}"
         );
+        let err = Settings::load_from(vars(&[("APP_WORKER__HAND_BACK_MAX_MS", "0")])).unwrap_err();
+        assert!(err.to_string().contains("worker.hand_back_max_ms"), "{err}");
     }
 
     #[test]

@@ -366,7 +366,13 @@ pub fn after_transient_failure(attempt: u32, retry_tiers: usize, error: String) 
 /// The attempts a message has had before this one, from its `x-attempts` header (0 when
 /// absent or unreadable: a fresh message).
 pub fn previous_attempts(headers: Option<&FieldTable>) -> u32 {
-    let Some(value) = headers.and_then(|h| h.inner().get(headers::ATTEMPTS)) else {
+    count_header(headers, headers::ATTEMPTS)
+}
+
+/// A count carried in header `name`, whatever integer type (or decimal text) the publisher
+/// chose; 0 when absent, negative or unreadable.
+pub fn count_header(headers: Option<&FieldTable>, name: &str) -> u32 {
+    let Some(value) = headers.and_then(|h| h.inner().get(name)) else {
         return 0;
     };
     let n: i64 = match value {

@@ -113,6 +113,7 @@ impl Application {
                 topology: topology.clone(),
                 prefetch: worker.prefetch.max(1),
                 confirm_timeout,
+                hand_back_max: Duration::from_millis(worker.hand_back_max_ms),
                 reconnect_min,
                 reconnect_max,
             },
