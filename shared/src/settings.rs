@@ -51,6 +51,8 @@ pub struct TelemetrySettings {
 #[derive(Debug, Clone, Deserialize)]
 pub struct DatabaseSettings {
     pub url: SecretString,
+    /// Pool size; 0: sized by the service ([`Settings::worker_database`] for the worker,
+    /// [`crate::store::DEFAULT_POOL_SIZE`] for the others).
     pub max_connections: u32,
     pub acquire_timeout_ms: u64,
     /// Postgres's `lock_timeout` on every session (0: off).
@@ -119,6 +121,8 @@ pub struct WorkerSettings {
     pub outbox_batch: u32,
     pub reconcile_interval_secs: u64,
     pub reconcile_overlap_secs: u64,
+    /// Events a reconciler sweep processes at once.
+    pub reconcile_concurrency: u32,
     pub unfulfilled_threshold_secs: u64,
 }
 
@@ -165,6 +169,10 @@ impl LandingSettings {
             .collect()
     }
 }
+
+/// Connections the worker holds besides its deliveries' and the reconciler's: the outbox
+/// relay's transaction, and one for `/readyz` and `/metrics`.
+pub const WORKER_OTHER_CONNECTIONS: u32 = 2;
 
 /// A setting that cannot be used, named by its key.
 #[derive(Debug, thiserror::Error)]
@@ -288,6 +296,9 @@ impl Settings {
         if self.broker.delivery_limit == 0 {
             return invalid("broker.delivery_limit", "must be at least 1");
         }
+        if self.worker.reconcile_concurrency == 0 {
+            return invalid("worker.reconcile_concurrency", "must be at least 1");
+        }
         if self.worker.hand_back_max_ms == 0 {
             return invalid("worker.hand_back_max_ms", "must be above zero");
         }
@@ -324,6 +335,48 @@ impl Settings {
             return invalid("telemetry.sample_ratio", "must be between 0.0 and 1.0");
         }
         Ok(())
+    }
+
+    /// Database connections the worker can be using at once: one per delivery it holds
+    /// (`worker.prefetch`), one per event of a reconciler sweep (when the reconciler is on),
+    /// and [`WORKER_OTHER_CONNECTIONS`].
+    pub fn worker_connections_needed(&self) -> u32 {
+        let reconciler = if self.worker.reconcile_interval_secs == 0 {
+            0
+        } else {
+            self.worker.reconcile_concurrency
+        };
+        u32::from(self.worker.prefetch.max(1)) + reconciler + WORKER_OTHER_CONNECTIONS
+    }
+
+    /// The worker's database settings, its pool sized with its concurrency: to
+    /// [`Self::worker_connections_needed`] when `database.max_connections` is 0, else as set,
+    /// refused when that is fewer (a delivery waiting for a connection past
+    /// `database.acquire_timeout_ms` is retried for nothing).
+    pub fn worker_database(&self) -> Result<DatabaseSettings, SettingsError> {
+        let needed = self.worker_connections_needed();
+        let configured = self.database.max_connections;
+        if configured != 0 && configured < needed {
+            let reconciler = if self.worker.reconcile_interval_secs == 0 {
+                String::new()
+            } else {
+                format!(
+                    " + worker.reconcile_concurrency ({})",
+                    self.worker.reconcile_concurrency
+                )
+            };
+            return Err(SettingsError::Invalid {
+                key: "database.max_connections",
+                problem: format!(
+                    "{configured} is fewer than the worker can use at once: worker.prefetch ({}){reconciler}                      + {WORKER_OTHER_CONNECTIONS} (outbox relay, ops endpoints) = {needed}; raise it,                      set it to 0 to size the pool from those, or lower worker.prefetch",
+                    self.worker.prefetch
+                ),
+            });
+        }
+        Ok(DatabaseSettings {
+            max_connections: if configured == 0 { needed } else { configured },
+            ..self.database.clone()
+        })
     }
 
     pub fn webhook_secrets(&self) -> WebhookSecrets {
@@ -417,6 +470,37 @@ mod tests {
         );
         let err = Settings::load_from(vars(&[("APP_WORKER__HAND_BACK_MAX_MS", "0")])).unwrap_err();
         assert!(err.to_string().contains("worker.hand_back_max_ms"), "{err}");
+    }
+
+    #[test]
+    fn the_workers_pool_is_sized_with_its_prefetch_and_reconciler() {
+        let s = Settings::load_from(vars(&[])).unwrap();
+        assert_eq!(s.database.max_connections, 0, "sized by the service");
+        assert_eq!(
+            s.worker_database().unwrap().max_connections,
+            32 + 8 + WORKER_OTHER_CONNECTIONS
+        );
+        let s = Settings::load_from(vars(&[
+            ("APP_WORKER__PREFETCH", "10"),
+            ("APP_WORKER__RECONCILE_INTERVAL_SECS", "0"),
+        ]))
+        .unwrap();
+        assert_eq!(s.worker_database().unwrap().max_connections, 12);
+        let s = Settings::load_from(vars(&[("APP_DATABASE__MAX_CONNECTIONS", "60")])).unwrap();
+        assert_eq!(s.worker_database().unwrap().max_connections, 60);
+    }
+
+    #[test]
+    fn a_pool_smaller_than_the_workers_concurrency_is_refused_naming_both_keys() {
+        let s = Settings::load_from(vars(&[("APP_DATABASE__MAX_CONNECTIONS", "16")])).unwrap();
+        let shown = s.worker_database().unwrap_err().to_string();
+        assert!(shown.contains("`database.max_connections`"), "{shown}");
+        assert!(shown.contains("worker.prefetch (32)"), "{shown}");
+        assert!(
+            shown.contains("worker.reconcile_concurrency (8)"),
+            "{shown}"
+        );
+        assert!(shown.contains("= 42"), "{shown}");
     }
 
     #[test]

@@ -14,31 +14,10 @@ use shared::queue::connection::BrokerOptions;
 use shared::queue::topology::headers;
 use shared::queue::{publish_confirmed, Broker, OutgoingMessage, PublishError};
 use stripe_sim::{Fault, FaultKind, RouteMatch};
-use tests::{eventually, start_sim, TestBroker, TestDb, TestStack};
+use tests::{eventually, TestBroker, TestStack};
 use worker::consumer::{CancellationToken, Consumer, ConsumerOptions, Step};
 use worker::process::{DeadReason, Disposition};
 use worker_support::*;
-
-/// The harness's stack, but with `tiers` retry tiers.
-async fn stack_with_tiers(tiers: &[u64], extra: &[(&str, &str)]) -> TestStack {
-    let tiers = tiers.iter().map(|ms| Duration::from_millis(*ms)).collect();
-    let (db, broker, sim) = tokio::join!(
-        TestDb::create(),
-        TestBroker::with_tiers(tiers, 5),
-        start_sim()
-    );
-    let settings = tests::settings(&db, &broker, &sim.base_url, extra);
-    let stripe = shared::stripe::StripeClient::new(&settings.stripe).unwrap();
-    let fulfiller = shared::Fulfiller::new(db.pool.clone(), stripe.clone());
-    TestStack {
-        db,
-        broker,
-        sim,
-        settings,
-        stripe,
-        fulfiller,
-    }
-}
 
 fn sessions_route(session_id: &str) -> RouteMatch {
     RouteMatch::new("GET", &format!("/v1/checkout/sessions/{session_id}"))

@@ -44,11 +44,21 @@ pub fn connect_options(settings: &DatabaseSettings) -> Result<PgConnectOptions, 
     ]))
 }
 
+/// The pool size of a service that does not size its own (landing, the one-shot commands) when
+/// `database.max_connections` is 0. A success page holds a connection for milliseconds.
+pub const DEFAULT_POOL_SIZE: u32 = 16;
+
 /// A lazily connecting pool: services start (and report not-ready) while Postgres is down, and
-/// recover by themselves when it returns.
+/// recover by themselves when it returns. Size: `database.max_connections`, or
+/// [`DEFAULT_POOL_SIZE`] when that is 0 (the worker passes its own, see
+/// [`crate::Settings::worker_database`]).
 pub fn pool(settings: &DatabaseSettings) -> Result<PgPool, sqlx::Error> {
+    let size = match settings.max_connections {
+        0 => DEFAULT_POOL_SIZE,
+        size => size,
+    };
     Ok(PgPoolOptions::new()
-        .max_connections(settings.max_connections)
+        .max_connections(size)
         .acquire_timeout(Duration::from_millis(settings.acquire_timeout_ms))
         .connect_lazy_with(connect_options(settings)?))
 }

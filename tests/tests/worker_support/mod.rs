@@ -97,6 +97,27 @@ pub async fn start_worker(stack: &TestStack, extra: &[(&str, &str)]) -> RunningW
     worker
 }
 
+/// The harness's stack, but with `tiers` retry tiers.
+pub async fn stack_with_tiers(tiers: &[u64], extra: &[(&str, &str)]) -> TestStack {
+    let tiers = tiers.iter().map(|ms| Duration::from_millis(*ms)).collect();
+    let (db, broker, sim) = tokio::join!(
+        tests::TestDb::create(),
+        tests::TestBroker::with_tiers(tiers, 5),
+        tests::start_sim()
+    );
+    let settings = tests::settings(&db, &broker, &sim.base_url, extra);
+    let stripe = shared::stripe::StripeClient::new(&settings.stripe).unwrap();
+    let fulfiller = shared::Fulfiller::new(db.pool.clone(), stripe.clone());
+    TestStack {
+        db,
+        broker,
+        sim,
+        settings,
+        stripe,
+        fulfiller,
+    }
+}
+
 /// A new open session for two T-shirts; returns its id.
 pub fn open_session(sim: &SimState) -> String {
     let session = sim
