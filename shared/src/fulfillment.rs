@@ -21,6 +21,7 @@ use sqlx::PgPool;
 
 use crate::domain::CheckoutSessionId;
 use crate::metrics;
+use crate::store;
 use crate::store::orders::{self, Order, OrderState, Trigger};
 use crate::store::outbox;
 use crate::stripe::{CheckoutSession, LineItem, SessionStatus, StripeClient, StripeError};
@@ -68,16 +69,22 @@ pub enum FulfillError {
 
 impl FulfillError {
     /// Whether trying again later may succeed: Stripe unavailable or rate limited, the
-    /// database unreachable or a transaction aborted by a conflict.
+    /// database unreachable, a transaction aborted by a conflict, or one of our session bounds
+    /// expired (a lock held elsewhere for longer than `database.lock_timeout_ms`); see
+    /// [`store::is_transient`].
     pub fn is_transient(&self) -> bool {
         match self {
             Self::Stripe(e) => e.is_transient(),
-            Self::Database(e) => !matches!(
-                e,
-                sqlx::Error::ColumnDecode { .. }
-                    | sqlx::Error::Decode(_)
-                    | sqlx::Error::TypeNotFound { .. }
-            ),
+            Self::Database(e) => store::is_transient(e),
+        }
+    }
+
+    /// The setting whose bound ended a database statement, if one did (see
+    /// [`store::expired_bound`]).
+    pub fn expired_bound(&self) -> Option<&'static str> {
+        match self {
+            Self::Stripe(_) => None,
+            Self::Database(e) => store::expired_bound(e),
         }
     }
 }

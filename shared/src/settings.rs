@@ -51,8 +51,16 @@ pub struct TelemetrySettings {
 #[derive(Debug, Clone, Deserialize)]
 pub struct DatabaseSettings {
     pub url: SecretString,
+    /// Pool size; 0: sized by the service ([`Settings::worker_database`] for the worker,
+    /// [`crate::store::DEFAULT_POOL_SIZE`] for the others).
     pub max_connections: u32,
     pub acquire_timeout_ms: u64,
+    /// Postgres's `lock_timeout` on every session (0: off).
+    pub lock_timeout_ms: u64,
+    /// Postgres's `statement_timeout` on every session (0: off).
+    pub statement_timeout_ms: u64,
+    /// Postgres's `idle_in_transaction_session_timeout` on every session (0: off).
+    pub idle_in_transaction_timeout_ms: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -112,10 +120,15 @@ pub struct WorkerSettings {
     pub host: String,
     pub port: u16,
     pub prefetch: u16,
+    /// Longest pause before a delivery whose retry or dead-letter copy was not confirmed is
+    /// handed back to its queue.
+    pub hand_back_max_ms: u64,
     pub outbox_interval_ms: u64,
     pub outbox_batch: u32,
     pub reconcile_interval_secs: u64,
     pub reconcile_overlap_secs: u64,
+    /// Events a reconciler sweep processes at once.
+    pub reconcile_concurrency: u32,
     pub unfulfilled_threshold_secs: u64,
 }
 
@@ -162,6 +175,10 @@ impl LandingSettings {
             .collect()
     }
 }
+
+/// Connections the worker holds besides its deliveries' and the reconciler's: the outbox
+/// relay's transaction, and one for `/readyz` and `/metrics`.
+pub const WORKER_OTHER_CONNECTIONS: u32 = 2;
 
 /// A setting that cannot be used, named by its key.
 #[derive(Debug, thiserror::Error)]
@@ -291,6 +308,12 @@ impl Settings {
         if self.broker.delivery_limit == 0 {
             return invalid("broker.delivery_limit", "must be at least 1");
         }
+        if self.worker.reconcile_concurrency == 0 {
+            return invalid("worker.reconcile_concurrency", "must be at least 1");
+        }
+        if self.worker.hand_back_max_ms == 0 {
+            return invalid("worker.hand_back_max_ms", "must be above zero");
+        }
         if !self.ingress.path.starts_with('/') {
             return invalid("ingress.path", "must start with /");
         }
@@ -326,6 +349,48 @@ impl Settings {
         Ok(())
     }
 
+    /// Database connections the worker can be using at once: one per delivery it holds
+    /// (`worker.prefetch`), one per event of a reconciler sweep (when the reconciler is on),
+    /// and [`WORKER_OTHER_CONNECTIONS`].
+    pub fn worker_connections_needed(&self) -> u32 {
+        let reconciler = if self.worker.reconcile_interval_secs == 0 {
+            0
+        } else {
+            self.worker.reconcile_concurrency
+        };
+        u32::from(self.worker.prefetch.max(1)) + reconciler + WORKER_OTHER_CONNECTIONS
+    }
+
+    /// The worker's database settings, its pool sized with its concurrency: to
+    /// [`Self::worker_connections_needed`] when `database.max_connections` is 0, else as set,
+    /// refused when that is fewer (a delivery waiting for a connection past
+    /// `database.acquire_timeout_ms` is retried for nothing).
+    pub fn worker_database(&self) -> Result<DatabaseSettings, SettingsError> {
+        let needed = self.worker_connections_needed();
+        let configured = self.database.max_connections;
+        if configured != 0 && configured < needed {
+            let reconciler = if self.worker.reconcile_interval_secs == 0 {
+                String::new()
+            } else {
+                format!(
+                    " + worker.reconcile_concurrency ({})",
+                    self.worker.reconcile_concurrency
+                )
+            };
+            return Err(SettingsError::Invalid {
+                key: "database.max_connections",
+                problem: format!(
+                    "{configured} is fewer than the worker can use at once: worker.prefetch ({}){reconciler}                      + {WORKER_OTHER_CONNECTIONS} (outbox relay, ops endpoints) = {needed}; raise it,                      set it to 0 to size the pool from those, or lower worker.prefetch",
+                    self.worker.prefetch
+                ),
+            });
+        }
+        Ok(DatabaseSettings {
+            max_connections: if configured == 0 { needed } else { configured },
+            ..self.database.clone()
+        })
+    }
+
     pub fn webhook_secrets(&self) -> WebhookSecrets {
         WebhookSecrets::new(self.webhook.secrets.clone())
     }
@@ -356,6 +421,10 @@ mod tests {
         let s = Settings::load_from(vars(&[])).unwrap();
         assert_eq!(s.ingress.port, 8080);
         assert_eq!(s.broker.retry_tiers_ms.len(), 5);
+        // Bounded by default: a lock held elsewhere never blocks a session of ours for long.
+        assert_eq!(s.database.lock_timeout_ms, 5000);
+        assert_eq!(s.database.statement_timeout_ms, 30000);
+        assert_eq!(s.database.idle_in_transaction_timeout_ms, 30000);
     }
 
     #[test]
@@ -411,6 +480,39 @@ mod tests {
             err.to_string().contains("ingress.body_read_timeout_ms"),
             "{err}"
         );
+        let err = Settings::load_from(vars(&[("APP_WORKER__HAND_BACK_MAX_MS", "0")])).unwrap_err();
+        assert!(err.to_string().contains("worker.hand_back_max_ms"), "{err}");
+    }
+
+    #[test]
+    fn the_workers_pool_is_sized_with_its_prefetch_and_reconciler() {
+        let s = Settings::load_from(vars(&[])).unwrap();
+        assert_eq!(s.database.max_connections, 0, "sized by the service");
+        assert_eq!(
+            s.worker_database().unwrap().max_connections,
+            32 + 8 + WORKER_OTHER_CONNECTIONS
+        );
+        let s = Settings::load_from(vars(&[
+            ("APP_WORKER__PREFETCH", "10"),
+            ("APP_WORKER__RECONCILE_INTERVAL_SECS", "0"),
+        ]))
+        .unwrap();
+        assert_eq!(s.worker_database().unwrap().max_connections, 12);
+        let s = Settings::load_from(vars(&[("APP_DATABASE__MAX_CONNECTIONS", "60")])).unwrap();
+        assert_eq!(s.worker_database().unwrap().max_connections, 60);
+    }
+
+    #[test]
+    fn a_pool_smaller_than_the_workers_concurrency_is_refused_naming_both_keys() {
+        let s = Settings::load_from(vars(&[("APP_DATABASE__MAX_CONNECTIONS", "16")])).unwrap();
+        let shown = s.worker_database().unwrap_err().to_string();
+        assert!(shown.contains("`database.max_connections`"), "{shown}");
+        assert!(shown.contains("worker.prefetch (32)"), "{shown}");
+        assert!(
+            shown.contains("worker.reconcile_concurrency (8)"),
+            "{shown}"
+        );
+        assert!(shown.contains("= 42"), "{shown}");
     }
 
     #[test]

@@ -1,7 +1,9 @@
 //! `fulfill_checkout` against the real Postgres and stripe-sim: G2 (exactly once, however many
 //! concurrent callers) and G3 (never unpaid).
 
-use shared::store::outbox;
+use std::time::Duration;
+
+use shared::store::{orders, outbox};
 use shared::stripe::StripeClient;
 use shared::{Fulfiller, FulfillmentOutcome, OrderState, Trigger};
 use sqlx::Row;
@@ -372,4 +374,51 @@ async fn the_database_unreachable_is_a_transient_error() {
         .await
         .unwrap_err();
     assert!(err.is_transient(), "{err:?}");
+}
+
+#[tokio::test]
+async fn a_frozen_holder_of_the_sessions_lock_gets_a_transient_error_quickly_and_a_retry_fulfills_once(
+) {
+    let stack = TestStack::start_with(&[("APP_DATABASE__LOCK_TIMEOUT_MS", "300")]).await;
+    let id = paid_session(&stack.sim, "Jenny Rosen");
+    // Someone else (a psql session left open, a process frozen mid-transaction) holds the
+    // session's fulfillment lock and does not let go.
+    let mut holder = stack.db.pool.begin().await.unwrap();
+    orders::lock_session(&mut holder, &id).await.unwrap();
+    let fulfiller = Fulfiller::new(
+        shared::store::pool(&stack.settings.database).unwrap(),
+        stack.stripe.clone(),
+    );
+
+    let attempt = tokio::time::timeout(
+        Duration::from_secs(5),
+        fulfiller.fulfill_checkout(&id, Trigger::Webhook),
+    )
+    .await
+    .expect("fulfillment gives up on a held lock within database.lock_timeout_ms");
+    let err = attempt.expect_err("nothing is fulfilled while another session holds the lock");
+    assert!(
+        err.is_transient(),
+        "a lock timeout is retried, not dead-lettered: {err:?}"
+    );
+    assert_eq!(orders_for(&stack, id.as_str()).await, 0);
+
+    holder.commit().await.unwrap();
+    let outcome = tokio::time::timeout(
+        Duration::from_secs(5),
+        fulfiller.fulfill_checkout(&id, Trigger::Webhook),
+    )
+    .await
+    .expect("the retry is not blocked")
+    .unwrap();
+    assert!(
+        matches!(outcome, FulfillmentOutcome::Fulfilled { newly: true, .. }),
+        "{outcome:?}"
+    );
+    assert_eq!(orders_for(&stack, id.as_str()).await, 1);
+    assert_eq!(lines_for(&stack, id.as_str()).await, 2);
+    assert_eq!(
+        outbox_for(&stack, id.as_str(), outbox::ORDER_FULFILLED).await,
+        1
+    );
 }

@@ -4,38 +4,20 @@
 
 mod worker_support;
 
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use lapin::types::FieldTable;
+use secrecy::SecretString;
 use shared::queue::connection::BrokerOptions;
 use shared::queue::topology::headers;
-use shared::queue::Broker;
+use shared::queue::{publish_confirmed, Broker, OutgoingMessage, PublishError};
 use stripe_sim::{Fault, FaultKind, RouteMatch};
-use tests::{start_sim, TestBroker, TestDb, TestStack};
+use tests::{eventually, TestBroker, TestStack};
 use worker::consumer::{CancellationToken, Consumer, ConsumerOptions, Step};
 use worker::process::{DeadReason, Disposition};
 use worker_support::*;
-
-/// The harness's stack, but with `tiers` retry tiers.
-async fn stack_with_tiers(tiers: &[u64], extra: &[(&str, &str)]) -> TestStack {
-    let tiers = tiers.iter().map(|ms| Duration::from_millis(*ms)).collect();
-    let (db, broker, sim) = tokio::join!(
-        TestDb::create(),
-        TestBroker::with_tiers(tiers, 5),
-        start_sim()
-    );
-    let settings = tests::settings(&db, &broker, &sim.base_url, extra);
-    let stripe = shared::stripe::StripeClient::new(&settings.stripe).unwrap();
-    let fulfiller = shared::Fulfiller::new(db.pool.clone(), stripe.clone());
-    TestStack {
-        db,
-        broker,
-        sim,
-        settings,
-        stripe,
-        fulfiller,
-    }
-}
 
 fn sessions_route(session_id: &str) -> RouteMatch {
     RouteMatch::new("GET", &format!("/v1/checkout/sessions/{session_id}"))
@@ -291,6 +273,7 @@ async fn a_panic_in_processing_counts_as_a_failed_attempt_and_ends_in_the_dead_l
             topology: stack.broker.topology.clone(),
             prefetch: 4,
             confirm_timeout: Duration::from_secs(5),
+            hand_back_max: Duration::from_secs(30),
             reconnect_min: Duration::from_millis(50),
             reconnect_max: Duration::from_millis(500),
         },
@@ -361,4 +344,182 @@ async fn the_processing_step_can_be_driven_directly_without_a_broker() {
         matches!(disposition, Disposition::Retry { tier: 0, .. }),
         "{disposition:?}"
     );
+}
+
+#[tokio::test]
+async fn a_session_locked_elsewhere_sends_its_event_to_a_retry_tier_not_the_dead_letter_queue() {
+    let stack = TestStack::start_with(&[("APP_DATABASE__LOCK_TIMEOUT_MS", "300")]).await;
+    let fulfiller = shared::Fulfiller::new(
+        shared::store::pool(&stack.settings.database).unwrap(),
+        stack.stripe.clone(),
+    );
+    let processor = worker::Processor::new(fulfiller, 2);
+    let (session_id, event) = paid_session(&stack.sim.state);
+    let id = shared::CheckoutSessionId::parse(&session_id).unwrap();
+    // A psql session left inside a transaction that took the session's fulfillment lock.
+    let mut holder = stack.db.pool.begin().await.unwrap();
+    shared::store::orders::lock_session(&mut holder, &id)
+        .await
+        .unwrap();
+    let body = serde_json::to_vec(&event).unwrap();
+
+    let disposition = tokio::time::timeout(Duration::from_secs(5), processor.process(&body, None))
+        .await
+        .expect("the step gives up on the lock within database.lock_timeout_ms");
+    let Disposition::Retry { tier: 0, error } = disposition else {
+        panic!("a lock timeout is retried, got {disposition:?}");
+    };
+    assert!(error.contains("lock timeout"), "{error}");
+    assert_eq!(
+        event_outcome(&stack, event["id"].as_str().unwrap())
+            .await
+            .as_deref(),
+        Some("retrying")
+    );
+
+    holder.commit().await.unwrap();
+    assert_eq!(processor.process(&body, None).await, Disposition::Ack);
+    assert_eq!(fulfillment_effects(&stack, &session_id).await, (1, 1, 1));
+}
+
+/// A step for which every message fails transiently (as while Stripe is down), counting its
+/// attempts.
+#[derive(Clone)]
+struct AlwaysTransientStep(Arc<AtomicUsize>);
+
+impl Step for AlwaysTransientStep {
+    async fn process(&self, _body: &[u8], _headers: Option<&FieldTable>) -> Disposition {
+        self.0.fetch_add(1, Ordering::SeqCst);
+        Disposition::Retry {
+            tier: 0,
+            error: "Stripe: server error".into(),
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_retry_copy_the_broker_refuses_is_handed_back_after_a_pause_not_in_a_hot_loop() {
+    // A long tier, so that a probe accepted before the policy took hold stays out of the way;
+    // and a generous delivery limit, so a hot loop would show as dozens of attempts rather than
+    // being cut short by the broker.
+    let broker = TestBroker::with_tiers(vec![Duration::from_secs(60)], 50).await;
+    let topology = broker.topology.clone();
+    let retry_queue = topology.retry_queue(0).unwrap();
+    // The retry tier is full and refuses publishes (it has `overflow = reject-publish`).
+    let _full = QueuePolicy::apply(
+        &format!("{}full", broker.prefix),
+        &format!("^{}$", retry_queue.replace('.', "\\.")),
+        serde_json::json!({"max-length": 0}),
+    )
+    .await;
+    let channel = broker.connection.create_channel().await.unwrap();
+    channel
+        .confirm_select(lapin::options::ConfirmSelectOptions::default())
+        .await
+        .unwrap();
+    let refusing = eventually(WAIT, || async {
+        let probe = publish_confirmed(
+            &channel,
+            OutgoingMessage {
+                exchange: &topology.retry_exchange(),
+                routing_key: &retry_queue,
+                body: b"probe",
+                message_id: "probe",
+                kind: "probe",
+                headers: FieldTable::default(),
+            },
+            Duration::from_secs(5),
+        )
+        .await;
+        matches!(probe, Err(PublishError::Nacked)).then_some(())
+    })
+    .await;
+    assert!(refusing.is_some(), "the policy makes the retry tier refuse");
+
+    let url = SecretString::from(tests::amqp_url());
+    let publisher_connection = Broker::start(BrokerOptions {
+        url: url.clone(),
+        connection_name: "test-publisher".into(),
+        topology: topology.clone(),
+        channels: 1,
+        reconnect_min: Duration::from_millis(50),
+        reconnect_max: Duration::from_millis(500),
+    });
+    let attempts = Arc::new(AtomicUsize::new(0));
+    let consumer = Consumer::new(
+        AlwaysTransientStep(attempts.clone()),
+        publisher_connection.clone(),
+        ConsumerOptions {
+            url,
+            topology: topology.clone(),
+            prefetch: 4,
+            confirm_timeout: Duration::from_secs(2),
+            hand_back_max: Duration::from_secs(30),
+            reconnect_min: Duration::from_millis(50),
+            reconnect_max: Duration::from_millis(500),
+        },
+    );
+    let shutdown = CancellationToken::new();
+    let running = tokio::spawn(consumer.run(shutdown.clone()));
+    let event = synthetic_event(
+        "evt_refused_retry",
+        "checkout.session.completed",
+        "cs_test_a",
+    );
+    publish_confirmed(
+        &channel,
+        OutgoingMessage {
+            exchange: &topology.checkout_exchange(),
+            routing_key: "checkout.session.completed",
+            body: &serde_json::to_vec(&event).unwrap(),
+            message_id: "evt_refused_retry",
+            kind: "checkout.session.completed",
+            headers: FieldTable::default(),
+        },
+        Duration::from_secs(5),
+    )
+    .await
+    .expect("the broker confirms the event");
+    let first = eventually(WAIT, || async {
+        (attempts.load(Ordering::SeqCst) >= 1).then_some(())
+    })
+    .await;
+    assert!(first.is_some(), "the event is processed");
+    let started = std::time::Instant::now();
+
+    // Watch a fixed window for the hot loop: with the copy refused, each attempt is another
+    // Stripe call. A pause that grows with each hand-back allows a handful.
+    let window = Duration::from_secs(3);
+    let hot = eventually(window, || async {
+        (attempts.load(Ordering::SeqCst) > 5).then_some(())
+    })
+    .await;
+    let seen = attempts.load(Ordering::SeqCst);
+    assert!(
+        hot.is_none(),
+        "{seen} processing attempts within {:?} of the first",
+        started.elapsed()
+    );
+    assert!(
+        seen >= 2,
+        "the delivery is handed back and tried again: {seen}"
+    );
+    assert_eq!(
+        broker.depth(&topology.dead_queue()).await,
+        0,
+        "not dead-lettered by the delivery limit"
+    );
+
+    // A stop does not wait out the pause: the delivery goes back to the queue at once.
+    shutdown.cancel();
+    tokio::time::timeout(Duration::from_secs(5), running)
+        .await
+        .expect("the consumer stops without waiting out a pause")
+        .unwrap();
+    publisher_connection.close().await;
+    let back = eventually(WAIT, || async {
+        (broker.depth(&topology.fulfillment_queue()).await == 1).then_some(())
+    })
+    .await;
+    assert!(back.is_some(), "the event is back in its queue, not lost");
 }

@@ -158,3 +158,23 @@ async fn show_prints_the_state_the_lines_and_the_event_history_of_a_session() {
         .unwrap()
         .is_none());
 }
+
+#[tokio::test]
+async fn a_worker_given_fewer_connections_than_its_prefetch_refuses_to_start_naming_both_keys() {
+    let stack = TestStack::start().await;
+    let settings = tests::settings(
+        &stack.db,
+        &stack.broker,
+        &stack.sim.base_url,
+        &worker_env(&[
+            ("APP_DATABASE__MAX_CONNECTIONS", "16"),
+            ("APP_WORKER__PREFETCH", "32"),
+        ]),
+    );
+    let refused = Application::build(settings)
+        .await
+        .expect_err("a pool of 16 cannot serve 32 deliveries at once");
+    let shown = format!("{refused:#}");
+    assert!(shown.contains("database.max_connections"), "{shown}");
+    assert!(shown.contains("worker.prefetch (32)"), "{shown}");
+}

@@ -20,8 +20,12 @@ async fn fulfilled_count(stack: &TestStack) -> i64 {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_workers_and_500_events_fulfill_every_session_exactly_once() {
     let stack = TestStack::start().await;
-    // Small pools: three workers must fit in Postgres next to everyone else's tests.
-    let env = [("APP_DATABASE__MAX_CONNECTIONS", "5")];
+    // Small pools: three workers must fit in Postgres next to everyone else's tests. A worker
+    // needs a connection per delivery it holds (plus two), so the prefetch shrinks with it.
+    let env = [
+        ("APP_DATABASE__MAX_CONNECTIONS", "5"),
+        ("APP_WORKER__PREFETCH", "3"),
+    ];
     let workers = vec![
         start_worker(&stack, &env).await,
         start_worker(&stack, &env).await,
@@ -194,4 +198,75 @@ async fn a_stop_with_work_in_flight_finishes_and_acks_it_and_loses_nothing() {
     for id in &sessions {
         assert_eq!(fulfillment_effects(&stack, id).await, (1, 1, 1));
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_prefetch_of_deliveries_waiting_on_the_database_at_once_gets_no_pool_timeout() {
+    // A long retry tier: an event sent there stays there for the whole test, in plain sight.
+    let stack = stack_with_tiers(&[60_000, 120_000], &[]).await;
+    let worker = start_worker(
+        &stack,
+        &[
+            ("APP_WORKER__PREFETCH", "32"),
+            // A short wait for a pooled connection, so that a pool too small shows at once;
+            // the lock wait below must not end first.
+            ("APP_DATABASE__ACQUIRE_TIMEOUT_MS", "1000"),
+            ("APP_DATABASE__LOCK_TIMEOUT_MS", "30000"),
+        ],
+    )
+    .await;
+    let channel = publisher(&stack).await;
+    let mut events = Vec::new();
+    for _ in 0..32 {
+        events.push(paid_session(&stack.sim.state).1);
+    }
+    // The database slows down (here: a maintenance lock on the audit table, which every
+    // delivery reads first), so every delivery the worker holds waits on it at the same time,
+    // each on a connection of its own.
+    let mut maintenance = stack.db.pool.begin().await.unwrap();
+    sqlx::query("LOCK TABLE stripe_events IN ACCESS EXCLUSIVE MODE")
+        .execute(&mut *maintenance)
+        .await
+        .unwrap();
+    for event in &events {
+        publish_event(&stack, &channel, event).await;
+    }
+    let waiting = || async {
+        sqlx::query_scalar::<_, i64>(
+            "SELECT count(*) FROM pg_locks \
+             WHERE NOT granted AND relation = 'stripe_events'::regclass",
+        )
+        .fetch_one(&stack.db.pool)
+        .await
+        .unwrap()
+    };
+    let all_waiting = eventually(Duration::from_secs(10), || async {
+        (waiting().await >= 32).then_some(())
+    })
+    .await;
+    let most = waiting().await;
+    maintenance.commit().await.unwrap();
+
+    let retry_tier = stack.broker.topology.retry_queue(0).unwrap();
+    let retried = stack.broker.depth(&retry_tier).await;
+    assert_eq!(
+        retried, 0,
+        "deliveries sent to a retry tier for want of a pooled connection \
+         ({most} of 32 reached the database at once)"
+    );
+    assert!(
+        all_waiting.is_some(),
+        "every prefetched delivery gets a connection: {most} of 32 waited at once"
+    );
+    let all = eventually(WAIT, || async {
+        (fulfilled_count(&stack).await == 32).then_some(())
+    })
+    .await;
+    assert!(
+        all.is_some(),
+        "only {} of 32 fulfilled",
+        fulfilled_count(&stack).await
+    );
+    assert_eq!(stack.broker.depth(&retry_tier).await, 0);
+    worker.shutdown().await;
 }

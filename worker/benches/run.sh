@@ -17,7 +17,8 @@ set -euo pipefail
 SESSIONS=${1:-5000}
 SECS=${2:-6}
 PREFETCH=${PREFETCH:-32}
-POOL=${POOL:-16}
+# 0: the worker sizes its pool from the prefetch (prefetch + 2 with the reconciler off).
+POOL=${POOL:-0}
 PACED=$((500 * SECS))
 
 cargo build --release -q -p worker --bin worker --example worker_bench

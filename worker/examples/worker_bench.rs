@@ -71,8 +71,8 @@ enum Mode {
         /// Worker prefetch (= concurrent deliveries per worker).
         #[arg(long, default_value_t = 64)]
         prefetch: u16,
-        /// Worker pool size per process.
-        #[arg(long, default_value_t = 16)]
+        /// Worker pool size per process; 0: sized by the worker from its prefetch.
+        #[arg(long, default_value_t = 0)]
         pool: u32,
     },
 }

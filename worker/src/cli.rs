@@ -64,7 +64,7 @@ pub async fn run(command: Option<Command>, settings: Settings) -> anyhow::Result
                 .await
         }
         Command::Migrate => {
-            let pool = shared::store::pool(&settings.database)?;
+            let pool = shared::store::migration_pool(&settings.database)?;
             shared::store::migrate(&pool)
                 .await
                 .context("applying migrations")?;
@@ -116,7 +116,7 @@ pub async fn run(command: Option<Command>, settings: Settings) -> anyhow::Result
 /// A reconciler for a one-shot range: no leader election (an operator runs it deliberately;
 /// processing is idempotent, so overlapping a leader's sweep is harmless).
 fn one_shot_reconciler(settings: &Settings) -> anyhow::Result<Reconciler> {
-    let pool = shared::store::pool(&settings.database)?;
+    let pool = shared::store::pool(&settings.worker_database()?)?;
     let stripe = StripeClient::new(&settings.stripe)?;
     let tiers = settings.broker.retry_tiers_ms.len();
     let processor = Processor::new(Fulfiller::new(pool, stripe), tiers);
@@ -126,7 +126,7 @@ fn one_shot_reconciler(settings: &Settings) -> anyhow::Result<Reconciler> {
             database: shared::store::connect_options(&settings.database)?,
             interval: Duration::from_secs(settings.worker.reconcile_interval_secs.max(1)),
             overlap: Duration::from_secs(settings.worker.reconcile_overlap_secs),
-            concurrency: usize::from(settings.worker.prefetch.max(1)),
+            concurrency: settings.worker.reconcile_concurrency as usize,
         },
     ))
 }

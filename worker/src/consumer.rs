@@ -6,8 +6,10 @@
 //!   `prefetch` events are processed at once.
 //! - **Ack after the outcome.** A delivery is acknowledged only after its outcome is committed,
 //!   or after its retry/dead copy was *confirmed* by the broker. If the republish fails, the
-//!   delivery is requeued (`nack`), never dropped; a crash before the ack redelivers it. Either
-//!   way it may be processed twice, which the processing step makes harmless.
+//!   delivery is requeued (`nack`) after a pause that grows with its redeliveries
+//!   ([`crate::hand_back`]), never dropped and never in a hot loop; a crash before the ack
+//!   redelivers it. Either way it may be processed twice, which the processing step makes
+//!   harmless.
 //! - **Panics** inside the step are caught and count as a failed attempt (retried through the
 //!   tiers, then dead). A crash that takes the whole process down is bounded by the quorum
 //!   queue's `x-delivery-limit`.
@@ -34,7 +36,7 @@ use shared::queue::topology::headers;
 use shared::queue::{Backoff, Broker, OutgoingMessage, Topology};
 use tokio_util::task::TaskTracker;
 
-use crate::metrics;
+use crate::{hand_back, metrics};
 
 use crate::process::{
     after_transient_failure, previous_attempts, DeadReason, Disposition, Processor,
@@ -64,7 +66,7 @@ impl Step for Processor {
 
 /// Headers a republished copy must not carry over: the quorum queue's own redelivery counter
 /// describes the original delivery, not the copy.
-const DROPPED_HEADERS: &[&str] = &["x-delivery-count"];
+const DROPPED_HEADERS: &[&str] = &[headers::DELIVERY_COUNT];
 
 /// What the consumer needs besides its step.
 #[derive(Debug, Clone)]
@@ -75,6 +77,8 @@ pub struct ConsumerOptions {
     pub prefetch: u16,
     /// Longest wait for the broker's confirm of a retry or dead-letter copy.
     pub confirm_timeout: Duration,
+    /// Longest pause before a delivery whose copy was not confirmed is handed back.
+    pub hand_back_max: Duration,
     pub reconnect_min: Duration,
     pub reconnect_max: Duration,
 }
@@ -184,6 +188,8 @@ impl<S: Step> Consumer<S> {
                             publisher: self.publisher.clone(),
                             topology: self.options.topology.clone(),
                             confirm_timeout: self.options.confirm_timeout,
+                            hand_back_max: self.options.hand_back_max,
+                            shutdown: shutdown.clone(),
                         };
                         tracker.spawn(handler.handle(delivery));
                     }
@@ -205,6 +211,10 @@ struct DeliveryHandler<S> {
     publisher: Broker,
     topology: Topology,
     confirm_timeout: Duration,
+    hand_back_max: Duration,
+    /// Cuts a hand-back pause short: the channel is about to close, which returns the delivery
+    /// anyway.
+    shutdown: CancellationToken,
 }
 
 impl<S: Step> DeliveryHandler<S> {
@@ -229,7 +239,21 @@ impl<S: Step> DeliveryHandler<S> {
         let result = if settled {
             delivery.acker.ack(BasicAckOptions::default()).await
         } else {
-            // The copy is not safely stored: hand the original back to the queue instead.
+            // The copy is not safely stored: hand the original back to the queue instead, but
+            // not at once (see `hand_back` for why).
+            let redeliveries = hand_back::redeliveries(headers);
+            let pause = hand_back::pause(redeliveries, self.hand_back_max);
+            tracing::warn!(
+                attempt,
+                redeliveries,
+                ?pause,
+                "the broker did not take the copy; handing the delivery back after a pause"
+            );
+            tokio::select! {
+                _ = self.shutdown.cancelled() => {}
+                // The hand-back pause, holding the delivery's prefetch slot.
+                _ = tokio::time::sleep(pause) => {}
+            }
             delivery
                 .acker
                 .nack(BasicNackOptions {

@@ -3,7 +3,8 @@
 //!
 //! Layout, in the order an event flows through it:
 //! - [`consumer`]: `checkout.fulfillment` → one task per delivery (bounded by the prefetch) →
-//!   ack, or a confirmed copy to a retry tier or the dead-letter exchange, then ack.
+//!   ack, or a confirmed copy to a retry tier or the dead-letter exchange, then ack; a copy
+//!   the broker did not confirm hands the delivery back after a growing pause ([`hand_back`]).
 //! - [`process`]: the one-message step, body + headers → [`process::Disposition`]. Parses the
 //!   event ([`event`]), skips one already settled, calls `fulfill_checkout` (or records a failed
 //!   or expired payment), records the outcome in `stripe_events`, classifies errors.
@@ -23,6 +24,7 @@
 pub mod cli;
 pub mod consumer;
 pub mod event;
+pub mod hand_back;
 pub mod metrics;
 pub mod outbox_relay;
 pub mod process;

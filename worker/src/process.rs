@@ -102,12 +102,22 @@ pub enum HandleError {
 }
 
 impl HandleError {
-    /// Transient: Stripe unavailable or rate limited, Postgres unreachable (see
-    /// [`FulfillError::is_transient`]); the audit table being unreachable is always transient.
+    /// Transient: Stripe unavailable or rate limited, Postgres unreachable, a lock held
+    /// elsewhere past `database.lock_timeout_ms` (see [`FulfillError::is_transient`]); the
+    /// audit table is classified the same way ([`shared::store::is_transient`]).
     pub fn is_transient(&self) -> bool {
         match self {
             Self::Fulfill(e) => e.is_transient(),
-            Self::Record(_) => true,
+            Self::Record(e) => shared::store::is_transient(e),
+        }
+    }
+
+    /// The database setting whose bound ended a statement, if one did: the operator's lead to
+    /// a lock holder elsewhere or a server in trouble.
+    pub fn expired_bound(&self) -> Option<&'static str> {
+        match self {
+            Self::Fulfill(e) => e.expired_bound(),
+            Self::Record(e) => shared::store::expired_bound(e),
         }
     }
 }
@@ -185,6 +195,13 @@ impl Processor {
             Ok(_) => Disposition::Ack,
             Err(e) => {
                 let error = error_chain(&e);
+                if let Some(setting) = e.expired_bound() {
+                    tracing::warn!(
+                        setting,
+                        "a database bound expired: another session held a lock too long or \
+                         the server was slow"
+                    );
+                }
                 if !e.is_transient() {
                     Disposition::Dead {
                         reason: DeadReason::Permanent(error),
@@ -349,7 +366,13 @@ pub fn after_transient_failure(attempt: u32, retry_tiers: usize, error: String) 
 /// The attempts a message has had before this one, from its `x-attempts` header (0 when
 /// absent or unreadable: a fresh message).
 pub fn previous_attempts(headers: Option<&FieldTable>) -> u32 {
-    let Some(value) = headers.and_then(|h| h.inner().get(headers::ATTEMPTS)) else {
+    count_header(headers, headers::ATTEMPTS)
+}
+
+/// A count carried in header `name`, whatever integer type (or decimal text) the publisher
+/// chose; 0 when absent, negative or unreadable.
+pub fn count_header(headers: Option<&FieldTable>, name: &str) -> u32 {
+    let Some(value) = headers.and_then(|h| h.inner().get(name)) else {
         return 0;
     };
     let n: i64 = match value {

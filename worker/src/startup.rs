@@ -1,7 +1,7 @@
 //! Building the worker from settings, and running it until SIGTERM (or a [`StopHandle`]).
 //!
-//! [`Application::build`] connects lazily (Postgres pool, a self-repairing publisher
-//! connection) and binds the ops port (`/healthz`, `/readyz`, `/metrics`; port 0 picks a free
+//! [`Application::build`] connects lazily (a Postgres pool sized with the worker's concurrency,
+//! a self-repairing publisher connection) and binds the ops port (`/healthz`, `/readyz`, `/metrics`; port 0 picks a free
 //! one, reported by [`Application::port`]). [`Application::run_until_stopped`] starts the
 //! consumer, the outbox relay and the reconciler, then drains in order on stop:
 //! 1. the consumer cancels its subscription and finishes and acks what is in flight;
@@ -82,7 +82,14 @@ struct Readiness {
 impl Application {
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
         metrics::register();
-        let pool = shared::store::pool(&settings.database).context("database.url")?;
+        // Sized with the worker's concurrency, so a delivery never waits out
+        // database.acquire_timeout_ms for a connection (see `Settings::worker_database`).
+        let database = settings.worker_database()?;
+        tracing::info!(
+            max_connections = database.max_connections,
+            "database pool sized for the worker"
+        );
+        let pool = shared::store::pool(&database).context("database.url")?;
         let stripe = StripeClient::new(&settings.stripe).context("building the Stripe client")?;
         let topology = Topology::from_settings(&settings.broker);
         metrics::register_retry_tiers(
@@ -113,6 +120,7 @@ impl Application {
                 topology: topology.clone(),
                 prefetch: worker.prefetch.max(1),
                 confirm_timeout,
+                hand_back_max: Duration::from_millis(worker.hand_back_max_ms),
                 reconnect_min,
                 reconnect_max,
             },
@@ -139,7 +147,7 @@ impl Application {
                         .context("database.url")?,
                     interval: Duration::from_secs(worker.reconcile_interval_secs),
                     overlap: Duration::from_secs(worker.reconcile_overlap_secs),
-                    concurrency: usize::from(worker.prefetch.max(1)),
+                    concurrency: worker.reconcile_concurrency as usize,
                 },
             ))
         };

@@ -359,6 +359,9 @@ pub mod headers {
     pub const DEAD_REASON: &str = "x-dead-reason";
     /// One line per failed attempt: `attempt=N error=…`.
     pub const ATTEMPT_HISTORY: &str = "x-attempt-history";
+    /// How many times a quorum queue has handed the message out before (set by RabbitMQ on a
+    /// redelivery).
+    pub const DELIVERY_COUNT: &str = "x-delivery-count";
 }
 
 /// Short strings for header keys.

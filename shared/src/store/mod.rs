@@ -2,11 +2,17 @@
 //!
 //! Functions that belong to a transaction take `&mut PgConnection` (pass `&mut *tx`); one-query
 //! reads take any executor. Every query is a runtime query, so building needs no database.
+//!
+//! Every connection carries Postgres-side bounds ([`connect_options`]): a lock wait, a statement
+//! and an idle transaction each end with an error past their `database.*_timeout_ms`, which
+//! [`transient`] classifies as a retry. No caller can be blocked for longer by someone else's
+//! lock, whoever holds it.
 
 pub mod cursors;
 pub mod events;
 pub mod orders;
 pub mod outbox;
+pub mod transient;
 
 use std::time::Duration;
 
@@ -20,17 +26,52 @@ use crate::settings::DatabaseSettings;
 /// (`worker migrate`) and every test database gets them.
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
+pub use transient::{expired_bound, is_transient};
+
+/// Where to connect, and the bounds every session runs under. They are connection options
+/// (`-c name=value` at start-up), not `SET`s after connecting, so no pooled connection can
+/// ever be without them and a `RESET ALL` cannot drop them.
 pub fn connect_options(settings: &DatabaseSettings) -> Result<PgConnectOptions, sqlx::Error> {
-    settings.url.expose_secret().parse()
+    let options: PgConnectOptions = settings.url.expose_secret().parse()?;
+    // Postgres reads a bare number as milliseconds; 0 turns a bound off.
+    Ok(options.options([
+        ("lock_timeout", settings.lock_timeout_ms),
+        ("statement_timeout", settings.statement_timeout_ms),
+        (
+            "idle_in_transaction_session_timeout",
+            settings.idle_in_transaction_timeout_ms,
+        ),
+    ]))
 }
 
+/// The pool size of a service that does not size its own (landing, the one-shot commands) when
+/// `database.max_connections` is 0. A success page holds a connection for milliseconds.
+pub const DEFAULT_POOL_SIZE: u32 = 16;
+
 /// A lazily connecting pool: services start (and report not-ready) while Postgres is down, and
-/// recover by themselves when it returns.
+/// recover by themselves when it returns. Size: `database.max_connections`, or
+/// [`DEFAULT_POOL_SIZE`] when that is 0 (the worker passes its own, see
+/// [`crate::Settings::worker_database`]).
 pub fn pool(settings: &DatabaseSettings) -> Result<PgPool, sqlx::Error> {
+    let size = match settings.max_connections {
+        0 => DEFAULT_POOL_SIZE,
+        size => size,
+    };
     Ok(PgPoolOptions::new()
-        .max_connections(settings.max_connections)
+        .max_connections(size)
         .acquire_timeout(Duration::from_millis(settings.acquire_timeout_ms))
         .connect_lazy_with(connect_options(settings)?))
+}
+
+/// A pool for applying migrations: without `statement_timeout` (building an index on a large
+/// table may rightly take minutes) but with `lock_timeout`, so that a migration waiting for a
+/// busy table fails and can be run again, instead of queueing every webhook's statements behind
+/// its own lock request.
+pub fn migration_pool(settings: &DatabaseSettings) -> Result<PgPool, sqlx::Error> {
+    pool(&DatabaseSettings {
+        statement_timeout_ms: 0,
+        ..settings.clone()
+    })
 }
 
 pub async fn migrate(pool: &PgPool) -> Result<(), sqlx::migrate::MigrateError> {

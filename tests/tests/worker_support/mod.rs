@@ -97,6 +97,27 @@ pub async fn start_worker(stack: &TestStack, extra: &[(&str, &str)]) -> RunningW
     worker
 }
 
+/// The harness's stack, but with `tiers` retry tiers.
+pub async fn stack_with_tiers(tiers: &[u64], extra: &[(&str, &str)]) -> TestStack {
+    let tiers = tiers.iter().map(|ms| Duration::from_millis(*ms)).collect();
+    let (db, broker, sim) = tokio::join!(
+        tests::TestDb::create(),
+        tests::TestBroker::with_tiers(tiers, 5),
+        tests::start_sim()
+    );
+    let settings = tests::settings(&db, &broker, &sim.base_url, extra);
+    let stripe = shared::stripe::StripeClient::new(&settings.stripe).unwrap();
+    let fulfiller = shared::Fulfiller::new(db.pool.clone(), stripe.clone());
+    TestStack {
+        db,
+        broker,
+        sim,
+        settings,
+        stripe,
+        fulfiller,
+    }
+}
+
 /// A new open session for two T-shirts; returns its id.
 pub fn open_session(sim: &SimState) -> String {
     let session = sim
@@ -302,4 +323,67 @@ pub async fn drain(
         }
     }
     messages
+}
+
+/// The management plugin's port on the test broker's host.
+const MANAGEMENT_PORT: u16 = 15672;
+
+/// A broker policy on the default vhost, applied to the queues whose names match a pattern and
+/// removed when dropped. AMQP cannot set policies; the management API can.
+pub struct QueuePolicy {
+    url: String,
+}
+
+impl QueuePolicy {
+    /// Applies `definition` (e.g. `{"max-length": 0}`) to the queues matching `pattern`.
+    pub async fn apply(name: &str, pattern: &str, definition: Value) -> QueuePolicy {
+        let amqp = url::Url::parse(&tests::amqp_url()).expect("TEST_AMQP_URL is a URL");
+        let host = amqp.host_str().unwrap_or("127.0.0.1");
+        let policy = QueuePolicy {
+            url: format!("http://{host}:{MANAGEMENT_PORT}/api/policies/%2f/{name}"),
+        };
+        let response = management(reqwest::Method::PUT, &policy.url)
+            .json(&serde_json::json!({
+                "pattern": pattern,
+                "definition": definition,
+                "apply-to": "queues",
+                // Above anything a test broker could hold, so this one is the queue's policy.
+                "priority": 100,
+            }))
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("PUT {} (is management enabled?): {e}", policy.url));
+        assert!(
+            response.status().is_success(),
+            "PUT {}: {}",
+            policy.url,
+            response.status()
+        );
+        policy
+    }
+}
+
+impl Drop for QueuePolicy {
+    fn drop(&mut self) {
+        let url = self.url.clone();
+        // Drop cannot await; a thread with its own runtime can.
+        let _ = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build();
+            if let Ok(runtime) = runtime {
+                runtime.block_on(async move {
+                    let _ = management(reqwest::Method::DELETE, &url).send().await;
+                });
+            }
+        })
+        .join();
+    }
+}
+
+fn management(method: reqwest::Method, url: &str) -> reqwest::RequestBuilder {
+    let amqp = url::Url::parse(&tests::amqp_url()).expect("TEST_AMQP_URL is a URL");
+    reqwest::Client::new()
+        .request(method, url)
+        .basic_auth(amqp.username(), amqp.password())
 }
