@@ -380,7 +380,9 @@ impl Settings {
             return Err(SettingsError::Invalid {
                 key: "database.max_connections",
                 problem: format!(
-                    "{configured} is fewer than the worker can use at once: worker.prefetch ({}){reconciler}                      + {WORKER_OTHER_CONNECTIONS} (outbox relay, ops endpoints) = {needed}; raise it,                      set it to 0 to size the pool from those, or lower worker.prefetch",
+                    "{configured} is fewer than the worker can use at once: worker.prefetch ({}){reconciler} \
+                     + {WORKER_OTHER_CONNECTIONS} (outbox relay, ops endpoints) = {needed}; raise it, \
+                     set it to 0 to size the pool from those, or lower worker.prefetch",
                     self.worker.prefetch
                 ),
             });

@@ -194,8 +194,10 @@ async fn a_flood_of_the_public_pages_leaves_the_workers_fulfillment_within_strip
             ("APP_STRIPE__PROCESSES", "2"),
             ("APP_STRIPE__RETRY_BASE_MS", "250"),
             ("APP_STRIPE__RETRY_MAX_MS", "4000"),
-            // Leave Postgres connections for the tests running beside this one.
+            // Leave Postgres connections for the tests running beside this one; a worker's pool
+            // covers its prefetch plus the outbox relay and ops endpoints.
             ("APP_DATABASE__MAX_CONNECTIONS", "5"),
+            ("APP_WORKER__PREFETCH", "3"),
         ],
     )
     .await;

@@ -22,8 +22,10 @@ const DEPLOYMENT: &[(&str, &str)] = &[
     // Stripe's own backoff, so that a 429 (if any) is retried as in production.
     ("APP_STRIPE__RETRY_BASE_MS", "250"),
     ("APP_STRIPE__RETRY_MAX_MS", "4000"),
-    // Three workers' pools must leave Postgres connections for the tests running beside this one.
+    // Three workers' pools must leave Postgres connections for the tests running beside this one;
+    // a worker's pool covers its prefetch plus the outbox relay and ops endpoints.
     ("APP_DATABASE__MAX_CONNECTIONS", "5"),
+    ("APP_WORKER__PREFETCH", "3"),
 ];
 
 // Several threads: the three workers, like three processes, must not take turns on one.
