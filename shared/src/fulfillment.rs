@@ -67,8 +67,16 @@ pub enum FulfillError {
 }
 
 impl FulfillError {
-    /// Whether trying again later may succeed: Stripe unavailable or rate limited, the
-    /// database unreachable or a transaction aborted by a conflict.
+    /// The Stripe outage behind this failure, if it is one (see [`StripeError::is_outage`]).
+    pub fn stripe_outage(&self) -> Option<&StripeError> {
+        match self {
+            Self::Stripe(e) if e.is_outage() => Some(e),
+            _ => None,
+        }
+    }
+
+    /// Whether trying again later may succeed: Stripe unavailable, rate limited or refusing our
+    /// key, the database unreachable or a transaction aborted by a conflict.
     pub fn is_transient(&self) -> bool {
         match self {
             Self::Stripe(e) => e.is_transient(),

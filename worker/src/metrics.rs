@@ -71,6 +71,17 @@ pub static DEAD_LETTERED: LazyLock<IntCounterVec> = LazyLock::new(|| {
     .expect("metric registers once")
 });
 
+pub static STRIPE_OUTAGE: LazyLock<IntCounterVec> = LazyLock::new(|| {
+    register_int_counter_vec!(
+        "worker_stripe_outage_total",
+        "Event attempts that failed because Stripe rejected our API key (authentication) or \
+         said to retry a 4xx (should_retry). Such events are never dead-lettered: they wait in \
+         the retry tiers, and the reconciler's cursor waits for them, until Stripe answers.",
+        &["kind"]
+    )
+    .expect("metric registers once")
+});
+
 pub static REPUBLISH_FAILURES: LazyLock<IntCounterVec> = LazyLock::new(|| {
     register_int_counter_vec!(
         "worker_republish_failures_total",
@@ -142,6 +153,7 @@ pub fn register() {
     LazyLock::force(&EVENT_TO_FULFILLED_SECONDS);
     LazyLock::force(&RETRIES);
     LazyLock::force(&DEAD_LETTERED);
+    LazyLock::force(&STRIPE_OUTAGE);
     LazyLock::force(&REPUBLISH_FAILURES);
     LazyLock::force(&OUTBOX_PUBLISHED);
     LazyLock::force(&OUTBOX_LAG_SECONDS);
@@ -151,6 +163,9 @@ pub fn register() {
     LazyLock::force(&PAID_UNFULFILLED);
     for reason in ["malformed", "not_found", "permanent", "out_of_attempts"] {
         DEAD_LETTERED.with_label_values(&[reason]);
+    }
+    for kind in ["authentication", "should_retry"] {
+        STRIPE_OUTAGE.with_label_values(&[kind]);
     }
 }
 

@@ -335,6 +335,10 @@ impl Reconciler {
             }
             Err(e) => {
                 let error = error_chain(&e);
+                // An outage is transient too: the cursor waits for the event.
+                if let Some(outage) = e.stripe_outage() {
+                    metrics::STRIPE_OUTAGE.with_label_values(&[outage]).inc();
+                }
                 let transient = e.is_transient();
                 tracing::warn!(%error, transient, event_id = %event.id, "reconciling an event failed");
                 let outcome = if transient { "retrying" } else { "failed" };

@@ -10,7 +10,7 @@ use serde::de::DeserializeOwned;
 use super::error::{ApiError, StripeError};
 use super::objects::{CatalogPrice, CheckoutSession, Event, LineItem, List};
 use super::params::{CreateCheckoutSession, EventFilter};
-use super::retry::{should_retry, RetryPolicy};
+use super::retry::{parse_should_retry, should_retry, RetryPolicy};
 use crate::domain::CheckoutSessionId;
 use crate::metrics;
 use crate::settings::StripeSettings;
@@ -225,12 +225,14 @@ impl StripeClient {
                             .and_then(|v| v.to_str().ok())
                             .map(str::to_owned)
                     };
-                    let retryable = should_retry(status, header("stripe-should-retry").as_deref());
+                    let advice = parse_should_retry(header("stripe-should-retry").as_deref());
+                    let retryable = should_retry(status, advice);
                     let request_id = header("request-id");
                     let body = response.bytes().await.unwrap_or_default();
-                    let error =
-                        StripeError::from_status(ApiError::parse(status, request_id, &body));
-                    (error, retryable)
+                    let mut error = ApiError::parse(status, request_id, &body);
+                    // Kept on the error: it also decides whether the caller may retry later.
+                    error.should_retry = advice;
+                    (StripeError::from_status(error), retryable)
                 }
                 Err(e) => (StripeError::Connection(e), true),
             };

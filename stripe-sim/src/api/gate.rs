@@ -8,7 +8,7 @@ use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::middleware::Next;
 use actix_web::{web, Error, HttpMessage};
 
-use super::auth::authenticate;
+use super::auth::{authenticate, invalid_key};
 use crate::error::SimError;
 use crate::state::{FaultKind, SimState};
 
@@ -25,7 +25,6 @@ pub(crate) async fn v1_gate(
         Ok(key) => key,
         Err(e) => return Ok(req.error_response(e)),
     };
-    req.extensions_mut().insert(key);
     let injected = match state.take_fault(req.method().as_str(), req.path()) {
         None => None,
         Some(FaultKind::Delay(delay)) => {
@@ -42,9 +41,19 @@ pub(crate) async fn v1_gate(
             status,
             format!("Injected fault: HTTP {status}."),
         )),
+        // As if the key had been rolled in the Dashboard since the client started.
+        Some(FaultKind::Unauthorized) => Some(invalid_key(&key.0)),
+        Some(FaultKind::ShouldRetry(status)) => Some(
+            SimError::with_status(
+                status,
+                format!("Injected fault: HTTP {status}; the request may be retried."),
+            )
+            .advising_retry(true),
+        ),
     };
     if let Some(error) = injected {
         return Ok(req.error_response(error));
     }
+    req.extensions_mut().insert(key);
     Ok(next.call(req).await?.map_into_boxed_body())
 }
