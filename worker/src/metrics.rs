@@ -111,7 +111,9 @@ pub static OUTBOX_LAG_SECONDS: LazyLock<Gauge> = LazyLock::new(|| {
 pub static RECONCILER_LAG_SECONDS: LazyLock<Gauge> = LazyLock::new(|| {
     let gauge = register_gauge!(
         "worker_reconciler_lag_seconds",
-        "How far behind now the reconciler's persisted cursor is (-1 before the first sweep)."
+        "Seconds (database clock) since the reconciler last finished a sweep with nothing left \
+         behind: grows while sweeps fail or a failing event holds the cursor, not while Stripe \
+         has no new events (-1 before the first sweep)."
     )
     .expect("metric registers once");
     gauge.set(-1.0);
@@ -187,11 +189,11 @@ pub async fn refresh_database_gauges(
         if let Ok(lag) = shared::store::outbox::lag_seconds(pool).await {
             OUTBOX_LAG_SECONDS.set(lag);
         }
-        if let Ok(Some(position)) =
-            shared::store::cursors::get(pool, crate::reconciler::CURSOR_NAME).await
+        if let Ok(Some(age)) =
+            shared::store::cursors::seconds_since_caught_up(pool, crate::reconciler::CURSOR_NAME)
+                .await
         {
-            let now = chrono::Utc::now().timestamp();
-            RECONCILER_LAG_SECONDS.set((now - position).max(0) as f64);
+            RECONCILER_LAG_SECONDS.set(age.max(0) as f64);
         }
         if let Ok(count) =
             shared::store::events::paid_unfulfilled(pool, unfulfilled_threshold).await

@@ -10,10 +10,20 @@
 //! may briefly overlap; that only costs duplicate Stripe calls, since processing is idempotent.
 //!
 //! **Sweep.** `created[gte] = cursor - overlap` (events are created with one-second resolution
-//! and may become listable late), never earlier than Stripe's 30-day retention; all pages; oldest
-//! first; bounded concurrency. Events already settled cost one primary-key read. The cursor then
-//! moves to the sweep's start, or only up to the oldest event that failed, so that event is
-//! listed again next time.
+//! and may become listable late), never earlier than Stripe's 30-day retention; one page of 100
+//! at a time, newest page first and oldest first within a page, with bounded concurrency, so a
+//! backlog of any size costs one page of memory. Events already settled cost one primary-key
+//! read. When every page is done the cursor moves to the newest `created` listed, or only up to
+//! the oldest event whose failure may pass (a Stripe outage, a database that is unreachable), so
+//! that event is listed again next time. A failure that cannot pass is recorded as `failed` and
+//! does not hold the cursor. A listing that fails half-way leaves the cursor where it was.
+//!
+//! **Clocks.** The cursor is a value of Stripe's clock (events' `created`), never of this
+//! worker's: a worker whose clock runs ahead would otherwise move the cursor past events Stripe
+//! has yet to create, and skip them. The first sweep ever starts one overlap before Stripe's
+//! newest checkout event. This worker's clock only places the 30-day retention floor, which keeps
+//! an hour's margin, so a skew up to an hour changes nothing; a sweep that sees Stripe's newest
+//! event more than a minute ahead of this worker's clock logs a warning.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -43,8 +53,11 @@ pub const LEADER_LOCK_KEY: i64 = 0x7265_636f_6e63_696c;
 pub const EVENT_RETENTION_SECS: i64 = 30 * 24 * 60 * 60;
 
 /// Kept clear of the retention edge: an event about to age out may be gone by the time its
-/// page is fetched.
+/// page is fetched. Also the clock skew the floor tolerates.
 const RETENTION_MARGIN_SECS: i64 = 60 * 60;
+
+/// How far ahead of this worker's clock Stripe's newest event may be before a sweep says so.
+const CLOCK_SKEW_WARNING_SECS: i64 = 60;
 
 /// How long the leader waits for its lock connection to answer before stepping down.
 const LEADER_PING_TIMEOUT: Duration = Duration::from_secs(5);
@@ -103,10 +116,15 @@ pub struct SweepReport {
     /// The `created[gte]` that was listed from.
     pub since: i64,
     pub listed: usize,
+    /// Pages fetched from `GET /v1/events`.
+    pub pages: usize,
+    /// The newest `created` listed: where the cursor moves when nothing holds it back.
+    pub newest: Option<i64>,
     /// Per outcome label (`fulfilled`, `skipped`, `awaiting_payment`, …, `failed`).
     pub outcomes: BTreeMap<String, usize>,
-    /// Events whose processing failed, and the oldest one's `created`.
+    /// Events whose processing failed.
     pub failed: usize,
+    /// The oldest `created` among the failures that may pass: the cursor waits there.
     pub oldest_failed: Option<i64>,
 }
 
@@ -124,7 +142,11 @@ impl SweepReport {
 
 impl std::fmt::Display for SweepReport {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "listed {} event(s) since {}", self.listed, self.since)?;
+        write!(
+            f,
+            "listed {} event(s) in {} page(s) since {}",
+            self.listed, self.pages, self.since
+        )?;
         for (outcome, n) in &self.outcomes {
             write!(f, ", {outcome}: {n}")?;
         }
@@ -228,27 +250,54 @@ impl Reconciler {
     #[tracing::instrument(skip(self), fields(since))]
     pub async fn sweep(&self) -> Result<SweepReport, SweepError> {
         let pool = self.processor.fulfiller().pool();
-        let now = chrono::Utc::now().timestamp();
         let cursor = cursors::get(pool, CURSOR_NAME).await?;
-        // The first sweep ever looks back one overlap; older history is `worker reconcile
-        // --since`'s job, run deliberately by an operator.
-        let since = cursor.unwrap_or(now) - self.options.overlap.as_secs() as i64;
+        let overlap = self.options.overlap.as_secs() as i64;
+        let since = match cursor {
+            Some(position) => position - overlap,
+            // Older history is `worker reconcile --since`'s job, run deliberately by an
+            // operator. No checkout event at all: from the retention floor, which lists only
+            // what was created since that question.
+            None => match self.newest_event_created().await? {
+                Some(newest) => newest - overlap,
+                None => retention_floor(),
+            },
+        };
         let report = self.reconcile_range(since, None).await?;
-        let next = report.oldest_failed.map_or(now, |oldest| oldest.min(now));
-        cursors::set(pool, CURSOR_NAME, next).await?;
-        metrics::RECONCILER_LAG_SECONDS.set((chrono::Utc::now().timestamp() - next).max(0) as f64);
+        warn_about_clock_skew(report.newest);
+        // Stripe's clock only: the newest event listed (or the cursor, if nothing newer was).
+        let reached = report.newest.max(cursor);
+        match (report.oldest_failed, reached) {
+            (Some(oldest), _) => cursors::hold(pool, CURSOR_NAME, oldest).await?,
+            (None, Some(reached)) => cursors::set(pool, CURSOR_NAME, reached).await?,
+            // Stripe lists no checkout event and never did: nothing to resume from.
+            (None, None) => {}
+        }
+        if let Some(age) = cursors::seconds_since_caught_up(pool, CURSOR_NAME).await? {
+            metrics::RECONCILER_LAG_SECONDS.set(age.max(0) as f64);
+        }
         Ok(report)
     }
 
-    /// Lists the checkout events created in `[since, until]` (all pages) and processes each,
-    /// oldest first. `since` is raised to the retention floor if older. The cursor is not
-    /// touched: this is also the one-shot `worker reconcile`.
+    /// The `created` of Stripe's newest checkout event, where a first sweep starts.
+    async fn newest_event_created(&self) -> Result<Option<i64>, StripeError> {
+        let page = self
+            .processor
+            .fulfiller()
+            .stripe()
+            .list_events_page(&checkout_events(None, None), None)
+            .await?;
+        Ok(page.data.iter().map(|e| e.created).max())
+    }
+
+    /// Lists the checkout events created in `[since, until]` and processes each, a page at a
+    /// time. `since` is raised to the retention floor if older. The cursor is not touched:
+    /// this is also the one-shot `worker reconcile`.
     pub async fn reconcile_range(
         &self,
         since: i64,
         until: Option<i64>,
     ) -> Result<SweepReport, SweepError> {
-        let floor = chrono::Utc::now().timestamp() - EVENT_RETENTION_SECS + RETENTION_MARGIN_SECS;
+        let floor = retention_floor();
         if since < floor {
             tracing::warn!(
                 since,
@@ -258,24 +307,35 @@ impl Reconciler {
         }
         let since = since.max(floor);
         tracing::Span::current().record("since", since);
-        let filter = EventFilter {
-            types: EventKind::HANDLED.iter().map(|t| (*t).to_owned()).collect(),
-            created_gte: Some(since),
-            created_lte: until,
-        };
-        let mut events = self
-            .processor
-            .fulfiller()
-            .stripe()
-            .list_events(&filter)
-            .await?;
-        // Listed newest first; fulfill in the order things happened.
-        events.reverse();
+        let filter = checkout_events(Some(since), until);
+        let stripe = self.processor.fulfiller().stripe();
         let mut report = SweepReport {
             since,
-            listed: events.len(),
             ..SweepReport::default()
         };
+        let mut starting_after: Option<String> = None;
+        loop {
+            let page = stripe
+                .list_events_page(&filter, starting_after.as_deref())
+                .await?;
+            report.pages += 1;
+            starting_after = match page.data.last() {
+                Some(oldest) if page.has_more => Some(oldest.id.clone()),
+                _ => None,
+            };
+            self.reconcile_page(page.data, &mut report).await;
+            if starting_after.is_none() {
+                return Ok(report);
+            }
+        }
+    }
+
+    /// Processes one page of events, oldest first, into `report`.
+    async fn reconcile_page(&self, mut events: Vec<Event>, report: &mut SweepReport) {
+        report.listed += events.len();
+        report.newest = events.iter().map(|e| e.created).max().max(report.newest);
+        // Listed newest first; fulfill in the order things happened.
+        events.reverse();
         // The futures are built up front (not in a `map` closure over borrowed events), which
         // keeps the sweep's future `Send` for `tokio::spawn`.
         let pending: Vec<_> = events
@@ -304,7 +364,6 @@ impl Reconciler {
             metrics::RECONCILED_EVENTS.with_label_values(&[label]).inc();
             *report.outcomes.entry(label.to_owned()).or_default() += 1;
         }
-        Ok(report)
     }
 
     async fn reconcile_timed(&self, event: &Event) -> (i64, Result<&'static str, EventFailure>) {
@@ -346,6 +405,34 @@ impl Reconciler {
                 Err(EventFailure { transient })
             }
         }
+    }
+}
+
+/// The oldest `created` a listing asks for: Stripe's 30-day retention, less a margin.
+fn retention_floor() -> i64 {
+    chrono::Utc::now().timestamp() - EVENT_RETENTION_SECS + RETENTION_MARGIN_SECS
+}
+
+/// The checkout event types the worker handles, created in `[since, until]`.
+fn checkout_events(since: Option<i64>, until: Option<i64>) -> EventFilter {
+    EventFilter {
+        types: EventKind::HANDLED.iter().map(|t| (*t).to_owned()).collect(),
+        created_gte: since,
+        created_lte: until,
+    }
+}
+
+/// Stripe's events cannot be created in Stripe's future, so one ahead of this worker's clock
+/// means this clock is behind. The cursor does not mind; people reading logs and the reconciler
+/// lag do.
+fn warn_about_clock_skew(newest: Option<i64>) {
+    let Some(newest) = newest else { return };
+    let behind = newest - chrono::Utc::now().timestamp();
+    if behind > CLOCK_SKEW_WARNING_SECS {
+        tracing::warn!(
+            behind_secs = behind,
+            "this worker's clock is behind Stripe's: its newest event was created in our future"
+        );
     }
 }
 

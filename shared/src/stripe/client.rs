@@ -105,6 +105,26 @@ impl StripeClient {
         .await
     }
 
+    /// One page (up to 100) of the events matching `filter`, newest first. `starting_after`, the
+    /// id of the previous page's last (oldest) event, asks for the next, older page; the page
+    /// says whether one follows (`has_more`). For callers that must not hold a whole listing.
+    #[tracing::instrument(skip(self))]
+    pub async fn list_events_page(
+        &self,
+        filter: &EventFilter,
+        starting_after: Option<&str>,
+    ) -> Result<List<Event>, StripeError> {
+        let mut query = filter.to_query();
+        query.push(("limit".to_owned(), PAGE_LIMIT.to_owned()));
+        if let Some(id) = starting_after {
+            query.push(("starting_after".to_owned(), id.to_owned()));
+        }
+        self.send("list_events", Method::GET, "/v1/events", |r| {
+            r.query(&query)
+        })
+        .await
+    }
+
     /// Every event matching `filter`, newest first, across all pages.
     #[tracing::instrument(skip(self))]
     pub async fn list_events(&self, filter: &EventFilter) -> Result<Vec<Event>, StripeError> {
