@@ -76,16 +76,12 @@ impl FulfillError {
     }
 
     /// Whether trying again later may succeed: Stripe unavailable, rate limited or refusing our
-    /// key, the database unreachable or a transaction aborted by a conflict.
+    /// key; the database unreachable, timing out or aborting a transaction on a conflict (not
+    /// refusing this session's data: see [`crate::errors::database_error_may_pass`]).
     pub fn is_transient(&self) -> bool {
         match self {
             Self::Stripe(e) => e.is_transient(),
-            Self::Database(e) => !matches!(
-                e,
-                sqlx::Error::ColumnDecode { .. }
-                    | sqlx::Error::Decode(_)
-                    | sqlx::Error::TypeNotFound { .. }
-            ),
+            Self::Database(e) => crate::errors::database_error_may_pass(e),
         }
     }
 }

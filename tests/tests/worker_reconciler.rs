@@ -234,6 +234,67 @@ async fn a_listing_longer_than_one_page_is_processed_in_full() {
     );
 }
 
+/// A paid session whose customer typed a NUL character into the name field: Postgres text
+/// cannot hold one, so the order can never be written, however often it is tried.
+fn paid_session_postgres_refuses(sim: &stripe_sim::SimState) -> (String, serde_json::Value) {
+    let id = open_session(sim);
+    let customer = stripe_sim::Customer {
+        name: "Jenny\u{0}Rosen".into(),
+        email: "jenny@example.com".into(),
+    };
+    let event = sim
+        .complete_session(&id, PaymentOutcome::Paid, customer)
+        .unwrap();
+    (id, event)
+}
+
+#[tokio::test]
+async fn an_event_the_database_refuses_for_good_is_reported_failed_and_the_cursor_moves_past_it() {
+    let stack = TestStack::start().await;
+    let reconciler = reconciler(&stack, Duration::ZERO);
+    stack.sim.state.set_clock_offset(-100);
+    let (refused, refused_event) = paid_session_postgres_refuses(&stack.sim.state);
+    stack.sim.state.set_clock_offset(-50);
+    let (healthy, healthy_event) = paid_session(&stack.sim.state);
+    stack.sim.state.set_clock_offset(0);
+    cursors::set(&stack.db.pool, CURSOR_NAME, now() - 200)
+        .await
+        .unwrap();
+
+    let report = reconciler.sweep().await.unwrap();
+
+    assert_eq!(report.count("fulfilled"), 1, "{report}");
+    assert_eq!(report.count("failed"), 1, "{report}");
+    assert_eq!(
+        order_state(&stack, &healthy).await.as_deref(),
+        Some("fulfilled")
+    );
+    assert_eq!(
+        cursors::get(&stack.db.pool, CURSOR_NAME).await.unwrap(),
+        healthy_event["created"].as_i64(),
+        "the cursor does not wait for an event that can never be recorded"
+    );
+    assert_eq!(
+        event_outcome(&stack, refused_event["id"].as_str().unwrap())
+            .await
+            .as_deref(),
+        Some("failed")
+    );
+    let shown = worker::show::render(
+        &stack.db.pool,
+        &shared::CheckoutSessionId::parse(&refused).unwrap(),
+    )
+    .await
+    .unwrap()
+    .expect("the session is known");
+    assert!(
+        shown.contains("outcome=failed") && shown.contains("0x00"),
+        "`worker show` says what went wrong:\n{shown}"
+    );
+    let next = reconciler.sweep().await.unwrap();
+    assert_eq!(next.count("failed"), 0, "not tried again: {next}");
+}
+
 /// Pretends the reconciler last caught up an hour ago.
 async fn caught_up_an_hour_ago(stack: &TestStack) {
     sqlx::query("UPDATE sweep_cursors SET updated_at = now() - interval '1 hour' WHERE name = $1")

@@ -115,12 +115,13 @@ impl HandleError {
         }
     }
 
-    /// Transient: Stripe unavailable, rate limited or refusing our key, Postgres unreachable (see
-    /// [`FulfillError::is_transient`]); the audit table being unreachable is always transient.
+    /// Transient: Stripe unavailable, rate limited or refusing our key, Postgres unreachable or
+    /// timing out (see [`FulfillError::is_transient`]). Postgres refusing this event's data, in
+    /// the audit table as anywhere, is permanent: the same event brings the same data again.
     pub fn is_transient(&self) -> bool {
         match self {
             Self::Fulfill(e) => e.is_transient(),
-            Self::Record(_) => true,
+            Self::Record(e) => shared::errors::database_error_may_pass(e),
         }
     }
 }

@@ -399,8 +399,14 @@ impl Reconciler {
                     metrics::STRIPE_OUTAGE.with_label_values(&[outage]).inc();
                 }
                 let transient = e.is_transient();
-                tracing::warn!(%error, transient, event_id = %event.id, "reconciling an event failed");
-                let outcome = if transient { "retrying" } else { "failed" };
+                let outcome = if transient {
+                    tracing::warn!(%error, event_id = %event.id, "reconciling an event failed; the cursor waits for it");
+                    "retrying"
+                } else {
+                    // `worker show` and worker_reconciled_events_total{outcome="failed"} report it.
+                    tracing::error!(%error, event_id = %event.id, "reconciling an event failed for good; recorded as failed, the cursor moves on");
+                    "failed"
+                };
                 self.processor.record_failure(&event, outcome, &error).await;
                 Err(EventFailure { transient })
             }
