@@ -11,31 +11,10 @@ use shared::queue::connection::BrokerOptions;
 use shared::queue::topology::headers;
 use shared::queue::Broker;
 use stripe_sim::{Fault, FaultKind, RouteMatch};
-use tests::{eventually, start_sim, TestBroker, TestDb, TestStack};
+use tests::TestStack;
 use worker::consumer::{CancellationToken, Consumer, ConsumerOptions, Step};
 use worker::process::{DeadReason, Disposition};
 use worker_support::*;
-
-/// The harness's stack, but with `tiers` retry tiers.
-async fn stack_with_tiers(tiers: &[u64], extra: &[(&str, &str)]) -> TestStack {
-    let tiers = tiers.iter().map(|ms| Duration::from_millis(*ms)).collect();
-    let (db, broker, sim) = tokio::join!(
-        TestDb::create(),
-        TestBroker::with_tiers(tiers, 5),
-        start_sim()
-    );
-    let settings = tests::settings(&db, &broker, &sim.base_url, extra);
-    let stripe = shared::stripe::StripeClient::new(&settings.stripe).unwrap();
-    let fulfiller = shared::Fulfiller::new(db.pool.clone(), stripe.clone());
-    TestStack {
-        db,
-        broker,
-        sim,
-        settings,
-        stripe,
-        fulfiller,
-    }
-}
 
 fn sessions_route(session_id: &str) -> RouteMatch {
     RouteMatch::new("GET", &format!("/v1/checkout/sessions/{session_id}"))
@@ -83,75 +62,6 @@ async fn stripe_failing_three_times_then_answering_is_fulfilled_after_queue_retr
             .await,
         0
     );
-}
-
-/// How many attempts the audit trail has counted for an event.
-async fn attempts(stack: &TestStack, event_id: &str) -> Option<i32> {
-    sqlx::query_scalar("SELECT attempts FROM stripe_events WHERE event_id = $1")
-        .bind(event_id)
-        .fetch_optional(&stack.db.pool)
-        .await
-        .unwrap()
-}
-
-#[tokio::test]
-async fn a_rejected_stripe_key_keeps_events_in_the_retry_tiers_and_they_are_fulfilled_once_it_works(
-) {
-    // Two tiers: any other failure would be dead after its third attempt.
-    let stack = stack_with_tiers(&[100, 200], &[]).await;
-    let worker = start_worker(&stack, &[]).await;
-    let channel = publisher(&stack).await;
-    let (session_id, event) = paid_session(&stack.sim.state);
-    let event_id = event["id"].as_str().unwrap();
-    // The key was rolled in the Dashboard while the workers kept the old one.
-    stack.sim.state.inject_fault(Fault {
-        route: RouteMatch::any(),
-        kind: FaultKind::Unauthorized,
-        count: 0,
-    });
-
-    publish_event(&stack, &channel, &event).await;
-
-    let held = eventually(WAIT, || async {
-        attempts(&stack, event_id).await.filter(|n| *n >= 5)
-    })
-    .await;
-    assert!(
-        held.is_some(),
-        "the event is still being retried after the tiers are spent; outcome {:?} after {:?} \
-         attempt(s)",
-        event_outcome(&stack, event_id).await,
-        attempts(&stack, event_id).await
-    );
-    let dead = stack.broker.topology.dead_queue();
-    assert_eq!(
-        stack.broker.depth(&dead).await,
-        0,
-        "nothing is dead-lettered"
-    );
-    assert_eq!(order_state(&stack, &session_id).await, None);
-    let metrics = reqwest::get(worker.url("/metrics"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let counted = metrics
-        .lines()
-        .find_map(|l| l.strip_prefix("worker_stripe_outage_total{kind=\"authentication\"} "))
-        .and_then(|v| v.parse::<f64>().ok());
-    assert!(
-        counted.is_some_and(|n| n >= 5.0),
-        "every attempt counts as an outage: {counted:?}"
-    );
-
-    stack.sim.state.clear_faults();
-
-    assert!(wait_for_state(&stack, &session_id, "fulfilled").await);
-    assert!(wait_for_outcome(&stack, event_id, "fulfilled").await);
-    assert_eq!(fulfillment_effects(&stack, &session_id).await, (1, 1, 1));
-    worker.shutdown().await;
-    assert_eq!(stack.broker.depth(&dead).await, 0);
 }
 
 #[tokio::test]
