@@ -1,4 +1,4 @@
-//! Error reporting helpers.
+//! Error helpers: the whole cause chain in one line.
 
 /// `error: cause: cause…`, so one log line or header carries the whole chain (an error's
 /// `Display` stops at the outermost layer, e.g. reqwest's "error sending request").

@@ -68,10 +68,18 @@ pub enum FulfillError {
 }
 
 impl FulfillError {
-    /// Whether trying again later may succeed: Stripe unavailable or rate limited, the
-    /// database unreachable, a transaction aborted by a conflict, or one of our session bounds
-    /// expired (a lock held elsewhere for longer than `database.lock_timeout_ms`); see
-    /// [`store::is_transient`].
+    /// The Stripe outage behind this failure, if it is one (see [`StripeError::is_outage`]).
+    pub fn stripe_outage(&self) -> Option<&StripeError> {
+        match self {
+            Self::Stripe(e) if e.is_outage() => Some(e),
+            _ => None,
+        }
+    }
+
+    /// Whether trying again later may succeed: Stripe unavailable, rate limited or refusing our
+    /// key; the database unreachable, a transaction aborted by a conflict, or one of our session
+    /// bounds expired (a lock held elsewhere for longer than `database.lock_timeout_ms`); not
+    /// Postgres refusing this session's data. See [`store::is_transient`].
     pub fn is_transient(&self) -> bool {
         match self {
             Self::Stripe(e) => e.is_transient(),

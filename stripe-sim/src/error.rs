@@ -18,6 +18,8 @@ pub struct SimError {
     code: Option<&'static str>,
     message: String,
     param: Option<String>,
+    /// `Stripe-Should-Retry`, when the answer carries it (429 always does).
+    should_retry: Option<bool>,
 }
 
 impl SimError {
@@ -28,7 +30,15 @@ impl SimError {
             code: None,
             message: message.into(),
             param: None,
+            should_retry: None,
         }
+    }
+
+    /// Sends `Stripe-Should-Retry: true|false` with the answer: Stripe's own verdict, which
+    /// clients follow before the status's.
+    pub fn advising_retry(mut self, should_retry: bool) -> Self {
+        self.should_retry = Some(should_retry);
+        self
     }
 
     fn with_code(mut self, code: &'static str) -> Self {
@@ -153,6 +163,8 @@ impl SimError {
              your requests.",
         )
         .with_code("rate_limit")
+        // Stripe's SDKs honour this header before their own retry policy.
+        .advising_retry(true)
     }
 
     /// 5xx `api_error`: something went wrong on "Stripe's" side.
@@ -237,9 +249,8 @@ impl ResponseError for SimError {
 
     fn error_response(&self) -> HttpResponse {
         let mut response = HttpResponse::build(self.status_code());
-        if self.status == 429 {
-            // Stripe's SDKs honour this header before their own retry policy.
-            response.insert_header(("Stripe-Should-Retry", "true"));
+        if let Some(should_retry) = self.should_retry {
+            response.insert_header(("Stripe-Should-Retry", should_retry.to_string()));
         }
         if self.status == 401 {
             response.insert_header(("WWW-Authenticate", "Basic realm=\"Stripe\""));

@@ -67,6 +67,7 @@ fn the_alert_rules_fire_on_their_conditions_and_stay_quiet_otherwise() {
         "DependencyUnreachable",
         "IngressBrokerDisconnected",
         "ReconcilerNotLeading",
+        "StripeAuthenticationFailing",
     ] {
         assert!(
             fired.contains(required),

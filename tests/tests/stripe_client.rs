@@ -197,7 +197,32 @@ async fn a_wrong_key_is_an_authentication_error() {
     let id = open_session(&sim, &[("price_mug", 1)]);
     let err = stripe.retrieve_checkout_session(&id).await.unwrap_err();
     assert!(matches!(err, StripeError::Authentication(_)), "{err:?}");
-    assert!(!err.is_transient());
+    // A rejected key says nothing about the session: it is an outage, to be retried once the key
+    // is fixed, never a reason to give up on the order.
+    assert!(err.is_transient(), "{err:?}");
+    assert_eq!(
+        sim.state.requests_to("/v1/checkout/sessions/"),
+        1,
+        "not retried at once"
+    );
+}
+
+#[tokio::test]
+async fn a_4xx_stripe_says_to_retry_is_retried_and_then_reported_as_transient() {
+    let sim = start_sim().await;
+    let id = open_session(&sim, &[("price_mug", 1)]);
+    sim.state.inject_fault(Fault {
+        route: sessions_route(),
+        kind: FaultKind::ShouldRetry(400),
+        count: 0,
+    });
+    let err = client(&sim)
+        .retrieve_checkout_session(&id)
+        .await
+        .unwrap_err();
+    assert!(err.is_transient(), "{err:?}");
+    // `Stripe-Should-Retry: true` overrides the 400: the first attempt and max_retries (3) more.
+    assert_eq!(sim.state.requests_to("/v1/checkout/sessions/"), 4);
 }
 
 #[tokio::test]

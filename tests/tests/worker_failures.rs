@@ -131,6 +131,43 @@ async fn a_session_stripe_does_not_know_is_dead_lettered_with_the_reason_and_nev
 }
 
 #[tokio::test]
+async fn an_event_the_database_refuses_for_good_is_dead_lettered_at_once_with_the_reason() {
+    let stack = TestStack::start().await;
+    let worker = start_worker(&stack, &[]).await;
+    let channel = publisher(&stack).await;
+    // Postgres text cannot hold the NUL character the customer typed into the name field.
+    let session_id = open_session(&stack.sim.state);
+    let customer = stripe_sim::Customer {
+        name: "Jenny\u{0}Rosen".into(),
+        email: "jenny@example.com".into(),
+    };
+    let event = stack
+        .sim
+        .state
+        .complete_session(&session_id, stripe_sim::PaymentOutcome::Paid, customer)
+        .unwrap();
+
+    publish_event(&stack, &channel, &event).await;
+
+    let dead = stack
+        .broker
+        .next(&stack.broker.topology.dead_queue(), WAIT)
+        .await
+        .expect("the message is dead-lettered");
+    let reason = header_text(&dead, headers::DEAD_REASON).unwrap();
+    assert!(reason.starts_with("permanent error"), "{reason}");
+    assert!(reason.contains("0x00"), "{reason}");
+    assert_eq!(header_text(&dead, headers::ATTEMPTS).as_deref(), Some("1"));
+    assert_eq!(
+        event_outcome(&stack, event["id"].as_str().unwrap())
+            .await
+            .as_deref(),
+        Some("dead")
+    );
+    worker.shutdown().await;
+}
+
+#[tokio::test]
 async fn a_message_that_is_not_an_event_is_dead_lettered_at_once() {
     let stack = TestStack::start().await;
     let worker = start_worker(&stack, &[]).await;

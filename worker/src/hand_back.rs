@@ -17,7 +17,7 @@ use lapin::types::FieldTable;
 use rand::Rng;
 use shared::queue::topology::headers;
 
-use crate::process::count_header;
+use crate::attempts::count_header;
 
 /// The first pause; each later hand-back of the same delivery doubles it, up to the cap.
 const FIRST_PAUSE: Duration = Duration::from_millis(250);

@@ -71,6 +71,17 @@ pub static DEAD_LETTERED: LazyLock<IntCounterVec> = LazyLock::new(|| {
     .expect("metric registers once")
 });
 
+pub static STRIPE_OUTAGE: LazyLock<IntCounterVec> = LazyLock::new(|| {
+    register_int_counter_vec!(
+        "worker_stripe_outage_total",
+        "Event attempts that failed because Stripe rejected our API key (authentication) or \
+         said to retry a 4xx (should_retry). Such events are never dead-lettered: they wait in \
+         the retry tiers, and the reconciler's cursor waits for them, until Stripe answers.",
+        &["kind"]
+    )
+    .expect("metric registers once")
+});
+
 pub static REPUBLISH_FAILURES: LazyLock<IntCounterVec> = LazyLock::new(|| {
     register_int_counter_vec!(
         "worker_republish_failures_total",
@@ -100,7 +111,9 @@ pub static OUTBOX_LAG_SECONDS: LazyLock<Gauge> = LazyLock::new(|| {
 pub static RECONCILER_LAG_SECONDS: LazyLock<Gauge> = LazyLock::new(|| {
     let gauge = register_gauge!(
         "worker_reconciler_lag_seconds",
-        "How far behind now the reconciler's persisted cursor is (-1 before the first sweep)."
+        "Seconds (database clock) since the reconciler last finished a sweep with nothing left \
+         behind: grows while sweeps fail or a failing event holds the cursor, not while Stripe \
+         has no new events (-1 before the first sweep)."
     )
     .expect("metric registers once");
     gauge.set(-1.0);
@@ -142,6 +155,7 @@ pub fn register() {
     LazyLock::force(&EVENT_TO_FULFILLED_SECONDS);
     LazyLock::force(&RETRIES);
     LazyLock::force(&DEAD_LETTERED);
+    LazyLock::force(&STRIPE_OUTAGE);
     LazyLock::force(&REPUBLISH_FAILURES);
     LazyLock::force(&OUTBOX_PUBLISHED);
     LazyLock::force(&OUTBOX_LAG_SECONDS);
@@ -151,6 +165,9 @@ pub fn register() {
     LazyLock::force(&PAID_UNFULFILLED);
     for reason in ["malformed", "not_found", "permanent", "out_of_attempts"] {
         DEAD_LETTERED.with_label_values(&[reason]);
+    }
+    for kind in ["authentication", "should_retry"] {
+        STRIPE_OUTAGE.with_label_values(&[kind]);
     }
 }
 
@@ -172,11 +189,11 @@ pub async fn refresh_database_gauges(
         if let Ok(lag) = shared::store::outbox::lag_seconds(pool).await {
             OUTBOX_LAG_SECONDS.set(lag);
         }
-        if let Ok(Some(position)) =
-            shared::store::cursors::get(pool, crate::reconciler::CURSOR_NAME).await
+        if let Ok(Some(age)) =
+            shared::store::cursors::seconds_since_caught_up(pool, crate::reconciler::CURSOR_NAME)
+                .await
         {
-            let now = chrono::Utc::now().timestamp();
-            RECONCILER_LAG_SECONDS.set((now - position).max(0) as f64);
+            RECONCILER_LAG_SECONDS.set(age.max(0) as f64);
         }
         if let Ok(count) =
             shared::store::events::paid_unfulfilled(pool, unfulfilled_threshold).await

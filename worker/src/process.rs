@@ -9,14 +9,15 @@
 //!    `async_payment_failed` → `record_payment_failed`; `expired` → `record_expired`; any other
 //!    type is recorded as `ignored`.
 //! 4. Record the outcome in `stripe_events`, then answer: settled → [`Disposition::Ack`];
-//!    Stripe does not know the session → dead; a transient error → retry in the next tier, or
-//!    dead when the tiers are spent; a permanent error → dead.
+//!    Stripe does not know the session → dead; a Stripe outage (our key rejected, or a 4xx
+//!    Stripe says to retry) → retry in the next tier, the last one over and over, never dead
+//!    (see [`during_outage`]); another transient error → retry in the next tier, or dead when
+//!    the tiers are spent; a permanent error → dead.
 
 use std::sync::Arc;
 use std::time::Instant;
 
-use lapin::types::{AMQPValue, FieldTable};
-use shared::queue::topology::headers;
+use lapin::types::FieldTable;
 use shared::queue::trace_context;
 use shared::store::events::{self, EventKey};
 use shared::{FulfillError, Fulfiller, FulfillmentOutcome, Trigger};
@@ -25,6 +26,9 @@ use tracing::Instrument;
 
 use crate::event::{CheckoutEvent, EventKind, MalformedEvent};
 use crate::metrics;
+
+// Where a failed delivery goes next; re-exported, as the consumer reads them from here too.
+pub use crate::attempts::{after_transient_failure, during_outage, previous_attempts};
 
 /// What the consumer must do with a delivery. Every variant ends with the original being
 /// acknowledged; `Retry` and `Dead` first republish it (with a confirm).
@@ -48,7 +52,7 @@ pub enum DeadReason {
     /// Stripe answered 404 for the session (wrong account or mode, or a forged event).
     #[error("Stripe does not know checkout session {0}")]
     SessionNotFound(String),
-    /// An error that will not go away by itself (e.g. authentication, invalid request).
+    /// An error that will not go away by itself (e.g. Stripe calls our request invalid).
     #[error("permanent error: {0}")]
     Permanent(String),
     /// Transient errors until every retry tier was spent.
@@ -102,9 +106,19 @@ pub enum HandleError {
 }
 
 impl HandleError {
-    /// Transient: Stripe unavailable or rate limited, Postgres unreachable, a lock held
-    /// elsewhere past `database.lock_timeout_ms` (see [`FulfillError::is_transient`]); the
-    /// audit table is classified the same way ([`shared::store::is_transient`]).
+    /// The metric label of the Stripe outage behind this failure, if it is one (see
+    /// [`shared::stripe::StripeError::is_outage`]).
+    pub fn stripe_outage(&self) -> Option<&'static str> {
+        match self {
+            Self::Fulfill(e) => e.stripe_outage().map(|e| e.kind()),
+            Self::Record(_) => None,
+        }
+    }
+
+    /// Transient: Stripe unavailable, rate limited or refusing our key, Postgres unreachable, a
+    /// lock held elsewhere past `database.lock_timeout_ms` (see [`FulfillError::is_transient`]).
+    /// Postgres refusing this event's data, in the audit table as anywhere, is permanent: the
+    /// same event brings the same data again ([`shared::store::is_transient`]).
     pub fn is_transient(&self) -> bool {
         match self {
             Self::Fulfill(e) => e.is_transient(),
@@ -202,7 +216,10 @@ impl Processor {
                          the server was slow"
                     );
                 }
-                if !e.is_transient() {
+                if let Some(outage) = e.stripe_outage() {
+                    metrics::STRIPE_OUTAGE.with_label_values(&[outage]).inc();
+                    during_outage(attempt, self.retry_tiers, error)
+                } else if !e.is_transient() {
                     Disposition::Dead {
                         reason: DeadReason::Permanent(error),
                     }
@@ -345,100 +362,11 @@ fn session_str(event: &CheckoutEvent) -> &str {
     event.session.as_ref().map_or("", |s| s.as_str())
 }
 
-/// After a transient failure of attempt `attempt` (1-based): the next retry tier while one is
-/// left, else dead. With N tiers a message gets N + 1 attempts.
-pub fn after_transient_failure(attempt: u32, retry_tiers: usize, error: String) -> Disposition {
-    if (attempt as usize) <= retry_tiers {
-        Disposition::Retry {
-            tier: attempt as usize - 1,
-            error,
-        }
-    } else {
-        Disposition::Dead {
-            reason: DeadReason::OutOfAttempts {
-                attempts: attempt,
-                last_error: error,
-            },
-        }
-    }
-}
-
-/// The attempts a message has had before this one, from its `x-attempts` header (0 when
-/// absent or unreadable: a fresh message).
-pub fn previous_attempts(headers: Option<&FieldTable>) -> u32 {
-    count_header(headers, headers::ATTEMPTS)
-}
-
-/// A count carried in header `name`, whatever integer type (or decimal text) the publisher
-/// chose; 0 when absent, negative or unreadable.
-pub fn count_header(headers: Option<&FieldTable>, name: &str) -> u32 {
-    let Some(value) = headers.and_then(|h| h.inner().get(name)) else {
-        return 0;
-    };
-    let n: i64 = match value {
-        AMQPValue::ShortShortInt(n) => (*n).into(),
-        AMQPValue::ShortShortUInt(n) => (*n).into(),
-        AMQPValue::ShortInt(n) => (*n).into(),
-        AMQPValue::ShortUInt(n) => (*n).into(),
-        AMQPValue::LongInt(n) => (*n).into(),
-        AMQPValue::LongUInt(n) => (*n).into(),
-        AMQPValue::LongLongInt(n) => *n,
-        AMQPValue::LongString(s) => std::str::from_utf8(s.as_bytes())
-            .ok()
-            .and_then(|s| s.trim().parse().ok())
-            .unwrap_or(0),
-        _ => 0,
-    };
-    u32::try_from(n).unwrap_or(0)
-}
-
 pub use shared::errors::error_chain;
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use lapin::types::{LongString, ShortString};
-
-    #[test]
-    fn attempts_are_read_from_any_integer_header_type() {
-        assert_eq!(previous_attempts(None), 0);
-        let mut h = FieldTable::default();
-        h.insert(ShortString::from(headers::ATTEMPTS), AMQPValue::LongUInt(3));
-        assert_eq!(previous_attempts(Some(&h)), 3);
-        h.insert(
-            ShortString::from(headers::ATTEMPTS),
-            AMQPValue::LongLongInt(7),
-        );
-        assert_eq!(previous_attempts(Some(&h)), 7);
-        h.insert(
-            ShortString::from(headers::ATTEMPTS),
-            AMQPValue::LongString(LongString::from("2")),
-        );
-        assert_eq!(previous_attempts(Some(&h)), 2);
-        h.insert(
-            ShortString::from(headers::ATTEMPTS),
-            AMQPValue::LongLongInt(-1),
-        );
-        assert_eq!(previous_attempts(Some(&h)), 0);
-    }
-
-    #[test]
-    fn a_failure_is_retried_while_tiers_remain_then_dead() {
-        assert!(matches!(
-            after_transient_failure(1, 2, "boom".into()),
-            Disposition::Retry { tier: 0, .. }
-        ));
-        assert!(matches!(
-            after_transient_failure(2, 2, "boom".into()),
-            Disposition::Retry { tier: 1, .. }
-        ));
-        assert!(matches!(
-            after_transient_failure(3, 2, "boom".into()),
-            Disposition::Dead {
-                reason: DeadReason::OutOfAttempts { attempts: 3, .. }
-            }
-        ));
-    }
 
     #[test]
     fn dead_reasons_say_why() {

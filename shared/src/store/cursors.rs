@@ -1,7 +1,13 @@
 //! `sweep_cursors`: where a periodic sweep got to, so a restarted leader resumes there.
+//!
+//! `updated_at` is when the sweep last caught up: [`set`] moves the position and stamps it, while
+//! [`hold`] moves the position of a sweep that left a failure behind (the position waits at that
+//! failure) and keeps the stamp. So [`seconds_since_caught_up`] grows while sweeps fail or a
+//! failure holds them back, and not while there is merely nothing new to sweep.
 
 use sqlx::PgExecutor;
 
+/// The position, `None` before the first sweep.
 pub async fn get(executor: impl PgExecutor<'_>, name: &str) -> Result<Option<i64>, sqlx::Error> {
     sqlx::query_scalar("SELECT position FROM sweep_cursors WHERE name = $1")
         .bind(name)
@@ -9,6 +15,7 @@ pub async fn get(executor: impl PgExecutor<'_>, name: &str) -> Result<Option<i64
         .await
 }
 
+/// Moves the position and marks the sweep caught up.
 pub async fn set(
     executor: impl PgExecutor<'_>,
     name: &str,
@@ -23,4 +30,36 @@ pub async fn set(
     .execute(executor)
     .await?;
     Ok(())
+}
+
+/// Moves the position without marking the sweep caught up (see the module docs).
+pub async fn hold(
+    executor: impl PgExecutor<'_>,
+    name: &str,
+    position: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO sweep_cursors (name, position) VALUES ($1, $2) \
+         ON CONFLICT (name) DO UPDATE SET position = EXCLUDED.position",
+    )
+    .bind(name)
+    .bind(position)
+    .execute(executor)
+    .await?;
+    Ok(())
+}
+
+/// Seconds since the sweep last caught up, by the database's clock (one clock for every worker);
+/// `None` before its first sweep.
+pub async fn seconds_since_caught_up(
+    executor: impl PgExecutor<'_>,
+    name: &str,
+) -> Result<Option<i64>, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT floor(extract(epoch FROM now() - updated_at))::bigint \
+         FROM sweep_cursors WHERE name = $1",
+    )
+    .bind(name)
+    .fetch_optional(executor)
+    .await
 }

@@ -28,30 +28,57 @@ fn bound_of_sqlstate(code: &str) -> Option<&'static str> {
     }
 }
 
-/// Whether trying again later may succeed.
+/// Whether trying the same work again later may succeed after this database error.
 ///
-/// Transient: an expired bound (above); anything about reaching the server (I/O, TLS, the
-/// pool's wait, a closed pool); and, until shown otherwise, any other error the server reports
-/// (a conflict, a restart, too many connections, …): a retry only costs time, a dead letter
-/// needs an operator. Permanent: our own code cannot read what came back (a decode error, a
-/// missing column or type), which every later attempt would meet again.
+/// Transient: an expired bound (above), and anything about the database's state (unreachable,
+/// the pool's wait, a serialization conflict or deadlock, shutting down, too many connections,
+/// even a missing column during a botched deploy): it fails every event alike and passes for
+/// all of them at once, and giving up on every event over it would be the worse mistake.
+/// Permanent: an error about the data of this one event (a value Postgres refuses, a constraint
+/// it breaks: SQLSTATE classes 22 and 23), or a row our own code cannot read, which the same
+/// event brings again every time.
 pub fn is_transient(error: &sqlx::Error) -> bool {
     if expired_bound(error).is_some() {
         return true;
     }
-    !matches!(
-        error,
+    match error {
+        sqlx::Error::Database(db) => !db.code().is_some_and(|code| is_data_error(&code)),
         sqlx::Error::ColumnDecode { .. }
-            | sqlx::Error::Decode(_)
-            | sqlx::Error::TypeNotFound { .. }
-            | sqlx::Error::ColumnNotFound(_)
-            | sqlx::Error::ColumnIndexOutOfBounds { .. }
-    )
+        | sqlx::Error::Decode(_)
+        | sqlx::Error::Encode(_)
+        | sqlx::Error::TypeNotFound { .. }
+        | sqlx::Error::ColumnNotFound(_)
+        | sqlx::Error::ColumnIndexOutOfBounds { .. }
+        | sqlx::Error::RowNotFound => false,
+        _ => true,
+    }
+}
+
+/// SQLSTATE classes 22 (data exception: a value too long, out of range, a NUL in text, …) and
+/// 23 (integrity constraint violation).
+fn is_data_error(sqlstate: &str) -> bool {
+    sqlstate.starts_with("22") || sqlstate.starts_with("23")
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sqlstates_of_the_data_are_permanent_and_of_the_moment_transient() {
+        for permanent in ["22021", "22001", "22003", "23505", "23514"] {
+            assert!(is_data_error(permanent), "{permanent}");
+        }
+        // Serialization failure, deadlock, lock timeout, statement timeout, shutdown, too many
+        // connections, undefined column, insufficient privilege.
+        for transient in [
+            "40001", "40P01", "55P03", "57014", "57P01", "53300", "42703", "42501",
+        ] {
+            assert!(!is_data_error(transient), "{transient}");
+        }
+        assert!(is_transient(&sqlx::Error::PoolTimedOut));
+        assert!(!is_transient(&sqlx::Error::RowNotFound));
+    }
 
     #[test]
     fn each_bound_we_set_is_named_by_its_setting() {

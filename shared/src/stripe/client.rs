@@ -9,7 +9,7 @@ use super::budget::RequestBudget;
 use super::error::{ApiError, StripeError};
 use super::objects::{CatalogPrice, CheckoutSession, Event, LineItem, List};
 use super::params::{CreateCheckoutSession, EventFilter};
-use super::retry::{should_retry, RetryPolicy};
+use super::retry::{parse_should_retry, should_retry, RetryPolicy};
 use crate::domain::CheckoutSessionId;
 use crate::metrics;
 use crate::settings::StripeSettings;
@@ -100,6 +100,26 @@ impl StripeClient {
         let path = format!("/v1/checkout/sessions/{id}/line_items");
         self.paginate("list_line_items", &path, Vec::new(), |item: &LineItem| {
             item.id.clone()
+        })
+        .await
+    }
+
+    /// One page (up to 100) of the events matching `filter`, newest first. `starting_after`, the
+    /// id of the previous page's last (oldest) event, asks for the next, older page; the page
+    /// says whether one follows (`has_more`). For callers that must not hold a whole listing.
+    #[tracing::instrument(skip(self))]
+    pub async fn list_events_page(
+        &self,
+        filter: &EventFilter,
+        starting_after: Option<&str>,
+    ) -> Result<List<Event>, StripeError> {
+        let mut query = filter.to_query();
+        query.push(("limit".to_owned(), PAGE_LIMIT.to_owned()));
+        if let Some(id) = starting_after {
+            query.push(("starting_after".to_owned(), id.to_owned()));
+        }
+        self.send("list_events", Method::GET, "/v1/events", |r| {
+            r.query(&query)
         })
         .await
     }
@@ -224,12 +244,14 @@ impl StripeClient {
                             .and_then(|v| v.to_str().ok())
                             .map(str::to_owned)
                     };
-                    let retryable = should_retry(status, header("stripe-should-retry").as_deref());
+                    let advice = parse_should_retry(header("stripe-should-retry").as_deref());
+                    let retryable = should_retry(status, advice);
                     let request_id = header("request-id");
                     let body = response.bytes().await.unwrap_or_default();
-                    let error =
-                        StripeError::from_status(ApiError::parse(status, request_id, &body));
-                    (error, retryable)
+                    let mut error = ApiError::parse(status, request_id, &body);
+                    // Kept on the error: it also decides whether the caller may retry later.
+                    error.should_retry = advice;
+                    (StripeError::from_status(error), retryable)
                 }
                 Err(e) => (StripeError::Connection(e), true),
             };

@@ -1,13 +1,17 @@
 use serde::Deserialize;
 
 /// Stripe's error object: `{"error": {"type", "code", "message", "param", …}}`, plus the HTTP
-/// status and request id for the logs.
+/// status, request id and `Stripe-Should-Retry` header of the answer.
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct ApiError {
     #[serde(skip)]
     pub status: u16,
     #[serde(skip)]
     pub request_id: Option<String>,
+    /// The `Stripe-Should-Retry` header (`true`/`false`), when the answer carried one: Stripe's
+    /// own verdict on whether the same request may succeed later, which overrides the status's.
+    #[serde(skip)]
+    pub should_retry: Option<bool>,
     #[serde(rename = "type", default)]
     pub kind: String,
     pub code: Option<String>,
@@ -60,9 +64,16 @@ pub enum StripeError {
     /// 404: the object does not exist (in this mode, on this account). Permanent.
     #[error("Stripe: not found: {0}")]
     NotFound(ApiError),
-    /// 401/403: the key is wrong or lacks permission. Permanent until someone fixes the key.
+    /// 401/403: the key is wrong, expired, rolled or lacks a permission. An outage, not a
+    /// property of the object asked for: every call fails alike until someone fixes the key, and
+    /// then every one of them succeeds. Transient.
     #[error("Stripe: authentication failed: {0}")]
     Authentication(ApiError),
+    /// A 4xx that Stripe marked `Stripe-Should-Retry: true` (e.g. the object was locked by a
+    /// concurrent request), after every immediate retry was spent. An outage too: the answer
+    /// says nothing against the request itself. Transient.
+    #[error("Stripe: asked to retry: {0}")]
+    ShouldRetry(ApiError),
     /// Other 4xx: our request is wrong. Permanent; retrying sends the same mistake.
     #[error("Stripe: invalid request: {0}")]
     InvalidRequest(ApiError),
@@ -82,11 +93,24 @@ pub enum StripeError {
 
 impl StripeError {
     /// Whether trying again later may succeed (the worker retries these with delay).
+    ///
+    /// A 5xx stays transient even with `Stripe-Should-Retry: false`: that header decides the
+    /// client's immediate retries, while this decides whether an order is given up on, and
+    /// reading a session is safe to repeat minutes later.
     pub fn is_transient(&self) -> bool {
-        matches!(
-            self,
-            Self::RateLimited(_) | Self::Server(_) | Self::Connection(_)
-        )
+        self.is_outage()
+            || matches!(
+                self,
+                Self::RateLimited(_) | Self::Server(_) | Self::Connection(_)
+            )
+    }
+
+    /// Whether Stripe refused the call for a reason that is about us, not about the object: a
+    /// rejected key, or an answer Stripe says to retry. Such a failure may last as long as it
+    /// takes an operator to fix the key, so the worker never gives up an event over it (no dead
+    /// letter, the reconciler's cursor waits) and the alert rules page on it.
+    pub fn is_outage(&self) -> bool {
+        matches!(self, Self::Authentication(_) | Self::ShouldRetry(_))
     }
 
     /// A short label for metrics.
@@ -94,6 +118,7 @@ impl StripeError {
         match self {
             Self::NotFound(_) => "not_found",
             Self::Authentication(_) => "authentication",
+            Self::ShouldRetry(_) => "should_retry",
             Self::InvalidRequest(_) => "invalid_request",
             Self::RateLimited(_) => "rate_limited",
             Self::Server(_) => "server",
@@ -102,12 +127,16 @@ impl StripeError {
         }
     }
 
+    /// Classifies an answer by its status, then by `Stripe-Should-Retry`: a 4xx that Stripe
+    /// says to retry is not our mistake, whatever its status (401/403 excepted: those are about
+    /// the key either way).
     pub(crate) fn from_status(error: ApiError) -> Self {
         match error.status {
-            404 => Self::NotFound(error),
             401 | 403 => Self::Authentication(error),
             429 => Self::RateLimited(error),
             409 | 500..=599 => Self::Server(error),
+            _ if error.should_retry == Some(true) => Self::ShouldRetry(error),
+            404 => Self::NotFound(error),
             _ => Self::InvalidRequest(error),
         }
     }
@@ -128,6 +157,45 @@ mod tests {
             StripeError::from_status(e),
             StripeError::NotFound(_)
         ));
+    }
+
+    fn answer(status: u16, should_retry: Option<bool>) -> StripeError {
+        let mut error = ApiError::parse(
+            status,
+            None,
+            br#"{"error":{"type":"invalid_request_error"}}"#,
+        );
+        error.should_retry = should_retry;
+        StripeError::from_status(error)
+    }
+
+    #[test]
+    fn a_4xx_stripe_says_to_retry_is_a_transient_outage() {
+        let error = answer(400, Some(true));
+        assert!(matches!(error, StripeError::ShouldRetry(_)), "{error:?}");
+        assert!(error.is_transient() && error.is_outage());
+        assert_eq!(error.kind(), "should_retry");
+        let error = answer(404, Some(true));
+        assert!(error.is_transient() && error.is_outage(), "{error:?}");
+        // Without the header, or with `false`, a 4xx stays our mistake.
+        for should_retry in [None, Some(false)] {
+            let error = answer(400, should_retry);
+            assert!(matches!(error, StripeError::InvalidRequest(_)), "{error:?}");
+            assert!(!error.is_transient());
+        }
+    }
+
+    #[test]
+    fn a_rejected_key_is_a_transient_outage_whatever_the_header_says() {
+        for status in [401, 403] {
+            for should_retry in [None, Some(false)] {
+                let error = answer(status, should_retry);
+                assert!(matches!(error, StripeError::Authentication(_)), "{error:?}");
+                assert!(error.is_transient() && error.is_outage(), "{error:?}");
+            }
+        }
+        let throttled = answer(429, Some(true));
+        assert!(throttled.is_transient() && !throttled.is_outage());
     }
 
     #[test]

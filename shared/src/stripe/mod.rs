@@ -5,8 +5,9 @@
 //! - [`budget`]: this process's share of the deployment's requests per second (Stripe limits the
 //!   account, not a process).
 //! - [`retry`]: which answers are retried and how long to wait.
-//! - [`error`]: typed errors telling not-found, authentication, invalid request, rate limited and
-//!   transient apart, with Stripe's error object parsed.
+//! - [`error`]: typed errors telling not-found, invalid request, rate limited and transient apart,
+//!   with Stripe's error object parsed; a rejected key or an answer Stripe says to retry is an
+//!   outage (transient, never a reason to give up on an order).
 //! - [`objects`]: the parts of Stripe's objects we read (unknown fields are ignored).
 //! - [`params`]: request parameters, form-encoded with Stripe's bracket notation.
 

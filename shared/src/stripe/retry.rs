@@ -30,11 +30,16 @@ impl RetryPolicy {
 /// Stripe's `Stripe-Should-Retry` header, when present, decides; otherwise 409 (a conflicting
 /// concurrent request, e.g. an idempotency key in use), 429 and 5xx are retried and every other
 /// status is final.
-pub fn should_retry(status: u16, stripe_should_retry: Option<&str>) -> bool {
-    match stripe_should_retry {
-        Some("true") => true,
-        Some("false") => false,
-        _ => status == 409 || status == 429 || (500..=599).contains(&status),
+pub fn should_retry(status: u16, stripe_should_retry: Option<bool>) -> bool {
+    stripe_should_retry.unwrap_or(status == 409 || status == 429 || (500..=599).contains(&status))
+}
+
+/// The `Stripe-Should-Retry` header's verdict; anything but `true` or `false` is no verdict.
+pub fn parse_should_retry(header: Option<&str>) -> Option<bool> {
+    match header.map(str::trim) {
+        Some("true") => Some(true),
+        Some("false") => Some(false),
+        _ => None,
     }
 }
 
@@ -50,8 +55,12 @@ mod tests {
         for status in [400, 401, 402, 403, 404] {
             assert!(!should_retry(status, None), "{status}");
         }
-        assert!(should_retry(400, Some("true")));
-        assert!(!should_retry(503, Some("false")));
+        assert!(should_retry(400, Some(true)));
+        assert!(!should_retry(503, Some(false)));
+        assert_eq!(parse_should_retry(Some("true")), Some(true));
+        assert_eq!(parse_should_retry(Some("false")), Some(false));
+        assert_eq!(parse_should_retry(Some("maybe")), None);
+        assert_eq!(parse_should_retry(None), None);
     }
 
     #[test]

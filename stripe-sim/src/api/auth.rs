@@ -24,11 +24,13 @@ pub(crate) fn authenticate(headers: &HeaderMap, state: &SimState) -> Result<ApiK
     if state.accepts_key(&key) {
         Ok(ApiKey(key))
     } else {
-        Err(SimError::unauthorized(format!(
-            "Invalid API Key provided: {}",
-            redact(&key)
-        )))
+        Err(invalid_key(&key))
     }
+}
+
+/// Stripe's 401 for a key it does not (or no longer) accept.
+pub(crate) fn invalid_key(key: &str) -> SimError {
+    SimError::unauthorized(format!("Invalid API Key provided: {}", redact(key)))
 }
 
 fn key_from_headers(headers: &HeaderMap) -> Option<String> {

@@ -12,7 +12,7 @@ use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::middleware::Next;
 use actix_web::{web, Error, HttpMessage};
 
-use super::auth::authenticate;
+use super::auth::{authenticate, invalid_key};
 use crate::error::SimError;
 use crate::state::{FaultKind, SimState};
 
@@ -29,7 +29,7 @@ pub(crate) async fn v1_gate(
         Ok(key) => key,
         Err(e) => return Ok(req.error_response(e)),
     };
-    req.extensions_mut().insert(key);
+    req.extensions_mut().insert(key.clone());
     if !state.admit_under_account_limit() {
         return Ok(rate_limited(req, &state));
     }
@@ -49,6 +49,15 @@ pub(crate) async fn v1_gate(
             status,
             format!("Injected fault: HTTP {status}."),
         )),
+        // As if the key had been rolled in the Dashboard since the client started.
+        Some(FaultKind::Unauthorized) => Some(invalid_key(&key.0)),
+        Some(FaultKind::ShouldRetry(status)) => Some(
+            SimError::with_status(
+                status,
+                format!("Injected fault: HTTP {status}; the request may be retried."),
+            )
+            .advising_retry(true),
+        ),
     };
     match injected {
         Some(error) if error.status() == 429 => Ok(rate_limited(req, &state)),

@@ -18,9 +18,11 @@ pub(super) fn routes(cfg: &mut web::ServiceConfig) {
     );
 }
 
-/// `{"method": "GET", "path_prefix": "/v1/checkout/sessions/", "kind": "500"|"429"|"503"|
-/// "status"|"delay", "status": 503, "delay_ms": 200, "count": 3}`. `method` absent: any;
-/// `path_prefix` absent: every `/v1/` path; `count` absent: 1, 0: until cleared.
+/// `{"method": "GET", "path_prefix": "/v1/checkout/sessions/", "kind": "500"|"429"|"401"|"503"|
+/// "status"|"delay", "status": 503, "should_retry": true, "delay_ms": 200, "count": 3}`.
+/// `method` absent: any; `path_prefix` absent: every `/v1/` path; `count` absent: 1, 0: until
+/// cleared. A 401 is worded as for a rolled key; `should_retry: true` adds
+/// `Stripe-Should-Retry: true` to any status.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct FaultBody {
@@ -28,12 +30,14 @@ struct FaultBody {
     path_prefix: Option<String>,
     kind: String,
     status: Option<u16>,
+    should_retry: Option<bool>,
     delay_ms: Option<u64>,
     count: Option<u32>,
 }
 
 impl FaultBody {
     fn into_fault(self) -> Result<Fault, SimError> {
+        let should_retry = self.should_retry.unwrap_or(false);
         let kind = match self.kind.as_str() {
             "delay" => {
                 let ms = self
@@ -44,10 +48,11 @@ impl FaultBody {
             "status" => status_kind(
                 self.status
                     .ok_or_else(|| SimError::missing_param("status"))?,
+                should_retry,
             )?,
             "" => return Err(SimError::missing_param("kind")),
             other => match other.parse::<u16>() {
-                Ok(status) => status_kind(status)?,
+                Ok(status) => status_kind(status, should_retry)?,
                 Err(_) => {
                     return Err(SimError::invalid_param(
                         "kind",
@@ -74,10 +79,12 @@ impl FaultBody {
     }
 }
 
-fn status_kind(status: u16) -> Result<FaultKind, SimError> {
+fn status_kind(status: u16, should_retry: bool) -> Result<FaultKind, SimError> {
     match status {
+        400..=599 if should_retry => Ok(FaultKind::ShouldRetry(status)),
         500 => Ok(FaultKind::Status500),
         429 => Ok(FaultKind::RateLimited),
+        401 => Ok(FaultKind::Unauthorized),
         400..=599 => Ok(FaultKind::Status(status)),
         _ => Err(SimError::invalid_param(
             "status",

@@ -45,6 +45,12 @@ pub enum FaultKind {
     RateLimited,
     /// Any status with a matching Stripe error body.
     Status(u16),
+    /// 401 worded as for a key Stripe no longer accepts (rolled or expired): `Invalid API Key
+    /// provided: sk_test_****abcd`, naming the request's own key.
+    Unauthorized,
+    /// This status with `Stripe-Should-Retry: true`, Stripe's word that the same request may
+    /// succeed later whatever the status says (e.g. a 400 while the object is locked).
+    ShouldRetry(u16),
     /// The normal answer, this much later.
     Delay(Duration),
 }

@@ -109,3 +109,35 @@ async fn an_unauthenticated_request_does_not_spend_a_fault() {
     assert_eq!(t.get("/v1/events").await.status, 500);
     assert_eq!(t.get("/v1/events").await.status, 200);
 }
+
+#[tokio::test]
+async fn a_401_fault_answers_like_a_rolled_key() {
+    let t = TestSim::spawn().await;
+    let armed = t
+        .control("/_sim/faults", json!({"kind": "401", "count": 1}))
+        .await;
+    assert_eq!(armed.status, 201, "{:#}", armed.body);
+    let reply = t.get("/v1/prices").await;
+    reply.assert_error(401, "invalid_request_error", None, None);
+    let message = reply.body["error"]["message"].as_str().unwrap();
+    assert!(
+        message.starts_with("Invalid API Key provided: sk_test_****"),
+        "{message}"
+    );
+    assert_eq!(reply.header("stripe-should-retry"), None);
+    assert_eq!(t.get("/v1/prices").await.status, 200);
+}
+
+#[tokio::test]
+async fn should_retry_adds_stripes_header_to_any_status() {
+    let t = TestSim::spawn().await;
+    t.control(
+        "/_sim/faults",
+        json!({"kind": "status", "status": 400, "should_retry": true, "count": 1}),
+    )
+    .await;
+    let reply = t.get("/v1/prices").await;
+    reply.assert_error(400, "invalid_request_error", None, None);
+    assert_eq!(reply.header("stripe-should-retry"), Some("true"));
+    assert_eq!(t.get("/v1/prices").await.status, 200);
+}

@@ -10,7 +10,7 @@ use lapin::types::{AMQPValue, FieldTable, LongString, ShortString};
 use serde_json::Value;
 use shared::queue::{publish_confirmed, OutgoingMessage};
 use stripe_sim::{CreateSession, Customer, LineItemParams, PaymentOutcome, SimState};
-use tests::{eventually, TestStack};
+use tests::{eventually, start_sim, TestBroker, TestDb, TestStack};
 use tokio::task::JoinHandle;
 use worker::{Application, StopHandle};
 
@@ -42,6 +42,27 @@ impl RunningWorker {
 
     pub fn url(&self, path: &str) -> String {
         format!("http://127.0.0.1:{}{path}", self.port)
+    }
+}
+
+/// The harness's stack, but with `tiers` retry tiers.
+pub async fn stack_with_tiers(tiers: &[u64], extra: &[(&str, &str)]) -> TestStack {
+    let tiers = tiers.iter().map(|ms| Duration::from_millis(*ms)).collect();
+    let (db, broker, sim) = tokio::join!(
+        TestDb::create(),
+        TestBroker::with_tiers(tiers, 5),
+        start_sim()
+    );
+    let settings = tests::settings(&db, &broker, &sim.base_url, extra);
+    let stripe = shared::stripe::StripeClient::new(&settings.stripe).unwrap();
+    let fulfiller = shared::Fulfiller::new(db.pool.clone(), stripe.clone());
+    TestStack {
+        db,
+        broker,
+        sim,
+        settings,
+        stripe,
+        fulfiller,
     }
 }
 
@@ -95,27 +116,6 @@ pub async fn start_worker(stack: &TestStack, extra: &[(&str, &str)]) -> RunningW
         last.lock().unwrap()
     );
     worker
-}
-
-/// The harness's stack, but with `tiers` retry tiers.
-pub async fn stack_with_tiers(tiers: &[u64], extra: &[(&str, &str)]) -> TestStack {
-    let tiers = tiers.iter().map(|ms| Duration::from_millis(*ms)).collect();
-    let (db, broker, sim) = tokio::join!(
-        tests::TestDb::create(),
-        tests::TestBroker::with_tiers(tiers, 5),
-        tests::start_sim()
-    );
-    let settings = tests::settings(&db, &broker, &sim.base_url, extra);
-    let stripe = shared::stripe::StripeClient::new(&settings.stripe).unwrap();
-    let fulfiller = shared::Fulfiller::new(db.pool.clone(), stripe.clone());
-    TestStack {
-        db,
-        broker,
-        sim,
-        settings,
-        stripe,
-        fulfiller,
-    }
 }
 
 /// A new open session for two T-shirts; returns its id.
