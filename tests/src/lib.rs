@@ -266,34 +266,40 @@ impl TestBroker {
 impl Drop for TestBroker {
     fn drop(&mut self) {
         let topology = self.topology.clone();
-        let _ = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build();
-            if let Ok(runtime) = runtime {
-                runtime.block_on(async move {
-                    let url = SecretString::from(amqp_url());
-                    let Ok(connection) = shared::queue::connect(&url, "test-cleanup").await else {
-                        return;
-                    };
-                    if let Ok(channel) = connection.create_channel().await {
-                        for queue in topology.queues() {
-                            let _ = channel
-                                .queue_delete(&queue, QueueDeleteOptions::default())
-                                .await;
-                        }
-                        for exchange in topology.exchanges() {
-                            let _ = channel
-                                .exchange_delete(&exchange, ExchangeDeleteOptions::default())
-                                .await;
-                        }
-                    }
-                    let _ = connection.close(200, "test done").await;
-                });
+        block_on_aside(async move {
+            let url = SecretString::from(amqp_url());
+            let Ok(connection) = shared::queue::connect(&url, "test-cleanup").await else {
+                return;
+            };
+            if let Ok(channel) = connection.create_channel().await {
+                for queue in topology.queues() {
+                    let _ = channel
+                        .queue_delete(&queue, QueueDeleteOptions::default())
+                        .await;
+                }
+                for exchange in topology.exchanges() {
+                    let _ = channel
+                        .exchange_delete(&exchange, ExchangeDeleteOptions::default())
+                        .await;
+                }
             }
-        })
-        .join();
+            let _ = connection.close(200, "test done").await;
+        });
     }
+}
+
+/// Runs `work` to completion on a thread of its own with its own runtime: for clean-ups in
+/// `Drop`, which cannot await and may run inside (or outside) a runtime.
+pub fn block_on_aside(work: impl std::future::Future<Output = ()> + Send + 'static) {
+    let _ = std::thread::spawn(move || {
+        if let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+        {
+            runtime.block_on(work);
+        }
+    })
+    .join();
 }
 
 /// Settings for services under test, pointing at `db`, `broker` and the simulator at `sim_url`.

@@ -366,18 +366,9 @@ impl QueuePolicy {
 impl Drop for QueuePolicy {
     fn drop(&mut self) {
         let url = self.url.clone();
-        // Drop cannot await; a thread with its own runtime can.
-        let _ = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build();
-            if let Ok(runtime) = runtime {
-                runtime.block_on(async move {
-                    let _ = management(reqwest::Method::DELETE, &url).send().await;
-                });
-            }
-        })
-        .join();
+        tests::block_on_aside(async move {
+            let _ = management(reqwest::Method::DELETE, &url).send().await;
+        });
     }
 }
 
