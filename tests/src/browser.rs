@@ -41,6 +41,18 @@ struct Processes {
 impl Browser {
     /// Starts chromedriver and a headless Chromium session with a `width`×`height` window.
     pub async fn start_with_window(width: u32, height: u32) -> Browser {
+        Self::launch(width, height, false).await
+    }
+
+    /// A desktop-sized window that accepts a certificate it cannot verify: the compose stack's
+    /// edge on `localhost`, whose certificate comes from a local authority this browser's fresh
+    /// profile has never been told about (the tests check that certificate themselves, with the
+    /// authority's root).
+    pub async fn start_accepting_local_certificates() -> Browser {
+        Self::launch(1280, 1000, true).await
+    }
+
+    async fn launch(width: u32, height: u32, accept_insecure_certs: bool) -> Browser {
         let chromium = env_or("CHROMIUM_BINARY", DEFAULT_CHROMIUM);
         let chromedriver = env_or("CHROMEDRIVER", DEFAULT_CHROMEDRIVER);
         let port = free_port();
@@ -79,6 +91,7 @@ impl Browser {
             "chromedriver did not become ready on port {port}"
         );
         let capabilities = serde_json::json!({
+            "acceptInsecureCerts": accept_insecure_certs,
             "goog:chromeOptions": {
                 "binary": chromium,
                 "args": [

@@ -123,6 +123,7 @@ fn the_compose_file_validates_against_the_compose_specification_and_keeps_the_si
         "ingress",
         "worker",
         "landing",
+        "edge",
         "stripe-sim",
         "otel-collector",
         "jaeger",
@@ -149,7 +150,8 @@ fn the_compose_file_validates_against_the_compose_specification_and_keeps_the_si
             );
         }
     }
-    compose_config(&[]);
+    // Against Stripe (.env.example's shape) the file validates too.
+    compose_config(&["--env-file", ".env.example"]);
 
     // Secrets from files: the override validates too, and leaves no secret in the environment.
     let secret_files: Vec<(&str, &str)> = [
@@ -159,6 +161,7 @@ fn the_compose_file_validates_against_the_compose_specification_and_keeps_the_si
         "broker_url",
         "stripe_secret_key",
         "stripe_webhook_secrets",
+        "landing_form_secret",
         "grafana_admin_password",
     ]
     .iter()
@@ -220,6 +223,8 @@ fn a_compose_file_that_breaks_the_specification_is_rejected() {
         &[
             "--project-directory",
             root.to_str().unwrap(),
+            "--env-file",
+            "deploy/sim.env",
             "-f",
             path.to_str().unwrap(),
             "config",
@@ -454,7 +459,7 @@ fn the_stack_starts_in_dependency_order_and_the_worker_scales() {
         assert_eq!(environment["APP_LOG__FORMAT"], "json", "{service}");
     }
 
-    // Offline out of the box: the services call the simulator, which signs its webhooks with a
+    // With deploy/sim.env the services call the simulator, which signs its webhooks with a
     // secret the ingress accepts and delivers them to the ingress's webhook path.
     let sim = strings(&services["stripe-sim"]["command"]);
     let flag = |name: &str| -> String {
@@ -463,12 +468,14 @@ fn the_stack_starts_in_dependency_order_and_the_worker_scales() {
             .unwrap_or_else(|| panic!("stripe-sim has no --{name}"))
             .to_owned()
     };
-    let ingress_env = &services["ingress"]["environment"];
+    let worker_env = &services["worker"]["environment"];
     assert_eq!(
-        ingress_env["APP_STRIPE__API_BASE"],
+        worker_env["APP_STRIPE__API_BASE"],
         "http://stripe-sim:12111"
     );
-    let secrets = ingress_env["APP_WEBHOOK__SECRETS"].as_str().unwrap();
+    let secrets = services["ingress"]["environment"]["APP_WEBHOOK__SECRETS"]
+        .as_str()
+        .unwrap();
     assert!(
         secrets.split(',').any(|s| s == flag("webhook-secret")),
         "the sim signs with an accepted secret"
@@ -476,7 +483,7 @@ fn the_stack_starts_in_dependency_order_and_the_worker_scales() {
     assert_eq!(flag("webhook"), "http://ingress:8080/webhook");
     assert_eq!(
         flag("api-key"),
-        ingress_env["APP_STRIPE__SECRET_KEY"].as_str().unwrap()
+        worker_env["APP_STRIPE__SECRET_KEY"].as_str().unwrap()
     );
 }
 
@@ -545,11 +552,11 @@ fn every_file_the_stack_mounts_exists_and_prometheus_scrapes_every_service() {
     }
 }
 
-/// `docker-compose -f docker-compose.yml -f deploy/rabbitmq/cluster.yml config`, with no `.env`
-/// and `cookie` as RABBITMQ_ERLANG_COOKIE: (succeeded, stdout, stderr).
+/// `docker-compose -f docker-compose.yml -f deploy/rabbitmq/cluster.yml config`, with
+/// deploy/sim.env's values and `cookie` as RABBITMQ_ERLANG_COOKIE: (succeeded, stdout, stderr).
 fn cluster_config(cookie: Option<&str>) -> (bool, String, String) {
     let env_file = std::env::temp_dir().join(format!("cluster-{}.env", uuid::Uuid::new_v4()));
-    std::fs::write(&env_file, "").unwrap();
+    std::fs::copy(repo_root().join("deploy/sim.env"), &env_file).unwrap();
     let mut command = std::process::Command::new("docker-compose");
     command
         .args(["--env-file", env_file.to_str().unwrap()])

@@ -27,6 +27,8 @@ use tests::eventually;
 
 const IMAGE_TAG: &str = "live-test";
 const WORKERS: usize = 3;
+/// Replicas of ingress and of landing, behind the edge.
+const WEB_REPLICAS: usize = 2;
 /// The owner of the secret files: the operator's uid, not one any container runs as.
 const SECRETS_OWNER: u32 = 4242;
 /// Prometheus re-resolves the workers' DNS name and scrapes every 15 s.
@@ -59,8 +61,8 @@ async fn consumers_become(stack: &ComposeStack, expected: u64) -> Value {
     }
 }
 
-/// Prometheus's worker targets that are up.
-async fn worker_targets_up(stack: &ComposeStack) -> Option<usize> {
+/// Prometheus's targets of `job` that are up.
+async fn targets_up(stack: &ComposeStack, job: &str) -> Option<usize> {
     let targets: Value = reqwest::get(format!("{}/api/v1/targets", stack.prometheus))
         .await
         .ok()?
@@ -71,9 +73,28 @@ async fn worker_targets_up(stack: &ComposeStack) -> Option<usize> {
     Some(
         active
             .iter()
-            .filter(|t| t["labels"]["job"] == "worker" && t["health"] == "up")
+            .filter(|t| t["labels"]["job"] == job && t["health"] == "up")
             .count(),
     )
+}
+
+/// Webhooks each ingress replica has published, as Prometheus last scraped them.
+async fn published_by_replica(stack: &ComposeStack) -> Option<Vec<f64>> {
+    let query = r#"sum by (instance) (ingress_webhook_requests_total{outcome="published"})"#;
+    let answer: Value = reqwest::Client::new()
+        .get(format!("{}/api/v1/query", stack.prometheus))
+        .query(&[("query", query)])
+        .send()
+        .await
+        .ok()?
+        .json()
+        .await
+        .ok()?;
+    answer["data"]["result"]
+        .as_array()?
+        .iter()
+        .map(|series| series["value"][1].as_str()?.parse().ok())
+        .collect()
 }
 
 async fn screenshot_management_queues(browser: &Browser, stack: &ComposeStack) {
@@ -138,9 +159,14 @@ async fn screenshot_prometheus_targets(browser: &Browser, stack: &ComposeStack) 
     );
 }
 
-/// Posts a new `checkout.session.completed` event about the paid `session` to the ingress,
-/// signed with `secret` alone, and returns the status.
-async fn deliver_signed_with(stack: &ComposeStack, session: &str, secret: &str) -> u16 {
+/// Posts a new `checkout.session.completed` event about the paid `session` to the webhook
+/// endpoint, through the edge as Stripe does, signed with `secret` alone; returns the status.
+async fn deliver_signed_with(
+    stack: &ComposeStack,
+    edge: &reqwest::Client,
+    session: &str,
+    secret: &str,
+) -> u16 {
     let body = serde_json::to_vec(&serde_json::json!({
         "id": format!("evt_{}", uuid::Uuid::new_v4().simple()),
         "object": "event",
@@ -151,8 +177,7 @@ async fn deliver_signed_with(stack: &ComposeStack, session: &str, secret: &str) 
     }))
     .unwrap();
     let signature = signature_header(&body, &[secret], unix_now() as i64);
-    reqwest::Client::new()
-        .post(format!("{}/webhook", stack.ingress))
+    edge.post(format!("{}/webhook", stack.shop))
         .header("Stripe-Signature", signature)
         .header("Content-Type", "application/json")
         .body(body)
@@ -175,14 +200,63 @@ async fn the_compose_stack_runs_checks_out_scales_and_leaves_nothing_behind() {
     );
     build_images(IMAGE_TAG);
 
-    // 1. Up with the simulator and three workers: every container healthy, migrate exited 0.
-    //    Every secret comes from a file made as deploy/secrets/README.md says (mode 0600), owned
-    //    by a user no container runs as.
-    let mut stack = ComposeStack::new(IMAGE_TAG).with_secret_files(SECRETS_OWNER);
+    // 1. Up with the simulator, three workers and two of each web service: every container
+    //    healthy, migrate exited 0. Every secret comes from a file made as
+    //    deploy/secrets/README.md says (mode 0600), owned by a user no container runs as.
+    let mut stack = ComposeStack::new(IMAGE_TAG)
+        .with_secret_files(SECRETS_OWNER)
+        .with_env("INGRESS_REPLICAS", &WEB_REPLICAS.to_string())
+        .with_env("LANDING_REPLICAS", &WEB_REPLICAS.to_string());
     stack.up(WORKERS).await;
+    for service in ["ingress", "landing"] {
+        let running = stack
+            .containers()
+            .iter()
+            .filter(|c| c.service == service && c.status == "running")
+            .count();
+        assert_eq!(
+            running, WEB_REPLICAS,
+            "{service} replicas from the compose file"
+        );
+    }
 
-    // 2. The seeds' test flow through the published ports.
-    let browser = Browser::start().await;
+    // 2. The edge: HTTPS with a certificate its authority vouches for, HTTP redirected to it,
+    //    the services' operational endpoints not reachable from outside.
+    let edge = stack.edge_client();
+    let shop = edge
+        .get(&stack.shop)
+        .send()
+        .await
+        .expect("the shop answers over HTTPS");
+    assert_eq!(shop.status(), 200);
+    let unverified = reqwest::Client::new().get(&stack.shop).send().await;
+    assert!(
+        unverified.is_err(),
+        "a client that does not trust the edge's authority refuses its certificate"
+    );
+    let redirect = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+        .get(format!("{}/order/success?session_id=cs_x", stack.edge_http))
+        .send()
+        .await
+        .expect("the edge answers plain HTTP");
+    assert!(redirect.status().is_redirection(), "{redirect:?}");
+    let location = redirect.headers()["location"].to_str().unwrap().to_owned();
+    assert!(location.starts_with("https://"), "{location}");
+    for path in ["/metrics", "/readyz", "/healthz", "/metrics/detailed"] {
+        let status = edge
+            .get(format!("{}{path}", stack.shop))
+            .send()
+            .await
+            .unwrap()
+            .status();
+        assert_eq!(status, 404, "{path} must not be reachable through the edge");
+    }
+
+    // 3. The seeds' test flow through the edge.
+    let browser = Browser::start_accepting_local_certificates().await;
     let id = check_out(&browser, &stack.shop).await;
     pay(&browser, "4242 4242 4242 4242", "card").await;
     let thanked = wait_for_heading(
@@ -203,18 +277,24 @@ async fn the_compose_stack_runs_checks_out_scales_and_leaves_nothing_behind() {
     assert_eq!(stack.sql(&orders), "1", "exactly one fulfilled order");
     assert_eq!(stack.sql("SELECT count(*) FROM checkout_orders"), "1");
 
-    // 3. Prometheus sees every worker; RabbitMQ has one consumer per worker on the queue the
+    // 4. Prometheus sees every replica; RabbitMQ has one consumer per worker on the queue the
     //    code declares, with the arguments it declares.
-    let up = eventually(SCRAPE_TIMEOUT, || async {
-        worker_targets_up(&stack).await.filter(|n| *n == WORKERS)
-    })
-    .await;
-    assert_eq!(
-        up,
-        Some(WORKERS),
-        "Prometheus lists {WORKERS} worker targets up (it sees {:?})",
-        worker_targets_up(&stack).await
-    );
+    for (job, replicas) in [
+        ("worker", WORKERS),
+        ("ingress", WEB_REPLICAS),
+        ("landing", WEB_REPLICAS),
+    ] {
+        let up = eventually(SCRAPE_TIMEOUT, || async {
+            targets_up(&stack, job).await.filter(|n| *n == replicas)
+        })
+        .await;
+        assert_eq!(
+            up,
+            Some(replicas),
+            "Prometheus lists {replicas} {job} targets up (it sees {:?})",
+            targets_up(&stack, job).await
+        );
+    }
     let fulfillment = consumers_become(&stack, WORKERS as u64).await;
     let declared = committed_definitions()["queues"]
         .as_array()
@@ -229,7 +309,7 @@ async fn the_compose_stack_runs_checks_out_scales_and_leaves_nothing_behind() {
     screenshot_prometheus_targets(&browser, &stack).await;
     browser.close().await;
 
-    // 4. The RUNBOOK's operator commands, run through compose.
+    // 5. The RUNBOOK's operator commands, run through compose.
     let run = |args: &[&str]| {
         let mut all = vec!["run", "--rm", "--no-deps", "-T", "worker", "worker"];
         all.extend(args);
@@ -250,7 +330,7 @@ async fn the_compose_stack_runs_checks_out_scales_and_leaves_nothing_behind() {
         "reconciling again fulfills nothing twice"
     );
 
-    // 5. The RUNBOOK's webhook-secret rotation through the secret file: the new secret is
+    // 6. The RUNBOOK's webhook-secret rotation through the secret file: the new secret is
     //    added next to the old one, then the old one removed, each time followed by the
     //    RUNBOOK's command. Deliveries are copies of the paid session's event under new ids, so
     //    the order count stays one.
@@ -267,7 +347,7 @@ async fn the_compose_stack_runs_checks_out_scales_and_leaves_nothing_behind() {
         ])
     };
     assert_eq!(
-        deliver_signed_with(&stack, id.as_str(), &new_secret).await,
+        deliver_signed_with(&stack, &edge, id.as_str(), &new_secret).await,
         400
     );
     stack.rewrite_secret(
@@ -277,12 +357,12 @@ async fn the_compose_stack_runs_checks_out_scales_and_leaves_nothing_behind() {
     recreate_ingress(&stack);
     stack.wait_until_healthy(WORKERS).await;
     assert_eq!(
-        deliver_signed_with(&stack, id.as_str(), &new_secret).await,
+        deliver_signed_with(&stack, &edge, id.as_str(), &new_secret).await,
         200,
         "after adding the new secret, a delivery signed with it is accepted"
     );
     assert_eq!(
-        deliver_signed_with(&stack, id.as_str(), old_secret).await,
+        deliver_signed_with(&stack, &edge, id.as_str(), old_secret).await,
         200,
         "while both are configured, the old one still is"
     );
@@ -290,17 +370,44 @@ async fn the_compose_stack_runs_checks_out_scales_and_leaves_nothing_behind() {
     recreate_ingress(&stack);
     stack.wait_until_healthy(WORKERS).await;
     assert_eq!(
-        deliver_signed_with(&stack, id.as_str(), old_secret).await,
+        deliver_signed_with(&stack, &edge, id.as_str(), old_secret).await,
         400,
         "after removing the old secret, a delivery signed with it is refused"
     );
     assert_eq!(
-        deliver_signed_with(&stack, id.as_str(), &new_secret).await,
+        deliver_signed_with(&stack, &edge, id.as_str(), &new_secret).await,
         200
     );
     assert_eq!(stack.sql("SELECT count(*) FROM checkout_orders"), "1");
 
-    // 6. Scale down to one worker: the two stopped drain and exit 0.
+    // 7. The edge balances Stripe's deliveries over both ingress replicas: each one publishes
+    //    a share of a burst (as Prometheus counts them per replica).
+    const BURST: usize = 20;
+    for _ in 0..BURST {
+        assert_eq!(
+            deliver_signed_with(&stack, &edge, id.as_str(), &new_secret).await,
+            200
+        );
+    }
+    let shares = eventually(SCRAPE_TIMEOUT, || async {
+        let shares = published_by_replica(&stack).await?;
+        let total: f64 = shares.iter().sum();
+        (shares.len() == WEB_REPLICAS && total >= BURST as f64).then_some(shares)
+    })
+    .await
+    .unwrap_or_else(|| {
+        panic!(
+            "Prometheus never counted the burst on {WEB_REPLICAS} ingress replicas: {:?}",
+            futures::executor::block_on(published_by_replica(&stack))
+        )
+    });
+    assert!(
+        shares.iter().all(|share| *share >= (BURST / 4) as f64),
+        "each ingress replica takes a share of the burst: {shares:?}"
+    );
+    assert_eq!(stack.sql("SELECT count(*) FROM checkout_orders"), "1");
+
+    // 8. Scale down to one worker: the two stopped drain and exit 0.
     let before = unix_now();
     stack.compose_ok(&["up", "-d", "--no-build", "--scale", "worker=1"]);
     let exits = stack.exits_since(before, Some("worker"));
@@ -311,7 +418,7 @@ async fn the_compose_stack_runs_checks_out_scales_and_leaves_nothing_behind() {
     );
     consumers_become(&stack, 1).await;
 
-    // 7. down -v stops every service cleanly (SIGTERM honoured, nobody killed after the grace
+    // 9. down -v stops every service cleanly (SIGTERM honoured, nobody killed after the grace
     //    period) and leaves nothing of the project.
     let before = unix_now();
     stack.down();

@@ -71,8 +71,12 @@ fn free_port() -> u16 {
 pub struct ComposeStack {
     pub project: String,
     pub image_tag: String,
+    /// The edge as customers and Stripe reach it (`https://localhost:PORT`): the shop at `/`,
+    /// the webhook endpoint at `/webhook`. Its certificate is from Caddy's local authority
+    /// ([`Self::edge_client`] trusts it).
     pub shop: String,
-    pub ingress: String,
+    /// The edge's plain-HTTP port (redirects to HTTPS).
+    pub edge_http: String,
     pub prometheus: String,
     pub rabbitmq_management: String,
     /// stripe-sim's API and control API, as published on the host.
@@ -86,7 +90,7 @@ pub struct ComposeStack {
     written: Vec<String>,
     /// The secret files of [`Self::with_secret_files`], removed with the stack.
     secret_dir: Option<std::path::PathBuf>,
-    /// An empty file: a developer's `.env` must not change what the test runs.
+    /// deploy/sim.env: the simulator's development values, and never a developer's `.env`.
     env_file: String,
     torn_down: bool,
 }
@@ -102,13 +106,20 @@ impl ComposeStack {
     pub fn new(image_tag: &str) -> ComposeStack {
         super::failure::remember_panics();
         let project = format!("flive{}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
-        let [landing, ingress, sim, management, prometheus] = [(); 5].map(|_| free_port());
-        let shop = format!("http://127.0.0.1:{landing}");
+        let [edge, edge_http, sim, management, prometheus] = [(); 5].map(|_| free_port());
+        let shop = format!("https://localhost:{edge}");
+        // Its own edge network: a range outside Docker's default pools, different per project so
+        // that a stack left by a killed run never blocks the next.
+        let subnet = format!(
+            "10.201.{}.0/24",
+            1 + uuid::Uuid::new_v4().as_bytes()[0] % 250
+        );
         let env: Vec<(String, String)> = [
             ("IMAGE_TAG", image_tag.to_owned()),
-            ("LANDING_PORT", landing.to_string()),
+            ("EDGE_HTTPS_PORT", edge.to_string()),
+            ("EDGE_HTTP_PORT", edge_http.to_string()),
+            ("EDGE_SUBNET", subnet),
             ("LANDING_PUBLIC_URL", shop.clone()),
-            ("INGRESS_PORT", ingress.to_string()),
             ("STRIPE_SIM_PORT", sim.to_string()),
             ("STRIPE_SIM_PUBLIC_URL", format!("http://127.0.0.1:{sim}")),
             ("RABBITMQ_MANAGEMENT_PORT", management.to_string()),
@@ -117,14 +128,12 @@ impl ComposeStack {
         .into_iter()
         .map(|(k, v)| (k.to_owned(), v))
         .collect();
-        let env_file = std::env::temp_dir().join(format!("{project}.env"));
-        std::fs::write(&env_file, "").expect("write an empty env file");
         ComposeStack {
-            env_file: env_file.display().to_string(),
+            env_file: repo_root().join("deploy/sim.env").display().to_string(),
             project,
             image_tag: image_tag.to_owned(),
             shop,
-            ingress: format!("http://127.0.0.1:{ingress}"),
+            edge_http: format!("http://127.0.0.1:{edge_http}"),
             prometheus: format!("http://127.0.0.1:{prometheus}"),
             rabbitmq_management: format!("http://127.0.0.1:{management}"),
             sim: format!("http://127.0.0.1:{sim}"),
@@ -135,6 +144,25 @@ impl ComposeStack {
             secret_dir: None,
             torn_down: false,
         }
+    }
+
+    /// An HTTPS client that trusts the edge's certificate: the root of Caddy's local authority,
+    /// read from the edge container (where a customer's browser would have it installed).
+    pub fn edge_client(&self) -> reqwest::Client {
+        let root = self.compose_ok(&[
+            "exec",
+            "-T",
+            "edge",
+            "cat",
+            "/data/caddy/pki/authorities/local/root.crt",
+        ]);
+        let certificate =
+            reqwest::Certificate::from_pem(root.as_bytes()).expect("the edge's root is PEM");
+        reqwest::Client::builder()
+            .add_root_certificate(certificate)
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("an HTTPS client")
     }
 
     /// Adds override files of the repository (`deploy/rabbitmq/cluster.yml`…), in order.
@@ -212,6 +240,7 @@ impl ComposeStack {
                 "stripe_webhook_secrets",
                 "whsec_local_development_only\n".to_owned(),
             ),
+            ("landing_form_secret", password(())),
             ("grafana_admin_password", password(())),
         ];
         // A `services` key with content: docker-compose v1 reads a file without one as its
@@ -394,6 +423,7 @@ impl ComposeStack {
             "prometheus",
             "ingress",
             "landing",
+            "edge",
             "stripe-sim",
         ] {
             let c = containers
@@ -493,7 +523,6 @@ impl Drop for ComposeStack {
             }
             let _ = self.compose(&["down", "-v", "--remove-orphans", "--timeout", "10"]);
         }
-        let _ = std::fs::remove_file(&self.env_file);
         for file in &self.written {
             let _ = std::fs::remove_file(file);
         }

@@ -87,9 +87,16 @@ pub fn run_in_repo(program: &str, args: &[&str], installed_by: &str) -> (bool, S
 
 /// `docker-compose ARGS config`: the compose model as Compose resolves it (variables
 /// interpolated with their defaults, anchors merged), validated against the Compose
-/// specification's schema without a Docker engine.
+/// specification's schema without a Docker engine. Without an `--env-file` among `args`, the
+/// variables are deploy/sim.env's (the simulator's development values): a developer's `.env`
+/// never counts.
 pub fn compose_config(args: &[&str]) -> Value {
-    let mut all = args.to_vec();
+    let mut all = if args.contains(&"--env-file") {
+        Vec::new()
+    } else {
+        vec!["--env-file", "deploy/sim.env"]
+    };
+    all.extend_from_slice(args);
     all.push("config");
     let (ok, stdout, stderr) = run_in_repo(
         "docker-compose",
