@@ -187,7 +187,7 @@ async fn a_backup_restores_into_a_fresh_database_with_every_order_line_item_audi
 }
 
 #[tokio::test]
-async fn a_damaged_dump_or_a_used_target_is_refused_and_the_target_is_left_as_it_was() {
+async fn a_damaged_or_truncated_dump_is_refused_and_the_target_is_left_empty() {
     let deployment = Deployment::start().await;
     let stack = &deployment.stack;
     let id = tests::paid_session(&stack.sim, "Jenny Rosen");
@@ -294,4 +294,34 @@ async fn a_restore_into_a_used_database_is_refused_and_one_failing_half_way_leav
     );
     admin.close().await;
     clashing_admin.close().await;
+}
+
+#[tokio::test]
+async fn a_backup_that_fails_writes_nothing_and_deletes_no_older_dump() {
+    let missing = ThrowawayDatabase::create().await;
+    let url = missing.admin_url();
+    drop(missing);
+    let dir = BackupDir::new();
+    for old in ["20250101T020000Z", "20250102T020000Z"] {
+        std::fs::write(dir.0.join(format!("fulfillment-{old}.dump")), "old").unwrap();
+    }
+
+    let out = script(
+        "backup",
+        &["--dir", dir.0.to_str().unwrap(), "--keep", "1", &url],
+    );
+
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("backup: pg_dump failed"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(
+        dir.names(),
+        [
+            "fulfillment-20250101T020000Z.dump",
+            "fulfillment-20250102T020000Z.dump"
+        ]
+    );
 }
