@@ -156,8 +156,11 @@ fn the_compose_file_validates_against_the_compose_specification_and_keeps_the_si
     // Secrets from files: the override validates too, and leaves no secret in the environment.
     let secret_files: Vec<(&str, &str)> = [
         "postgres_password",
+        "postgres_migration_password",
+        "postgres_app_password",
         "rabbitmq_password",
         "database_url",
+        "database_migration_url",
         "broker_url",
         "stripe_secret_key",
         "stripe_webhook_secrets",

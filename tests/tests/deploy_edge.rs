@@ -131,6 +131,8 @@ fn nothing_starts_on_development_values_outside_the_simulator_env_file() {
     }
     for secret in [
         "POSTGRES_PASSWORD",
+        "POSTGRES_MIGRATION_PASSWORD",
+        "POSTGRES_APP_PASSWORD",
         "RABBITMQ_PASSWORD",
         "STRIPE_SECRET_KEY",
         "STRIPE_WEBHOOK_SECRETS",

@@ -220,12 +220,19 @@ impl ComposeStack {
         std::fs::create_dir_all(&dir).expect("create the secrets directory");
         let password = |_| uuid::Uuid::new_v4().simple().to_string();
         let (postgres, rabbitmq) = (password(()), password(()));
+        let (migration, app) = (password(()), password(()));
         let files = [
-            ("postgres_password", postgres.clone()),
+            ("postgres_password", postgres),
+            ("postgres_migration_password", format!("{migration}\n")),
+            ("postgres_app_password", app.clone()),
             ("rabbitmq_password", format!("{rabbitmq}\n")),
             (
                 "database_url",
-                format!("postgres://fulfillment:{postgres}@postgres:5432/fulfillment"),
+                format!("postgres://fulfillment_app:{app}@postgres:5432/fulfillment"),
+            ),
+            (
+                "database_migration_url",
+                format!("postgres://fulfillment_migration:{migration}@postgres:5432/fulfillment"),
             ),
             (
                 "broker_url",

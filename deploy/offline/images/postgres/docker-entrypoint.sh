@@ -3,7 +3,8 @@
 #   as root: own the data directory, then run again as postgres (uid 999);
 #   as postgres: read POSTGRES_* (or POSTGRES_*_FILE — so a secret file must be readable by
 #   uid 999, as with the official image), initialise an empty data directory, create the
-#   database, run /docker-entrypoint-initdb.d/*.sh|*.sql once, then exec the server.
+#   database, run /docker-entrypoint-initdb.d/*.sh|*.sql once (docker-compose.yml mounts
+#   deploy/postgres/initdb-roles.sh there), then exec the server.
 set -Eeuo pipefail
 
 # file_env VAR [DEFAULT]: VAR from itself or from the file VAR_FILE names; both set is an error.
@@ -51,9 +52,17 @@ if [ "${1:-}" = postgres ]; then
       psql -v ON_ERROR_STOP=1 --username "$POSTGRES_USER" --dbname postgres -q \
         --set db="$POSTGRES_DB" <<<'CREATE DATABASE :"db";'
     fi
+    # As the official image does: an executable *.sh runs as a program, any other is sourced
+    # (so it sees this shell's variables and stops the initialisation when it fails).
     for f in /docker-entrypoint-initdb.d/*; do
       case "$f" in
-        *.sh) echo "running $f"; . "$f" ;;
+        *.sh)
+          if [ -x "$f" ]; then
+            echo "running $f"; "$f"
+          else
+            echo "sourcing $f"; . "$f"
+          fi
+          ;;
         *.sql) echo "running $f"; psql -v ON_ERROR_STOP=1 --username "$POSTGRES_USER" --dbname "$POSTGRES_DB" -f "$f" ;;
       esac
     done
