@@ -102,7 +102,8 @@ impl ComposeStack {
     pub fn new(image_tag: &str) -> ComposeStack {
         super::failure::remember_panics();
         let project = format!("flive{}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
-        let [landing, ingress, sim, management, prometheus] = [(); 5].map(|_| free_port());
+        let [landing, ingress, sim, management, prometheus, alertmanager] =
+            [(); 6].map(|_| free_port());
         let shop = format!("http://127.0.0.1:{landing}");
         let env: Vec<(String, String)> = [
             ("IMAGE_TAG", image_tag.to_owned()),
@@ -113,6 +114,7 @@ impl ComposeStack {
             ("STRIPE_SIM_PUBLIC_URL", format!("http://127.0.0.1:{sim}")),
             ("RABBITMQ_MANAGEMENT_PORT", management.to_string()),
             ("PROMETHEUS_PORT", prometheus.to_string()),
+            ("ALERTMANAGER_PORT", alertmanager.to_string()),
         ]
         .into_iter()
         .map(|(k, v)| (k.to_owned(), v))
@@ -392,6 +394,7 @@ impl ComposeStack {
             "postgres",
             "rabbitmq",
             "prometheus",
+            "alertmanager",
             "ingress",
             "landing",
             "stripe-sim",
