@@ -128,6 +128,7 @@ fn the_compose_file_validates_against_the_compose_specification_and_keeps_the_si
         "otel-collector",
         "jaeger",
         "prometheus",
+        "alertmanager",
         "grafana",
     ]
     .map(str::to_owned)

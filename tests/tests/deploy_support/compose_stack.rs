@@ -106,7 +106,8 @@ impl ComposeStack {
     pub fn new(image_tag: &str) -> ComposeStack {
         super::failure::remember_panics();
         let project = format!("flive{}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
-        let [edge, edge_http, sim, management, prometheus] = [(); 5].map(|_| free_port());
+        let [edge, edge_http, sim, management, prometheus, alertmanager] =
+            [(); 6].map(|_| free_port());
         let shop = format!("https://localhost:{edge}");
         // Its own edge network: a range outside Docker's default pools, different per project so
         // that a stack left by a killed run never blocks the next.
@@ -124,6 +125,7 @@ impl ComposeStack {
             ("STRIPE_SIM_PUBLIC_URL", format!("http://127.0.0.1:{sim}")),
             ("RABBITMQ_MANAGEMENT_PORT", management.to_string()),
             ("PROMETHEUS_PORT", prometheus.to_string()),
+            ("ALERTMANAGER_PORT", alertmanager.to_string()),
         ]
         .into_iter()
         .map(|(k, v)| (k.to_owned(), v))
@@ -428,6 +430,7 @@ impl ComposeStack {
             "postgres",
             "rabbitmq",
             "prometheus",
+            "alertmanager",
             "ingress",
             "landing",
             "edge",

@@ -6,6 +6,7 @@
 // Each test file uses a different subset of these helpers.
 #![allow(dead_code)]
 
+pub mod alerting;
 pub mod compose_stack;
 pub mod failure;
 pub mod ledger;
