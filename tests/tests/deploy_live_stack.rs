@@ -407,6 +407,36 @@ async fn the_compose_stack_runs_checks_out_scales_and_leaves_nothing_behind() {
     );
     assert_eq!(stack.sql("SELECT count(*) FROM checkout_orders"), "1");
 
+    // 7b. A disk alarm on the broker (its free-disk limit raised past what the disk has, as a
+    //     filling volume would trip it) blocks publishers: the ingress must answer 503, never
+    //     2xx, until the alarm clears, and then accept again.
+    let rabbitmqctl = |args: &[&str]| {
+        let mut all = vec!["exec", "-T", "rabbitmq", "rabbitmqctl"];
+        all.extend(args);
+        stack.compose_ok(&all)
+    };
+    rabbitmqctl(&["set_disk_free_limit", "1000000GB"]);
+    let alarmed = eventually(SCRAPE_TIMEOUT, || async {
+        let nodes = stack.management("/nodes").await?;
+        (nodes[0]["disk_free_alarm"] == true).then_some(())
+    })
+    .await;
+    assert!(alarmed.is_some(), "the broker raises its disk alarm");
+    let during_alarm = deliver_signed_with(&stack, &edge, id.as_str(), &new_secret).await;
+    rabbitmqctl(&["set_disk_free_limit", "1GB"]);
+    assert_eq!(
+        during_alarm, 503,
+        "while the broker blocks publishers, a webhook is refused so that Stripe retries it"
+    );
+    let accepted = eventually(SCRAPE_TIMEOUT, || async {
+        (deliver_signed_with(&stack, &edge, id.as_str(), &new_secret).await == 200).then_some(())
+    })
+    .await;
+    assert!(
+        accepted.is_some(),
+        "the ingress accepts again once the alarm clears"
+    );
+
     // 8. Scale down to one worker: the two stopped drain and exit 0.
     let before = unix_now();
     stack.compose_ok(&["up", "-d", "--no-build", "--scale", "worker=1"]);
