@@ -18,12 +18,18 @@ async fn each_service_refuses_settings_it_cannot_run_with_however_they_were_load
         .await
         .expect_err("no Stripe settings")
         .to_string();
-    assert!(error.contains("`stripe.api_base`: must be set"), "{error}");
+    assert!(
+        error.contains("`stripe.secret_key`: must be set"),
+        "{error}"
+    );
     let error = landing::Application::build(bare.clone())
         .await
         .expect_err("no Stripe settings")
         .to_string();
-    assert!(error.contains("`stripe.api_base`: must be set"), "{error}");
+    assert!(
+        error.contains("`stripe.secret_key`: must be set"),
+        "{error}"
+    );
     let error = ingress::Application::build(bare)
         .await
         .expect_err("no webhook secret")

@@ -75,7 +75,7 @@ pub const NODE_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 static NEXT_NODE: std::sync::OnceLock<AtomicUsize> = std::sync::OnceLock::new();
 
 /// The AMQP URIs of a (possibly comma-separated) broker URL, never empty: an empty URL is one
-/// node whose connect fails with lapin's own parse error.
+/// node whose connect fails with a parse error naming `broker.url`.
 pub fn broker_nodes(url: &str) -> Vec<&str> {
     url.split(',').map(str::trim).collect()
 }

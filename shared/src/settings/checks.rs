@@ -125,16 +125,6 @@ impl Settings {
 
     fn check_stripe(&self) -> Checked {
         let stripe = &self.stripe;
-        if stripe.api_base.trim().is_empty() {
-            return invalid(
-                "stripe.api_base",
-                "must be set (https://api.stripe.com, or stripe-sim's address in development); \
-                 there is no default",
-            );
-        }
-        let Ok(api_base) = url::Url::parse(&stripe.api_base) else {
-            return invalid("stripe.api_base", "is not a URL");
-        };
         let key = stripe.secret_key.expose_secret();
         if key.is_empty() {
             return invalid(
@@ -149,6 +139,16 @@ impl Settings {
                 "must start with sk_test_, sk_live_ or rk_",
             );
         }
+        if stripe.api_base.trim().is_empty() {
+            return invalid(
+                "stripe.api_base",
+                "must be set (https://api.stripe.com, or stripe-sim's address in development); \
+                 there is no default",
+            );
+        }
+        let Ok(api_base) = url::Url::parse(&stripe.api_base) else {
+            return invalid("stripe.api_base", "is not a URL");
+        };
         let live = key.starts_with("sk_live_") || key.starts_with("rk_live_");
         if live && api_base.scheme() != "https" {
             // The base is no secret; the key is named by its kind only.
