@@ -1,11 +1,12 @@
 //! `ingress`: telemetry → settings → build → serve until SIGTERM has drained it.
 
 use ingress::{Application, SERVICE_NAME};
+use shared::settings::Uses;
 use shared::Settings;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let settings = Settings::load()?;
+    let settings = Settings::load(Uses::INGRESS)?;
     let telemetry = shared::telemetry::init(SERVICE_NAME, &settings.log, &settings.telemetry)?;
     let application = Application::build(settings).await?;
     tracing::info!(port = application.port(), "ingress listening");

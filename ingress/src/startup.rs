@@ -7,7 +7,8 @@ use std::time::Duration;
 use actix_web::dev::{Server, ServerHandle};
 use actix_web::{web, App, HttpServer};
 use shared::queue::connection::BrokerOptions;
-use shared::queue::{Broker, Topology};
+use shared::queue::{Broker, BrokerEndpoint, Topology};
+use shared::settings::Uses;
 use shared::Settings;
 
 use crate::metrics;
@@ -54,11 +55,16 @@ impl StopHandle {
 impl Application {
     /// Binds `ingress.host:ingress.port` (port 0 picks a free one, see [`Self::port`]) and starts
     /// connecting to the broker in the background: the server answers 503 until it is connected.
+    /// Refuses settings an ingress cannot run with (see [`Uses::INGRESS`]): it reads the broker
+    /// and the webhook secrets, never a Stripe key or the database.
     pub async fn build(settings: Settings) -> std::io::Result<Self> {
+        settings
+            .check(Uses::INGRESS)
+            .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
         let listener = TcpListener::bind((settings.ingress.host.as_str(), settings.ingress.port))?;
         let port = listener.local_addr()?.port();
         let broker = Broker::start(BrokerOptions {
-            url: settings.broker.url.clone(),
+            endpoint: BrokerEndpoint::from_settings(&settings.broker),
             connection_name: SERVICE_NAME.to_owned(),
             topology: Topology::from_settings(&settings.broker),
             channels: settings.ingress.confirm_channels,

@@ -40,6 +40,7 @@ pids+=($!)
 # page-triggered fulfillments per process; see the notes).
 APP_DATABASE__URL="$PG/$DB" \
 APP_STRIPE__API_BASE="http://127.0.0.1:$SIM_PORT" \
+APP_STRIPE__SECRET_KEY=sk_test_landing_bench \
 APP_STRIPE__RATE_LIMIT_PER_SEC=1000 \
 APP_LANDING__HOST=127.0.0.1 \
 APP_LANDING__PORT="$LANDING_PORT" \

@@ -7,7 +7,7 @@ use std::time::Duration;
 use actix_web::dev::{Server, ServerHandle};
 use actix_web::{web, App, HttpServer};
 use anyhow::Context;
-use shared::settings::DatabaseSettings;
+use shared::settings::{DatabaseSettings, Uses};
 use shared::stripe::StripeClient;
 use shared::{Fulfiller, Settings};
 use tracing_actix_web::TracingLogger;
@@ -126,6 +126,7 @@ impl Application {
     /// Connects lazily (the service starts, and reports not ready, while Postgres or Stripe is
     /// down), binds `landing.host:landing.port`, and builds the server without running it yet.
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        settings.check(Uses::LANDING)?;
         let pool =
             shared::store::pool(&database_settings(&settings)).context("database settings")?;
         let stripe = StripeClient::new(&settings.stripe).context("building the Stripe client")?;

@@ -2,7 +2,9 @@
 //! TOML file named by `APP_CONFIG` → `APP_<SECTION>__<KEY>` environment variables.
 //!
 //! Secrets are [`SecretString`]s: `Debug` and logs print `[REDACTED]`. [`Settings::load`] fails
-//! with a message that names the offending key, so a bad deployment stops at start-up.
+//! with a message that names the offending key, so a bad deployment stops at start-up. Each
+//! process checks only the sections it uses ([`Uses`], in `checks`): ingress needs no Stripe key
+//! and no database, landing no broker.
 
 use std::time::Duration;
 
@@ -11,6 +13,10 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
 use crate::signature::WebhookSecrets;
+
+mod checks;
+
+pub use checks::Uses;
 
 /// The commented defaults, compiled in so that no binary or test depends on its working
 /// directory.
@@ -51,6 +57,9 @@ pub struct TelemetrySettings {
 #[derive(Debug, Clone, Deserialize)]
 pub struct DatabaseSettings {
     pub url: SecretString,
+    /// Replaces the URL's password when not empty: any character works here, where the URL
+    /// would need it percent-encoded.
+    pub password: SecretString,
     /// Pool size; 0: sized by the service ([`Settings::worker_database`] for the worker,
     /// [`crate::store::DEFAULT_POOL_SIZE`] for the others).
     pub max_connections: u32,
@@ -66,6 +75,11 @@ pub struct DatabaseSettings {
 #[derive(Debug, Clone, Deserialize)]
 pub struct BrokerSettings {
     pub url: SecretString,
+    /// Replaces the password of every node of `url` when not empty.
+    pub password: SecretString,
+    /// PEM file of the CA(s) that signed the broker's certificate, trusted besides the system's
+    /// roots on `amqps://` connections. Empty: the system's roots only.
+    pub ca_file: String,
     pub prefix: String,
     pub confirm_timeout_ms: u64,
     pub reconnect_min_ms: u64,
@@ -190,13 +204,15 @@ pub enum SettingsError {
 }
 
 impl Settings {
-    /// Loads from the process environment.
-    pub fn load() -> Result<Self, SettingsError> {
-        Self::load_from(std::env::vars())
+    /// Loads from the process environment and checks what `uses` names.
+    pub fn load(uses: Uses) -> Result<Self, SettingsError> {
+        Self::load_from(uses, std::env::vars())
     }
 
-    /// Loads with `vars` standing in for the environment (tests pass their own).
+    /// Loads with `vars` standing in for the environment (tests pass their own), and checks
+    /// what `uses` names.
     pub fn load_from(
+        uses: Uses,
         vars: impl IntoIterator<Item = (String, String)>,
     ) -> Result<Self, SettingsError> {
         let vars: std::collections::HashMap<String, String> = vars.into_iter().collect();
@@ -204,6 +220,7 @@ impl Settings {
         if let Some(path) = vars.get("APP_CONFIG").filter(|p| !p.is_empty()) {
             builder = builder.add_source(File::with_name(path).required(true));
         }
+        let verbatim = Verbatim::take(&vars);
         let env = Environment::with_prefix("APP")
             .prefix_separator("_")
             .separator("__")
@@ -219,8 +236,9 @@ impl Settings {
                     .collect(),
             ));
         let mut settings: Settings = builder.add_source(env).build()?.try_deserialize()?;
+        verbatim.apply(&mut settings);
         settings.normalize();
-        settings.validate()?;
+        settings.check(uses)?;
         Ok(settings)
     }
 
@@ -234,119 +252,6 @@ impl Settings {
                 *secret = SecretString::from(trimmed.to_owned());
             }
         }
-    }
-
-    fn validate(&self) -> Result<(), SettingsError> {
-        let invalid = |key, problem: &str| {
-            Err(SettingsError::Invalid {
-                key,
-                problem: problem.into(),
-            })
-        };
-        let key = self.stripe.secret_key.expose_secret();
-        if !(key.starts_with("sk_test_") || key.starts_with("sk_live_") || key.starts_with("rk_")) {
-            return invalid(
-                "stripe.secret_key",
-                "must start with sk_test_, sk_live_ or rk_",
-            );
-        }
-        if url::Url::parse(&self.stripe.api_base).is_err() {
-            return invalid("stripe.api_base", "is not a URL");
-        }
-        if self.stripe.rate_limit_per_sec == 0 {
-            return invalid("stripe.rate_limit_per_sec", "must be at least 1");
-        }
-        if self.stripe.processes == 0 {
-            return invalid(
-                "stripe.processes",
-                "must be at least 1 (every worker and landing replica counts)",
-            );
-        }
-        if self.webhook.secrets.is_empty() {
-            return invalid("webhook.secrets", "needs at least one endpoint secret");
-        }
-        let count = self.webhook.secrets.len();
-        for (index, secret) in self.webhook.secrets.iter().enumerate() {
-            // Named by position, never by value: the message goes to logs.
-            let position = format!("secret {} of {count}", index + 1);
-            let secret = secret.expose_secret();
-            if secret.is_empty() {
-                return invalid(
-                    "webhook.secrets",
-                    &format!("{position} is empty (two commas in a row, or one at the end?)"),
-                );
-            }
-            let token = secret.strip_prefix("whsec_").unwrap_or_default();
-            if token.is_empty() || !token.bytes().all(|b| b.is_ascii_graphic() && b != b',') {
-                return invalid(
-                    "webhook.secrets",
-                    &format!(
-                        "{position} does not start with whsec_ or is not one Stripe endpoint \
-                         secret (whsec_ then letters and digits, no spaces)"
-                    ),
-                );
-            }
-        }
-        if !self.database.url.expose_secret().starts_with("postgres") {
-            return invalid("database.url", "must be a postgres:// URL");
-        }
-        if !crate::queue::connection::broker_nodes(self.broker.url.expose_secret())
-            .iter()
-            .all(|node| node.starts_with("amqp"))
-        {
-            return invalid(
-                "broker.url",
-                "must be an amqp:// or amqps:// URL, or several separated by commas",
-            );
-        }
-        if self.broker.retry_tiers_ms.contains(&0) {
-            return invalid(
-                "broker.retry_tiers_ms",
-                "every tier needs a delay above zero",
-            );
-        }
-        if self.broker.delivery_limit == 0 {
-            return invalid("broker.delivery_limit", "must be at least 1");
-        }
-        if self.worker.reconcile_concurrency == 0 {
-            return invalid("worker.reconcile_concurrency", "must be at least 1");
-        }
-        if self.worker.hand_back_max_ms == 0 {
-            return invalid("worker.hand_back_max_ms", "must be above zero");
-        }
-        if !self.ingress.path.starts_with('/') {
-            return invalid("ingress.path", "must start with /");
-        }
-        if self.ingress.body_read_timeout_ms == 0 {
-            return invalid("ingress.body_read_timeout_ms", "must be above zero");
-        }
-        if self.ingress.ack_budget_ms == 0 {
-            return invalid("ingress.ack_budget_ms", "must be above zero");
-        }
-        if self.ingress.confirm_channels == 0 {
-            return invalid("ingress.confirm_channels", "must be at least 1");
-        }
-        if url::Url::parse(&self.landing.public_base_url).is_err() {
-            return invalid("landing.public_base_url", "is not a URL");
-        }
-        if self.landing.form_secret.expose_secret().trim().len() < 16 {
-            return invalid("landing.form_secret", "must be at least 16 characters");
-        }
-        if let Err(problem) = self.landing.trusted_proxy_ranges() {
-            return invalid("landing.trusted_proxies", &problem);
-        }
-        if actix_web::http::header::HeaderName::from_bytes(self.landing.client_ip_header.as_bytes())
-            .is_err()
-        {
-            return invalid("landing.client_ip_header", "is not an HTTP header name");
-        }
-        if self.landing.stripe_check_secs == 0 {
-            return invalid("landing.stripe_check_secs", "must be at least 1");
-        }
-        if !(0.0..=1.0).contains(&self.telemetry.sample_ratio) {
-            return invalid("telemetry.sample_ratio", "must be between 0.0 and 1.0");
-        }
-        Ok(())
     }
 
     /// Database connections the worker can be using at once: one per delivery it holds
@@ -402,6 +307,32 @@ impl Settings {
     }
 }
 
+/// Passwords as the environment has them. `try_parsing` (which turns `APP_INGRESS__PORT=8080`
+/// into a number) would also turn a password of `0123` into `123` and `TRUE` into `true`; a
+/// password is never anything but its exact characters.
+struct Verbatim {
+    database_password: Option<String>,
+    broker_password: Option<String>,
+}
+
+impl Verbatim {
+    fn take(vars: &std::collections::HashMap<String, String>) -> Self {
+        Self {
+            database_password: vars.get("APP_DATABASE__PASSWORD").cloned(),
+            broker_password: vars.get("APP_BROKER__PASSWORD").cloned(),
+        }
+    }
+
+    fn apply(self, settings: &mut Settings) {
+        if let Some(password) = self.database_password {
+            settings.database.password = SecretString::from(password);
+        }
+        if let Some(password) = self.broker_password {
+            settings.broker.password = SecretString::from(password);
+        }
+    }
+}
+
 impl IngressSettings {
     pub fn body_read_timeout(&self) -> Duration {
         Duration::from_millis(self.body_read_timeout_ms)
@@ -409,225 +340,4 @@ impl IngressSettings {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn vars(list: &[(&str, &str)]) -> Vec<(String, String)> {
-        list.iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
-    }
-
-    #[test]
-    fn defaults_load_without_any_file_or_variable() {
-        let s = Settings::load_from(vars(&[])).unwrap();
-        assert_eq!(s.ingress.port, 8080);
-        assert_eq!(s.broker.retry_tiers_ms.len(), 5);
-        // Bounded by default: a lock held elsewhere never blocks a session of ours for long.
-        assert_eq!(s.database.lock_timeout_ms, 5000);
-        assert_eq!(s.database.statement_timeout_ms, 30000);
-        assert_eq!(s.database.idle_in_transaction_timeout_ms, 30000);
-    }
-
-    #[test]
-    fn environment_variables_override_defaults_including_lists() {
-        let s = Settings::load_from(vars(&[
-            ("APP_INGRESS__PORT", "9999"),
-            ("APP_WEBHOOK__SECRETS", "whsec_old,whsec_new"),
-            ("APP_BROKER__RETRY_TIERS_MS", "10,20"),
-            ("APP_STRIPE__SECRET_KEY", "sk_test_abc"),
-        ]))
-        .unwrap();
-        assert_eq!(s.ingress.port, 9999);
-        assert_eq!(s.webhook.secrets.len(), 2);
-        assert_eq!(s.webhook.secrets[1].expose_secret(), "whsec_new");
-        assert_eq!(s.broker.retry_tiers_ms, vec![10, 20]);
-    }
-
-    #[test]
-    fn a_file_named_by_app_config_is_layered_between() {
-        let dir = std::env::temp_dir().join(format!("settings-{}", uuid::Uuid::new_v4()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let file = dir.join("app.toml");
-        std::fs::write(&file, "[ingress]\nport = 7000\npath = \"/stripe\"\n").unwrap();
-        let s = Settings::load_from(vars(&[
-            ("APP_CONFIG", file.to_str().unwrap()),
-            ("APP_INGRESS__PORT", "7001"),
-        ]))
-        .unwrap();
-        assert_eq!(s.ingress.path, "/stripe");
-        assert_eq!(s.ingress.port, 7001, "the environment wins over the file");
-        std::fs::remove_dir_all(dir).unwrap();
-    }
-
-    #[test]
-    fn a_missing_config_file_is_an_error() {
-        let err =
-            Settings::load_from(vars(&[("APP_CONFIG", "/nonexistent/app.toml")])).unwrap_err();
-        assert!(err.to_string().contains("app.toml"), "{err}");
-    }
-
-    #[test]
-    fn a_bad_value_is_reported_with_its_key() {
-        let err = Settings::load_from(vars(&[("APP_INGRESS__PORT", "not-a-port")])).unwrap_err();
-        assert!(err.to_string().contains("ingress.port"), "{err}");
-        let err =
-            Settings::load_from(vars(&[("APP_STRIPE__SECRET_KEY", "pk_test_123")])).unwrap_err();
-        assert!(err.to_string().contains("stripe.secret_key"), "{err}");
-        let err = Settings::load_from(vars(&[("APP_WEBHOOK__SECRETS", "")])).unwrap_err();
-        assert!(err.to_string().contains("webhook.secrets"), "{err}");
-        let err =
-            Settings::load_from(vars(&[("APP_INGRESS__BODY_READ_TIMEOUT_MS", "0")])).unwrap_err();
-        assert!(
-            err.to_string().contains("ingress.body_read_timeout_ms"),
-            "{err}"
-        );
-        let err = Settings::load_from(vars(&[("APP_WORKER__HAND_BACK_MAX_MS", "0")])).unwrap_err();
-        assert!(err.to_string().contains("worker.hand_back_max_ms"), "{err}");
-    }
-
-    #[test]
-    fn the_workers_pool_is_sized_with_its_prefetch_and_reconciler() {
-        let s = Settings::load_from(vars(&[])).unwrap();
-        assert_eq!(s.database.max_connections, 0, "sized by the service");
-        assert_eq!(
-            s.worker_database().unwrap().max_connections,
-            32 + 8 + WORKER_OTHER_CONNECTIONS
-        );
-        let s = Settings::load_from(vars(&[
-            ("APP_WORKER__PREFETCH", "10"),
-            ("APP_WORKER__RECONCILE_INTERVAL_SECS", "0"),
-        ]))
-        .unwrap();
-        assert_eq!(s.worker_database().unwrap().max_connections, 12);
-        let s = Settings::load_from(vars(&[("APP_DATABASE__MAX_CONNECTIONS", "60")])).unwrap();
-        assert_eq!(s.worker_database().unwrap().max_connections, 60);
-    }
-
-    #[test]
-    fn a_pool_smaller_than_the_workers_concurrency_is_refused_naming_both_keys() {
-        let s = Settings::load_from(vars(&[("APP_DATABASE__MAX_CONNECTIONS", "16")])).unwrap();
-        let shown = s.worker_database().unwrap_err().to_string();
-        assert!(shown.contains("`database.max_connections`"), "{shown}");
-        assert!(shown.contains("worker.prefetch (32)"), "{shown}");
-        assert!(
-            shown.contains("worker.reconcile_concurrency (8)"),
-            "{shown}"
-        );
-        assert!(shown.contains("= 42"), "{shown}");
-    }
-
-    #[test]
-    fn webhook_secrets_are_trimmed_of_spaces_and_line_ends() {
-        let s = Settings::load_from(vars(&[(
-            "APP_WEBHOOK__SECRETS",
-            " whsec_old , whsec_new\r\n",
-        )]))
-        .unwrap();
-        let secrets: Vec<&str> = s
-            .webhook
-            .secrets
-            .iter()
-            .map(|secret| secret.expose_secret())
-            .collect();
-        assert_eq!(secrets, ["whsec_old", "whsec_new"]);
-
-        let dir = std::env::temp_dir().join(format!("settings-{}", uuid::Uuid::new_v4()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let file = dir.join("app.toml");
-        std::fs::write(&file, "[webhook]\r\nsecrets = [\"whsec_file\\r\\n\"]\r\n").unwrap();
-        let s = Settings::load_from(vars(&[("APP_CONFIG", file.to_str().unwrap())])).unwrap();
-        assert_eq!(s.webhook.secrets[0].expose_secret(), "whsec_file");
-        std::fs::remove_dir_all(dir).unwrap();
-    }
-
-    #[test]
-    fn an_empty_or_malformed_webhook_secret_is_refused_naming_the_key() {
-        for (value, problem) in [
-            ("whsec_a,,whsec_b", "secret 2 of 3 is empty"),
-            ("whsec_a,", "secret 2 of 2 is empty"),
-            (" \r\n", "secret 1 of 1 is empty"),
-            (
-                "whsec_a, sk_test_b",
-                "secret 2 of 2 does not start with whsec_",
-            ),
-            ("whsec_a,whsec_", "secret 2 of 2 does not start with whsec_"),
-            (
-                "whsec_a whsec_b",
-                "secret 1 of 1 does not start with whsec_",
-            ),
-        ] {
-            let err = Settings::load_from(vars(&[("APP_WEBHOOK__SECRETS", value)])).unwrap_err();
-            let shown = err.to_string();
-            assert!(shown.contains("`webhook.secrets`"), "{value:?}: {shown}");
-            assert!(shown.contains(problem), "{value:?}: {shown}");
-            assert!(
-                !shown.contains("sk_test_b"),
-                "never the secret itself: {shown}"
-            );
-        }
-    }
-
-    #[test]
-    fn a_broker_url_may_list_the_nodes_of_a_cluster_but_each_must_be_amqp() {
-        let nodes = "amqp://u:p@rabbitmq-1:5672/%2f,amqp://u:p@rabbitmq-2:5672/%2f";
-        let s = Settings::load_from(vars(&[("APP_BROKER__URL", nodes)])).unwrap();
-        assert_eq!(
-            s.broker.url.expose_secret(),
-            nodes,
-            "kept whole, not split by config"
-        );
-        let err = Settings::load_from(vars(&[(
-            "APP_BROKER__URL",
-            "amqp://u:p@rabbitmq-1:5672/%2f,rabbitmq-2:5672",
-        )]))
-        .unwrap_err();
-        assert!(err.to_string().contains("broker.url"), "{err}");
-        assert!(err.to_string().contains("several"), "{err}");
-    }
-
-    #[test]
-    fn trusted_proxies_are_addresses_or_ranges() {
-        let s = Settings::load_from(vars(&[(
-            "APP_LANDING__TRUSTED_PROXIES",
-            "10.0.0.7, 172.16.0.0/12,2001:db8::/64",
-        )]))
-        .unwrap();
-        let ranges = s.landing.trusted_proxy_ranges().unwrap();
-        assert_eq!(ranges.len(), 3);
-        assert!(ranges[0].contains(&"10.0.0.7".parse::<std::net::IpAddr>().unwrap()));
-        let none = Settings::load_from(vars(&[("APP_LANDING__TRUSTED_PROXIES", "")])).unwrap();
-        assert!(none.landing.trusted_proxy_ranges().unwrap().is_empty());
-        let err = Settings::load_from(vars(&[("APP_LANDING__TRUSTED_PROXIES", "proxy.local")]))
-            .unwrap_err();
-        assert!(err.to_string().contains("landing.trusted_proxies"), "{err}");
-        let err = Settings::load_from(vars(&[("APP_LANDING__CLIENT_IP_HEADER", "X Forwarded")]))
-            .unwrap_err();
-        assert!(
-            err.to_string().contains("landing.client_ip_header"),
-            "{err}"
-        );
-        let err = Settings::load_from(vars(&[("APP_LANDING__FORM_SECRET", "short")])).unwrap_err();
-        assert!(err.to_string().contains("landing.form_secret"), "{err}");
-    }
-
-    #[test]
-    fn secrets_never_appear_in_debug_output() {
-        let s = Settings::load_from(vars(&[
-            ("APP_STRIPE__SECRET_KEY", "sk_test_verysecret"),
-            ("APP_WEBHOOK__SECRETS", "whsec_verysecret"),
-            ("APP_DATABASE__URL", "postgres://u:dbpassword@h/d"),
-            ("APP_BROKER__URL", "amqp://u:brokerpassword@h"),
-        ]))
-        .unwrap();
-        let shown = format!("{s:?}");
-        for secret in [
-            "sk_test_verysecret",
-            "whsec_verysecret",
-            "dbpassword",
-            "brokerpassword",
-        ] {
-            assert!(!shown.contains(secret), "{secret} leaked");
-        }
-    }
-}
+mod tests;

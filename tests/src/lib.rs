@@ -25,6 +25,7 @@ use lapin::types::FieldTable;
 use lapin::Channel;
 use secrecy::SecretString;
 use shared::queue::Topology;
+use shared::settings::Uses;
 use shared::stripe::StripeClient;
 use shared::{Fulfiller, Settings};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
@@ -337,7 +338,7 @@ pub fn settings(
         ("APP_BROKER__RECONNECT_MAX_MS".into(), "500".into()),
     ];
     vars.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
-    Settings::load_from(vars).expect("test settings are valid")
+    Settings::load_from(Uses::ALL, vars).expect("test settings are valid")
 }
 
 /// A simulator accepting [`SIM_KEY`].

@@ -86,13 +86,16 @@ async fn events_about_real_simulator_sessions_name_paid_sessions() {
     }
     assert_eq!(sessions.len(), 5, "the events cycle over the five sessions");
     let client = shared::stripe::StripeClient::new(
-        &shared::Settings::load_from([
-            ("APP_STRIPE__API_BASE".to_owned(), sim.base_url.clone()),
-            (
-                "APP_STRIPE__SECRET_KEY".to_owned(),
-                tests::SIM_KEY.to_owned(),
-            ),
-        ])
+        &shared::Settings::load_from(
+            shared::settings::Uses::COMMON,
+            [
+                ("APP_STRIPE__API_BASE".to_owned(), sim.base_url.clone()),
+                (
+                    "APP_STRIPE__SECRET_KEY".to_owned(),
+                    tests::SIM_KEY.to_owned(),
+                ),
+            ],
+        )
         .unwrap()
         .stripe,
     )

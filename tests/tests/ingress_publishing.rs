@@ -26,8 +26,11 @@ fn telemetry() {
 fn ingress_settings_for_telemetry() -> shared::Settings {
     // The request span is at info level: a filter that disabled it would leave nothing to
     // propagate.
-    shared::Settings::load_from([("APP_LOG__FILTER".to_owned(), "warn,ingress=info".to_owned())])
-        .expect("defaults load")
+    shared::Settings::load_from(
+        shared::settings::Uses::COMMON,
+        [("APP_LOG__FILTER".to_owned(), "warn,ingress=info".to_owned())],
+    )
+    .expect("defaults load")
 }
 
 #[tokio::test]

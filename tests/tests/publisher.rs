@@ -15,7 +15,7 @@ use deploy_support::{committed_definitions, default_topology, import_and_wait, V
 
 fn options(url: String, broker: &TestBroker) -> BrokerOptions {
     BrokerOptions {
-        url: SecretString::from(url),
+        endpoint: SecretString::from(url).into(),
         connection_name: "publisher-test".into(),
         topology: broker.topology.clone(),
         channels: 2,
@@ -239,7 +239,7 @@ async fn unroutable_events_published_among_routed_ones_are_never_confirmed_and_l
     import_and_wait(&vhost, &committed_definitions()).await;
     let topology = default_topology();
     let broker = Broker::start(BrokerOptions {
-        url: SecretString::from(vhost.amqp_url()),
+        endpoint: SecretString::from(vhost.amqp_url()).into(),
         connection_name: "publisher-test".into(),
         topology: topology.clone(),
         // One confirm channel: every publish below shares its confirm bookkeeping.

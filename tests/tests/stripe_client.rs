@@ -3,6 +3,7 @@
 
 use std::time::{Duration, Instant};
 
+use shared::settings::Uses;
 use shared::stripe::{CreateCheckoutSession, EventFilter, NewLineItem, StripeClient, StripeError};
 use shared::{CheckoutSessionId, Settings};
 use stripe_sim::{Fault, FaultKind, LineItemParams, PaymentOutcome, RouteMatch, RunningSim};
@@ -20,7 +21,7 @@ fn client_settings(sim: &RunningSim, extra: &[(&str, &str)]) -> Settings {
         ),
     ];
     vars.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
-    Settings::load_from(vars).unwrap()
+    Settings::load_from(Uses::COMMON, vars).unwrap()
 }
 
 fn client(sim: &RunningSim) -> StripeClient {
@@ -294,10 +295,13 @@ async fn a_connection_failure_is_retried_then_reported_as_transient() {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     drop(listener);
-    let settings = Settings::load_from(vec![
-        ("APP_STRIPE__API_BASE".to_owned(), url),
-        ("APP_STRIPE__RETRY_BASE_MS".to_owned(), "1".to_owned()),
-    ])
+    let settings = Settings::load_from(
+        Uses::COMMON,
+        vec![
+            ("APP_STRIPE__API_BASE".to_owned(), url),
+            ("APP_STRIPE__RETRY_BASE_MS".to_owned(), "1".to_owned()),
+        ],
+    )
     .unwrap();
     let stripe = StripeClient::new(&settings.stripe).unwrap();
     let err = stripe

@@ -295,7 +295,7 @@ async fn a_panic_in_processing_counts_as_a_failed_attempt_and_ends_in_the_dead_l
     let stack = TestStack::start().await;
     let settings = &stack.settings;
     let publisher_connection = Broker::start(BrokerOptions {
-        url: settings.broker.url.clone(),
+        endpoint: settings.broker.url.clone().into(),
         connection_name: "test-publisher".into(),
         topology: stack.broker.topology.clone(),
         channels: 1,
@@ -306,7 +306,7 @@ async fn a_panic_in_processing_counts_as_a_failed_attempt_and_ends_in_the_dead_l
         PanickingStep,
         publisher_connection.clone(),
         ConsumerOptions {
-            url: settings.broker.url.clone(),
+            endpoint: settings.broker.url.clone().into(),
             topology: stack.broker.topology.clone(),
             prefetch: 4,
             confirm_timeout: Duration::from_secs(5),
@@ -475,7 +475,7 @@ async fn a_retry_copy_the_broker_refuses_is_handed_back_after_a_pause_not_in_a_h
 
     let url = SecretString::from(tests::amqp_url());
     let publisher_connection = Broker::start(BrokerOptions {
-        url: url.clone(),
+        endpoint: url.clone().into(),
         connection_name: "test-publisher".into(),
         topology: topology.clone(),
         channels: 1,
@@ -487,7 +487,7 @@ async fn a_retry_copy_the_broker_refuses_is_handed_back_after_a_pause_not_in_a_h
         AlwaysTransientStep(attempts.clone()),
         publisher_connection.clone(),
         ConsumerOptions {
-            url,
+            endpoint: url.into(),
             topology: topology.clone(),
             prefetch: 4,
             confirm_timeout: Duration::from_secs(2),

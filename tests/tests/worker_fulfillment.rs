@@ -302,7 +302,7 @@ async fn an_announcement_no_subscriber_takes_is_kept_in_orders_unrouted_and_then
     import_and_wait(&vhost, &committed_definitions()).await;
     let topology = default_topology();
     let broker = shared::queue::Broker::start(BrokerOptions {
-        url: secrecy::SecretString::from(vhost.amqp_url()),
+        endpoint: secrecy::SecretString::from(vhost.amqp_url()).into(),
         connection_name: "relay-test".into(),
         topology: topology.clone(),
         channels: 1,

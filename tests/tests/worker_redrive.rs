@@ -14,7 +14,7 @@ use worker_support::*;
 
 async fn redrive_now(stack: &TestStack, limit: Option<usize>) -> RedriveReport {
     redrive(
-        &stack.settings.broker.url,
+        &(&stack.settings.broker.url).into(),
         &stack.broker.topology,
         RedriveSource::Dead,
         limit,
@@ -176,7 +176,7 @@ async fn an_unrouted_event_is_redriven_through_checkout_events_once_the_binding_
 
     let url = secrecy::SecretString::from(vhost.amqp_url());
     let report = redrive(
-        &url,
+        &url.into(),
         &topology,
         RedriveSource::Unrouted,
         None,

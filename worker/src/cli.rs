@@ -4,7 +4,8 @@ use std::time::Duration;
 
 use anyhow::{bail, Context};
 use clap::{Parser, Subcommand};
-use shared::queue::Topology;
+use shared::queue::{BrokerEndpoint, Topology};
+use shared::settings::Uses;
 use shared::stripe::StripeClient;
 use shared::{CheckoutSessionId, Fulfiller, Settings};
 
@@ -54,9 +55,24 @@ pub enum Command {
     },
 }
 
+impl Command {
+    /// The settings this command reads, and so checks at start-up: `migrate` needs no Stripe
+    /// key, `redrive` no database.
+    pub fn uses(&self) -> Uses {
+        match self {
+            Command::Run => Uses::WORKER,
+            Command::Migrate | Command::Show { .. } => Uses::DATABASE,
+            Command::Redrive { .. } => Uses::BROKER,
+            Command::Reconcile { .. } => Uses::RECONCILE,
+        }
+    }
+}
+
 /// Runs `command` (default: [`Command::Run`]).
 pub async fn run(command: Option<Command>, settings: Settings) -> anyhow::Result<()> {
-    match command.unwrap_or(Command::Run) {
+    let command = command.unwrap_or(Command::Run);
+    settings.check(command.uses())?;
+    match command {
         Command::Run => {
             Application::build(settings)
                 .await?
@@ -73,7 +89,7 @@ pub async fn run(command: Option<Command>, settings: Settings) -> anyhow::Result
         }
         Command::Redrive { from, limit } => {
             let report = redrive::redrive(
-                &settings.broker.url,
+                &BrokerEndpoint::from_settings(&settings.broker),
                 &Topology::from_settings(&settings.broker),
                 from,
                 limit,

@@ -31,9 +31,8 @@ use lapin::options::{
     BasicAckOptions, BasicCancelOptions, BasicConsumeOptions, BasicNackOptions, BasicQosOptions,
 };
 use lapin::types::{AMQPValue, FieldTable, LongString, ShortString};
-use secrecy::SecretString;
 use shared::queue::topology::headers;
-use shared::queue::{Backoff, Broker, OutgoingMessage, Topology};
+use shared::queue::{Backoff, Broker, BrokerEndpoint, OutgoingMessage, Topology};
 use tokio_util::task::TaskTracker;
 
 use crate::{hand_back, metrics};
@@ -71,7 +70,7 @@ const DROPPED_HEADERS: &[&str] = &[headers::DELIVERY_COUNT];
 /// What the consumer needs besides its step.
 #[derive(Debug, Clone)]
 pub struct ConsumerOptions {
-    pub url: SecretString,
+    pub endpoint: BrokerEndpoint,
     pub topology: Topology,
     /// `basic.qos` prefetch, and so the bound on concurrent processing.
     pub prefetch: u16,
@@ -143,7 +142,7 @@ impl<S: Step> Consumer<S> {
         tracker: &TaskTracker,
         backoff: &mut Backoff,
     ) -> Result<(), lapin::Error> {
-        let connection = shared::queue::connect(&self.options.url, "worker-consumer").await?;
+        let connection = shared::queue::connect(&self.options.endpoint, "worker-consumer").await?;
         let channel = connection.create_channel().await?;
         self.options.topology.declare(&channel).await?;
         channel

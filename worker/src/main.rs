@@ -1,10 +1,12 @@
 use clap::Parser;
-use worker::cli::{self, Cli};
+use shared::settings::Uses;
+use worker::cli::{self, Cli, Command};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let command = Cli::parse().command;
-    let settings = shared::Settings::load()?;
+    let uses = command.as_ref().map_or(Uses::WORKER, Command::uses);
+    let settings = shared::Settings::load(uses)?;
     let telemetry = shared::telemetry::init("worker", &settings.log, &settings.telemetry)?;
     let result = cli::run(command, settings).await;
     if let Err(e) = &result {

@@ -18,9 +18,8 @@ use lapin::options::{
     BasicAckOptions, BasicGetOptions, BasicNackOptions, ConfirmSelectOptions, QueueDeclareOptions,
 };
 use lapin::types::FieldTable;
-use secrecy::SecretString;
 use shared::queue::topology::headers;
-use shared::queue::{publish_confirmed, OutgoingMessage, PublishError, Topology};
+use shared::queue::{publish_confirmed, BrokerEndpoint, OutgoingMessage, PublishError, Topology};
 
 /// Headers that describe the message's previous life: dropped so it starts over.
 const RESET_HEADERS: &[&str] = &[
@@ -86,13 +85,13 @@ pub struct RedriveReport {
 
 /// Moves up to `limit` (default: all present now) messages of `source` back.
 pub async fn redrive(
-    url: &SecretString,
+    endpoint: &BrokerEndpoint,
     topology: &Topology,
     source: RedriveSource,
     limit: Option<usize>,
     confirm_timeout: Duration,
 ) -> Result<RedriveReport, RedriveError> {
-    let connection = shared::queue::connect(url, "worker-redrive").await?;
+    let connection = shared::queue::connect(endpoint, "worker-redrive").await?;
     let channel = connection.create_channel().await?;
     channel
         .confirm_select(ConfirmSelectOptions::default())

@@ -18,7 +18,8 @@ use actix_web::dev::Server;
 use actix_web::{web, App, HttpResponse, HttpServer};
 use anyhow::Context;
 use shared::queue::connection::BrokerOptions;
-use shared::queue::{Broker, Topology};
+use shared::queue::{Broker, BrokerEndpoint, Topology};
+use shared::settings::Uses;
 use shared::stripe::StripeClient;
 use shared::{Fulfiller, Settings};
 use sqlx::PgPool;
@@ -81,6 +82,7 @@ struct Readiness {
 
 impl Application {
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        settings.check(Uses::WORKER)?;
         metrics::register();
         // Sized with the worker's concurrency, so a delivery never waits out
         // database.acquire_timeout_ms for a connection (see `Settings::worker_database`).
@@ -99,8 +101,9 @@ impl Application {
         let reconnect_min = Duration::from_millis(broker.reconnect_min_ms);
         let reconnect_max = Duration::from_millis(broker.reconnect_max_ms);
         let confirm_timeout = Duration::from_millis(broker.confirm_timeout_ms);
+        let endpoint = BrokerEndpoint::from_settings(broker);
         let publisher = Broker::start(BrokerOptions {
-            url: broker.url.clone(),
+            endpoint: endpoint.clone(),
             connection_name: "worker-publisher".into(),
             topology: topology.clone(),
             channels: PUBLISH_CHANNELS,
@@ -116,7 +119,7 @@ impl Application {
             processor.clone(),
             publisher.clone(),
             ConsumerOptions {
-                url: broker.url.clone(),
+                endpoint,
                 topology: topology.clone(),
                 prefetch: worker.prefetch.max(1),
                 confirm_timeout,

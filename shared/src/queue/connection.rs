@@ -5,36 +5,46 @@ use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use lapin::options::ConfirmSelectOptions;
+use lapin::tcp::OwnedTLSConfig;
 use lapin::{Channel, Connection, ConnectionProperties};
 use rand::Rng;
-use secrecy::{ExposeSecret, SecretString};
 use tokio::sync::Notify;
 
+use super::endpoint::{without_credentials, BrokerEndpoint};
 use super::publisher::{publish_confirmed, OutgoingMessage, PublishError};
 use super::topology::Topology;
 
 /// Opens a connection driven by the current tokio runtime.
 ///
-/// `url` may name several nodes of a cluster, comma-separated, each a full AMQP URI. They are
-/// tried in turn, each for at most [`NODE_CONNECT_TIMEOUT`], and every call starts one node
+/// `endpoint` may name several nodes of a cluster, comma-separated, each a full AMQP URI (a
+/// bare URL converts: see [`BrokerEndpoint`] for the separate password and the CA file). They
+/// are tried in turn, each for at most [`NODE_CONNECT_TIMEOUT`], and every call starts one node
 /// further along than the previous call in this process: a reconnect moves on from the node
 /// that just failed, and connections spread over the cluster.
-pub async fn connect(url: &SecretString, name: &str) -> Result<Connection, lapin::Error> {
-    let nodes = broker_nodes(url.expose_secret());
+pub async fn connect(
+    endpoint: impl Into<BrokerEndpoint>,
+    name: &str,
+) -> Result<Connection, lapin::Error> {
+    let endpoint = endpoint.into();
+    let nodes = endpoint.nodes();
+    let tls = endpoint.tls()?;
     let next = NEXT_NODE.get_or_init(|| AtomicUsize::new(rand::thread_rng().gen_range(0..64)));
     let first = next.fetch_add(1, Ordering::Relaxed);
     let mut last_error = None;
     for i in 0..nodes.len() {
         let node = nodes[(first + i) % nodes.len()];
+        let uri = endpoint.uri(node)?;
         let properties = ConnectionProperties::default()
             .with_connection_name(name.into())
             .with_executor(tokio_executor_trait::Tokio::current())
             .with_reactor(tokio_reactor_trait::Tokio);
-        let attempt =
-            tokio::time::timeout(NODE_CONNECT_TIMEOUT, Connection::connect(node, properties));
+        let attempt = tokio::time::timeout(
+            NODE_CONNECT_TIMEOUT,
+            Connection::connect_uri_with_config(uri.clone(), properties, clone_tls(&tls)),
+        );
         let error = match attempt.await {
             Ok(Ok(connection)) => return Ok(connection),
-            Ok(Err(error)) => error,
+            Ok(Err(error)) => endpoint.explain(&uri, error),
             Err(_) => lapin::Error::IOError(Arc::new(std::io::Error::new(
                 std::io::ErrorKind::TimedOut,
                 format!("no answer within {NODE_CONNECT_TIMEOUT:?}"),
@@ -48,6 +58,14 @@ pub async fn connect(url: &SecretString, name: &str) -> Result<Connection, lapin
     Err(last_error.expect("broker_nodes returns at least one node"))
 }
 
+/// `OwnedTLSConfig` is not `Clone`; each connection attempt takes one.
+fn clone_tls(tls: &OwnedTLSConfig) -> OwnedTLSConfig {
+    OwnedTLSConfig {
+        identity: None,
+        cert_chain: tls.cert_chain.clone(),
+    }
+}
+
 /// How long one node may take to accept a connection before the next one is tried: a node cut
 /// off the network does not refuse, it just never answers.
 pub const NODE_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -57,22 +75,9 @@ pub const NODE_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 static NEXT_NODE: std::sync::OnceLock<AtomicUsize> = std::sync::OnceLock::new();
 
 /// The AMQP URIs of a (possibly comma-separated) broker URL, never empty: an empty URL is one
-/// node whose connect fails with lapin's own parse error.
+/// node whose connect fails with a parse error naming `broker.url`.
 pub fn broker_nodes(url: &str) -> Vec<&str> {
     url.split(',').map(str::trim).collect()
-}
-
-/// A node's URI for logs: scheme, host and port, no user or password.
-fn without_credentials(node: &str) -> String {
-    match url::Url::parse(node) {
-        Ok(parsed) => format!(
-            "{}://{}:{}",
-            parsed.scheme(),
-            parsed.host_str().unwrap_or("?"),
-            parsed.port().unwrap_or(5672)
-        ),
-        Err(_) => "(not a URL)".to_owned(),
-    }
 }
 
 /// Exponential backoff with jitter between reconnect attempts.
@@ -133,7 +138,7 @@ struct Inner {
 /// What the background loop needs to (re)connect.
 #[derive(Debug, Clone)]
 pub struct BrokerOptions {
-    pub url: SecretString,
+    pub endpoint: BrokerEndpoint,
     pub connection_name: String,
     pub topology: Topology,
     /// Confirm channels to publish on. Confirms are per channel; a few channels spread the
@@ -277,7 +282,7 @@ impl Broker {
         &self,
         options: &BrokerOptions,
     ) -> Result<(Connection, Arc<Notify>), lapin::Error> {
-        let connection = connect(&options.url, &options.connection_name).await?;
+        let connection = connect(&options.endpoint, &options.connection_name).await?;
         let lost = Arc::new(Notify::new());
         let on_error = lost.clone();
         connection.on_error(move |error| {

@@ -6,15 +6,19 @@
 //!   `*.unrouted` queues), so nothing published is ever dropped as unroutable.
 //! - [`publisher`]: publish persistent + `mandatory`, await the confirm within a deadline; only
 //!   a plain `Ack` counts.
+//! - [`endpoint`]: the broker's URL, its separate password and the CA its TLS certificate
+//!   chains to.
 //! - [`connection`]: connect with the tokio executor; [`connection::Broker`] keeps a confirm
 //!   channel alive in the background and fails callers fast while it is down.
 //! - [`trace_context`]: `traceparent` injection and extraction.
 
 pub mod connection;
+pub mod endpoint;
 pub mod publisher;
 pub mod topology;
 pub mod trace_context;
 
 pub use connection::{connect, Backoff, Broker};
+pub use endpoint::BrokerEndpoint;
 pub use publisher::{publish_confirmed, OutgoingMessage, PublishError};
 pub use topology::{Policy, Topology};

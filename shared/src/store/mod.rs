@@ -31,8 +31,17 @@ pub use transient::{expired_bound, is_transient};
 /// Where to connect, and the bounds every session runs under. They are connection options
 /// (`-c name=value` at start-up), not `SET`s after connecting, so no pooled connection can
 /// ever be without them and a `RESET ALL` cannot drop them.
+///
+/// TLS comes from the URL as libpq spells it: `?sslmode=verify-full&sslrootcert=/path/ca.pem`
+/// (rustls; `require` encrypts without checking who answers, `verify-ca` checks the CA,
+/// `verify-full` the CA and the host name). A percent-encoded password in the URL is decoded;
+/// `database.password`, when set, replaces it as it is.
 pub fn connect_options(settings: &DatabaseSettings) -> Result<PgConnectOptions, sqlx::Error> {
-    let options: PgConnectOptions = settings.url.expose_secret().parse()?;
+    let mut options: PgConnectOptions = settings.url.expose_secret().parse()?;
+    let password = settings.password.expose_secret();
+    if !password.is_empty() {
+        options = options.password(password);
+    }
     // Postgres reads a bare number as milliseconds; 0 turns a bound off.
     Ok(options.options([
         ("lock_timeout", settings.lock_timeout_ms),

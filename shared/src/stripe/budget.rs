@@ -76,13 +76,16 @@ mod tests {
     use crate::settings::Settings;
 
     fn stripe(budget: &str, processes: &str) -> StripeSettings {
-        Settings::load_from([
-            (
-                "APP_STRIPE__RATE_LIMIT_PER_SEC".to_owned(),
-                budget.to_owned(),
-            ),
-            ("APP_STRIPE__PROCESSES".to_owned(), processes.to_owned()),
-        ])
+        Settings::load_from(
+            crate::settings::Uses::COMMON,
+            [
+                (
+                    "APP_STRIPE__RATE_LIMIT_PER_SEC".to_owned(),
+                    budget.to_owned(),
+                ),
+                ("APP_STRIPE__PROCESSES".to_owned(), processes.to_owned()),
+            ],
+        )
         .expect("valid settings")
         .stripe
     }

@@ -297,8 +297,11 @@ pub async fn import_and_wait(vhost: &Vhost, definitions: &Value) -> Topology {
 /// The topology the services declare with the default settings (no prefix, the default retry
 /// tiers and delivery limit): what production runs.
 pub fn default_topology() -> shared::queue::Topology {
-    let settings =
-        shared::Settings::load_from(Vec::<(String, String)>::new()).expect("the defaults load");
+    let settings = shared::Settings::load_from(
+        shared::settings::Uses::BROKER,
+        Vec::<(String, String)>::new(),
+    )
+    .expect("the defaults load");
     assert_eq!(
         settings.broker.prefix, "",
         "production names carry no prefix"

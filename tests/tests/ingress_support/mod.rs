@@ -58,7 +58,7 @@ pub fn ingress_settings(broker: &TestBroker, amqp_url: &str, extra: &[(&str, &st
     .map(|(k, v)| (k.to_string(), v.to_string()))
     .collect();
     vars.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
-    Settings::load_from(vars).expect("test settings are valid")
+    Settings::load_from(shared::settings::Uses::INGRESS, vars).expect("test settings are valid")
 }
 
 impl TestIngress {

@@ -86,7 +86,8 @@ impl Landing {
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect();
         vars.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
-        let settings = Settings::load_from(vars).expect("test settings are valid");
+        let settings = Settings::load_from(shared::settings::Uses::LANDING, vars)
+            .expect("test settings are valid");
         let stripe = StripeClient::new(&settings.stripe).expect("build the Stripe client");
         let fulfiller = Fulfiller::new(db.pool.clone(), stripe);
         let app = Application::build(settings.clone())

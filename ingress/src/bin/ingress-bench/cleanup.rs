@@ -20,7 +20,10 @@ pub struct Args {
 
 pub fn run(args: Args) -> anyhow::Result<()> {
     anyhow::ensure!(!args.prefix.is_empty(), "--prefix must not be empty");
-    let settings = Settings::load_from([("APP_BROKER__PREFIX".to_owned(), args.prefix.clone())])?;
+    let settings = Settings::load_from(
+        shared::settings::Uses::BROKER,
+        [("APP_BROKER__PREFIX".to_owned(), args.prefix.clone())],
+    )?;
     let topology = Topology::from_settings(&settings.broker);
     tokio::runtime::Builder::new_current_thread()
         .enable_all()

@@ -66,8 +66,10 @@ async fn form_token(http: &reqwest::Client, landing: &str) -> anyhow::Result<Str
 }
 
 async fn migrate(database_url: &str) -> anyhow::Result<()> {
-    let settings =
-        shared::Settings::load_from([("APP_DATABASE__URL".to_owned(), database_url.to_owned())])?;
+    let settings = shared::Settings::load_from(
+        shared::settings::Uses::DATABASE,
+        [("APP_DATABASE__URL".to_owned(), database_url.to_owned())],
+    )?;
     let pool = shared::store::pool(&settings.database)?;
     shared::store::migrate(&pool)
         .await

@@ -1,0 +1,50 @@
+//! The real `worker` binary at start-up: `worker run` refuses to start without explicit Stripe
+//! settings, naming the key; commands that never call Stripe (`migrate`) do not ask for them.
+
+use std::process::{Command, Output};
+
+/// `worker ARGS` with exactly `env` (plus PATH) as its environment, run to its end (each case
+/// stops by itself within seconds: a refusal, or a database that does not answer).
+fn worker(args: &[&str], env: &[(&str, &str)]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_worker"))
+        .args(args)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .envs(env.iter().copied())
+        .output()
+        .expect("the worker binary runs")
+}
+
+#[test]
+fn worker_run_refuses_to_start_without_explicit_stripe_settings_naming_the_key() {
+    let output = worker(&["run"], &[]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success(), "refused");
+    assert!(
+        stderr.contains("configuration key `stripe.secret_key`: must be set"),
+        "{stderr}"
+    );
+    let output = worker(&["run"], &[("APP_STRIPE__SECRET_KEY", "sk_test_abc")]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success(), "refused");
+    assert!(
+        stderr.contains("configuration key `stripe.api_base`: must be set"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn worker_migrate_needs_no_stripe_settings() {
+    // Stopped by the database (nothing listens on port 1), not by the missing Stripe key.
+    let output = worker(
+        &["migrate"],
+        &[
+            ("APP_DATABASE__URL", "postgres://nobody@127.0.0.1:1/none"),
+            ("APP_DATABASE__ACQUIRE_TIMEOUT_MS", "500"),
+        ],
+    );
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success());
+    assert!(stderr.contains("applying migrations"), "{stderr}");
+    assert!(!stderr.contains("stripe"), "{stderr}");
+}
