@@ -6,6 +6,7 @@
 use std::path::PathBuf;
 use std::process::{Command, Output};
 
+use shared::settings::Uses;
 use shared::stripe::StripeClient;
 use shared::{Fulfiller, Settings};
 use sqlx::postgres::PgPoolOptions;
@@ -226,8 +227,11 @@ pub fn init_roles_script(database: &str, sourced: bool, env: &[(&str, &str)]) ->
 
 /// `worker migrate`, the command the `migrate` service runs, connecting with `url`.
 pub async fn worker_migrate(url: &str) -> anyhow::Result<()> {
-    let settings = Settings::load_from([("APP_DATABASE__URL".to_owned(), url.to_owned())])
-        .expect("settings with a database URL are valid");
+    let settings = Settings::load_from(
+        Uses::DATABASE,
+        [("APP_DATABASE__URL".to_owned(), url.to_owned())],
+    )
+    .expect("settings with a database URL are valid");
     worker::cli::run(Some(worker::cli::Command::Migrate), settings).await
 }
 
