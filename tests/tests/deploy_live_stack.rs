@@ -1,9 +1,11 @@
 //! The compose stack as its users run it, for real, on the local Docker engine: every image built
 //! here from Debian's packages (deploy/offline/build-images; no registry), `up` with the
-//! simulator and three workers, the seeds' checkout in Chromium through the published ports,
-//! Prometheus and RabbitMQ's management API asked what they see, the RUNBOOK's operator commands
-//! run through compose, the webhook secret rotated through its file as the RUNBOOK says, a
-//! scale-down that drains, and `down -v` that leaves nothing — with every
+//! simulator, three workers and two replicas each of ingress and landing; the edge (TLS, HTTP
+//! redirected, operational paths kept off it, webhooks balanced over the ingress replicas); the
+//! seeds' checkout in Chromium through the edge; Prometheus and RabbitMQ's management API asked
+//! what they see; the RUNBOOK's operator commands run through compose; the webhook secret
+//! rotated through its file as the RUNBOOK says; a broker disk alarm answered with 503; a
+//! scale-down that drains; and `down -v` that leaves nothing — with every
 //! secret read from a 0600 file owned by another user, as the documented procedure makes them.
 //!
 //! Grafana, Jaeger and the OpenTelemetry collector are not Debian packages: deploy/offline/
