@@ -137,6 +137,7 @@ impl Drop for TlsRabbitNode {
             .status();
         let deadline = Instant::now() + Duration::from_secs(30);
         while matches!(self.child.try_wait(), Ok(None)) && Instant::now() < deadline {
+            // The pause between two checks of a bounded wait for the node to exit.
             std::thread::sleep(Duration::from_millis(100));
         }
         if matches!(self.child.try_wait(), Ok(None)) {
