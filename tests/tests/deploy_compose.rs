@@ -385,6 +385,40 @@ fn the_builder_image_is_new_enough_for_every_locked_dependency() {
     }
 }
 
+/// The packages whose binaries the images ship: the release build compiles these and nothing
+/// else, so a dev- or test-only feature of a shared dependency (the `tests` crate turns on several)
+/// never reaches a shipped binary, and the dependency layer (`cargo chef cook`) and the final
+/// build resolve features identically, which is what keeps the cooked layer reusable.
+#[test]
+fn the_release_build_compiles_only_the_shipped_packages_in_both_steps() {
+    let stages = dockerfile_stages(&read_repo_file("deploy/Dockerfile"));
+    let builder = &stages["builder"].instructions;
+    let packages = |step: &str| -> BTreeSet<String> {
+        // The one command of a `RUN a && b …` line that is this step.
+        let run = builder
+            .iter()
+            .filter(|l| l.starts_with("RUN"))
+            .flat_map(|l| l.split("&&"))
+            .find(|command| command.contains(step))
+            .unwrap_or_else(|| panic!("the builder stage runs `{step}`"));
+        assert!(
+            !run.contains("--workspace"),
+            "`{step}` builds the whole workspace, test crate included: {run}"
+        );
+        let words: Vec<&str> = run.split_whitespace().collect();
+        words
+            .windows(2)
+            .filter(|w| w[0] == "-p" || w[0] == "--package")
+            .map(|w| w[1].to_owned())
+            .collect()
+    };
+    let shipped: BTreeSet<String> = ["ingress", "worker", "landing", "stripe-sim", "healthcheck"]
+        .map(String::from)
+        .into();
+    assert_eq!(packages("cargo chef cook"), shipped);
+    assert_eq!(packages("cargo build"), shipped);
+}
+
 /// The live compose test builds our images from the Dockerfile's runtime stages with host
 /// binaries; the builder stages run for real only in deploy/offline/prove-dockerfile (tens of
 /// minutes), which records the Dockerfile it built. A Dockerfile changed since is unproven.
