@@ -52,6 +52,25 @@ pub static STRIPE_SHARE: LazyLock<Gauge> = LazyLock::new(|| {
     .expect("metric registers once")
 });
 
+pub static DATABASE_POOL_CONNECTIONS: LazyLock<Gauge> = LazyLock::new(|| {
+    register_gauge!(
+        "database_pool_max_connections",
+        "The most connections this process's database pool opens. Summed over every process, \
+         plus a reserve for migrations and psql, it must stay under \
+         database_server_max_connections."
+    )
+    .expect("metric registers once")
+});
+
+pub static DATABASE_SERVER_CONNECTIONS: LazyLock<Gauge> = LazyLock::new(|| {
+    register_gauge!(
+        "database_server_max_connections",
+        "Postgres's max_connections, as the server reported it at this process's last readiness \
+         check."
+    )
+    .expect("metric registers once")
+});
+
 pub static FULFILLMENTS: LazyLock<IntCounterVec> = LazyLock::new(|| {
     register_int_counter_vec!(
         "fulfillment_outcomes_total",

@@ -93,3 +93,59 @@ async fn scrapes_alone_report_the_database_up_then_down() {
     let _ = tokio::time::timeout(Duration::from_secs(10), worker_task).await;
     landing_stop.stop(true).await;
 }
+
+/// The value of an unlabelled gauge in a scrape.
+fn gauge(scrape: &str, name: &str) -> Option<f64> {
+    scrape
+        .lines()
+        .find(|l| l.split(' ').next() == Some(name))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse().ok())
+}
+
+/// The connection budget's two sides, as Prometheus adds them up over every replica
+/// (DatabaseConnectionsOversubscribed): what this process's pool may open, and what Postgres
+/// allows in all. A worker alone in this process, so the pool gauge is its own.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worker_exposes_its_pool_size_and_the_servers_connection_limit() {
+    let stack = TestStack::start_with(&[
+        ("APP_WORKER__HOST", "127.0.0.1"),
+        ("APP_WORKER__PORT", "0"),
+        ("APP_WORKER__PREFETCH", "5"),
+        ("APP_DATABASE__MAX_CONNECTIONS", "0"),
+    ])
+    .await;
+    let needed = stack.settings.worker_connections_needed();
+    let worker = worker::Application::build(stack.settings.clone())
+        .await
+        .expect("worker builds");
+    let port = worker.port();
+    let stop = worker.stop_handle();
+    let task = tokio::spawn(worker.run_until_stopped());
+
+    let server_limit: String = sqlx::query_scalar("SHOW max_connections")
+        .fetch_one(&stack.db.pool)
+        .await
+        .unwrap();
+    let text = eventually(WAIT, || async {
+        let text = scrape(port).await?;
+        gauge(&text, "database_server_max_connections")
+            .is_some()
+            .then_some(text)
+    })
+    .await
+    .expect("the worker's scrape reports Postgres's max_connections");
+    assert_eq!(
+        gauge(&text, "database_server_max_connections"),
+        Some(server_limit.parse::<f64>().unwrap()),
+        "Postgres's own max_connections"
+    );
+    assert_eq!(
+        gauge(&text, "database_pool_max_connections"),
+        Some(f64::from(needed)),
+        "the worker's pool, sized from prefetch 5 + reconcile_concurrency + 2"
+    );
+
+    stop.stop();
+    let _ = tokio::time::timeout(Duration::from_secs(10), task).await;
+}

@@ -66,6 +66,7 @@ pub fn pool(settings: &DatabaseSettings) -> Result<PgPool, sqlx::Error> {
         0 => DEFAULT_POOL_SIZE,
         size => size,
     };
+    crate::metrics::DATABASE_POOL_CONNECTIONS.set(f64::from(size));
     Ok(PgPoolOptions::new()
         .max_connections(size)
         .acquire_timeout(Duration::from_millis(settings.acquire_timeout_ms))
@@ -87,7 +88,18 @@ pub async fn migrate(pool: &PgPool) -> Result<(), sqlx::migrate::MigrateError> {
     MIGRATOR.run(pool).await
 }
 
-/// Whether Postgres answers, for `/readyz`.
+/// Whether Postgres answers, for `/readyz` and every scrape. The answer is the server's
+/// `max_connections`, so the connection budget (every pool against that limit) is checked
+/// against the server as it runs, not as it was configured.
 pub async fn ping(pool: &PgPool) -> bool {
-    sqlx::query("SELECT 1").execute(pool).await.is_ok()
+    match sqlx::query_scalar::<_, i32>("SELECT current_setting('max_connections')::int4")
+        .fetch_one(pool)
+        .await
+    {
+        Ok(limit) => {
+            crate::metrics::DATABASE_SERVER_CONNECTIONS.set(f64::from(limit));
+            true
+        }
+        Err(_) => false,
+    }
 }
