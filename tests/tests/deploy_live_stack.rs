@@ -21,7 +21,7 @@ use deploy_support::compose_stack::{
     build_images, engine_unavailable, ComposeStack, RABBITMQ_USER,
 };
 use fantoccini::Locator;
-use serde_json::Value;
+use serde_json::{json, Value};
 use shared::signature::signature_header;
 use tests::browser::Browser;
 use tests::checkout_flow::{check_out, pay, text_of, wait_for_heading, PAGE_TIMEOUT};
@@ -331,6 +331,42 @@ async fn the_compose_stack_runs_checks_out_scales_and_leaves_nothing_behind() {
         "1",
         "reconciling again fulfills nothing twice"
     );
+
+    // 5b. The RUNBOOK reads why a message was dead-lettered by looking at it in the management
+    //     UI ("Get messages", requeue). Every look hands the message out and takes it back, and
+    //     RabbitMQ 4 drops a quorum queue's message after 20 such returns unless the queue's
+    //     delivery limit says otherwise: a dead letter, a paid order's event, must survive any
+    //     number of looks.
+    let dead_letter = json!({
+        "routing_key": "checkout.fulfillment.dead",
+        "payload": "{\"id\":\"evt_looked_at\",\"type\":\"checkout.session.completed\"}",
+        "payload_encoding": "string",
+        "properties": { "delivery_mode": 2 }
+    });
+    let routed = stack
+        .management_post("/exchanges/%2F/amq.default/publish", &dead_letter)
+        .await;
+    assert_eq!(routed.map(|r| r["routed"].clone()), Some(json!(true)));
+    let look = |ackmode: &'static str| {
+        let stack = &stack;
+        async move {
+            stack
+                .management_post(
+                    "/queues/%2F/checkout.fulfillment.dead/get",
+                    &json!({ "count": 1, "ackmode": ackmode, "encoding": "auto" }),
+                )
+                .await
+                .and_then(|got| got.as_array().map(Vec::len))
+        }
+    };
+    for _ in 0..25 {
+        assert_eq!(
+            look("ack_requeue_true").await,
+            Some(1),
+            "the dead letter is still there to look at"
+        );
+    }
+    assert_eq!(look("ack_requeue_false").await, Some(1), "and is taken away");
 
     // 6. The RUNBOOK's webhook-secret rotation through the secret file: the new secret is
     //    added next to the old one, then the old one removed, each time followed by the

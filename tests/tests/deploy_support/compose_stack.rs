@@ -196,6 +196,24 @@ impl ComposeStack {
             .ok()
     }
 
+    /// `POST` to the RabbitMQ management API (`path` after `/api`) with a JSON body, as the
+    /// compose file's user, as the management UI's buttons do; `None` unless it answers 2xx with
+    /// JSON.
+    pub async fn management_post(&self, path: &str, body: &Value) -> Option<Value> {
+        reqwest::Client::new()
+            .post(format!("{}/api{path}", self.rabbitmq_management))
+            .basic_auth(RABBITMQ_USER, Some(&self.rabbitmq_password))
+            .json(body)
+            .send()
+            .await
+            .ok()?
+            .error_for_status()
+            .ok()?
+            .json()
+            .await
+            .ok()
+    }
+
     /// The project's network, which every service is on.
     pub fn network(&self) -> String {
         format!("{}_default", self.project)
