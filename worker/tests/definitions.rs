@@ -9,8 +9,7 @@ use std::process::{Command, Output};
 use serde_json::Value;
 
 /// How to bring the committed file back in line, from the workspace root.
-const REGENERATE: &str =
-    "cargo run -q -p worker -- definitions > deploy/rabbitmq/definitions.json";
+const REGENERATE: &str = "cargo run -q -p worker -- definitions > deploy/rabbitmq/definitions.json";
 
 /// `worker ARGS` with exactly `env` (plus PATH) as its environment: the defaults, whatever the
 /// developer's shell exports.
@@ -64,10 +63,7 @@ fn the_committed_definitions_file_is_what_worker_definitions_prints_with_default
             .lines()
             .zip(committed.lines())
             .position(|(p, c)| p != c)
-            .map_or_else(
-                || "one is longer".to_owned(),
-                |i| format!("line {}", i + 1),
-            );
+            .map_or_else(|| "one is longer".to_owned(), |i| format!("line {}", i + 1));
         panic!(
             "deploy/rabbitmq/definitions.json is not what `worker definitions` prints with the \
              default settings (first difference: {line}). Regenerate it from the workspace \
@@ -86,8 +82,7 @@ fn worker_definitions_follows_the_delivery_limit_and_the_retry_tiers_in_force() 
     );
 
     let tiers: Value =
-        serde_json::from_str(&definitions(&[("APP_BROKER__RETRY_TIERS_MS", "500,90000")]))
-            .unwrap();
+        serde_json::from_str(&definitions(&[("APP_BROKER__RETRY_TIERS_MS", "500,90000")])).unwrap();
     let delay_queues: Vec<String> = names(&tiers, "queues")
         .into_iter()
         .filter(|name| name.starts_with("checkout.fulfillment.delay."))
@@ -138,7 +133,11 @@ fn a_bad_broker_setting_stops_worker_definitions_naming_the_key() {
             "1000,0",
             "configuration key `broker.retry_tiers_ms`: every tier needs a delay above zero",
         ),
-        ("APP_BROKER__DELIVERY_LIMIT", "seven", "broker.delivery_limit"),
+        (
+            "APP_BROKER__DELIVERY_LIMIT",
+            "seven",
+            "broker.delivery_limit",
+        ),
     ];
     for (key, value, expected) in cases {
         let output = worker(&["definitions"], &[(key, value)]);
