@@ -3,7 +3,9 @@
 # the broker through the image's own entrypoint:
 #   00-access.json    the vhost "/" and the application user, from RABBITMQ_USER and
 #                     RABBITMQ_PASSWORD (or RABBITMQ_PASSWORD_FILE, a Docker secret)
-#   10-topology.json  deploy/rabbitmq/definitions.json, unchanged
+#   10-topology.json  deploy/rabbitmq/definitions.json, unchanged: generated from the services'
+#                     topology and broker settings by `worker definitions` (RUNBOOK.md, "Change a
+#                     queue argument on a running broker"), never edited by hand
 # A definitions import replaces RabbitMQ's default user, so this is where the user comes from.
 # In a cluster (deploy/rabbitmq/cluster.yml) it also writes the Erlang cookie every node shares,
 # from RABBITMQ_ERLANG_COOKIE or RABBITMQ_ERLANG_COOKIE_FILE, as the broker's own 0400 file:

@@ -3,17 +3,25 @@
 //! differ in any argument, every service's declare fails with PRECONDITION_FAILED and nothing
 //! starts; if the file lacks a binding, events are dropped. These tests hold the file to the
 //! code on the real broker, each in a throwaway vhost, under the production names (no prefix).
+//! (That the file is, byte for byte, what `worker definitions` prints is `worker/tests`.)
+//!
+//! The file is generated from the settings in force; the last tests prove RUNBOOK.md's
+//! "Change a queue argument on a running broker" step by step: what a generated file holds is
+//! what the services then declare, a changed delivery limit is declared once the drained queue
+//! is deleted, and old retry tiers hand their messages back before they are deleted.
 
 mod deploy_support;
 
 use std::time::Duration;
 
 use deploy_support::{
-    committed_definitions, default_topology, import_and_wait, Topology as Exported, Vhost,
+    committed_definitions, default_topology, import_and_wait, rabbitmqctl, Topology as Exported,
+    Vhost,
 };
 use lapin::options::{BasicGetOptions, BasicPublishOptions, ConfirmSelectOptions};
-use lapin::BasicProperties;
+use lapin::{BasicProperties, Channel, Connection};
 use serde_json::Value;
+use shared::queue::Topology;
 use tests::eventually;
 
 #[tokio::test]
@@ -170,4 +178,218 @@ async fn definitions_that_drift_from_the_topology_make_the_services_declare_fail
             "{queue} {argument}={value}: {message}"
         );
     }
+}
+
+/// The topology after an operator's change: a delivery limit of 7, and retry tiers of 1 s, 30 s,
+/// 5 min and 1 h instead of the default 1 s, 10 s, 1 min, 10 min and 1 h.
+fn changed_topology() -> Topology {
+    Topology::new(
+        "",
+        vec![
+            Duration::from_secs(1),
+            Duration::from_secs(30),
+            Duration::from_secs(300),
+            Duration::from_secs(3600),
+        ],
+        7,
+    )
+}
+
+/// What `worker definitions` prints for `topology`, parsed.
+fn generated(topology: &Topology) -> Value {
+    serde_json::from_str(&topology.definitions_json()).expect("the definitions are JSON")
+}
+
+async fn confirm_channel(connection: &Connection) -> Channel {
+    let channel = connection.create_channel().await.unwrap();
+    channel
+        .confirm_select(ConfirmSelectOptions::default())
+        .await
+        .unwrap();
+    channel
+}
+
+async fn publish_confirmed(channel: &Channel, exchange: &str, key: &str, body: &[u8]) {
+    let confirm = channel
+        .basic_publish(
+            exchange,
+            key,
+            BasicPublishOptions::default(),
+            body,
+            BasicProperties::default().with_delivery_mode(2),
+        )
+        .await
+        .unwrap()
+        .await
+        .unwrap();
+    assert!(confirm.is_ack(), "{exchange} {key}: {confirm:?}");
+}
+
+/// The next message of `queue` (acknowledged), waiting up to `timeout` for one.
+async fn take(channel: &Channel, queue: &str, timeout: Duration) -> Option<Vec<u8>> {
+    eventually(timeout, || async {
+        channel
+            .basic_get(queue, BasicGetOptions { no_ack: true })
+            .await
+            .unwrap()
+            .map(|message| message.delivery.data)
+    })
+    .await
+}
+
+#[tokio::test]
+async fn definitions_generated_for_changed_settings_import_as_exactly_what_the_services_declare() {
+    let vhost = Vhost::create("generated");
+    let topology = changed_topology();
+    let definitions = generated(&topology);
+    let imported = import_and_wait(&vhost, &definitions).await;
+    assert_eq!(imported, Exported::from_definitions(&definitions, None));
+
+    let connection = vhost.connect().await;
+    let channel = connection.create_channel().await.unwrap();
+    topology
+        .declare(&channel)
+        .await
+        .expect("the services' declare is equivalent to the generated definitions");
+    assert_eq!(vhost.export().await, imported, "the declare added nothing");
+}
+
+#[tokio::test]
+async fn a_changed_delivery_limit_is_declared_once_the_drained_queue_is_deleted() {
+    let vhost = Vhost::create("limit");
+    // The broker as it runs: booted from the committed file, the services declared on top.
+    import_and_wait(&vhost, &committed_definitions()).await;
+    let connection = vhost.connect().await;
+    let running = default_topology();
+    running
+        .declare(&connection.create_channel().await.unwrap())
+        .await
+        .unwrap();
+    let changed = Topology::new("", running.retry_tiers().to_vec(), 7);
+    let queue = running.fulfillment_queue();
+
+    // An event waits for a worker.
+    let channel = confirm_channel(&connection).await;
+    publish_confirmed(
+        &channel,
+        &running.checkout_exchange(),
+        "checkout.session.completed",
+        b"waiting",
+    )
+    .await;
+
+    // Services restarted with the new limit cannot declare the live queue.
+    let error = changed
+        .declare(&connection.create_channel().await.unwrap())
+        .await
+        .expect_err("a live queue's arguments cannot change");
+    let message = error.to_string();
+    assert!(
+        message.contains("PRECONDITION_FAILED") && message.contains("x-delivery-limit"),
+        "{message}"
+    );
+
+    // The workers drain it.
+    assert_eq!(
+        take(&channel, &queue, Duration::from_secs(5))
+            .await
+            .as_deref(),
+        Some(&b"waiting"[..])
+    );
+
+    // `--if-empty` is refused for a quorum queue, empty or not: the queue stays.
+    let output = std::process::Command::new("rabbitmqctl")
+        .args(["delete_queue", "-p", &vhost.name, &queue, "--if-empty"])
+        .output()
+        .expect("rabbitmqctl runs");
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        said.contains("not supported by quorum queues"),
+        "rabbitmqctl said: {said}"
+    );
+    assert!(
+        vhost.export().await.queues.contains_key(&queue),
+        "--if-empty deleted nothing"
+    );
+
+    // Deleted without the flag, then declared by the services with the new limit: the broker
+    // holds exactly what the regenerated file says, and events reach the queue again.
+    rabbitmqctl(&["-q", "delete_queue", "-p", &vhost.name, &queue]);
+    changed
+        .declare(&connection.create_channel().await.unwrap())
+        .await
+        .expect("the services' declare with the new limit succeeds");
+    assert_eq!(
+        vhost.export().await,
+        Exported::from_definitions(&generated(&changed), None)
+    );
+    assert_eq!(
+        vhost.export().await.queues[&queue]["arguments"]["x-delivery-limit"],
+        7
+    );
+    publish_confirmed(
+        &channel,
+        &changed.checkout_exchange(),
+        "checkout.session.completed",
+        b"after",
+    )
+    .await;
+    assert_eq!(
+        take(&channel, &queue, Duration::from_secs(5))
+            .await
+            .as_deref(),
+        Some(&b"after"[..])
+    );
+}
+
+#[tokio::test]
+async fn old_retry_tiers_hand_their_messages_back_and_then_are_deleted() {
+    let vhost = Vhost::create("tiers");
+    import_and_wait(&vhost, &committed_definitions()).await;
+    let connection = vhost.connect().await;
+    let running = default_topology();
+    let changed = Topology::new("", changed_topology().retry_tiers().to_vec(), 20);
+    let old_tier = running.retry_queue(1).expect("a 10 s tier");
+    assert_eq!(old_tier, "checkout.fulfillment.delay.10s");
+
+    // A retry waits in a tier the new settings drop, as the services restart with them.
+    let channel = confirm_channel(&connection).await;
+    publish_confirmed(&channel, &running.retry_exchange(), &old_tier, b"retry").await;
+    changed
+        .declare(&connection.create_channel().await.unwrap())
+        .await
+        .expect("new tiers are declared beside the old ones");
+    let both = vhost.export().await;
+    assert!(both.queues.contains_key(&old_tier));
+    assert!(both.queues.contains_key("checkout.fulfillment.delay.30s"));
+
+    // After its TTL the old tier hands the retry back to the fulfillment queue.
+    assert_eq!(
+        take(
+            &channel,
+            &running.fulfillment_queue(),
+            Duration::from_secs(30)
+        )
+        .await
+        .as_deref(),
+        Some(&b"retry"[..])
+    );
+
+    // Empty now: the old tiers go, and the broker holds exactly what the regenerated file says.
+    let new_queues = changed.queues();
+    for queue in running
+        .queues()
+        .into_iter()
+        .filter(|q| !new_queues.contains(q))
+    {
+        rabbitmqctl(&["-q", "delete_queue", "-p", &vhost.name, &queue]);
+    }
+    assert_eq!(
+        vhost.export().await,
+        Exported::from_definitions(&generated(&changed), None)
+    );
 }

@@ -53,18 +53,29 @@ pub enum Command {
         /// The Checkout Session id (cs_test_… or cs_live_…).
         session_id: String,
     },
+    /// Print the RabbitMQ definitions (exchanges, queues with their arguments, bindings,
+    /// policies) that the broker settings declare, as JSON for deploy/rabbitmq/definitions.json.
+    /// Connects to nothing.
+    Definitions,
 }
 
 impl Command {
     /// The settings this command reads, and so checks at start-up: `migrate` needs no Stripe
-    /// key, `redrive` no database.
+    /// key, `redrive` and `definitions` no database.
     pub fn uses(&self) -> Uses {
         match self {
             Command::Run => Uses::WORKER,
             Command::Migrate | Command::Show { .. } => Uses::DATABASE,
-            Command::Redrive { .. } => Uses::BROKER,
+            Command::Redrive { .. } | Command::Definitions => Uses::BROKER,
             Command::Reconcile { .. } => Uses::RECONCILE,
         }
+    }
+
+    /// Whether the command's product is its stdout, where the log goes too: such a command
+    /// runs without the log and the tracer (nothing it does is worth a span, and an exporter
+    /// to a collector that is not running would only add noise).
+    pub fn prints_a_document(&self) -> bool {
+        matches!(self, Command::Definitions)
     }
 }
 
@@ -114,6 +125,13 @@ pub async fn run(command: Option<Command>, settings: Settings) -> anyhow::Result
             if report.failed > 0 {
                 bail!("{} event(s) failed; run again to retry them", report.failed);
             }
+            Ok(())
+        }
+        Command::Definitions => {
+            print!(
+                "{}",
+                Topology::from_settings(&settings.broker).definitions_json()
+            );
             Ok(())
         }
         Command::Show { session_id } => {
@@ -200,5 +218,13 @@ mod tests {
             })
         ));
         assert!(Cli::try_parse_from(["worker", "reconcile"]).is_err());
+        let cli = Cli::try_parse_from(["worker", "definitions"]).unwrap();
+        let definitions = cli.command.unwrap();
+        assert_eq!(
+            definitions.uses(),
+            Uses::BROKER,
+            "no database, no Stripe key"
+        );
+        assert!(definitions.prints_a_document());
     }
 }

@@ -7,6 +7,9 @@ async fn main() -> anyhow::Result<()> {
     let command = Cli::parse().command;
     let uses = command.as_ref().map_or(Uses::WORKER, Command::uses);
     let settings = shared::Settings::load(uses)?;
+    if command.as_ref().is_some_and(Command::prints_a_document) {
+        return cli::run(command, settings).await;
+    }
     let telemetry = shared::telemetry::init("worker", &settings.log, &settings.telemetry)?;
     let result = cli::run(command, settings).await;
     if let Err(e) = &result {

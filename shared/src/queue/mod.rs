@@ -4,6 +4,8 @@
 //! - [`topology`]: every exchange and queue of ARCHITECTURE's topology, each option commented,
 //!   and the policies that give `checkout.events` and `orders` their alternate exchanges (the
 //!   `*.unrouted` queues), so nothing published is ever dropped as unroutable.
+//! - [`definitions`]: the same topology as the definitions file the compose stack's broker
+//!   imports at boot (`worker definitions` writes it).
 //! - [`publisher`]: publish persistent + `mandatory`, await the confirm within a deadline; only
 //!   a plain `Ack` counts.
 //! - [`endpoint`]: the broker's URL, its separate password and the CA its TLS certificate
@@ -13,12 +15,16 @@
 //! - [`trace_context`]: `traceparent` injection and extraction.
 
 pub mod connection;
+pub mod definitions;
 pub mod endpoint;
 pub mod publisher;
+mod spec;
 pub mod topology;
 pub mod trace_context;
 
 pub use connection::{connect, Backoff, Broker};
 pub use endpoint::BrokerEndpoint;
 pub use publisher::{publish_confirmed, OutgoingMessage, PublishError};
-pub use topology::{Policy, Topology};
+pub use topology::{
+    Argument, BindingSpec, ExchangeSpec, ExchangeType, Policy, QueueSpec, Topology,
+};
