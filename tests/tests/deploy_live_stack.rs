@@ -366,7 +366,11 @@ async fn the_compose_stack_runs_checks_out_scales_and_leaves_nothing_behind() {
             "the dead letter is still there to look at"
         );
     }
-    assert_eq!(look("ack_requeue_false").await, Some(1), "and is taken away");
+    assert_eq!(
+        look("ack_requeue_false").await,
+        Some(1),
+        "and is taken away"
+    );
 
     // 6. The RUNBOOK's webhook-secret rotation through the secret file: the new secret is
     //    added next to the old one, then the old one removed, each time followed by the

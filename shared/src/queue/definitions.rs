@@ -64,9 +64,7 @@ impl Topology {
                 pattern: p.pattern,
                 apply_to: p.apply_to,
                 priority: p.priority,
-                definition: PolicyDefinition {
-                    alternate_exchange: p.alternate_exchange,
-                },
+                definition: PolicyDefinition(p.definition),
             })
             .collect();
         let document = Definitions {
@@ -132,10 +130,21 @@ struct Policy {
     definition: PolicyDefinition,
 }
 
-#[derive(Serialize)]
-struct PolicyDefinition {
-    #[serde(rename = "alternate-exchange")]
-    alternate_exchange: String,
+/// The policy's one key and value, as an object.
+struct PolicyDefinition(super::topology::PolicyDefinition);
+
+impl Serialize for PolicyDefinition {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use super::topology::PolicyDefinition as Definition;
+        let mut map = serializer.serialize_map(Some(1))?;
+        match &self.0 {
+            Definition::AlternateExchange(exchange) => {
+                map.serialize_entry(self.0.key(), exchange)?
+            }
+            Definition::DeliveryLimit(limit) => map.serialize_entry(self.0.key(), limit)?,
+        }
+        map.end()
+    }
 }
 
 /// A queue's arguments as a JSON object, in declaration order.

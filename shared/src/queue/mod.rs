@@ -26,5 +26,6 @@ pub use connection::{connect, Backoff, Broker};
 pub use endpoint::BrokerEndpoint;
 pub use publisher::{publish_confirmed, OutgoingMessage, PublishError};
 pub use topology::{
-    Argument, BindingSpec, ExchangeSpec, ExchangeType, Policy, QueueSpec, Topology,
+    Argument, BindingSpec, ExchangeSpec, ExchangeType, Policy, PolicyDefinition, QueueSpec,
+    Topology,
 };

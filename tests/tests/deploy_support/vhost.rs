@@ -76,8 +76,7 @@ impl Vhost {
     /// Sets `policies` in this vhost, as an operator does on a running broker.
     pub fn set_policies(&self, policies: &[shared::queue::Policy]) {
         for policy in policies {
-            let definition =
-                serde_json::json!({ "alternate-exchange": policy.alternate_exchange }).to_string();
+            let definition = policy.definition.to_json().to_string();
             rabbitmqctl(&[
                 "-q",
                 "set_policy",
