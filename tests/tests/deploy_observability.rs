@@ -4,11 +4,13 @@
 //! metric the dashboard and the rules use against the names a real RabbitMQ 3.10 node exposes.
 //! (The services' own metric names are checked against their live `/metrics` in
 //! deploy_metrics.rs.) Where the alerts go from there, Alertmanager, is checked with `amtool` in
-//! `alertmanager`.
+//! `alertmanager`, and with Alertmanager itself running in `running_alertmanager`.
 
-// A file of its own beside this one (tests/tests/*.rs would each become a test binary).
+// Files of their own beside this one (tests/tests/*.rs would each become a test binary).
 #[path = "deploy_observability/alertmanager.rs"]
 mod alertmanager;
+#[path = "deploy_observability/running_alertmanager.rs"]
+mod running_alertmanager;
 mod deploy_support;
 
 use std::collections::BTreeSet;
