@@ -265,7 +265,11 @@ fn the_grafana_entrypoint_refuses_to_start_grafana_without_a_real_admin_password
     let missing_file = scratch.0.join("no-such-file");
     let chosen = scratch.file("chosen", "s3cret\n");
     for (case, env, named) in [
-        ("no password", vec![], "GF_SECURITY_ADMIN_PASSWORD is not set"),
+        (
+            "no password",
+            vec![],
+            "GF_SECURITY_ADMIN_PASSWORD is not set",
+        ),
         (
             "an empty one",
             vec![("GF_SECURITY_ADMIN_PASSWORD", "")],
@@ -321,7 +325,10 @@ fn the_grafana_entrypoint_hands_a_chosen_password_over_to_grafanas_own_entrypoin
     let scratch = Scratch::new();
     let file = scratch.file("grafana_admin_password", "from-a-file\n");
     for (case, env) in [
-        ("from the environment", ("GF_SECURITY_ADMIN_PASSWORD", "s3cret")),
+        (
+            "from the environment",
+            ("GF_SECURITY_ADMIN_PASSWORD", "s3cret"),
+        ),
         (
             "from a file",
             ("GF_SECURITY_ADMIN_PASSWORD__FILE", file.to_str().unwrap()),

@@ -6,12 +6,13 @@
 //! deploy_metrics.rs.) Where the alerts go from there, Alertmanager, is checked with `amtool` in
 //! `alertmanager`, and with Alertmanager itself running in `running_alertmanager`.
 
+mod deploy_support;
+
 // Files of their own beside this one (tests/tests/*.rs would each become a test binary).
 #[path = "deploy_observability/alertmanager.rs"]
 mod alertmanager;
 #[path = "deploy_observability/running_alertmanager.rs"]
 mod running_alertmanager;
-mod deploy_support;
 
 use std::collections::BTreeSet;
 
@@ -357,15 +358,37 @@ fn the_disk_full_and_upgrade_procedures_follow_the_broker_outage_and_quote_the_s
     let definitions = read_repo_file("deploy/rabbitmq/definitions.json");
     let disk_full = runbook_section("### Disk full");
     for (quoted, configured, source) in [
-        ("disk_free_limit.absolute = 1GB", "disk_free_limit.absolute = 1GB", &rabbitmq_conf),
-        ("--storage.tsdb.retention.size=4GB", "--storage.tsdb.retention.size=4GB", &compose),
-        ("retention.time=15d", "--storage.tsdb.retention.time=15d", &compose),
+        (
+            "disk_free_limit.absolute = 1GB",
+            "disk_free_limit.absolute = 1GB",
+            &rabbitmq_conf,
+        ),
+        (
+            "--storage.tsdb.retention.size=4GB",
+            "--storage.tsdb.retention.size=4GB",
+            &compose,
+        ),
+        (
+            "retention.time=15d",
+            "--storage.tsdb.retention.time=15d",
+            &compose,
+        ),
         ("max-size: 10m", "max-size: 10m", &compose),
         ("max-file: \"3\"", "max-file: \"3\"", &compose),
-        ("`MEMORY_MAX_TRACES`, 20000", "${JAEGER_MAX_TRACES:-20000}", &compose),
+        (
+            "`MEMORY_MAX_TRACES`, 20000",
+            "${JAEGER_MAX_TRACES:-20000}",
+            &compose,
+        ),
     ] {
-        assert!(disk_full.contains(quoted), "Disk full does not say {quoted}");
-        assert!(source.contains(configured), "the stack is not configured with {configured}");
+        assert!(
+            disk_full.contains(quoted),
+            "Disk full does not say {quoted}"
+        );
+        assert!(
+            source.contains(configured),
+            "the stack is not configured with {configured}"
+        );
     }
     let upgrade = runbook_section("### Upgrade RabbitMQ");
     assert!(upgrade.contains("`rabbitmq:4.0-management`"));
