@@ -22,8 +22,9 @@ const INHIBITION: Duration = Duration::from_secs(20);
 struct RunningAlertmanager {
     child: Child,
     port: u16,
-    // Dropped after the process is stopped: it holds the configuration and the data directory.
-    config: RenderedConfig,
+    // Held, not read: dropped after the process is stopped, it removes the configuration and the
+    // data directory.
+    _config: RenderedConfig,
 }
 
 impl RunningAlertmanager {
@@ -51,7 +52,7 @@ impl RunningAlertmanager {
         let running = RunningAlertmanager {
             child,
             port,
-            config,
+            _config: config,
         };
         let ready = poll(STARTUP, || {
             running
