@@ -568,6 +568,7 @@ fn every_file_the_stack_mounts_exists_and_prometheus_scrapes_every_service() {
         "landing",
         "rabbitmq-nodes",
         "otel-collector",
+        "alertmanager",
     ] {
         assert!(
             scraped.contains(service),

@@ -1,12 +1,13 @@
-//! The two container entrypoints, run with `sh` as the containers do: the services' (secrets
-//! from `APP_<NAME>_FILE`) and RabbitMQ's (the user and the topology for the boot-time import).
+//! Container entrypoints, run with `sh` as the containers do: the services' (secrets from
+//! `APP_<NAME>_FILE`), RabbitMQ's (the user and the topology for the boot-time import) and
+//! Grafana's (no start without an admin password of the operator's).
 
 mod deploy_support;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use deploy_support::{committed_definitions, repo_root};
+use deploy_support::{committed_definitions, compose_config, read_repo_file, repo_root};
 use serde_json::Value;
 
 /// A scratch directory, removed when dropped.
@@ -242,4 +243,139 @@ fn the_rabbitmq_entrypoint_writes_a_cluster_cookie_readable_only_by_the_broker()
         let mode = std::fs::metadata(&cookie).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode, 0o400, "Erlang refuses a cookie others can read");
     }
+}
+
+/// `deploy/grafana/entrypoint.sh` with `echo` in place of the image's /run.sh. The Grafana image
+/// itself cannot be pulled or built on this host (no registry, not a Debian package), so the
+/// script runs with `sh` as the container would run it.
+fn grafana_entrypoint(env: &[(&str, &str)]) -> Output {
+    println!(
+        "[grafana] the grafana/grafana image cannot be pulled or built here: its entrypoint \
+         script runs with sh, `echo` standing in for the image's /run.sh"
+    );
+    let mut all = vec![("GRAFANA_NEXT_ENTRYPOINT", "echo")];
+    all.extend_from_slice(env);
+    run("deploy/grafana/entrypoint.sh", &all, &["grafana-started"])
+}
+
+#[test]
+fn the_grafana_entrypoint_refuses_to_start_grafana_without_a_real_admin_password() {
+    let scratch = Scratch::new();
+    let default_in_a_file = scratch.file("grafana_admin_password", "admin\n");
+    let missing_file = scratch.0.join("no-such-file");
+    let chosen = scratch.file("chosen", "s3cret\n");
+    for (case, env, named) in [
+        (
+            "no password",
+            vec![],
+            "GF_SECURITY_ADMIN_PASSWORD is not set",
+        ),
+        (
+            "an empty one",
+            vec![("GF_SECURITY_ADMIN_PASSWORD", "")],
+            "GRAFANA_ADMIN_PASSWORD",
+        ),
+        (
+            "Grafana's default",
+            vec![("GF_SECURITY_ADMIN_PASSWORD", "admin")],
+            "GF_SECURITY_ADMIN_PASSWORD (GRAFANA_ADMIN_PASSWORD in .env) is `admin`",
+        ),
+        (
+            "Grafana's default in a file",
+            vec![(
+                "GF_SECURITY_ADMIN_PASSWORD__FILE",
+                default_in_a_file.to_str().unwrap(),
+            )],
+            "GF_SECURITY_ADMIN_PASSWORD__FILE names",
+        ),
+        (
+            "a file that is not there",
+            vec![(
+                "GF_SECURITY_ADMIN_PASSWORD__FILE",
+                missing_file.to_str().unwrap(),
+            )],
+            "GF_SECURITY_ADMIN_PASSWORD__FILE: cannot read",
+        ),
+        (
+            "both a password and a file",
+            vec![
+                ("GF_SECURITY_ADMIN_PASSWORD", "s3cret"),
+                ("GF_SECURITY_ADMIN_PASSWORD__FILE", chosen.to_str().unwrap()),
+            ],
+            "are both set",
+        ),
+    ] {
+        let output = grafana_entrypoint(&env);
+        assert!(!output.status.success(), "{case}: Grafana was started");
+        assert!(
+            stdout(&output).is_empty(),
+            "{case}: the next entrypoint ran: {}",
+            stdout(&output)
+        );
+        assert!(
+            stderr(&output).contains(named),
+            "{case}: the message names what to set ({named}): {}",
+            stderr(&output)
+        );
+    }
+}
+
+#[test]
+fn the_grafana_entrypoint_hands_a_chosen_password_over_to_grafanas_own_entrypoint() {
+    let scratch = Scratch::new();
+    let file = scratch.file("grafana_admin_password", "from-a-file\n");
+    for (case, env) in [
+        (
+            "from the environment",
+            ("GF_SECURITY_ADMIN_PASSWORD", "s3cret"),
+        ),
+        (
+            "from a file",
+            ("GF_SECURITY_ADMIN_PASSWORD__FILE", file.to_str().unwrap()),
+        ),
+    ] {
+        let output = grafana_entrypoint(&[env]);
+        assert!(output.status.success(), "{case}: {}", stderr(&output));
+        assert_eq!(
+            stdout(&output).trim(),
+            "grafana-started",
+            "{case}: the next entrypoint runs, with the arguments"
+        );
+    }
+    // Without the override, that is the image's own entrypoint.
+    assert!(read_repo_file("deploy/grafana/entrypoint.sh")
+        .contains("exec ${GRAFANA_NEXT_ENTRYPOINT:-/run.sh} \"$@\""));
+}
+
+#[test]
+fn the_stack_runs_grafana_through_its_entrypoint_and_the_simulators_password_is_not_the_default() {
+    let model = compose_config(&[]);
+    let grafana = &model["services"]["grafana"];
+    assert_eq!(
+        grafana["entrypoint"],
+        serde_json::json!(["/bin/sh", "/usr/local/bin/fulfillment-entrypoint.sh"])
+    );
+    // docker-compose prints each mount as `source:target[:mode]`.
+    let script = repo_root().join("deploy/grafana/entrypoint.sh");
+    let mount = format!(
+        "{}:/usr/local/bin/fulfillment-entrypoint.sh:ro",
+        script.display()
+    );
+    assert!(
+        grafana["volumes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|v| v.as_str() == Some(mount.as_str())),
+        "the script is mounted read-only: {}",
+        grafana["volumes"]
+    );
+    // deploy/sim.env's development password gets past the entrypoint.
+    let password = grafana["environment"]["GF_SECURITY_ADMIN_PASSWORD"]
+        .as_str()
+        .unwrap();
+    let output = grafana_entrypoint(&[("GF_SECURITY_ADMIN_PASSWORD", password)]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(read_repo_file(".env.example")
+        .contains("# REQUIRED (or deploy/secrets/grafana_admin_password"));
 }

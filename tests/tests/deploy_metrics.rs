@@ -9,7 +9,7 @@
 //! failure that goes through a retry tier, an event for a session Stripe does not know (dead-
 //! lettered), a dead-letter copy the broker refuses (its queue is gone), the success page, the
 //! readiness checks, and an operator's `worker reconcile`. Then it scrapes the three `/metrics`.
-//! RabbitMQ's own metrics are checked in deploy_observability.rs.
+//! RabbitMQ's and Alertmanager's own metrics are checked in deploy_observability.rs.
 
 mod deploy_support;
 
@@ -303,7 +303,11 @@ async fn every_metric_and_label_the_dashboard_and_the_alert_rules_use_is_exposed
     for (source, expr) in dashboard_exprs().into_iter().chain(rule_exprs()) {
         let used: BTreeSet<String> = metric_names(&expr)
             .into_iter()
-            .filter(|n| !n.starts_with("rabbitmq_") && !PROMETHEUS_SYNTHETIC.contains(&n.as_str()))
+            .filter(|n| {
+                !n.starts_with("rabbitmq_")
+                    && !n.starts_with("alertmanager_")
+                    && !PROMETHEUS_SYNTHETIC.contains(&n.as_str())
+            })
             .collect();
         for name in &used {
             checked.insert(name.clone());

@@ -4,12 +4,15 @@
 //! metric the dashboard and the rules use against the names a real RabbitMQ 3.10 node exposes.
 //! (The services' own metric names are checked against their live `/metrics` in
 //! deploy_metrics.rs.) Where the alerts go from there, Alertmanager, is checked with `amtool` in
-//! `alertmanager`.
+//! `alertmanager`, and with Alertmanager itself running in `running_alertmanager`.
 
-// A file of its own beside this one (tests/tests/*.rs would each become a test binary).
+mod deploy_support;
+
+// Files of their own beside this one (tests/tests/*.rs would each become a test binary).
 #[path = "deploy_observability/alertmanager.rs"]
 mod alertmanager;
-mod deploy_support;
+#[path = "deploy_observability/running_alertmanager.rs"]
+mod running_alertmanager;
 
 use std::collections::BTreeSet;
 
@@ -318,4 +321,89 @@ fn the_promql_scanner_finds_metric_names_and_nothing_else() {
     let exposed =
         exposed_names("# HELP a_total A.\n# TYPE a_total counter\na_total{x=\"1\"} 3\nb 1\n");
     assert_eq!(exposed, ["a_total", "b"].map(str::to_owned).into());
+}
+
+/// The text of RUNBOOK.md's section under `heading`, up to the next heading of its level or above.
+fn runbook_section(heading: &str) -> String {
+    let runbook = read_repo_file("RUNBOOK.md");
+    let start = runbook
+        .find(&format!("\n{heading}\n"))
+        .unwrap_or_else(|| panic!("RUNBOOK.md has no {heading:?}"));
+    let body = &runbook[start + heading.len() + 2..];
+    let end = body
+        .find("\n### ")
+        .into_iter()
+        .chain(body.find("\n## "))
+        .min()
+        .unwrap_or(body.len());
+    body[..end].to_owned()
+}
+
+/// The broker procedures sit together, and what they quote of the stack's configuration is
+/// what the stack is configured with: an operator acts on those numbers mid-incident.
+#[test]
+fn the_disk_full_and_upgrade_procedures_follow_the_broker_outage_and_quote_the_stacks_settings() {
+    let headings: Vec<String> = read_repo_file("RUNBOOK.md")
+        .lines()
+        .filter(|l| l.starts_with("### "))
+        .map(str::to_owned)
+        .collect();
+    let at = |h: &str| headings.iter().position(|l| l == h).unwrap();
+    let outage = at("### Recover from a broker outage");
+    assert_eq!(headings[outage + 1], "### Disk full");
+    assert_eq!(headings[outage + 2], "### Upgrade RabbitMQ");
+
+    let rabbitmq_conf = read_repo_file("deploy/rabbitmq/rabbitmq.conf");
+    let compose = read_repo_file("docker-compose.yml");
+    let definitions = read_repo_file("deploy/rabbitmq/definitions.json");
+    let disk_full = runbook_section("### Disk full");
+    for (quoted, configured, source) in [
+        (
+            "disk_free_limit.absolute = 1GB",
+            "disk_free_limit.absolute = 1GB",
+            &rabbitmq_conf,
+        ),
+        (
+            "--storage.tsdb.retention.size=4GB",
+            "--storage.tsdb.retention.size=4GB",
+            &compose,
+        ),
+        (
+            "retention.time=15d",
+            "--storage.tsdb.retention.time=15d",
+            &compose,
+        ),
+        ("max-size: 10m", "max-size: 10m", &compose),
+        ("max-file: \"3\"", "max-file: \"3\"", &compose),
+        (
+            "`MEMORY_MAX_TRACES`, 20000",
+            "${JAEGER_MAX_TRACES:-20000}",
+            &compose,
+        ),
+    ] {
+        assert!(
+            disk_full.contains(quoted),
+            "Disk full does not say {quoted}"
+        );
+        assert!(
+            source.contains(configured),
+            "the stack is not configured with {configured}"
+        );
+    }
+    let upgrade = runbook_section("### Upgrade RabbitMQ");
+    assert!(upgrade.contains("`rabbitmq:4.0-management`"));
+    assert!(compose.contains("image: rabbitmq:4.0-management"));
+    assert!(upgrade.contains("`x-delivery-limit: 20`"));
+    assert!(definitions.contains("\"x-delivery-limit\": 20"));
+    for step in [
+        "rabbitmqctl enable_feature_flag all",
+        "rabbitmqctl export_definitions",
+        "3.10 → 3.11",
+    ] {
+        assert!(upgrade.contains(step), "Upgrade RabbitMQ lacks {step}");
+    }
+    assert!(
+        runbook_section("### BrokerResourceAlarm").contains("[Disk full](#disk-full)"),
+        "the disk alarm points to the procedure"
+    );
 }
