@@ -213,9 +213,13 @@ fn the_compose_file_validates_against_the_compose_specification_and_keeps_the_si
         }
     }
     // Each broker password file reaches the broker and the one service whose user it is.
+    // `docker-compose config` prints each as `{source: name}`.
     let secrets_of = |service: &str| -> BTreeSet<String> {
-        strings(&with_files["services"][service]["secrets"])
+        with_files["services"][service]["secrets"]
+            .as_array()
             .into_iter()
+            .flatten()
+            .map(|secret| secret["source"].as_str().unwrap_or_default().to_owned())
             .collect()
     };
     for (service, own) in [
@@ -299,7 +303,11 @@ fn each_service_reaches_the_broker_as_its_own_user_and_none_holds_the_management
         assert_eq!(rabbitmq[name], given, "the broker imports {name}");
     }
     for (service, user, password) in [
-        ("ingress", "RABBITMQ_INGRESS_USER", "RABBITMQ_INGRESS_PASSWORD"),
+        (
+            "ingress",
+            "RABBITMQ_INGRESS_USER",
+            "RABBITMQ_INGRESS_PASSWORD",
+        ),
         ("worker", "RABBITMQ_WORKER_USER", "RABBITMQ_WORKER_PASSWORD"),
     ] {
         let environment = &model["services"][service]["environment"];
@@ -307,7 +315,11 @@ fn each_service_reaches_the_broker_as_its_own_user_and_none_holds_the_management
             .expect("broker.url is a URL");
         assert_eq!(url.username(), value(user), "{service}");
         assert_eq!(url.password(), None, "{service}: the password stays apart");
-        assert_eq!(environment["APP_BROKER__PASSWORD"], value(password), "{service}");
+        assert_eq!(
+            environment["APP_BROKER__PASSWORD"],
+            value(password),
+            "{service}"
+        );
     }
     // Nobody but the broker holds a credential that is not their own.
     let held_by = |service: &str| -> Vec<&str> {
@@ -325,14 +337,24 @@ fn each_service_reaches_the_broker_as_its_own_user_and_none_holds_the_management
             .collect()
     };
     for (service, own) in [
-        ("ingress", ["RABBITMQ_INGRESS_USER", "RABBITMQ_INGRESS_PASSWORD"]),
-        ("worker", ["RABBITMQ_WORKER_USER", "RABBITMQ_WORKER_PASSWORD"]),
+        (
+            "ingress",
+            ["RABBITMQ_INGRESS_USER", "RABBITMQ_INGRESS_PASSWORD"],
+        ),
+        (
+            "worker",
+            ["RABBITMQ_WORKER_USER", "RABBITMQ_WORKER_PASSWORD"],
+        ),
     ] {
         assert_eq!(held_by(service), own, "{service}");
     }
     for service in model["services"].as_object().unwrap().keys() {
         if !["rabbitmq", "ingress", "worker"].contains(&service.as_str()) {
-            assert!(held_by(service).is_empty(), "{service}: {:?}", held_by(service));
+            assert!(
+                held_by(service).is_empty(),
+                "{service}: {:?}",
+                held_by(service)
+            );
         }
     }
 }

@@ -233,7 +233,10 @@ fn the_rabbitmq_entrypoint_takes_the_user_names_given_and_each_password_from_a_f
         .iter()
         .map(|(variable, password)| {
             let file = scratch.file(&variable.to_lowercase(), &format!("{password}\n"));
-            (format!("{variable}_FILE"), file.to_str().unwrap().to_owned())
+            (
+                format!("{variable}_FILE"),
+                file.to_str().unwrap().to_owned(),
+            )
         })
         .collect();
     let dir = scratch.0.join("definitions");
@@ -248,9 +251,15 @@ fn the_rabbitmq_entrypoint_takes_the_user_names_given_and_each_password_from_a_f
     let output = rabbitmq_entrypoint(&dir, &env);
     assert!(output.status.success(), "{}", stderr(&output));
     let access = access_json(&dir);
-    for (name, (_, password)) in ["ops", "webhooks", "fulfiller"].iter().zip(BROKER_PASSWORDS) {
+    for (name, (_, password)) in ["ops", "webhooks", "fulfiller"]
+        .iter()
+        .zip(BROKER_PASSWORDS)
+    {
         let (user, permissions) = user_and_permissions(&access, name);
-        assert_eq!(user["password"], password, "{name}: the file's content, line end dropped");
+        assert_eq!(
+            user["password"], password,
+            "{name}: the file's content, line end dropped"
+        );
         assert_eq!(permissions["vhost"], "/");
     }
 }
@@ -258,7 +267,11 @@ fn the_rabbitmq_entrypoint_takes_the_user_names_given_and_each_password_from_a_f
 #[test]
 fn the_rabbitmq_entrypoint_refuses_to_start_without_a_password_naming_the_variable() {
     let scratch = Scratch::new();
-    for missing in ["RABBITMQ_PASSWORD", "RABBITMQ_INGRESS_PASSWORD", "RABBITMQ_WORKER_PASSWORD"] {
+    for missing in [
+        "RABBITMQ_PASSWORD",
+        "RABBITMQ_INGRESS_PASSWORD",
+        "RABBITMQ_WORKER_PASSWORD",
+    ] {
         let mut env = vec![("RABBITMQ_USER", "fulfillment")];
         env.extend(BROKER_PASSWORDS.iter().filter(|(k, _)| *k != missing));
         let without = rabbitmq_entrypoint(&scratch.0.join(missing), &env);
@@ -277,7 +290,11 @@ fn the_rabbitmq_entrypoint_refuses_to_start_without_a_password_naming_the_variab
         ("RABBITMQ_USER", "fulfillment"),
         ("RABBITMQ_WORKER_PASSWORD_FILE", empty.to_str().unwrap()),
     ];
-    env.extend(BROKER_PASSWORDS.iter().filter(|(k, _)| *k != "RABBITMQ_WORKER_PASSWORD"));
+    env.extend(
+        BROKER_PASSWORDS
+            .iter()
+            .filter(|(k, _)| *k != "RABBITMQ_WORKER_PASSWORD"),
+    );
     let refused = rabbitmq_entrypoint(&scratch.0.join("empty-file"), &env);
     assert!(!refused.status.success());
     assert!(

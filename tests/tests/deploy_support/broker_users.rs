@@ -84,10 +84,7 @@ impl BrokerUsers {
     /// Imports the users and their permissions, moved to this vhost. Bounded wait until the
     /// broker lists all three.
     fn import(&self, mut access: Value) {
-        access
-            .as_object_mut()
-            .expect("an object")
-            .remove("vhosts");
+        access.as_object_mut().expect("an object").remove("vhosts");
         for permission in access["permissions"].as_array_mut().expect("permissions") {
             assert_eq!(permission["vhost"], "/", "the entrypoint writes vhost /");
             permission["vhost"] = Value::String(self.vhost.name.clone());
@@ -117,8 +114,7 @@ impl BrokerUsers {
     /// `broker.url` and `broker.password` of a service connecting as `login`: the user in the
     /// URL, the password apart (as docker-compose.yml gives them).
     pub fn settings(&self, login: &Login) -> [(&'static str, String); 2] {
-        let url = url::Url::parse(&self.vhost.amqp_url()).expect("the vhost's URL");
-        let mut url = url.clone();
+        let mut url = url::Url::parse(&self.vhost.amqp_url()).expect("the vhost's URL");
         url.set_username(&login.user).expect("a user name");
         url.set_password(None).expect("no password");
         [
