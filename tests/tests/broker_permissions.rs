@@ -33,7 +33,12 @@ const MANAGEMENT_API: &str = "http://127.0.0.1:15672/api";
 
 /// Settings of a service connecting as `login`: the production names and retry tiers (the
 /// defaults), test-sized reconnects.
-fn service_settings(users: &BrokerUsers, login: &Login, extra: &[(&str, String)]) -> Settings {
+fn service_settings(
+    users: &BrokerUsers,
+    login: &Login,
+    uses: Uses,
+    extra: &[(&str, String)],
+) -> Settings {
     let mut vars: Vec<(String, String)> = users
         .settings(login)
         .into_iter()
@@ -48,7 +53,7 @@ fn service_settings(users: &BrokerUsers, login: &Login, extra: &[(&str, String)]
         vars.push((key.to_owned(), value.to_owned()));
     }
     vars.extend(extra.iter().map(|(k, v)| (k.to_string(), v.clone())));
-    Settings::load_from(Uses::ALL, vars).expect("the settings are valid")
+    Settings::load_from(uses, vars).expect("the settings are valid")
 }
 
 /// Ready messages in `queue`, seen by the test's own (unrestricted) user.
@@ -150,12 +155,28 @@ async fn management_status(login: &Login) -> reqwest::StatusCode {
         .status()
 }
 
+/// A Stripe-shaped `checkout.session.completed` event about `session_id`.
+fn completed_event(event_id: &str, session_id: &str) -> serde_json::Value {
+    serde_json::json!({
+        "id": event_id,
+        "object": "event",
+        "api_version": "2024-06-20",
+        "created": unix_now(),
+        "livemode": false,
+        "pending_webhooks": 1,
+        "request": {"id": null, "idempotency_key": null},
+        "type": "checkout.session.completed",
+        "data": {"object": {"id": session_id, "object": "checkout.session"}},
+    })
+}
+
 #[tokio::test]
 async fn the_ingress_user_declares_the_topology_and_publishes_a_webhook_with_a_confirm() {
     let users = BrokerUsers::create("ingress-user").await;
     let settings = service_settings(
         &users,
         &users.ingress,
+        Uses::INGRESS,
         &[
             ("APP_INGRESS__HOST", "127.0.0.1".into()),
             ("APP_INGRESS__PORT", "0".into()),
@@ -174,13 +195,10 @@ async fn the_ingress_user_declares_the_topology_and_publishes_a_webhook_with_a_c
     );
     let served = tokio::spawn(application.run_until_stopped());
 
-    let body = serde_json::to_vec(&serde_json::json!({
-        "id": "evt_ingress_user",
-        "object": "event",
-        "created": unix_now(),
-        "type": "checkout.session.completed",
-        "data": {"object": {"id": "cs_test_ingress_user", "object": "checkout.session"}},
-    }))
+    let body = serde_json::to_vec(&completed_event(
+        "evt_ingress_user",
+        "cs_test_a1B2c3D4e5F6g7H8",
+    ))
     .unwrap();
     let response = reqwest::Client::new()
         .post(format!("http://127.0.0.1:{port}/webhook"))
@@ -193,7 +211,9 @@ async fn the_ingress_user_declares_the_topology_and_publishes_a_webhook_with_a_c
         .send()
         .await
         .expect("the ingress answers");
-    assert_eq!(response.status(), 200, "the webhook is acknowledged");
+    let status = response.status();
+    let answer = response.text().await.unwrap_or_default();
+    assert_eq!(status, 200, "the webhook is acknowledged: {answer}");
     assert!(
         wait_for_depth(&users, &topology.fulfillment_queue(), 1).await,
         "the event waits in checkout.fulfillment"
@@ -287,6 +307,7 @@ async fn the_worker_user_consumes_retries_dead_letters_announces_and_redrives() 
     let settings = service_settings(
         &users,
         &users.worker,
+        Uses::ALL,
         &[
             ("APP_DATABASE__URL", db.url.clone()),
             ("APP_STRIPE__API_BASE", sim.base_url.clone()),
@@ -335,13 +356,7 @@ async fn the_worker_user_consumes_retries_dead_letters_announces_and_redrives() 
     );
 
     // A session Stripe does not know: dead-lettered.
-    let unknown = serde_json::json!({
-        "id": "evt_unknown_session",
-        "object": "event",
-        "created": unix_now(),
-        "type": "checkout.session.completed",
-        "data": {"object": {"id": "cs_test_nobody_knows", "object": "checkout.session"}},
-    });
+    let unknown = completed_event("evt_unknown_session", "cs_test_Unknown0To0Stripe9");
     let body = serde_json::to_vec(&unknown).unwrap();
     publish_as_test_user(&users, &checkout, "checkout.session.completed", &body).await;
     assert!(
