@@ -9,27 +9,24 @@
 
 mod deploy_support;
 
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use deploy_support::broker_probe::{
+    assert_refused, management_whoami, publish, publish_as_test_user, wait_for_depth,
+    watched_channel, WAIT,
+};
 use deploy_support::broker_users::{BrokerUsers, Login};
 use lapin::options::{
-    BasicConsumeOptions, BasicGetOptions, ConfirmSelectOptions, QueueBindOptions,
-    QueueDeclareOptions, QueuePurgeOptions,
+    BasicConsumeOptions, BasicGetOptions, QueueBindOptions, QueueDeclareOptions, QueuePurgeOptions,
 };
 use lapin::types::FieldTable;
-use shared::queue::{publish_confirmed, OutgoingMessage, Topology};
+use shared::queue::Topology;
 use shared::settings::Uses;
 use shared::signature::{signature_header, unix_now};
 use shared::Settings;
 use stripe_sim::{CreateSession, Customer, Fault, FaultKind, LineItemParams, PaymentOutcome};
-use tests::{eventually, start_sim, TestDb, SIM_KEY, WEBHOOK_SECRET};
+use tests::{start_sim, TestDb, SIM_KEY, WEBHOOK_SECRET};
 use worker::redrive::{redrive, RedriveSource};
-
-const WAIT: Duration = Duration::from_secs(20);
-
-/// The management API of the local broker (scripts/ensure-services enables it).
-const MANAGEMENT_API: &str = "http://127.0.0.1:15672/api";
 
 /// Settings of a service connecting as `login`: the production names and retry tiers (the
 /// defaults), test-sized reconnects.
@@ -54,105 +51,6 @@ fn service_settings(
     }
     vars.extend(extra.iter().map(|(k, v)| (k.to_string(), v.clone())));
     Settings::load_from(uses, vars).expect("the settings are valid")
-}
-
-/// Ready messages in `queue`, seen by the test's own (unrestricted) user.
-async fn depth(users: &BrokerUsers, queue: &str) -> u32 {
-    let connection = users.vhost.connect().await;
-    let channel = connection.create_channel().await.expect("a channel");
-    let depth = channel
-        .queue_declare(
-            queue,
-            QueueDeclareOptions {
-                passive: true,
-                ..Default::default()
-            },
-            FieldTable::default(),
-        )
-        .await
-        .expect("the queue exists")
-        .message_count();
-    let _ = connection.close(200, "done").await;
-    depth
-}
-
-async fn wait_for_depth(users: &BrokerUsers, queue: &str, at_least: u32) -> bool {
-    eventually(WAIT, || async {
-        (depth(users, queue).await >= at_least).then_some(())
-    })
-    .await
-    .is_some()
-}
-
-/// Publishes `body` to `exchange` with `routing_key`, confirmed, as the test's own user.
-async fn publish_as_test_user(users: &BrokerUsers, exchange: &str, routing_key: &str, body: &[u8]) {
-    let connection = users.vhost.connect().await;
-    let channel = connection.create_channel().await.expect("a channel");
-    channel
-        .confirm_select(ConfirmSelectOptions::default())
-        .await
-        .expect("confirm mode");
-    publish(&channel, exchange, routing_key, body)
-        .await
-        .expect("the broker confirms");
-    let _ = connection.close(200, "done").await;
-}
-
-async fn publish(
-    channel: &lapin::Channel,
-    exchange: &str,
-    routing_key: &str,
-    body: &[u8],
-) -> Result<(), shared::queue::PublishError> {
-    let message = OutgoingMessage {
-        exchange,
-        routing_key,
-        body,
-        message_id: "evt_permissions",
-        kind: routing_key,
-        headers: FieldTable::default(),
-    };
-    publish_confirmed(channel, message, Duration::from_secs(5)).await
-}
-
-/// A confirm channel of `connection` that remembers why the broker closed it.
-async fn watched_channel(connection: &lapin::Connection) -> (lapin::Channel, Arc<Mutex<String>>) {
-    let channel = connection.create_channel().await.expect("a channel");
-    channel
-        .confirm_select(ConfirmSelectOptions::default())
-        .await
-        .expect("confirm mode");
-    let closed = Arc::new(Mutex::new(String::new()));
-    let on_error = closed.clone();
-    channel.on_error(move |error| *on_error.lock().unwrap() = format!("{error:?}"));
-    (channel, closed)
-}
-
-/// Asserts that `outcome` failed because the broker refused access, and says which operation.
-fn assert_refused<T: std::fmt::Debug, E: std::fmt::Debug>(
-    what: &str,
-    outcome: Result<T, E>,
-    closed: &Mutex<String>,
-) {
-    let shown = match &outcome {
-        Ok(value) => panic!("{what} was allowed: {value:?}"),
-        Err(error) => format!("{error:?} {}", closed.lock().unwrap()),
-    };
-    assert!(
-        shown.contains("ACCESS_REFUSED") || shown.contains("ACCESSREFUSED"),
-        "{what}: refused for another reason: {shown}"
-    );
-}
-
-/// The management API's answer to `login` (GET /api/whoami).
-async fn management_status(login: &Login) -> reqwest::StatusCode {
-    reqwest::Client::new()
-        .get(format!("{MANAGEMENT_API}/whoami"))
-        .basic_auth(&login.user, Some(&login.password))
-        .send()
-        .await
-        .expect("the management API answers")
-        .status()
 }
 
 /// A Stripe-shaped `checkout.session.completed` event about `session_id`.
@@ -273,7 +171,7 @@ async fn the_ingress_user_is_refused_everything_but_publishing_webhooks() {
     assert_refused("declaring a queue outside the topology", declared, &closed);
 
     assert_eq!(
-        management_status(&users.ingress).await,
+        management_whoami(&users.ingress).await.0,
         401,
         "no management login"
     );
@@ -446,7 +344,7 @@ async fn the_worker_user_is_refused_everything_outside_the_topology() {
     assert_refused("publishing to amq.topic", published, &closed);
 
     assert_eq!(
-        management_status(&users.worker).await,
+        management_whoami(&users.worker).await.0,
         401,
         "no management login"
     );
@@ -457,17 +355,11 @@ async fn the_worker_user_is_refused_everything_outside_the_topology() {
 #[tokio::test]
 async fn only_the_management_login_reaches_the_management_api() {
     let users = BrokerUsers::create("management").await;
-    let response = reqwest::Client::new()
-        .get(format!("{MANAGEMENT_API}/whoami"))
-        .basic_auth(&users.management.user, Some(&users.management.password))
-        .send()
-        .await
-        .expect("the management API answers");
-    assert_eq!(response.status(), 200);
-    let whoami: serde_json::Value = response.json().await.unwrap();
+    let (status, whoami) = management_whoami(&users.management).await;
+    assert_eq!(status, 200);
     assert_eq!(whoami["name"], users.management.user.as_str());
     assert_eq!(whoami["tags"], serde_json::json!(["administrator"]));
     for login in [&users.ingress, &users.worker] {
-        assert_eq!(management_status(login).await, 401, "{}", login.user);
+        assert_eq!(management_whoami(login).await.0, 401, "{}", login.user);
     }
 }
