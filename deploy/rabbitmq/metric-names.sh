@@ -34,7 +34,9 @@ sed -e "s#^load_definitions = .*#load_definitions = $tmp/definitions#" \
 echo 'listeners.tcp.default = 127.0.0.1:5699' >>"$tmp/rabbitmq.conf"
 cp "$here/enabled_plugins" "$tmp/enabled_plugins"
 : >"$tmp/env.conf"
+# The services' users are written too (the entrypoint insists); this script uses only the login.
 RABBITMQ_USER=$user RABBITMQ_PASSWORD=$password RABBITMQ_DEFINITIONS_DIR="$tmp/definitions" \
+  RABBITMQ_INGRESS_PASSWORD=ingress RABBITMQ_WORKER_PASSWORD=worker \
   RABBITMQ_TOPOLOGY_FILE="$here/definitions.json" RABBITMQ_NEXT_ENTRYPOINT=true \
   sh "$here/entrypoint.sh"
 chown -R rabbitmq:rabbitmq "$tmp"

@@ -160,9 +160,10 @@ fn the_compose_file_validates_against_the_compose_specification_and_keeps_the_si
         "postgres_migration_password",
         "postgres_app_password",
         "rabbitmq_password",
+        "rabbitmq_ingress_password",
+        "rabbitmq_worker_password",
         "database_url",
         "database_migration_url",
-        "broker_url",
         "stripe_secret_key",
         "stripe_webhook_secrets",
         "landing_form_secret",
@@ -209,6 +210,151 @@ fn the_compose_file_validates_against_the_compose_specification_and_keeps_the_si
                     "{name}: {base_name} is still set next to {key}"
                 );
             }
+        }
+    }
+    // Each broker password file reaches the broker and the one service whose user it is.
+    // `docker-compose config` prints each as `{source: name}`.
+    let secrets_of = |service: &str| -> BTreeSet<String> {
+        with_files["services"][service]["secrets"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|secret| secret["source"].as_str().unwrap_or_default().to_owned())
+            .collect()
+    };
+    for (service, own) in [
+        ("ingress", "rabbitmq_ingress_password"),
+        ("worker", "rabbitmq_worker_password"),
+    ] {
+        let secrets = secrets_of(service);
+        assert!(secrets.contains(own), "{service}: {secrets:?}");
+        let foreign: Vec<_> = secrets
+            .iter()
+            .filter(|s| s.starts_with("rabbitmq_") && s.as_str() != own)
+            .collect();
+        assert!(foreign.is_empty(), "{service} gets {foreign:?}");
+        assert_eq!(
+            with_files["services"][service]["environment"]["APP_BROKER__PASSWORD_FILE"],
+            format!("/run/secrets/{own}"),
+            "{service}"
+        );
+    }
+    for service in ["migrate", "landing"] {
+        let secrets = secrets_of(service);
+        assert!(
+            secrets.iter().all(|s| !s.starts_with("rabbitmq_")),
+            "{service} gets a broker password: {secrets:?}"
+        );
+    }
+    assert_eq!(
+        secrets_of("rabbitmq"),
+        [
+            "rabbitmq_password",
+            "rabbitmq_ingress_password",
+            "rabbitmq_worker_password"
+        ]
+        .map(str::to_owned)
+        .into(),
+    );
+}
+
+/// The stack's model with a distinct value for each broker user and password (deploy/sim.env's
+/// otherwise), so that a credential found in a service's environment says whose it is.
+fn model_with_distinct_broker_credentials() -> (Value, [(&'static str, &'static str); 6]) {
+    let credentials = [
+        ("RABBITMQ_USER", "ops-login"),
+        ("RABBITMQ_PASSWORD", "management-secret"),
+        ("RABBITMQ_INGRESS_USER", "ingress-user"),
+        ("RABBITMQ_INGRESS_PASSWORD", "ingress-secret"),
+        ("RABBITMQ_WORKER_USER", "worker-user"),
+        ("RABBITMQ_WORKER_PASSWORD", "worker-secret"),
+    ];
+    let sim = read_repo_file("deploy/sim.env");
+    let mut env: Vec<String> = sim
+        .lines()
+        .filter(|l| !l.starts_with("RABBITMQ_"))
+        .map(str::to_owned)
+        .collect();
+    env.extend(credentials.iter().map(|(k, v)| format!("{k}={v}")));
+    let file = std::env::temp_dir().join(format!(
+        "broker-credentials-{}.env",
+        uuid::Uuid::new_v4().simple()
+    ));
+    std::fs::write(&file, env.join("\n")).unwrap();
+    let model = std::panic::catch_unwind(|| {
+        compose_config(&["--env-file", file.to_str().unwrap(), "--profile", "sim"])
+    });
+    let _ = std::fs::remove_file(&file);
+    (model.expect("the stack's model"), credentials)
+}
+
+#[test]
+fn each_service_reaches_the_broker_as_its_own_user_and_none_holds_the_management_login() {
+    let (model, credentials) = model_with_distinct_broker_credentials();
+    let value = |name: &str| {
+        credentials
+            .iter()
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| *v)
+            .unwrap()
+    };
+    let rabbitmq = &model["services"]["rabbitmq"]["environment"];
+    for (name, given) in credentials {
+        assert_eq!(rabbitmq[name], given, "the broker imports {name}");
+    }
+    for (service, user, password) in [
+        (
+            "ingress",
+            "RABBITMQ_INGRESS_USER",
+            "RABBITMQ_INGRESS_PASSWORD",
+        ),
+        ("worker", "RABBITMQ_WORKER_USER", "RABBITMQ_WORKER_PASSWORD"),
+    ] {
+        let environment = &model["services"][service]["environment"];
+        let url = url::Url::parse(environment["APP_BROKER__URL"].as_str().unwrap())
+            .expect("broker.url is a URL");
+        assert_eq!(url.username(), value(user), "{service}");
+        assert_eq!(url.password(), None, "{service}: the password stays apart");
+        assert_eq!(
+            environment["APP_BROKER__PASSWORD"],
+            value(password),
+            "{service}"
+        );
+    }
+    // Nobody but the broker holds a credential that is not their own.
+    let held_by = |service: &str| -> Vec<&str> {
+        let environment = &model["services"][service]["environment"];
+        credentials
+            .iter()
+            .filter(|(_, v)| {
+                environment
+                    .as_object()
+                    .into_iter()
+                    .flatten()
+                    .any(|(_, e)| e.as_str().unwrap_or_default().contains(v))
+            })
+            .map(|(k, _)| *k)
+            .collect()
+    };
+    for (service, own) in [
+        (
+            "ingress",
+            ["RABBITMQ_INGRESS_USER", "RABBITMQ_INGRESS_PASSWORD"],
+        ),
+        (
+            "worker",
+            ["RABBITMQ_WORKER_USER", "RABBITMQ_WORKER_PASSWORD"],
+        ),
+    ] {
+        assert_eq!(held_by(service), own, "{service}");
+    }
+    for service in model["services"].as_object().unwrap().keys() {
+        if !["rabbitmq", "ingress", "worker"].contains(&service.as_str()) {
+            assert!(
+                held_by(service).is_empty(),
+                "{service}: {:?}",
+                held_by(service)
+            );
         }
     }
 }
@@ -682,16 +828,26 @@ fn the_cluster_overlay_runs_three_nodes_that_share_a_cookie_and_gives_every_clie
             "{node} boots once {after} is healthy"
         );
     }
-    for client in ["ingress", "worker"] {
+    for (client, user) in [
+        ("ingress", "fulfillment_ingress"),
+        ("worker", "fulfillment_worker"),
+    ] {
         let url = model["services"][client]["environment"]["APP_BROKER__URL"]
             .as_str()
             .unwrap_or_default();
-        let hosts: Vec<String> = url
+        let nodes: Vec<url::Url> = url
             .split(',')
             .map(|node| url::Url::parse(node).expect("each node is a URL"))
-            .map(|node| node.host_str().unwrap_or_default().to_owned())
+            .collect();
+        let hosts: Vec<&str> = nodes
+            .iter()
+            .map(|node| node.host_str().unwrap_or_default())
             .collect();
         assert_eq!(hosts, ["rabbitmq", "rabbitmq-2", "rabbitmq-3"], "{client}");
+        for node in &nodes {
+            assert_eq!(node.username(), user, "{client} connects as its own user");
+            assert_eq!(node.password(), None, "{client}: the password stays apart");
+        }
         assert!(url.matches("heartbeat=5").count() == 3, "{client}: {url}");
     }
 }

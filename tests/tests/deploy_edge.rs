@@ -134,6 +134,8 @@ fn nothing_starts_on_development_values_outside_the_simulator_env_file() {
         "POSTGRES_MIGRATION_PASSWORD",
         "POSTGRES_APP_PASSWORD",
         "RABBITMQ_PASSWORD",
+        "RABBITMQ_INGRESS_PASSWORD",
+        "RABBITMQ_WORKER_PASSWORD",
         "STRIPE_SECRET_KEY",
         "STRIPE_WEBHOOK_SECRETS",
         "LANDING_FORM_SECRET",

@@ -1,5 +1,5 @@
 //! Container entrypoints, run with `sh` as the containers do: the services' (secrets from
-//! `APP_<NAME>_FILE`), RabbitMQ's (the user and the topology for the boot-time import) and
+//! `APP_<NAME>_FILE`), RabbitMQ's (the users and the topology for the boot-time import) and
 //! Grafana's (no start without an admin password of the operator's).
 
 mod deploy_support;
@@ -138,19 +138,40 @@ fn rabbitmq_entrypoint(dir: &Path, env: &[(&str, &str)]) -> Output {
     run("deploy/rabbitmq/entrypoint.sh", &all, &["rabbitmq-server"])
 }
 
+/// The three passwords the RabbitMQ entrypoint requires, one with every character JSON or a URL
+/// would need escaped.
+const BROKER_PASSWORDS: [(&str, &str); 3] = [
+    ("RABBITMQ_PASSWORD", r#"p"a\ss @:/#% w0rd"#),
+    ("RABBITMQ_INGRESS_PASSWORD", "ingress-secret"),
+    ("RABBITMQ_WORKER_PASSWORD", "worker-secret"),
+];
+
+fn access_json(dir: &Path) -> Value {
+    serde_json::from_str(&std::fs::read_to_string(dir.join("00-access.json")).unwrap())
+        .expect("00-access.json is JSON")
+}
+
+/// `access`'s user `name` and its permissions on `/`.
+fn user_and_permissions<'a>(access: &'a Value, name: &str) -> (&'a Value, &'a Value) {
+    let find = |kind: &str, key: &str| {
+        access[kind]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|item| item[key] == name)
+            .unwrap_or_else(|| panic!("no {kind} entry for {name}: {access}"))
+    };
+    (find("users", "name"), find("permissions", "user"))
+}
+
 #[test]
-fn the_rabbitmq_entrypoint_writes_the_user_and_the_topology_for_the_boot_import() {
+fn the_rabbitmq_entrypoint_writes_the_management_login_and_a_user_per_service_for_the_boot_import()
+{
     let scratch = Scratch::new();
     let dir = scratch.0.join("definitions");
-    // A password with the characters JSON must escape.
-    let password = r#"p"a\ss w0rd"#;
-    let output = rabbitmq_entrypoint(
-        &dir,
-        &[
-            ("RABBITMQ_USER", "fulfillment"),
-            ("RABBITMQ_PASSWORD", password),
-        ],
-    );
+    let mut env = vec![("RABBITMQ_USER", "fulfillment")];
+    env.extend_from_slice(&BROKER_PASSWORDS);
+    let output = rabbitmq_entrypoint(&dir, &env);
     assert!(output.status.success(), "{}", stderr(&output));
     assert_eq!(
         stdout(&output).trim(),
@@ -158,14 +179,38 @@ fn the_rabbitmq_entrypoint_writes_the_user_and_the_topology_for_the_boot_import(
         "then it starts the broker"
     );
 
-    let access: Value =
-        serde_json::from_str(&std::fs::read_to_string(dir.join("00-access.json")).unwrap())
-            .expect("00-access.json is JSON");
-    assert_eq!(access["users"][0]["name"], "fulfillment");
-    assert_eq!(access["users"][0]["password"], password);
+    let access = access_json(&dir);
     assert_eq!(access["vhosts"][0]["name"], "/");
-    assert_eq!(access["permissions"][0]["user"], "fulfillment");
-    assert_eq!(access["permissions"][0]["vhost"], "/");
+    assert_eq!(access["users"].as_array().unwrap().len(), 3);
+    assert_eq!(access["permissions"].as_array().unwrap().len(), 3);
+    let (login, everything) = user_and_permissions(&access, "fulfillment");
+    assert_eq!(login["password"], BROKER_PASSWORDS[0].1);
+    assert_eq!(login["tags"], "administrator", "the management login");
+    assert_eq!(everything["vhost"], "/");
+    for kind in ["configure", "write", "read"] {
+        assert_eq!(everything[kind], ".*", "{kind}");
+    }
+    for (name, password) in [
+        ("fulfillment_ingress", "ingress-secret"),
+        ("fulfillment_worker", "worker-secret"),
+    ] {
+        let (user, permissions) = user_and_permissions(&access, name);
+        assert_eq!(user["password"], password);
+        assert_eq!(user["tags"], "", "{name} has no management access");
+        assert_eq!(permissions["vhost"], "/");
+        for kind in ["configure", "write", "read"] {
+            let regex = permissions[kind].as_str().unwrap();
+            assert!(
+                regex.starts_with('^') && regex.ends_with('$') && !regex.contains(".*"),
+                "{name}: {kind} is anchored to names, not everything: {regex}"
+            );
+        }
+    }
+    let (_, ingress) = user_and_permissions(&access, "fulfillment_ingress");
+    let (_, worker) = user_and_permissions(&access, "fulfillment_worker");
+    assert_ne!(ingress["read"], worker["read"], "only the worker consumes");
+    assert_ne!(ingress["write"], worker["write"], "only the worker retries");
+
     let topology: Value =
         serde_json::from_str(&std::fs::read_to_string(dir.join("10-topology.json")).unwrap())
             .unwrap();
@@ -183,32 +228,95 @@ fn the_rabbitmq_entrypoint_writes_the_user_and_the_topology_for_the_boot_import(
 }
 
 #[test]
-fn the_rabbitmq_entrypoint_reads_the_password_from_a_file_and_refuses_to_start_without_one() {
+fn the_rabbitmq_entrypoint_takes_the_user_names_given_and_each_password_from_a_file() {
     let scratch = Scratch::new();
-    let secret = scratch.file("rabbitmq_password", "from-a-file\n");
+    let files: Vec<(String, String)> = BROKER_PASSWORDS
+        .iter()
+        .map(|(variable, password)| {
+            let file = scratch.file(&variable.to_lowercase(), &format!("{password}\n"));
+            (
+                format!("{variable}_FILE"),
+                file.to_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
     let dir = scratch.0.join("definitions");
-    let output = rabbitmq_entrypoint(
-        &dir,
-        &[
-            ("RABBITMQ_USER", "ops"),
-            ("RABBITMQ_PASSWORD", ""),
-            ("RABBITMQ_PASSWORD_FILE", secret.to_str().unwrap()),
-        ],
-    );
+    let mut env = vec![
+        ("RABBITMQ_USER", "ops"),
+        ("RABBITMQ_INGRESS_USER", "webhooks"),
+        ("RABBITMQ_WORKER_USER", "fulfiller"),
+        // Blank, as deploy/compose.secrets.yml leaves the base file's values.
+        ("RABBITMQ_PASSWORD", ""),
+    ];
+    env.extend(files.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+    let output = rabbitmq_entrypoint(&dir, &env);
     assert!(output.status.success(), "{}", stderr(&output));
-    let access: Value =
-        serde_json::from_str(&std::fs::read_to_string(dir.join("00-access.json")).unwrap())
-            .unwrap();
-    assert_eq!(access["users"][0]["password"], "from-a-file");
+    let access = access_json(&dir);
+    for (name, (_, password)) in ["ops", "webhooks", "fulfiller"]
+        .iter()
+        .zip(BROKER_PASSWORDS)
+    {
+        let (user, permissions) = user_and_permissions(&access, name);
+        assert_eq!(
+            user["password"], password,
+            "{name}: the file's content, line end dropped"
+        );
+        assert_eq!(permissions["vhost"], "/");
+    }
+}
 
-    let without = rabbitmq_entrypoint(&scratch.0.join("other"), &[("RABBITMQ_USER", "ops")]);
-    assert!(!without.status.success(), "started without a password");
-    assert!(
-        stderr(&without).contains("RABBITMQ_PASSWORD"),
-        "{}",
-        stderr(&without)
+#[test]
+fn the_rabbitmq_entrypoint_refuses_to_start_without_a_password_naming_the_variable() {
+    let scratch = Scratch::new();
+    for missing in [
+        "RABBITMQ_PASSWORD",
+        "RABBITMQ_INGRESS_PASSWORD",
+        "RABBITMQ_WORKER_PASSWORD",
+    ] {
+        let mut env = vec![("RABBITMQ_USER", "fulfillment")];
+        env.extend(BROKER_PASSWORDS.iter().filter(|(k, _)| *k != missing));
+        let without = rabbitmq_entrypoint(&scratch.0.join(missing), &env);
+        assert!(!without.status.success(), "started without {missing}");
+        assert!(
+            stderr(&without).contains(&format!("set {missing} or {missing}_FILE")),
+            "{}",
+            stderr(&without)
+        );
+        assert!(stdout(&without).is_empty(), "the broker was not started");
+    }
+
+    // An empty secret file names the file's variable.
+    let empty = scratch.file("empty", "\n");
+    let mut env = vec![
+        ("RABBITMQ_USER", "fulfillment"),
+        ("RABBITMQ_WORKER_PASSWORD_FILE", empty.to_str().unwrap()),
+    ];
+    env.extend(
+        BROKER_PASSWORDS
+            .iter()
+            .filter(|(k, _)| *k != "RABBITMQ_WORKER_PASSWORD"),
     );
-    assert!(stdout(&without).is_empty(), "the broker was not started");
+    let refused = rabbitmq_entrypoint(&scratch.0.join("empty-file"), &env);
+    assert!(!refused.status.success());
+    assert!(
+        stderr(&refused).contains("RABBITMQ_WORKER_PASSWORD_FILE"),
+        "{}",
+        stderr(&refused)
+    );
+
+    // One name for two users would leave one of them with the other's permissions.
+    let mut env = vec![
+        ("RABBITMQ_USER", "fulfillment"),
+        ("RABBITMQ_WORKER_USER", "fulfillment"),
+    ];
+    env.extend_from_slice(&BROKER_PASSWORDS);
+    let refused = rabbitmq_entrypoint(&scratch.0.join("same-name"), &env);
+    assert!(!refused.status.success());
+    assert!(
+        stderr(&refused).contains("RABBITMQ_WORKER_USER"),
+        "{}",
+        stderr(&refused)
+    );
 }
 
 #[test]
@@ -234,6 +342,8 @@ fn the_rabbitmq_entrypoint_writes_a_cluster_cookie_readable_only_by_the_broker()
             &[
                 ("RABBITMQ_USER", "fulfillment"),
                 ("RABBITMQ_PASSWORD", "secret"),
+                ("RABBITMQ_INGRESS_PASSWORD", "ingress-secret"),
+                ("RABBITMQ_WORKER_PASSWORD", "worker-secret"),
                 ("RABBITMQ_COOKIE_PATH", cookie.to_str().unwrap()),
                 (variable, value),
             ],

@@ -98,7 +98,8 @@ pub struct ComposeStack {
 /// Start-up of the whole stack: RabbitMQ's first boot, migrations, health checks every 10 s.
 const START_TIMEOUT: Duration = Duration::from_secs(240);
 
-/// The RabbitMQ user the compose file creates.
+/// The RabbitMQ management login the compose file creates (the services have users of their
+/// own).
 pub const RABBITMQ_USER: &str = "fulfillment";
 
 impl ComposeStack {
@@ -254,10 +255,12 @@ impl ComposeStack {
                 "database_migration_url",
                 format!("postgres://fulfillment_migration:{migration}@postgres:5432/fulfillment"),
             ),
+            // Each service's broker password, one with the characters a URL or JSON escapes.
             (
-                "broker_url",
-                format!("amqp://fulfillment:{rabbitmq}@rabbitmq:5672/%2f"),
+                "rabbitmq_ingress_password",
+                format!("{}\"\\ @:/#%\n", password(())),
             ),
+            ("rabbitmq_worker_password", password(())),
             // What stripe-sim accepts and signs with under the compose defaults.
             (
                 "stripe_secret_key",

@@ -7,6 +7,8 @@
 #![allow(dead_code)]
 
 pub mod alerting;
+pub mod broker_probe;
+pub mod broker_users;
 pub mod compose_stack;
 pub mod failure;
 pub mod ledger;
