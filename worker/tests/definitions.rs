@@ -3,25 +3,15 @@
 //! settings, and what it prints follows the broker settings in force. That the file also
 //! equals what the services declare on a real broker is `tests/tests/deploy_definitions.rs`.
 
+mod support;
+
 use std::path::Path;
-use std::process::{Command, Output};
 
 use serde_json::Value;
+use support::worker;
 
 /// How to bring the committed file back in line, from the workspace root.
 const REGENERATE: &str = "cargo run -q -p worker -- definitions > deploy/rabbitmq/definitions.json";
-
-/// `worker ARGS` with exactly `env` (plus PATH) as its environment: the defaults, whatever the
-/// developer's shell exports.
-fn worker(args: &[&str], env: &[(&str, &str)]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_worker"))
-        .args(args)
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .envs(env.iter().copied())
-        .output()
-        .expect("the worker binary runs")
-}
 
 /// `worker definitions` with `env`, which must succeed; its stdout.
 fn definitions(env: &[(&str, &str)]) -> String {

@@ -1,19 +1,9 @@
 //! The real `worker` binary at start-up: `worker run` refuses to start without explicit Stripe
 //! settings, naming the key; commands that never call Stripe (`migrate`) do not ask for them.
 
-use std::process::{Command, Output};
+mod support;
 
-/// `worker ARGS` with exactly `env` (plus PATH) as its environment, run to its end (each case
-/// stops by itself within seconds: a refusal, or a database that does not answer).
-fn worker(args: &[&str], env: &[(&str, &str)]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_worker"))
-        .args(args)
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .envs(env.iter().copied())
-        .output()
-        .expect("the worker binary runs")
-}
+use support::worker;
 
 #[test]
 fn worker_run_refuses_to_start_without_explicit_stripe_settings_naming_the_key() {

@@ -184,27 +184,29 @@ impl ComposeStack {
     /// `GET` of the RabbitMQ management API (`path` after `/api`), as the compose file's user;
     /// `None` while it does not answer with JSON.
     pub async fn management(&self, path: &str) -> Option<Value> {
-        reqwest::Client::new()
-            .get(format!("{}/api{path}", self.rabbitmq_management))
-            .basic_auth(RABBITMQ_USER, Some(&self.rabbitmq_password))
-            .send()
+        self.management_call(reqwest::Client::new().get(self.management_url(path)))
             .await
-            .ok()?
-            .error_for_status()
-            .ok()?
-            .json()
-            .await
-            .ok()
     }
 
     /// `POST` to the RabbitMQ management API (`path` after `/api`) with a JSON body, as the
     /// compose file's user, as the management UI's buttons do; `None` unless it answers 2xx with
     /// JSON.
     pub async fn management_post(&self, path: &str, body: &Value) -> Option<Value> {
-        reqwest::Client::new()
-            .post(format!("{}/api{path}", self.rabbitmq_management))
+        self.management_call(
+            reqwest::Client::new()
+                .post(self.management_url(path))
+                .json(body),
+        )
+        .await
+    }
+
+    fn management_url(&self, path: &str) -> String {
+        format!("{}/api{path}", self.rabbitmq_management)
+    }
+
+    async fn management_call(&self, request: reqwest::RequestBuilder) -> Option<Value> {
+        request
             .basic_auth(RABBITMQ_USER, Some(&self.rabbitmq_password))
-            .json(body)
             .send()
             .await
             .ok()?
