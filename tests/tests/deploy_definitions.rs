@@ -393,3 +393,42 @@ async fn old_retry_tiers_hand_their_messages_back_and_then_are_deleted() {
         Exported::from_definitions(&generated(&changed), None)
     );
 }
+
+/// RUNBOOK.md's "Apply the alternate exchanges to a running broker" gives an operator the
+/// `rabbitmqctl set_policy` commands for a broker that has not imported the file. Run as written
+/// (in a throwaway vhost instead of `/`), they must set exactly the policies the file carries:
+/// one missing or mistyped would leave parked messages droppable or unrouted events lost.
+#[tokio::test]
+async fn the_runbooks_policy_commands_set_exactly_the_policies_of_definitions_json() {
+    let runbook = deploy_support::read_repo_file("RUNBOOK.md");
+    let section = runbook
+        .split("### Apply the alternate exchanges to a running broker")
+        .nth(1)
+        .and_then(|rest| rest.split("```sh").nth(1))
+        .and_then(|block| block.split("```").next())
+        .expect("RUNBOOK.md shows the commands in a sh block");
+    let vhost = Vhost::create("runbook-policies");
+    let prefix = "docker compose exec rabbitmq rabbitmqctl set_policy";
+    let local = format!("rabbitmqctl -q set_policy -p '{}'", vhost.name);
+    let commands = section.replace(prefix, &local);
+    assert!(
+        commands.matches(&local).count() >= 3,
+        "every command is `{prefix} …`: {section}"
+    );
+    let ran = std::process::Command::new("sh")
+        .args(["-euc", &commands])
+        .output()
+        .expect("sh runs");
+    assert!(
+        ran.status.success(),
+        "the RUNBOOK's commands run as written: {}",
+        String::from_utf8_lossy(&ran.stderr)
+    );
+
+    let set = vhost.export().await.policies;
+    let shipped = Exported::from_definitions(&committed_definitions(), None).policies;
+    assert_eq!(
+        set, shipped,
+        "RUNBOOK.md (left) against definitions.json (right)"
+    );
+}
