@@ -130,6 +130,7 @@ fn poll<T>(limit: Duration, mut check: impl FnMut() -> Option<T>) -> Option<T> {
         if started.elapsed() > limit {
             return None;
         }
+        // The pause between two checks of this bounded wait.
         std::thread::sleep(Duration::from_millis(100));
     }
 }
