@@ -259,6 +259,22 @@ async fn server_errors_beyond_the_retries_are_transient_errors() {
     assert_eq!(sim.state.requests_to("/v1/checkout/sessions/"), 4);
 }
 
+/// A 408 (the server gave up reading the request, e.g. a starved Stripe-side proxy) says nothing
+/// about the session: retried at once, and the read succeeds.
+#[tokio::test]
+async fn a_request_timeout_answer_is_retried() {
+    let sim = start_sim().await;
+    let id = open_session(&sim, &[("price_mug", 1)]);
+    sim.state.inject_fault(Fault {
+        route: sessions_route(),
+        kind: FaultKind::Status(408),
+        count: 1,
+    });
+    let session = client(&sim).retrieve_checkout_session(&id).await;
+    assert!(session.is_ok(), "{session:?}");
+    assert_eq!(sim.state.requests_to("/v1/checkout/sessions/"), 2);
+}
+
 #[tokio::test]
 async fn a_bad_request_is_not_retried() {
     let sim = start_sim().await;

@@ -80,7 +80,8 @@ pub enum StripeError {
     /// 429 after every retry was spent. Transient.
     #[error("Stripe: rate limited: {0}")]
     RateLimited(ApiError),
-    /// 409/5xx after every retry was spent. Transient.
+    /// 408/409/5xx after every retry was spent. Transient: a 408 says the request was not read
+    /// in time, nothing about it.
     #[error("Stripe: server error: {0}")]
     Server(ApiError),
     /// Could not connect, or the request timed out. Transient.
@@ -134,7 +135,7 @@ impl StripeError {
         match error.status {
             401 | 403 => Self::Authentication(error),
             429 => Self::RateLimited(error),
-            409 | 500..=599 => Self::Server(error),
+            408 | 409 | 500..=599 => Self::Server(error),
             _ if error.should_retry == Some(true) => Self::ShouldRetry(error),
             404 => Self::NotFound(error),
             _ => Self::InvalidRequest(error),
@@ -183,6 +184,16 @@ mod tests {
             assert!(matches!(error, StripeError::InvalidRequest(_)), "{error:?}");
             assert!(!error.is_transient());
         }
+    }
+
+    /// A 408 is the server (or a proxy in front of it) giving up on reading our request: nothing
+    /// about the session. Classed as our mistake, it dead-lettered a paid order's event on its
+    /// first attempt when the simulator, starved of CPU, answered one.
+    #[test]
+    fn a_request_timeout_is_transient_not_our_mistake() {
+        let error = answer(408, None);
+        assert!(matches!(error, StripeError::Server(_)), "{error:?}");
+        assert!(error.is_transient() && !error.is_outage());
     }
 
     #[test]

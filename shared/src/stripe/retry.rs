@@ -27,11 +27,12 @@ impl RetryPolicy {
 
 /// Whether an HTTP answer may succeed if sent again.
 ///
-/// Stripe's `Stripe-Should-Retry` header, when present, decides; otherwise 409 (a conflicting
-/// concurrent request, e.g. an idempotency key in use), 429 and 5xx are retried and every other
-/// status is final.
+/// Stripe's `Stripe-Should-Retry` header, when present, decides; otherwise 408 (the server or
+/// a proxy gave up reading the request), 409 (a conflicting concurrent request, e.g. an
+/// idempotency key in use), 429 and 5xx are retried and every other status is final.
 pub fn should_retry(status: u16, stripe_should_retry: Option<bool>) -> bool {
-    stripe_should_retry.unwrap_or(status == 409 || status == 429 || (500..=599).contains(&status))
+    stripe_should_retry
+        .unwrap_or(matches!(status, 408 | 409 | 429) || (500..=599).contains(&status))
 }
 
 /// The `Stripe-Should-Retry` header's verdict; anything but `true` or `false` is no verdict.
@@ -49,7 +50,7 @@ mod tests {
 
     #[test]
     fn retryable_statuses_follow_g6() {
-        for status in [409, 429, 500, 502, 503] {
+        for status in [408, 409, 429, 500, 502, 503] {
             assert!(should_retry(status, None), "{status}");
         }
         for status in [400, 401, 402, 403, 404] {
