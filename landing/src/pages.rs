@@ -52,6 +52,9 @@ pub struct OfferView {
     pub name: String,
     pub description: Option<String>,
     pub price: String,
+    /// What the quantity field starts at: 1 for the section's first product, so that the
+    /// checkout button works on the first click, 0 for the rest.
+    pub initial_quantity: u8,
 }
 
 impl ShopPage {
@@ -64,12 +67,16 @@ impl ShopPage {
                 name: offer.name.clone(),
                 description: offer.description.clone(),
                 price: offer.unit_amount.to_string(),
+                initial_quantity: 0,
             };
             match sections.iter_mut().find(|s| s.currency == currency) {
                 Some(section) => section.offers.push(view),
                 None => sections.push(ShopSection {
                     currency,
-                    offers: vec![view],
+                    offers: vec![OfferView {
+                        initial_quantity: 1,
+                        ..view
+                    }],
                 }),
             }
         }

@@ -156,13 +156,11 @@ async fn the_shop_in_a_browser_sends_the_customer_to_the_payment_page() {
             .await,
     );
 
-    let quantity = browser
-        .client()
-        .find(Locator::Id("qty-price_mug"))
-        .await
-        .unwrap();
-    quantity.clear().await.unwrap();
-    quantity.send_keys("3").await.unwrap();
+    for (field, quantity) in [("qty-price_tshirt", "0"), ("qty-price_mug", "3")] {
+        let input = browser.client().find(Locator::Id(field)).await.unwrap();
+        input.clear().await.unwrap();
+        input.send_keys(quantity).await.unwrap();
+    }
     let button = browser
         .client()
         .find(Locator::XPath(
@@ -183,5 +181,50 @@ async fn the_shop_in_a_browser_sends_the_customer_to_the_payment_page() {
     let session = landing.sim.state.retrieve_session(&id, true).unwrap();
     assert_eq!(session["line_items"]["data"][0]["quantity"], 3);
     assert_eq!(session["amount_total"], 3600);
+    browser.close().await;
+}
+
+/// The seeds' "Test the integration" taken literally: open the shop and click the checkout
+/// button, changing nothing. The customer reaches the payment page for one of the section's first
+/// product rather than an error asking them to choose something.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_first_click_on_checkout_buys_one_of_the_first_product() {
+    let landing = Landing::start().await;
+    let browser = Browser::start().await;
+    browser
+        .client()
+        .goto(&format!("{}/", landing.address))
+        .await
+        .expect("the shop loads");
+
+    browser
+        .client()
+        .find(Locator::XPath(
+            "//button[normalize-space()='Check out in USD']",
+        ))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+
+    let pay_page = format!("{}/c/pay/cs_test_", landing.sim.base_url);
+    let arrived = eventually(Duration::from_secs(10), || async {
+        let url = browser.client().current_url().await.ok()?;
+        url.as_str().starts_with(&pay_page).then_some(url)
+    })
+    .await;
+    let Some(url) = arrived else {
+        panic!(
+            "the first click reaches the payment page; the shop shows {:?}",
+            text_of(&browser, "h1, h2").await
+        );
+    };
+    let id = url.path().rsplit('/').next().unwrap().to_owned();
+    let session = landing.sim.state.retrieve_session(&id, true).unwrap();
+    let lines = session["line_items"]["data"].as_array().unwrap();
+    assert_eq!(lines.len(), 1, "one product: {lines:?}");
+    assert_eq!(lines[0]["price"]["id"], "price_tshirt");
+    assert_eq!(lines[0]["quantity"], 1);
     browser.close().await;
 }
