@@ -19,6 +19,7 @@ use std::time::Instant;
 
 use sqlx::PgPool;
 
+use crate::announcements::{OrderFulfilled, OrderPaymentFailed};
 use crate::domain::CheckoutSessionId;
 use crate::metrics;
 use crate::store;
@@ -200,13 +201,7 @@ impl Fulfiller {
         }
         let written = async {
             let order = orders::insert_fulfilled(&mut tx, session, items, trigger).await?;
-            outbox::enqueue(
-                &mut tx,
-                outbox::ORDER_FULFILLED,
-                id.as_str(),
-                &announcement(&order),
-            )
-            .await?;
+            outbox::enqueue(&mut tx, id.as_str(), &OrderFulfilled::from(&order)).await?;
             Ok::<_, sqlx::Error>(order)
         }
         .await;
@@ -275,14 +270,8 @@ impl Fulfiller {
         let before = orders::state(&mut *tx, id).await?;
         let after = orders::record_state(&mut tx, id, session, state).await?;
         if after == OrderState::PaymentFailed && before != Some(OrderState::PaymentFailed) {
-            let payload = serde_json::json!({
-                "session_id": id.as_str(),
-                "customer_email": session.customer_email(),
-                "customer_name": session.customer_name(),
-                "amount_total": session.amount_total,
-                "currency": session.currency,
-            });
-            outbox::enqueue(&mut tx, outbox::ORDER_PAYMENT_FAILED, id.as_str(), &payload).await?;
+            let body = OrderPaymentFailed::new(id.as_str(), session);
+            outbox::enqueue(&mut tx, id.as_str(), &body).await?;
         }
         let outcome = match after {
             OrderState::AwaitingPayment => FulfillmentOutcome::AwaitingPayment,
@@ -306,25 +295,4 @@ impl Fulfiller {
 
 fn is_unique_violation(e: &sqlx::Error) -> bool {
     matches!(e, sqlx::Error::Database(db) if db.is_unique_violation())
-}
-
-/// The `order.fulfilled` message body.
-fn announcement(order: &Order) -> serde_json::Value {
-    serde_json::json!({
-        "session_id": order.session_id,
-        "order_number": order.order_number,
-        "customer_name": order.customer_name,
-        "customer_email": order.customer_email,
-        "currency": order.currency,
-        "amount_total": order.amount_total,
-        "fulfilled_by": order.fulfilled_by,
-        "fulfilled_at": order.fulfilled_at,
-        "line_items": order.lines.iter().map(|l| serde_json::json!({
-            "id": l.line_item_id,
-            "description": l.description,
-            "quantity": l.quantity,
-            "price": l.price_id,
-            "amount_total": l.amount_total,
-        })).collect::<Vec<_>>(),
-    })
 }

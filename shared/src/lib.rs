@@ -11,6 +11,8 @@
 //! - [`store`]: Postgres: pool, migrations, orders, events, outbox, cursors.
 //! - [`fulfillment`]: `fulfill_checkout` (G2, G3), called by the worker, the landing page and the
 //!   reconciler alike.
+//! - [`announcements`]: the typed `orders` bodies (`order.fulfilled`, `order.payment_failed`),
+//!   the contract of the merchant's own consumers.
 //! - [`errors`]: `error_chain`, the whole cause chain in one line.
 //! - [`metrics`]: Prometheus metrics common to every service.
 //! - [`http`]: the `/healthz`, `/readyz` and `/metrics` endpoints every service exposes.
@@ -19,6 +21,7 @@
 //! (worker → [`fulfillment`]), or as a success-page request (landing → [`fulfillment`]); it
 //! leaves as rows ([`store`]) and as `orders` announcements (outbox → [`queue`]).
 
+pub mod announcements;
 pub mod domain;
 pub mod errors;
 pub mod fulfillment;

@@ -311,15 +311,21 @@ async fn an_announcement_no_subscriber_takes_is_kept_in_orders_unrouted_and_then
     });
     assert!(broker.wait_connected(WAIT).await);
     let mut conn = db.pool.acquire().await.unwrap();
-    let payload = serde_json::json!({ "session_id": "cs_test_late_subscriber" });
-    let row = outbox::enqueue(
-        &mut conn,
-        outbox::ORDER_FULFILLED,
-        "cs_test_late_subscriber",
-        &payload,
-    )
-    .await
-    .unwrap();
+    let announced = shared::announcements::OrderFulfilled {
+        version: shared::announcements::VERSION,
+        session_id: "cs_test_late_subscriber".into(),
+        order_number: 1,
+        customer_name: None,
+        customer_email: None,
+        currency: None,
+        amount_total: None,
+        fulfilled_by: None,
+        fulfilled_at: None,
+        line_items: Vec::new(),
+    };
+    let row = outbox::enqueue(&mut conn, "cs_test_late_subscriber", &announced)
+        .await
+        .unwrap();
     drop(conn);
 
     let relay = OutboxRelay::new(
@@ -366,6 +372,6 @@ async fn an_announcement_no_subscriber_takes_is_kept_in_orders_unrouted_and_then
         "the subscriber can still dedupe it by the outbox row id"
     );
     let body: serde_json::Value = serde_json::from_slice(&kept.delivery.data).unwrap();
-    assert_eq!(body, payload);
+    assert_eq!(body, serde_json::to_value(&announced).unwrap());
     broker.close().await;
 }

@@ -200,9 +200,8 @@ async fn fulfill_in_database(pool: &PgPool, session: &CheckoutSession) -> anyhow
     orders::lock_session(&mut tx, &id).await?;
     orders::state(&mut *tx, &id).await?;
     let order = orders::insert_fulfilled(&mut tx, session, items, Trigger::Webhook).await?;
-    let payload =
-        serde_json::json!({"session_id": order.session_id, "order_number": order.order_number});
-    outbox::enqueue(&mut tx, outbox::ORDER_FULFILLED, id.as_str(), &payload).await?;
+    let body = shared::announcements::OrderFulfilled::from(&order);
+    outbox::enqueue(&mut tx, id.as_str(), &body).await?;
     tx.commit().await?;
     events::record_keeping_settled(pool, key, "fulfilled", None).await?;
     Ok(())

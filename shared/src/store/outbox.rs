@@ -4,8 +4,10 @@ use chrono::{DateTime, Utc};
 use sqlx::{PgConnection, PgExecutor};
 use uuid::Uuid;
 
-pub const ORDER_FULFILLED: &str = "order.fulfilled";
-pub const ORDER_PAYMENT_FAILED: &str = "order.payment_failed";
+use crate::announcements::{Announcement, OrderFulfilled, OrderPaymentFailed};
+
+pub const ORDER_FULFILLED: &str = OrderFulfilled::ROUTING_KEY;
+pub const ORDER_PAYMENT_FAILED: &str = OrderPaymentFailed::ROUTING_KEY;
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct OutboxMessage {
@@ -19,18 +21,19 @@ pub struct OutboxMessage {
 /// Adds a message in the caller's transaction. A second message of the same topic for the same
 /// session violates `UNIQUE (topic, session_id)` and aborts the transaction: the last line of
 /// defense against announcing one order twice.
-pub async fn enqueue(
+pub async fn enqueue<A: Announcement>(
     conn: &mut PgConnection,
-    topic: &str,
     session_id: &str,
-    payload: &serde_json::Value,
+    body: &A,
 ) -> Result<Uuid, sqlx::Error> {
+    let topic = A::ROUTING_KEY;
+    let payload = serde_json::to_value(body).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
     let id = Uuid::new_v4();
     sqlx::query("INSERT INTO outbox (id, topic, session_id, payload) VALUES ($1, $2, $3, $4)")
         .bind(id)
         .bind(topic)
         .bind(session_id)
-        .bind(payload)
+        .bind(&payload)
         .execute(conn)
         .await?;
     Ok(id)

@@ -1,0 +1,186 @@
+//! The `orders` exchange's published contract (`docs/contract/`): the messages a running worker
+//! really announces validate against the JSON Schemas a merchant's consumer is written from, and
+//! every field the code sends is documented there.
+
+mod worker_support;
+
+use std::collections::BTreeSet;
+
+use serde_json::Value;
+use shared::announcements::{Announcement, OrderFulfilled, OrderPaymentFailed};
+use tests::TestStack;
+use worker_support::*;
+
+/// The schema `docs/contract/<routing key>.v1.schema.json`, compiled.
+fn schema_of<A: Announcement>() -> (Value, jsonschema::Validator) {
+    let path = format!(
+        "{}/../docs/contract/{}.v1.schema.json",
+        env!("CARGO_MANIFEST_DIR"),
+        A::ROUTING_KEY
+    );
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    let schema: Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{path}: {e}"));
+    let validator = jsonschema::options()
+        .should_validate_formats(true)
+        .build(&schema)
+        .unwrap_or_else(|e| panic!("{path} is a valid JSON Schema: {e}"));
+    (schema, validator)
+}
+
+fn errors(validator: &jsonschema::Validator, body: &Value) -> Vec<String> {
+    validator.iter_errors(body).map(|e| e.to_string()).collect()
+}
+
+fn keys(object: &Value) -> BTreeSet<String> {
+    object
+        .as_object()
+        .expect("an object")
+        .keys()
+        .cloned()
+        .collect()
+}
+
+/// What the schema documents: its properties, and each of them required (a field that is
+/// sometimes absent would be `null`, never missing).
+fn assert_documents_exactly(schema: &Value, body: &Value, what: &str) {
+    let documented = keys(&schema["properties"]);
+    assert_eq!(
+        keys(body),
+        documented,
+        "{what}: the fields sent are the fields documented"
+    );
+    let required: BTreeSet<String> = schema["required"]
+        .as_array()
+        .expect("a required list")
+        .iter()
+        .map(|k| k.as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(
+        required, documented,
+        "{what}: every documented field is required"
+    );
+}
+
+/// One real announcement from `queue`, checked for the AMQP properties the contract promises.
+async fn announced(stack: &TestStack, queue: &str, routing_key: &str) -> Value {
+    let message = stack
+        .broker
+        .next(queue, WAIT)
+        .await
+        .unwrap_or_else(|| panic!("{routing_key} is published"));
+    let properties = &message.delivery.properties;
+    assert_eq!(message.delivery.routing_key.as_str(), routing_key);
+    assert_eq!(
+        properties.kind().as_ref().map(|k| k.as_str()),
+        Some(routing_key),
+        "the AMQP type is the routing key"
+    );
+    assert!(
+        properties.message_id().is_some(),
+        "a message_id to dedupe on"
+    );
+    serde_json::from_slice(&message.delivery.data).expect("a JSON body")
+}
+
+#[tokio::test]
+async fn real_announcements_validate_against_the_published_schemas() {
+    let stack = TestStack::start().await;
+    let orders = stack
+        .broker
+        .watch(&stack.broker.topology.orders_exchange(), "order.#")
+        .await;
+    let worker = start_worker(&stack, &[]).await;
+    let channel = publisher(&stack).await;
+
+    let (paid, event) = paid_session(&stack.sim.state);
+    publish_event(&stack, &channel, &event).await;
+    assert!(wait_for_state(&stack, &paid, "fulfilled").await);
+    let fulfilled = announced(&stack, &orders, OrderFulfilled::ROUTING_KEY).await;
+
+    let (delayed, completed) = delayed_session(&stack.sim.state);
+    publish_event(&stack, &channel, &completed).await;
+    assert!(wait_for_state(&stack, &delayed, "awaiting_payment").await);
+    let failed_event = stack.sim.state.fail_async_payment(&delayed).unwrap();
+    publish_event(&stack, &channel, &failed_event).await;
+    assert!(wait_for_state(&stack, &delayed, "payment_failed").await);
+    let failed = announced(&stack, &orders, OrderPaymentFailed::ROUTING_KEY).await;
+    worker.shutdown().await;
+
+    let (schema, validator) = schema_of::<OrderFulfilled>();
+    assert_eq!(
+        errors(&validator, &fulfilled),
+        Vec::<String>::new(),
+        "{fulfilled:#}"
+    );
+    assert_eq!(fulfilled["session_id"], paid.as_str());
+    assert_documents_exactly(&schema, &fulfilled, "order.fulfilled");
+    assert_documents_exactly(
+        &schema["properties"]["line_items"]["items"],
+        &fulfilled["line_items"][0],
+        "order.fulfilled line item",
+    );
+    // The body is the typed struct, so a consumer written in Rust reads it back unchanged.
+    let typed: OrderFulfilled = serde_json::from_value(fulfilled.clone()).unwrap();
+    assert_eq!(serde_json::to_value(&typed).unwrap(), fulfilled);
+
+    let (schema, validator) = schema_of::<OrderPaymentFailed>();
+    assert_eq!(
+        errors(&validator, &failed),
+        Vec::<String>::new(),
+        "{failed:#}"
+    );
+    assert_eq!(failed["session_id"], delayed.as_str());
+    assert_documents_exactly(&schema, &failed, "order.payment_failed");
+}
+
+/// The check has teeth: a body that renamed or retyped a field, or spoke of another version,
+/// is rejected by the published schema.
+#[test]
+fn a_body_that_breaks_the_contract_is_rejected_by_the_schema() {
+    let (_, validator) = schema_of::<OrderFulfilled>();
+    let good = serde_json::json!({
+        "version": 1,
+        "session_id": "cs_test_a1",
+        "order_number": 42,
+        "customer_name": "Jenny Rosen",
+        "customer_email": "jenny@example.com",
+        "currency": "usd",
+        "amount_total": 4000,
+        "fulfilled_by": "webhook",
+        "fulfilled_at": "2026-12-03T10:00:00Z",
+        "line_items": [{
+            "id": "li_1", "description": "T-shirt", "quantity": 2,
+            "price": "price_tshirt", "amount_total": 4000
+        }]
+    });
+    assert_eq!(errors(&validator, &good), Vec::<String>::new());
+
+    let mut renamed = good.clone();
+    let number = renamed
+        .as_object_mut()
+        .unwrap()
+        .remove("order_number")
+        .unwrap();
+    renamed["order_no"] = number;
+    let mut retyped = good.clone();
+    retyped["amount_total"] = Value::from("40.00");
+    let mut next_version = good.clone();
+    next_version["version"] = Value::from(2);
+    let mut bad_line = good.clone();
+    bad_line["line_items"][0]["quantity"] = Value::from(0);
+    let mut bad_time = good.clone();
+    bad_time["fulfilled_at"] = Value::from("yesterday");
+
+    for (what, body) in [
+        ("a renamed field", renamed),
+        ("a retyped field", retyped),
+        ("another version", next_version),
+        ("a line of zero", bad_line),
+        ("a time that is not RFC 3339", bad_time),
+    ] {
+        assert!(
+            !errors(&validator, &body).is_empty(),
+            "{what} must be rejected"
+        );
+    }
+}
