@@ -140,6 +140,10 @@ fn serve(listener: TcpListener, settings: &Settings, broker: Broker) -> std::io:
     // just as the sender writes the next webhook on it turns that delivery into a connection
     // error and a retry much later.
     .keep_alive(Duration::from_secs(ingress.keep_alive_secs))
+    // A connection can be idle before its first request too (a proxy's pool keeps one it dialed
+    // for a request another connection served): actix-web's first-request head timeout (5 s by
+    // default) would answer it 408 just as the proxy writes a webhook on it.
+    .client_request_timeout(Duration::from_secs(ingress.keep_alive_secs))
     // A draining request waits at most the ack budget for its confirm; one more second covers
     // writing the answer.
     .shutdown_timeout(ack_budget.as_secs() + 1)

@@ -138,7 +138,8 @@ impl Application {
         let state = web::Data::new(AppState::new(&settings, Fulfiller::new(pool, stripe))?);
         metrics::register();
         let sweeper = tokio::spawn(sweep_limiters(state.clone()));
-        let server = run(listener, state)?;
+        let keep_alive = Duration::from_secs(settings.landing.keep_alive_secs);
+        let server = run(listener, state, keep_alive)?;
         Ok(Self {
             port,
             server,
@@ -216,8 +217,13 @@ fn database_settings(settings: &Settings) -> DatabaseSettings {
     database
 }
 
-/// The HTTP server on `listener`, with every route and middleware.
-pub fn run(listener: TcpListener, state: web::Data<AppState>) -> std::io::Result<Server> {
+/// The HTTP server on `listener`, with every route and middleware. An idle connection stays open
+/// for `keep_alive`, before its first request as between two (see `landing.keep_alive_secs`).
+pub fn run(
+    listener: TcpListener,
+    state: web::Data<AppState>,
+    keep_alive: Duration,
+) -> std::io::Result<Server> {
     let server = HttpServer::new(move || {
         App::new()
             .wrap(headers::security())
@@ -228,6 +234,10 @@ pub fn run(listener: TcpListener, state: web::Data<AppState>) -> std::io::Result
     // Signals are handled by `Application::run_until_terminated`, not by every server built
     // (tests build many in one process).
     .disable_signals()
+    .keep_alive(keep_alive)
+    // actix-web's first-request head timeout (5 s by default) would otherwise close, with a 408,
+    // a connection the proxy in front pooled before using it.
+    .client_request_timeout(keep_alive)
     .shutdown_timeout(SHUTDOWN_TIMEOUT_SECS)
     .listen(listener)?
     .run();

@@ -119,7 +119,7 @@ pub struct IngressSettings {
     pub body_limit_bytes: usize,
     /// Longest wait for a request's whole body, from the end of its headers.
     pub body_read_timeout_ms: u64,
-    /// How long an idle connection stays open.
+    /// How long an idle connection stays open, before its first request or between two.
     pub keep_alive_secs: u64,
     pub ack_budget_ms: u64,
     pub retry_after_secs: u32,
@@ -170,6 +170,8 @@ pub struct LandingSettings {
     pub client_ip_header: String,
     /// How long `/readyz` reuses its last check of Stripe.
     pub stripe_check_secs: u64,
+    /// How long an idle connection stays open, before its first request or between two.
+    pub keep_alive_secs: u64,
 }
 
 impl LandingSettings {

@@ -6,6 +6,8 @@
 
 mod deploy_support;
 
+use std::time::Duration;
+
 use deploy_support::{compose_config, repo_root, run_in_repo};
 use serde_json::Value;
 
@@ -227,4 +229,45 @@ fn the_caddyfile_is_valid_in_both_tls_modes_and_routes_nothing_operational() {
     assert!(first.to_string().contains("\"status_code\":404"), "{first}");
     let proxied = routes.to_string();
     assert!(proxied.contains("\"name\":\"ingress\"") && proxied.contains("\"name\":\"landing\""));
+}
+
+#[test]
+fn the_edge_closes_an_idle_upstream_connection_before_the_service_would() {
+    let config = adapt("automatic").expect("the Caddyfile adapts");
+    let defaults = shared::Settings::load_from(shared::settings::Uses::COMMON, Vec::new())
+        .expect("the default settings load");
+    let service_keeps = Duration::from_secs(
+        defaults
+            .ingress
+            .keep_alive_secs
+            .min(defaults.landing.keep_alive_secs),
+    );
+    let mut proxies = Vec::new();
+    collect_handlers(&config, "reverse_proxy", &mut proxies);
+    assert_eq!(proxies.len(), 2, "one proxy to ingress, one to landing");
+    for proxy in proxies {
+        let idle_ns = proxy["transport"]["keep_alive"]["idle_timeout"]
+            .as_u64()
+            .unwrap_or_else(|| panic!("the edge bounds its idle upstream connections: {proxy}"));
+        assert!(
+            Duration::from_nanos(idle_ns) < service_keeps,
+            "the edge keeps idle connections {:?}, the services {service_keeps:?}: the edge \
+             would write requests on connections the services are closing",
+            Duration::from_nanos(idle_ns)
+        );
+    }
+}
+
+/// Every object in `value` whose `handler` is `name`.
+fn collect_handlers<'a>(value: &'a Value, name: &str, found: &mut Vec<&'a Value>) {
+    match value {
+        Value::Object(map) => {
+            if map.get("handler").and_then(Value::as_str) == Some(name) {
+                found.push(value);
+            }
+            map.values().for_each(|v| collect_handlers(v, name, found));
+        }
+        Value::Array(items) => items.iter().for_each(|v| collect_handlers(v, name, found)),
+        _ => {}
+    }
 }

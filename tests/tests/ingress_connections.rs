@@ -5,6 +5,11 @@
 //! answer, and is retried later for nothing. actix-web's default keep-alive is 5 s: at a steady
 //! trickle of webhooks after a burst (the burst grew the sender's pool, the trickle leaves most
 //! of it idle), the live cluster run saw exactly that.
+//!
+//! A connection can also be idle before its first request: a proxy's pool (Go's, in the edge)
+//! keeps a connection it dialed for a request that another connection served first. actix-web
+//! answers such a connection 408 after its first-request head timeout (5 s by default), and a
+//! webhook the proxy writes on it at that moment gets the 408: the live cluster run saw that too.
 
 mod ingress_support;
 
@@ -72,5 +77,22 @@ async fn an_idle_connection_still_answers_after_several_seconds() {
         health_on(&mut stream).await.as_deref(),
         Ok("HTTP/1.1 200 OK"),
         "the same connection answers after {IDLE:?} idle"
+    );
+}
+
+#[tokio::test]
+async fn a_connection_idle_before_its_first_request_still_answers_after_several_seconds() {
+    let ingress = TestIngress::spawn().await;
+    let mut stream = TcpStream::connect(("127.0.0.1", ingress.port))
+        .await
+        .expect("connect to the ingress");
+    stream.set_nodelay(true).unwrap();
+    // Not a wait for anything to settle: the idle time before the first request is what is
+    // tested.
+    tokio::time::sleep(IDLE).await;
+    assert_eq!(
+        health_on(&mut stream).await.as_deref(),
+        Ok("HTTP/1.1 200 OK"),
+        "a connection's first request answers after {IDLE:?} idle"
     );
 }

@@ -315,3 +315,34 @@ async fn a_graceful_stop_closes_the_port() {
         .await;
     assert!(refused.is_err(), "the port is closed after the stop");
 }
+
+/// The edge pools connections it dialed and has not used yet; landing must not answer such a
+/// connection 408 when its first request comes a few seconds later (actix-web's default first-
+/// request timeout is 5 s), or a customer's click gets an error page.
+#[tokio::test]
+async fn a_connection_idle_before_its_first_request_still_gets_its_page() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let landing = Landing::start().await;
+    let address = landing.address.trim_start_matches("http://");
+    let mut stream = tokio::net::TcpStream::connect(address)
+        .await
+        .expect("connect to landing");
+    // Not a wait for anything to settle: the idle time before the first request is what is
+    // tested (longer than actix-web's 5 s default, shorter than the edge's 60 s pool).
+    tokio::time::sleep(Duration::from_secs(8)).await;
+    stream
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: landing\r\n\r\n")
+        .await
+        .expect("the connection is still open");
+    let mut answer = [0u8; 64];
+    let n = tokio::time::timeout(Duration::from_secs(5), stream.read(&mut answer))
+        .await
+        .expect("answered within 5 s")
+        .expect("read the answer");
+    let status_line = String::from_utf8_lossy(&answer[..n]);
+    assert!(
+        status_line.starts_with("HTTP/1.1 200"),
+        "the first request after 8 s idle: {status_line:?}"
+    );
+}

@@ -248,6 +248,9 @@ impl Settings {
         if ingress.ack_budget_ms == 0 {
             return invalid("ingress.ack_budget_ms", "must be above zero");
         }
+        if ingress.keep_alive_secs == 0 {
+            return invalid("ingress.keep_alive_secs", "must be at least 1");
+        }
         if ingress.confirm_channels == 0 {
             return invalid("ingress.confirm_channels", "must be at least 1");
         }
@@ -282,6 +285,9 @@ impl Settings {
         }
         if landing.stripe_check_secs == 0 {
             return invalid("landing.stripe_check_secs", "must be at least 1");
+        }
+        if landing.keep_alive_secs == 0 {
+            return invalid("landing.keep_alive_secs", "must be at least 1");
         }
         Ok(())
     }

@@ -102,6 +102,16 @@ fn a_bad_value_is_reported_with_its_key() {
     let err =
         Settings::load_from(Uses::ALL, vars(&[("APP_WORKER__HAND_BACK_MAX_MS", "0")])).unwrap_err();
     assert!(err.to_string().contains("worker.hand_back_max_ms"), "{err}");
+    // No keep-alive would also mean no bound on a first request's head (actix-web reads 0 as
+    // "never"): refused, naming the key.
+    for key in ["ingress", "landing"] {
+        let var = format!("APP_{}__KEEP_ALIVE_SECS", key.to_uppercase());
+        let err = Settings::load_from(Uses::ALL, vars(&[(var.as_str(), "0")])).unwrap_err();
+        assert!(
+            err.to_string().contains(&format!("{key}.keep_alive_secs")),
+            "{err}"
+        );
+    }
 }
 
 #[test]

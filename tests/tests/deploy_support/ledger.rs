@@ -248,6 +248,13 @@ pub async fn assert_nothing_lost_or_duplicated(
             },
         };
         let at = (attempt["sent_at_ms"].as_i64().unwrap_or(0) - load_began_ms) as f64 / 1000.0;
+        if what != "HTTP 503" {
+            // What the sender saw, for telling a slow answer from a stale connection's.
+            println!(
+                "[ledger] {what} at {at:.3} s, answered after {} ms",
+                attempt["duration_ms"]
+            );
+        }
         refused.entry(what).or_default().push(at);
     }
     let windows: BTreeMap<&String, Vec<(usize, f64, f64)>> = refused
