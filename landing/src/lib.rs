@@ -27,7 +27,7 @@
 //! shop's form tokens and checks them at checkout; [`metrics`] counts pages by outcome and times
 //! them; [`routes::ops`] serves `/healthz`, `/readyz` (Stripe's part from [`stripe_check`],
 //! never a call per probe) and `/metrics`, and [`routes::assets`] the stylesheet and script,
-//! compiled into the binary (no CDN).
+//! compiled into the binary (no CDN); [`shop_name`] is the name every page shows.
 
 pub mod access_log;
 pub mod attempts;
@@ -39,6 +39,7 @@ pub mod metrics;
 pub mod pages;
 pub mod rate_limit;
 pub mod routes;
+pub mod shop_name;
 pub mod startup;
 pub mod stripe_check;
 

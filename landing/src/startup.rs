@@ -127,6 +127,7 @@ impl Application {
     /// down), binds `landing.host:landing.port`, and builds the server without running it yet.
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
         settings.check(Uses::LANDING)?;
+        crate::shop_name::set(&settings.landing.shop_name);
         let pool =
             shared::store::pool(&database_settings(&settings)).context("database settings")?;
         let stripe = StripeClient::new(&settings.stripe).context("building the Stripe client")?;

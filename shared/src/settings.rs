@@ -172,6 +172,8 @@ pub struct LandingSettings {
     pub stripe_check_secs: u64,
     /// How long an idle connection stays open, before its first request or between two.
     pub keep_alive_secs: u64,
+    /// The shop's name on every page (the Stripe account's business name should match it).
+    pub shop_name: String,
 }
 
 impl LandingSettings {

@@ -387,3 +387,32 @@ async fn a_customer_named_like_the_seed_is_thanked_by_name() {
 
     page.assert_shows(&["<h1 id=\"receipt-title\">Thanks for your order, Jenny Rosen!</h1>"]);
 }
+
+#[tokio::test]
+async fn every_page_shows_the_configured_shop_name_escaped() {
+    let landing = Landing::start_with(&[("APP_LANDING__SHOP_NAME", "Harbour & <Co>")]).await;
+
+    for path in ["/", "/order/cancel", "/no-such-page"] {
+        let page = landing.get(path).await;
+        page.assert_shows(&[
+            "· Harbour &#38; &#60;Co&#62;</title>",
+            "<span>Harbour &#38; &#60;Co&#62;</span>",
+        ]);
+        assert!(!page.body.contains("Corner Store"), "{path}: {}", page.body);
+    }
+}
+
+#[tokio::test]
+async fn a_blank_shop_name_stops_landing_naming_the_setting() {
+    let vars: Vec<(String, String)> = [
+        ("APP_STRIPE__SECRET_KEY", tests::SIM_KEY),
+        ("APP_STRIPE__API_BASE", "http://127.0.0.1:1"),
+        ("APP_LANDING__SHOP_NAME", "  "),
+    ]
+    .iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    let error = shared::Settings::load_from(shared::settings::Uses::LANDING, vars)
+        .expect_err("a blank shop name is refused");
+    assert!(error.to_string().contains("landing.shop_name"), "{error}");
+}

@@ -286,6 +286,10 @@ impl Settings {
         if landing.stripe_check_secs == 0 {
             return invalid("landing.stripe_check_secs", "must be at least 1");
         }
+        let shop_name = landing.shop_name.trim();
+        if shop_name.is_empty() || shop_name.chars().count() > 80 {
+            return invalid("landing.shop_name", "must be 1 to 80 characters");
+        }
         if landing.keep_alive_secs == 0 {
             return invalid("landing.keep_alive_secs", "must be at least 1");
         }
