@@ -161,6 +161,23 @@ def main(base_url):
     names = {p.product.name for p in prices.auto_paging_iter()}
     check("Stripe T-shirt" in names, f"catalog product names {names}")
 
+    # A session for a known customer, read back as the seeds' success page does.
+    customer = stripe.Customer.create(name="Jenny Rosen", email="jenny.rosen@example.com")
+    check(customer.id.startswith("cus_"), f"customer id {customer.id}")
+    for_customer = stripe.checkout.Session.create(
+        mode="payment",
+        customer=customer.id,
+        line_items=[{"price": "price_mug", "quantity": 1}],
+        success_url="https://shop.test/ok?session_id={CHECKOUT_SESSION_ID}",
+    )
+    check(for_customer.customer == customer.id, "the session names its customer")
+    check(
+        stripe.Customer.retrieve(for_customer.customer).name == "Jenny Rosen",
+        "the customer's name, as the seeds' success page reads it",
+    )
+    expanded = stripe.checkout.Session.retrieve(for_customer.id, expand=["customer"])
+    check(expanded.customer.name == "Jenny Rosen", "expand=['customer'] gives the object")
+
     print("sdk-check: all checks passed")
 
 

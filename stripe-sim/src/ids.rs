@@ -45,6 +45,11 @@ pub fn product() -> String {
     with_prefix("prod_", 14)
 }
 
+/// A Customer (`POST /v1/customers`).
+pub fn customer() -> String {
+    with_prefix("cus_", 14)
+}
+
 /// One delivery of an event to one webhook endpoint (a simulator-only object).
 pub fn webhook_delivery() -> String {
     with_prefix("whdel_", 24)

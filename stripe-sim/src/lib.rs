@@ -71,8 +71,9 @@ pub use pagination::{DEFAULT_LIMIT, MAX_LIMIT};
 pub use startup::RunningSim;
 pub use state::{AttemptOutcome, Delivery, DeliveryAttempt, DeliveryStatus, WebhookWait};
 pub use state::{
-    CreateSession, CreatedFilter, Customer, Fault, FaultKind, InlinePrice, LineItemParams,
-    PaymentOutcome, PriceSpec, RouteMatch, SimState, EVENT_RETENTION_SECS, MAX_LINE_ITEMS,
+    CreateCustomer, CreateSession, CreatedFilter, Customer, Fault, FaultKind, InlinePrice,
+    LineItemParams, PaymentOutcome, PriceSpec, RouteMatch, SimState, EVENT_RETENTION_SECS,
+    MAX_LINE_ITEMS,
 };
 pub use webhooks::config::{
     AsyncPaymentOutcome, DelayedPaymentResolution, WebhookEndpoint, WebhookFaults,

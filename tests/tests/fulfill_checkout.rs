@@ -422,3 +422,61 @@ async fn a_frozen_holder_of_the_sessions_lock_gets_a_transient_error_quickly_and
         1
     );
 }
+
+#[tokio::test]
+async fn a_session_made_for_a_customer_thanks_the_customer_by_the_merchants_name_in_one_call() {
+    let stack = TestStack::start().await;
+    let customer = stack
+        .sim
+        .state
+        .create_customer(stripe_sim::CreateCustomer {
+            name: Some("Jenny Rosen".into()),
+            email: Some("jenny.rosen@example.com".into()),
+            ..Default::default()
+        })
+        .unwrap();
+    let session = stack
+        .sim
+        .state
+        .create_session(stripe_sim::CreateSession {
+            line_items: vec![stripe_sim::LineItemParams::catalog("price_mug", 1)],
+            success_url: Some("http://127.0.0.1/ok?session_id={CHECKOUT_SESSION_ID}".into()),
+            customer: customer["id"].as_str().map(str::to_owned),
+            ..Default::default()
+        })
+        .unwrap();
+    let id = shared::CheckoutSessionId::parse(session["id"].as_str().unwrap()).unwrap();
+    // What was typed on the payment page differs from the merchant's record.
+    let typed = stripe_sim::Customer {
+        name: "J R".into(),
+        email: "jenny.rosen@example.com".into(),
+    };
+    stack
+        .sim
+        .state
+        .complete_session(id.as_str(), PaymentOutcome::Paid, typed)
+        .unwrap();
+    let calls_before = stack.sim.state.request_count();
+
+    let outcome = stack
+        .fulfiller
+        .fulfill_checkout(&id, Trigger::Webhook)
+        .await
+        .unwrap();
+    let FulfillmentOutcome::Fulfilled { order, newly: true } = outcome else {
+        panic!("expected a new fulfillment, got {outcome:?}");
+    };
+    assert_eq!(order.customer_name.as_deref(), Some("Jenny Rosen"));
+    let stored: Option<String> =
+        sqlx::query_scalar("SELECT customer_name FROM checkout_orders WHERE session_id = $1")
+            .bind(id.as_str())
+            .fetch_one(&stack.db.pool)
+            .await
+            .unwrap();
+    assert_eq!(stored.as_deref(), Some("Jenny Rosen"));
+    assert_eq!(
+        stack.sim.state.request_count() - calls_before,
+        1,
+        "the customer comes expanded with the session, not from a second call"
+    );
+}

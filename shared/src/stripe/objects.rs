@@ -45,6 +45,23 @@ pub struct CustomerDetails {
     pub email: Option<String>,
 }
 
+/// A Customer object, as far as the product reads it.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct Customer {
+    pub id: String,
+    pub name: Option<String>,
+    pub email: Option<String>,
+}
+
+/// `session.customer`: an id, or the object when the session is retrieved with
+/// `expand[]=customer` (which the product always asks for, so the name costs no second call).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum SessionCustomer {
+    Expanded(Customer),
+    Id(String),
+}
+
 #[derive(Debug, Clone, Deserialize)]
 pub struct CheckoutSession {
     pub id: String,
@@ -56,6 +73,9 @@ pub struct CheckoutSession {
     pub currency: Option<String>,
     pub amount_subtotal: Option<i64>,
     pub amount_total: Option<i64>,
+    /// The Customer the merchant created the session for, if any.
+    #[serde(default)]
+    pub customer: Option<SessionCustomer>,
     pub customer_details: Option<CustomerDetails>,
     pub customer_email: Option<String>,
     /// An id, or the object when expanded; we only keep the id.
@@ -76,10 +96,19 @@ impl CheckoutSession {
             && self.mode.as_deref() != Some("setup")
     }
 
+    /// The name to thank: the Customer object's when the session was made for one (the
+    /// merchant's own record of the person, as the seeds' success page reads it), otherwise
+    /// what was entered on the payment page.
     pub fn customer_name(&self) -> Option<&str> {
-        self.customer_details
-            .as_ref()
-            .and_then(|c| c.name.as_deref())
+        let from_customer = match &self.customer {
+            Some(SessionCustomer::Expanded(customer)) => customer.name.as_deref(),
+            _ => None,
+        };
+        from_customer.filter(|n| !n.trim().is_empty()).or_else(|| {
+            self.customer_details
+                .as_ref()
+                .and_then(|c| c.name.as_deref())
+        })
     }
 
     pub fn customer_email(&self) -> Option<&str> {
@@ -228,6 +257,35 @@ mod tests {
         assert!(!session("open", "paid", "payment").is_fulfillable());
         assert!(!session("expired", "unpaid", "payment").is_fulfillable());
         assert!(!session("complete", "unpaid", "payment").is_fulfillable());
+    }
+
+    fn paid_by(customer: serde_json::Value) -> CheckoutSession {
+        serde_json::from_value(serde_json::json!({
+            "id": "cs_test_a", "status": "complete", "payment_status": "paid", "livemode": false,
+            "created": 1, "customer": customer,
+            "customer_details": {"name": "J. Rosen (card)", "email": "j@example.com"}
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn the_customer_objects_name_wins_over_what_was_typed_on_the_payment_page() {
+        let expanded = paid_by(serde_json::json!({"id": "cus_1", "object": "customer",
+                                                  "name": "Jenny Rosen", "email": null}));
+        assert_eq!(expanded.customer_name(), Some("Jenny Rosen"));
+        // Not expanded, deleted, or nameless: the name typed on the payment page.
+        for customer in [
+            serde_json::json!("cus_1"),
+            serde_json::json!({"id": "cus_1", "object": "customer", "deleted": true}),
+            serde_json::json!({"id": "cus_1", "object": "customer", "name": " "}),
+            serde_json::Value::Null,
+        ] {
+            assert_eq!(
+                paid_by(customer.clone()).customer_name(),
+                Some("J. Rosen (card)"),
+                "{customer}"
+            );
+        }
     }
 
     #[test]

@@ -35,9 +35,30 @@ pub(super) fn routes(cfg: &mut web::ServiceConfig) {
     );
 }
 
-/// Whether `expand` asks for `line_items`; nothing else on a session is expandable here.
-fn expands_line_items(params: &Params) -> Result<bool, SimError> {
-    Ok(!params.expand(&["line_items"])?.is_empty())
+/// What `expand` asks for on a session: its `line_items`, its `customer`, or both.
+struct Expansion {
+    line_items: bool,
+    customer: bool,
+}
+
+impl Expansion {
+    fn parse(params: &Params) -> Result<Self, SimError> {
+        let paths = params.expand(&["customer", "line_items"])?;
+        let asks = |path: &str| paths.iter().any(|p| p == path);
+        Ok(Expansion {
+            line_items: asks("line_items"),
+            customer: asks("customer"),
+        })
+    }
+
+    /// The session `id` as the API renders it with these expansions.
+    fn retrieve(&self, state: &SimState, id: &str) -> Result<serde_json::Value, SimError> {
+        let mut session = state.retrieve_session(id, self.line_items)?;
+        if self.customer {
+            state.expand_customer(&mut session);
+        }
+        Ok(session)
+    }
 }
 
 async fn create(
@@ -46,14 +67,14 @@ async fn create(
     state: web::Data<SimState>,
 ) -> Result<HttpResponse, SimError> {
     let params = Params::from_form(&body)?;
-    let expand = expands_line_items(&params)?;
+    let expand = Expansion::parse(&params)?;
     idempotent(&req, &state, &params, || {
         let session = state.create_session(create_session_params::parse(&params)?)?;
-        if !expand {
+        if !expand.line_items && !expand.customer {
             return Ok(session);
         }
         let id = session["id"].as_str().expect("a session has an id");
-        state.retrieve_session(id, true)
+        expand.retrieve(&state, id)
     })
 }
 
@@ -64,8 +85,7 @@ async fn retrieve(
 ) -> Result<HttpResponse, SimError> {
     let params = Params::from_query(req.query_string())?;
     params.check_known(&["expand"], &[], "GET /v1/checkout/sessions/{session}")?;
-    let expand = expands_line_items(&params)?;
-    state.retrieve_session(&path, expand).map(ok)
+    Expansion::parse(&params)?.retrieve(&state, &path).map(ok)
 }
 
 async fn line_items(
@@ -136,9 +156,9 @@ async fn expire(
         &[],
         "POST /v1/checkout/sessions/{session}/expire",
     )?;
-    let expand = expands_line_items(&params)?;
+    let expand = Expansion::parse(&params)?;
     idempotent(&req, &state, &params, || {
         state.expire_session(&path)?;
-        state.retrieve_session(&path, expand)
+        expand.retrieve(&state, &path)
     })
 }

@@ -17,6 +17,7 @@ const ENDPOINT: &str = "POST /v1/checkout/sessions";
 const SUPPORTED: &[&str] = &[
     "cancel_url",
     "client_reference_id",
+    "customer",
     "customer_email",
     "expand",
     "expires_at",
@@ -41,7 +42,6 @@ const STRIPE_ONLY: &[&str] = &[
     "currency",
     "custom_fields",
     "custom_text",
-    "customer",
     "customer_creation",
     "customer_update",
     "discounts",
@@ -125,6 +125,7 @@ pub(crate) fn parse(params: &Params) -> Result<CreateSession, SimError> {
         line_items,
         success_url: params.string("success_url")?,
         cancel_url: params.string("cancel_url")?,
+        customer: params.string("customer")?,
         customer_email: params.string("customer_email")?,
         client_reference_id: params.string("client_reference_id")?,
         metadata: metadata(params.get("metadata"))?,
@@ -206,7 +207,7 @@ fn price_data(base: &str, data: &Value) -> Result<InlinePrice, SimError> {
 
 /// `metadata[key]=value`. An empty value unsets a key at Stripe, so on create it is dropped; a
 /// bare `metadata=` (clear all) is an empty map.
-fn metadata(v: Option<&Value>) -> Result<BTreeMap<String, String>, SimError> {
+pub(super) fn metadata(v: Option<&Value>) -> Result<BTreeMap<String, String>, SimError> {
     let map: &Map<String, Value> = match v {
         None => return Ok(BTreeMap::new()),
         Some(Value::String(s)) if s.is_empty() => return Ok(BTreeMap::new()),

@@ -3,6 +3,7 @@
 mod auth;
 mod checkout_sessions;
 mod create_session_params;
+mod customers;
 mod events;
 mod gate;
 mod params;
@@ -20,6 +21,7 @@ pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
         web::scope("/v1")
             .wrap(from_fn(gate::v1_gate))
             .configure(checkout_sessions::routes)
+            .configure(customers::routes)
             .configure(events::routes)
             .configure(prices::routes)
             .default_service(web::to(unrecognized)),

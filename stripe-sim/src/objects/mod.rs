@@ -5,6 +5,7 @@
 //! ([`template::Fill`] checks that), so a response can neither miss a field the real API has nor
 //! leak a fixture's sample value.
 
+pub(crate) mod customer;
 pub(crate) mod event;
 pub(crate) mod line_item;
 pub(crate) mod list;

@@ -48,7 +48,7 @@ pub(crate) fn render(s: &SessionRecord) -> Value {
                 "terms_of_service_acceptance": null
             }),
         )
-        .set("customer", Value::Null)
+        .set("customer", s.customer_id.clone())
         .set("customer_account", Value::Null)
         .set("customer_creation", "if_required")
         .set("customer_details", customer_details(s))

@@ -37,6 +37,8 @@ pub struct CreateSession {
     pub line_items: Vec<LineItemParams>,
     pub success_url: Option<String>,
     pub cancel_url: Option<String>,
+    /// A Customer (`cus_…`) this session is for; it must exist.
+    pub customer: Option<String>,
     pub customer_email: Option<String>,
     pub client_reference_id: Option<String>,
     pub metadata: BTreeMap<String, String>,
@@ -54,6 +56,7 @@ impl Default for CreateSession {
             line_items: Vec::new(),
             success_url: None,
             cancel_url: None,
+            customer: None,
             customer_email: None,
             client_reference_id: None,
             metadata: BTreeMap::new(),
@@ -125,6 +128,7 @@ impl SimState {
         for (param, value) in [
             ("success_url", &p.success_url),
             ("cancel_url", &p.cancel_url),
+            ("customer", &p.customer),
             ("customer_email", &p.customer_email),
             ("client_reference_id", &p.client_reference_id),
             ("locale", &p.locale),
@@ -150,6 +154,7 @@ impl SimState {
             }
         }
         check_metadata(&p.metadata)?;
+        self.check_customer(&p)?;
         let line_items = self.build_line_items(&p.line_items, now)?;
         let currency = line_items[0].price.currency.clone();
         let amount_total = line_items
@@ -194,10 +199,26 @@ impl SimState {
             status: SessionStatus::Open,
             payment_status: PaymentStatus::Unpaid,
             customer: None,
+            customer_id: p.customer,
             payment_intent: None,
             delayed_payment: DelayedPayment::NotApplicable,
             line_items,
         })
+    }
+
+    /// `customer` names an existing Customer, and Stripe takes the email from it: giving
+    /// `customer_email` as well is refused.
+    fn check_customer(&self, p: &CreateSession) -> Result<(), SimError> {
+        let Some(id) = &p.customer else {
+            return Ok(());
+        };
+        if p.customer_email.is_some() {
+            return Err(SimError::exclusive_params("customer", "customer_email"));
+        }
+        if !self.has_customer(id) {
+            return Err(SimError::missing_reference("customer", id, "customer"));
+        }
+        Ok(())
     }
 
     fn build_line_items(

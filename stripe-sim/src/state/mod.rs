@@ -8,6 +8,7 @@ mod account_limit;
 pub(crate) mod catalog;
 mod clock;
 mod create_session;
+mod customers;
 mod deliveries;
 pub(crate) mod events;
 mod faults;
@@ -25,6 +26,7 @@ use serde_json::{json, Value};
 use tokio::sync::{broadcast, watch};
 
 pub use create_session::{CreateSession, InlinePrice, LineItemParams, PriceSpec, MAX_LINE_ITEMS};
+pub use customers::CreateCustomer;
 pub(crate) use deliveries::unix_ms;
 pub use deliveries::{AttemptOutcome, Delivery, DeliveryAttempt, DeliveryStatus, WebhookWait};
 pub use events::{CreatedFilter, EVENT_RETENTION_SECS};

@@ -103,9 +103,21 @@ pub(crate) struct SessionRecord {
     pub status: SessionStatus,
     pub payment_status: PaymentStatus,
     pub customer: Option<Customer>,
+    /// The Customer object the session was created for (`customer=cus_…`), if any.
+    pub customer_id: Option<String>,
     pub payment_intent: Option<String>,
     pub delayed_payment: DelayedPayment,
     pub line_items: Vec<LineItemRecord>,
+}
+
+/// A Customer object: the merchant's record of a person, created through the API.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct CustomerRecord {
+    pub id: String,
+    pub created: i64,
+    pub name: Option<String>,
+    pub email: Option<String>,
+    pub metadata: BTreeMap<String, String>,
 }
 
 /// An event, stored fully rendered: its `data.object` is a snapshot taken when it happened and

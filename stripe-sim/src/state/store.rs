@@ -1,4 +1,4 @@
-//! The mutable data behind one lock: sessions and events.
+//! The mutable data behind one lock: sessions, their customers and events.
 //!
 //! One `std::sync::Mutex` guards both because a transition changes a session and records its
 //! event in one step: a reader never sees a completed session without its
@@ -9,7 +9,7 @@ use std::collections::HashMap;
 
 use serde_json::Value;
 
-use super::records::{EventRecord, SessionRecord};
+use super::records::{CustomerRecord, EventRecord, SessionRecord};
 use crate::{ids, objects};
 
 #[derive(Debug, Default)]
@@ -17,6 +17,8 @@ pub(crate) struct Store {
     /// Source of `seq` for sessions and events: creation order across both.
     next_seq: u64,
     pub sessions: HashMap<String, SessionRecord>,
+    /// In the same lock as sessions, so a session never names a customer that is not there.
+    pub customers: HashMap<String, CustomerRecord>,
     /// Events in creation order.
     pub events: Vec<EventRecord>,
     pub event_index: HashMap<String, usize>,
