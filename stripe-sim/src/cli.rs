@@ -51,6 +51,9 @@ pub struct ServeArgs {
     /// as Stripe's 25 in test mode or 100 live; unset: unlimited.
     #[arg(long, env = "STRIPE_SIM_RATE_LIMIT_PER_SEC")]
     pub rate_limit_per_sec: Option<std::num::NonZeroU32>,
+    /// The account's business name, shown on the hosted payment page (the shop's name).
+    #[arg(long, env = "STRIPE_SIM_BUSINESS_NAME", default_value = crate::config::DEFAULT_BUSINESS_NAME)]
+    pub business_name: String,
     /// Webhook endpoints, secrets, retries, redirect wait and delivery faults.
     #[command(flatten)]
     pub delivery: crate::webhooks::args::DeliveryArgs,
@@ -67,6 +70,7 @@ impl ServeArgs {
             catalog,
             public_base_url: self.public_base_url.clone(),
             rate_limit_per_sec: self.rate_limit_per_sec,
+            business_name: self.business_name.clone(),
             ..SimConfig::default()
         };
         self.delivery.apply(&mut config)?;

@@ -44,7 +44,14 @@ pub struct SimConfig {
     /// sends them; past it, 429 `rate_limit` as Stripe answers (25 in test mode, 100 live).
     /// `None` (the default): unlimited.
     pub rate_limit_per_sec: Option<NonZeroU32>,
+    /// The account's business name, which the hosted payment page shows above the amount: the
+    /// merchant's shop, so the customer recognises whom they pay.
+    pub business_name: String,
 }
+
+/// The business name of an account nobody named; the shop's default name, so the two pages
+/// agree out of the box.
+pub const DEFAULT_BUSINESS_NAME: &str = "Corner Store";
 
 impl Default for SimConfig {
     fn default() -> Self {
@@ -59,6 +66,7 @@ impl Default for SimConfig {
             delayed_payment: None,
             webhook_faults: WebhookFaults::default(),
             rate_limit_per_sec: None,
+            business_name: DEFAULT_BUSINESS_NAME.to_string(),
         }
     }
 }
@@ -148,6 +156,15 @@ pub fn load_catalog(path: &Path) -> anyhow::Result<Vec<CatalogPrice>> {
 }
 
 /// Rejects a catalog the API could not serve consistently.
+/// A business name is 1 to 80 characters, not all blank (the shop's own rule).
+pub fn validate_business_name(name: &str) -> anyhow::Result<()> {
+    let length = name.trim().chars().count();
+    if length == 0 || name.chars().count() > 80 {
+        bail!("the business name (--business-name, STRIPE_SIM_BUSINESS_NAME) must be 1 to 80 characters");
+    }
+    Ok(())
+}
+
 pub fn validate_catalog(catalog: &[CatalogPrice]) -> anyhow::Result<()> {
     let mut product_names: HashMap<&str, &str> = HashMap::new();
     let mut price_ids = std::collections::HashSet::new();

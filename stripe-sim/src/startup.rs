@@ -8,7 +8,7 @@ use actix_web::{web, App, HttpServer};
 use tokio::task::JoinHandle;
 use tokio_util::sync::{CancellationToken, DropGuard};
 
-use crate::config::{validate_catalog, validate_delivery, SimConfig};
+use crate::config::{validate_business_name, validate_catalog, validate_delivery, SimConfig};
 use crate::state::SimState;
 use crate::{api, checkout_page, control, request_id, webhooks};
 
@@ -42,6 +42,7 @@ impl RunningSim {
     /// Starts on a socket the caller bound (so the port is known, or chosen, before start).
     pub async fn start_on(config: SimConfig, listener: TcpListener) -> anyhow::Result<RunningSim> {
         validate_catalog(&config.catalog)?;
+        validate_business_name(&config.business_name)?;
         validate_delivery(&config)?;
         let address = listener.local_addr()?;
         let base_url = format!("http://{address}");

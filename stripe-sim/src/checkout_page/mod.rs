@@ -53,9 +53,10 @@ async fn stylesheet() -> HttpResponse {
 
 async fn show(path: web::Path<String>, state: web::Data<SimState>) -> HttpResponse {
     match state.session_record(&path) {
-        Some(session) if session.status == SessionStatus::Open => {
-            respond(StatusCode::OK, &CheckoutPage::new(&session, None, None))
-        }
+        Some(session) if session.status == SessionStatus::Open => respond(
+            StatusCode::OK,
+            &CheckoutPage::new(state.business_name(), &session, None, None),
+        ),
         Some(session) => closed(&session, StatusCode::OK),
         None => unknown_session(),
     }
@@ -76,7 +77,7 @@ async fn pay(
     let payment = match form.validate(today(&state)) {
         Ok(payment) => payment,
         Err(error) => {
-            let page = CheckoutPage::new(&session, Some(form), Some(error));
+            let page = CheckoutPage::new(state.business_name(), &session, Some(form), Some(error));
             return respond(StatusCode::UNPROCESSABLE_ENTITY, &page);
         }
     };
@@ -90,7 +91,8 @@ async fn pay(
                     field: payment_form::field::CARD_NUMBER,
                     message: decline.message,
                 };
-                let page = CheckoutPage::new(&session, Some(form), Some(error));
+                let page =
+                    CheckoutPage::new(state.business_name(), &session, Some(form), Some(error));
                 return respond(StatusCode::PAYMENT_REQUIRED, &page);
             }
         },

@@ -39,6 +39,8 @@ pub(crate) fn respond(status: StatusCode, page: &impl Template) -> HttpResponse 
 #[derive(Debug, Template)]
 #[template(path = "checkout.html")]
 pub(crate) struct CheckoutPage {
+    /// The account's business name: whom the customer pays.
+    pub merchant: String,
     pub session_id: String,
     pub lines: Vec<LineView>,
     pub total: String,
@@ -61,6 +63,7 @@ pub(crate) struct LineView {
 impl CheckoutPage {
     /// The page of `session`, with the form as the customer left it and the error to show.
     pub(crate) fn new(
+        merchant: &str,
         session: &SessionRecord,
         form: Option<PaymentForm>,
         error: Option<FieldError>,
@@ -70,6 +73,7 @@ impl CheckoutPage {
             ..PaymentForm::default()
         });
         CheckoutPage {
+            merchant: merchant.to_string(),
             session_id: session.id.clone(),
             lines: session
                 .line_items

@@ -61,6 +61,8 @@ struct Inner {
     api_keys: Vec<String>,
     /// Prefix of `session.url`, without a trailing slash.
     public_base_url: String,
+    /// Shown on the hosted payment page.
+    business_name: String,
     /// Fixed at start-up, so read without a lock.
     catalog: Catalog,
     clock: SimClock,
@@ -102,6 +104,7 @@ impl SimState {
             inner: Arc::new(Inner {
                 api_keys: config.api_keys.clone(),
                 public_base_url: public_base_url.trim_end_matches('/').to_string(),
+                business_name: config.business_name.clone(),
                 catalog: Catalog::new(&config.catalog, clock.now()),
                 clock,
                 store: Mutex::default(),
@@ -127,6 +130,10 @@ impl SimState {
 
     pub(crate) fn public_base_url(&self) -> &str {
         &self.inner.public_base_url
+    }
+
+    pub(crate) fn business_name(&self) -> &str {
+        &self.inner.business_name
     }
 
     /// The simulator's current Unix time (wall clock plus the offset).

@@ -21,6 +21,35 @@ async fn sim_delivering_to(receiver: &Receiver) -> TestSim {
 }
 
 #[tokio::test]
+async fn the_page_names_the_accounts_business_escaped_and_a_blank_name_stops_the_start() {
+    let t = TestSim::spawn_with(SimConfig {
+        business_name: "Harbour & <Co>".into(),
+        ..SimConfig::default()
+    })
+    .await;
+    let session = t.create_session(&[("price_mug", 1)]).await;
+    let page = t.get_page(session["url"].as_str().unwrap()).await;
+    assert_eq!(page.status, 200);
+    assert_eq!(
+        page.element_text("merchant").as_deref(),
+        Some("Harbour & <Co>")
+    );
+    assert!(
+        !page.text.contains("<Co>"),
+        "the name is escaped: {}",
+        page.text
+    );
+
+    let blank = stripe_sim::RunningSim::start(SimConfig {
+        business_name: "  ".into(),
+        ..SimConfig::default()
+    })
+    .await;
+    let error = blank.err().expect("a blank business name is refused");
+    assert!(error.to_string().contains("business name"), "{error}");
+}
+
+#[tokio::test]
 async fn the_page_shows_the_line_items_the_total_and_every_payment_field() {
     let t = TestSim::spawn().await;
     let session = t
