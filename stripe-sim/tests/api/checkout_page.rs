@@ -45,7 +45,9 @@ async fn the_page_names_the_accounts_business_escaped_and_a_blank_name_stops_the
         ..SimConfig::default()
     })
     .await;
-    let error = blank.err().expect("a blank business name is refused");
+    let Err(error) = blank else {
+        panic!("a blank business name is refused");
+    };
     assert!(error.to_string().contains("business name"), "{error}");
 }
 
