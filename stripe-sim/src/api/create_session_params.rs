@@ -206,7 +206,7 @@ fn price_data(base: &str, data: &Value) -> Result<InlinePrice, SimError> {
 
 /// `metadata[key]=value`. An empty value unsets a key at Stripe, so on create it is dropped; a
 /// bare `metadata=` (clear all) is an empty map.
-fn metadata(v: Option<&Value>) -> Result<BTreeMap<String, String>, SimError> {
+pub(super) fn metadata(v: Option<&Value>) -> Result<BTreeMap<String, String>, SimError> {
     let map: &Map<String, Value> = match v {
         None => return Ok(BTreeMap::new()),
         Some(Value::String(s)) if s.is_empty() => return Ok(BTreeMap::new()),

@@ -6,6 +6,7 @@ mod create_session_params;
 mod events;
 mod gate;
 mod params;
+mod payment_links;
 mod prices;
 mod respond;
 
@@ -22,6 +23,7 @@ pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
             .configure(checkout_sessions::routes)
             .configure(events::routes)
             .configure(prices::routes)
+            .configure(payment_links::routes)
             .default_service(web::to(unrecognized)),
     );
 }

@@ -8,6 +8,7 @@
 pub(crate) mod event;
 pub(crate) mod line_item;
 pub(crate) mod list;
+pub(crate) mod payment_link;
 pub(crate) mod price;
 pub(crate) mod product;
 pub(crate) mod session;

@@ -106,6 +106,10 @@ pub(crate) struct SessionRecord {
     pub payment_intent: Option<String>,
     pub delayed_payment: DelayedPayment,
     pub line_items: Vec<LineItemRecord>,
+    /// The Payment Link (`plink_…`) whose URL created the session.
+    pub payment_link: Option<String>,
+    /// A link's `after_completion[hosted_confirmation][custom_message]`, shown after payment.
+    pub confirmation_message: Option<String>,
 }
 
 /// An event, stored fully rendered: its `data.object` is a snapshot taken when it happened and
