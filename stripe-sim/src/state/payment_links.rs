@@ -11,7 +11,7 @@ use super::SimState;
 use crate::error::SimError;
 use crate::{ids, objects};
 
-/// The `{CHECKOUT_SESSION_ID}`-free length limit Stripe puts on a redirect URL.
+/// The longest redirect URL accepted (Stripe refuses URLs past a few thousand characters).
 const MAX_REDIRECT_URL_LEN: usize = 2048;
 /// Stripe's limit on `after_completion[hosted_confirmation][custom_message]`.
 const MAX_CUSTOM_MESSAGE_LEN: usize = 500;
