@@ -28,15 +28,20 @@
 //! them; [`routes::ops`] serves `/healthz`, `/readyz` (Stripe's part from [`stripe_check`],
 //! never a call per probe) and `/metrics`, and [`routes::assets`] the stylesheet and script,
 //! compiled into the binary (no CDN); [`shop_name`] is the name every page shows.
+//! [`cli`] and [`payment_links`]: `landing payment-links create` makes a Payment Link per
+//! catalog price that redirects to the success page, so link customers are fulfilled the same
+//! way (their sessions are created by Stripe, not by step 2).
 
 pub mod access_log;
 pub mod attempts;
 pub mod catalog;
+pub mod cli;
 pub mod client_ip;
 pub mod form_token;
 pub mod headers;
 pub mod metrics;
 pub mod pages;
+pub mod payment_links;
 pub mod rate_limit;
 pub mod routes;
 pub mod shop_name;

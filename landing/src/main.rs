@@ -1,12 +1,39 @@
-//! `landing`: settings → telemetry → build → serve until SIGTERM has drained it.
+//! `landing`: settings → telemetry → build → serve until SIGTERM has drained it; or
+//! `landing payment-links create`, which prints one link per line and exits.
 
-use landing::{Application, SERVICE_NAME};
-use shared::settings::Uses;
+use clap::Parser;
+use landing::cli::{Cli, Command, PaymentLinksCommand};
+use landing::{payment_links, Application, SERVICE_NAME};
+use shared::stripe::StripeClient;
 use shared::Settings;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let settings = Settings::load(Uses::LANDING)?;
+    let command = Cli::parse().command.unwrap_or(Command::Serve);
+    let settings = Settings::load(command.uses())?;
+    match command {
+        Command::Serve => serve(settings).await,
+        Command::PaymentLinks(PaymentLinksCommand::Create { price }) => {
+            let stripe = StripeClient::new(&settings.stripe)?;
+            let links = payment_links::create_links(
+                &stripe,
+                &settings.landing.public_base_url,
+                &settings.landing.catalog,
+                price.as_deref(),
+            )
+            .await?;
+            for created in links {
+                println!(
+                    "{}\t{}\t{}",
+                    created.price_id, created.link.id, created.link.url
+                );
+            }
+            Ok(())
+        }
+    }
+}
+
+async fn serve(settings: Settings) -> anyhow::Result<()> {
     let telemetry = shared::telemetry::init(SERVICE_NAME, &settings.log, &settings.telemetry)?;
     let application = Application::build(settings).await?;
     tracing::info!(port = application.port(), "landing listening");

@@ -338,6 +338,7 @@ mod tests {
             amount_total: Some(lines.iter().map(|l| l.2).sum()),
             fulfilled_by: Some("landing".into()),
             fulfilled_at: Some("2026-11-24T14:05:09Z".parse().unwrap()),
+            payment_link: None,
             lines: lines
                 .iter()
                 .enumerate()

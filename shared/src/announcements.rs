@@ -133,6 +133,7 @@ mod tests {
             amount_total: Some(4000),
             fulfilled_by: Some("webhook".into()),
             fulfilled_at: None,
+            payment_link: None,
             lines: vec![OrderLine {
                 line_item_id: "li_1".into(),
                 description: "T-shirt".into(),

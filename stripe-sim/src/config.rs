@@ -99,6 +99,13 @@ pub struct CatalogPrice {
     pub unit_amount: i64,
     /// Lowercase ISO code, as Stripe writes it.
     pub currency: String,
+    /// `false`: an archived price, which Stripe lists but refuses in new Payment Links.
+    #[serde(default = "active_by_default")]
+    pub active: bool,
+}
+
+fn active_by_default() -> bool {
+    true
 }
 
 impl CatalogPrice {
@@ -109,6 +116,7 @@ impl CatalogPrice {
             product_name: name.into(),
             unit_amount,
             currency: currency.into(),
+            active: true,
         }
     }
 }

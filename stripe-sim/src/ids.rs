@@ -20,6 +20,11 @@ pub fn checkout_session() -> String {
     with_prefix("cs_test_", 58)
 }
 
+/// A Payment Link.
+pub fn payment_link() -> String {
+    with_prefix("plink_", 24)
+}
+
 /// A Checkout line item.
 pub fn line_item() -> String {
     with_prefix("li_", 24)

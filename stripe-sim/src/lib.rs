@@ -20,6 +20,7 @@
 //! | `api` | `/v1/*`: the gate (count, authenticate, faults), one file per resource |
 //! | `control` | `/_sim/*`: the test-only control API, and the HTML status page at `/_sim/` |
 //! | `checkout_page` | `/c/pay/{id}`: the hosted payment page (askama templates in `templates/`) |
+//! | `payment_link_page` | `/b/{id}`: a Payment Link's public URL, starting a session per visit |
 //! | [`webhooks`] | signed delivery of every event to the endpoints: retries, faults |
 //! | `form`, `pagination` | Stripe's bracket parameter encoding; cursor pagination |
 //! | [`error`] | [`SimError`], rendered as Stripe's `{"error": {…}}` |
@@ -62,6 +63,7 @@ mod form;
 mod ids;
 mod objects;
 mod pagination;
+mod payment_link_page;
 mod request_id;
 
 pub use checkout_page::{ACK_HEADER, ACK_MS_HEADER};
@@ -69,12 +71,12 @@ pub use config::{default_catalog, CatalogPrice, SimConfig};
 pub use error::SimError;
 pub use pagination::{DEFAULT_LIMIT, MAX_LIMIT};
 pub use startup::RunningSim;
-pub use state::{AttemptOutcome, Delivery, DeliveryAttempt, DeliveryStatus, WebhookWait};
 pub use state::{
-    CreateCustomer, CreateSession, CreatedFilter, Customer, Fault, FaultKind, InlinePrice,
-    LineItemParams, PaymentOutcome, PriceSpec, RouteMatch, SimState, EVENT_RETENTION_SECS,
-    MAX_LINE_ITEMS,
+    AfterCompletion, CreateCustomer, CreatePaymentLink, CreateSession, CreatedFilter, Customer,
+    Fault, FaultKind, InlinePrice, LineItemParams, PaymentOutcome, PriceSpec, RouteMatch, SimState,
+    EVENT_RETENTION_SECS, MAX_LINE_ITEMS,
 };
+pub use state::{AttemptOutcome, Delivery, DeliveryAttempt, DeliveryStatus, WebhookWait};
 pub use webhooks::config::{
     AsyncPaymentOutcome, DelayedPaymentResolution, WebhookEndpoint, WebhookFaults,
 };

@@ -61,6 +61,9 @@ fn describe_order(out: &mut String, order: &Order) {
         (None, None) => "(unknown)".to_owned(),
     };
     let _ = writeln!(out, "customer {customer}");
+    if let Some(link) = &order.payment_link {
+        let _ = writeln!(out, "link     {link}");
+    }
     if let Some(total) = money(order.amount_total, order.currency.as_deref()) {
         let _ = writeln!(out, "total    {total}");
     }

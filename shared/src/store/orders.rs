@@ -81,6 +81,8 @@ pub struct Order {
     pub amount_total: Option<i64>,
     pub fulfilled_by: Option<String>,
     pub fulfilled_at: Option<DateTime<Utc>>,
+    /// The Payment Link the session came from, if any.
+    pub payment_link: Option<String>,
     pub lines: Vec<OrderLine>,
 }
 
@@ -96,6 +98,7 @@ struct OrderRow {
     amount_total: Option<i64>,
     fulfilled_by: Option<String>,
     fulfilled_at: Option<DateTime<Utc>>,
+    payment_link: Option<String>,
 }
 
 impl OrderRow {
@@ -111,13 +114,14 @@ impl OrderRow {
             amount_total: self.amount_total,
             fulfilled_by: self.fulfilled_by,
             fulfilled_at: self.fulfilled_at,
+            payment_link: self.payment_link,
             lines,
         })
     }
 }
 
 const ORDER_COLUMNS: &str = "session_id, order_number, state, customer_name, customer_email, \
-     currency, amount_subtotal, amount_total, fulfilled_by, fulfilled_at";
+     currency, amount_subtotal, amount_total, fulfilled_by, fulfilled_at, payment_link";
 
 /// The order with its lines, or `None` if the session was never recorded.
 #[tracing::instrument(skip(conn))]
@@ -184,14 +188,14 @@ pub async fn insert_fulfilled(
     let (order_number, fulfilled_at): (i64, DateTime<Utc>) = sqlx::query_as(
         "INSERT INTO checkout_orders (session_id, state, livemode, customer_name, customer_email, \
              currency, amount_subtotal, amount_total, payment_intent, fulfilled_by, fulfilled_at, \
-             session_created) \
-         VALUES ($1, 'fulfilled', $2, $3, $4, $5, $6, $7, $8, $9, now(), to_timestamp($10)) \
+             session_created, payment_link) \
+         VALUES ($1, 'fulfilled', $2, $3, $4, $5, $6, $7, $8, $9, now(), to_timestamp($10), $11) \
          ON CONFLICT (session_id) DO UPDATE SET state = 'fulfilled', \
              customer_name = EXCLUDED.customer_name, customer_email = EXCLUDED.customer_email, \
              currency = EXCLUDED.currency, amount_subtotal = EXCLUDED.amount_subtotal, \
              amount_total = EXCLUDED.amount_total, payment_intent = EXCLUDED.payment_intent, \
              fulfilled_by = EXCLUDED.fulfilled_by, fulfilled_at = EXCLUDED.fulfilled_at, \
-             updated_at = now() \
+             payment_link = EXCLUDED.payment_link, updated_at = now() \
          RETURNING order_number, fulfilled_at",
     )
     .bind(&session.id)
@@ -204,6 +208,7 @@ pub async fn insert_fulfilled(
     .bind(&session.payment_intent)
     .bind(trigger.as_str())
     .bind(session.created as f64)
+    .bind(&session.payment_link)
     .fetch_one(&mut *conn)
     .await?;
 
@@ -254,6 +259,7 @@ pub async fn insert_fulfilled(
         amount_total: session.amount_total,
         fulfilled_by: Some(trigger.as_str().to_owned()),
         fulfilled_at: Some(fulfilled_at),
+        payment_link: session.payment_link.clone(),
         lines,
     })
 }
@@ -282,8 +288,9 @@ pub async fn record_state(
     debug_assert!(state != OrderState::Fulfilled, "use insert_fulfilled");
     let stored: Option<String> = sqlx::query_scalar(
         "INSERT INTO checkout_orders (session_id, state, livemode, customer_name, customer_email, \
-             currency, amount_subtotal, amount_total, payment_intent, session_created) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, to_timestamp($10)) \
+             currency, amount_subtotal, amount_total, payment_intent, session_created, \
+             payment_link) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, to_timestamp($10), $11) \
          ON CONFLICT (session_id) DO UPDATE SET state = EXCLUDED.state, \
              customer_name = EXCLUDED.customer_name, customer_email = EXCLUDED.customer_email, \
              updated_at = now() \
@@ -300,6 +307,7 @@ pub async fn record_state(
     .bind(session.amount_total)
     .bind(&session.payment_intent)
     .bind(session.created as f64)
+    .bind(&session.payment_link)
     .fetch_optional(&mut *conn)
     .await?;
     match stored {

@@ -9,6 +9,7 @@ use super::budget::RequestBudget;
 use super::error::{ApiError, StripeError};
 use super::objects::{CatalogPrice, CheckoutSession, Event, LineItem, List};
 use super::params::{CreateCheckoutSession, EventFilter};
+use super::payment_link::{CreatePaymentLink, PaymentLink};
 use super::retry::{parse_should_retry, should_retry, RetryPolicy};
 use crate::domain::CheckoutSessionId;
 use crate::metrics;
@@ -174,6 +175,24 @@ impl StripeClient {
             "create_session",
             Method::POST,
             "/v1/checkout/sessions",
+            |r| r.header("Idempotency-Key", idempotency_key).form(&form),
+        )
+        .await
+    }
+
+    /// `POST /v1/payment_links`. The idempotency key makes a retried create return the same
+    /// link instead of a second one.
+    #[tracing::instrument(skip(self, params))]
+    pub async fn create_payment_link(
+        &self,
+        params: &CreatePaymentLink,
+        idempotency_key: &str,
+    ) -> Result<PaymentLink, StripeError> {
+        let form = params.to_form();
+        self.send(
+            "create_payment_link",
+            Method::POST,
+            "/v1/payment_links",
             |r| r.header("Idempotency-Key", idempotency_key).form(&form),
         )
         .await

@@ -10,12 +10,14 @@
 //!   outage (transient, never a reason to give up on an order).
 //! - [`objects`]: the parts of Stripe's objects we read (unknown fields are ignored).
 //! - [`params`]: request parameters, form-encoded with Stripe's bracket notation.
+//! - [`payment_link`]: creating Payment Links for the catalog.
 
 pub mod budget;
 pub mod client;
 pub mod error;
 pub mod objects;
 pub mod params;
+pub mod payment_link;
 pub mod retry;
 
 pub use client::StripeClient;
@@ -24,3 +26,4 @@ pub use objects::{
     CatalogPrice, CheckoutSession, Event, LineItem, List, PaymentStatus, Product, SessionStatus,
 };
 pub use params::{CreateCheckoutSession, EventFilter, NewLineItem};
+pub use payment_link::{CreatePaymentLink, PaymentLink};

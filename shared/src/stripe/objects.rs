@@ -84,6 +84,9 @@ pub struct CheckoutSession {
     pub url: Option<String>,
     pub success_url: Option<String>,
     pub line_items: Option<List<LineItem>>,
+    /// The Payment Link (`plink_…`) the customer opened, for sessions Stripe created from one.
+    #[serde(default, deserialize_with = "id_or_object")]
+    pub payment_link: Option<String>,
 }
 
 impl CheckoutSession {
@@ -286,6 +289,23 @@ mod tests {
                 "{customer}"
             );
         }
+    }
+
+    #[test]
+    fn a_payment_link_is_read_as_its_id_whether_expanded_or_not() {
+        let plain: CheckoutSession = serde_json::from_value(serde_json::json!({
+            "id": "cs_test_a", "payment_status": "paid", "livemode": false, "created": 1,
+            "payment_link": "plink_1"
+        }))
+        .unwrap();
+        assert_eq!(plain.payment_link.as_deref(), Some("plink_1"));
+        let expanded: CheckoutSession = serde_json::from_value(serde_json::json!({
+            "id": "cs_test_a", "payment_status": "paid", "livemode": false, "created": 1,
+            "payment_link": {"id": "plink_2", "object": "payment_link"}
+        }))
+        .unwrap();
+        assert_eq!(expanded.payment_link.as_deref(), Some("plink_2"));
+        assert_eq!(session("complete", "paid", "payment").payment_link, None);
     }
 
     #[test]

@@ -112,16 +112,11 @@ async fn list(req: HttpRequest, state: web::Data<SimState>) -> Result<HttpRespon
             "ending_before",
             "limit",
             "payment_intent",
+            "payment_link",
             "starting_after",
             "status",
         ],
-        &[
-            "customer",
-            "customer_details",
-            "expand",
-            "payment_link",
-            "subscription",
-        ],
+        &["customer", "customer_details", "expand", "subscription"],
         "GET /v1/checkout/sessions",
     )?;
     let status = match params.non_empty("status")? {
@@ -136,6 +131,7 @@ async fn list(req: HttpRequest, state: web::Data<SimState>) -> Result<HttpRespon
     let query = SessionQuery {
         status,
         payment_intent: params.non_empty("payment_intent")?,
+        payment_link: params.non_empty("payment_link")?,
         created: params.created()?,
         page: params.page()?,
     };

@@ -7,6 +7,7 @@ mod customers;
 mod events;
 mod gate;
 mod params;
+mod payment_links;
 mod prices;
 mod respond;
 
@@ -24,6 +25,7 @@ pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
             .configure(customers::routes)
             .configure(events::routes)
             .configure(prices::routes)
+            .configure(payment_links::routes)
             .default_service(web::to(unrecognized)),
     );
 }

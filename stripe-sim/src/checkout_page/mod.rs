@@ -24,9 +24,10 @@ use chrono::{Datelike, TimeZone, Utc};
 use crate::state::records::{SessionRecord, SessionStatus};
 use crate::state::{Customer, PaymentOutcome, SimState, WebhookWait};
 use payment_form::{Payment, PaymentForm};
-use view::{respond, CheckoutPage, ClosedPage};
+use view::{respond, CheckoutPage};
 
 pub(crate) use view::respond as respond_page;
+pub(crate) use view::ClosedPage;
 
 /// The headers telling how the redirect's wait for the webhooks ended (`acknowledged`,
 /// `timed_out`, `gave_up` or `no_endpoints`) and the milliseconds waited.
@@ -129,9 +130,14 @@ async fn pay(
         "checkout paid; redirecting"
     );
     let Some(success_url) = &session.success_url else {
+        // A Payment Link's hosted confirmation shows the merchant's message, if it set one.
+        let message = session
+            .confirmation_message
+            .clone()
+            .unwrap_or_else(|| "Thanks for your payment. You can close this page.".into());
         let page = ClosedPage {
             title: "Payment complete".into(),
-            message: "Thanks for your payment. You can close this page.".into(),
+            message,
             link: None,
         };
         return respond(StatusCode::OK, &page);

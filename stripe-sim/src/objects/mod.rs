@@ -9,6 +9,7 @@ pub(crate) mod customer;
 pub(crate) mod event;
 pub(crate) mod line_item;
 pub(crate) mod list;
+pub(crate) mod payment_link;
 pub(crate) mod price;
 pub(crate) mod product;
 pub(crate) mod session;

@@ -81,7 +81,7 @@ pub(crate) fn render(s: &SessionRecord) -> Value {
         .set("object", "checkout.session")
         .set("origin_context", Value::Null)
         .set("payment_intent", s.payment_intent.clone())
-        .set("payment_link", Value::Null)
+        .set("payment_link", s.payment_link.clone())
         .set("payment_method_collection", "if_required")
         .set("payment_method_configuration_details", Value::Null)
         .set("payment_method_options", json!({}))

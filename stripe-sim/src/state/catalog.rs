@@ -62,7 +62,7 @@ impl Catalog {
                 unit_amount: entry.unit_amount,
                 currency: entry.currency.clone(),
                 created,
-                active: true,
+                active: entry.active,
             });
         }
         catalog

@@ -123,7 +123,11 @@ impl SimState {
         Ok(rendered)
     }
 
-    fn build_session(&self, p: CreateSession, now: i64) -> Result<SessionRecord, SimError> {
+    pub(super) fn build_session(
+        &self,
+        p: CreateSession,
+        now: i64,
+    ) -> Result<SessionRecord, SimError> {
         check_mode(&p.mode)?;
         for (param, value) in [
             ("success_url", &p.success_url),
@@ -203,6 +207,8 @@ impl SimState {
             payment_intent: None,
             delayed_payment: DelayedPayment::NotApplicable,
             line_items,
+            payment_link: None,
+            confirmation_message: None,
         })
     }
 
@@ -342,7 +348,7 @@ fn check_mode(mode: &str) -> Result<(), SimError> {
     }
 }
 
-fn check_url(param: &str, raw: &str) -> Result<(), SimError> {
+pub(super) fn check_url(param: &str, raw: &str) -> Result<(), SimError> {
     // `{CHECKOUT_SESSION_ID}` is a template Stripe fills in on redirect; braces are not valid in
     // a URL, so replace it before checking the rest.
     let candidate = raw.replace("{CHECKOUT_SESSION_ID}", "x");

@@ -13,6 +13,7 @@ mod deliveries;
 pub(crate) mod events;
 mod faults;
 mod idempotency;
+pub(crate) mod payment_links;
 pub(crate) mod records;
 pub(crate) mod session_queries;
 mod stats;
@@ -32,6 +33,7 @@ pub use deliveries::{AttemptOutcome, Delivery, DeliveryAttempt, DeliveryStatus, 
 pub use events::{CreatedFilter, EVENT_RETENTION_SECS};
 pub use faults::{Fault, FaultKind, RouteMatch};
 pub(crate) use idempotency::{Idempotent, IdempotentRequest};
+pub use payment_links::{AfterCompletion, CreatePaymentLink};
 pub use records::Customer;
 pub use transitions::PaymentOutcome;
 pub(crate) use webhook_settings::DeliverySettings;

@@ -108,6 +108,10 @@ pub(crate) struct SessionRecord {
     pub payment_intent: Option<String>,
     pub delayed_payment: DelayedPayment,
     pub line_items: Vec<LineItemRecord>,
+    /// The Payment Link (`plink_…`) whose URL created the session.
+    pub payment_link: Option<String>,
+    /// A link's `after_completion[hosted_confirmation][custom_message]`, shown after payment.
+    pub confirmation_message: Option<String>,
 }
 
 /// A Customer object: the merchant's record of a person, created through the API.

@@ -19,6 +19,7 @@ pub const EXPANDED_LINE_ITEMS: usize = 10;
 pub(crate) struct SessionQuery {
     pub status: Option<SessionStatus>,
     pub payment_intent: Option<String>,
+    pub payment_link: Option<String>,
     pub created: CreatedFilter,
     pub page: PageRequest,
 }
@@ -79,6 +80,12 @@ impl SimState {
                     .payment_intent
                     .as_ref()
                     .is_none_or(|pi| s.payment_intent.as_ref() == Some(pi))
+            })
+            .filter(|s| {
+                query
+                    .payment_link
+                    .as_ref()
+                    .is_none_or(|link| s.payment_link.as_ref() == Some(link))
             })
             .filter(|s| query.created.contains(s.created))
             .map(|s| (Reverse((s.created, s.seq)), s))

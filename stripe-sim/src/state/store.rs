@@ -1,4 +1,4 @@
-//! The mutable data behind one lock: sessions, their customers and events.
+//! The mutable data behind one lock: sessions, their customers, events and payment links.
 //!
 //! One `std::sync::Mutex` guards both because a transition changes a session and records its
 //! event in one step: a reader never sees a completed session without its
@@ -9,6 +9,7 @@ use std::collections::HashMap;
 
 use serde_json::Value;
 
+use super::payment_links::PaymentLinkRecord;
 use super::records::{CustomerRecord, EventRecord, SessionRecord};
 use crate::{ids, objects};
 
@@ -22,6 +23,7 @@ pub(crate) struct Store {
     /// Events in creation order.
     pub events: Vec<EventRecord>,
     pub event_index: HashMap<String, usize>,
+    pub payment_links: HashMap<String, PaymentLinkRecord>,
 }
 
 impl Store {

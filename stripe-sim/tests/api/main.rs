@@ -11,6 +11,7 @@ mod events;
 mod faults;
 mod helpers;
 mod line_items;
+mod payment_links;
 mod prices;
 mod receiver;
 mod sdk_check;

@@ -64,6 +64,7 @@ async fn a_configured_catalog_replaces_the_seeded_one() {
             product_name: "Book".into(),
             unit_amount: 1999,
             currency: "eur".into(),
+            active: true,
         }],
         ..SimConfig::default()
     })
@@ -95,6 +96,7 @@ async fn an_invalid_catalog_fails_at_start_with_a_reason() {
             product_name: "Book".into(),
             unit_amount: 1,
             currency: "eur".into(),
+            active: true,
         }],
         ..SimConfig::default()
     })
