@@ -138,6 +138,15 @@ impl SimError {
             .with_param(param)
     }
 
+    /// 400 for an archived price named where only active prices are accepted (a session's or a
+    /// payment link's line item).
+    pub fn inactive_price(param: &str) -> Self {
+        Self::invalid_param(
+            param,
+            "The price specified is inactive. This field only accepts active prices.",
+        )
+    }
+
     /// 400 for an action the object's current state does not allow (completing an expired
     /// session, say).
     pub fn invalid_state(message: impl Into<String>) -> Self {

@@ -286,10 +286,14 @@ impl SimState {
                 if id.is_empty() {
                     return Err(SimError::empty_param(&param));
                 }
-                self.catalog()
+                let price = self
+                    .catalog()
                     .price(id)
-                    .cloned()
-                    .ok_or_else(|| SimError::missing_reference("price", id, &param))
+                    .ok_or_else(|| SimError::missing_reference("price", id, &param))?;
+                if !price.active {
+                    return Err(SimError::inactive_price(&param));
+                }
+                Ok(price.clone())
             }
             PriceSpec::Inline(data) => {
                 let base = format!("line_items[{i}][price_data]");

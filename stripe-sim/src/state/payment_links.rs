@@ -75,10 +75,7 @@ impl SimState {
                 .price(price_id)
                 .ok_or_else(|| SimError::missing_reference("price", price_id, &param))?;
             if !price.active {
-                return Err(SimError::invalid_param(
-                    &param,
-                    "The price specified is inactive. This field only accepts active prices.",
-                ));
+                return Err(SimError::inactive_price(&param));
             }
             match &currency {
                 None => currency = Some(price.currency.clone()),

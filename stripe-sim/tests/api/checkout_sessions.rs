@@ -142,7 +142,9 @@ async fn line_items_expand_with_either_array_spelling() {
     );
     // Anything but the line items and the customer cannot be expanded.
     let reply = t
-        .get(&format!("/v1/checkout/sessions/{id}?expand[]=payment_intent"))
+        .get(&format!(
+            "/v1/checkout/sessions/{id}?expand[]=payment_intent"
+        ))
         .await;
     reply.assert_error(400, "invalid_request_error", None, Some("expand"));
 }

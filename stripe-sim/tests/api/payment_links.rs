@@ -114,6 +114,23 @@ async fn bad_links_get_stripes_errors_naming_the_parameter() {
         None,
         Some("line_items[0][price]"),
     );
+    // A session naming the archived price directly is refused the same way.
+    t.post_form(
+        "/v1/checkout/sessions",
+        &form(&[
+            ("mode", "payment"),
+            ("line_items[0][price]", "price_retired"),
+            ("line_items[0][quantity]", "1"),
+            ("success_url", "https://shop.test/ok"),
+        ]),
+    )
+    .await
+    .assert_error(
+        400,
+        "invalid_request_error",
+        None,
+        Some("line_items[0][price]"),
+    );
     create(vec![
         ("line_items[0][price]", "price_nope"),
         ("line_items[0][quantity]", "1"),
