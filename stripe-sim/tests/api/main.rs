@@ -6,6 +6,7 @@ mod auth;
 mod checkout_page;
 mod checkout_sessions;
 mod control;
+mod embedded_sessions;
 mod events;
 mod faults;
 mod helpers;
