@@ -19,7 +19,8 @@
 //! | `objects` | every Stripe JSON object, rendered from Stripe's fixtures in `fixtures/` |
 //! | `api` | `/v1/*`: the gate (count, authenticate, faults), one file per resource |
 //! | `control` | `/_sim/*`: the test-only control API, and the HTML status page at `/_sim/` |
-//! | `checkout_page` | `/c/pay/{id}`: the hosted payment page (askama templates in `templates/`) |
+//! | `checkout_page` | `/c/pay/{id}`: the hosted payment page (askama templates in `templates/`), and the embedded form |
+//! | `stripe_js` | `/v3`: a stand-in for Stripe.js that mounts the embedded form |
 //! | [`webhooks`] | signed delivery of every event to the endpoints: retries, faults |
 //! | `form`, `pagination` | Stripe's bracket parameter encoding; cursor pagination |
 //! | [`error`] | [`SimError`], rendered as Stripe's `{"error": {…}}` |
@@ -63,6 +64,7 @@ mod ids;
 mod objects;
 mod pagination;
 mod request_id;
+mod stripe_js;
 
 pub use checkout_page::{ACK_HEADER, ACK_MS_HEADER};
 pub use config::{default_catalog, CatalogPrice, SimConfig};

@@ -114,3 +114,115 @@ async fn embedded_without_a_return_url_is_refused_unless_it_never_redirects() {
     assert_eq!(never.body["redirect_on_completion"], "never");
     assert!(never.body["return_url"].is_null());
 }
+
+/// Creates an embedded session returning to `RETURN_URL`; returns (id, client secret).
+async fn embedded_session(t: &TestSim) -> (String, String) {
+    let reply = t
+        .post_form(
+            "/v1/checkout/sessions",
+            &embedded_form(&[("return_url", RETURN_URL)]),
+        )
+        .await;
+    assert_eq!(reply.status, 200, "{:#}", reply.body);
+    (
+        reply.body["id"].as_str().unwrap().to_owned(),
+        reply.body["client_secret"].as_str().unwrap().to_owned(),
+    )
+}
+
+#[tokio::test]
+async fn the_embedded_form_is_frameable_only_by_the_return_urls_origin() {
+    let t = TestSim::spawn().await;
+    let (id, secret) = embedded_session(&t).await;
+
+    let page = t
+        .get_page(&t.url(&format!("/c/embedded/{secret}/{id}")))
+        .await;
+
+    assert_eq!(page.status, 200, "{}", page.text);
+    assert!(page.text.contains(r#"id="card-number""#));
+    let policy = page.header("content-security-policy").unwrap();
+    assert!(
+        policy.contains("frame-ancestors https://shop.test"),
+        "{policy}"
+    );
+    assert!(page.header("x-frame-options").is_none());
+
+    let forged = t
+        .get_page(&t.url(&format!("/c/embedded/{id}_secret_forged/{id}")))
+        .await;
+    assert_eq!(forged.status, 404);
+}
+
+#[tokio::test]
+async fn paying_in_the_embedded_form_completes_the_session_and_hands_back_the_return_url() {
+    let t = TestSim::spawn().await;
+    let (id, secret) = embedded_session(&t).await;
+
+    let response = t
+        .page_client()
+        .post(t.url(&format!("/c/embedded/{secret}/{id}")))
+        .form(&crate::helpers::card_form("4242 4242 4242 4242"))
+        .send()
+        .await
+        .unwrap();
+
+    assert_eq!(response.status(), 200);
+    let text = response.text().await.unwrap();
+    assert!(
+        text.contains(&format!(
+            r#"data-return-url="https://shop.test/order/success?session_id={id}""#
+        )),
+        "{text}"
+    );
+    assert!(text.contains(r#"data-parent-origin="https://shop.test""#));
+    let session = t.get(&format!("/v1/checkout/sessions/{id}")).await.body;
+    assert_eq!(session["status"], "complete");
+    assert_eq!(session["payment_status"], "paid");
+    assert_eq!(session["customer_details"]["name"], "Jenny Rosen");
+}
+
+#[tokio::test]
+async fn a_declined_card_in_the_embedded_form_shows_the_error_inside_the_frame() {
+    let t = TestSim::spawn().await;
+    let (id, secret) = embedded_session(&t).await;
+
+    let response = t
+        .page_client()
+        .post(t.url(&format!("/c/embedded/{secret}/{id}")))
+        .form(&crate::helpers::card_form("4000 0000 0000 0002"))
+        .send()
+        .await
+        .unwrap();
+
+    assert_eq!(response.status(), 402);
+    let policy = response.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        policy.contains("frame-ancestors https://shop.test"),
+        "{policy}"
+    );
+    assert!(response
+        .text()
+        .await
+        .unwrap()
+        .contains("Your card was declined."));
+}
+
+#[tokio::test]
+async fn the_stripe_js_stand_in_is_served_at_v3() {
+    let t = TestSim::spawn().await;
+    let response = t.page_client().get(t.url("/v3")).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(
+        response.headers()["content-type"],
+        "text/javascript; charset=utf-8"
+    );
+    assert!(response
+        .text()
+        .await
+        .unwrap()
+        .contains("initEmbeddedCheckout"));
+}
