@@ -9,16 +9,19 @@
 //!   with Stripe's error object parsed; a rejected key or an answer Stripe says to retry is an
 //!   outage (transient, never a reason to give up on an order).
 //! - [`objects`]: the parts of Stripe's objects we read (unknown fields are ignored).
-//! - [`params`]: request parameters, form-encoded with Stripe's bracket notation.
+//! - [`params`]: request parameters, form-encoded with Stripe's bracket notation;
+//!   [`embedded_params`] those of an embedded-form session.
 
 pub mod budget;
 pub mod client;
+pub mod embedded_params;
 pub mod error;
 pub mod objects;
 pub mod params;
 pub mod retry;
 
 pub use client::StripeClient;
+pub use embedded_params::CreateEmbeddedCheckoutSession;
 pub use error::{ApiError, StripeError};
 pub use objects::{
     CatalogPrice, CheckoutSession, Event, LineItem, List, PaymentStatus, Product, SessionStatus,

@@ -63,6 +63,9 @@ pub struct CheckoutSession {
     pub payment_intent: Option<String>,
     pub url: Option<String>,
     pub success_url: Option<String>,
+    /// Embedded-form sessions only: what Stripe.js mounts the form with.
+    #[serde(default)]
+    pub client_secret: Option<String>,
     pub line_items: Option<List<LineItem>>,
 }
 
