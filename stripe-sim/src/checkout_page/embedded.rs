@@ -77,7 +77,7 @@ async fn pay(
             tracing::info!(session = %session.id, event = event_id, "embedded checkout paid");
             completion(&session)
         }
-        Err(page) => page,
+        Err(page) => *page,
     };
     frameable(page, &origin)
 }

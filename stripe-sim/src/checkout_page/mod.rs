@@ -73,7 +73,7 @@ async fn pay(
     };
     let event_id = match charge(&state, &session, &body) {
         Ok(event_id) => event_id,
-        Err(page) => return page,
+        Err(page) => return *page,
     };
     let event_id = event_id.as_str();
     let wait = state
@@ -115,16 +115,16 @@ pub(super) fn charge(
     state: &SimState,
     session: &SessionRecord,
     body: &[u8],
-) -> Result<String, HttpResponse> {
+) -> Result<String, Box<HttpResponse>> {
     if session.status != SessionStatus::Open {
-        return Err(closed(session, StatusCode::CONFLICT));
+        return Err(Box::new(closed(session, StatusCode::CONFLICT)));
     }
-    let form = PaymentForm::parse(&body);
+    let form = PaymentForm::parse(body);
     let payment = match form.validate(today(state)) {
         Ok(payment) => payment,
         Err(error) => {
             let page = CheckoutPage::new(session, Some(form), Some(error));
-            return Err(respond(StatusCode::UNPROCESSABLE_ENTITY, &page));
+            return Err(Box::new(respond(StatusCode::UNPROCESSABLE_ENTITY, &page)));
         }
     };
     let outcome = match payment {
@@ -138,7 +138,7 @@ pub(super) fn charge(
                     message: decline.message,
                 };
                 let page = CheckoutPage::new(session, Some(form), Some(error));
-                return Err(respond(StatusCode::PAYMENT_REQUIRED, &page));
+                return Err(Box::new(respond(StatusCode::PAYMENT_REQUIRED, &page)));
             }
         },
     };
@@ -150,10 +150,10 @@ pub(super) fn charge(
         Ok(event) => event,
         // Paid (or expired) in the meantime, by another tab or the control API.
         Err(_) => {
-            return Err(match state.session_record(&session.id) {
+            return Err(Box::new(match state.session_record(&session.id) {
                 Some(now) => closed(&now, StatusCode::CONFLICT),
                 None => unknown_session(),
-            })
+            }))
         }
     };
     Ok(event["id"].as_str().unwrap_or_default().to_owned())
