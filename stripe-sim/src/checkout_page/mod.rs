@@ -54,7 +54,7 @@ async fn stylesheet() -> HttpResponse {
 }
 
 async fn show(path: web::Path<String>, state: web::Data<SimState>) -> HttpResponse {
-    match state.session_record(&path) {
+    match hosted_session(&state, &path) {
         Some(session) if session.status == SessionStatus::Open => {
             respond(StatusCode::OK, &CheckoutPage::new(&session, None, None))
         }
@@ -68,7 +68,7 @@ async fn pay(
     body: web::Bytes,
     state: web::Data<SimState>,
 ) -> HttpResponse {
-    let Some(session) = state.session_record(&path) else {
+    let Some(session) = hosted_session(&state, &path) else {
         return unknown_session();
     };
     let event_id = match charge(&state, &session, &body) {
@@ -106,6 +106,14 @@ async fn pay(
         .insert_header((ACK_HEADER, ack))
         .insert_header((ACK_MS_HEADER, waited.as_millis().to_string()))
         .finish()
+}
+
+/// The session `id`, unless it is an embedded one: those have no page of their own (their
+/// `url` is null), only the embedded form that their client secret opens.
+fn hosted_session(state: &SimState, id: &str) -> Option<SessionRecord> {
+    state
+        .session_record(id)
+        .filter(|s| s.ui_mode == crate::state::ui_mode::UiMode::Hosted)
 }
 
 /// Checks the submitted form, charges the card and completes the session: the part of paying

@@ -226,3 +226,23 @@ async fn the_stripe_js_stand_in_is_served_at_v3() {
         .unwrap()
         .contains("initEmbeddedCheckout"));
 }
+
+#[tokio::test]
+async fn an_embedded_session_has_no_hosted_page_to_pay_on() {
+    let t = TestSim::spawn().await;
+    let (id, _) = embedded_session(&t).await;
+
+    let page = t.get_page(&t.url(&format!("/c/pay/{id}"))).await;
+    assert_eq!(page.status, 404);
+    let paid = t
+        .page_client()
+        .post(t.url(&format!("/c/pay/{id}")))
+        .form(&crate::helpers::card_form("4242 4242 4242 4242"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(paid.status(), 404);
+
+    let session = t.get(&format!("/v1/checkout/sessions/{id}")).await.body;
+    assert_eq!(session["status"], "open");
+}
