@@ -9,6 +9,9 @@
 //!    literally; Stripe substitutes it) and an idempotency key derived from the form's one-time
 //!    token, then answers 303 to the hosted payment page. A form whose token the shop did not
 //!    issue, or a client past its checkout budget, is refused before Stripe is asked.
+//!    With `landing.checkout_ui_mode = "embedded"` it answers our own checkout page instead, on
+//!    which Stripe.js mounts the payment form ([`routes::embedded_checkout`],
+//!    [`embedded_checkout`]); the session it creates returns to the same success page.
 //! 3. The customer pays; Stripe redirects to `GET /order/success?session_id=cs_…`
 //!    ([`routes::success`]). The id is parsed before anything else (a malformed one is a 400 page
 //!    and never reaches Stripe), then [`shared::Fulfiller::fulfill_checkout`] runs with
@@ -37,6 +40,7 @@ pub mod attempts;
 pub mod catalog;
 pub mod cli;
 pub mod client_ip;
+pub mod embedded_checkout;
 pub mod form_token;
 pub mod headers;
 pub mod metrics;

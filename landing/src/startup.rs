@@ -61,6 +61,8 @@ pub struct AppState {
     /// Where customers reach us, without a trailing slash; `success_url` and `cancel_url` start
     /// with it.
     pub public_base_url: String,
+    /// Set when the checkout button leads to the embedded form rather than Stripe's page.
+    pub embedded_checkout: Option<crate::embedded_checkout::EmbeddedCheckout>,
 }
 
 impl AppState {
@@ -85,6 +87,7 @@ impl AppState {
             status_limiter: ClientRateLimiter::per_minute(landing.success_rate_per_minute),
             fulfill_deadline: Duration::from_millis(landing.fulfill_deadline_ms),
             public_base_url: landing.public_base_url.trim_end_matches('/').to_owned(),
+            embedded_checkout: crate::embedded_checkout::EmbeddedCheckout::from_settings(landing)?,
         })
     }
 }

@@ -174,6 +174,38 @@ pub struct LandingSettings {
     pub keep_alive_secs: u64,
     /// The shop's name on every page (the Stripe account's business name should match it).
     pub shop_name: String,
+    /// Where the customer pays: Stripe's hosted page, or the embedded form on our own page.
+    #[serde(deserialize_with = "CheckoutUiMode::deserialize_named")]
+    pub checkout_ui_mode: CheckoutUiMode,
+    /// Stripe.js, which mounts the embedded form (the simulator's `/v3` offline). The page's
+    /// Content-Security-Policy allows scripts and frames from this URL's origin.
+    pub stripe_js_url: String,
+    /// The publishable key (`pk_…`) Stripe.js is started with; needed in embedded mode.
+    pub publishable_key: String,
+}
+
+/// `landing.checkout_ui_mode`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CheckoutUiMode {
+    /// The checkout button redirects to Stripe's payment page.
+    Hosted,
+    /// The checkout button leads to our page, where Stripe.js mounts the payment form.
+    Embedded,
+}
+
+impl CheckoutUiMode {
+    /// Reads the setting with an error that names its key and values (serde's own names only
+    /// the Rust type).
+    fn deserialize_named<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let raw = String::deserialize(d)?;
+        match raw.trim() {
+            "hosted" => Ok(Self::Hosted),
+            "embedded" => Ok(Self::Embedded),
+            other => Err(serde::de::Error::custom(format!(
+                "landing.checkout_ui_mode must be \"hosted\" or \"embedded\", not {other:?}"
+            ))),
+        }
+    }
 }
 
 impl LandingSettings {

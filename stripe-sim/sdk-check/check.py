@@ -178,7 +178,36 @@ def main(base_url):
     expanded = stripe.checkout.Session.retrieve(for_customer.id, expand=["customer"])
     check(expanded.customer.name == "Jenny Rosen", "expand=['customer'] gives the object")
 
+    check_embedded()
+
     print("sdk-check: all checks passed")
+
+
+def check_embedded():
+    """The embedded form: a client secret and no url, and Stripe's refusal of success_url."""
+    return_url = "https://shop.test/order/success?session_id={CHECKOUT_SESSION_ID}"
+    embedded = stripe.checkout.Session.create(
+        mode="payment",
+        ui_mode="embedded",
+        line_items=[{"price": "price_mug", "quantity": 1}],
+        return_url=return_url,
+    )
+    check(embedded.client_secret.startswith(embedded.id + "_secret_"), "client_secret")
+    check(embedded.url is None, f"an embedded session has no url, got {embedded.url}")
+    check(embedded.return_url == return_url, f"return_url {embedded.return_url}")
+    try:
+        stripe.checkout.Session.create(
+            mode="payment",
+            ui_mode="embedded",
+            line_items=[{"price": "price_mug", "quantity": 1}],
+            return_url=return_url,
+            success_url="https://shop.test/ok",
+        )
+    except stripe.InvalidRequestError as e:
+        check(e.http_status == 400, f"400 status, got {e.http_status}")
+        check(e.param == "success_url", f"param {e.param}")
+    else:
+        raise AssertionError("success_url with ui_mode=embedded did not raise")
 
 
 if __name__ == "__main__":

@@ -25,6 +25,12 @@ pub fn payment_link() -> String {
     with_prefix("plink_", 24)
 }
 
+/// An embedded session's `client_secret`: the session id, `_secret_`, and random
+/// alphanumerics, as Stripe shapes it. Whoever holds it can show the session's payment form.
+pub fn client_secret(session_id: &str) -> String {
+    with_prefix(&format!("{session_id}_secret_"), 24)
+}
+
 /// A Checkout line item.
 pub fn line_item() -> String {
     with_prefix("li_", 24)

@@ -19,8 +19,9 @@
 //! | `objects` | every Stripe JSON object, rendered from Stripe's fixtures in `fixtures/` |
 //! | `api` | `/v1/*`: the gate (count, authenticate, faults), one file per resource |
 //! | `control` | `/_sim/*`: the test-only control API, and the HTML status page at `/_sim/` |
-//! | `checkout_page` | `/c/pay/{id}`: the hosted payment page (askama templates in `templates/`) |
+//! | `checkout_page` | `/c/pay/{id}`: the hosted payment page (askama templates in `templates/`), and the embedded form |
 //! | `payment_link_page` | `/b/{id}`: a Payment Link's public URL, starting a session per visit |
+//! | `stripe_js` | `/v3`: a stand-in for Stripe.js that mounts the embedded form |
 //! | [`webhooks`] | signed delivery of every event to the endpoints: retries, faults |
 //! | `form`, `pagination` | Stripe's bracket parameter encoding; cursor pagination |
 //! | [`error`] | [`SimError`], rendered as Stripe's `{"error": {…}}` |
@@ -65,6 +66,7 @@ mod objects;
 mod pagination;
 mod payment_link_page;
 mod request_id;
+mod stripe_js;
 
 pub use checkout_page::{ACK_HEADER, ACK_MS_HEADER};
 pub use config::{default_catalog, CatalogPrice, SimConfig};

@@ -10,7 +10,7 @@ use tokio_util::sync::{CancellationToken, DropGuard};
 
 use crate::config::{validate_business_name, validate_catalog, validate_delivery, SimConfig};
 use crate::state::SimState;
-use crate::{api, checkout_page, control, payment_link_page, request_id, webhooks};
+use crate::{api, checkout_page, control, payment_link_page, request_id, stripe_js, webhooks};
 
 /// Large enough for a session with the maximum number of line items.
 const MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
@@ -95,6 +95,7 @@ fn serve(state: SimState, listener: TcpListener) -> std::io::Result<Server> {
             .configure(control::configure)
             .configure(checkout_page::configure)
             .configure(payment_link_page::configure)
+            .configure(stripe_js::configure)
             .default_service(web::to(api::unrecognized))
     })
     .workers(workers)

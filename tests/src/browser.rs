@@ -92,6 +92,8 @@ impl Browser {
         );
         let capabilities = serde_json::json!({
             "acceptInsecureCerts": accept_insecure_certs,
+            // Keep every console message, so a test can fail on a CSP violation.
+            "goog:loggingPrefs": { "browser": "ALL" },
             "goog:chromeOptions": {
                 "binary": chromium,
                 "args": [

@@ -14,6 +14,7 @@
 //! URLs come from `TEST_DATABASE_URL` and `TEST_AMQP_URL`, defaulting to the local services.
 
 pub mod browser;
+pub mod browser_log;
 pub mod checkout_flow;
 pub mod stack;
 

@@ -45,7 +45,8 @@ impl Stack {
         Self::start_with(&[]).await
     }
 
-    /// Starts the stack with extra `APP_…` settings (they win over the defaults here).
+    /// Starts the stack with extra `APP_…` settings (they win over the defaults here); `{SIM}`
+    /// in a value stands for the simulator's base URL.
     pub async fn start_with(extra: &[(&str, &str)]) -> Stack {
         Self::start_with_account_limit(None, extra).await
     }
@@ -87,7 +88,12 @@ impl Stack {
             ("APP_LANDING__PORT", &landing_port_text),
             ("APP_LANDING__PUBLIC_BASE_URL", &shop),
         ];
-        overrides.extend_from_slice(extra);
+        // `{SIM}` in an extra value is the simulator's base URL, known only now.
+        let extra: Vec<(&str, String)> = extra
+            .iter()
+            .map(|(k, v)| (*k, v.replace("{SIM}", &sim.base_url)))
+            .collect();
+        overrides.extend(extra.iter().map(|(k, v)| (*k, v.as_str())));
         let settings = settings(&db, &broker, &sim.base_url, &overrides);
         sim.state
             .set_webhook_endpoints(vec![WebhookEndpoint::new(

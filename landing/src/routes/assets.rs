@@ -1,4 +1,4 @@
-//! `/static/{file}`: the stylesheet and the status script, compiled into the binary so the
+//! `/static/{file}`: the stylesheet and the scripts (order status, embedded checkout), compiled into the binary so the
 //! service needs no files beside it and no CDN.
 
 use actix_web::{web, HttpResponse};
@@ -7,6 +7,7 @@ use crate::pages::ErrorPage;
 
 const STYLESHEET: &str = include_str!("../../static/landing.css");
 const STATUS_SCRIPT: &str = include_str!("../../static/status.js");
+const EMBEDDED_CHECKOUT_SCRIPT: &str = include_str!("../../static/embedded-checkout.js");
 
 /// An hour: long enough to spare repeat downloads, short enough that a deploy's new stylesheet
 /// reaches everyone the same day without versioned file names.
@@ -16,6 +17,7 @@ pub async fn asset(file: web::Path<String>) -> HttpResponse {
     let (content_type, body) = match file.as_str() {
         "landing.css" => ("text/css; charset=utf-8", STYLESHEET),
         "status.js" => ("text/javascript; charset=utf-8", STATUS_SCRIPT),
+        "embedded-checkout.js" => ("text/javascript; charset=utf-8", EMBEDDED_CHECKOUT_SCRIPT),
         _ => return ErrorPage::page_not_found(),
     };
     HttpResponse::Ok()

@@ -45,7 +45,8 @@ pub enum CheckoutError {
     /// Stripe refused or failed: 503 when it may pass, else 500.
     #[error("creating the Checkout Session failed")]
     Stripe(#[from] StripeError),
-    /// Stripe answered without a payment page URL.
+    /// Stripe answered without a payment page URL (or, for the embedded form, without a
+    /// client secret).
     #[error("the Checkout Session has no url")]
     NoPaymentPage,
 }
@@ -62,7 +63,7 @@ impl From<FormError> for CheckoutError {
 }
 
 /// What a customer is told about a missing, forged or expired form token.
-const EXPIRED_FORM: &str =
+pub(crate) const EXPIRED_FORM: &str =
     "This order form has expired. Please reload the shop page and try again.";
 
 /// Longer form tokens are not ours; refused before they are hashed or logged.
@@ -86,6 +87,11 @@ pub async fn checkout(
     if let Err(wait) = state.checkout_limiter.check(client_ip(&req, &state)) {
         metrics::page_served("checkout", "rate_limited", started);
         return ErrorPage::too_many_requests(wait);
+    }
+    if let Some(embedded) = &state.embedded_checkout {
+        let (response, outcome) = super::embedded_checkout::page(&state, embedded, &body);
+        metrics::page_served("checkout", outcome, started);
+        return response;
     }
     let (response, outcome) = match create(&state, &body).await {
         Ok(url) => (
@@ -118,6 +124,35 @@ pub async fn checkout(
 async fn create(state: &AppState, body: &[u8]) -> Result<String, CheckoutError> {
     let cart = Cart::parse(body)?;
     state.form_tokens.verify(&cart.form_token)?;
+    let line_items = line_items(state, &cart).await?;
+    let base = &state.public_base_url;
+    let params = CreateCheckoutSession {
+        line_items,
+        success_url: success_url(base),
+        cancel_url: format!("{base}/order/cancel"),
+        customer_email: None,
+        client_reference_id: None,
+        metadata: BTreeMap::new(),
+    };
+    let session = state
+        .fulfiller
+        .stripe()
+        .create_checkout_session(&params, &cart.idempotency_key())
+        .await?;
+    tracing::info!(session_id = %session.id, "checkout session created");
+    session.url.ok_or(CheckoutError::NoPaymentPage)
+}
+
+/// Where Checkout returns the customer: the success page, with Stripe's placeholder literally.
+pub(crate) fn success_url(public_base_url: &str) -> String {
+    format!("{public_base_url}/order/success?session_id={{CHECKOUT_SESSION_ID}}")
+}
+
+/// The cart's lines, checked against the catalog: every price still for sale, one currency.
+pub(crate) async fn line_items(
+    state: &AppState,
+    cart: &Cart,
+) -> Result<Vec<NewLineItem>, CheckoutError> {
     let mut line_items = Vec::with_capacity(cart.lines.len());
     let mut currency = None;
     for (price_id, &quantity) in &cart.lines {
@@ -136,22 +171,7 @@ async fn create(state: &AppState, body: &[u8]) -> Result<String, CheckoutError> 
             quantity,
         });
     }
-    let base = &state.public_base_url;
-    let params = CreateCheckoutSession {
-        line_items,
-        success_url: format!("{base}/order/success?session_id={{CHECKOUT_SESSION_ID}}"),
-        cancel_url: format!("{base}/order/cancel"),
-        customer_email: None,
-        client_reference_id: None,
-        metadata: BTreeMap::new(),
-    };
-    let session = state
-        .fulfiller
-        .stripe()
-        .create_checkout_session(&params, &cart.idempotency_key())
-        .await?;
-    tracing::info!(session_id = %session.id, "checkout session created");
-    session.url.ok_or(CheckoutError::NoPaymentPage)
+    Ok(line_items)
 }
 
 impl CheckoutError {

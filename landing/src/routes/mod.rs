@@ -3,6 +3,7 @@
 pub mod assets;
 pub mod cancel;
 pub mod checkout;
+pub mod embedded_checkout;
 pub mod ops;
 pub mod shop;
 pub mod status;
@@ -18,6 +19,10 @@ use crate::startup::AppState;
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/", web::get().to(shop::shop))
         .route("/checkout", web::post().to(checkout::checkout))
+        .route(
+            "/checkout/session",
+            web::post().to(embedded_checkout::session),
+        )
         .route("/order/success", web::get().to(success::success))
         .route("/order/status", web::get().to(status::status))
         .route("/order/cancel", web::get().to(cancel::cancel))

@@ -293,6 +293,26 @@ impl Settings {
         if landing.keep_alive_secs == 0 {
             return invalid("landing.keep_alive_secs", "must be at least 1");
         }
+        self.check_embedded_checkout()
+    }
+
+    /// Stripe.js's URL always (its origin goes into a Content-Security-Policy); the publishable
+    /// key only when the embedded form is used.
+    fn check_embedded_checkout(&self) -> Checked {
+        let landing = &self.landing;
+        match url::Url::parse(&landing.stripe_js_url) {
+            Ok(url) if matches!(url.scheme(), "http" | "https") && url.host().is_some() => {}
+            _ => return invalid("landing.stripe_js_url", "is not an http or https URL"),
+        }
+        if landing.checkout_ui_mode == super::CheckoutUiMode::Embedded
+            && !landing.publishable_key.starts_with("pk_")
+        {
+            return invalid(
+                "landing.publishable_key",
+                "must be a publishable key (pk_test_… or pk_live_…) when \
+                 landing.checkout_ui_mode is embedded",
+            );
+        }
         Ok(())
     }
 }

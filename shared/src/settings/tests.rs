@@ -453,3 +453,42 @@ fn a_broker_ca_file_must_exist_and_hold_a_certificate() {
     )
     .expect("landing ignores the broker section");
 }
+
+#[test]
+fn the_embedded_checkout_needs_a_publishable_key_and_a_stripe_js_url() {
+    let s = Settings::load_from(Uses::ALL, vars(&[])).unwrap();
+    assert_eq!(s.landing.checkout_ui_mode, CheckoutUiMode::Hosted);
+    assert_eq!(s.landing.stripe_js_url, "https://js.stripe.com/v3");
+
+    let err = Settings::load_from(
+        Uses::ALL,
+        vars(&[("APP_LANDING__CHECKOUT_UI_MODE", "embedded")]),
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("landing.publishable_key"), "{err}");
+
+    let err = Settings::load_from(
+        Uses::ALL,
+        vars(&[("APP_LANDING__STRIPE_JS_URL", "js.stripe.com/v3")]),
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("landing.stripe_js_url"), "{err}");
+
+    let err = Settings::load_from(
+        Uses::ALL,
+        vars(&[("APP_LANDING__CHECKOUT_UI_MODE", "iframe")]),
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("checkout_ui_mode"), "{err}");
+
+    let s = Settings::load_from(
+        Uses::ALL,
+        vars(&[
+            ("APP_LANDING__CHECKOUT_UI_MODE", "embedded"),
+            ("APP_LANDING__PUBLISHABLE_KEY", "pk_test_settings"),
+            ("APP_LANDING__STRIPE_JS_URL", "http://127.0.0.1:12111/v3"),
+        ]),
+    )
+    .unwrap();
+    assert_eq!(s.landing.checkout_ui_mode, CheckoutUiMode::Embedded);
+}

@@ -6,6 +6,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::de::DeserializeOwned;
 
 use super::budget::RequestBudget;
+use super::embedded_params::CreateEmbeddedCheckoutSession;
 use super::error::{ApiError, StripeError};
 use super::objects::{CatalogPrice, CheckoutSession, Event, LineItem, List};
 use super::params::{CreateCheckoutSession, EventFilter};
@@ -193,6 +194,24 @@ impl StripeClient {
             "create_payment_link",
             Method::POST,
             "/v1/payment_links",
+            |r| r.header("Idempotency-Key", idempotency_key).form(&form),
+        )
+        .await
+    }
+
+    /// `POST /v1/checkout/sessions` with `ui_mode=embedded`; the answer carries the
+    /// `client_secret` instead of a `url`. Idempotent like [`Self::create_checkout_session`].
+    #[tracing::instrument(skip(self, params))]
+    pub async fn create_embedded_checkout_session(
+        &self,
+        params: &CreateEmbeddedCheckoutSession,
+        idempotency_key: &str,
+    ) -> Result<CheckoutSession, StripeError> {
+        let form = params.to_form();
+        self.send(
+            "create_session",
+            Method::POST,
+            "/v1/checkout/sessions",
             |r| r.header("Idempotency-Key", idempotency_key).form(&form),
         )
         .await

@@ -9,11 +9,13 @@
 //!   with Stripe's error object parsed; a rejected key or an answer Stripe says to retry is an
 //!   outage (transient, never a reason to give up on an order).
 //! - [`objects`]: the parts of Stripe's objects we read (unknown fields are ignored).
-//! - [`params`]: request parameters, form-encoded with Stripe's bracket notation.
+//! - [`params`]: request parameters, form-encoded with Stripe's bracket notation;
+//!   [`embedded_params`] those of an embedded-form session.
 //! - [`payment_link`]: creating Payment Links for the catalog.
 
 pub mod budget;
 pub mod client;
+pub mod embedded_params;
 pub mod error;
 pub mod objects;
 pub mod params;
@@ -21,6 +23,7 @@ pub mod payment_link;
 pub mod retry;
 
 pub use client::StripeClient;
+pub use embedded_params::CreateEmbeddedCheckoutSession;
 pub use error::{ApiError, StripeError};
 pub use objects::{
     CatalogPrice, CheckoutSession, Event, LineItem, List, PaymentStatus, Product, SessionStatus,

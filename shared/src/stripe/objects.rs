@@ -83,6 +83,9 @@ pub struct CheckoutSession {
     pub payment_intent: Option<String>,
     pub url: Option<String>,
     pub success_url: Option<String>,
+    /// Embedded-form sessions only: what Stripe.js mounts the form with.
+    #[serde(default)]
+    pub client_secret: Option<String>,
     pub line_items: Option<List<LineItem>>,
     /// The Payment Link (`plink_…`) the customer opened, for sessions Stripe created from one.
     #[serde(default, deserialize_with = "id_or_object")]

@@ -26,6 +26,8 @@ const SUPPORTED: &[&str] = &[
     "metadata",
     "mode",
     "payment_method_types",
+    "redirect_on_completion",
+    "return_url",
     "success_url",
     "ui_mode",
 ];
@@ -54,8 +56,6 @@ const STRIPE_ONLY: &[&str] = &[
     "payment_method_options",
     "permissions",
     "phone_number_collection",
-    "redirect_on_completion",
-    "return_url",
     "saved_payment_method_options",
     "setup_intent_data",
     "shipping_address_collection",
@@ -89,20 +89,8 @@ const PRODUCT_DATA_STRIPE_ONLY: &[&str] = &[
     "unit_label",
 ];
 
-/// The hosted page is the only UI the simulator serves; these are its two spellings (older and
-/// newer API versions).
-const HOSTED_UI_MODES: &[&str] = &["hosted", "hosted_page"];
-
 pub(crate) fn parse(params: &Params) -> Result<CreateSession, SimError> {
     params.check_known(SUPPORTED, STRIPE_ONLY, ENDPOINT)?;
-    if let Some(ui_mode) = params.string("ui_mode")? {
-        if !HOSTED_UI_MODES.contains(&ui_mode.as_str()) {
-            return Err(SimError::invalid_param(
-                "ui_mode",
-                format!("stripe-sim only serves the hosted page, not ui_mode={ui_mode}."),
-            ));
-        }
-    }
     let mode = params
         .string("mode")?
         .ok_or_else(|| SimError::missing_param("mode"))?;
@@ -136,6 +124,9 @@ pub(crate) fn parse(params: &Params) -> Result<CreateSession, SimError> {
             .map(|v| string_list(v, "payment_method_types"))
             .transpose()?
             .unwrap_or_default(),
+        ui_mode: params.string("ui_mode")?,
+        return_url: params.string("return_url")?,
+        redirect_on_completion: params.string("redirect_on_completion")?,
     })
 }
 

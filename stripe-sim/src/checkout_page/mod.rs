@@ -13,6 +13,7 @@
 //! ```
 //! The page works without JavaScript, so a plain form post (or a headless browser) pays.
 
+mod embedded;
 mod payment_form;
 mod test_cards;
 mod view;
@@ -42,7 +43,8 @@ pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
             .route(web::get().to(show))
             .route(web::post().to(pay)),
     )
-    .route("/c/checkout.css", web::get().to(stylesheet));
+    .route("/c/checkout.css", web::get().to(stylesheet))
+    .configure(embedded::configure);
 }
 
 async fn stylesheet() -> HttpResponse {
@@ -53,7 +55,7 @@ async fn stylesheet() -> HttpResponse {
 }
 
 async fn show(path: web::Path<String>, state: web::Data<SimState>) -> HttpResponse {
-    match state.session_record(&path) {
+    match hosted_session(&state, &path) {
         Some(session) if session.status == SessionStatus::Open => respond(
             StatusCode::OK,
             &CheckoutPage::new(state.business_name(), &session, None, None),
@@ -68,51 +70,14 @@ async fn pay(
     body: web::Bytes,
     state: web::Data<SimState>,
 ) -> HttpResponse {
-    let Some(session) = state.session_record(&path) else {
+    let Some(session) = hosted_session(&state, &path) else {
         return unknown_session();
     };
-    if session.status != SessionStatus::Open {
-        return closed(&session, StatusCode::CONFLICT);
-    }
-    let form = PaymentForm::parse(&body);
-    let payment = match form.validate(today(&state)) {
-        Ok(payment) => payment,
-        Err(error) => {
-            let page = CheckoutPage::new(state.business_name(), &session, Some(form), Some(error));
-            return respond(StatusCode::UNPROCESSABLE_ENTITY, &page);
-        }
+    let event_id = match charge(&state, &session, &body) {
+        Ok(event_id) => event_id,
+        Err(page) => return *page,
     };
-    let outcome = match payment {
-        Payment::BankTransfer => PaymentOutcome::Unpaid,
-        Payment::Card { digits } => match test_cards::charge(&digits) {
-            Ok(()) => PaymentOutcome::Paid,
-            Err(decline) => {
-                tracing::info!(session = %session.id, code = decline.code, "card declined");
-                let error = payment_form::FieldError {
-                    field: payment_form::field::CARD_NUMBER,
-                    message: decline.message,
-                };
-                let page =
-                    CheckoutPage::new(state.business_name(), &session, Some(form), Some(error));
-                return respond(StatusCode::PAYMENT_REQUIRED, &page);
-            }
-        },
-    };
-    let customer = Customer {
-        name: form.name.clone(),
-        email: form.email.clone(),
-    };
-    let event = match state.complete_session(&session.id, outcome, customer) {
-        Ok(event) => event,
-        // Paid (or expired) in the meantime, by another tab or the control API.
-        Err(_) => {
-            return match state.session_record(&session.id) {
-                Some(now) => closed(&now, StatusCode::CONFLICT),
-                None => unknown_session(),
-            }
-        }
-    };
-    let event_id = event["id"].as_str().unwrap_or_default();
+    let event_id = event_id.as_str();
     let wait = state
         .wait_for_webhooks(event_id, state.delivery_settings().redirect_wait)
         .await;
@@ -150,8 +115,68 @@ async fn pay(
         .finish()
 }
 
+/// The session `id`, unless it is an embedded one: those have no page of their own (their
+/// `url` is null), only the embedded form that their client secret opens.
+fn hosted_session(state: &SimState, id: &str) -> Option<SessionRecord> {
+    state
+        .session_record(id)
+        .filter(|s| s.ui_mode == crate::state::ui_mode::UiMode::Hosted)
+}
+
+/// Checks the submitted form, charges the card and completes the session: the part of paying
+/// that the hosted page and the embedded form share. `Ok` is the completion event's id; `Err`
+/// is the page to answer instead (the form with its error, or the session's closed page).
+pub(super) fn charge(
+    state: &SimState,
+    session: &SessionRecord,
+    body: &[u8],
+) -> Result<String, Box<HttpResponse>> {
+    if session.status != SessionStatus::Open {
+        return Err(Box::new(closed(session, StatusCode::CONFLICT)));
+    }
+    let form = PaymentForm::parse(body);
+    let payment = match form.validate(today(state)) {
+        Ok(payment) => payment,
+        Err(error) => {
+            let page = CheckoutPage::new(state.business_name(), session, Some(form), Some(error));
+            return Err(Box::new(respond(StatusCode::UNPROCESSABLE_ENTITY, &page)));
+        }
+    };
+    let outcome = match payment {
+        Payment::BankTransfer => PaymentOutcome::Unpaid,
+        Payment::Card { digits } => match test_cards::charge(&digits) {
+            Ok(()) => PaymentOutcome::Paid,
+            Err(decline) => {
+                tracing::info!(session = %session.id, code = decline.code, "card declined");
+                let error = payment_form::FieldError {
+                    field: payment_form::field::CARD_NUMBER,
+                    message: decline.message,
+                };
+                let page =
+                    CheckoutPage::new(state.business_name(), session, Some(form), Some(error));
+                return Err(Box::new(respond(StatusCode::PAYMENT_REQUIRED, &page)));
+            }
+        },
+    };
+    let customer = Customer {
+        name: form.name.clone(),
+        email: form.email.clone(),
+    };
+    let event = match state.complete_session(&session.id, outcome, customer) {
+        Ok(event) => event,
+        // Paid (or expired) in the meantime, by another tab or the control API.
+        Err(_) => {
+            return Err(Box::new(match state.session_record(&session.id) {
+                Some(now) => closed(&now, StatusCode::CONFLICT),
+                None => unknown_session(),
+            }))
+        }
+    };
+    Ok(event["id"].as_str().unwrap_or_default().to_owned())
+}
+
 /// `success_url` with Stripe's template variable filled in.
-fn success_location(success_url: &str, session_id: &str) -> String {
+pub(super) fn success_location(success_url: &str, session_id: &str) -> String {
     success_url.replace("{CHECKOUT_SESSION_ID}", session_id)
 }
 
@@ -187,7 +212,7 @@ fn closed(session: &SessionRecord, status: StatusCode) -> HttpResponse {
     respond(status, &page)
 }
 
-fn unknown_session() -> HttpResponse {
+pub(super) fn unknown_session() -> HttpResponse {
     let page = ClosedPage {
         title: "Something went wrong".into(),
         message: "This checkout page does not exist. Check the link, or start again from the shop."

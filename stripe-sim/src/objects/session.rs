@@ -4,12 +4,17 @@ use serde_json::{json, Value};
 
 use super::template::{Fill, CHECKOUT_SESSION};
 use crate::state::records::{SessionRecord, SessionStatus};
+use crate::state::ui_mode::UiMode;
 
 /// The session as `GET /v1/checkout/sessions/{id}` returns it without `expand`: Stripe never
 /// includes `line_items` unless asked, so neither does this.
 pub(crate) fn render(s: &SessionRecord) -> Value {
     let open = s.status == SessionStatus::Open;
     let completed = s.status == SessionStatus::Complete;
+    let embedded = match &s.ui_mode {
+        UiMode::Hosted => None,
+        UiMode::Embedded(e) => Some(e),
+    };
     Fill::from(&CHECKOUT_SESSION)
         .set("adaptive_pricing", json!({ "enabled": false }))
         .set("after_expiration", Value::Null)
@@ -23,7 +28,8 @@ pub(crate) fn render(s: &SessionRecord) -> Value {
         .set("billing_address_collection", Value::Null)
         .set("cancel_url", s.cancel_url.clone())
         .set("client_reference_id", s.client_reference_id.clone())
-        .set("client_secret", Value::Null)
+        // Embedded sessions hand it to Stripe.js; Stripe leaves it in place after completion.
+        .set("client_secret", s.client_secret.clone())
         // Filled in by the payment page; nothing is collected before that.
         .set(
             "collected_information",
@@ -90,6 +96,11 @@ pub(crate) fn render(s: &SessionRecord) -> Value {
         .set("permissions", Value::Null)
         .set("phone_number_collection", json!({ "enabled": false }))
         .set("recovered_from", Value::Null)
+        .set_newer(
+            "redirect_on_completion",
+            embedded.map(|e| e.redirect_on_completion.as_str()),
+        )
+        .set_newer("return_url", s.ui_mode.return_url())
         .set("saved_payment_method_options", Value::Null)
         .set("setup_intent", Value::Null)
         .set("shipping_address_collection", Value::Null)
@@ -103,10 +114,11 @@ pub(crate) fn render(s: &SessionRecord) -> Value {
             "total_details",
             json!({ "amount_discount": 0, "amount_shipping": 0, "amount_tax": 0 }),
         )
-        .set("ui_mode", "hosted_page")
+        .set("ui_mode", embedded.map_or("hosted_page", |e| e.spelling))
+        // The embedded form has no page of its own to send the customer to.
         .set(
             "url",
-            if open {
+            if open && embedded.is_none() {
                 Value::from(s.url.clone())
             } else {
                 Value::Null

@@ -47,6 +47,18 @@ impl Fill {
         self
     }
 
+    /// A field of Stripe's current object that the fixture predates (the embedded form's
+    /// `return_url`, `redirect_on_completion`). Kept apart from [`Fill::set`] so that a typo
+    /// there is still caught.
+    pub(super) fn set_newer(&mut self, key: &str, value: impl Into<Value>) -> &mut Self {
+        assert!(
+            !self.fields.contains_key(key),
+            "{key} is in the fixture; use set"
+        );
+        self.fields.insert(key.to_string(), value.into());
+        self
+    }
+
     pub(super) fn finish(&mut self) -> Value {
         assert!(
             self.unset.is_empty(),

@@ -10,6 +10,7 @@ use serde_json::Value;
 
 use super::catalog::PriceRecord;
 use super::records::{DelayedPayment, LineItemRecord, PaymentStatus, SessionRecord, SessionStatus};
+use super::ui_mode::{UiMode, UiModeParams};
 use super::SimState;
 use crate::config::is_currency_code;
 use crate::error::SimError;
@@ -47,6 +48,12 @@ pub struct CreateSession {
     pub locale: Option<String>,
     /// Default `["card"]`.
     pub payment_method_types: Vec<String>,
+    /// `hosted` (the default) or `embedded`, either spelling; see `ui_mode`.
+    pub ui_mode: Option<String>,
+    /// Where the embedded form sends the customer; may hold `{CHECKOUT_SESSION_ID}`.
+    pub return_url: Option<String>,
+    /// `always` (the default), `if_required` or `never`; embedded only.
+    pub redirect_on_completion: Option<String>,
 }
 
 impl Default for CreateSession {
@@ -63,6 +70,9 @@ impl Default for CreateSession {
             expires_at: None,
             locale: None,
             payment_method_types: Vec::new(),
+            ui_mode: None,
+            return_url: None,
+            redirect_on_completion: None,
         }
     }
 }
@@ -141,9 +151,17 @@ impl SimState {
                 return Err(SimError::empty_param(param));
             }
         }
+        let ui_mode = UiMode::decide(UiModeParams {
+            ui_mode: p.ui_mode.as_deref(),
+            success_url: p.success_url.as_deref(),
+            cancel_url: p.cancel_url.as_deref(),
+            return_url: p.return_url.as_deref(),
+            redirect_on_completion: p.redirect_on_completion.as_deref(),
+        })?;
         for (param, url) in [
             ("success_url", &p.success_url),
             ("cancel_url", &p.cancel_url),
+            ("return_url", &p.return_url),
         ] {
             if let Some(url) = url {
                 check_url(param, url)?;
@@ -184,7 +202,13 @@ impl SimState {
             p.payment_method_types
         };
         let id = ids::checkout_session();
+        let client_secret = match ui_mode {
+            UiMode::Hosted => None,
+            UiMode::Embedded(_) => Some(ids::client_secret(&id)),
+        };
         Ok(SessionRecord {
+            client_secret,
+            ui_mode,
             url: format!("{}/c/pay/{id}", self.public_base_url()),
             id,
             seq: 0,

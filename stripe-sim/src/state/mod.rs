@@ -19,6 +19,7 @@ pub(crate) mod session_queries;
 mod stats;
 mod store;
 mod transitions;
+pub(crate) mod ui_mode;
 mod webhook_settings;
 
 use std::sync::{Arc, Mutex, MutexGuard};

@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use serde_json::Value;
 
 use super::catalog::PriceRecord;
+use super::ui_mode::UiMode;
 
 /// `checkout.session.status`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -100,6 +101,10 @@ pub(crate) struct SessionRecord {
     pub payment_method_types: Vec<String>,
     /// The hosted payment page; Stripe clears `url` once the session is no longer open.
     pub url: String,
+    /// The hosted page, or the embedded form and where it returns to.
+    pub ui_mode: UiMode,
+    /// Embedded sessions only: what Stripe.js mounts the form with.
+    pub client_secret: Option<String>,
     pub status: SessionStatus,
     pub payment_status: PaymentStatus,
     pub customer: Option<Customer>,

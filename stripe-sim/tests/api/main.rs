@@ -7,6 +7,7 @@ mod checkout_page;
 mod checkout_sessions;
 mod control;
 mod customers;
+mod embedded_sessions;
 mod events;
 mod faults;
 mod helpers;
