@@ -15,8 +15,10 @@ use serde::Deserialize;
 use crate::signature::WebhookSecrets;
 
 mod checks;
+mod notifier;
 
 pub use checks::Uses;
+pub use notifier::{NotifierSettings, SmtpTls};
 
 /// The commented defaults, compiled in so that no binary or test depends on its working
 /// directory.
@@ -33,6 +35,7 @@ pub struct Settings {
     pub ingress: IngressSettings,
     pub worker: WorkerSettings,
     pub landing: LandingSettings,
+    pub notifier: NotifierSettings,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -233,6 +236,7 @@ impl Settings {
             .with_list_parse_key("broker.retry_tiers_ms")
             .with_list_parse_key("landing.catalog")
             .with_list_parse_key("landing.trusted_proxies")
+            .with_list_parse_key("notifier.callback_urls")
             .try_parsing(true)
             .source(Some(
                 vars.into_iter()
@@ -317,6 +321,7 @@ impl Settings {
 struct Verbatim {
     database_password: Option<String>,
     broker_password: Option<String>,
+    callback_secret: Option<String>,
 }
 
 impl Verbatim {
@@ -324,6 +329,7 @@ impl Verbatim {
         Self {
             database_password: vars.get("APP_DATABASE__PASSWORD").cloned(),
             broker_password: vars.get("APP_BROKER__PASSWORD").cloned(),
+            callback_secret: vars.get("APP_NOTIFIER__CALLBACK_SECRET").cloned(),
         }
     }
 
@@ -333,6 +339,9 @@ impl Verbatim {
         }
         if let Some(password) = self.broker_password {
             settings.broker.password = SecretString::from(password);
+        }
+        if let Some(secret) = self.callback_secret {
+            settings.notifier.callback_secret = SecretString::from(secret);
         }
     }
 }
