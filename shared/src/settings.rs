@@ -15,8 +15,10 @@ use serde::Deserialize;
 use crate::signature::WebhookSecrets;
 
 mod checks;
+mod notifier;
 
 pub use checks::Uses;
+pub use notifier::{NotifierSettings, SmtpTls};
 
 /// The commented defaults, compiled in so that no binary or test depends on its working
 /// directory.
@@ -33,6 +35,7 @@ pub struct Settings {
     pub ingress: IngressSettings,
     pub worker: WorkerSettings,
     pub landing: LandingSettings,
+    pub notifier: NotifierSettings,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -85,7 +88,39 @@ pub struct BrokerSettings {
     pub reconnect_min_ms: u64,
     pub reconnect_max_ms: u64,
     pub delivery_limit: u32,
+    #[serde(deserialize_with = "one_or_more_millis")]
     pub retry_tiers_ms: Vec<u64>,
+}
+
+/// A list of milliseconds from the file (a sequence) or the environment (`10,20`, or `200`).
+/// `try_parsing` turns a single `200` into a number before the list split sees it, and the split
+/// leaves each entry a string, so both shapes and both entry types are accepted here.
+fn one_or_more_millis<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<u64>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Millis {
+        Number(u64),
+        Text(String),
+    }
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum OneOrMore {
+        One(Millis),
+        More(Vec<Millis>),
+    }
+    let entries = match OneOrMore::deserialize(d)? {
+        OneOrMore::One(one) => vec![one],
+        OneOrMore::More(more) => more,
+    };
+    entries
+        .into_iter()
+        .map(|entry| match entry {
+            Millis::Number(ms) => Ok(ms),
+            Millis::Text(text) => text.trim().parse().map_err(|_| {
+                serde::de::Error::custom(format!("{text:?} is not a number of milliseconds"))
+            }),
+        })
+        .collect()
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -265,6 +300,7 @@ impl Settings {
             .with_list_parse_key("broker.retry_tiers_ms")
             .with_list_parse_key("landing.catalog")
             .with_list_parse_key("landing.trusted_proxies")
+            .with_list_parse_key("notifier.callback_urls")
             .try_parsing(true)
             .source(Some(
                 vars.into_iter()
@@ -349,6 +385,7 @@ impl Settings {
 struct Verbatim {
     database_password: Option<String>,
     broker_password: Option<String>,
+    callback_secret: Option<String>,
 }
 
 impl Verbatim {
@@ -356,6 +393,7 @@ impl Verbatim {
         Self {
             database_password: vars.get("APP_DATABASE__PASSWORD").cloned(),
             broker_password: vars.get("APP_BROKER__PASSWORD").cloned(),
+            callback_secret: vars.get("APP_NOTIFIER__CALLBACK_SECRET").cloned(),
         }
     }
 
@@ -365,6 +403,9 @@ impl Verbatim {
         }
         if let Some(password) = self.broker_password {
             settings.broker.password = SecretString::from(password);
+        }
+        if let Some(secret) = self.callback_secret {
+            settings.notifier.callback_secret = SecretString::from(secret);
         }
     }
 }

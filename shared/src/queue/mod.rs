@@ -13,10 +13,13 @@
 //! - [`connection`]: connect with the tokio executor; [`connection::Broker`] keeps a confirm
 //!   channel alive in the background and fails callers fast while it is down.
 //! - [`trace_context`]: `traceparent` injection and extraction.
+//! - `notifier_topology`: the notifier's own queue on `orders` and its dead letters, declared
+//!   by the notifier alone ([`Topology::declare_notifier`]).
 
 pub mod connection;
 pub mod definitions;
 pub mod endpoint;
+mod notifier_topology;
 pub mod publisher;
 mod spec;
 pub mod topology;

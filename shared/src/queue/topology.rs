@@ -44,7 +44,7 @@ impl Topology {
         )
     }
 
-    fn name(&self, base: &str) -> String {
+    pub(super) fn name(&self, base: &str) -> String {
         format!("{}{}", self.prefix, base)
     }
 

@@ -20,6 +20,7 @@ pub struct Uses {
     pub ingress: bool,
     pub worker: bool,
     pub landing: bool,
+    pub notifier: bool,
 }
 
 impl Uses {
@@ -32,6 +33,7 @@ impl Uses {
         ingress: false,
         worker: false,
         landing: false,
+        notifier: false,
     };
     /// Verifies webhooks and publishes them: no Stripe API call, no database.
     pub const INGRESS: Uses = Uses {
@@ -53,6 +55,14 @@ impl Uses {
         database: true,
         stripe: true,
         landing: true,
+        ..Uses::COMMON
+    };
+    /// Consumes announcements and tells people: the database (the dedupe) and the broker; no
+    /// Stripe call.
+    pub const NOTIFIER: Uses = Uses {
+        database: true,
+        broker: true,
+        notifier: true,
         ..Uses::COMMON
     };
     /// `worker migrate` and `worker show`.
@@ -79,6 +89,7 @@ impl Uses {
         ingress: true,
         worker: true,
         landing: true,
+        notifier: true,
     };
 }
 
@@ -119,6 +130,9 @@ impl Settings {
         }
         if uses.landing {
             self.check_landing()?;
+        }
+        if uses.notifier {
+            self.notifier.check()?;
         }
         Ok(())
     }

@@ -52,6 +52,25 @@ fn environment_variables_override_defaults_including_lists() {
 }
 
 #[test]
+fn a_single_retry_tier_from_the_environment_is_a_list_of_one() {
+    let s = Settings::load_from(
+        Uses::ALL,
+        vars(&[
+            ("APP_BROKER__RETRY_TIERS_MS", "200"),
+            ("APP_STRIPE__SECRET_KEY", "sk_test_abc"),
+        ]),
+    )
+    .unwrap();
+    assert_eq!(s.broker.retry_tiers_ms, vec![200]);
+    let error = Settings::load_from(
+        Uses::ALL,
+        vars(&[("APP_BROKER__RETRY_TIERS_MS", "10,soon")]),
+    )
+    .unwrap_err();
+    assert!(error.to_string().contains("soon"), "{error}");
+}
+
+#[test]
 fn a_file_named_by_app_config_is_layered_between() {
     let dir = std::env::temp_dir().join(format!("settings-{}", uuid::Uuid::new_v4()));
     std::fs::create_dir_all(&dir).unwrap();

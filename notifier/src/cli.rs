@@ -1,0 +1,66 @@
+//! The notifier binary's commands. Every command reads the same settings as the service.
+
+use clap::{Parser, Subcommand};
+use shared::settings::Uses;
+use shared::Settings;
+
+use crate::startup::Application;
+use crate::templates::{TemplateName, Templates};
+
+/// Tells customers and the merchant's systems about the orders exchange's announcements.
+#[derive(Debug, Parser)]
+#[command(name = "notifier", version)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Default, Subcommand)]
+pub enum Command {
+    /// Consume notifier.orders and send (the default).
+    #[default]
+    Run,
+    /// Render one template (the merchant's, or the shipped one) with a sample order, to check
+    /// an edit before the notifier loads it.
+    Preview {
+        /// order_fulfilled.subject.txt, order_fulfilled.body.txt, payment_failed.subject.txt or
+        /// payment_failed.body.txt.
+        template: String,
+    },
+}
+
+impl Command {
+    /// The settings sections the command reads.
+    pub fn uses(&self) -> Uses {
+        match self {
+            Command::Run => Uses::NOTIFIER,
+            Command::Preview { .. } => Uses {
+                notifier: true,
+                ..Uses::COMMON
+            },
+        }
+    }
+
+    /// Whether the command's output is a document on stdout (no log lines mixed in).
+    pub fn prints_a_document(&self) -> bool {
+        matches!(self, Command::Preview { .. })
+    }
+}
+
+pub async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
+    match command {
+        Command::Run => {
+            Application::build(settings)
+                .await?
+                .run_until_stopped()
+                .await
+        }
+        Command::Preview { template } => {
+            let name = TemplateName::parse(&template)?;
+            let templates = Templates::load(&settings.notifier.template_dir)?;
+            let rendered = templates.preview(name, &settings.landing.shop_name)?;
+            println!("{rendered}");
+            Ok(())
+        }
+    }
+}

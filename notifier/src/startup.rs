@@ -1,0 +1,218 @@
+//! Building the notifier from settings, and running it until SIGTERM (or a [`StopHandle`]).
+//!
+//! [`Application::build`] checks the settings, parses the templates (a broken one stops it
+//! here), connects lazily (a small Postgres pool) and binds the ops port (`/healthz`,
+//! `/readyz`, `/metrics`; port 0 picks a free one, reported by [`Application::port`]).
+//! [`Application::run_until_stopped`] consumes, then drains on stop like the worker: the
+//! consumer cancels its subscription and finishes, records and acks the sends in flight
+//! (deliveries waiting out a retry pause are requeued at once); then the ops server and the
+//! pool close.
+
+use std::net::TcpListener;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::dev::Server;
+use actix_web::{web, App, HttpResponse, HttpServer};
+use anyhow::Context;
+use shared::queue::{BrokerEndpoint, Topology};
+use shared::settings::Uses;
+use shared::Settings;
+use sqlx::PgPool;
+use tokio_util::sync::CancellationToken;
+
+use crate::callback::{Callback, Caller};
+use crate::consumer::{Consumer, ConsumerOptions};
+use crate::dispatch::Dispatcher;
+use crate::mail::Mailer;
+use crate::metrics;
+
+/// A running notifier's parts, built but not started.
+pub struct Application {
+    port: u16,
+    server: Server,
+    pool: PgPool,
+    consumer: Consumer,
+    shutdown: CancellationToken,
+}
+
+impl std::fmt::Debug for Application {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Application")
+            .field("port", &self.port)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Stops a running [`Application`] the way SIGTERM does (graceful drain).
+#[derive(Debug, Clone)]
+pub struct StopHandle(CancellationToken);
+
+impl StopHandle {
+    pub fn stop(&self) {
+        self.0.cancel();
+    }
+}
+
+/// What `/readyz` checks.
+#[derive(Clone)]
+struct Readiness {
+    pool: PgPool,
+    consuming: Arc<AtomicBool>,
+}
+
+impl Application {
+    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        settings.check(Uses::NOTIFIER)?;
+        metrics::register();
+        let notifier = &settings.notifier;
+        let pool = shared::store::pool(&settings.database).context("database.url")?;
+        let mailer = Mailer::new(notifier, &settings.landing.shop_name)?;
+        let caller = Caller::new(notifier.callback_secret.clone(), notifier.send_timeout())
+            .context("building the callback client")?;
+        let callbacks: Vec<Callback> = notifier
+            .callbacks()
+            .into_iter()
+            .map(Callback::new)
+            .collect();
+        tracing::info!(
+            smtp = %format!("{}:{}", notifier.smtp_host, notifier.smtp_port),
+            callbacks = callbacks.len(),
+            "notifier channels"
+        );
+        let dispatcher = Dispatcher::new(
+            pool.clone(),
+            mailer,
+            caller,
+            callbacks,
+            notifier.send_timeout(),
+        );
+        let broker = &settings.broker;
+        let consumer = Consumer::new(
+            dispatcher,
+            ConsumerOptions {
+                endpoint: BrokerEndpoint::from_settings(broker),
+                topology: Topology::from_settings(broker),
+                prefetch: notifier.prefetch,
+                retry_max: notifier.retry_max(),
+                reconnect_min: Duration::from_millis(broker.reconnect_min_ms),
+                reconnect_max: Duration::from_millis(broker.reconnect_max_ms),
+            },
+        );
+        let listener =
+            TcpListener::bind((notifier.host.as_str(), notifier.port)).with_context(|| {
+                format!(
+                    "binding notifier.host:notifier.port {}:{}",
+                    notifier.host, notifier.port
+                )
+            })?;
+        let port = listener.local_addr()?.port();
+        let server = ops_server(
+            listener,
+            Readiness {
+                pool: pool.clone(),
+                consuming: consumer.consuming(),
+            },
+        )?;
+        Ok(Self {
+            port,
+            server,
+            pool,
+            consumer,
+            shutdown: CancellationToken::new(),
+        })
+    }
+
+    /// The ops port actually bound.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub fn stop_handle(&self) -> StopHandle {
+        StopHandle(self.shutdown.clone())
+    }
+
+    /// Runs until SIGTERM/SIGINT or [`StopHandle::stop`], then drains (see the module docs).
+    pub async fn run_until_stopped(self) -> anyhow::Result<()> {
+        let server_handle = self.server.handle();
+        let mut server = tokio::spawn(self.server);
+        let consumer = tokio::spawn(self.consumer.run(self.shutdown.clone()));
+        let mut server_result = None;
+        tokio::select! {
+            _ = self.shutdown.cancelled() => tracing::info!("stop requested; draining"),
+            _ = terminate_signal() => tracing::info!("SIGTERM; draining"),
+            result = &mut server => server_result = Some(result),
+        }
+        self.shutdown.cancel();
+        if consumer.await.is_err() {
+            tracing::error!("the consumer task panicked");
+        }
+        server_handle.stop(true).await;
+        self.pool.close().await;
+        tracing::info!("notifier stopped");
+        match server_result {
+            Some(Ok(Err(e))) => Err(anyhow::Error::new(e).context("the ops server failed")),
+            Some(Err(e)) => Err(anyhow::Error::new(e).context("the ops server panicked")),
+            _ => Ok(()),
+        }
+    }
+}
+
+fn ops_server(listener: TcpListener, readiness: Readiness) -> std::io::Result<Server> {
+    let readiness = web::Data::new(readiness);
+    Ok(HttpServer::new(move || {
+        App::new()
+            .app_data(readiness.clone())
+            .route("/healthz", web::get().to(shared::http::healthz))
+            .route("/readyz", web::get().to(readyz))
+            .route("/metrics", web::get().to(metrics_endpoint))
+    })
+    .listen(listener)?
+    // Three endpoints polled every few seconds: one thread is plenty.
+    .workers(1)
+    // Signals are the Application's to handle, so the drain happens in order.
+    .disable_signals()
+    .shutdown_timeout(5)
+    .run())
+}
+
+/// What `/readyz` answers and `/metrics` records as `dependency_up`.
+async fn dependency_checks(readiness: &Readiness) -> [(&'static str, bool); 2] {
+    [
+        ("database", shared::store::ping(&readiness.pool).await),
+        ("consumer", readiness.consuming.load(Ordering::Acquire)),
+    ]
+}
+
+async fn readyz(readiness: web::Data<Readiness>) -> HttpResponse {
+    shared::http::readiness(&dependency_checks(&readiness).await)
+}
+
+async fn metrics_endpoint(readiness: web::Data<Readiness>) -> HttpResponse {
+    shared::http::record_dependencies(&dependency_checks(&readiness).await);
+    shared::http::metrics().await
+}
+
+/// SIGTERM (what orchestrators send) or Ctrl-C.
+async fn terminate_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut sigterm) => {
+                tokio::select! {
+                    _ = sigterm.recv() => {}
+                    _ = tokio::signal::ctrl_c() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}

@@ -1,0 +1,295 @@
+//! The notifier tells people exactly once: the customer's mail arrives on a real SMTP server
+//! once per announcement even when the announcement is published twice; the payment-failed mail;
+//! a signed callback the receiver can verify; a mail server that is down delays the mail, which
+//! arrives once it is back; a callback refused for good dead-letters the announcement.
+
+mod notifier_support;
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
+use notifier_support::{
+    announce, free_port, fulfilled, notification, payment_failed, NotifierQueues, RunningNotifier,
+    SmtpServer, WAIT,
+};
+use shared::signature::{verify, WebhookSecrets};
+use tests::{eventually, TestBroker, TestDb};
+use uuid::Uuid;
+
+const CALLBACK_SECRET: &str = "callback_secret_for_tests_0001";
+
+/// A broker whose queues allow many deliveries, so a retried announcement outlasts a mail
+/// server's restart.
+async fn broker() -> (TestBroker, NotifierQueues) {
+    let broker = TestBroker::with_tiers(vec![Duration::from_millis(200)], 50).await;
+    let queues = NotifierQueues(broker.topology.clone());
+    (broker, queues)
+}
+
+#[tokio::test]
+async fn one_confirmation_per_order_even_when_the_announcement_is_published_twice() {
+    let ((broker, _queues), db) = tokio::join!(broker(), TestDb::create());
+    let port = free_port();
+    let smtp = SmtpServer::start(port).await;
+    let port = port.to_string();
+    let notifier =
+        RunningNotifier::start(&db, &broker, &[("APP_NOTIFIER__SMTP_PORT", &port)]).await;
+
+    let id = Uuid::new_v4();
+    let body = serde_json::to_vec(&fulfilled("cs_test_twice", Some("jenny@example.com"))).unwrap();
+    announce(&broker, id, "order.fulfilled", &body).await;
+    announce(&broker, id, "order.fulfilled", &body).await;
+
+    let mails = smtp.wait_for(1).await;
+    // The second copy is handled: skipped as sent, or held while the first was sending and
+    // then skipped.
+    let duplicate = eventually(WAIT, || async {
+        let skipped = notifier::metrics::NOTIFICATIONS
+            .with_label_values(&["email", "duplicate"])
+            .get();
+        (skipped >= 1).then_some(())
+    })
+    .await;
+    assert!(duplicate.is_some(), "the second copy was handled");
+    notifier.stop().await;
+    assert_eq!(
+        broker.depth(&broker.topology.notifier_queue()).await,
+        0,
+        "both copies were acked"
+    );
+    let mails_after = smtp.mails();
+    assert_eq!(mails_after.len(), 1, "one mail: {mails_after:?}");
+    let mail = &mails[0];
+    assert_eq!(mail.header("To"), Some("jenny@example.com"));
+    assert_eq!(
+        mail.header("Subject"),
+        Some("Your order #1042 at Corner Store")
+    );
+    assert_eq!(
+        mail.header("Message-ID"),
+        Some(format!("<{id}@example.com>").as_str()),
+        "the idempotency key a mail client can use"
+    );
+    assert!(
+        mail.body.contains("2 x T-shirt: 45.00 USD"),
+        "{}",
+        mail.body
+    );
+    assert_eq!(
+        notification(&db, id, "email").await,
+        Some((1, None, true)),
+        "sent once, recorded"
+    );
+}
+
+#[tokio::test]
+async fn a_failed_bank_payment_tells_the_customer() {
+    let ((broker, _queues), db) = tokio::join!(broker(), TestDb::create());
+    let port = free_port();
+    let smtp = SmtpServer::start(port).await;
+    let port = port.to_string();
+    let notifier =
+        RunningNotifier::start(&db, &broker, &[("APP_NOTIFIER__SMTP_PORT", &port)]).await;
+
+    let id = Uuid::new_v4();
+    let body = serde_json::to_vec(&payment_failed("cs_test_failed", "jenny@example.com")).unwrap();
+    announce(&broker, id, "order.payment_failed", &body).await;
+
+    let mails = smtp.wait_for(1).await;
+    notifier.stop().await;
+    let mail = &mails[0];
+    assert_eq!(mail.header("To"), Some("jenny@example.com"));
+    assert_eq!(
+        mail.header("Subject"),
+        Some("Your payment to Corner Store did not go through")
+    );
+    assert!(mail.body.contains("45.00 USD"), "{}", mail.body);
+    assert!(mail.body.contains("not been charged"), "{}", mail.body);
+}
+
+/// What a callback receiver got: headers and body.
+#[derive(Debug, Clone)]
+struct Received {
+    signature: String,
+    idempotency_key: String,
+    event: String,
+    body: Vec<u8>,
+}
+
+/// An HTTP server answering `status` to every POST, keeping what it received.
+async fn callback_receiver(status: u16) -> (String, Arc<Mutex<Vec<Received>>>) {
+    let received: Arc<Mutex<Vec<Received>>> = Arc::default();
+    let kept = web::Data::new(received.clone());
+    let status = actix_web::http::StatusCode::from_u16(status).unwrap();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/orders", listener.local_addr().unwrap());
+    let server = HttpServer::new(move || {
+        App::new().app_data(kept.clone()).route(
+            "/orders",
+            web::post().to(
+                move |request: HttpRequest,
+                      body: web::Bytes,
+                      kept: web::Data<Arc<Mutex<Vec<Received>>>>| async move {
+                    let header = |name: &str| {
+                        request
+                            .headers()
+                            .get(name)
+                            .and_then(|v| v.to_str().ok())
+                            .unwrap_or_default()
+                            .to_owned()
+                    };
+                    kept.lock().unwrap().push(Received {
+                        signature: header("Notifier-Signature"),
+                        idempotency_key: header("Idempotency-Key"),
+                        event: header("Notifier-Event"),
+                        body: body.to_vec(),
+                    });
+                    HttpResponse::build(status).finish()
+                },
+            ),
+        )
+    })
+    .listen(listener)
+    .unwrap()
+    .workers(1)
+    .disable_signals()
+    .run();
+    tokio::spawn(server);
+    (url, received)
+}
+
+#[tokio::test]
+async fn a_callback_carries_a_signature_the_receiver_verifies_and_the_idempotency_key() {
+    let ((broker, _queues), db) = tokio::join!(broker(), TestDb::create());
+    let (url, received) = callback_receiver(204).await;
+    let notifier = RunningNotifier::start(
+        &db,
+        &broker,
+        &[
+            ("APP_NOTIFIER__CALLBACK_URLS", &url),
+            ("APP_NOTIFIER__CALLBACK_SECRET", CALLBACK_SECRET),
+        ],
+    )
+    .await;
+
+    // No customer address: the callback is the only channel.
+    let id = Uuid::new_v4();
+    let body = serde_json::to_vec(&fulfilled("cs_test_callback", None)).unwrap();
+    announce(&broker, id, "order.fulfilled", &body).await;
+
+    let got = eventually(WAIT, || async { received.lock().unwrap().first().cloned() })
+        .await
+        .expect("the callback arrives");
+    notifier.stop().await;
+    assert_eq!(got.body, body, "the announcement exactly as published");
+    assert_eq!(got.idempotency_key, id.to_string());
+    assert_eq!(got.event, "order.fulfilled");
+    let now = shared::signature::unix_now();
+    let signed = verify(
+        &got.body,
+        &got.signature,
+        &WebhookSecrets::from_strs(&[CALLBACK_SECRET]),
+        Duration::from_secs(300),
+        now,
+    );
+    assert!(signed.is_ok(), "{:?}: {signed:?}", got.signature);
+    let forged = verify(
+        &got.body,
+        &got.signature,
+        &WebhookSecrets::from_strs(&["another_secret_entirely_0001"]),
+        Duration::from_secs(300),
+        now,
+    );
+    assert!(forged.is_err(), "only the shared secret verifies it");
+    assert_eq!(received.lock().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn a_callback_refused_for_good_dead_letters_the_announcement_with_the_reason_recorded() {
+    let ((broker, _queues), db) = tokio::join!(broker(), TestDb::create());
+    let (url, received) = callback_receiver(400).await;
+    let notifier = RunningNotifier::start(
+        &db,
+        &broker,
+        &[
+            ("APP_NOTIFIER__CALLBACK_URLS", &url),
+            ("APP_NOTIFIER__CALLBACK_SECRET", CALLBACK_SECRET),
+        ],
+    )
+    .await;
+
+    let id = Uuid::new_v4();
+    let body = serde_json::to_vec(&fulfilled("cs_test_refused", None)).unwrap();
+    announce(&broker, id, "order.fulfilled", &body).await;
+
+    let dead = broker
+        .next(&broker.topology.notifier_dead_queue(), WAIT)
+        .await
+        .expect("dead-lettered into notifier.orders.dead");
+    notifier.stop().await;
+    assert_eq!(
+        dead.delivery
+            .properties
+            .message_id()
+            .as_ref()
+            .map(|m| m.to_string()),
+        Some(id.to_string())
+    );
+    assert_eq!(received.lock().unwrap().len(), 1, "tried once, not retried");
+    let channel: String =
+        sqlx::query_scalar("SELECT channel FROM notifications WHERE message_id = $1")
+            .bind(id)
+            .fetch_one(&db.pool)
+            .await
+            .unwrap();
+    let (_, last_error, sent) = notification(&db, id, &channel).await.unwrap();
+    assert!(!sent);
+    assert_eq!(
+        last_error.as_deref(),
+        Some("callback answered 400 Bad Request")
+    );
+}
+
+#[tokio::test]
+async fn a_mail_server_that_is_down_delays_the_mail_which_arrives_once_it_is_back() {
+    let ((broker, _queues), db) = tokio::join!(broker(), TestDb::create());
+    let port = free_port();
+    let port_setting = port.to_string();
+    let notifier =
+        RunningNotifier::start(&db, &broker, &[("APP_NOTIFIER__SMTP_PORT", &port_setting)]).await;
+
+    let id = Uuid::new_v4();
+    let body =
+        serde_json::to_vec(&fulfilled("cs_test_smtp_down", Some("jenny@example.com"))).unwrap();
+    announce(&broker, id, "order.fulfilled", &body).await;
+
+    // Tried, refused (nothing listens), recorded as a failure that may pass.
+    let failed = eventually(WAIT, || async {
+        match notification(&db, id, "email").await {
+            Some((attempts, Some(error), false)) if attempts >= 1 => Some(error),
+            _ => None,
+        }
+    })
+    .await
+    .expect("a failed attempt is recorded");
+    assert!(failed.starts_with("SMTP:"), "{failed}");
+
+    let smtp = SmtpServer::start(port).await;
+    let mails = smtp.wait_for(1).await;
+    let sent = eventually(WAIT, || async {
+        notification(&db, id, "email")
+            .await
+            .filter(|(_, _, sent)| *sent)
+    })
+    .await
+    .expect("the send is recorded");
+    notifier.stop().await;
+    assert!(sent.0 >= 2, "sent on a later attempt: {sent:?}");
+    assert_eq!(smtp.mails().len(), 1, "{mails:?}");
+    assert_eq!(mails[0].header("To"), Some("jenny@example.com"));
+    assert_eq!(
+        broker.depth(&broker.topology.notifier_dead_queue()).await,
+        0
+    );
+}
