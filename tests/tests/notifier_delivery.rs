@@ -52,6 +52,16 @@ async fn one_confirmation_per_order_even_when_the_announcement_is_published_twic
     })
     .await;
     assert!(duplicate.is_some(), "the second copy was handled");
+    let scraped = reqwest::get(format!("http://127.0.0.1:{}/metrics", notifier.port))
+        .await
+        .expect("the notifier serves /metrics")
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        scraped.contains(r#"notifier_notifications_total{channel="email",outcome="duplicate"} 1"#),
+        "{scraped}"
+    );
     notifier.stop().await;
     assert_eq!(
         broker.depth(&broker.topology.notifier_queue()).await,

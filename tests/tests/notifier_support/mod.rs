@@ -205,7 +205,7 @@ pub async fn announce(broker: &TestBroker, message_id: Uuid, routing_key: &str, 
             body,
             BasicProperties::default()
                 .with_message_id(message_id.to_string().into())
-                .with_kind(routing_key.into())
+                .with_type(routing_key.into())
                 .with_content_type("application/json".into())
                 .with_delivery_mode(2),
         )
