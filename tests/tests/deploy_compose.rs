@@ -558,7 +558,14 @@ fn the_release_build_compiles_only_the_shipped_packages_in_both_steps() {
             .map(|w| w[1].to_owned())
             .collect()
     };
-    let shipped: BTreeSet<String> = ["ingress", "worker", "landing", "stripe-sim", "healthcheck"]
+    let shipped: BTreeSet<String> = [
+        "ingress",
+        "worker",
+        "landing",
+        "notifier",
+        "stripe-sim",
+        "healthcheck",
+    ]
         .map(String::from)
         .into();
     assert_eq!(packages("cargo chef cook"), shipped);
