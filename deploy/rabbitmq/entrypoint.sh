@@ -1,13 +1,15 @@
 #!/bin/sh
 # Writes the definitions RabbitMQ imports at boot (rabbitmq.conf: load_definitions), then starts
 # the broker through the image's own entrypoint:
-#   00-access.json    the vhost "/" and three users:
+#   00-access.json    the vhost "/" and four users:
 #                     - the operators' management login (UI, HTTP API): RABBITMQ_USER and
 #                       RABBITMQ_PASSWORD, tag administrator, every permission;
 #                     - the ingress's: RABBITMQ_INGRESS_USER (fulfillment_ingress) and
 #                       RABBITMQ_INGRESS_PASSWORD, no tag (no management access);
 #                     - the worker's: RABBITMQ_WORKER_USER (fulfillment_worker) and
-#                       RABBITMQ_WORKER_PASSWORD, no tag.
+#                       RABBITMQ_WORKER_PASSWORD, no tag;
+#                     - the notifier's: RABBITMQ_NOTIFIER_USER (fulfillment_notifier) and
+#                       RABBITMQ_NOTIFIER_PASSWORD, no tag.
 #                     Each password may come from a file instead (RABBITMQ_*_PASSWORD_FILE, a
 #                     Docker secret). A missing one stops the broker here, naming the variable.
 #   10-topology.json  deploy/rabbitmq/definitions.json, unchanged: generated from the services'
@@ -44,10 +46,13 @@ ingress=${RABBITMQ_INGRESS_USER:-fulfillment_ingress}
 ingress_password=$(secret RABBITMQ_INGRESS_PASSWORD) || exit 1
 worker=${RABBITMQ_WORKER_USER:-fulfillment_worker}
 worker_password=$(secret RABBITMQ_WORKER_PASSWORD) || exit 1
+notifier=${RABBITMQ_NOTIFIER_USER:-fulfillment_notifier}
+notifier_password=$(secret RABBITMQ_NOTIFIER_PASSWORD) || exit 1
 # One definitions entry per name: two variables naming the same user would silently give it
 # whichever permissions the import applied last.
-if [ "$admin" = "$ingress" ] || [ "$admin" = "$worker" ] || [ "$ingress" = "$worker" ]; then
-  echo "entrypoint: RABBITMQ_USER, RABBITMQ_INGRESS_USER and RABBITMQ_WORKER_USER must differ" >&2
+if [ "$(printf '%s\n' "$admin" "$ingress" "$worker" "$notifier" | sort -u | wc -l)" -ne 4 ]; then
+  echo "entrypoint: RABBITMQ_USER, RABBITMQ_INGRESS_USER, RABBITMQ_WORKER_USER and" \
+    "RABBITMQ_NOTIFIER_USER must differ" >&2
   exit 1
 fi
 
@@ -71,6 +76,13 @@ fi
 #            `worker redrive` reads the dead and unrouted queues and republishes to the default
 #            exchange (amq.default), checkout.events and orders; and it creates a missing queue
 #            with its dead-letter exchange (a new retry tier after a settings change).
+#   notifier declares only its own part (Topology::declare_notifier): the orders exchange it
+#            reads, notifier.orders bound to it, dead-lettering through notifier.dead into
+#            notifier.orders.dead, and notifier.redrive bound to notifier.orders. It consumes
+#            notifier.orders; a rejected announcement is dead-lettered by the broker, which
+#            checks no permission of the consumer's. `notifier redrive` reads
+#            notifier.orders.dead and publishes to notifier.redrive only: no write on the
+#            default exchange, which would reach every queue.
 # The retry tiers are checkout.fulfillment.delay.<n><unit> (Topology::retry_queue).
 topology_names='checkout\.(events|retry|dead|unrouted|fulfillment|fulfillment\.dead|fulfillment\.delay\.[0-9]+(ms|s|m|h))|orders|orders\.unrouted'
 binding_queues='checkout\.(fulfillment|fulfillment\.dead|fulfillment\.delay\.[0-9]+(ms|s|m|h)|unrouted)|orders\.unrouted'
@@ -81,6 +93,10 @@ ingress_read="^($binding_sources)\$"
 worker_configure="^($topology_names)\$"
 worker_write="^(amq\.default|$topology_names)\$"
 worker_read="^(checkout\.fulfillment|checkout\.fulfillment\.delay\.[0-9]+(ms|s|m|h)|checkout\.fulfillment\.dead|$binding_sources)\$"
+notifier_names='orders|notifier\.(dead|redrive|orders|orders\.dead)'
+notifier_configure="^($notifier_names)\$"
+notifier_write='^notifier\.(dead|redrive|orders|orders\.dead)$'
+notifier_read="^($notifier_names)\$"
 
 # A JSON string: backslash and double quote escaped, the two characters a user name, a password
 # or a regex can hold that JSON does not take as they are.
@@ -102,12 +118,14 @@ cat >"$dir/00-access.json" <<JSON
   "users": [
 $(user "$admin" "$admin_password" administrator),
 $(user "$ingress" "$ingress_password" ""),
-$(user "$worker" "$worker_password" "")
+$(user "$worker" "$worker_password" ""),
+$(user "$notifier" "$notifier_password" "")
   ],
   "permissions": [
 $(permission "$admin" ".*" ".*" ".*"),
 $(permission "$ingress" "$ingress_configure" "$ingress_write" "$ingress_read"),
-$(permission "$worker" "$worker_configure" "$worker_write" "$worker_read")
+$(permission "$worker" "$worker_configure" "$worker_write" "$worker_read"),
+$(permission "$notifier" "$notifier_configure" "$notifier_write" "$notifier_read")
   ]
 }
 JSON

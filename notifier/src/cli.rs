@@ -1,9 +1,13 @@
 //! The notifier binary's commands. Every command reads the same settings as the service.
 
+use std::time::Duration;
+
 use clap::{Parser, Subcommand};
+use shared::queue::{BrokerEndpoint, Topology};
 use shared::settings::Uses;
 use shared::Settings;
 
+use crate::redrive;
 use crate::startup::Application;
 use crate::templates::{TemplateName, Templates};
 
@@ -27,6 +31,13 @@ pub enum Command {
         /// payment_failed.body.txt.
         template: String,
     },
+    /// Move the notifier's dead letters (notifier.orders.dead) back to notifier.orders, attempts
+    /// reset; channels already sent are not sent again.
+    Redrive {
+        /// At most this many (default: every message parked now).
+        #[arg(long)]
+        limit: Option<usize>,
+    },
 }
 
 impl Command {
@@ -34,6 +45,7 @@ impl Command {
     pub fn uses(&self) -> Uses {
         match self {
             Command::Run => Uses::NOTIFIER,
+            Command::Redrive { .. } => Uses::BROKER,
             Command::Preview { .. } => Uses {
                 notifier: true,
                 ..Uses::COMMON
@@ -60,6 +72,20 @@ pub async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
             let templates = Templates::load(&settings.notifier.template_dir)?;
             let rendered = templates.preview(name, &settings.landing.shop_name)?;
             println!("{rendered}");
+            Ok(())
+        }
+        Command::Redrive { limit } => {
+            let report = redrive::redrive(
+                &BrokerEndpoint::from_settings(&settings.broker),
+                &Topology::from_settings(&settings.broker),
+                limit,
+                Duration::from_millis(settings.broker.confirm_timeout_ms),
+            )
+            .await?;
+            println!(
+                "redriven: {}; still dead: {}",
+                report.moved, report.remaining
+            );
             Ok(())
         }
     }

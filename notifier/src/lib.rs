@@ -19,7 +19,8 @@
 //!   `Idempotency-Key: message_id`.
 //! - [`startup`]: `Application::build` / `run_until_stopped`, the ops server (`/healthz`,
 //!   `/readyz`, `/metrics`), graceful drain on SIGTERM.
-//! - [`cli`]: `notifier run | preview <template>`.
+//! - [`cli`]: `notifier run | preview <template> | redrive`.
+//! - [`redrive`]: `notifier.orders.dead` back into `notifier.orders` once the cause is fixed.
 //! - [`metrics`]: notifications by channel and outcome, send durations.
 //!
 //! Exactly once: the row's primary key `(message_id, channel)` makes every send after the first
@@ -37,6 +38,7 @@ pub mod ledger;
 pub mod mail;
 pub mod metrics;
 pub mod notice;
+pub mod redrive;
 pub mod startup;
 pub mod templates;
 

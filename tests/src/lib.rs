@@ -16,6 +16,7 @@
 pub mod browser;
 pub mod browser_log;
 pub mod checkout_flow;
+pub mod smtp;
 pub mod stack;
 
 use std::future::Future;

@@ -1,6 +1,7 @@
 //! The broker users of deploy/rabbitmq/entrypoint.sh on the real broker: each service,
 //! connecting as its own user, does all of its work through its own code (the ingress answering
-//! a webhook, the worker consuming, retrying, dead-lettering, announcing and redriving), and
+//! a webhook, the worker consuming, retrying, dead-lettering, announcing and redriving, the
+//! notifier mailing an announced order and dead-lettering an unreadable one), and
 //! what belongs to the other service, or to nobody, is refused with ACCESS_REFUSED. Only the
 //! management login reaches the management API.
 //!
@@ -21,10 +22,12 @@ use lapin::options::{
 };
 use lapin::types::FieldTable;
 use shared::queue::Topology;
+use shared::queue::{publish_confirmed, OutgoingMessage};
 use shared::settings::Uses;
 use shared::signature::{signature_header, unix_now};
 use shared::Settings;
 use stripe_sim::{CreateSession, Customer, Fault, FaultKind, LineItemParams, PaymentOutcome};
+use tests::smtp::{free_port, SmtpServer};
 use tests::{start_sim, TestDb, SIM_KEY, WEBHOOK_SECRET};
 use worker::redrive::{redrive, RedriveSource};
 
@@ -228,13 +231,13 @@ async fn the_worker_user_consumes_retries_dead_letters_announces_and_redrives() 
     let running = tokio::spawn(application.run_until_stopped());
     let checkout = topology.checkout_exchange();
 
-    // Consumed, fulfilled, announced on `orders`: nobody subscribes in this vhost, so the
-    // announcement waits in orders.unrouted.
+    // Consumed, fulfilled, announced on `orders`: no notifier runs in this vhost, so the
+    // announcement waits in notifier.orders (bound by the imported definitions).
     let (_, event) = paid_session(&sim.state);
     let body = serde_json::to_vec(&event).unwrap();
     publish_as_test_user(&users, &checkout, "checkout.session.completed", &body).await;
     assert!(
-        wait_for_depth(&users, &topology.orders_unrouted_queue(), 1).await,
+        wait_for_depth(&users, &topology.notifier_queue(), 1).await,
         "the worker consumed the event and announced the order"
     );
 
@@ -268,9 +271,13 @@ async fn the_worker_user_consumes_retries_dead_letters_announces_and_redrives() 
         .unwrap()
         .unwrap();
 
-    // An event type no queue is bound for: caught by checkout.unrouted.
+    // An event type no queue is bound for: caught by checkout.unrouted; an announcement no
+    // queue is bound for, by orders.unrouted.
     publish_as_test_user(&users, &checkout, "invoice.paid", b"{}").await;
     assert!(wait_for_depth(&users, &topology.unrouted_queue(), 1).await);
+    let orders = topology.orders_exchange();
+    publish_as_test_user(&users, &orders, "order.refunded", b"{}").await;
+    assert!(wait_for_depth(&users, &topology.orders_unrouted_queue(), 1).await);
 
     // `worker redrive`, from each parked queue, as the worker's user.
     for source in [
@@ -350,6 +357,153 @@ async fn the_worker_user_is_refused_everything_outside_the_topology() {
     );
     let _ = connection.close(200, "done").await;
     let _ = admin.close(200, "done").await;
+}
+
+/// Publishes an announcement to `orders` as the outbox relay does (the `message_id` a UUID, the
+/// notifier's dedupe key), as the test's own user.
+async fn announce_as_test_user(users: &BrokerUsers, routing_key: &str, body: &[u8]) {
+    let connection = users.vhost.connect().await;
+    let (channel, _) = watched_channel(&connection).await;
+    let message_id = uuid::Uuid::new_v4().to_string();
+    let message = OutgoingMessage {
+        exchange: "orders",
+        routing_key,
+        body,
+        message_id: &message_id,
+        kind: routing_key,
+        headers: FieldTable::default(),
+    };
+    publish_confirmed(&channel, message, Duration::from_secs(5))
+        .await
+        .expect("the broker confirms the announcement");
+    let _ = connection.close(200, "done").await;
+}
+
+#[tokio::test]
+async fn the_notifier_user_declares_its_queue_mails_an_announced_order_and_dead_letters() {
+    let users = BrokerUsers::create("notifier-user").await;
+    let smtp_port = free_port();
+    let (db, smtp) = tokio::join!(TestDb::create(), SmtpServer::start(smtp_port));
+    let settings = service_settings(
+        &users,
+        &users.notifier,
+        Uses::NOTIFIER,
+        &[
+            ("APP_DATABASE__URL", db.url.clone()),
+            ("APP_NOTIFIER__HOST", "127.0.0.1".into()),
+            ("APP_NOTIFIER__PORT", "0".into()),
+            ("APP_NOTIFIER__SMTP_PORT", smtp_port.to_string()),
+            ("APP_NOTIFIER__RETRY_MAX_MS", "300".into()),
+        ],
+    );
+    let topology = Topology::from_settings(&settings.broker);
+    // The notifier declares its part of the topology at connect, as its own user: a refused
+    // declare would fail the build or keep it from consuming.
+    let application = notifier::Application::build(settings)
+        .await
+        .expect("the notifier builds");
+    let stop = application.stop_handle();
+    let running = tokio::spawn(application.run_until_stopped());
+
+    let order = serde_json::json!({
+        "version": 1,
+        "session_id": "cs_test_NotifierPermissions1",
+        "order_number": 7,
+        "customer_name": "Jenny Rosen",
+        "customer_email": "jenny@example.com",
+        "currency": "usd",
+        "amount_total": 4500,
+        "line_items": [{"id": "li_1", "description": "T-shirt", "quantity": 2,
+                        "price": "price_tshirt", "amount_total": 4500}],
+    });
+    announce_as_test_user(
+        &users,
+        "order.fulfilled",
+        &serde_json::to_vec(&order).unwrap(),
+    )
+    .await;
+    let mails = smtp.wait_for(1).await;
+    assert_eq!(
+        mails[0].header("To"),
+        Some("jenny@example.com"),
+        "the notifier consumed the announcement and mailed the customer"
+    );
+
+    // Unreadable: rejected, and dead-lettered by the broker into the notifier's own queue.
+    announce_as_test_user(&users, "order.fulfilled", b"not json").await;
+    assert!(
+        wait_for_depth(&users, &topology.notifier_dead_queue(), 1).await,
+        "the unreadable announcement waits in {}",
+        topology.notifier_dead_queue()
+    );
+    stop.stop();
+    tokio::time::timeout(WAIT, running)
+        .await
+        .expect("the notifier drains")
+        .unwrap()
+        .unwrap();
+
+    // `notifier redrive`, as the notifier's user: back into notifier.orders (no notifier runs
+    // now to take it).
+    let report = notifier::redrive::redrive(
+        &users.endpoint(&users.notifier),
+        &topology,
+        None,
+        Duration::from_secs(5),
+    )
+    .await
+    .expect("notifier redrive");
+    assert_eq!(report.moved, 1);
+    assert!(
+        wait_for_depth(&users, &topology.notifier_queue(), 1).await,
+        "the redriven announcement waits in {}",
+        topology.notifier_queue()
+    );
+}
+
+#[tokio::test]
+async fn the_notifier_user_is_refused_everything_but_its_own_queues() {
+    let users = BrokerUsers::create("notifier-refused").await;
+    let connection = users.connect(&users.notifier).await;
+
+    let (channel, closed) = watched_channel(&connection).await;
+    let published = publish(&channel, "orders", "order.fulfilled", b"{}").await;
+    assert_refused("announcing an order", published, &closed);
+
+    let (channel, closed) = watched_channel(&connection).await;
+    let get = channel
+        .basic_get("checkout.fulfillment", BasicGetOptions::default())
+        .await;
+    assert_refused("reading the worker's queue", get, &closed);
+
+    let (channel, closed) = watched_channel(&connection).await;
+    let declared = channel
+        .queue_declare(
+            "orders.copy",
+            QueueDeclareOptions::default(),
+            FieldTable::default(),
+        )
+        .await;
+    assert_refused("declaring a queue outside its part", declared, &closed);
+
+    let (channel, closed) = watched_channel(&connection).await;
+    let bound = channel
+        .queue_bind(
+            "notifier.orders",
+            "checkout.events",
+            "#",
+            QueueBindOptions::default(),
+            FieldTable::default(),
+        )
+        .await;
+    assert_refused("binding its queue to the webhooks", bound, &closed);
+
+    assert_eq!(
+        management_whoami(&users.notifier).await.0,
+        401,
+        "no management login"
+    );
+    let _ = connection.close(200, "done").await;
 }
 
 #[tokio::test]

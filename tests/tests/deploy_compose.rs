@@ -18,6 +18,7 @@ const BUILT: &[(&str, &str)] = &[
     ("ingress", "ingress"),
     ("worker", "worker"),
     ("landing", "landing"),
+    ("notifier", "notifier"),
     ("stripe-sim", "stripe-sim"),
 ];
 
@@ -123,8 +124,10 @@ fn the_compose_file_validates_against_the_compose_specification_and_keeps_the_si
         "ingress",
         "worker",
         "landing",
+        "notifier",
         "edge",
         "stripe-sim",
+        "mailbox",
         "otel-collector",
         "jaeger",
         "prometheus",
@@ -134,17 +137,24 @@ fn the_compose_file_validates_against_the_compose_specification_and_keeps_the_si
     .map(str::to_owned)
     .into();
     assert_eq!(services, expected);
-    // The simulator only runs with `--profile sim`, so nothing else may need it to start.
-    assert_eq!(
-        model["services"]["stripe-sim"]["profiles"],
-        serde_json::json!(["sim"])
-    );
-    for (name, service) in model["services"].as_object().unwrap() {
-        assert!(
-            service["depends_on"].get("stripe-sim").is_none(),
-            "{name} depends on stripe-sim"
+    // The simulator and its mailbox only run with `--profile sim`, so nothing else may need them
+    // to start.
+    let sim_only = ["stripe-sim", "mailbox"];
+    for name in sim_only {
+        assert_eq!(
+            model["services"][name]["profiles"],
+            serde_json::json!(["sim"]),
+            "{name}"
         );
-        if name != "stripe-sim" {
+    }
+    for (name, service) in model["services"].as_object().unwrap() {
+        for needed in sim_only {
+            assert!(
+                service["depends_on"].get(needed).is_none(),
+                "{name} depends on {needed}"
+            );
+        }
+        if !sim_only.contains(&name.as_str()) {
             assert!(
                 service.get("profiles").is_none(),
                 "{name} is behind a profile"
@@ -162,6 +172,9 @@ fn the_compose_file_validates_against_the_compose_specification_and_keeps_the_si
         "rabbitmq_password",
         "rabbitmq_ingress_password",
         "rabbitmq_worker_password",
+        "rabbitmq_notifier_password",
+        "notifier_smtp_password",
+        "notifier_callback_secret",
         "database_url",
         "database_migration_url",
         "stripe_secret_key",
@@ -225,6 +238,7 @@ fn the_compose_file_validates_against_the_compose_specification_and_keeps_the_si
     for (service, own) in [
         ("ingress", "rabbitmq_ingress_password"),
         ("worker", "rabbitmq_worker_password"),
+        ("notifier", "rabbitmq_notifier_password"),
     ] {
         let secrets = secrets_of(service);
         assert!(secrets.contains(own), "{service}: {secrets:?}");
@@ -251,7 +265,8 @@ fn the_compose_file_validates_against_the_compose_specification_and_keeps_the_si
         [
             "rabbitmq_password",
             "rabbitmq_ingress_password",
-            "rabbitmq_worker_password"
+            "rabbitmq_worker_password",
+            "rabbitmq_notifier_password"
         ]
         .map(str::to_owned)
         .into(),
@@ -260,7 +275,7 @@ fn the_compose_file_validates_against_the_compose_specification_and_keeps_the_si
 
 /// The stack's model with a distinct value for each broker user and password (deploy/sim.env's
 /// otherwise), so that a credential found in a service's environment says whose it is.
-fn model_with_distinct_broker_credentials() -> (Value, [(&'static str, &'static str); 6]) {
+fn model_with_distinct_broker_credentials() -> (Value, [(&'static str, &'static str); 8]) {
     let credentials = [
         ("RABBITMQ_USER", "ops-login"),
         ("RABBITMQ_PASSWORD", "management-secret"),
@@ -268,6 +283,8 @@ fn model_with_distinct_broker_credentials() -> (Value, [(&'static str, &'static 
         ("RABBITMQ_INGRESS_PASSWORD", "ingress-secret"),
         ("RABBITMQ_WORKER_USER", "worker-user"),
         ("RABBITMQ_WORKER_PASSWORD", "worker-secret"),
+        ("RABBITMQ_NOTIFIER_USER", "notifier-user"),
+        ("RABBITMQ_NOTIFIER_PASSWORD", "notifier-secret"),
     ];
     let sim = read_repo_file("deploy/sim.env");
     let mut env: Vec<String> = sim
@@ -309,6 +326,11 @@ fn each_service_reaches_the_broker_as_its_own_user_and_none_holds_the_management
             "RABBITMQ_INGRESS_PASSWORD",
         ),
         ("worker", "RABBITMQ_WORKER_USER", "RABBITMQ_WORKER_PASSWORD"),
+        (
+            "notifier",
+            "RABBITMQ_NOTIFIER_USER",
+            "RABBITMQ_NOTIFIER_PASSWORD",
+        ),
     ] {
         let environment = &model["services"][service]["environment"];
         let url = url::Url::parse(environment["APP_BROKER__URL"].as_str().unwrap())
@@ -345,11 +367,15 @@ fn each_service_reaches_the_broker_as_its_own_user_and_none_holds_the_management
             "worker",
             ["RABBITMQ_WORKER_USER", "RABBITMQ_WORKER_PASSWORD"],
         ),
+        (
+            "notifier",
+            ["RABBITMQ_NOTIFIER_USER", "RABBITMQ_NOTIFIER_PASSWORD"],
+        ),
     ] {
         assert_eq!(held_by(service), own, "{service}");
     }
     for service in model["services"].as_object().unwrap().keys() {
-        if !["rabbitmq", "ingress", "worker"].contains(&service.as_str()) {
+        if !["rabbitmq", "ingress", "worker", "notifier"].contains(&service.as_str()) {
             assert!(
                 held_by(service).is_empty(),
                 "{service}: {:?}",
@@ -485,6 +511,14 @@ fn every_built_service_names_a_dockerfile_stage_that_installs_a_workspace_binary
                     )
                 });
             }
+            "notifier" => {
+                notifier::cli::Cli::try_parse_from(&command).unwrap_or_else(|e| {
+                    panic!(
+                        "{service}: `{}` is not a notifier command: {e}",
+                        command.join(" ")
+                    )
+                });
+            }
             "stripe-sim" => {
                 stripe_sim::cli::Cli::try_parse_from(&command).unwrap_or_else(|e| {
                     panic!(
@@ -566,8 +600,8 @@ fn the_release_build_compiles_only_the_shipped_packages_in_both_steps() {
         "stripe-sim",
         "healthcheck",
     ]
-        .map(String::from)
-        .into();
+    .map(String::from)
+    .into();
     assert_eq!(packages("cargo chef cook"), shipped);
     assert_eq!(packages("cargo build"), shipped);
 }
@@ -605,7 +639,7 @@ fn the_stack_starts_in_dependency_order_and_the_worker_scales() {
     let depends =
         |service: &str, on: &str| services[service]["depends_on"][on]["condition"].clone();
 
-    for service in ["worker", "landing"] {
+    for service in ["worker", "landing", "notifier"] {
         assert_eq!(
             depends(service, "migrate"),
             "service_completed_successfully",
@@ -616,6 +650,14 @@ fn the_stack_starts_in_dependency_order_and_the_worker_scales() {
     assert_eq!(depends("migrate", "postgres"), "service_healthy");
     assert_eq!(depends("worker", "rabbitmq"), "service_healthy");
     assert_eq!(depends("ingress", "rabbitmq"), "service_healthy");
+    assert_eq!(depends("notifier", "rabbitmq"), "service_healthy");
+    // With deploy/sim.env the notifier's mail goes to the sim profile's mailbox.
+    let notifier_env = &services["notifier"]["environment"];
+    assert_eq!(notifier_env["APP_NOTIFIER__SMTP_HOST"], "mailbox");
+    assert!(
+        services["mailbox"].is_object(),
+        "the sim profile has a mailbox"
+    );
     assert_eq!(depends("stripe-sim", "ingress"), "service_healthy");
     assert_eq!(
         strings(&services["migrate"]["command"]),
@@ -719,6 +761,7 @@ fn every_file_the_stack_mounts_exists_and_prometheus_scrapes_every_service() {
         "ingress",
         "worker",
         "landing",
+        "notifier",
         "rabbitmq-nodes",
         "otel-collector",
         "alertmanager",
@@ -838,6 +881,7 @@ fn the_cluster_overlay_runs_three_nodes_that_share_a_cookie_and_gives_every_clie
     for (client, user) in [
         ("ingress", "fulfillment_ingress"),
         ("worker", "fulfillment_worker"),
+        ("notifier", "fulfillment_notifier"),
     ] {
         let url = model["services"][client]["environment"]["APP_BROKER__URL"]
             .as_str()

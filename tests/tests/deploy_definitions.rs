@@ -33,6 +33,10 @@ async fn definitions_json_holds_exactly_what_the_services_declare_with_default_s
         .declare(&channel)
         .await
         .expect("the services' declare succeeds");
+    default_topology()
+        .declare_notifier(&channel)
+        .await
+        .expect("the notifier's declare succeeds");
     // AMQP cannot set a policy: the file carries the ones the topology names.
     vhost.set_policies(&default_topology().policies());
 
@@ -43,10 +47,15 @@ async fn definitions_json_holds_exactly_what_the_services_declare_with_default_s
         "deploy/rabbitmq/definitions.json (left) differs from what Topology::declare creates \
          (right); regenerate the file from the topology"
     );
-    assert_eq!(declared.queues.len(), default_topology().queues().len());
+    let topology = default_topology();
+    assert_eq!(
+        declared.queues.len(),
+        topology.queues().len() + topology.notifier_queue_specs().len()
+    );
+    // `orders` is in both parts.
     assert_eq!(
         declared.exchanges.len(),
-        default_topology().exchanges().len()
+        topology.exchanges().len() + topology.notifier_exchange_specs().len() - 1
     );
 }
 
@@ -95,6 +104,26 @@ async fn the_broker_imports_definitions_json_and_then_routes_events_and_accepts_
         (
             topology.orders_exchange(),
             "order.fulfilled".to_owned(),
+            topology.notifier_queue(),
+        ),
+        (
+            topology.orders_exchange(),
+            "order.payment_failed".to_owned(),
+            topology.notifier_queue(),
+        ),
+        (
+            topology.notifier_dead_exchange(),
+            "anything".to_owned(),
+            topology.notifier_dead_queue(),
+        ),
+        (
+            topology.notifier_redrive_exchange(),
+            "order.fulfilled".to_owned(),
+            topology.notifier_queue(),
+        ),
+        (
+            topology.orders_exchange(),
+            "order.refunded".to_owned(),
             topology.orders_unrouted_queue(),
         ),
     ]
@@ -132,6 +161,10 @@ async fn the_broker_imports_definitions_json_and_then_routes_events_and_accepts_
         .declare(&channel)
         .await
         .expect("the services' declare is equivalent to the imported definitions");
+    topology
+        .declare_notifier(&channel)
+        .await
+        .expect("the notifier's declare is equivalent to the imported definitions");
 }
 
 /// Edits one queue argument of the committed definitions.
@@ -323,6 +356,18 @@ async fn a_changed_delivery_limit_is_declared_once_the_drained_queue_is_deleted(
         .declare(&connection.create_channel().await.unwrap())
         .await
         .expect("the services' declare with the new limit succeeds");
+    // The notifier's queue takes the same limit: deleted once drained, declared by the notifier.
+    rabbitmqctl(&[
+        "-q",
+        "delete_queue",
+        "-p",
+        &vhost.name,
+        &running.notifier_queue(),
+    ]);
+    changed
+        .declare_notifier(&connection.create_channel().await.unwrap())
+        .await
+        .expect("the notifier's declare with the new limit succeeds");
     assert_eq!(
         vhost.export().await,
         Exported::from_definitions(&generated(&changed), None)

@@ -138,6 +138,7 @@ fn nothing_starts_on_development_values_outside_the_simulator_env_file() {
         "RABBITMQ_PASSWORD",
         "RABBITMQ_INGRESS_PASSWORD",
         "RABBITMQ_WORKER_PASSWORD",
+        "RABBITMQ_NOTIFIER_PASSWORD",
         "STRIPE_SECRET_KEY",
         "STRIPE_WEBHOOK_SECRETS",
         "LANDING_FORM_SECRET",

@@ -140,10 +140,11 @@ fn rabbitmq_entrypoint(dir: &Path, env: &[(&str, &str)]) -> Output {
 
 /// The three passwords the RabbitMQ entrypoint requires, one with every character JSON or a URL
 /// would need escaped.
-const BROKER_PASSWORDS: [(&str, &str); 3] = [
+const BROKER_PASSWORDS: [(&str, &str); 4] = [
     ("RABBITMQ_PASSWORD", r#"p"a\ss @:/#% w0rd"#),
     ("RABBITMQ_INGRESS_PASSWORD", "ingress-secret"),
     ("RABBITMQ_WORKER_PASSWORD", "worker-secret"),
+    ("RABBITMQ_NOTIFIER_PASSWORD", "notifier-secret"),
 ];
 
 fn access_json(dir: &Path) -> Value {
@@ -181,8 +182,8 @@ fn the_rabbitmq_entrypoint_writes_the_management_login_and_a_user_per_service_fo
 
     let access = access_json(&dir);
     assert_eq!(access["vhosts"][0]["name"], "/");
-    assert_eq!(access["users"].as_array().unwrap().len(), 3);
-    assert_eq!(access["permissions"].as_array().unwrap().len(), 3);
+    assert_eq!(access["users"].as_array().unwrap().len(), 4);
+    assert_eq!(access["permissions"].as_array().unwrap().len(), 4);
     let (login, everything) = user_and_permissions(&access, "fulfillment");
     assert_eq!(login["password"], BROKER_PASSWORDS[0].1);
     assert_eq!(login["tags"], "administrator", "the management login");
@@ -193,6 +194,7 @@ fn the_rabbitmq_entrypoint_writes_the_management_login_and_a_user_per_service_fo
     for (name, password) in [
         ("fulfillment_ingress", "ingress-secret"),
         ("fulfillment_worker", "worker-secret"),
+        ("fulfillment_notifier", "notifier-secret"),
     ] {
         let (user, permissions) = user_and_permissions(&access, name);
         assert_eq!(user["password"], password);
@@ -245,6 +247,7 @@ fn the_rabbitmq_entrypoint_takes_the_user_names_given_and_each_password_from_a_f
         ("RABBITMQ_USER", "ops"),
         ("RABBITMQ_INGRESS_USER", "webhooks"),
         ("RABBITMQ_WORKER_USER", "fulfiller"),
+        ("RABBITMQ_NOTIFIER_USER", "mailer"),
         // Blank, as deploy/compose.secrets.yml leaves the base file's values.
         ("RABBITMQ_PASSWORD", ""),
     ];
@@ -252,7 +255,7 @@ fn the_rabbitmq_entrypoint_takes_the_user_names_given_and_each_password_from_a_f
     let output = rabbitmq_entrypoint(&dir, &env);
     assert!(output.status.success(), "{}", stderr(&output));
     let access = access_json(&dir);
-    for (name, (_, password)) in ["ops", "webhooks", "fulfiller"]
+    for (name, (_, password)) in ["ops", "webhooks", "fulfiller", "mailer"]
         .iter()
         .zip(BROKER_PASSWORDS)
     {
@@ -272,6 +275,7 @@ fn the_rabbitmq_entrypoint_refuses_to_start_without_a_password_naming_the_variab
         "RABBITMQ_PASSWORD",
         "RABBITMQ_INGRESS_PASSWORD",
         "RABBITMQ_WORKER_PASSWORD",
+        "RABBITMQ_NOTIFIER_PASSWORD",
     ] {
         let mut env = vec![("RABBITMQ_USER", "fulfillment")];
         env.extend(BROKER_PASSWORDS.iter().filter(|(k, _)| *k != missing));
@@ -344,6 +348,7 @@ fn the_rabbitmq_entrypoint_writes_a_cluster_cookie_readable_only_by_the_broker()
                 ("RABBITMQ_PASSWORD", "secret"),
                 ("RABBITMQ_INGRESS_PASSWORD", "ingress-secret"),
                 ("RABBITMQ_WORKER_PASSWORD", "worker-secret"),
+                ("RABBITMQ_NOTIFIER_PASSWORD", "notifier-secret"),
                 ("RABBITMQ_COOKIE_PATH", cookie.to_str().unwrap()),
                 (variable, value),
             ],

@@ -4,7 +4,9 @@
 //! does) while a worker is killed, RabbitMQ is restarted and Postgres is stopped for 20 s. At
 //! the end the ledger of paid sessions and of acknowledged deliveries is joined with the orders:
 //! lost 0, duplicated 0, unexpected 0, and every event the ingress acknowledged was processed
-//! by a worker — no 2xx without a confirm. Last, every worker is stopped with an event waiting:
+//! by a worker — no 2xx without a confirm. The notifier is killed with the worker: every
+//! fulfilled order's confirmation still reaches the mailbox, and a repeat (a kill between a send
+//! and its record) carries the same Message-ID. Last, every worker is stopped with an event waiting:
 //! the alerts that page for it fire, and the event is fulfilled once the workers are back.
 //!
 //! The reconciler is switched off here (an override), so it cannot mask a lost event: whatever
@@ -70,15 +72,30 @@ async fn killed_workers_a_restarted_broker_and_a_stopped_database_lose_and_dupli
     let load_began_ms = chrono::Utc::now().timestamp_millis();
     let mut seen = orders_flow(&stack, 0, 20, "at the start").await;
 
-    // 1. A worker dies mid-load (SIGKILL: no drain). Its unacked deliveries go to the other.
-    let victim = stack
-        .containers()
-        .into_iter()
-        .find(|c| c.service == "worker" && c.status == "running")
-        .expect("a running worker");
-    docker(&["kill", &victim.id]);
-    println!("[faults] killed {} at {:?}", victim.name, started.elapsed());
+    // 1. A worker and the notifier die mid-load (SIGKILL: no drain). The worker's unacked
+    //    deliveries go to the other; the notifier's wait for it to come back.
+    let running = |service: &str| {
+        stack
+            .containers()
+            .into_iter()
+            .find(|c| c.service == service && c.status == "running")
+            .unwrap_or_else(|| panic!("a running {service}"))
+    };
+    let (victim, notifier) = (running("worker"), running("notifier"));
+    docker(&["kill", &victim.id, &notifier.id]);
+    println!(
+        "[faults] killed {} and {} at {:?}",
+        victim.name,
+        notifier.name,
+        started.elapsed()
+    );
     seen = orders_flow(&stack, seen, 20, "after a worker was killed").await;
+    docker(&["start", &notifier.id]);
+    println!(
+        "[faults] started {} at {:?}",
+        notifier.name,
+        started.elapsed()
+    );
 
     // 2. RabbitMQ restarts under load: the ingress answers 503 meanwhile (stripe-sim retries),
     //    and every service reconnects by itself.
@@ -117,6 +134,7 @@ async fn killed_workers_a_restarted_broker_and_a_stopped_database_lose_and_dupli
     );
     assert_nothing_lost_or_duplicated(&stack, &ledger, load_began_ms, CATCH_UP, REFUSING_AT_MOST)
         .await;
+    assert_every_order_mailed(&stack).await;
 
     // 4. Every worker down pages someone, although their targets vanish from Prometheus
     //    instead of reading 0: RabbitMQ's own consumer count, and the absent worker series.
@@ -161,6 +179,59 @@ async fn killed_workers_a_restarted_broker_and_a_stopped_database_lose_and_dupli
     let mut stack = stack;
     stack.down();
 }
+
+/// Every fulfilled order's confirmation is in the sim profile's mailbox (a different
+/// Message-ID per order), and a repeat is the same mail again: the notifier killed between a
+/// send and its record resends with the same Message-ID, which mail clients drop.
+async fn assert_every_order_mailed(stack: &ComposeStack) {
+    let orders: usize = stack
+        .sql("SELECT count(*) FROM checkout_orders WHERE state = 'fulfilled' AND customer_email IS NOT NULL")
+        .parse()
+        .expect("a count");
+    let message_ids = || -> Vec<String> {
+        stack
+            .compose(&[
+                "exec",
+                "-T",
+                "mailbox",
+                "grep",
+                "-rhi",
+                "^Message-ID:",
+                "/var/mail/sim/new",
+            ])
+            .stdout
+            .split(|b| *b == b'\n')
+            .map(|line| String::from_utf8_lossy(line).trim().to_owned())
+            .filter(|line| !line.is_empty())
+            .collect()
+    };
+    let mailed = eventually(MAIL_CATCH_UP, || async {
+        let ids = message_ids();
+        let distinct: BTreeSet<&String> = ids.iter().collect();
+        (distinct.len() >= orders).then_some(())
+    })
+    .await;
+    let ids = message_ids();
+    let distinct: BTreeSet<&String> = ids.iter().collect();
+    println!(
+        "[faults] {orders} orders with an address; {} confirmations, {} of them repeats",
+        distinct.len(),
+        ids.len() - distinct.len()
+    );
+    assert!(
+        mailed.is_some(),
+        "every order's confirmation reaches the mailbox within {MAIL_CATCH_UP:?}: {} of {orders}",
+        distinct.len()
+    );
+    assert_eq!(
+        distinct.len(),
+        orders,
+        "one confirmation per order, no mail for an order that is not there"
+    );
+}
+
+/// After the orders caught up: the notifier's backlog from its restart, and its retries.
+const MAIL_CATCH_UP: Duration = Duration::from_secs(120);
 
 /// The alerts that page when no worker runs (deploy/prometheus/rules.yml).
 const ALL_WORKERS_DOWN: [&str; 2] = ["FulfillmentQueueUnconsumed", "WorkersAbsent"];

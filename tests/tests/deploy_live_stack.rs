@@ -35,6 +35,8 @@ const WEB_REPLICAS: usize = 2;
 const SECRETS_OWNER: u32 = 4242;
 /// Prometheus re-resolves the workers' DNS name and scrapes every 15 s.
 const SCRAPE_TIMEOUT: Duration = Duration::from_secs(90);
+/// From the order to its confirmation in the mailbox: outbox relay, notifier, SMTP.
+const MAIL_TIMEOUT: Duration = Duration::from_secs(60);
 
 fn unix_now() -> u64 {
     SystemTime::now()
@@ -279,12 +281,34 @@ async fn the_compose_stack_runs_checks_out_scales_and_leaves_nothing_behind() {
     assert_eq!(stack.sql(&orders), "1", "exactly one fulfilled order");
     assert_eq!(stack.sql("SELECT count(*) FROM checkout_orders"), "1");
 
+    // The notifier mails the customer's confirmation through the sim profile's SMTP server,
+    // once, and records it sent.
+    let mails = eventually(MAIL_TIMEOUT, || async {
+        Some(stack.mailbox()).filter(|mails| !mails.is_empty())
+    })
+    .await
+    .unwrap_or_else(|| panic!("no mail reached the mailbox within {MAIL_TIMEOUT:?}"));
+    assert_eq!(mails.len(), 1, "one confirmation: {mails:#?}");
+    let mail = mails[0].replace("\r\n", "\n");
+    assert!(
+        mail.contains("To: jenny.rosen@example.com") && mail.contains("Hello Jenny Rosen,"),
+        "the confirmation is addressed to the customer: {mail}"
+    );
+    assert_eq!(
+        stack.sql(
+            "SELECT count(*) FROM notifications WHERE channel = 'email' AND sent_at IS NOT NULL"
+        ),
+        "1",
+        "the mail is recorded sent"
+    );
+
     // 4. Prometheus sees every replica; RabbitMQ has one consumer per worker on the queue the
     //    code declares, with the arguments it declares.
     for (job, replicas) in [
         ("worker", WORKERS),
         ("ingress", WEB_REPLICAS),
         ("landing", WEB_REPLICAS),
+        ("notifier", 1),
     ] {
         let up = eventually(SCRAPE_TIMEOUT, || async {
             targets_up(&stack, job).await.filter(|n| *n == replicas)

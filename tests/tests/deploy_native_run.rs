@@ -56,7 +56,7 @@ async fn scripts_run_check_starts_everything_fulfills_one_checkout_through_the_s
         .map(|d| d.as_millis().to_string())
         .collect::<Vec<_>>()
         .join(",");
-    let ports: Vec<u16> = (0..5).map(|_| free_port()).collect();
+    let ports: Vec<u16> = (0..7).map(|_| free_port()).collect();
     let landing_port = ports[2];
 
     let mut child = Command::new("bash")
@@ -79,6 +79,8 @@ async fn scripts_run_check_starts_everything_fulfills_one_checkout_through_the_s
         .env("INGRESS_PORT", ports[1].to_string())
         .env("LANDING_PORT", landing_port.to_string())
         .env("WORKER_PORTS", format!("{} {}", ports[3], ports[4]))
+        .env("NOTIFIER_PORT", ports[5].to_string())
+        .env("SMTP_PORT", ports[6].to_string())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .kill_on_drop(true)
@@ -164,6 +166,21 @@ async fn scripts_run_check_starts_everything_fulfills_one_checkout_through_the_s
     assert_eq!(
         webhook_events, 1,
         "the completed event reached a worker through the queue once"
+    );
+    // The notifier mailed the confirmation to the local SMTP server, which kept it.
+    assert!(
+        out.contains("check: the confirmation mail reached the customer"),
+        "{diagnostics}"
+    );
+    let mails: Vec<String> = std::fs::read_dir(log_dir.join("mail/new"))
+        .expect("the SMTP server's maildir")
+        .filter_map(|entry| std::fs::read_to_string(entry.ok()?.path()).ok())
+        .collect();
+    assert_eq!(mails.len(), 1, "one confirmation: {mails:#?}");
+    assert!(
+        mails[0].contains("To: run.check@example.com") && mails[0].contains("Hello Run Check,"),
+        "{}",
+        mails[0]
     );
 
     // And stopped: every service drained and let go of its port.

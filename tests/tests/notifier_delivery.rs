@@ -5,15 +5,18 @@
 
 mod notifier_support;
 
+use std::sync::atomic::{AtomicU16, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
 use notifier_support::{
-    announce, free_port, fulfilled, notification, payment_failed, NotifierQueues, RunningNotifier,
-    SmtpServer, WAIT,
+    announce, fulfilled, notification, payment_failed, NotifierQueues, RunningNotifier, WAIT,
 };
+use secrecy::SecretString;
+use shared::queue::BrokerEndpoint;
 use shared::signature::{verify, WebhookSecrets};
+use tests::smtp::{free_port, SmtpServer};
 use tests::{eventually, TestBroker, TestDb};
 use uuid::Uuid;
 
@@ -129,36 +132,51 @@ struct Received {
 
 /// An HTTP server answering `status` to every POST, keeping what it received.
 async fn callback_receiver(status: u16) -> (String, Arc<Mutex<Vec<Received>>>) {
+    let (url, received, _) = switchable_callback_receiver(status).await;
+    (url, received)
+}
+
+/// [`callback_receiver`] whose answer the test can change while it runs.
+async fn switchable_callback_receiver(
+    status: u16,
+) -> (String, Arc<Mutex<Vec<Received>>>, Arc<AtomicU16>) {
     let received: Arc<Mutex<Vec<Received>>> = Arc::default();
     let kept = web::Data::new(received.clone());
-    let status = actix_web::http::StatusCode::from_u16(status).unwrap();
+    let answer = Arc::new(AtomicU16::new(status));
+    let answering = web::Data::new(answer.clone());
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}/orders", listener.local_addr().unwrap());
     let server = HttpServer::new(move || {
-        App::new().app_data(kept.clone()).route(
-            "/orders",
-            web::post().to(
-                move |request: HttpRequest,
-                      body: web::Bytes,
-                      kept: web::Data<Arc<Mutex<Vec<Received>>>>| async move {
-                    let header = |name: &str| {
-                        request
-                            .headers()
-                            .get(name)
-                            .and_then(|v| v.to_str().ok())
-                            .unwrap_or_default()
-                            .to_owned()
-                    };
-                    kept.lock().unwrap().push(Received {
-                        signature: header("Notifier-Signature"),
-                        idempotency_key: header("Idempotency-Key"),
-                        event: header("Notifier-Event"),
-                        body: body.to_vec(),
-                    });
-                    HttpResponse::build(status).finish()
-                },
-            ),
-        )
+        App::new()
+            .app_data(kept.clone())
+            .app_data(answering.clone())
+            .route(
+                "/orders",
+                web::post().to(
+                    move |request: HttpRequest,
+                          body: web::Bytes,
+                          kept: web::Data<Arc<Mutex<Vec<Received>>>>,
+                          answering: web::Data<Arc<AtomicU16>>| async move {
+                        let header = |name: &str| {
+                            request
+                                .headers()
+                                .get(name)
+                                .and_then(|v| v.to_str().ok())
+                                .unwrap_or_default()
+                                .to_owned()
+                        };
+                        kept.lock().unwrap().push(Received {
+                            signature: header("Notifier-Signature"),
+                            idempotency_key: header("Idempotency-Key"),
+                            event: header("Notifier-Event"),
+                            body: body.to_vec(),
+                        });
+                        let status = answering.load(Ordering::SeqCst);
+                        HttpResponse::build(actix_web::http::StatusCode::from_u16(status).unwrap())
+                            .finish()
+                    },
+                ),
+            )
     })
     .listen(listener)
     .unwrap()
@@ -166,7 +184,7 @@ async fn callback_receiver(status: u16) -> (String, Arc<Mutex<Vec<Received>>>) {
     .disable_signals()
     .run();
     tokio::spawn(server);
-    (url, received)
+    (url, received, answer)
 }
 
 #[tokio::test]
@@ -302,4 +320,75 @@ async fn a_mail_server_that_is_down_delays_the_mail_which_arrives_once_it_is_bac
         broker.depth(&broker.topology.notifier_dead_queue()).await,
         0
     );
+}
+
+#[tokio::test]
+async fn a_redriven_announcement_sends_only_the_channel_that_failed() {
+    let ((broker, _queues), db) = tokio::join!(broker(), TestDb::create());
+    let smtp_port = free_port();
+    let smtp = SmtpServer::start(smtp_port).await;
+    let (url, received, answer) = switchable_callback_receiver(400).await;
+    let smtp_port = smtp_port.to_string();
+    let notifier = RunningNotifier::start(
+        &db,
+        &broker,
+        &[
+            ("APP_NOTIFIER__SMTP_PORT", &smtp_port),
+            ("APP_NOTIFIER__CALLBACK_URLS", &url),
+            ("APP_NOTIFIER__CALLBACK_SECRET", CALLBACK_SECRET),
+        ],
+    )
+    .await;
+
+    // The mail goes out; the callback is refused for good, so the announcement is dead.
+    let id = Uuid::new_v4();
+    let body =
+        serde_json::to_vec(&fulfilled("cs_test_redrive", Some("jenny@example.com"))).unwrap();
+    announce(&broker, id, "order.fulfilled", &body).await;
+    smtp.wait_for(1).await;
+    let dead_queue = broker.topology.notifier_dead_queue();
+    let dead = eventually(WAIT, || async {
+        (broker.depth(&dead_queue).await >= 1).then_some(())
+    })
+    .await;
+    assert!(dead.is_some(), "dead-lettered into {dead_queue}");
+
+    // The receiver is fixed; the operator redrives.
+    answer.store(204, Ordering::SeqCst);
+    let endpoint = BrokerEndpoint::new(SecretString::from(tests::amqp_url()));
+    let report =
+        notifier::redrive::redrive(&endpoint, &broker.topology, None, Duration::from_secs(5))
+            .await
+            .expect("notifier redrive");
+    assert_eq!(report.moved, 1);
+    let delivered = eventually(WAIT, || async {
+        let received = received.lock().unwrap();
+        (received.len() == 2).then(|| received[1].idempotency_key.clone())
+    })
+    .await;
+    assert_eq!(
+        delivered,
+        Some(id.to_string()),
+        "the callback is sent again, with the same idempotency key"
+    );
+    let sent = eventually(WAIT, || async {
+        sqlx::query_scalar::<_, bool>(
+            "SELECT sent_at IS NOT NULL FROM notifications \
+             WHERE message_id = $1 AND channel LIKE 'callback:%'",
+        )
+        .bind(id)
+        .fetch_one(&db.pool)
+        .await
+        .ok()
+        .filter(|sent| *sent)
+    })
+    .await;
+    notifier.stop().await;
+    assert!(sent.is_some(), "the callback is recorded sent");
+    assert_eq!(
+        smtp.mails().len(),
+        1,
+        "the mail, already sent, is not sent again"
+    );
+    assert_eq!(broker.depth(&dead_queue).await, 0);
 }

@@ -297,9 +297,19 @@ async fn an_announcement_no_subscriber_takes_is_kept_in_orders_unrouted_and_then
     use worker::outbox_relay::{OutboxRelay, RelayOptions};
 
     let db = tests::TestDb::create().await;
-    // The production topology as a deployed broker has it, with no subscriber queue on orders.
+    // The production topology as a deployed broker has it, less the notifier's queue: no
+    // subscriber queue on orders at all.
     let vhost = Vhost::create("orders-unrouted");
     import_and_wait(&vhost, &committed_definitions()).await;
+    let admin = vhost.connect().await;
+    admin
+        .create_channel()
+        .await
+        .unwrap()
+        .queue_delete("notifier.orders", Default::default())
+        .await
+        .expect("the notifier's queue is deleted");
+    let _ = admin.close(200, "done").await;
     let topology = default_topology();
     let broker = shared::queue::Broker::start(BrokerOptions {
         endpoint: secrecy::SecretString::from(vhost.amqp_url()).into(),

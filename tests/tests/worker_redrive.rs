@@ -6,10 +6,11 @@ mod worker_support;
 
 use std::time::Duration;
 
+use shared::queue::redrive::RedriveReport;
 use shared::queue::topology::headers;
 use stripe_sim::{Fault, FaultKind, RouteMatch};
 use tests::{eventually, TestStack};
-use worker::redrive::{redrive, RedriveReport, RedriveSource};
+use worker::redrive::{redrive, RedriveSource};
 use worker_support::*;
 
 async fn redrive_now(stack: &TestStack, limit: Option<usize>) -> RedriveReport {

@@ -7,41 +7,13 @@
 //!   `checkout.events` with their own routing key, once the binding is back.
 //! - `--from orders-unrouted`: announcements no subscriber's queue took, back through `orders`.
 //!
-//! Each message is taken with `basic.get` (unacknowledged), republished with a confirm, and only
-//! then acknowledged in its queue; a failure puts it back. At most the number present at the
-//! start is moved, so a message that is parked again at once (Stripe still answers 404, the
-//! binding is still missing) is not redriven in a loop.
+//! The moving itself is [`shared::queue::redrive`]'s.
 
 use std::time::Duration;
 
-use lapin::options::{
-    BasicAckOptions, BasicGetOptions, BasicNackOptions, ConfirmSelectOptions, QueueDeclareOptions,
-};
-use lapin::types::FieldTable;
-use shared::queue::topology::headers;
-use shared::queue::{publish_confirmed, BrokerEndpoint, OutgoingMessage, PublishError, Topology};
-
-/// Headers that describe the message's previous life: dropped so it starts over.
-const RESET_HEADERS: &[&str] = &[
-    headers::ATTEMPTS,
-    headers::DEAD_REASON,
-    "x-death",
-    "x-delivery-count",
-    "x-first-death-exchange",
-    "x-first-death-queue",
-    "x-first-death-reason",
-    "x-last-death-exchange",
-    "x-last-death-queue",
-    "x-last-death-reason",
-];
-
-#[derive(Debug, thiserror::Error)]
-pub enum RedriveError {
-    #[error("broker")]
-    Broker(#[from] lapin::Error),
-    #[error("republishing a parked message")]
-    Publish(#[from] PublishError),
-}
+use lapin::options::ConfirmSelectOptions;
+use shared::queue::redrive::{RedriveError, RedriveReport};
+use shared::queue::{BrokerEndpoint, Topology};
 
 /// Which parked messages a redrive moves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -75,14 +47,6 @@ impl RedriveSource {
     }
 }
 
-/// What a redrive did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RedriveReport {
-    pub moved: usize,
-    /// Messages left behind (over the limit).
-    pub remaining: u32,
-}
-
 /// Moves up to `limit` (default: all present now) messages of `source` back.
 pub async fn redrive(
     endpoint: &BrokerEndpoint,
@@ -97,68 +61,15 @@ pub async fn redrive(
         .confirm_select(ConfirmSelectOptions::default())
         .await?;
     topology.declare(&channel).await?;
-    let parked_queue = source.queue(topology);
-    let present = channel
-        .queue_declare(
-            &parked_queue,
-            QueueDeclareOptions {
-                passive: true,
-                ..Default::default()
-            },
-            FieldTable::default(),
-        )
-        .await?
-        .message_count() as usize;
-    let budget = limit.map_or(present, |l| l.min(present));
-    let mut moved = 0;
-    while moved < budget {
-        let Some(message) = channel
-            .basic_get(&parked_queue, BasicGetOptions { no_ack: false })
-            .await?
-        else {
-            break;
-        };
-        let properties = &message.delivery.properties;
-        let mut fresh = FieldTable::default();
-        if let Some(original) = properties.headers() {
-            for (key, value) in original.inner() {
-                if !RESET_HEADERS.contains(&key.as_str()) {
-                    fresh.insert(key.clone(), value.clone());
-                }
-            }
-        }
-        let (exchange, routing_key) =
-            source.destination(topology, message.delivery.routing_key.as_str());
-        let outgoing = OutgoingMessage {
-            exchange: &exchange,
-            routing_key: &routing_key,
-            body: &message.delivery.data,
-            message_id: properties.message_id().as_ref().map_or("", |s| s.as_str()),
-            kind: properties.kind().as_ref().map_or("", |s| s.as_str()),
-            headers: fresh,
-        };
-        if let Err(e) = publish_confirmed(&channel, outgoing, confirm_timeout).await {
-            let _ = message
-                .delivery
-                .acker
-                .nack(BasicNackOptions {
-                    requeue: true,
-                    ..Default::default()
-                })
-                .await;
-            return Err(e.into());
-        }
-        message
-            .delivery
-            .acker
-            .ack(BasicAckOptions::default())
-            .await?;
-        moved += 1;
-    }
+    let report = shared::queue::redrive::move_parked(
+        &channel,
+        &source.queue(topology),
+        |routing_key| source.destination(topology, routing_key),
+        limit,
+        confirm_timeout,
+    )
+    .await;
     let _ = channel.close(200, "redrive done").await;
     let _ = connection.close(200, "redrive done").await;
-    Ok(RedriveReport {
-        moved,
-        remaining: (present - moved) as u32,
-    })
+    report
 }

@@ -1,8 +1,10 @@
 //! The topology as a RabbitMQ definitions document: what the compose stack's broker imports at
 //! every boot (`deploy/rabbitmq/definitions.json`, written by `worker definitions`). Built from
-//! the same specs [`Topology::declare`] declares, so the file and the services' declare cannot
-//! disagree on a name or an argument; the policies (which AMQP cannot set) come from
-//! [`Topology::policies`].
+//! the same specs [`Topology::declare`] and [`Topology::declare_notifier`] declare, so the file
+//! and the services' declare cannot disagree on a name or an argument; the policies (which AMQP
+//! cannot set) come from [`Topology::policies`]. The notifier's queue is in the file although
+//! only the notifier declares it: bound from the broker's first boot, it keeps every
+//! announcement made before the notifier first starts.
 //!
 //! Written with fixed key order (serde structs, arguments in declaration order), never through a
 //! `serde_json::Value` map, whose key order depends on a cargo feature another crate may switch
@@ -19,8 +21,14 @@ const VHOST: &str = "/";
 impl Topology {
     /// The definitions document, pretty-printed, with a trailing newline.
     pub fn definitions_json(&self) -> String {
-        let exchanges = self
-            .exchange_specs()
+        let mut exchange_specs = self.exchange_specs();
+        for exchange in self.notifier_exchange_specs() {
+            // `orders` is in both parts, declared the same way.
+            if !exchange_specs.iter().any(|e| e.name == exchange.name) {
+                exchange_specs.push(exchange);
+            }
+        }
+        let exchanges = exchange_specs
             .into_iter()
             .map(|e| Exchange {
                 name: e.name,
@@ -35,6 +43,7 @@ impl Topology {
         let queues = self
             .queue_specs()
             .into_iter()
+            .chain(self.notifier_queue_specs())
             .map(|q| Queue {
                 name: q.name,
                 vhost: VHOST,
@@ -46,6 +55,7 @@ impl Topology {
         let bindings = self
             .binding_specs()
             .into_iter()
+            .chain(self.notifier_binding_specs())
             .map(|b| Binding {
                 source: b.source,
                 vhost: VHOST,

@@ -15,12 +15,14 @@
 //! - [`trace_context`]: `traceparent` injection and extraction.
 //! - `notifier_topology`: the notifier's own queue on `orders` and its dead letters, declared
 //!   by the notifier alone ([`Topology::declare_notifier`]).
+//! - [`redrive`]: parked messages moved back (`worker redrive`, `notifier redrive`).
 
 pub mod connection;
 pub mod definitions;
 pub mod endpoint;
 mod notifier_topology;
 pub mod publisher;
+pub mod redrive;
 mod spec;
 pub mod topology;
 pub mod trace_context;

@@ -31,6 +31,14 @@ impl Topology {
         self.name("notifier.orders.dead")
     }
 
+    /// Where `notifier redrive` republishes dead letters: bound to `notifier.orders` alone, so a
+    /// redriven announcement reaches the notifier again and no other subscriber of `orders` a
+    /// second time, and the notifier's broker user needs no write on the default exchange
+    /// (which would reach every queue).
+    pub fn notifier_redrive_exchange(&self) -> String {
+        self.name("notifier.redrive")
+    }
+
     /// The routing keys the notifier takes: only those it has a message for, so that a new
     /// kind of announcement waits in `orders.unrouted` (when nobody else takes it) rather than
     /// being dead-lettered by a notifier that cannot handle it.
@@ -49,6 +57,11 @@ impl Topology {
             },
             ExchangeSpec {
                 name: self.notifier_dead_exchange(),
+                kind: ExchangeType::Fanout,
+                internal: false,
+            },
+            ExchangeSpec {
+                name: self.notifier_redrive_exchange(),
                 kind: ExchangeType::Fanout,
                 internal: false,
             },
@@ -91,6 +104,11 @@ impl Topology {
         bindings.push(BindingSpec {
             source: self.notifier_dead_exchange(),
             destination: self.notifier_dead_queue(),
+            routing_key: String::new(),
+        });
+        bindings.push(BindingSpec {
+            source: self.notifier_redrive_exchange(),
+            destination: self.notifier_queue(),
             routing_key: String::new(),
         });
         bindings

@@ -116,8 +116,8 @@ impl Topology {
     /// `worker definitions`) carries these policies, RUNBOOK.md shows the command for a running
     /// broker.
     ///
-    /// The last policy keeps parked messages (dead letters, unrouted events and announcements)
-    /// for as long as an operator needs: see [`PARKED_DELIVERY_LIMIT`].
+    /// The last policy keeps parked messages (dead letters, the notifier's too, unrouted events
+    /// and announcements) for as long as an operator needs: see [`PARKED_DELIVERY_LIMIT`].
     pub fn policies(&self) -> Vec<Policy> {
         let mut policies: Vec<Policy> = [
             (self.checkout_exchange(), self.unrouted_exchange()),
@@ -137,6 +137,7 @@ impl Topology {
             self.dead_queue(),
             self.unrouted_queue(),
             self.orders_unrouted_queue(),
+            self.notifier_dead_queue(),
         ]
         .map(|queue| regex_escape(&queue))
         .join("|");
@@ -494,11 +495,13 @@ mod tests {
             serde_json::json!({ "delivery-limit": PARKED_DELIVERY_LIMIT })
         );
         let pattern = regex_lite(&parked.pattern);
-        for queue in t.queues() {
+        let notifier_queues = t.notifier_queue_specs().into_iter().map(|q| q.name);
+        for queue in t.queues().into_iter().chain(notifier_queues) {
             let is_parked = [
                 t.dead_queue(),
                 t.unrouted_queue(),
                 t.orders_unrouted_queue(),
+                t.notifier_dead_queue(),
             ]
             .contains(&queue);
             assert_eq!(pattern(&queue), is_parked, "{queue}");

@@ -21,13 +21,14 @@ pub struct Login {
     pub password: String,
 }
 
-/// The management login and the two service users, imported into their own vhost.
+/// The management login and the three service users, imported into their own vhost.
 #[derive(Debug)]
 pub struct BrokerUsers {
     pub vhost: Vhost,
     pub management: Login,
     pub ingress: Login,
     pub worker: Login,
+    pub notifier: Login,
 }
 
 impl BrokerUsers {
@@ -46,6 +47,7 @@ impl BrokerUsers {
             management: login("ops"),
             ingress: login("fulfillment_ingress"),
             worker: login("fulfillment_worker"),
+            notifier: login("fulfillment_notifier"),
         };
         let access = users.entrypoint_access();
         users.import(access);
@@ -69,6 +71,8 @@ impl BrokerUsers {
             .env("RABBITMQ_INGRESS_PASSWORD", &self.ingress.password)
             .env("RABBITMQ_WORKER_USER", &self.worker.user)
             .env("RABBITMQ_WORKER_PASSWORD", &self.worker.password)
+            .env("RABBITMQ_NOTIFIER_USER", &self.notifier.user)
+            .env("RABBITMQ_NOTIFIER_PASSWORD", &self.notifier.password)
             .output()
             .expect("sh runs");
         assert!(
@@ -82,7 +86,7 @@ impl BrokerUsers {
     }
 
     /// Imports the users and their permissions, moved to this vhost. Bounded wait until the
-    /// broker lists all three.
+    /// broker lists them all.
     fn import(&self, mut access: Value) {
         access.as_object_mut().expect("an object").remove("vhosts");
         for permission in access["permissions"].as_array_mut().expect("permissions") {
@@ -96,7 +100,8 @@ impl BrokerUsers {
         let deadline = std::time::Instant::now() + Duration::from_secs(20);
         loop {
             let listed = rabbitmqctl(&["-q", "list_permissions", "-p", &self.vhost.name]);
-            let all = [&self.management, &self.ingress, &self.worker]
+            let all = self
+                .logins()
                 .iter()
                 .all(|login| listed.lines().any(|l| l.starts_with(&login.user)));
             if all {
@@ -109,6 +114,15 @@ impl BrokerUsers {
             // The pause between two probes of a bounded wait.
             std::thread::sleep(Duration::from_millis(100));
         }
+    }
+
+    fn logins(&self) -> [&Login; 4] {
+        [
+            &self.management,
+            &self.ingress,
+            &self.worker,
+            &self.notifier,
+        ]
     }
 
     /// `broker.url` and `broker.password` of a service connecting as `login`: the user in the
@@ -139,7 +153,7 @@ impl BrokerUsers {
 
 impl Drop for BrokerUsers {
     fn drop(&mut self) {
-        for login in [&self.management, &self.ingress, &self.worker] {
+        for login in self.logins() {
             let _ = Command::new("rabbitmqctl")
                 .args(["-q", "delete_user", &login.user])
                 .output();

@@ -263,6 +263,11 @@ impl ComposeStack {
                 format!("{}\"\\ @:/#%\n", password(())),
             ),
             ("rabbitmq_worker_password", password(())),
+            ("rabbitmq_notifier_password", password(())),
+            // The sim profile's mailbox takes mail without a login, and no callback is set:
+            // both files exist, empty, as deploy/secrets/README.md says for unused ones.
+            ("notifier_smtp_password", String::new()),
+            ("notifier_callback_secret", String::new()),
             // What stripe-sim accepts and signs with under the compose defaults.
             (
                 "stripe_secret_key",
@@ -456,8 +461,10 @@ impl ComposeStack {
             "alertmanager",
             "ingress",
             "landing",
+            "notifier",
             "edge",
             "stripe-sim",
+            "mailbox",
         ] {
             let c = containers
                 .iter()
@@ -471,6 +478,23 @@ impl ComposeStack {
                 "{absent} is switched off offline"
             );
         }
+    }
+
+    /// Every mail the sim profile's mailbox has received, each as the file it keeps.
+    pub fn mailbox(&self) -> Vec<String> {
+        let listing = self.compose_ok(&["exec", "-T", "mailbox", "ls", "/var/mail/sim/new"]);
+        listing
+            .split_whitespace()
+            .map(|file| {
+                self.compose_ok(&[
+                    "exec",
+                    "-T",
+                    "mailbox",
+                    "cat",
+                    &format!("/var/mail/sim/new/{file}"),
+                ])
+            })
+            .collect()
     }
 
     /// [`Self::sql`], or `None` while Postgres does not answer (just restarted, say).

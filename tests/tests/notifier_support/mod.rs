@@ -1,127 +1,18 @@
-//! What the notifier tests share: a real SMTP server (Debian's aiosmtpd, storing every mail it
-//! accepts in a maildir), a notifier running in-process against the test database and broker,
-//! and a way to publish announcements the way the outbox relay does.
+//! What the notifier tests share: a notifier running in-process against the test database and
+//! broker, and a way to publish announcements the way the outbox relay does. The SMTP server
+//! they read mail from is [`tests::smtp`].
 
-use std::path::PathBuf;
 use std::time::Duration;
 
 use lapin::options::{BasicPublishOptions, QueueDeleteOptions};
 use lapin::BasicProperties;
 use secrecy::SecretString;
 use shared::announcements::{AnnouncedLineItem, OrderFulfilled, OrderPaymentFailed, VERSION};
-use tests::{eventually, TestBroker, TestDb};
-use tokio::process::{Child, Command};
+use tests::{TestBroker, TestDb};
 use uuid::Uuid;
 
 /// The longest a test waits for an outcome.
 pub const WAIT: Duration = Duration::from_secs(30);
-
-/// Debian's aiosmtpd package installs for the system interpreter.
-const PYTHON: &str = "/usr/bin/python3";
-
-/// A port nothing listens on now (the SMTP server is started on it later, or never).
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free port")
-        .port()
-}
-
-/// `python3 -m aiosmtpd` on `port`, every accepted mail a file in its maildir; killed when
-/// dropped.
-pub struct SmtpServer {
-    child: Child,
-    maildir: PathBuf,
-}
-
-/// One delivered mail: its headers and body as the server stored them.
-#[derive(Debug, Clone)]
-pub struct Mail {
-    pub headers: Vec<(String, String)>,
-    pub body: String,
-}
-
-impl Mail {
-    pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-    }
-}
-
-impl SmtpServer {
-    /// Starts the server and waits (bounded) until it accepts connections.
-    pub async fn start(port: u16) -> SmtpServer {
-        let maildir = std::env::temp_dir().join(format!("notifier-mail-{}", Uuid::new_v4()));
-        let child = Command::new(PYTHON)
-            .args(["-m", "aiosmtpd", "-n", "-l"])
-            .arg(format!("127.0.0.1:{port}"))
-            .args(["-c", "aiosmtpd.handlers.Mailbox"])
-            .arg(&maildir)
-            .kill_on_drop(true)
-            .spawn()
-            .expect("aiosmtpd starts (apt-get install python3-aiosmtpd; scripts/ensure-services)");
-        let listening = eventually(WAIT, || async {
-            tokio::net::TcpStream::connect(("127.0.0.1", port))
-                .await
-                .ok()
-                .map(|_| ())
-        })
-        .await;
-        assert!(listening.is_some(), "aiosmtpd listens on {port}");
-        SmtpServer { child, maildir }
-    }
-
-    /// Every mail delivered so far.
-    pub fn mails(&self) -> Vec<Mail> {
-        let Ok(entries) = std::fs::read_dir(self.maildir.join("new")) else {
-            return Vec::new();
-        };
-        entries
-            .filter_map(|entry| std::fs::read_to_string(entry.ok()?.path()).ok())
-            .map(|text| parse_mail(&text))
-            .collect()
-    }
-
-    /// Waits (bounded) until at least `count` mails arrived, and returns them all.
-    pub async fn wait_for(&self, count: usize) -> Vec<Mail> {
-        eventually(WAIT, || async {
-            let mails = self.mails();
-            (mails.len() >= count).then_some(mails)
-        })
-        .await
-        .unwrap_or_else(|| panic!("{count} mail(s) within {WAIT:?}; got {:?}", self.mails()))
-    }
-}
-
-impl Drop for SmtpServer {
-    fn drop(&mut self) {
-        let _ = self.child.start_kill();
-        let _ = std::fs::remove_dir_all(&self.maildir);
-    }
-}
-
-/// Headers (unfolded) up to the first blank line, then the body.
-fn parse_mail(text: &str) -> Mail {
-    let text = text.replace("\r\n", "\n");
-    let (head, body) = text.split_once("\n\n").unwrap_or((&text, ""));
-    let mut headers: Vec<(String, String)> = Vec::new();
-    for line in head.lines() {
-        if line.starts_with([' ', '\t']) {
-            if let Some((_, value)) = headers.last_mut() {
-                value.push(' ');
-                value.push_str(line.trim());
-            }
-        } else if let Some((name, value)) = line.split_once(':') {
-            headers.push((name.trim().to_owned(), value.trim().to_owned()));
-        }
-    }
-    Mail {
-        headers,
-        body: body.to_owned(),
-    }
-}
 
 /// A notifier running in-process; stopped (drained) by [`RunningNotifier::stop`].
 pub struct RunningNotifier {
@@ -167,7 +58,7 @@ impl RunningNotifier {
     }
 }
 
-/// Deletes the notifier's queues and exchange (the harness deletes only its own topology).
+/// Deletes the notifier's queues and exchanges (the harness deletes only its own topology).
 pub struct NotifierQueues(pub shared::queue::Topology);
 
 impl Drop for NotifierQueues {
@@ -184,9 +75,12 @@ impl Drop for NotifierQueues {
                         .queue_delete(&queue, QueueDeleteOptions::default())
                         .await;
                 }
-                let _ = channel
-                    .exchange_delete(&topology.notifier_dead_exchange(), Default::default())
-                    .await;
+                for exchange in [
+                    topology.notifier_dead_exchange(),
+                    topology.notifier_redrive_exchange(),
+                ] {
+                    let _ = channel.exchange_delete(&exchange, Default::default()).await;
+                }
             }
             let _ = connection.close(200, "test done").await;
         });

@@ -1,0 +1,120 @@
+//! Parked messages back where they belong: the one mover behind `worker redrive` (dead letters
+//! and unrouted messages of the fulfillment topology) and `notifier redrive` (the notifier's
+//! dead letters). Each command connects as its own broker user, declares its own part of the
+//! topology, and names the parked queue and where each message goes.
+//!
+//! Each message is taken with `basic.get` (unacknowledged), republished with a confirm, and only
+//! then acknowledged in its queue; a failure puts it back. At most the number present at the
+//! start is moved, so a message that is parked again at once (Stripe still answers 404, the
+//! binding is still missing, the callback still refuses) is not redriven in a loop.
+
+use std::time::Duration;
+
+use lapin::options::{BasicAckOptions, BasicGetOptions, BasicNackOptions, QueueDeclareOptions};
+use lapin::types::FieldTable;
+use lapin::Channel;
+
+use super::topology::headers;
+use super::{publish_confirmed, OutgoingMessage, PublishError};
+
+/// Headers that describe the message's previous life: dropped so it starts over.
+const RESET_HEADERS: &[&str] = &[
+    headers::ATTEMPTS,
+    headers::DEAD_REASON,
+    "x-death",
+    "x-delivery-count",
+    "x-first-death-exchange",
+    "x-first-death-queue",
+    "x-first-death-reason",
+    "x-last-death-exchange",
+    "x-last-death-queue",
+    "x-last-death-reason",
+];
+
+#[derive(Debug, thiserror::Error)]
+pub enum RedriveError {
+    #[error("broker")]
+    Broker(#[from] lapin::Error),
+    #[error("republishing a parked message")]
+    Publish(#[from] PublishError),
+}
+
+/// What a redrive did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RedriveReport {
+    pub moved: usize,
+    /// Messages left behind (over the limit).
+    pub remaining: u32,
+}
+
+/// Moves up to `limit` (default: all present now) messages of `parked_queue` to where
+/// `destination` says, given each message's routing key: `(exchange, routing key)`. `channel`
+/// must be in confirm mode.
+pub async fn move_parked(
+    channel: &Channel,
+    parked_queue: &str,
+    destination: impl Fn(&str) -> (String, String),
+    limit: Option<usize>,
+    confirm_timeout: Duration,
+) -> Result<RedriveReport, RedriveError> {
+    let present = channel
+        .queue_declare(
+            parked_queue,
+            QueueDeclareOptions {
+                passive: true,
+                ..Default::default()
+            },
+            FieldTable::default(),
+        )
+        .await?
+        .message_count() as usize;
+    let budget = limit.map_or(present, |l| l.min(present));
+    let mut moved = 0;
+    while moved < budget {
+        let Some(message) = channel
+            .basic_get(parked_queue, BasicGetOptions { no_ack: false })
+            .await?
+        else {
+            break;
+        };
+        let properties = &message.delivery.properties;
+        let mut fresh = FieldTable::default();
+        if let Some(original) = properties.headers() {
+            for (key, value) in original.inner() {
+                if !RESET_HEADERS.contains(&key.as_str()) {
+                    fresh.insert(key.clone(), value.clone());
+                }
+            }
+        }
+        let (exchange, routing_key) = destination(message.delivery.routing_key.as_str());
+        let outgoing = OutgoingMessage {
+            exchange: &exchange,
+            routing_key: &routing_key,
+            body: &message.delivery.data,
+            message_id: properties.message_id().as_ref().map_or("", |s| s.as_str()),
+            kind: properties.kind().as_ref().map_or("", |s| s.as_str()),
+            headers: fresh,
+        };
+        if let Err(e) = publish_confirmed(channel, outgoing, confirm_timeout).await {
+            let _ = message
+                .delivery
+                .acker
+                .nack(BasicNackOptions {
+                    requeue: true,
+                    ..Default::default()
+                })
+                .await;
+            return Err(e.into());
+        }
+        message
+            .delivery
+            .acker
+            .ack(BasicAckOptions::default())
+            .await?;
+        moved += 1;
+    }
+    Ok(RedriveReport {
+        moved,
+        remaining: (present - moved) as u32,
+    })
+}
