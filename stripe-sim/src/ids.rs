@@ -82,3 +82,11 @@ mod tests {
             .all(|c| c.is_ascii_alphanumeric()));
     }
 }
+
+/// Whether `s` is shaped like a Stripe account id: `acct_` and ASCII alphanumerics. The
+/// simulator makes no accounts; this is how it recognises one a request names.
+pub(crate) fn is_account(s: &str) -> bool {
+    s.strip_prefix("acct_").is_some_and(|rest| {
+        !rest.is_empty() && rest.len() <= 255 && rest.bytes().all(|b| b.is_ascii_alphanumeric())
+    })
+}
