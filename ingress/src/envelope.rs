@@ -14,7 +14,7 @@
 use std::borrow::Cow;
 
 use serde::Deserialize;
-use shared::{CheckoutSessionId, EventId};
+use shared::{AccountId, CheckoutSessionId, EventId};
 
 /// The prefix of every event type the worker fulfills from.
 pub const CHECKOUT_SESSION_PREFIX: &str = "checkout.session.";
@@ -44,6 +44,9 @@ pub struct Envelope<'a> {
     pub livemode: bool,
     /// `data.object.id`: the `cs_…` id the worker fulfills.
     pub object_id: Cow<'a, str>,
+    /// `account`: the connected account (`acct_…`) the event happened on; `None` for the
+    /// platform's own events.
+    pub account: Option<Cow<'a, str>>,
 }
 
 /// Why a verified body is not a usable event. The messages are ours (never a piece of the
@@ -60,6 +63,8 @@ pub enum EnvelopeError {
     InvalidEventType,
     #[error("the checkout event's data.object.id is not a Checkout Session id")]
     InvalidSessionId,
+    #[error("the checkout event's account is not a connected account id (acct_…)")]
+    InvalidAccount,
 }
 
 impl EnvelopeError {
@@ -71,6 +76,7 @@ impl EnvelopeError {
             Self::InvalidEventId => "invalid_event_id",
             Self::InvalidEventType => "invalid_event_type",
             Self::InvalidSessionId => "invalid_session_id",
+            Self::InvalidAccount => "invalid_account",
         }
     }
 }
@@ -84,6 +90,8 @@ struct WireEvent<'a> {
     event_type: Option<Cow<'a, str>>,
     created: Option<i64>,
     livemode: Option<bool>,
+    #[serde(borrow)]
+    account: Option<Cow<'a, str>>,
     #[serde(borrow)]
     data: Option<WireData<'a>>,
 }
@@ -142,12 +150,22 @@ pub fn parse(body: &[u8]) -> Result<Event<'_>, EnvelopeError> {
     if CheckoutSessionId::parse(&object_id).is_err() {
         return Err(EnvelopeError::InvalidSessionId);
     }
+    // Nor with one on an account it cannot name to Stripe: guessing the platform could fulfill
+    // another account's session.
+    if wire
+        .account
+        .as_deref()
+        .is_some_and(|a| AccountId::parse(a).is_err())
+    {
+        return Err(EnvelopeError::InvalidAccount);
+    }
     Ok(Event::Checkout(Envelope {
         id,
         event_type,
         created,
         livemode,
         object_id,
+        account: wire.account,
     }))
 }
 
@@ -330,6 +348,29 @@ mod tests {
             refused(body("evt_1", "checkout.session.completed", "pi_1")),
             EnvelopeError::InvalidSessionId
         );
+    }
+
+    #[test]
+    fn a_connected_accounts_event_carries_its_account_and_a_malformed_one_is_refused() {
+        let body = |account: &str| {
+            format!(
+                r#"{{"id":"evt_1","type":"checkout.session.completed","created":1,"livemode":false,"account":{account},"data":{{"object":{{"id":"cs_test_1"}}}}}}"#
+            )
+        };
+        let connected = body(r#""acct_1Connected""#);
+        assert_eq!(
+            checkout(connected.as_bytes()).account.as_deref(),
+            Some("acct_1Connected")
+        );
+        assert_eq!(checkout(body("null").as_bytes()).account, None);
+        assert_eq!(checkout(COMPLETED).account, None);
+        for bad in [r#""cus_1""#, r#""acct_""#, r#""acct_1 OR 1""#] {
+            assert_eq!(
+                parse(body(bad).as_bytes()),
+                Err(EnvelopeError::InvalidAccount),
+                "{bad}"
+            );
+        }
     }
 
     #[test]

@@ -13,7 +13,8 @@
 //! 3. [`envelope`] reads the event's `type`. Other verified event types answer 200 and are only
 //!    counted (`ignored`), whatever else they hold: Stripe would retry a refusal for days. A
 //!    `checkout.session.*` event must also have `id`, `created`, `livemode` and a `cs_…`
-//!    `data.object.id` (400 naming what is missing).
+//!    `data.object.id` (400 naming what is missing), and an `account`, when it has one (a
+//!    connected account's event, Stripe Connect), that is an `acct_…` id.
 //! 4. Checkout events go to [`forward`], which publishes the **unchanged** bytes to
 //!    `checkout.events` and waits for the broker's confirm within the ack budget; only a clean
 //!    ack answers 200. Every failure answers 503 with `Retry-After` at once.

@@ -329,6 +329,7 @@ mod tests {
     fn order(currency: &str, lines: &[(&str, i64, i64)]) -> Order {
         Order {
             session_id: "cs_test_a".into(),
+            account: None,
             order_number: 7,
             state: shared::OrderState::Fulfilled,
             customer_name: Some("<b>Jenny</b>".into()),

@@ -140,6 +140,7 @@ mod samples {
         OrderFulfilled {
             version: VERSION,
             session_id: "cs_test_preview".into(),
+            account: None,
             order_number: 1042,
             customer_name: Some("Jenny Rosen".into()),
             customer_email: Some("jenny.rosen@example.com".into()),
@@ -170,6 +171,7 @@ mod samples {
         OrderPaymentFailed {
             version: VERSION,
             session_id: "cs_test_preview".into(),
+            account: None,
             customer_email: Some("jenny.rosen@example.com".into()),
             customer_name: Some("Jenny Rosen".into()),
             amount_total: Some(4500),

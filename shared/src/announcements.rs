@@ -14,6 +14,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::domain::AccountId;
 use crate::store::orders::{Order, OrderLine};
 use crate::stripe::CheckoutSession;
 
@@ -31,6 +32,9 @@ pub trait Announcement: Serialize {
 pub struct OrderFulfilled {
     pub version: u32,
     pub session_id: String,
+    /// The connected account (`acct_…`) the session was paid on (Stripe Connect); `null` for
+    /// the platform's own sessions. An order is identified by account and session together.
+    pub account: Option<String>,
     pub order_number: i64,
     pub customer_name: Option<String>,
     pub customer_email: Option<String>,
@@ -60,6 +64,8 @@ pub struct AnnouncedLineItem {
 pub struct OrderPaymentFailed {
     pub version: u32,
     pub session_id: String,
+    /// As in [`OrderFulfilled::account`].
+    pub account: Option<String>,
     pub customer_email: Option<String>,
     pub customer_name: Option<String>,
     pub amount_total: Option<i64>,
@@ -79,6 +85,7 @@ impl From<&Order> for OrderFulfilled {
         OrderFulfilled {
             version: VERSION,
             session_id: order.session_id.clone(),
+            account: order.account.clone(),
             order_number: order.order_number,
             customer_name: order.customer_name.clone(),
             customer_email: order.customer_email.clone(),
@@ -104,10 +111,11 @@ impl From<&OrderLine> for AnnouncedLineItem {
 }
 
 impl OrderPaymentFailed {
-    pub fn new(session_id: &str, session: &CheckoutSession) -> Self {
+    pub fn new(account: Option<&AccountId>, session_id: &str, session: &CheckoutSession) -> Self {
         OrderPaymentFailed {
             version: VERSION,
             session_id: session_id.to_owned(),
+            account: account.map(|a| a.as_str().to_owned()),
             customer_email: session.customer_email().map(str::to_owned),
             customer_name: session.customer_name().map(str::to_owned),
             amount_total: session.amount_total,
@@ -124,6 +132,7 @@ mod tests {
     fn a_fulfilled_body_keeps_the_field_names_consumers_already_read() {
         let order = Order {
             session_id: "cs_test_a".into(),
+            account: None,
             order_number: 7,
             state: crate::store::orders::OrderState::Fulfilled,
             customer_name: Some("Jenny Rosen".into()),
@@ -150,6 +159,11 @@ mod tests {
         assert_eq!(body["version"], 1);
         assert_eq!(body["session_id"], "cs_test_a");
         assert_eq!(body["order_number"], 7);
+        assert_eq!(
+            body["account"],
+            serde_json::Value::Null,
+            "the platform's: null, not absent"
+        );
         assert_eq!(body["line_items"][0]["id"], "li_1");
         assert_eq!(body["line_items"][0]["price"], "price_tshirt");
         assert_eq!(body["line_items"][0]["amount_total"], 4000);

@@ -14,13 +14,19 @@
 //!    "already fulfilled".
 //! 4. Unpaid: recorded as awaiting payment (delayed methods), unless it already failed; a
 //!    setup-mode session records nothing.
+//!
+//! A session lives on an account: the platform's own (`None`), or a connected account's
+//! (Stripe Connect; the event that brought it names the `acct_…`). Each `…_on` method takes the
+//! account: Stripe is asked with `Stripe-Account`, and the order, its lock and its
+//! announcements are keyed by account and session, so two accounts never share one. The
+//! methods without `_on` are the platform's (the landing page's sessions are always its own).
 
 use std::time::Instant;
 
 use sqlx::PgPool;
 
 use crate::announcements::{OrderFulfilled, OrderPaymentFailed};
-use crate::domain::CheckoutSessionId;
+use crate::domain::{AccountId, CheckoutSessionId};
 use crate::metrics;
 use crate::store;
 use crate::store::orders::{self, Order, OrderState, Trigger};
@@ -118,21 +124,48 @@ impl Fulfiller {
         &self.stripe
     }
 
-    /// The order as Postgres has it, without calling Stripe.
+    /// The platform's order as Postgres has it, without calling Stripe.
     pub async fn stored_order(&self, id: &CheckoutSessionId) -> Result<Option<Order>, sqlx::Error> {
-        let mut conn = self.pool.acquire().await?;
-        orders::find(&mut conn, id).await
+        self.stored_order_on(None, id).await
     }
 
-    /// Fulfills the session if it is paid; see the module docs for the flow.
-    #[tracing::instrument(skip(self), fields(session_id = %id, trigger = trigger.as_str(), outcome))]
+    /// The order of session `id` on `account` as Postgres has it, without calling Stripe.
+    pub async fn stored_order_on(
+        &self,
+        account: Option<&AccountId>,
+        id: &CheckoutSessionId,
+    ) -> Result<Option<Order>, sqlx::Error> {
+        let mut conn = self.pool.acquire().await?;
+        orders::find(&mut conn, account, id).await
+    }
+
+    /// Fulfills the platform's session if it is paid; see the module docs for the flow.
     pub async fn fulfill_checkout(
         &self,
         id: &CheckoutSessionId,
         trigger: Trigger,
     ) -> Result<FulfillmentOutcome, FulfillError> {
+        self.fulfill_checkout_on(None, id, trigger).await
+    }
+
+    /// Fulfills session `id` on `account` (`None`: the platform) if it is paid.
+    #[tracing::instrument(
+        skip(self),
+        fields(
+            session_id = %id,
+            account = account.map(AccountId::as_str),
+            trigger = trigger.as_str(),
+            outcome
+        )
+    )]
+    pub async fn fulfill_checkout_on(
+        &self,
+        account: Option<&AccountId>,
+        id: &CheckoutSessionId,
+        trigger: Trigger,
+    ) -> Result<FulfillmentOutcome, FulfillError> {
         let started = Instant::now();
-        let result = self.decide(id, trigger).await;
+        let result = self.decide(account, id, trigger).await;
         let label = result.as_ref().map_or("error", FulfillmentOutcome::label);
         tracing::Span::current().record("outcome", label);
         metrics::FULFILLMENTS
@@ -146,10 +179,11 @@ impl Fulfiller {
 
     async fn decide(
         &self,
+        account: Option<&AccountId>,
         id: &CheckoutSessionId,
         trigger: Trigger,
     ) -> Result<FulfillmentOutcome, FulfillError> {
-        if let Some(order) = self.stored_order(id).await? {
+        if let Some(order) = self.stored_order_on(account, id).await? {
             if order.state == OrderState::Fulfilled {
                 return Ok(FulfillmentOutcome::Fulfilled {
                     order,
@@ -157,13 +191,13 @@ impl Fulfiller {
                 });
             }
         }
-        let session = match self.stripe.retrieve_checkout_session(id).await {
+        let session = match self.stripe.retrieve_checkout_session_on(account, id).await {
             Ok(session) => session,
             Err(StripeError::NotFound(_)) => return Ok(FulfillmentOutcome::NotFound),
             Err(e) => return Err(e.into()),
         };
         if session.is_fulfillable() {
-            return self.fulfill_paid(id, &session, trigger).await;
+            return self.fulfill_paid(account, id, &session, trigger).await;
         }
         if session.mode.as_deref() == Some("setup") {
             // A saved payment method, not a sale: no order to record, ever.
@@ -175,22 +209,23 @@ impl Fulfiller {
             // Open: the customer has not paid (or not even submitted) yet; nothing to record.
             _ => return Ok(FulfillmentOutcome::AwaitingPayment),
         };
-        self.record(id, &session, state).await
+        self.record(account, id, &session, state).await
     }
 
     /// Step 3: the fulfillment effect, committed at most once.
     async fn fulfill_paid(
         &self,
+        account: Option<&AccountId>,
         id: &CheckoutSessionId,
         session: &CheckoutSession,
         trigger: Trigger,
     ) -> Result<FulfillmentOutcome, FulfillError> {
         let items: &[LineItem] = session.line_items.as_ref().map_or(&[], |l| &l.data);
         let mut tx = self.pool.begin().await?;
-        orders::lock_session(&mut tx, id).await?;
-        if orders::state(&mut *tx, id).await? == Some(OrderState::Fulfilled) {
+        orders::lock_session(&mut tx, account, id).await?;
+        if orders::state(&mut *tx, account, id).await? == Some(OrderState::Fulfilled) {
             // Another caller fulfilled it while we were asking Stripe.
-            let order = orders::find(&mut tx, id)
+            let order = orders::find(&mut tx, account, id)
                 .await?
                 .expect("a fulfilled order exists");
             tx.commit().await?;
@@ -200,8 +235,8 @@ impl Fulfiller {
             });
         }
         let written = async {
-            let order = orders::insert_fulfilled(&mut tx, session, items, trigger).await?;
-            outbox::enqueue(&mut tx, id.as_str(), &OrderFulfilled::from(&order)).await?;
+            let order = orders::insert_fulfilled(&mut tx, account, session, items, trigger).await?;
+            outbox::enqueue(&mut tx, account, id.as_str(), &OrderFulfilled::from(&order)).await?;
             Ok::<_, sqlx::Error>(order)
         }
         .await;
@@ -216,7 +251,7 @@ impl Fulfiller {
                 // constraint held, so the order exists once. Report it as such.
                 tx.rollback().await?;
                 tracing::warn!(error = %e, "unique constraint stopped a second fulfillment");
-                let order = self.stored_order(id).await?.ok_or(e)?;
+                let order = self.stored_order_on(account, id).await?.ok_or(e)?;
                 Ok(FulfillmentOutcome::Fulfilled {
                     order,
                     newly: false,
@@ -226,52 +261,76 @@ impl Fulfiller {
         }
     }
 
-    /// Records an asynchronous payment failure (`checkout.session.async_payment_failed`) and
-    /// announces `order.payment_failed` once, so the customer hears of it. The session is still
-    /// checked with Stripe: a session that turns out paid is fulfilled instead.
-    #[tracing::instrument(skip(self), fields(session_id = %id))]
+    /// Records an asynchronous payment failure (`checkout.session.async_payment_failed`) of a
+    /// platform's session; see [`Self::record_payment_failed_on`].
     pub async fn record_payment_failed(
         &self,
         id: &CheckoutSessionId,
         trigger: Trigger,
     ) -> Result<FulfillmentOutcome, FulfillError> {
-        let session = match self.stripe.retrieve_checkout_session(id).await {
+        self.record_payment_failed_on(None, id, trigger).await
+    }
+
+    /// Records an asynchronous payment failure of session `id` on `account` and announces
+    /// `order.payment_failed` once, so the customer hears of it. The session is still checked
+    /// with Stripe: a session that turns out paid is fulfilled instead.
+    #[tracing::instrument(skip(self), fields(session_id = %id, account = account.map(AccountId::as_str)))]
+    pub async fn record_payment_failed_on(
+        &self,
+        account: Option<&AccountId>,
+        id: &CheckoutSessionId,
+        trigger: Trigger,
+    ) -> Result<FulfillmentOutcome, FulfillError> {
+        let session = match self.stripe.retrieve_checkout_session_on(account, id).await {
             Ok(session) => session,
             Err(StripeError::NotFound(_)) => return Ok(FulfillmentOutcome::NotFound),
             Err(e) => return Err(e.into()),
         };
         if session.is_fulfillable() {
-            return self.fulfill_paid(id, &session, trigger).await;
+            return self.fulfill_paid(account, id, &session, trigger).await;
         }
-        self.record(id, &session, OrderState::PaymentFailed).await
+        self.record(account, id, &session, OrderState::PaymentFailed)
+            .await
     }
 
-    /// Records that the session expired (`checkout.session.expired`), if it was not paid.
-    #[tracing::instrument(skip(self), fields(session_id = %id))]
+    /// Records that the platform's session expired; see [`Self::record_expired_on`].
     pub async fn record_expired(
         &self,
         id: &CheckoutSessionId,
         trigger: Trigger,
     ) -> Result<FulfillmentOutcome, FulfillError> {
+        self.record_expired_on(None, id, trigger).await
+    }
+
+    /// Records that session `id` on `account` expired (`checkout.session.expired`), if it was
+    /// not paid.
+    #[tracing::instrument(skip(self), fields(session_id = %id, account = account.map(AccountId::as_str)))]
+    pub async fn record_expired_on(
+        &self,
+        account: Option<&AccountId>,
+        id: &CheckoutSessionId,
+        trigger: Trigger,
+    ) -> Result<FulfillmentOutcome, FulfillError> {
         // The same decision as fulfill_checkout: an expired session in Stripe is recorded as
         // such; one that is (somehow) paid is fulfilled.
-        self.fulfill_checkout(id, trigger).await
+        self.fulfill_checkout_on(account, id, trigger).await
     }
 
     /// Writes a non-fulfilled state under the session's lock; a failure is announced once.
     async fn record(
         &self,
+        account: Option<&AccountId>,
         id: &CheckoutSessionId,
         session: &CheckoutSession,
         state: OrderState,
     ) -> Result<FulfillmentOutcome, FulfillError> {
         let mut tx = self.pool.begin().await?;
-        orders::lock_session(&mut tx, id).await?;
-        let before = orders::state(&mut *tx, id).await?;
-        let after = orders::record_state(&mut tx, id, session, state).await?;
+        orders::lock_session(&mut tx, account, id).await?;
+        let before = orders::state(&mut *tx, account, id).await?;
+        let after = orders::record_state(&mut tx, account, id, session, state).await?;
         if after == OrderState::PaymentFailed && before != Some(OrderState::PaymentFailed) {
-            let body = OrderPaymentFailed::new(id.as_str(), session);
-            outbox::enqueue(&mut tx, id.as_str(), &body).await?;
+            let body = OrderPaymentFailed::new(account, id.as_str(), session);
+            outbox::enqueue(&mut tx, account, id.as_str(), &body).await?;
         }
         let outcome = match after {
             OrderState::AwaitingPayment => FulfillmentOutcome::AwaitingPayment,
@@ -279,7 +338,7 @@ impl Fulfiller {
             OrderState::Expired => FulfillmentOutcome::Expired,
             // Fulfilled by another caller since Stripe answered us: the row was left alone.
             OrderState::Fulfilled => {
-                let order = orders::find(&mut tx, id)
+                let order = orders::find(&mut tx, account, id)
                     .await?
                     .expect("a fulfilled order exists");
                 FulfillmentOutcome::Fulfilled {

@@ -4,7 +4,8 @@
 //! - [`settings`]: the typed settings tree (compiled defaults → file → environment), secrets
 //!   redacted.
 //! - [`telemetry`]: logs (pretty or JSON) and OpenTelemetry traces.
-//! - [`domain`]: `CheckoutSessionId`, `EventId`, `Money` — parsed once at the edge.
+//! - [`domain`]: `CheckoutSessionId`, `EventId`, `AccountId` (a connected account), `Money` —
+//!   parsed once at the edge.
 //! - [`signature`]: Stripe webhook signatures, `verify` (G4) and `sign`.
 //! - [`queue`]: the RabbitMQ topology, the confirmed publisher (G1), trace context over AMQP.
 //! - [`stripe`]: the Stripe API client (G6).
@@ -34,7 +35,7 @@ pub mod store;
 pub mod stripe;
 pub mod telemetry;
 
-pub use domain::{CheckoutSessionId, Currency, EventId, Money};
+pub use domain::{AccountId, CheckoutSessionId, Currency, EventId, Money};
 pub use fulfillment::{FulfillError, Fulfiller, FulfillmentOutcome};
 pub use settings::Settings;
 pub use store::orders::{Order, OrderState, Trigger};

@@ -179,8 +179,39 @@ def main(base_url):
     check(expanded.customer.name == "Jenny Rosen", "expand=['customer'] gives the object")
 
     check_embedded()
+    check_connected_account(base_url)
 
     print("sdk-check: all checks passed")
+
+
+def check_connected_account(base_url):
+    """Stripe Connect: `stripe_account=` scopes a session and its events to the account."""
+    account = "acct_1SdkCheckShop"
+    session = stripe.checkout.Session.create(
+        mode="payment",
+        line_items=[{"price": "price_mug", "quantity": 1}],
+        success_url="https://shop.test/ok?session_id={CHECKOUT_SESSION_ID}",
+        stripe_account=account,
+    )
+    retrieved = stripe.checkout.Session.retrieve(
+        session.id, expand=["line_items"], stripe_account=account
+    )
+    check(len(retrieved.line_items.data) == 1, "the account's session, expanded")
+    try:
+        stripe.checkout.Session.retrieve(session.id)
+    except stripe.InvalidRequestError as e:
+        check(e.http_status == 404, f"404 without the account, got {e.http_status}")
+    else:
+        raise AssertionError("a connected account's session was found without its account")
+    event = control(
+        base_url,
+        f"/_sim/checkout/sessions/{session.id}/complete",
+        {"payment": "paid", "name": "Jenny Rosen", "email": "jenny@example.com"},
+    )
+    check(event["account"] == account, f"the event names the account: {event.get('account')}")
+    listed = stripe.Event.list(type="checkout.session.completed", stripe_account=account)
+    check([e.id for e in listed.data] == [event["id"]], "the account's events, listed")
+    check(listed.data[0].account == account, "a listed event carries its account")
 
 
 def check_embedded():

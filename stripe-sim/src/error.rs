@@ -123,6 +123,12 @@ impl SimError {
         .with_param(param)
     }
 
+    /// 400 for a request header whose value Stripe would not accept (`Stripe-Account` naming
+    /// something other than an account). Stripe names no `param` for a header.
+    pub fn invalid_header(message: impl Into<String>) -> Self {
+        Self::new(400, INVALID_REQUEST, message)
+    }
+
     /// 404 `resource_missing` for the object named in the URL path.
     pub fn not_found(object: &str, id: &str, param: &str) -> Self {
         Self::new(404, INVALID_REQUEST, format!("No such {object}: '{id}'"))

@@ -71,6 +71,14 @@ pub fn request() -> String {
     with_prefix("req_", 14)
 }
 
+/// Whether `s` is shaped like a Stripe account id: `acct_` and ASCII alphanumerics. The
+/// simulator makes no accounts; this is how it recognises one a request names.
+pub(crate) fn is_account(s: &str) -> bool {
+    s.strip_prefix("acct_").is_some_and(|rest| {
+        !rest.is_empty() && rest.len() <= 255 && rest.bytes().all(|b| b.is_ascii_alphanumeric())
+    })
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

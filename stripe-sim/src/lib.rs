@@ -17,7 +17,7 @@
 //! | [`startup`] | [`RunningSim`]: the actix-web server on a socket, start and stop |
 //! | [`state`] | [`SimState`]: sessions, events, faults, counters, clock, deliveries; every operation |
 //! | `objects` | every Stripe JSON object, rendered from Stripe's fixtures in `fixtures/` |
-//! | `api` | `/v1/*`: the gate (count, authenticate, faults), one file per resource |
+//! | `api` | `/v1/*`: the gate (count, authenticate, `Stripe-Account`, faults), one file per resource |
 //! | `control` | `/_sim/*`: the test-only control API, and the HTML status page at `/_sim/` |
 //! | `checkout_page` | `/c/pay/{id}`: the hosted payment page (askama templates in `templates/`), and the embedded form |
 //! | `payment_link_page` | `/b/{id}`: a Payment Link's public URL, starting a session per visit |
@@ -43,6 +43,10 @@
 //!          ▲  303 to success_url                                   │
 //!          └── wait for the endpoints' 2xx ◀── record_attempt ◀── webhooks: sign, POST, retry
 //! ```
+//!
+//! A request's `Stripe-Account` header (a Connect platform acting for a connected account) is
+//! read by the gate; sessions and events record their account, reads are scoped by it, and
+//! delivery sends a connected account's events only to the endpoints registered for Connect.
 //!
 //! State changes happen only in `state`, Stripe's JSON is built only in `objects`, HTTP lives
 //! only in `api`, `control` and `checkout_page`. The payment page completes sessions through

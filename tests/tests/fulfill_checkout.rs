@@ -159,7 +159,7 @@ async fn an_unpaid_session_awaits_payment_and_is_fulfilled_once_paid() {
         matches!(outcome, FulfillmentOutcome::AwaitingPayment),
         "{outcome:?}"
     );
-    let state = shared::store::orders::state(&stack.db.pool, &id)
+    let state = shared::store::orders::state(&stack.db.pool, None, &id)
         .await
         .unwrap();
     assert_eq!(state, Some(OrderState::AwaitingPayment));
@@ -257,7 +257,7 @@ async fn an_expired_session_is_recorded_as_expired() {
         matches!(outcome, FulfillmentOutcome::Expired),
         "{outcome:?}"
     );
-    let state = shared::store::orders::state(&stack.db.pool, &id)
+    let state = shared::store::orders::state(&stack.db.pool, None, &id)
         .await
         .unwrap();
     assert_eq!(state, Some(OrderState::Expired));
@@ -384,7 +384,7 @@ async fn a_frozen_holder_of_the_sessions_lock_gets_a_transient_error_quickly_and
     // Someone else (a psql session left open, a process frozen mid-transaction) holds the
     // session's fulfillment lock and does not let go.
     let mut holder = stack.db.pool.begin().await.unwrap();
-    orders::lock_session(&mut holder, &id).await.unwrap();
+    orders::lock_session(&mut holder, None, &id).await.unwrap();
     let fulfiller = Fulfiller::new(
         shared::store::pool(&stack.settings.database).unwrap(),
         stack.stripe.clone(),

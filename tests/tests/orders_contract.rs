@@ -141,6 +141,7 @@ fn a_body_that_breaks_the_contract_is_rejected_by_the_schema() {
     let good = serde_json::json!({
         "version": 1,
         "session_id": "cs_test_a1",
+        "account": null,
         "order_number": 42,
         "customer_name": "Jenny Rosen",
         "customer_email": "jenny@example.com",
@@ -170,6 +171,15 @@ fn a_body_that_breaks_the_contract_is_rejected_by_the_schema() {
     bad_line["line_items"][0]["quantity"] = Value::from(0);
     let mut bad_time = good.clone();
     bad_time["fulfilled_at"] = Value::from("yesterday");
+    let mut bad_account = good.clone();
+    bad_account["account"] = Value::from("cus_not_an_account");
+    let mut connected = good.clone();
+    connected["account"] = Value::from("acct_1ShopAlpha");
+    assert_eq!(
+        errors(&validator, &connected),
+        Vec::<String>::new(),
+        "a connected account's order"
+    );
 
     for (what, body) in [
         ("a renamed field", renamed),
@@ -177,6 +187,7 @@ fn a_body_that_breaks_the_contract_is_rejected_by_the_schema() {
         ("another version", next_version),
         ("a line of zero", bad_line),
         ("a time that is not RFC 3339", bad_time),
+        ("an account that is not acct_…", bad_account),
     ] {
         assert!(
             !errors(&validator, &body).is_empty(),

@@ -118,6 +118,7 @@ async fn a_customer_pays_through_a_link_and_is_fulfilled_once_with_the_link_reco
     // The operator's view names the link.
     let report = worker::show::render(
         &stack.db.pool,
+        None,
         &shared::CheckoutSessionId::parse(&session_id).unwrap(),
     )
     .await

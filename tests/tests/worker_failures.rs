@@ -395,7 +395,7 @@ async fn a_session_locked_elsewhere_sends_its_event_to_a_retry_tier_not_the_dead
     let id = shared::CheckoutSessionId::parse(&session_id).unwrap();
     // A psql session left inside a transaction that took the session's fulfillment lock.
     let mut holder = stack.db.pool.begin().await.unwrap();
-    shared::store::orders::lock_session(&mut holder, &id)
+    shared::store::orders::lock_session(&mut holder, None, &id)
         .await
         .unwrap();
     let body = serde_json::to_vec(&event).unwrap();

@@ -324,6 +324,7 @@ async fn an_announcement_no_subscriber_takes_is_kept_in_orders_unrouted_and_then
     let announced = shared::announcements::OrderFulfilled {
         version: shared::announcements::VERSION,
         session_id: "cs_test_late_subscriber".into(),
+        account: None,
         order_number: 1,
         customer_name: None,
         customer_email: None,
@@ -333,7 +334,7 @@ async fn an_announcement_no_subscriber_takes_is_kept_in_orders_unrouted_and_then
         fulfilled_at: None,
         line_items: Vec::new(),
     };
-    let row = outbox::enqueue(&mut conn, "cs_test_late_subscriber", &announced)
+    let row = outbox::enqueue(&mut conn, None, "cs_test_late_subscriber", &announced)
         .await
         .unwrap();
     drop(conn);

@@ -134,7 +134,7 @@ async fn show_prints_the_state_the_lines_and_the_event_history_of_a_session() {
     worker.shutdown().await;
     let id = shared::CheckoutSessionId::parse(&session_id).unwrap();
 
-    let report = worker::show::render(&stack.db.pool, &id)
+    let report = worker::show::render(&stack.db.pool, None, &id)
         .await
         .unwrap()
         .expect("the session is known");
@@ -153,7 +153,7 @@ async fn show_prints_the_state_the_lines_and_the_event_history_of_a_session() {
         assert!(report.contains(&expected), "{expected:?} not in:\n{report}");
     }
     let unknown = shared::CheckoutSessionId::parse("cs_test_neverseen").unwrap();
-    assert!(worker::show::render(&stack.db.pool, &unknown)
+    assert!(worker::show::render(&stack.db.pool, None, &unknown)
         .await
         .unwrap()
         .is_none());

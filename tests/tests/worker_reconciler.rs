@@ -251,6 +251,7 @@ async fn an_event_the_database_refuses_for_good_is_reported_failed_and_the_curso
     );
     let shown = worker::show::render(
         &stack.db.pool,
+        None,
         &shared::CheckoutSessionId::parse(&refused).unwrap(),
     )
     .await

@@ -186,6 +186,7 @@ async fn fulfill_in_database(pool: &PgPool, session: &CheckoutSession) -> anyhow
         event_id: &event_id,
         event_type: "checkout.session.completed",
         session_id: Some(&session.id),
+        account: None,
         created: session.created,
     };
     if events::outcome(pool, &event_id).await?.is_some() {
@@ -193,15 +194,15 @@ async fn fulfill_in_database(pool: &PgPool, session: &CheckoutSession) -> anyhow
     }
     {
         let mut conn = pool.acquire().await?;
-        orders::find(&mut conn, &id).await?;
+        orders::find(&mut conn, None, &id).await?;
     }
     let items = &session.line_items.as_ref().expect("expanded").data;
     let mut tx = pool.begin().await?;
-    orders::lock_session(&mut tx, &id).await?;
-    orders::state(&mut *tx, &id).await?;
-    let order = orders::insert_fulfilled(&mut tx, session, items, Trigger::Webhook).await?;
+    orders::lock_session(&mut tx, None, &id).await?;
+    orders::state(&mut *tx, None, &id).await?;
+    let order = orders::insert_fulfilled(&mut tx, None, session, items, Trigger::Webhook).await?;
     let body = shared::announcements::OrderFulfilled::from(&order);
-    outbox::enqueue(&mut tx, id.as_str(), &body).await?;
+    outbox::enqueue(&mut tx, None, id.as_str(), &body).await?;
     tx.commit().await?;
     events::record_keeping_settled(pool, key, "fulfilled", None).await?;
     Ok(())

@@ -7,7 +7,7 @@ use clap::{Parser, Subcommand};
 use shared::queue::{BrokerEndpoint, Topology};
 use shared::settings::Uses;
 use shared::stripe::StripeClient;
-use shared::{CheckoutSessionId, Fulfiller, Settings};
+use shared::{AccountId, CheckoutSessionId, Fulfiller, Settings};
 
 use crate::process::Processor;
 use crate::reconciler::{Reconciler, ReconcilerOptions};
@@ -52,6 +52,9 @@ pub enum Command {
     Show {
         /// The Checkout Session id (cs_test_… or cs_live_…).
         session_id: String,
+        /// The connected account (acct_…) the session is on; without it, the platform's.
+        #[arg(long)]
+        account: Option<String>,
     },
     /// Print the RabbitMQ definitions (exchanges, queues with their arguments, bindings,
     /// policies) that the broker settings declare, as JSON for deploy/rabbitmq/definitions.json.
@@ -134,11 +137,19 @@ pub async fn run(command: Option<Command>, settings: Settings) -> anyhow::Result
             );
             Ok(())
         }
-        Command::Show { session_id } => {
+        Command::Show {
+            session_id,
+            account,
+        } => {
             let id = CheckoutSessionId::parse(&session_id)
                 .with_context(|| format!("{session_id:?} is not a Checkout Session id"))?;
+            let account = account
+                .as_deref()
+                .map(AccountId::parse)
+                .transpose()
+                .with_context(|| format!("{account:?} is not a connected account id"))?;
             let pool = shared::store::pool(&settings.database)?;
-            match show::render(&pool, &id).await? {
+            match show::render(&pool, account.as_ref(), &id).await? {
                 Some(report) => print!("{report}"),
                 None => bail!("no order and no event recorded for {id}"),
             }

@@ -1,9 +1,9 @@
 //! A checkout event as the worker reads it: parsed once from the queue's raw bytes or from a
 //! `GET /v1/events` page, so the queue and the reconciler meet the same rules.
 
-use shared::domain::{InvalidEventId, InvalidSessionId};
+use shared::domain::{InvalidAccountId, InvalidEventId, InvalidSessionId};
 use shared::stripe::Event;
-use shared::{CheckoutSessionId, EventId};
+use shared::{AccountId, CheckoutSessionId, EventId};
 
 /// The event types the worker acts on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -52,6 +52,9 @@ pub struct CheckoutEvent {
     pub created: i64,
     /// `data.object.id`; `None` for [`EventKind::Other`], which needs none.
     pub session: Option<CheckoutSessionId>,
+    /// `account`: the connected account the session lives on (Stripe Connect); `None` for the
+    /// platform's own events.
+    pub account: Option<AccountId>,
 }
 
 /// Why a message cannot be processed, ever: it is dead-lettered at once.
@@ -70,6 +73,16 @@ pub enum MalformedEvent {
         #[source]
         source: InvalidSessionId,
     },
+    /// The event names a connected account that is not an `acct_…` id: its session cannot be
+    /// asked for, and a guess (the platform) could fulfill the wrong account's session.
+    #[error("event {event_id}: invalid connected account in `account`")]
+    Account {
+        event_id: EventId,
+        event_type: String,
+        created: i64,
+        #[source]
+        source: InvalidAccountId,
+    },
 }
 
 impl CheckoutEvent {
@@ -83,6 +96,17 @@ impl CheckoutEvent {
     pub fn from_event(event: &Event) -> Result<Self, MalformedEvent> {
         let id = EventId::parse(&event.id).map_err(MalformedEvent::EventId)?;
         let kind = EventKind::from_type(&event.kind);
+        let account = event
+            .account
+            .as_deref()
+            .map(AccountId::parse)
+            .transpose()
+            .map_err(|source| MalformedEvent::Account {
+                event_id: id.clone(),
+                event_type: event.kind.clone(),
+                created: event.created,
+                source,
+            })?;
         let session = match kind {
             EventKind::Other => None,
             _ => Some(
@@ -102,6 +126,7 @@ impl CheckoutEvent {
             kind,
             created: event.created,
             session,
+            account,
         })
     }
 }
@@ -137,6 +162,32 @@ mod tests {
         assert!(
             matches!(err, MalformedEvent::SessionId { ref event_id, .. } if event_id.as_str() == "evt_1abc")
         );
+    }
+
+    #[test]
+    fn a_connected_accounts_event_names_its_account() {
+        let mut event: serde_json::Value =
+            serde_json::from_slice(&body("checkout.session.completed", "cs_test_a1")).unwrap();
+        let platform = CheckoutEvent::parse(&serde_json::to_vec(&event).unwrap()).unwrap();
+        assert_eq!(platform.account, None);
+        event["account"] = "acct_1Connected".into();
+        let connected = CheckoutEvent::parse(&serde_json::to_vec(&event).unwrap()).unwrap();
+        assert_eq!(connected.account.unwrap().as_str(), "acct_1Connected");
+        event["account"] = serde_json::Value::Null;
+        let null = CheckoutEvent::parse(&serde_json::to_vec(&event).unwrap()).unwrap();
+        assert_eq!(null.account, None, "null is the platform, as absent is");
+    }
+
+    #[test]
+    fn a_malformed_account_keeps_the_event_id_and_says_why() {
+        let mut event: serde_json::Value =
+            serde_json::from_slice(&body("checkout.session.completed", "cs_test_a1")).unwrap();
+        event["account"] = "cus_not_an_account".into();
+        let err = CheckoutEvent::parse(&serde_json::to_vec(&event).unwrap()).unwrap_err();
+        assert!(
+            matches!(err, MalformedEvent::Account { ref event_id, .. } if event_id.as_str() == "evt_1abc")
+        );
+        assert!(shared::errors::error_chain(&err).contains("acct_"));
     }
 
     #[test]

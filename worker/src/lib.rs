@@ -7,7 +7,8 @@
 //!   the broker did not confirm hands the delivery back after a growing pause ([`hand_back`]).
 //! - [`process`]: the one-message step, body + headers → [`process::Disposition`]. Parses the
 //!   event ([`event`]), skips one already settled, calls `fulfill_checkout` (or records a failed
-//!   or expired payment), records the outcome in `stripe_events`, classifies errors;
+//!   or expired payment) on the event's account (a connected account's `acct_…` from
+//!   `account`, or the platform), records the outcome in `stripe_events`, classifies errors;
 //!   [`attempts`] says where a failed delivery goes next.
 //! - [`outbox_relay`]: outbox rows → the `orders` exchange, confirmed, then marked sent.
 //! - [`reconciler`]: one leader (Postgres advisory lock on a dedicated connection) lists

@@ -2,10 +2,13 @@
 //! here; the consumer acts on the disposition, and tests call [`Processor::process`] directly.
 //!
 //! The flow for one event:
-//! 1. Parse (malformed body, bad event id or bad session id → dead at once: permanent).
+//! 1. Parse (malformed body, bad event id, bad session id or a connected `account` that is not
+//!    an `acct_…` id → dead at once: permanent).
 //! 2. An event already processed to a settled outcome (`stripe_events`) is skipped: a redelivery
 //!    or a duplicate costs one primary-key read.
-//! 3. By type: `completed` / `async_payment_succeeded` → `fulfill_checkout`;
+//! 3. By type, on the event's account (`account`: a connected account's session, retrieved with
+//!    `Stripe-Account` and ordered under that account; absent: the platform's):
+//!    `completed` / `async_payment_succeeded` → `fulfill_checkout`;
 //!    `async_payment_failed` → `record_payment_failed`; `expired` → `record_expired`; any other
 //!    type is recorded as `ignored`.
 //! 4. Record the outcome in `stripe_events`, then answer: settled → [`Disposition::Ack`];
@@ -176,6 +179,7 @@ impl Processor {
             messaging.message.id = tracing::field::Empty,
             event_type = tracing::field::Empty,
             session_id = tracing::field::Empty,
+            account = tracing::field::Empty,
             attempt = tracing::field::Empty,
             outcome = tracing::field::Empty,
         );
@@ -196,6 +200,9 @@ impl Processor {
         span.record("event_type", event.event_type.as_str());
         if let Some(session) = &event.session {
             span.record("session_id", session.as_str());
+        }
+        if let Some(account) = &event.account {
+            span.record("account", account.as_str());
         }
 
         let result = self.handle(&event, Trigger::Webhook).await;
@@ -270,16 +277,20 @@ impl Processor {
                 return Ok(Handled::Skipped);
             }
         }
+        let account = event.account.as_ref();
+        let fulfiller = &self.fulfiller;
         let handled = match (event.kind, &event.session) {
             (EventKind::Other, _) | (_, None) => Handled::Ignored,
             (EventKind::Completed | EventKind::AsyncPaymentSucceeded, Some(id)) => {
-                Handled::Outcome(self.fulfiller.fulfill_checkout(id, trigger).await?)
+                Handled::Outcome(fulfiller.fulfill_checkout_on(account, id, trigger).await?)
             }
-            (EventKind::AsyncPaymentFailed, Some(id)) => {
-                Handled::Outcome(self.fulfiller.record_payment_failed(id, trigger).await?)
-            }
+            (EventKind::AsyncPaymentFailed, Some(id)) => Handled::Outcome(
+                fulfiller
+                    .record_payment_failed_on(account, id, trigger)
+                    .await?,
+            ),
             (EventKind::Expired, Some(id)) => {
-                Handled::Outcome(self.fulfiller.record_expired(id, trigger).await?)
+                Handled::Outcome(fulfiller.record_expired_on(account, id, trigger).await?)
             }
         };
         events::record_keeping_settled(pool, key(event), handled.label(), None)
@@ -321,11 +332,19 @@ impl Processor {
                 event_type,
                 created,
                 ..
+            }
+            | MalformedEvent::Account {
+                event_id,
+                event_type,
+                created,
+                ..
             } => {
                 let key = EventKey {
                     event_id: event_id.as_str(),
                     event_type,
                     session_id: None,
+                    // Not a valid account: not worth keeping beside the reason that quotes why.
+                    account: None,
                     created: *created,
                 };
                 let result = events::record_keeping_settled(
@@ -354,6 +373,7 @@ fn key(event: &CheckoutEvent) -> EventKey<'_> {
         event_id: event.id.as_str(),
         event_type: &event.event_type,
         session_id: event.session.as_ref().map(|s| s.as_str()),
+        account: event.account.as_ref().map(|a| a.as_str()),
         created: event.created,
     }
 }

@@ -4,13 +4,18 @@
 use std::fmt::Write;
 
 use shared::store::{events, orders};
-use shared::{CheckoutSessionId, Currency, Money, Order};
+use shared::{AccountId, CheckoutSessionId, Currency, Money, Order};
 use sqlx::PgPool;
 
-/// The report, or `None` when the session appears nowhere (no order, no event).
-pub async fn render(pool: &PgPool, id: &CheckoutSessionId) -> Result<Option<String>, sqlx::Error> {
+/// The report, or `None` when the session appears nowhere (no order, no event). The order is
+/// the one on `account` (`None`: the platform's); the events are every one naming the session.
+pub async fn render(
+    pool: &PgPool,
+    account: Option<&AccountId>,
+    id: &CheckoutSessionId,
+) -> Result<Option<String>, sqlx::Error> {
     let mut conn = pool.acquire().await?;
-    let order = orders::find(&mut conn, id).await?;
+    let order = orders::find(&mut conn, account, id).await?;
     let history = events::history(&mut *conn, id.as_str()).await?;
     if order.is_none() && history.is_empty() {
         return Ok(None);
@@ -18,6 +23,9 @@ pub async fn render(pool: &PgPool, id: &CheckoutSessionId) -> Result<Option<Stri
     let mut out = String::new();
     // Writing to a String cannot fail.
     let _ = writeln!(out, "session  {id}");
+    if let Some(account) = account {
+        let _ = writeln!(out, "account  {account}");
+    }
     match &order {
         Some(order) => describe_order(&mut out, order),
         None => {

@@ -1,5 +1,7 @@
 use std::fmt;
 
+use super::AccountId;
+
 /// The longest id we accept. Stripe's are 66 characters today (`cs_test_` + 58); the bound leaves
 /// room for growth while keeping a 10 KB query string from reaching the database or Stripe.
 const MAX_LEN: usize = 255;
@@ -56,12 +58,28 @@ impl CheckoutSessionId {
     /// languages (unlike `std`'s `DefaultHasher`, which is seeded per process), so a worker and
     /// the landing page always contend for the same lock.
     pub fn advisory_lock_key(&self) -> i64 {
-        use sha2::{Digest, Sha256};
-        let digest = Sha256::digest(self.0.as_bytes());
-        let mut first = [0u8; 8];
-        first.copy_from_slice(&digest[..8]);
-        i64::from_be_bytes(first)
+        lock_key(self.0.as_bytes())
     }
+
+    /// The lock key of this session on `account` (`None`: the platform). The platform's is
+    /// [`Self::advisory_lock_key`] unchanged, so processes of an older release take the same
+    /// lock during a rolling deploy; a connected account's hashes `acct_…/cs_…`, so that two
+    /// accounts' sessions never wait for each other.
+    pub fn advisory_lock_key_on(&self, account: Option<&AccountId>) -> i64 {
+        match account {
+            None => self.advisory_lock_key(),
+            Some(account) => lock_key(format!("{account}/{}", self.0).as_bytes()),
+        }
+    }
+}
+
+/// The first eight bytes of SHA-256 of `bytes`, as a signed 64-bit advisory lock key.
+fn lock_key(bytes: &[u8]) -> i64 {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(bytes);
+    let mut first = [0u8; 8];
+    first.copy_from_slice(&digest[..8]);
+    i64::from_be_bytes(first)
 }
 
 impl fmt::Display for CheckoutSessionId {
@@ -150,6 +168,23 @@ mod tests {
         // Pinned so that a change of hash (which would let old and new processes take
         // different locks during a rolling deploy) fails loudly.
         assert_eq!(a.advisory_lock_key(), -5_710_581_009_908_104_400);
+    }
+
+    #[test]
+    fn each_account_locks_its_own_session_and_the_platform_keeps_its_key() {
+        let id = CheckoutSessionId::parse("cs_test_a").unwrap();
+        let a = AccountId::parse("acct_a").unwrap();
+        let b = AccountId::parse("acct_b").unwrap();
+        assert_eq!(id.advisory_lock_key_on(None), id.advisory_lock_key());
+        assert_ne!(id.advisory_lock_key_on(Some(&a)), id.advisory_lock_key());
+        assert_ne!(
+            id.advisory_lock_key_on(Some(&a)),
+            id.advisory_lock_key_on(Some(&b))
+        );
+        assert_eq!(
+            id.advisory_lock_key_on(Some(&a)),
+            id.advisory_lock_key_on(Some(&a.clone()))
+        );
     }
 
     #[test]

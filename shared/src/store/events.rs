@@ -23,6 +23,9 @@ pub struct EventKey<'a> {
     pub event_id: &'a str,
     pub event_type: &'a str,
     pub session_id: Option<&'a str>,
+    /// The connected account (`acct_…`) the event came from; `None`: the platform's, or not
+    /// known (a malformed event).
+    pub account: Option<&'a str>,
     /// Unix seconds.
     pub created: i64,
 }
@@ -36,8 +39,8 @@ pub async fn record(
 ) -> Result<(), sqlx::Error> {
     sqlx::query(
         "INSERT INTO stripe_events (event_id, event_type, session_id, event_created, outcome, \
-             last_error) \
-         VALUES ($1, $2, $3, to_timestamp($4), $5, $6) \
+             last_error, account) \
+         VALUES ($1, $2, $3, to_timestamp($4), $5, $6, $7) \
          ON CONFLICT (event_id) DO UPDATE SET outcome = EXCLUDED.outcome, \
              last_error = EXCLUDED.last_error, attempts = stripe_events.attempts + 1, \
              last_processed_at = now()",
@@ -48,6 +51,7 @@ pub async fn record(
     .bind(event.created as f64)
     .bind(outcome)
     .bind(error)
+    .bind(event.account)
     .execute(executor)
     .await?;
     Ok(())
@@ -109,13 +113,13 @@ pub async fn record_keeping_settled(
 ) -> Result<(), sqlx::Error> {
     sqlx::query(
         "INSERT INTO stripe_events (event_id, event_type, session_id, event_created, outcome, \
-             last_error) \
-         VALUES ($1, $2, $3, to_timestamp($4), $5, $6) \
+             last_error, account) \
+         VALUES ($1, $2, $3, to_timestamp($4), $5, $6, $7) \
          ON CONFLICT (event_id) DO UPDATE SET \
-             outcome = CASE WHEN stripe_events.outcome = ANY($7) \
+             outcome = CASE WHEN stripe_events.outcome = ANY($8) \
                  AND EXCLUDED.outcome <> 'fulfilled' \
                  THEN stripe_events.outcome ELSE EXCLUDED.outcome END, \
-             last_error = CASE WHEN stripe_events.outcome = ANY($7) \
+             last_error = CASE WHEN stripe_events.outcome = ANY($8) \
                  AND EXCLUDED.outcome <> 'fulfilled' \
                  THEN stripe_events.last_error ELSE EXCLUDED.last_error END, \
              attempts = stripe_events.attempts + 1, last_processed_at = now()",
@@ -126,6 +130,7 @@ pub async fn record_keeping_settled(
     .bind(event.created as f64)
     .bind(outcome)
     .bind(error)
+    .bind(event.account)
     .bind(SETTLED_OUTCOMES)
     .execute(executor)
     .await?;
@@ -143,14 +148,15 @@ pub async fn paid_unfulfilled(
 ) -> Result<i64, sqlx::Error> {
     // The outcome list is spelled out (not bound) so the planner can use the partial index.
     sqlx::query_scalar(
-        "SELECT count(DISTINCT e.session_id) FROM stripe_events e \
+        "SELECT count(DISTINCT (e.session_id, e.account)) FROM stripe_events e \
          WHERE e.outcome NOT IN ('fulfilled', 'already_fulfilled', 'awaiting_payment', \
                  'payment_failed', 'expired', 'ignored') \
            AND e.event_type IN ('checkout.session.completed', \
                  'checkout.session.async_payment_succeeded') \
            AND e.event_created < now() - make_interval(secs => $1) \
            AND NOT EXISTS (SELECT 1 FROM checkout_orders o \
-                 WHERE o.session_id = e.session_id AND o.state = 'fulfilled')",
+                 WHERE o.session_id = e.session_id AND o.account = COALESCE(e.account, '') \
+                   AND o.state = 'fulfilled')",
     )
     .bind(older_than.as_secs_f64())
     .fetch_one(executor)

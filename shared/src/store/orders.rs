@@ -1,9 +1,14 @@
 //! `checkout_orders` and `order_line_items`: the state of each session and what was delivered.
+//!
+//! Every row is keyed by account and session: `account` is a connected account's `acct_…`
+//! (Stripe Connect) or `''` for the platform's own sessions (see
+//! [`crate::domain::account_id::stored`]), so two accounts never share an order.
 
 use chrono::{DateTime, Utc};
 use sqlx::{PgConnection, PgExecutor};
 
-use crate::domain::CheckoutSessionId;
+use crate::domain::account_id::stored;
+use crate::domain::{AccountId, CheckoutSessionId};
 use crate::stripe::{CheckoutSession, LineItem};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -72,6 +77,8 @@ pub struct OrderLine {
 #[derive(Debug, Clone)]
 pub struct Order {
     pub session_id: String,
+    /// The connected account the session was paid on; `None` for the platform's own.
+    pub account: Option<String>,
     pub order_number: i64,
     pub state: OrderState,
     pub customer_name: Option<String>,
@@ -89,6 +96,7 @@ pub struct Order {
 #[derive(sqlx::FromRow)]
 struct OrderRow {
     session_id: String,
+    account: String,
     order_number: i64,
     state: String,
     customer_name: Option<String>,
@@ -106,6 +114,7 @@ impl OrderRow {
         Ok(Order {
             state: OrderState::parse(&self.state)?,
             session_id: self.session_id,
+            account: Some(self.account).filter(|a| !a.is_empty()),
             order_number: self.order_number,
             customer_name: self.customer_name,
             customer_email: self.customer_email,
@@ -120,28 +129,34 @@ impl OrderRow {
     }
 }
 
-const ORDER_COLUMNS: &str = "session_id, order_number, state, customer_name, customer_email, \
+const ORDER_COLUMNS: &str =
+    "session_id, account, order_number, state, customer_name, customer_email, \
      currency, amount_subtotal, amount_total, fulfilled_by, fulfilled_at, payment_link";
 
-/// The order with its lines, or `None` if the session was never recorded.
+/// The order of session `id` on `account` (`None`: the platform) with its lines, or `None` if
+/// the session was never recorded there.
 #[tracing::instrument(skip(conn))]
 pub async fn find(
     conn: &mut PgConnection,
+    account: Option<&AccountId>,
     id: &CheckoutSessionId,
 ) -> Result<Option<Order>, sqlx::Error> {
     let row: Option<OrderRow> = sqlx::query_as(&format!(
-        "SELECT {ORDER_COLUMNS} FROM checkout_orders WHERE session_id = $1"
+        "SELECT {ORDER_COLUMNS} FROM checkout_orders WHERE session_id = $1 AND account = $2"
     ))
     .bind(id.as_str())
+    .bind(stored(account))
     .fetch_optional(&mut *conn)
     .await?;
     let Some(row) = row else { return Ok(None) };
     let lines = if row.state == OrderState::Fulfilled.as_str() {
         sqlx::query_as(
             "SELECT line_item_id, description, quantity, price_id, currency, amount_subtotal, \
-             amount_total FROM order_line_items WHERE session_id = $1 ORDER BY position",
+             amount_total FROM order_line_items WHERE session_id = $1 AND account = $2 \
+             ORDER BY position",
         )
         .bind(id.as_str())
+        .bind(stored(account))
         .fetch_all(&mut *conn)
         .await?
     } else {
@@ -150,30 +165,34 @@ pub async fn find(
     row.into_order(lines).map(Some)
 }
 
-/// Blocks until this transaction holds the session's advisory lock (released at commit or
-/// rollback, so a crashed caller can never leave it held; never a session-level lock on a pooled
-/// connection, which would outlive the caller).
+/// Blocks until this transaction holds the advisory lock of session `id` on `account` (released
+/// at commit or rollback, so a crashed caller can never leave it held; never a session-level
+/// lock on a pooled connection, which would outlive the caller).
 pub async fn lock_session(
     conn: &mut PgConnection,
+    account: Option<&AccountId>,
     id: &CheckoutSessionId,
 ) -> Result<(), sqlx::Error> {
     sqlx::query("SELECT pg_advisory_xact_lock($1)")
-        .bind(id.advisory_lock_key())
+        .bind(id.advisory_lock_key_on(account))
         .execute(conn)
         .await?;
     Ok(())
 }
 
-/// The session's state, read inside the lock.
+/// The state of session `id` on `account`, read inside the lock.
 pub async fn state(
     executor: impl PgExecutor<'_>,
+    account: Option<&AccountId>,
     id: &CheckoutSessionId,
 ) -> Result<Option<OrderState>, sqlx::Error> {
-    let state: Option<String> =
-        sqlx::query_scalar("SELECT state FROM checkout_orders WHERE session_id = $1")
-            .bind(id.as_str())
-            .fetch_optional(executor)
-            .await?;
+    let state: Option<String> = sqlx::query_scalar(
+        "SELECT state FROM checkout_orders WHERE session_id = $1 AND account = $2",
+    )
+    .bind(id.as_str())
+    .bind(stored(account))
+    .fetch_optional(executor)
+    .await?;
     state.as_deref().map(OrderState::parse).transpose()
 }
 
@@ -181,6 +200,7 @@ pub async fn state(
 /// is not fulfilled yet; the line items' primary key rejects a second set regardless.
 pub async fn insert_fulfilled(
     conn: &mut PgConnection,
+    account: Option<&AccountId>,
     session: &CheckoutSession,
     items: &[LineItem],
     trigger: Trigger,
@@ -188,9 +208,10 @@ pub async fn insert_fulfilled(
     let (order_number, fulfilled_at): (i64, DateTime<Utc>) = sqlx::query_as(
         "INSERT INTO checkout_orders (session_id, state, livemode, customer_name, customer_email, \
              currency, amount_subtotal, amount_total, payment_intent, fulfilled_by, fulfilled_at, \
-             session_created, payment_link) \
-         VALUES ($1, 'fulfilled', $2, $3, $4, $5, $6, $7, $8, $9, now(), to_timestamp($10), $11) \
-         ON CONFLICT (session_id) DO UPDATE SET state = 'fulfilled', \
+             session_created, payment_link, account) \
+         VALUES ($1, 'fulfilled', $2, $3, $4, $5, $6, $7, $8, $9, now(), to_timestamp($10), $11, \
+             $12) \
+         ON CONFLICT (session_id, account) DO UPDATE SET state = 'fulfilled', \
              customer_name = EXCLUDED.customer_name, customer_email = EXCLUDED.customer_email, \
              currency = EXCLUDED.currency, amount_subtotal = EXCLUDED.amount_subtotal, \
              amount_total = EXCLUDED.amount_total, payment_intent = EXCLUDED.payment_intent, \
@@ -209,16 +230,17 @@ pub async fn insert_fulfilled(
     .bind(trigger.as_str())
     .bind(session.created as f64)
     .bind(&session.payment_link)
+    .bind(stored(account))
     .fetch_one(&mut *conn)
     .await?;
 
     let lines: Vec<OrderLine> = items.iter().map(order_line).collect();
     // One statement for all the lines: a cart of 250 items costs one round trip, not 250.
     sqlx::query(
-        "INSERT INTO order_line_items (session_id, line_item_id, position, description, quantity, \
-             price_id, product_id, currency, amount_subtotal, amount_total) \
-         SELECT $1, * FROM UNNEST($2::text[], $3::int[], $4::text[], $5::bigint[], $6::text[], \
-             $7::text[], $8::text[], $9::bigint[], $10::bigint[])",
+        "INSERT INTO order_line_items (session_id, account, line_item_id, position, description, \
+             quantity, price_id, product_id, currency, amount_subtotal, amount_total) \
+         SELECT $1, $11, * FROM UNNEST($2::text[], $3::int[], $4::text[], $5::bigint[], \
+             $6::text[], $7::text[], $8::text[], $9::bigint[], $10::bigint[])",
     )
     .bind(&session.id)
     .bind(
@@ -245,11 +267,13 @@ pub async fn insert_fulfilled(
     .bind(lines.iter().map(|l| l.currency.clone()).collect::<Vec<_>>())
     .bind(lines.iter().map(|l| l.amount_subtotal).collect::<Vec<_>>())
     .bind(lines.iter().map(|l| l.amount_total).collect::<Vec<_>>())
+    .bind(stored(account))
     .execute(&mut *conn)
     .await?;
 
     Ok(Order {
         session_id: session.id.clone(),
+        account: account.map(|a| a.as_str().to_owned()),
         order_number,
         state: OrderState::Fulfilled,
         customer_name: session.customer_name().map(str::to_owned),
@@ -281,17 +305,18 @@ fn order_line(item: &LineItem) -> OrderLine {
 /// the row has afterwards.
 pub async fn record_state(
     conn: &mut PgConnection,
+    account: Option<&AccountId>,
     id: &CheckoutSessionId,
     session: &CheckoutSession,
     state: OrderState,
 ) -> Result<OrderState, sqlx::Error> {
     debug_assert!(state != OrderState::Fulfilled, "use insert_fulfilled");
-    let stored: Option<String> = sqlx::query_scalar(
+    let recorded: Option<String> = sqlx::query_scalar(
         "INSERT INTO checkout_orders (session_id, state, livemode, customer_name, customer_email, \
              currency, amount_subtotal, amount_total, payment_intent, session_created, \
-             payment_link) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, to_timestamp($10), $11) \
-         ON CONFLICT (session_id) DO UPDATE SET state = EXCLUDED.state, \
+             payment_link, account) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, to_timestamp($10), $11, $12) \
+         ON CONFLICT (session_id, account) DO UPDATE SET state = EXCLUDED.state, \
              customer_name = EXCLUDED.customer_name, customer_email = EXCLUDED.customer_email, \
              updated_at = now() \
          WHERE checkout_orders.state = 'awaiting_payment' \
@@ -308,11 +333,12 @@ pub async fn record_state(
     .bind(&session.payment_intent)
     .bind(session.created as f64)
     .bind(&session.payment_link)
+    .bind(stored(account))
     .fetch_optional(&mut *conn)
     .await?;
-    match stored {
-        Some(stored) => OrderState::parse(&stored),
+    match recorded {
+        Some(recorded) => OrderState::parse(&recorded),
         // The WHERE kept an existing row as it was: report what it is.
-        None => Ok(self::state(&mut *conn, id).await?.unwrap_or(state)),
+        None => Ok(self::state(&mut *conn, account, id).await?.unwrap_or(state)),
     }
 }

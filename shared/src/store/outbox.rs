@@ -5,6 +5,7 @@ use sqlx::{PgConnection, PgExecutor};
 use uuid::Uuid;
 
 use crate::announcements::{Announcement, OrderFulfilled, OrderPaymentFailed};
+use crate::domain::{account_id, AccountId};
 
 pub const ORDER_FULFILLED: &str = OrderFulfilled::ROUTING_KEY;
 pub const ORDER_PAYMENT_FAILED: &str = OrderPaymentFailed::ROUTING_KEY;
@@ -19,23 +20,29 @@ pub struct OutboxMessage {
 }
 
 /// Adds a message in the caller's transaction. A second message of the same topic for the same
-/// session violates `UNIQUE (topic, session_id)` and aborts the transaction: the last line of
-/// defense against announcing one order twice.
+/// session on the same account (`None`: the platform) violates `UNIQUE (topic, session_id,
+/// account)` and aborts the transaction: the last line of defense against announcing one order
+/// twice.
 pub async fn enqueue<A: Announcement>(
     conn: &mut PgConnection,
+    account: Option<&AccountId>,
     session_id: &str,
     body: &A,
 ) -> Result<Uuid, sqlx::Error> {
     let topic = A::ROUTING_KEY;
     let payload = serde_json::to_value(body).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
     let id = Uuid::new_v4();
-    sqlx::query("INSERT INTO outbox (id, topic, session_id, payload) VALUES ($1, $2, $3, $4)")
-        .bind(id)
-        .bind(topic)
-        .bind(session_id)
-        .bind(&payload)
-        .execute(conn)
-        .await?;
+    sqlx::query(
+        "INSERT INTO outbox (id, topic, session_id, payload, account) \
+         VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(id)
+    .bind(topic)
+    .bind(session_id)
+    .bind(&payload)
+    .bind(account_id::stored(account))
+    .execute(conn)
+    .await?;
     Ok(id)
 }
 

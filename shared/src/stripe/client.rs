@@ -12,12 +12,23 @@ use super::objects::{CatalogPrice, CheckoutSession, Event, LineItem, List};
 use super::params::{CreateCheckoutSession, EventFilter};
 use super::payment_link::{CreatePaymentLink, PaymentLink};
 use super::retry::{parse_should_retry, should_retry, RetryPolicy};
-use crate::domain::CheckoutSessionId;
+use crate::domain::{AccountId, CheckoutSessionId};
 use crate::metrics;
 use crate::settings::StripeSettings;
 
 /// Stripe's largest page size; fewer round trips for big carts and event sweeps.
 const PAGE_LIMIT: &str = "100";
+
+/// The header a platform names a connected account with (Stripe Connect).
+const STRIPE_ACCOUNT: &str = "Stripe-Account";
+
+/// Makes `request` on `account`'s behalf, or the platform's when `None`.
+fn on_account(request: RequestBuilder, account: Option<&AccountId>) -> RequestBuilder {
+    match account {
+        Some(account) => request.header(STRIPE_ACCOUNT, account.as_str()),
+        None => request,
+    }
+}
 
 /// A Stripe API client, cheap to clone (one connection pool and one request budget shared by the
 /// clones). Build one per process: each one takes a process's share of the deployment's budget.
@@ -69,22 +80,35 @@ impl StripeClient {
     /// `GET /v1/checkout/sessions/{id}?expand[]=line_items&expand[]=customer`, with every line
     /// item: when the expanded first page says `has_more`, the rest are fetched from the
     /// line-items endpoint. The customer comes expanded so its name costs no second call.
-    #[tracing::instrument(skip(self), fields(session_id = %id))]
     pub async fn retrieve_checkout_session(
         &self,
+        id: &CheckoutSessionId,
+    ) -> Result<CheckoutSession, StripeError> {
+        self.retrieve_checkout_session_on(None, id).await
+    }
+
+    /// [`Self::retrieve_checkout_session`] on `account`: a connected account's session is
+    /// retrieved with `Stripe-Account: acct_…` (without it, Stripe answers 404); `None` is the
+    /// platform's own.
+    #[tracing::instrument(skip(self), fields(session_id = %id, account = account.map(AccountId::as_str)))]
+    pub async fn retrieve_checkout_session_on(
+        &self,
+        account: Option<&AccountId>,
         id: &CheckoutSessionId,
     ) -> Result<CheckoutSession, StripeError> {
         let path = format!("/v1/checkout/sessions/{id}");
         let query = [("expand[]", "line_items"), ("expand[]", "customer")];
         let mut session: CheckoutSession = self
-            .send("retrieve_session", Method::GET, &path, |r| r.query(&query))
+            .send("retrieve_session", Method::GET, &path, |r| {
+                on_account(r.query(&query), account)
+            })
             .await?;
         if session
             .line_items
             .as_ref()
             .is_some_and(|page| page.has_more)
         {
-            let items = self.list_line_items(id).await?;
+            let items = self.list_line_items_on(account, id).await?;
             session.line_items = Some(List {
                 data: items,
                 has_more: false,
@@ -95,15 +119,28 @@ impl StripeClient {
     }
 
     /// Every line item of a session, following `starting_after` 100 at a time.
-    #[tracing::instrument(skip(self), fields(session_id = %id))]
     pub async fn list_line_items(
         &self,
         id: &CheckoutSessionId,
     ) -> Result<Vec<LineItem>, StripeError> {
+        self.list_line_items_on(None, id).await
+    }
+
+    /// [`Self::list_line_items`] of a session on `account` (`None`: the platform).
+    #[tracing::instrument(skip(self), fields(session_id = %id, account = account.map(AccountId::as_str)))]
+    pub async fn list_line_items_on(
+        &self,
+        account: Option<&AccountId>,
+        id: &CheckoutSessionId,
+    ) -> Result<Vec<LineItem>, StripeError> {
         let path = format!("/v1/checkout/sessions/{id}/line_items");
-        self.paginate("list_line_items", &path, Vec::new(), |item: &LineItem| {
-            item.id.clone()
-        })
+        self.paginate(
+            "list_line_items",
+            &path,
+            Vec::new(),
+            account,
+            |item: &LineItem| item.id.clone(),
+        )
         .await
     }
 
@@ -134,6 +171,7 @@ impl StripeClient {
             "list_events",
             "/v1/events",
             filter.to_query(),
+            None,
             |e: &Event| e.id.clone(),
         )
         .await
@@ -147,9 +185,13 @@ impl StripeClient {
             ("active".to_owned(), "true".to_owned()),
             ("expand[]".to_owned(), "data.product".to_owned()),
         ];
-        self.paginate("list_prices", "/v1/prices", query, |p: &CatalogPrice| {
-            p.id.clone()
-        })
+        self.paginate(
+            "list_prices",
+            "/v1/prices",
+            query,
+            None,
+            |p: &CatalogPrice| p.id.clone(),
+        )
         .await
     }
 
@@ -223,13 +265,16 @@ impl StripeClient {
         endpoint: &'static str,
         path: &str,
         mut query: Vec<(String, String)>,
+        account: Option<&AccountId>,
         id_of: impl Fn(&T) -> String,
     ) -> Result<Vec<T>, StripeError> {
         query.push(("limit".to_owned(), PAGE_LIMIT.to_owned()));
         let mut all = Vec::new();
         loop {
             let page: List<T> = self
-                .send(endpoint, Method::GET, path, |r| r.query(&query))
+                .send(endpoint, Method::GET, path, |r| {
+                    on_account(r.query(&query), account)
+                })
                 .await?;
             let cursor = page.data.last().map(&id_of);
             all.extend(page.data);

@@ -190,6 +190,11 @@ pub struct Event {
     pub created: i64,
     #[serde(default)]
     pub livemode: bool,
+    /// The connected account (`acct_…`) the event happened on (Stripe Connect); absent on the
+    /// platform's own events. Kept as sent: the worker parses it, so that a malformed one is
+    /// dead-lettered with a reason rather than refused with the whole event.
+    #[serde(default)]
+    pub account: Option<String>,
     pub data: EventData,
 }
 

@@ -4,12 +4,12 @@ use actix_web::{web, HttpRequest, HttpResponse};
 
 use super::params::Params;
 use super::respond::{idempotent, ok};
-use super::{create_session_params, unrecognized};
+use super::{connected_account, create_session_params, unrecognized};
 use crate::error::SimError;
 use crate::objects;
 use crate::state::records::SessionStatus;
 use crate::state::session_queries::{line_items_url, SessionQuery};
-use crate::state::SimState;
+use crate::state::{CreateSession, SimState};
 
 pub(super) fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(
@@ -51,9 +51,15 @@ impl Expansion {
         })
     }
 
-    /// The session `id` as the API renders it with these expansions.
-    fn retrieve(&self, state: &SimState, id: &str) -> Result<serde_json::Value, SimError> {
-        let mut session = state.retrieve_session(id, self.line_items)?;
+    /// The session `id` as the API renders it with these expansions, to a request made for
+    /// `account` (`None`: the platform).
+    fn retrieve(
+        &self,
+        state: &SimState,
+        account: Option<&str>,
+        id: &str,
+    ) -> Result<serde_json::Value, SimError> {
+        let mut session = state.retrieve_session_on(account, id, self.line_items)?;
         if self.customer {
             state.expand_customer(&mut session);
         }
@@ -68,13 +74,17 @@ async fn create(
 ) -> Result<HttpResponse, SimError> {
     let params = Params::from_form(&body)?;
     let expand = Expansion::parse(&params)?;
+    let account = connected_account::of(&req);
     idempotent(&req, &state, &params, || {
-        let session = state.create_session(create_session_params::parse(&params)?)?;
+        let session = state.create_session(CreateSession {
+            account: account.clone(),
+            ..create_session_params::parse(&params)?
+        })?;
         if !expand.line_items && !expand.customer {
             return Ok(session);
         }
         let id = session["id"].as_str().expect("a session has an id");
-        expand.retrieve(&state, id)
+        expand.retrieve(&state, account.as_deref(), id)
     })
 }
 
@@ -85,7 +95,9 @@ async fn retrieve(
 ) -> Result<HttpResponse, SimError> {
     let params = Params::from_query(req.query_string())?;
     params.check_known(&["expand"], &[], "GET /v1/checkout/sessions/{session}")?;
-    Expansion::parse(&params)?.retrieve(&state, &path).map(ok)
+    Expansion::parse(&params)?
+        .retrieve(&state, connected_account::of(&req).as_deref(), &path)
+        .map(ok)
 }
 
 async fn line_items(
@@ -100,7 +112,8 @@ async fn line_items(
         "GET /v1/checkout/sessions/{session}/line_items",
     )?;
     params.expand(&[])?;
-    let page = state.line_items(&path, &params.page()?)?;
+    let account = connected_account::of(&req);
+    let page = state.line_items(account.as_deref(), &path, &params.page()?)?;
     Ok(ok(objects::list::render(page, &line_items_url(&path))))
 }
 
@@ -129,6 +142,7 @@ async fn list(req: HttpRequest, state: web::Data<SimState>) -> Result<HttpRespon
         })?),
     };
     let query = SessionQuery {
+        account: connected_account::of(&req),
         status,
         payment_intent: params.non_empty("payment_intent")?,
         payment_link: params.non_empty("payment_link")?,
@@ -153,8 +167,11 @@ async fn expire(
         "POST /v1/checkout/sessions/{session}/expire",
     )?;
     let expand = Expansion::parse(&params)?;
+    let account = connected_account::of(&req);
     idempotent(&req, &state, &params, || {
+        // Another account's session does not exist for this request: 404 before any change.
+        state.retrieve_session_on(account.as_deref(), &path, false)?;
         state.expire_session(&path)?;
-        expand.retrieve(&state, &path)
+        expand.retrieve(&state, account.as_deref(), &path)
     })
 }

@@ -127,6 +127,8 @@ pub(crate) fn parse(params: &Params) -> Result<CreateSession, SimError> {
         ui_mode: params.string("ui_mode")?,
         return_url: params.string("return_url")?,
         redirect_on_completion: params.string("redirect_on_completion")?,
+        // From the `Stripe-Account` header, not the form: the handler sets it.
+        account: None,
     })
 }
 

@@ -2,6 +2,7 @@
 
 use actix_web::{web, HttpRequest, HttpResponse};
 
+use super::connected_account;
 use super::params::{string_list, Params};
 use super::respond::ok;
 use super::unrecognized;
@@ -41,6 +42,7 @@ async fn list(req: HttpRequest, state: web::Data<SimState>) -> Result<HttpRespon
         "GET /v1/events",
     )?;
     let query = EventQuery {
+        account: connected_account::of(&req),
         types: types(&params)?,
         created: params.created()?,
         page: params.page()?,
@@ -75,5 +77,7 @@ async fn retrieve(
 ) -> Result<HttpResponse, SimError> {
     let params = Params::from_query(req.query_string())?;
     params.check_known(&[], &["expand"], "GET /v1/events/{id}")?;
-    state.retrieve_event(&path).map(ok)
+    state
+        .retrieve_event(connected_account::of(&req).as_deref(), &path)
+        .map(ok)
 }

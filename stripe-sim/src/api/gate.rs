@@ -1,6 +1,7 @@
 //! What every `/v1/` request goes through before its handler, in this order:
 //! 1. counted (so tests can assert what reached "Stripe", 401s included);
-//! 2. authenticated (a client with a wrong key sees 401, not an injected fault);
+//! 2. authenticated (a client with a wrong key sees 401, not an injected fault), and its
+//!    `Stripe-Account` header read (a malformed one is a 400; see `connected_account`);
 //! 3. held to the account's rate limit, when one is configured (429 `rate_limit` past it, as
 //!    Stripe limits an account whichever of its processes calls);
 //! 4. matched against the armed faults (fail now, or answer late).
@@ -13,6 +14,7 @@ use actix_web::middleware::Next;
 use actix_web::{web, Error, HttpMessage};
 
 use super::auth::{authenticate, invalid_key};
+use super::connected_account;
 use crate::error::SimError;
 use crate::state::{FaultKind, SimState};
 
@@ -30,6 +32,13 @@ pub(crate) async fn v1_gate(
         Err(e) => return Ok(req.error_response(e)),
     };
     req.extensions_mut().insert(key.clone());
+    match connected_account::from_headers(req.headers(), req.path()) {
+        Ok(Some(account)) => {
+            req.extensions_mut().insert(account);
+        }
+        Ok(None) => {}
+        Err(e) => return Ok(req.error_response(e)),
+    }
     if !state.admit_under_account_limit() {
         return Ok(rate_limited(req, &state));
     }

@@ -2,6 +2,7 @@
 
 mod auth;
 mod checkout_sessions;
+mod connected_account;
 mod create_session_params;
 mod customers;
 mod events;

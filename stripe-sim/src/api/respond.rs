@@ -4,6 +4,7 @@ use actix_web::{HttpMessage, HttpRequest, HttpResponse};
 use serde_json::Value;
 
 use super::auth::ApiKey;
+use super::connected_account;
 use super::params::Params;
 use crate::error::SimError;
 use crate::request_id::RequestId;
@@ -36,6 +37,12 @@ pub(crate) fn idempotent(
         .get::<ApiKey>()
         .map(|k| k.0.clone())
         .unwrap_or_default();
+    // Keys are scoped by the account too: the same key sent for two connected accounts names
+    // two requests.
+    let api_key = match connected_account::of(req) {
+        Some(account) => format!("{api_key} for {account}"),
+        None => api_key,
+    };
     let request_id = req
         .extensions()
         .get::<RequestId>()

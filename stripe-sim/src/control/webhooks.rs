@@ -26,7 +26,9 @@ pub(super) fn routes(cfg: &mut web::ServiceConfig) {
     );
 }
 
-/// `{"endpoints": [{"url": "http://…/webhook", "secrets": ["whsec_…"]}]}`: replaces them all.
+/// `{"endpoints": [{"url": "http://…/webhook", "secrets": ["whsec_…"], "connect": false}]}`:
+/// replaces them all. `connect: true` makes an endpoint hear the connected accounts' events
+/// instead of the platform's.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct EndpointsBody {
@@ -51,7 +53,7 @@ fn endpoints_json(state: &SimState) -> serde_json::Value {
     let endpoints: Vec<_> = state
         .webhook_endpoints()
         .iter()
-        .map(|e| json!({ "url": e.url, "secrets": e.secrets.len() }))
+        .map(|e| json!({ "url": e.url, "secrets": e.secrets.len(), "connect": e.connect }))
         .collect();
     json!({ "endpoints": endpoints })
 }

@@ -47,9 +47,10 @@ impl Fill {
         self
     }
 
-    /// A field of Stripe's current object that the fixture predates (the embedded form's
-    /// `return_url`, `redirect_on_completion`). Kept apart from [`Fill::set`] so that a typo
-    /// there is still caught.
+    /// A field the fixture does not have: one of Stripe's current object that the fixture
+    /// predates (the embedded form's `return_url`, `redirect_on_completion`), or one Stripe sends
+    /// only sometimes (an event's `account`, on a connected account's events; the fixture is a
+    /// platform's). Kept apart from [`Fill::set`] so that a typo there is still caught.
     pub(super) fn set_newer(&mut self, key: &str, value: impl Into<Value>) -> &mut Self {
         assert!(
             !self.fields.contains_key(key),

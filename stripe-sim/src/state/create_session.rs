@@ -54,6 +54,9 @@ pub struct CreateSession {
     pub return_url: Option<String>,
     /// `always` (the default), `if_required` or `never`; embedded only.
     pub redirect_on_completion: Option<String>,
+    /// The connected account (`acct_…`) the session is created on, as `Stripe-Account` names
+    /// it; `None` for the platform's own session.
+    pub account: Option<String>,
 }
 
 impl Default for CreateSession {
@@ -73,6 +76,7 @@ impl Default for CreateSession {
             ui_mode: None,
             return_url: None,
             redirect_on_completion: None,
+            account: None,
         }
     }
 }
@@ -176,6 +180,21 @@ impl SimState {
             }
         }
         check_metadata(&p.metadata)?;
+        if let Some(account) = &p.account {
+            if !ids::is_account(account) {
+                return Err(SimError::invalid_header(format!(
+                    "The Stripe-Account header must name a connected account (acct_…); got \
+                     {account:?}."
+                )));
+            }
+            if let Some(customer) = &p.customer {
+                // Customers are the platform's here (the simulator scopes only sessions and
+                // events), and a connected account cannot see the platform's customers.
+                return Err(SimError::missing_reference(
+                    "customer", customer, "customer",
+                ));
+            }
+        }
         self.check_customer(&p)?;
         let line_items = self.build_line_items(&p.line_items, now)?;
         let currency = line_items[0].price.currency.clone();
@@ -207,6 +226,7 @@ impl SimState {
             UiMode::Embedded(_) => Some(ids::client_secret(&id)),
         };
         Ok(SessionRecord {
+            account: p.account,
             client_secret,
             ui_mode,
             url: format!("{}/c/pay/{id}", self.public_base_url()),

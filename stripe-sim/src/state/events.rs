@@ -42,6 +42,9 @@ impl CreatedFilter {
 /// The filters of `GET /v1/events`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(crate) struct EventQuery {
+    /// The account the request was made for (`Stripe-Account`): its events only; `None`: the
+    /// platform's own.
+    pub account: Option<String>,
     /// Type patterns (`checkout.session.completed`, `checkout.session.*`); empty: all types.
     pub types: Vec<String>,
     pub created: CreatedFilter,
@@ -58,6 +61,7 @@ impl SimState {
         let mut items: Vec<(Reverse<(i64, u64)>, &Value)> = store
             .events
             .iter()
+            .filter(|e| e.account == query.account)
             .filter(|e| e.created >= oldest && query.created.contains(e.created))
             .filter(|e| {
                 query.types.is_empty() || query.types.iter().any(|p| type_matches(p, &e.event_type))
@@ -67,20 +71,21 @@ impl SimState {
         items.sort_by_key(|item| item.0);
         let page = paginate(items, &query.page, "event", |id| {
             let e = &store.events[*store.event_index.get(id)?];
-            Some(Reverse((e.created, e.seq)))
+            (e.account == query.account).then_some(Reverse((e.created, e.seq)))
         })?;
         Ok(page.map(Value::clone))
     }
 
-    /// One event by id, unless it is older than the retention window.
-    pub fn retrieve_event(&self, id: &str) -> Result<Value, SimError> {
+    /// One event by id, unless it is older than the retention window or of another account
+    /// than the request's (`account`, from `Stripe-Account`; `None`: the platform).
+    pub fn retrieve_event(&self, account: Option<&str>, id: &str) -> Result<Value, SimError> {
         let oldest = self.now() - EVENT_RETENTION_SECS;
         let store = self.lock_store();
         store
             .event_index
             .get(id)
             .map(|&i| &store.events[i])
-            .filter(|e| e.created >= oldest)
+            .filter(|e| e.created >= oldest && e.account.as_deref() == account)
             .map(|e| e.body.clone())
             .ok_or_else(|| SimError::not_found("event", id, "id"))
     }

@@ -85,6 +85,9 @@ pub(crate) struct LineItemRecord {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct SessionRecord {
     pub id: String,
+    /// The connected account (`acct_…`) the session was created on with `Stripe-Account`;
+    /// `None` for the platform's own. Only requests naming the same account see it.
+    pub account: Option<String>,
     /// Creation order; breaks ties between objects created in the same second.
     pub seq: u64,
     pub created: i64,
@@ -134,6 +137,8 @@ pub(crate) struct CustomerRecord {
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct EventRecord {
     pub id: String,
+    /// The connected account it happened on (its session's); `None` on the platform.
+    pub account: Option<String>,
     pub seq: u64,
     pub created: i64,
     pub event_type: String,

@@ -46,11 +46,21 @@ impl Store {
         created: i64,
         pending_webhooks: usize,
     ) -> Value {
-        let snapshot = objects::session::render(&self.sessions[session_id]);
+        let session = &self.sessions[session_id];
+        let account = session.account.clone();
+        let snapshot = objects::session::render(session);
         let id = ids::event();
-        let body = objects::event::render(&id, event_type, created, snapshot, pending_webhooks);
+        let body = objects::event::render(
+            &id,
+            event_type,
+            created,
+            snapshot,
+            pending_webhooks,
+            account.as_deref(),
+        );
         let record = EventRecord {
             id: id.clone(),
+            account,
             seq: self.take_seq(),
             created,
             event_type: event_type.to_string(),

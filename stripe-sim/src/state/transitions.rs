@@ -97,8 +97,10 @@ impl SimState {
         change: impl FnOnce(&mut SessionRecord) -> Result<(), SimError>,
     ) -> Result<Value, SimError> {
         let now = self.now();
-        // Read before the store lock: the two locks are never held together.
-        let endpoints = self.webhook_endpoint_count();
+        // Read before the store lock: the two locks are never held together. Which count
+        // applies depends on the session's account, known only under the store lock.
+        let platform_endpoints = self.webhook_endpoint_count(false);
+        let connect_endpoints = self.webhook_endpoint_count(true);
         let event = {
             let mut store = self.lock_store();
             let session = store
@@ -106,6 +108,10 @@ impl SimState {
                 .get_mut(id)
                 .ok_or_else(|| SimError::not_found("checkout.session", id, "session"))?;
             change(session)?;
+            let endpoints = match session.account {
+                None => platform_endpoints,
+                Some(_) => connect_endpoints,
+            };
             store.record_session_event(id, event_type, now, endpoints)
         };
         self.publish_event(&event);

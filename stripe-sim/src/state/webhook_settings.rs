@@ -20,6 +20,14 @@ pub(crate) struct DeliverySettings {
 }
 
 impl DeliverySettings {
+    /// The endpoints an event of `account` (`None`: the platform's) is delivered to.
+    pub(crate) fn endpoints_for<'a>(
+        &'a self,
+        account: Option<&'a str>,
+    ) -> impl Iterator<Item = &'a WebhookEndpoint> + 'a {
+        self.endpoints.iter().filter(move |e| e.receives(account))
+    }
+
     pub(crate) fn from_config(config: &SimConfig) -> Self {
         DeliverySettings {
             endpoints: config.webhook_endpoints.clone(),
@@ -64,7 +72,12 @@ impl SimState {
         lock(&self.inner.delivery_settings).clone()
     }
 
-    pub(crate) fn webhook_endpoint_count(&self) -> usize {
-        lock(&self.inner.delivery_settings).endpoints.len()
+    /// How many endpoints a connected account's event (or, `false`, a platform's) goes to.
+    pub(crate) fn webhook_endpoint_count(&self, connected_account: bool) -> usize {
+        lock(&self.inner.delivery_settings)
+            .endpoints
+            .iter()
+            .filter(|e| e.connect == connected_account)
+            .count()
     }
 }

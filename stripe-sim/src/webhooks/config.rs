@@ -21,19 +21,42 @@ pub fn default_retry_schedule() -> Vec<Duration> {
 }
 
 /// One webhook endpoint: where events are POSTed and the secrets they are signed with.
+///
+/// As at Stripe, an endpoint hears either the platform's own events or its connected accounts'
+/// (an endpoint created with `connect=true`), never both: a platform that wants both registers
+/// two endpoints, each with its own secret, which may share a URL.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct WebhookEndpoint {
     pub url: String,
     /// `whsec_…`. Two during a rotation: each delivery then carries one `v1` per secret.
     pub secrets: Vec<String>,
+    /// Receives the events of connected accounts (those with `account`) instead of the
+    /// platform's.
+    #[serde(default)]
+    pub connect: bool,
 }
 
 impl WebhookEndpoint {
+    /// An endpoint for the platform's own events.
     pub fn new(url: impl Into<String>, secrets: &[&str]) -> Self {
         WebhookEndpoint {
             url: url.into(),
             secrets: secrets.iter().map(|s| s.to_string()).collect(),
+            connect: false,
         }
+    }
+
+    /// An endpoint for the events of connected accounts (Stripe's `connect=true`).
+    pub fn for_connected_accounts(url: impl Into<String>, secrets: &[&str]) -> Self {
+        WebhookEndpoint {
+            connect: true,
+            ..Self::new(url, secrets)
+        }
+    }
+
+    /// Whether an event of `account` (`None`: the platform's) is delivered here.
+    pub fn receives(&self, account: Option<&str>) -> bool {
+        self.connect == account.is_some()
     }
 
     /// Refuses an endpoint delivery could never reach or sign for.
@@ -62,6 +85,7 @@ impl fmt::Debug for WebhookEndpoint {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("WebhookEndpoint")
             .field("url", &self.url)
+            .field("connect", &self.connect)
             .field(
                 "secrets",
                 &format_args!("[REDACTED; {}]", self.secrets.len()),

@@ -11,7 +11,7 @@ use tokio::sync::broadcast::{self, error::RecvError};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use super::config::{AsyncPaymentOutcome, DelayedPaymentResolution};
+use super::config::{AsyncPaymentOutcome, DelayedPaymentResolution, WebhookEndpoint};
 use super::deliver::{Deliverer, Job};
 use crate::state::SimState;
 
@@ -89,20 +89,25 @@ fn dispatch(
             }
         }
     }
-    if settings.endpoints.is_empty() && event["pending_webhooks"] == 0 {
+    // A connected account's event goes to the Connect endpoints, a platform's to the others.
+    let endpoints: Vec<WebhookEndpoint> = settings
+        .endpoints_for(event["account"].as_str())
+        .cloned()
+        .collect();
+    if endpoints.is_empty() && event["pending_webhooks"] == 0 {
         // Nowhere to deliver and nothing to correct: the common case without endpoints.
         return;
     }
     let ids = deliverer.state.register_deliveries(
         &id,
         &event_type,
-        &settings.endpoints,
+        &endpoints,
         settings.faults.duplicates,
     );
     if ids.is_empty() {
         return;
     }
-    event["pending_webhooks"] = settings.endpoints.len().into();
+    event["pending_webhooks"] = endpoints.len().into();
     // Pretty-printed, as Stripe sends it: a receiver that re-serializes before verifying fails
     // here as it would in production.
     let payload = Bytes::from(
@@ -111,7 +116,7 @@ fn dispatch(
     let copies = settings.faults.duplicates as usize + 1;
     let jobs = ids.into_iter().enumerate().map(|(i, delivery_id)| Job {
         delivery_id,
-        endpoint: settings.endpoints[i / copies].clone(),
+        endpoint: endpoints[i / copies].clone(),
         payload: payload.clone(),
     });
     match settings.faults.shuffle_window {

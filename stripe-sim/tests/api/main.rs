@@ -5,6 +5,7 @@ mod account_limit;
 mod auth;
 mod checkout_page;
 mod checkout_sessions;
+mod connected_accounts;
 mod control;
 mod customers;
 mod embedded_sessions;

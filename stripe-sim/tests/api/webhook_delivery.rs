@@ -417,7 +417,8 @@ async fn endpoints_can_be_set_after_start_through_the_control_api() {
     assert_eq!(set.status, 200, "{:#}", set.body);
     assert_eq!(
         set.body,
-        json!({ "endpoints": [{ "url": receiver.url, "secrets": 1 }] })
+        json!({ "endpoints": [{ "url": receiver.url, "secrets": 1, "connect": false }] }),
+        "a platform endpoint unless `connect: true`"
     );
     assert!(
         !set.body.to_string().contains(SECRET),

@@ -113,6 +113,7 @@ pub fn fulfilled(session_id: &str, customer_email: Option<&str>) -> OrderFulfill
     OrderFulfilled {
         version: VERSION,
         session_id: session_id.into(),
+        account: None,
         order_number: 1042,
         customer_name: Some("Jenny Rosen".into()),
         customer_email: customer_email.map(str::to_owned),
@@ -134,6 +135,7 @@ pub fn payment_failed(session_id: &str, customer_email: &str) -> OrderPaymentFai
     OrderPaymentFailed {
         version: VERSION,
         session_id: session_id.into(),
+        account: None,
         customer_email: Some(customer_email.into()),
         customer_name: Some("Jenny Rosen".into()),
         amount_total: Some(4500),
