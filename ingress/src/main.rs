@@ -2,12 +2,18 @@
 
 use ingress::{Application, SERVICE_NAME};
 use shared::settings::Uses;
+use shared::telemetry::LogOutput;
 use shared::Settings;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let settings = Settings::load(Uses::INGRESS)?;
-    let telemetry = shared::telemetry::init(SERVICE_NAME, &settings.log, &settings.telemetry)?;
+    let telemetry = shared::telemetry::init(
+        SERVICE_NAME,
+        &settings.log,
+        &settings.telemetry,
+        LogOutput::Stdout,
+    )?;
     let application = Application::build(settings).await?;
     tracing::info!(port = application.port(), "ingress listening");
     application.run_until_stopped().await?;

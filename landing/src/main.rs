@@ -5,6 +5,7 @@ use clap::Parser;
 use landing::cli::{Cli, Command, PaymentLinksCommand};
 use landing::{payment_links, Application, SERVICE_NAME};
 use shared::stripe::StripeClient;
+use shared::telemetry::LogOutput;
 use shared::Settings;
 
 #[tokio::main]
@@ -34,7 +35,12 @@ async fn main() -> anyhow::Result<()> {
 }
 
 async fn serve(settings: Settings) -> anyhow::Result<()> {
-    let telemetry = shared::telemetry::init(SERVICE_NAME, &settings.log, &settings.telemetry)?;
+    let telemetry = shared::telemetry::init(
+        SERVICE_NAME,
+        &settings.log,
+        &settings.telemetry,
+        LogOutput::Stdout,
+    )?;
     let application = Application::build(settings).await?;
     tracing::info!(port = application.port(), "landing listening");
     application.run_until_terminated().await?;

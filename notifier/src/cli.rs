@@ -5,6 +5,7 @@ use std::time::Duration;
 use clap::{Parser, Subcommand};
 use shared::queue::{BrokerEndpoint, Topology};
 use shared::settings::Uses;
+use shared::telemetry::LogOutput;
 use shared::Settings;
 
 use crate::redrive;
@@ -50,6 +51,15 @@ impl Command {
                 notifier: true,
                 ..Uses::COMMON
             },
+        }
+    }
+
+    /// Where the command logs: the service to stdout with its container's other output, an
+    /// operator command to stderr, so that its stdout is its report alone.
+    pub fn log_output(&self) -> LogOutput {
+        match self {
+            Command::Run => LogOutput::Stdout,
+            _ => LogOutput::Stderr,
         }
     }
 

@@ -150,6 +150,7 @@ impl Fulfiller {
 
     /// Fulfills session `id` on `account` (`None`: the platform) if it is paid.
     #[tracing::instrument(
+        name = "fulfill_checkout",
         skip(self),
         fields(
             session_id = %id,
@@ -274,7 +275,7 @@ impl Fulfiller {
     /// Records an asynchronous payment failure of session `id` on `account` and announces
     /// `order.payment_failed` once, so the customer hears of it. The session is still checked
     /// with Stripe: a session that turns out paid is fulfilled instead.
-    #[tracing::instrument(skip(self), fields(session_id = %id, account = account.map(AccountId::as_str)))]
+    #[tracing::instrument(name = "record_payment_failed", skip(self), fields(session_id = %id, account = account.map(AccountId::as_str)))]
     pub async fn record_payment_failed_on(
         &self,
         account: Option<&AccountId>,
@@ -304,7 +305,7 @@ impl Fulfiller {
 
     /// Records that session `id` on `account` expired (`checkout.session.expired`), if it was
     /// not paid.
-    #[tracing::instrument(skip(self), fields(session_id = %id, account = account.map(AccountId::as_str)))]
+    #[tracing::instrument(name = "record_expired", skip(self), fields(session_id = %id, account = account.map(AccountId::as_str)))]
     pub async fn record_expired_on(
         &self,
         account: Option<&AccountId>,

@@ -7,11 +7,21 @@ use opentelemetry::KeyValue;
 use opentelemetry_sdk::propagation::TraceContextPropagator;
 use opentelemetry_sdk::trace::{Sampler, TracerProvider};
 use opentelemetry_sdk::Resource;
+use tracing_subscriber::fmt::writer::BoxMakeWriter;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{EnvFilter, Layer};
 
 use crate::settings::{LogFormat, LogSettings, TelemetrySettings};
+
+/// Where log lines go. A service logs to stdout, where container runtimes and `scripts/run`
+/// collect it; a one-shot operator command (`worker redrive`, `worker show`, …) logs to stderr,
+/// so that its stdout carries its report alone and can be read by a script.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogOutput {
+    Stdout,
+    Stderr,
+}
 
 /// Flushes buffered spans when the process stops. Keep it alive in `main` and call
 /// [`TelemetryGuard::shutdown`] after the service has drained.
@@ -60,29 +70,48 @@ pub fn init(
     service_name: &'static str,
     log: &LogSettings,
     telemetry: &TelemetrySettings,
+    output: LogOutput,
 ) -> anyhow::Result<TelemetryGuard> {
     let provider = tracer_provider(service_name, telemetry)?;
-    install(service_name, log, provider.clone())?;
+    install_to(service_name, log, provider.clone(), output)?;
     Ok(TelemetryGuard { provider })
 }
 
-/// Installs a subscriber that feeds `provider` (tests pass one with an in-memory exporter).
+/// Installs a subscriber that logs to stdout and feeds `provider` (tests pass one with an
+/// in-memory exporter).
 pub fn install(
     service_name: &'static str,
     log: &LogSettings,
     provider: TracerProvider,
 ) -> anyhow::Result<()> {
+    install_to(service_name, log, provider, LogOutput::Stdout)
+}
+
+fn install_to(
+    service_name: &'static str,
+    log: &LogSettings,
+    provider: TracerProvider,
+    output: LogOutput,
+) -> anyhow::Result<()> {
     opentelemetry::global::set_text_map_propagator(TraceContextPropagator::new());
     let tracer = provider.tracer(service_name);
     opentelemetry::global::set_tracer_provider(provider);
     let filter = EnvFilter::try_from_default_env().or_else(|_| EnvFilter::try_new(&log.filter))?;
+    let writer = match output {
+        LogOutput::Stdout => BoxMakeWriter::new(std::io::stdout),
+        LogOutput::Stderr => BoxMakeWriter::new(std::io::stderr),
+    };
     let fmt = match log.format {
         LogFormat::Json => tracing_subscriber::fmt::layer()
+            .with_writer(writer)
             .json()
             .flatten_event(true)
             .with_current_span(true)
             .boxed(),
-        LogFormat::Pretty => tracing_subscriber::fmt::layer().compact().boxed(),
+        LogFormat::Pretty => tracing_subscriber::fmt::layer()
+            .with_writer(writer)
+            .compact()
+            .boxed(),
     };
     // The log filter applies to the log output only: `warn` logs must not switch off the
     // request and consumer spans, or `traceparent` would stop crossing the queue.

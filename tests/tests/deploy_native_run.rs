@@ -192,4 +192,33 @@ async fn scripts_run_check_starts_everything_fulfills_one_checkout_through_the_s
         );
     }
     let _ = std::fs::remove_dir_all(&log_dir);
+
+    // The operator commands print their report alone on stdout, to be read by a script; what
+    // they log goes to stderr.
+    for (binary, report) in [
+        ("worker", "redriven: 0; still dead: 0"),
+        ("notifier", "redriven: 0; still dead: 0"),
+    ] {
+        let out = Command::new(repo_root().join("target/debug").join(binary))
+            .arg("redrive")
+            .current_dir(repo_root())
+            .env_remove("RUST_LOG")
+            .env("APP_BROKER__URL", tests::amqp_url())
+            .env("APP_BROKER__PREFIX", &broker.prefix)
+            .env("APP_LOG__FORMAT", "json")
+            .env("APP_LOG__FILTER", "info")
+            .output()
+            .await
+            .expect("the binary scripts/run built");
+        let (stdout, stderr) = (
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr),
+        );
+        assert!(out.status.success(), "{binary} redrive: {stdout}{stderr}");
+        assert_eq!(stdout.trim_end(), report, "{binary} redrive's stdout");
+        assert!(
+            stderr.contains("redrove parked messages"),
+            "{binary} redrive logs what it moved on stderr: {stderr}"
+        );
+    }
 }

@@ -7,6 +7,7 @@ use clap::{Parser, Subcommand};
 use shared::queue::{BrokerEndpoint, Topology};
 use shared::settings::Uses;
 use shared::stripe::StripeClient;
+use shared::telemetry::LogOutput;
 use shared::{AccountId, CheckoutSessionId, Fulfiller, Settings};
 
 use crate::process::Processor;
@@ -71,6 +72,15 @@ impl Command {
             Command::Migrate | Command::Show { .. } => Uses::DATABASE,
             Command::Redrive { .. } | Command::Definitions => Uses::BROKER,
             Command::Reconcile { .. } => Uses::RECONCILE,
+        }
+    }
+
+    /// Where the command logs: the service to stdout with its container's other output, an
+    /// operator command to stderr, so that its stdout is its report alone.
+    pub fn log_output(&self) -> LogOutput {
+        match self {
+            Command::Run => LogOutput::Stdout,
+            _ => LogOutput::Stderr,
         }
     }
 

@@ -1,5 +1,6 @@
 use clap::Parser;
 use shared::settings::Uses;
+use shared::telemetry::LogOutput;
 use worker::cli::{self, Cli, Command};
 
 #[tokio::main]
@@ -10,7 +11,14 @@ async fn main() -> anyhow::Result<()> {
     if command.as_ref().is_some_and(Command::prints_a_document) {
         return cli::run(command, settings).await;
     }
-    let telemetry = shared::telemetry::init("worker", &settings.log, &settings.telemetry)?;
+    let telemetry = shared::telemetry::init(
+        "worker",
+        &settings.log,
+        &settings.telemetry,
+        command
+            .as_ref()
+            .map_or(LogOutput::Stdout, Command::log_output),
+    )?;
     let result = cli::run(command, settings).await;
     if let Err(e) = &result {
         tracing::error!(error = ?e, "worker failed");

@@ -113,8 +113,13 @@ pub async fn move_parked(
             .await?;
         moved += 1;
     }
-    Ok(RedriveReport {
+    let remaining = (present - moved) as u32;
+    // The log keeps what an operator moved, beside the service logs, after the terminal is gone.
+    tracing::info!(
+        queue = parked_queue,
         moved,
-        remaining: (present - moved) as u32,
-    })
+        remaining,
+        "redrove parked messages"
+    );
+    Ok(RedriveReport { moved, remaining })
 }

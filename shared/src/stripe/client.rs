@@ -90,7 +90,7 @@ impl StripeClient {
     /// [`Self::retrieve_checkout_session`] on `account`: a connected account's session is
     /// retrieved with `Stripe-Account: acct_…` (without it, Stripe answers 404); `None` is the
     /// platform's own.
-    #[tracing::instrument(skip(self), fields(session_id = %id, account = account.map(AccountId::as_str)))]
+    #[tracing::instrument(name = "retrieve_checkout_session", skip(self), fields(session_id = %id, account = account.map(AccountId::as_str)))]
     pub async fn retrieve_checkout_session_on(
         &self,
         account: Option<&AccountId>,
@@ -127,7 +127,7 @@ impl StripeClient {
     }
 
     /// [`Self::list_line_items`] of a session on `account` (`None`: the platform).
-    #[tracing::instrument(skip(self), fields(session_id = %id, account = account.map(AccountId::as_str)))]
+    #[tracing::instrument(name = "list_line_items", skip(self), fields(session_id = %id, account = account.map(AccountId::as_str)))]
     pub async fn list_line_items_on(
         &self,
         account: Option<&AccountId>,
