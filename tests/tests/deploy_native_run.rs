@@ -56,6 +56,14 @@ async fn scripts_run_check_starts_everything_fulfills_one_checkout_through_the_s
         .map(|d| d.as_millis().to_string())
         .collect::<Vec<_>>()
         .join(",");
+    // The broker settings the services run with; the operator commands below must declare the
+    // same queue arguments.
+    let broker_env = [
+        ("APP_BROKER__URL", tests::amqp_url()),
+        ("APP_BROKER__PREFIX", broker.prefix.clone()),
+        ("APP_BROKER__RETRY_TIERS_MS", tiers),
+        ("APP_BROKER__DELIVERY_LIMIT", "5".to_owned()),
+    ];
     let ports: Vec<u16> = (0..7).map(|_| free_port()).collect();
     let landing_port = ports[2];
 
@@ -71,10 +79,7 @@ async fn scripts_run_check_starts_everything_fulfills_one_checkout_through_the_s
         .env("RUN_LOG_DIR", &log_dir)
         .env("DB_NAME", &db.name)
         .env("APP_DATABASE__URL", &db.url)
-        .env("APP_BROKER__URL", tests::amqp_url())
-        .env("APP_BROKER__PREFIX", &broker.prefix)
-        .env("APP_BROKER__RETRY_TIERS_MS", tiers)
-        .env("APP_BROKER__DELIVERY_LIMIT", "5")
+        .envs(broker_env.clone())
         .env("SIM_PORT", ports[0].to_string())
         .env("INGRESS_PORT", ports[1].to_string())
         .env("LANDING_PORT", landing_port.to_string())
@@ -203,8 +208,7 @@ async fn scripts_run_check_starts_everything_fulfills_one_checkout_through_the_s
             .arg("redrive")
             .current_dir(repo_root())
             .env_remove("RUST_LOG")
-            .env("APP_BROKER__URL", tests::amqp_url())
-            .env("APP_BROKER__PREFIX", &broker.prefix)
+            .envs(broker_env.clone())
             .env("APP_LOG__FORMAT", "json")
             .env("APP_LOG__FILTER", "info")
             .output()
