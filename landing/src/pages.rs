@@ -8,6 +8,7 @@ use actix_web::http::StatusCode;
 use actix_web::HttpResponse;
 use askama::Template;
 use chrono::{DateTime, Utc};
+use shared::store::notifications::CustomerMail;
 use shared::store::orders::OrderLine;
 use shared::{Currency, Money, Order};
 
@@ -92,6 +93,21 @@ impl ShopPage {
 #[template(path = "order_fulfilled.html")]
 pub struct FulfilledPage {
     pub order: OrderView,
+    /// The confirmation mail, when one is to be sent: the page says it was sent, or is on its
+    /// way, only then.
+    pub mail: Option<CustomerMail>,
+}
+
+impl FulfilledPage {
+    /// What the page says of the confirmation mail, before the address; nothing when none is
+    /// coming for sure (no notifier, no address, or its sends are failing).
+    pub fn mail_note(&self) -> Option<&'static str> {
+        match self.mail? {
+            CustomerMail::Sent => Some("We’ve emailed a confirmation to"),
+            CustomerMail::Pending => Some("A confirmation is on its way to"),
+            CustomerMail::Failing => None,
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -360,6 +376,7 @@ mod tests {
     fn the_confirmation_escapes_names_and_formats_amounts() {
         let page = FulfilledPage {
             order: OrderView::from(&order("kwd", &[("Dallah", 1, 12500)])),
+            mail: None,
         };
         let html = page.render().unwrap();
         assert!(html.contains("&#60;b&#62;Jenny&#60;/b&#62;") || html.contains("&lt;b&gt;Jenny"));
@@ -367,6 +384,27 @@ mod tests {
         assert!(html.contains("12.500 KWD"));
         assert!(html.contains("#000007"));
         assert!(html.contains("24 November 2026 at 14:05 UTC"));
+    }
+
+    #[test]
+    fn the_confirmation_mail_is_promised_only_when_it_was_sent_or_is_pending() {
+        let said = |mail: Option<CustomerMail>| {
+            let html = FulfilledPage {
+                order: OrderView::from(&order("usd", &[("Mug", 1, 1200)])),
+                mail,
+            }
+            .render()
+            .unwrap();
+            html.lines()
+                .find(|l| l.contains("data-testid=\"confirmation-mail\""))
+                .map(str::to_owned)
+        };
+        let sent = said(Some(CustomerMail::Sent)).expect("a sent mail is mentioned");
+        assert!(sent.contains("emailed a confirmation to") && sent.contains("jenny@example.com"));
+        let pending = said(Some(CustomerMail::Pending)).expect("a pending mail is mentioned");
+        assert!(pending.contains("on its way to"));
+        assert_eq!(said(Some(CustomerMail::Failing)), None);
+        assert_eq!(said(None), None);
     }
 
     #[test]

@@ -139,7 +139,9 @@ impl Application {
             .with_context(|| format!("binding {}:{}", address.0, address.1))?;
         let port = listener.local_addr()?.port();
         listener.set_nonblocking(true)?;
-        let state = web::Data::new(AppState::new(&settings, Fulfiller::new(pool, stripe))?);
+        let fulfiller =
+            Fulfiller::new(pool, stripe).mailing_customers(settings.notifier.customer_mail);
+        let state = web::Data::new(AppState::new(&settings, fulfiller)?);
         metrics::register();
         let sweeper = tokio::spawn(sweep_limiters(state.clone()));
         let keep_alive = Duration::from_secs(settings.landing.keep_alive_secs);

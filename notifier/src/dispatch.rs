@@ -8,6 +8,8 @@ use std::time::{Duration, Instant};
 use sqlx::PgPool;
 use uuid::Uuid;
 
+use shared::store::notifications::EMAIL;
+
 use crate::callback::{Callback, Caller};
 use crate::ledger::{self, Claim};
 use crate::mail::Mailer;
@@ -38,9 +40,6 @@ pub enum Disposition {
     Dead(String),
 }
 
-/// The mail channel's name in `notifications`.
-pub const EMAIL: &str = "email";
-
 /// Sends one announcement on every channel it has.
 #[derive(Debug, Clone)]
 pub struct Dispatcher {
@@ -50,7 +49,8 @@ pub struct Dispatcher {
 #[derive(Debug)]
 struct Inner {
     pool: PgPool,
-    mailer: Mailer,
+    /// `None`: customers get no mail from us (`notifier.customer_mail = false`).
+    mailer: Option<Mailer>,
     caller: Caller,
     callbacks: Vec<Callback>,
     /// How long a claim keeps another copy from sending: longer than any one send may take.
@@ -60,7 +60,7 @@ struct Inner {
 impl Dispatcher {
     pub fn new(
         pool: PgPool,
-        mailer: Mailer,
+        mailer: Option<Mailer>,
         caller: Caller,
         callbacks: Vec<Callback>,
         send_timeout: Duration,
@@ -94,16 +94,15 @@ impl Dispatcher {
             Err(SendError::Transient(reason)) => retry = Some(reason),
             Err(SendError::Permanent(reason)) => dead = Some(reason),
         };
-        match notice.customer_email() {
-            Some(to) => {
+        match (&self.inner.mailer, notice.customer_email()) {
+            (Some(mailer), Some(to)) => {
                 let result = self
-                    .on_channel(id, &notice, EMAIL, "email", || {
-                        self.inner.mailer.send(id, &notice, to)
-                    })
+                    .on_channel(id, &notice, EMAIL, "email", || mailer.send(id, &notice, to))
                     .await;
                 record(result);
             }
-            None => {
+            (None, _) => {}
+            (Some(_), None) => {
                 metrics::NOTIFICATIONS
                     .with_label_values(&["email", "no_address"])
                     .inc();

@@ -6,8 +6,7 @@
 
 use std::time::Duration;
 
-use lapin::options::ConfirmSelectOptions;
-use shared::queue::redrive::{move_parked, RedriveError, RedriveReport};
+use shared::queue::redrive::{Part, RedriveError, RedriveReport};
 use shared::queue::{BrokerEndpoint, Topology};
 
 /// Moves up to `limit` (default: all present now) dead letters back to the notifier.
@@ -17,15 +16,11 @@ pub async fn redrive(
     limit: Option<usize>,
     confirm_timeout: Duration,
 ) -> Result<RedriveReport, RedriveError> {
-    let connection = shared::queue::connect(endpoint, "notifier-redrive").await?;
-    let channel = connection.create_channel().await?;
-    channel
-        .confirm_select(ConfirmSelectOptions::default())
-        .await?;
-    topology.declare_notifier(&channel).await?;
     let exchange = topology.notifier_redrive_exchange();
-    let report = move_parked(
-        &channel,
+    shared::queue::redrive::redrive(
+        endpoint,
+        topology,
+        Part::Notifier,
         &topology.notifier_dead_queue(),
         // The routing key says which announcement it is; the fanout ignores it, the notifier
         // reads it.
@@ -33,8 +28,5 @@ pub async fn redrive(
         limit,
         confirm_timeout,
     )
-    .await;
-    let _ = channel.close(200, "redrive done").await;
-    let _ = connection.close(200, "redrive done").await;
-    report
+    .await
 }

@@ -68,7 +68,10 @@ impl Application {
         metrics::register();
         let notifier = &settings.notifier;
         let pool = shared::store::pool(&settings.database).context("database.url")?;
-        let mailer = Mailer::new(notifier, &settings.landing.shop_name)?;
+        let mailer = notifier
+            .customer_mail
+            .then(|| Mailer::new(notifier, &settings.landing.shop_name))
+            .transpose()?;
         let caller = Caller::new(notifier.callback_secret.clone(), notifier.send_timeout())
             .context("building the callback client")?;
         let callbacks: Vec<Callback> = notifier
@@ -77,7 +80,7 @@ impl Application {
             .map(Callback::new)
             .collect();
         tracing::info!(
-            smtp = %format!("{}:{}", notifier.smtp_host, notifier.smtp_port),
+            smtp = %mailer.as_ref().map_or("off".to_owned(), |_| format!("{}:{}", notifier.smtp_host, notifier.smtp_port)),
             callbacks = callbacks.len(),
             "notifier channels"
         );

@@ -25,6 +25,9 @@ pub const VERSION: u32 = 1;
 pub trait Announcement: Serialize {
     /// The routing key, also the message's AMQP `type`.
     const ROUTING_KEY: &'static str;
+
+    /// Where the notifier mails the customer about it, if anywhere.
+    fn customer_email(&self) -> Option<&str>;
 }
 
 /// `order.fulfilled`: a paid session became an order, exactly once.
@@ -74,10 +77,18 @@ pub struct OrderPaymentFailed {
 
 impl Announcement for OrderFulfilled {
     const ROUTING_KEY: &'static str = "order.fulfilled";
+
+    fn customer_email(&self) -> Option<&str> {
+        self.customer_email.as_deref()
+    }
 }
 
 impl Announcement for OrderPaymentFailed {
     const ROUTING_KEY: &'static str = "order.payment_failed";
+
+    fn customer_email(&self) -> Option<&str> {
+        self.customer_email.as_deref()
+    }
 }
 
 impl From<&Order> for OrderFulfilled {

@@ -109,11 +109,23 @@ impl FulfillError {
 pub struct Fulfiller {
     pool: PgPool,
     stripe: StripeClient,
+    customer_mail: bool,
 }
 
 impl Fulfiller {
     pub fn new(pool: PgPool, stripe: StripeClient) -> Self {
-        Self { pool, stripe }
+        Self {
+            pool,
+            stripe,
+            customer_mail: false,
+        }
+    }
+
+    /// Customers get mail from the notifier (`notifier.customer_mail`): each announcement with
+    /// an address records its mail as pending, so the success page can promise it.
+    pub fn mailing_customers(mut self, customer_mail: bool) -> Self {
+        self.customer_mail = customer_mail;
+        self
     }
 
     pub fn pool(&self) -> &PgPool {
@@ -237,7 +249,15 @@ impl Fulfiller {
         }
         let written = async {
             let order = orders::insert_fulfilled(&mut tx, account, session, items, trigger).await?;
-            outbox::enqueue(&mut tx, account, id.as_str(), &OrderFulfilled::from(&order)).await?;
+            let announcement = OrderFulfilled::from(&order);
+            outbox::enqueue(
+                &mut tx,
+                account,
+                id.as_str(),
+                &announcement,
+                self.customer_mail,
+            )
+            .await?;
             Ok::<_, sqlx::Error>(order)
         }
         .await;
@@ -331,7 +351,7 @@ impl Fulfiller {
         let after = orders::record_state(&mut tx, account, id, session, state).await?;
         if after == OrderState::PaymentFailed && before != Some(OrderState::PaymentFailed) {
             let body = OrderPaymentFailed::new(account, id.as_str(), session);
-            outbox::enqueue(&mut tx, account, id.as_str(), &body).await?;
+            outbox::enqueue(&mut tx, account, id.as_str(), &body, self.customer_mail).await?;
         }
         let outcome = match after {
             OrderState::AwaitingPayment => FulfillmentOutcome::AwaitingPayment,

@@ -1,6 +1,7 @@
 //! Building the HTTP app and running it on a socket, in a binary or inside a test.
 
 use std::net::TcpListener;
+use std::time::Duration;
 
 use actix_web::dev::{Server, ServerHandle};
 use actix_web::middleware::from_fn;
@@ -16,6 +17,8 @@ use crate::{api, checkout_page, control, payment_link_page, request_id, stripe_j
 const MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
 /// How long `stop` lets in-flight requests (a delayed one, say) finish.
 const SHUTDOWN_GRACE_SECS: u64 = 5;
+/// How late a connection's first request may be (see `serve`).
+const CLIENT_REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// A simulator serving on a socket.
 #[derive(Debug)]
@@ -99,6 +102,10 @@ fn serve(state: SimState, listener: TcpListener) -> std::io::Result<Server> {
             .default_service(web::to(api::unrecognized))
     })
     .workers(workers)
+    // Stripe answers a client that is slow to send its request; actix-web's default answers
+    // 408 once a connection's first request head is 5 s late, which a starved host (the compose
+    // cluster run under load) reaches, refusing payments no real Stripe would refuse.
+    .client_request_timeout(CLIENT_REQUEST_TIMEOUT)
     // The embedding program (a test, or our `main`) owns signal handling and calls `stop`.
     .disable_signals()
     .shutdown_timeout(SHUTDOWN_GRACE_SECS)

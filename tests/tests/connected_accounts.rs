@@ -339,9 +339,15 @@ async fn the_same_session_id_on_two_accounts_is_two_orders_and_never_a_third() {
         let order = orders::insert_fulfilled(&mut tx, account, &session, items, Trigger::Webhook)
             .await
             .unwrap();
-        outbox::enqueue(&mut tx, account, id.as_str(), &OrderFulfilled::from(&order))
-            .await
-            .unwrap();
+        outbox::enqueue(
+            &mut tx,
+            account,
+            id.as_str(),
+            &OrderFulfilled::from(&order),
+            false,
+        )
+        .await
+        .unwrap();
         tx.commit().await.unwrap();
     }
 
@@ -366,9 +372,15 @@ async fn the_same_session_id_on_two_accounts_is_two_orders_and_never_a_third() {
 
     // A second announcement for shop A's order is refused by the outbox's key.
     let mut tx = db.pool.begin().await.unwrap();
-    let again = outbox::enqueue(&mut tx, Some(&a), id.as_str(), &OrderFulfilled::from(&in_a))
-        .await
-        .expect_err("one order.fulfilled per account and session");
+    let again = outbox::enqueue(
+        &mut tx,
+        Some(&a),
+        id.as_str(),
+        &OrderFulfilled::from(&in_a),
+        false,
+    )
+    .await
+    .expect_err("one order.fulfilled per account and session");
     assert!(
         matches!(&again, sqlx::Error::Database(e) if e.is_unique_violation()),
         "{again}"

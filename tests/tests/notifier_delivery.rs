@@ -1,7 +1,8 @@
 //! The notifier tells people exactly once: the customer's mail arrives on a real SMTP server
 //! once per announcement even when the announcement is published twice; the payment-failed mail;
 //! a signed callback the receiver can verify; a mail server that is down delays the mail, which
-//! arrives once it is back; a callback refused for good dead-letters the announcement.
+//! arrives once it is back; a callback refused for good dead-letters the announcement. With the
+//! whole stack: the success page promises the confirmation only while it is pending or sent.
 
 mod notifier_support;
 
@@ -16,8 +17,10 @@ use notifier_support::{
 use secrecy::SecretString;
 use shared::queue::BrokerEndpoint;
 use shared::signature::{verify, WebhookSecrets};
+use stripe_sim::PaymentOutcome;
 use tests::smtp::{free_port, SmtpServer};
-use tests::{eventually, TestBroker, TestDb};
+use tests::stack::Stack;
+use tests::{completed_session, eventually, TestBroker, TestDb};
 use uuid::Uuid;
 
 const CALLBACK_SECRET: &str = "callback_secret_for_tests_0001";
@@ -391,4 +394,124 @@ async fn a_redriven_announcement_sends_only_the_channel_that_failed() {
         "the mail, already sent, is not sent again"
     );
     assert_eq!(broker.depth(&dead_queue).await, 0);
+}
+
+/// The success page of the whole stack, its text about the confirmation mail (the line marked
+/// `confirmation-mail`), or `None` when it says nothing about one.
+async fn success_page_mail_line(stack: &Stack, id: &str) -> Option<String> {
+    let response = reqwest::get(format!("{}/order/success?session_id={id}", stack.shop))
+        .await
+        .expect("landing answers");
+    assert_eq!(response.status(), 200);
+    let html = response.text().await.unwrap();
+    assert!(html.contains("Thanks for your order"), "{html}");
+    html.lines()
+        .find(|line| line.contains(r#"data-testid="confirmation-mail""#))
+        .map(str::to_owned)
+}
+
+/// The announcement's id (the notifications' message_id) of a session's order.
+async fn announcement_of(stack: &Stack, id: &str) -> Uuid {
+    sqlx::query_scalar("SELECT id FROM outbox WHERE session_id = $1 AND topic = 'order.fulfilled'")
+        .bind(id)
+        .fetch_one(&stack.db.pool)
+        .await
+        .expect("the order was announced")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_success_page_promises_the_confirmation_while_pending_not_while_failing_and_says_when_sent(
+) {
+    let stack = Stack::start().await;
+    let _queues = NotifierQueues(stack.broker.topology.clone());
+    // The notifier's queue exists before the order is announced (as in the compose stack);
+    // the notifier itself starts later.
+    stack
+        .broker
+        .topology
+        .declare_notifier(&stack.broker.channel)
+        .await
+        .expect("declare the notifier's queues");
+    let id = completed_session(
+        &stack.sim,
+        &[("price_mug", 1)],
+        PaymentOutcome::Paid,
+        "Jenny Rosen",
+    );
+    let id = id.as_str();
+
+    // Fulfilled, announced, no notifier yet: the mail was recorded as pending with the order.
+    let pending = success_page_mail_line(&stack, id)
+        .await
+        .expect("the page speaks of the mail");
+    assert!(
+        pending.contains("A confirmation is on its way to")
+            && pending.contains("jenny.rosen@example.com"),
+        "{pending}"
+    );
+    let message_id = announcement_of(&stack, id).await;
+    assert_eq!(
+        notification(&stack.db, message_id, "email").await,
+        Some((0, None, false)),
+        "pending, recorded with the order"
+    );
+
+    // A notifier whose mail server is down: the send fails, and the page stops promising.
+    let smtp_port = free_port();
+    let smtp_port_setting = smtp_port.to_string();
+    let notifier = RunningNotifier::start(
+        &stack.db,
+        &stack.broker,
+        &[
+            ("APP_NOTIFIER__SMTP_PORT", &smtp_port_setting),
+            // Slow enough retries that the delivery limit outlasts the mail server's start.
+            ("APP_NOTIFIER__RETRY_MAX_MS", "2000"),
+        ],
+    )
+    .await;
+    eventually(WAIT, || async {
+        notification(&stack.db, message_id, "email")
+            .await
+            .and_then(|(_, error, _)| error)
+    })
+    .await
+    .expect("a failed send is recorded");
+    assert_eq!(success_page_mail_line(&stack, id).await, None);
+
+    // The mail server is back: the mail goes out once, and the page says so.
+    let smtp = SmtpServer::start(smtp_port).await;
+    let mails = smtp.wait_for(1).await;
+    assert_eq!(mails[0].header("To"), Some("jenny.rosen@example.com"));
+    eventually(WAIT, || async {
+        notification(&stack.db, message_id, "email")
+            .await
+            .filter(|(_, _, sent)| *sent)
+    })
+    .await
+    .expect("the send is recorded");
+    let sent = success_page_mail_line(&stack, id)
+        .await
+        .expect("the page speaks of the mail");
+    assert!(sent.contains("We’ve emailed a confirmation to"), "{sent}");
+    notifier.stop().await;
+    stack.stop().await;
+    assert_eq!(smtp.mails().len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_customer_mail_the_success_page_promises_none_and_nothing_is_pending() {
+    let stack = Stack::start_with(&[("APP_NOTIFIER__CUSTOMER_MAIL", "false")]).await;
+    let id = completed_session(
+        &stack.sim,
+        &[("price_mug", 1)],
+        PaymentOutcome::Paid,
+        "Jenny Rosen",
+    );
+    assert_eq!(success_page_mail_line(&stack, id.as_str()).await, None);
+    let rows: i64 = sqlx::query_scalar("SELECT count(*) FROM notifications")
+        .fetch_one(&stack.db.pool)
+        .await
+        .unwrap();
+    assert_eq!(rows, 0);
+    stack.stop().await;
 }

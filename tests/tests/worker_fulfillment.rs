@@ -334,9 +334,15 @@ async fn an_announcement_no_subscriber_takes_is_kept_in_orders_unrouted_and_then
         fulfilled_at: None,
         line_items: Vec::new(),
     };
-    let row = outbox::enqueue(&mut conn, None, "cs_test_late_subscriber", &announced)
-        .await
-        .unwrap();
+    let row = outbox::enqueue(
+        &mut conn,
+        None,
+        "cs_test_late_subscriber",
+        &announced,
+        false,
+    )
+    .await
+    .unwrap();
     drop(conn);
 
     let relay = OutboxRelay::new(

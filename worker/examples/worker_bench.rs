@@ -202,7 +202,7 @@ async fn fulfill_in_database(pool: &PgPool, session: &CheckoutSession) -> anyhow
     orders::state(&mut *tx, None, &id).await?;
     let order = orders::insert_fulfilled(&mut tx, None, session, items, Trigger::Webhook).await?;
     let body = shared::announcements::OrderFulfilled::from(&order);
-    outbox::enqueue(&mut tx, None, id.as_str(), &body).await?;
+    outbox::enqueue(&mut tx, None, id.as_str(), &body, false).await?;
     tx.commit().await?;
     events::record_keeping_settled(pool, key, "fulfilled", None).await?;
     Ok(())

@@ -174,7 +174,8 @@ fn one_shot_reconciler(settings: &Settings) -> anyhow::Result<Reconciler> {
     let pool = shared::store::pool(&settings.worker_database()?)?;
     let stripe = StripeClient::new(&settings.stripe)?;
     let tiers = settings.broker.retry_tiers_ms.len();
-    let processor = Processor::new(Fulfiller::new(pool, stripe), tiers);
+    let fulfiller = Fulfiller::new(pool, stripe).mailing_customers(settings.notifier.customer_mail);
+    let processor = Processor::new(fulfiller, tiers);
     Ok(Reconciler::new(
         processor,
         ReconcilerOptions {

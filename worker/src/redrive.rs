@@ -11,8 +11,7 @@
 
 use std::time::Duration;
 
-use lapin::options::ConfirmSelectOptions;
-use shared::queue::redrive::{RedriveError, RedriveReport};
+use shared::queue::redrive::{Part, RedriveError, RedriveReport};
 use shared::queue::{BrokerEndpoint, Topology};
 
 /// Which parked messages a redrive moves.
@@ -55,21 +54,14 @@ pub async fn redrive(
     limit: Option<usize>,
     confirm_timeout: Duration,
 ) -> Result<RedriveReport, RedriveError> {
-    let connection = shared::queue::connect(endpoint, "worker-redrive").await?;
-    let channel = connection.create_channel().await?;
-    channel
-        .confirm_select(ConfirmSelectOptions::default())
-        .await?;
-    topology.declare(&channel).await?;
-    let report = shared::queue::redrive::move_parked(
-        &channel,
+    shared::queue::redrive::redrive(
+        endpoint,
+        topology,
+        Part::Fulfillment,
         &source.queue(topology),
         |routing_key| source.destination(topology, routing_key),
         limit,
         confirm_timeout,
     )
-    .await;
-    let _ = channel.close(200, "redrive done").await;
-    let _ = connection.close(200, "redrive done").await;
-    report
+    .await
 }

@@ -111,7 +111,7 @@ impl Application {
             reconnect_max,
         });
         let processor = Processor::new(
-            Fulfiller::new(pool.clone(), stripe),
+            Fulfiller::new(pool.clone(), stripe).mailing_customers(settings.notifier.customer_mail),
             topology.retry_tiers().len(),
         );
         let worker = &settings.worker;

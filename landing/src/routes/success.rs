@@ -6,7 +6,8 @@
 //!    attempt this process already runs for the session ([`crate::attempts`]). The worker may
 //!    be fulfilling the same session at this moment; `fulfill_checkout` makes that safe (G2),
 //!    and answers an order that is already fulfilled from Postgres without calling Stripe.
-//! 4. Render the outcome: the confirmation; "payment processing" (checks again by itself and
+//! 4. Render the outcome: the confirmation (saying the confirmation mail was sent, or is on its
+//!    way, only when `notifications` says so); "payment processing" (checks again by itself and
 //!    never fulfills); "payment failed" with a way to try again; 404 for an expired or unknown
 //!    session; 503 (retry) when Stripe or the database is unavailable; "confirming your payment"
 //!    (reloads itself) when the deadline passed first.
@@ -16,6 +17,7 @@ use std::time::Instant;
 
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
+use shared::store::notifications::{self, CustomerMail};
 use shared::{CheckoutSessionId, FulfillmentOutcome};
 
 use super::{client_ip, error_chain, session_id_param};
@@ -62,6 +64,7 @@ async fn page(req: &HttpRequest, state: &AppState) -> (HttpResponse, &'static st
         Ok(FulfillmentOutcome::Fulfilled { order, .. }) => {
             let page = FulfilledPage {
                 order: OrderView::from(order),
+                mail: customer_mail(state, &id).await,
             };
             (respond(StatusCode::OK, &page), "fulfilled")
         }
@@ -110,6 +113,15 @@ async fn fulfill_within_deadline(state: &AppState, id: &CheckoutSessionId) -> Wa
             Waited::DeadlinePassed
         }
     }
+}
+
+/// Where the confirmation mail is. A failed read promises nothing: the page is right without it.
+async fn customer_mail(state: &AppState, id: &CheckoutSessionId) -> Option<CustomerMail> {
+    notifications::customer_mail(state.fulfiller.pool(), None, id.as_str())
+        .await
+        .inspect_err(|e| tracing::warn!(error = %e, "reading the confirmation mail's state"))
+        .ok()
+        .flatten()
 }
 
 /// The stored row, for the customer's name and email on the in-between pages; those pages are

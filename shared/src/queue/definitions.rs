@@ -236,11 +236,20 @@ mod tests {
                 .map(|item| item["name"].as_str().unwrap().to_owned())
                 .collect()
         };
-        assert_eq!(names("exchanges"), topology.exchanges());
-        assert_eq!(names("queues"), topology.queues());
+        // The fulfillment topology, then the notifier's (`orders` once: both parts declare it).
+        let mut exchanges = topology.exchanges();
+        for exchange in topology.notifier_exchange_specs() {
+            if !exchanges.contains(&exchange.name) {
+                exchanges.push(exchange.name);
+            }
+        }
+        assert_eq!(names("exchanges"), exchanges);
+        let mut queues = topology.queues();
+        queues.extend(topology.notifier_queue_specs().into_iter().map(|q| q.name));
+        assert_eq!(names("queues"), queues);
         assert_eq!(
             document["bindings"].as_array().unwrap().len(),
-            topology.binding_specs().len()
+            topology.binding_specs().len() + topology.notifier_binding_specs().len()
         );
         assert_eq!(
             document["policies"][0],

@@ -1,7 +1,7 @@
 //! Parked messages back where they belong: the one mover behind `worker redrive` (dead letters
 //! and unrouted messages of the fulfillment topology) and `notifier redrive` (the notifier's
 //! dead letters). Each command connects as its own broker user, declares its own part of the
-//! topology, and names the parked queue and where each message goes.
+//! topology ([`Part`]), and names the parked queue and where each message goes ([`redrive`]).
 //!
 //! Each message is taken with `basic.get` (unacknowledged), republished with a confirm, and only
 //! then acknowledged in its queue; a failure puts it back. At most the number present at the
@@ -10,12 +10,14 @@
 
 use std::time::Duration;
 
-use lapin::options::{BasicAckOptions, BasicGetOptions, BasicNackOptions, QueueDeclareOptions};
+use lapin::options::{
+    BasicAckOptions, BasicGetOptions, BasicNackOptions, ConfirmSelectOptions, QueueDeclareOptions,
+};
 use lapin::types::FieldTable;
 use lapin::Channel;
 
 use super::topology::headers;
-use super::{publish_confirmed, OutgoingMessage, PublishError};
+use super::{connect, publish_confirmed, BrokerEndpoint, OutgoingMessage, PublishError, Topology};
 
 /// Headers that describe the message's previous life: dropped so it starts over.
 const RESET_HEADERS: &[&str] = &[
@@ -45,6 +47,46 @@ pub struct RedriveReport {
     pub moved: usize,
     /// Messages left behind (over the limit).
     pub remaining: u32,
+}
+
+/// Whose part of the topology a redrive declares (a first run on a fresh broker finds its queues)
+/// and whose broker connection it is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Part {
+    /// The fulfillment topology: `worker redrive`.
+    Fulfillment,
+    /// The notifier's: `notifier redrive`.
+    Notifier,
+}
+
+/// One redrive command: connects, declares `part` of `topology`, moves up to `limit` messages of
+/// `parked_queue` ([`move_parked`]) and closes.
+pub async fn redrive(
+    endpoint: &BrokerEndpoint,
+    topology: &Topology,
+    part: Part,
+    parked_queue: &str,
+    destination: impl Fn(&str) -> (String, String),
+    limit: Option<usize>,
+    confirm_timeout: Duration,
+) -> Result<RedriveReport, RedriveError> {
+    let name = match part {
+        Part::Fulfillment => "worker-redrive",
+        Part::Notifier => "notifier-redrive",
+    };
+    let connection = connect(endpoint, name).await?;
+    let channel = connection.create_channel().await?;
+    channel
+        .confirm_select(ConfirmSelectOptions::default())
+        .await?;
+    match part {
+        Part::Fulfillment => topology.declare(&channel).await?,
+        Part::Notifier => topology.declare_notifier(&channel).await?,
+    }
+    let report = move_parked(&channel, parked_queue, destination, limit, confirm_timeout).await;
+    let _ = channel.close(200, "redrive done").await;
+    let _ = connection.close(200, "redrive done").await;
+    report
 }
 
 /// Moves up to `limit` (default: all present now) messages of `parked_queue` to where

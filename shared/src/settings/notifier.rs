@@ -25,6 +25,10 @@ pub enum SmtpTls {
 pub struct NotifierSettings {
     pub host: String,
     pub port: u16,
+    /// Customers get mail from us: the order confirmation and the payment-failed notice. Read
+    /// by the worker and landing too: fulfillment records each such mail as pending with its
+    /// announcement, and the success page promises it. False where no notifier runs.
+    pub customer_mail: bool,
     /// Unacked announcements the broker sends ahead; also how many are handled at once.
     pub prefetch: u16,
     pub smtp_host: String,

@@ -10,6 +10,7 @@
 
 pub mod cursors;
 pub mod events;
+pub mod notifications;
 pub mod orders;
 pub mod outbox;
 pub mod transient;

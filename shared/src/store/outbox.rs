@@ -6,6 +6,7 @@ use uuid::Uuid;
 
 use crate::announcements::{Announcement, OrderFulfilled, OrderPaymentFailed};
 use crate::domain::{account_id, AccountId};
+use crate::store::notifications;
 
 pub const ORDER_FULFILLED: &str = OrderFulfilled::ROUTING_KEY;
 pub const ORDER_PAYMENT_FAILED: &str = OrderPaymentFailed::ROUTING_KEY;
@@ -23,24 +24,35 @@ pub struct OutboxMessage {
 /// session on the same account (`None`: the platform) violates `UNIQUE (topic, session_id,
 /// account)` and aborts the transaction: the last line of defense against announcing one order
 /// twice.
+///
+/// With `customer_mail` (customers get mail from the notifier) and an address in the
+/// announcement, the mail it will cause is recorded as pending in the same statement: the
+/// success page can promise it as soon as the order exists (see [`notifications`]).
 pub async fn enqueue<A: Announcement>(
     conn: &mut PgConnection,
     account: Option<&AccountId>,
     session_id: &str,
     body: &A,
+    customer_mail: bool,
 ) -> Result<Uuid, sqlx::Error> {
     let topic = A::ROUTING_KEY;
     let payload = serde_json::to_value(body).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
     let id = Uuid::new_v4();
+    // One round trip either way: a data-modifying CTE runs whether or not its rows are used.
     sqlx::query(
-        "INSERT INTO outbox (id, topic, session_id, payload, account) \
-         VALUES ($1, $2, $3, $4, $5)",
+        "WITH announced AS ( \
+             INSERT INTO outbox (id, topic, session_id, payload, account) \
+             VALUES ($1, $2, $3, $4, $5) RETURNING id, topic, session_id) \
+         INSERT INTO notifications (message_id, channel, routing_key, session_id) \
+         SELECT id, $6, topic, session_id FROM announced WHERE $7",
     )
     .bind(id)
     .bind(topic)
     .bind(session_id)
     .bind(&payload)
     .bind(account_id::stored(account))
+    .bind(notifications::EMAIL)
+    .bind(customer_mail && body.customer_email().is_some())
     .execute(conn)
     .await?;
     Ok(id)

@@ -6,6 +6,7 @@ mod auth;
 mod checkout_page;
 mod checkout_sessions;
 mod connected_accounts;
+mod connections;
 mod control;
 mod customers;
 mod embedded_sessions;
