@@ -8,12 +8,7 @@ use shared::Settings;
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let settings = Settings::load(Uses::INGRESS)?;
-    let telemetry = shared::telemetry::init(
-        SERVICE_NAME,
-        &settings.log,
-        &settings.telemetry,
-        LogOutput::Stdout,
-    )?;
+    let telemetry = shared::telemetry::init(SERVICE_NAME, &settings, LogOutput::Stdout)?;
     let application = Application::build(settings).await?;
     tracing::info!(port = application.port(), "ingress listening");
     application.run_until_stopped().await?;

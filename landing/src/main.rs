@@ -35,12 +35,7 @@ async fn main() -> anyhow::Result<()> {
 }
 
 async fn serve(settings: Settings) -> anyhow::Result<()> {
-    let telemetry = shared::telemetry::init(
-        SERVICE_NAME,
-        &settings.log,
-        &settings.telemetry,
-        LogOutput::Stdout,
-    )?;
+    let telemetry = shared::telemetry::init(SERVICE_NAME, &settings, LogOutput::Stdout)?;
     let application = Application::build(settings).await?;
     tracing::info!(port = application.port(), "landing listening");
     application.run_until_terminated().await?;

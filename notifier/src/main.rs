@@ -8,12 +8,7 @@ async fn main() -> anyhow::Result<()> {
     if command.prints_a_document() {
         return cli::run(command, settings).await;
     }
-    let telemetry = shared::telemetry::init(
-        "notifier",
-        &settings.log,
-        &settings.telemetry,
-        command.log_output(),
-    )?;
+    let telemetry = shared::telemetry::init("notifier", &settings, command.log_output())?;
     let result = cli::run(command, settings).await;
     if let Err(e) = &result {
         tracing::error!(error = ?e, "notifier failed");

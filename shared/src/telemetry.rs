@@ -13,6 +13,7 @@ use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{EnvFilter, Layer};
 
 use crate::settings::{LogFormat, LogSettings, TelemetrySettings};
+use crate::Settings;
 
 /// Where log lines go. A service logs to stdout, where container runtimes and `scripts/run`
 /// collect it; a one-shot operator command (`worker redrive`, `worker show`, …) logs to stderr,
@@ -68,12 +69,11 @@ pub fn tracer_provider(
 /// Installs the global subscriber and propagator. Call once, first thing in `main`.
 pub fn init(
     service_name: &'static str,
-    log: &LogSettings,
-    telemetry: &TelemetrySettings,
+    settings: &Settings,
     output: LogOutput,
 ) -> anyhow::Result<TelemetryGuard> {
-    let provider = tracer_provider(service_name, telemetry)?;
-    install_to(service_name, log, provider.clone(), output)?;
+    let provider = tracer_provider(service_name, &settings.telemetry)?;
+    install_to(service_name, &settings.log, provider.clone(), output)?;
     Ok(TelemetryGuard { provider })
 }
 

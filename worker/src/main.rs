@@ -11,14 +11,10 @@ async fn main() -> anyhow::Result<()> {
     if command.as_ref().is_some_and(Command::prints_a_document) {
         return cli::run(command, settings).await;
     }
-    let telemetry = shared::telemetry::init(
-        "worker",
-        &settings.log,
-        &settings.telemetry,
-        command
-            .as_ref()
-            .map_or(LogOutput::Stdout, Command::log_output),
-    )?;
+    let output = command
+        .as_ref()
+        .map_or(LogOutput::Stdout, Command::log_output);
+    let telemetry = shared::telemetry::init("worker", &settings, output)?;
     let result = cli::run(command, settings).await;
     if let Err(e) = &result {
         tracing::error!(error = ?e, "worker failed");
