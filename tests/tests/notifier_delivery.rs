@@ -515,3 +515,36 @@ async fn without_customer_mail_the_success_page_promises_none_and_nothing_is_pen
     assert_eq!(rows, 0);
     stack.stop().await;
 }
+
+#[tokio::test]
+async fn without_customer_mail_the_notifier_mails_no_one_and_still_calls_back() {
+    let ((broker, _queues), db) = tokio::join!(broker(), TestDb::create());
+    let port = free_port();
+    let smtp = SmtpServer::start(port).await;
+    let port = port.to_string();
+    let (url, received) = callback_receiver(204).await;
+    let notifier = RunningNotifier::start(
+        &db,
+        &broker,
+        &[
+            ("APP_NOTIFIER__CUSTOMER_MAIL", "false"),
+            ("APP_NOTIFIER__SMTP_PORT", &port),
+            ("APP_NOTIFIER__CALLBACK_URLS", &url),
+            ("APP_NOTIFIER__CALLBACK_SECRET", CALLBACK_SECRET),
+        ],
+    )
+    .await;
+
+    let id = Uuid::new_v4();
+    let body =
+        serde_json::to_vec(&fulfilled("cs_test_no_mail", Some("jenny@example.com"))).unwrap();
+    announce(&broker, id, "order.fulfilled", &body).await;
+
+    // Mail would be sent before the callbacks: once the callback is here, no mail came first.
+    eventually(WAIT, || async { received.lock().unwrap().first().cloned() })
+        .await
+        .expect("the callback arrives");
+    notifier.stop().await;
+    assert_eq!(smtp.mails().len(), 0, "no mail: {:?}", smtp.mails());
+    assert_eq!(notification(&db, id, "email").await, None);
+}
