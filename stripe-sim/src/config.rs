@@ -102,6 +102,9 @@ pub struct CatalogPrice {
     /// `false`: an archived price, which Stripe lists but refuses in new Payment Links.
     #[serde(default = "active_by_default")]
     pub active: bool,
+    /// The product's `shippable`: `true` for physical goods a shop asks an address for.
+    #[serde(default)]
+    pub shippable: Option<bool>,
 }
 
 fn active_by_default() -> bool {
@@ -117,12 +120,19 @@ impl CatalogPrice {
             unit_amount,
             currency: currency.into(),
             active: true,
+            shippable: Some(true),
         }
+    }
+
+    fn not_shipped(mut self) -> Self {
+        self.shippable = None;
+        self
     }
 }
 
 /// The seeded catalog: three USD prices, plus a zero-decimal (JPY) and a three-decimal (KWD)
-/// currency so that amount display is exercised end to end.
+/// currency so that amount display is exercised end to end. Every product is `shippable`
+/// except the sticker pack, so a cart may or may not need a shipping address.
 pub fn default_catalog() -> Vec<CatalogPrice> {
     vec![
         CatalogPrice::new("price_tshirt", "prod_tshirt", "Stripe T-shirt", 2000, "usd"),
@@ -133,7 +143,8 @@ pub fn default_catalog() -> Vec<CatalogPrice> {
             "Sticker pack",
             500,
             "usd",
-        ),
+        )
+        .not_shipped(),
         CatalogPrice::new(
             "price_tenugui",
             "prod_tenugui",
@@ -153,7 +164,7 @@ pub fn default_catalog() -> Vec<CatalogPrice> {
 }
 
 /// Reads a catalog file: a JSON array of `{price_id, product_id, product_name, unit_amount,
-/// currency}`.
+/// currency}`, optionally with `active` and `shippable`.
 pub fn load_catalog(path: &Path) -> anyhow::Result<Vec<CatalogPrice>> {
     let text = std::fs::read_to_string(path)
         .with_context(|| format!("reading the catalog file {}", path.display()))?;

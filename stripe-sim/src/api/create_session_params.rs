@@ -28,6 +28,7 @@ const SUPPORTED: &[&str] = &[
     "payment_method_types",
     "redirect_on_completion",
     "return_url",
+    "shipping_address_collection",
     "success_url",
     "ui_mode",
 ];
@@ -58,7 +59,6 @@ const STRIPE_ONLY: &[&str] = &[
     "phone_number_collection",
     "saved_payment_method_options",
     "setup_intent_data",
-    "shipping_address_collection",
     "shipping_options",
     "submit_type",
     "subscription_data",
@@ -124,6 +124,10 @@ pub(crate) fn parse(params: &Params) -> Result<CreateSession, SimError> {
             .map(|v| string_list(v, "payment_method_types"))
             .transpose()?
             .unwrap_or_default(),
+        shipping_countries: params
+            .get("shipping_address_collection")
+            .map(shipping_countries)
+            .transpose()?,
         ui_mode: params.string("ui_mode")?,
         return_url: params.string("return_url")?,
         redirect_on_completion: params.string("redirect_on_completion")?,
@@ -198,6 +202,19 @@ fn price_data(base: &str, data: &Value) -> Result<InlinePrice, SimError> {
     })
 }
 
+/// `shipping_address_collection[allowed_countries][]=US&…`; the values are checked in
+/// `state::shipping`.
+fn shipping_countries(v: &Value) -> Result<Vec<String>, SimError> {
+    const BASE: &str = "shipping_address_collection";
+    let fields = object(v, BASE)?;
+    check_keys(fields, BASE, &["allowed_countries"], &[], ENDPOINT)?;
+    let param = format!("{BASE}[allowed_countries]");
+    let countries = fields
+        .get("allowed_countries")
+        .ok_or_else(|| SimError::missing_param(&param))?;
+    string_list(countries, &param)
+}
+
 /// `metadata[key]=value`. An empty value unsets a key at Stripe, so on create it is dropped; a
 /// bare `metadata=` (clear all) is an empty map.
 pub(super) fn metadata(v: Option<&Value>) -> Result<BTreeMap<String, String>, SimError> {
@@ -244,6 +261,20 @@ mod tests {
         );
         assert_eq!(p.metadata.get("order").map(String::as_str), Some("42"));
         assert!(!p.metadata.contains_key("gone"));
+    }
+
+    #[test]
+    fn shipping_countries_are_read_in_order() {
+        let p = parse_form(
+            "mode=payment&line_items[0][price]=price_mug&line_items[0][quantity]=1\
+             &shipping_address_collection[allowed_countries][0]=US\
+             &shipping_address_collection[allowed_countries][1]=CA",
+        )
+        .unwrap();
+        assert_eq!(p.shipping_countries, Some(vec!["US".into(), "CA".into()]));
+        let err = parse_form("mode=payment&shipping_address_collection[countries][0]=US")
+            .unwrap_err();
+        assert_eq!(err.param(), Some("shipping_address_collection[countries]"));
     }
 
     #[test]

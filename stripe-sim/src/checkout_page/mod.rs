@@ -3,6 +3,7 @@
 //! ```text
 //! GET  /c/pay/{id} ─▶ open? the form : a "complete"/"expired" page
 //! POST /c/pay/{id} ─▶ payment_form: well-formed? ─no─▶ the form again, error in #payment-error
+//!                       │ shipping address (when the session collects one) ─bad─▶ the form again
 //!                       │ card: test_cards::charge ─declined─▶ the form again (402), session open
 //!                       ▼
 //!                     SimState::complete_session (paid, or unpaid for a bank transfer)
@@ -142,6 +143,17 @@ pub(super) fn charge(
             return Err(Box::new(respond(StatusCode::UNPROCESSABLE_ENTITY, &page)));
         }
     };
+    let shipping = match &session.shipping_countries {
+        None => None,
+        Some(allowed) => match form.validate_shipping(allowed) {
+            Ok(shipping) => Some(shipping),
+            Err(error) => {
+                let page =
+                    CheckoutPage::new(state.business_name(), session, Some(form), Some(error));
+                return Err(Box::new(respond(StatusCode::UNPROCESSABLE_ENTITY, &page)));
+            }
+        },
+    };
     let outcome = match payment {
         Payment::BankTransfer => PaymentOutcome::Unpaid,
         Payment::Card { digits } => match test_cards::charge(&digits) {
@@ -161,6 +173,7 @@ pub(super) fn charge(
     let customer = Customer {
         name: form.name.clone(),
         email: form.email.clone(),
+        shipping,
     };
     let event = match state.complete_session(&session.id, outcome, customer) {
         Ok(event) => event,

@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 
 use super::test_cards::luhn_valid;
+use crate::state::Shipping;
 
 /// The form's field names, which are also the inputs' `id`s: a browser test finds them by these.
 pub(crate) mod field {
@@ -14,6 +15,13 @@ pub(crate) mod field {
     pub const CARD_CVC: &str = "card-cvc";
     pub const POSTAL_CODE: &str = "billing-postal-code";
     pub const METHOD: &str = "payment-method";
+    pub const SHIPPING_NAME: &str = "shipping-name";
+    pub const SHIPPING_LINE1: &str = "shipping-line1";
+    pub const SHIPPING_LINE2: &str = "shipping-line2";
+    pub const SHIPPING_CITY: &str = "shipping-city";
+    pub const SHIPPING_STATE: &str = "shipping-state";
+    pub const SHIPPING_POSTAL_CODE: &str = "shipping-postal-code";
+    pub const SHIPPING_COUNTRY: &str = "shipping-country";
 }
 
 /// The fields as submitted, kept to fill the form again when it is shown with an error.
@@ -26,6 +34,8 @@ pub(crate) struct PaymentForm {
     pub card_cvc: String,
     pub postal_code: String,
     pub method: Method,
+    /// Read whatever the session; checked only when it collects a shipping address.
+    pub shipping: Shipping,
 }
 
 /// The payment method radio.
@@ -78,7 +88,42 @@ impl PaymentForm {
                 "bank_transfer" => Method::BankTransfer,
                 _ => Method::Card,
             },
+            shipping: Shipping {
+                name: get(field::SHIPPING_NAME),
+                line1: get(field::SHIPPING_LINE1),
+                line2: get(field::SHIPPING_LINE2),
+                city: get(field::SHIPPING_CITY),
+                state: get(field::SHIPPING_STATE),
+                postal_code: get(field::SHIPPING_POSTAL_CODE),
+                country: get(field::SHIPPING_COUNTRY),
+            },
         }
+    }
+
+    /// The shipping address, for a session that ships to `allowed` countries.
+    pub(crate) fn validate_shipping(&self, allowed: &[String]) -> Result<Shipping, FieldError> {
+        let s = &self.shipping;
+        for (value, field, message) in [
+            (&s.name, field::SHIPPING_NAME, "The recipient's name is required."),
+            (&s.line1, field::SHIPPING_LINE1, "Your shipping address is incomplete."),
+            (&s.city, field::SHIPPING_CITY, "Your shipping city is required."),
+            (
+                &s.postal_code,
+                field::SHIPPING_POSTAL_CODE,
+                "Your shipping postal code is incomplete.",
+            ),
+        ] {
+            if value.is_empty() {
+                return Err(error(field, message));
+            }
+        }
+        if !allowed.contains(&s.country) {
+            return Err(error(
+                field::SHIPPING_COUNTRY,
+                "We don't ship to that country. Choose one from the list.",
+            ));
+        }
+        Ok(s.clone())
     }
 
     /// Checks the fields the chosen method needs. `today` is `(year, month)`, for the expiry.
@@ -194,6 +239,7 @@ mod tests {
             card_cvc: "123".into(),
             postal_code: "94103".into(),
             method: Method::Card,
+            shipping: Shipping::default(),
         }
     }
 
@@ -252,6 +298,27 @@ mod tests {
             ..PaymentForm::default()
         };
         assert_eq!(form.validate(TODAY), Ok(Payment::BankTransfer));
+    }
+
+    #[test]
+    fn a_shipping_address_needs_its_parts_and_an_allowed_country() {
+        let form = PaymentForm::parse(
+            b"shipping-name=Jenny+Rosen&shipping-line1=1+Main+St&shipping-city=Ottawa\
+              &shipping-postal-code=K1A&shipping-country=CA",
+        );
+        let allowed = ["US".to_string(), "CA".to_string()];
+        let shipping = form.validate_shipping(&allowed).unwrap();
+        assert_eq!((shipping.city.as_str(), shipping.country.as_str()), ("Ottawa", "CA"));
+        assert_eq!(
+            form.validate_shipping(&allowed[..1]).unwrap_err().field,
+            field::SHIPPING_COUNTRY
+        );
+        let mut incomplete = form.clone();
+        incomplete.shipping.line1.clear();
+        assert_eq!(
+            incomplete.validate_shipping(&allowed).unwrap_err().field,
+            field::SHIPPING_LINE1
+        );
     }
 
     #[test]

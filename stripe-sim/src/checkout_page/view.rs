@@ -48,6 +48,8 @@ pub(crate) struct CheckoutPage {
     pub form: PaymentForm,
     /// Stripe locks the email field when the session was created with `customer_email`.
     pub email_locked: bool,
+    /// The countries the shipping address may be in; `None`: no address is asked for.
+    pub shipping_countries: Option<Vec<String>>,
     pub error: Option<FieldError>,
 }
 
@@ -88,6 +90,7 @@ impl CheckoutPage {
             total: money(session.amount_total, &session.currency),
             cancel_url: session.cancel_url.clone(),
             email_locked: session.customer_email.is_some(),
+            shipping_countries: session.shipping_countries.clone(),
             form,
             error,
         }
@@ -96,6 +99,11 @@ impl CheckoutPage {
     /// Whether `field` is the one the error is about (for `aria-invalid`).
     pub(crate) fn invalid(&self, field: &str) -> bool {
         self.error.is_some_and(|e| e.field == field)
+    }
+
+    /// Whether `country` is the one the form was submitted with (or the only one allowed).
+    pub(crate) fn country_selected(&self, country: &str) -> bool {
+        self.form.shipping.country == country
     }
 
     pub(crate) fn bank_transfer(&self) -> bool {

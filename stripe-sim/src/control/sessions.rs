@@ -6,7 +6,7 @@ use serde::Deserialize;
 
 use super::json_body;
 use crate::error::SimError;
-use crate::state::{Customer, PaymentOutcome, SimState};
+use crate::state::{Customer, PaymentOutcome, Shipping, SimState};
 
 pub(super) fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route(
@@ -27,13 +27,16 @@ pub(super) fn routes(cfg: &mut web::ServiceConfig) {
     );
 }
 
-/// `{"payment": "paid"|"unpaid"|"no_payment_required", "name": …, "email": …}`.
+/// `{"payment": "paid"|"unpaid"|"no_payment_required", "name": …, "email": …, "shipping": …}`.
+/// A session that collects a shipping address gets `shipping`, or Stripe's example address
+/// in a country it allows when the body has none.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 struct CompleteBody {
     payment: Payment,
     name: String,
     email: String,
+    shipping: Option<Shipping>,
 }
 
 impl Default for CompleteBody {
@@ -42,6 +45,7 @@ impl Default for CompleteBody {
             payment: Payment::Paid,
             name: "Jenny Rosen".into(),
             email: "jenny.rosen@example.com".into(),
+            shipping: None,
         }
     }
 }
@@ -70,9 +74,35 @@ async fn complete(
     state: web::Data<SimState>,
 ) -> Result<HttpResponse, SimError> {
     let body: CompleteBody = json_body(&body)?;
+    let allowed = state
+        .session_record(&path)
+        .and_then(|s| s.shipping_countries);
+    let shipping = match (allowed, body.shipping) {
+        (None, None) => None,
+        (None, Some(_)) => {
+            return Err(SimError::invalid_param(
+                "shipping",
+                "The session collects no shipping address \
+                 (it was created without shipping_address_collection).",
+            ))
+        }
+        (Some(allowed), Some(shipping)) if allowed.contains(&shipping.country) => Some(shipping),
+        (Some(_), Some(shipping)) => {
+            return Err(SimError::invalid_param(
+                "shipping[country]",
+                format!(
+                    "The session does not ship to {:?}: it is not in \
+                     shipping_address_collection[allowed_countries].",
+                    shipping.country
+                ),
+            ))
+        }
+        (Some(allowed), None) => Some(Shipping::example(&body.name, &allowed)),
+    };
     let customer = Customer {
         name: body.name,
         email: body.email,
+        shipping,
     };
     let event = state.complete_session(&path, body.payment.into(), customer)?;
     Ok(HttpResponse::Ok().json(event))

@@ -235,6 +235,7 @@ fn load_customer(i: usize) -> Customer {
     Customer {
         name: format!("Load Customer {i}"),
         email: format!("load{i}@example.com"),
+        shipping: None,
     }
 }
 

@@ -19,7 +19,7 @@ pub(crate) fn render(p: &ProductRecord) -> Value {
         "name": p.name,
         "object": "product",
         "package_dimensions": null,
-        "shippable": null,
+        "shippable": p.shippable,
         "statement_descriptor": null,
         "tax_code": null,
         "unit_label": null,

@@ -34,7 +34,11 @@ pub(crate) fn render(s: &SessionRecord) -> Value {
         .set(
             "collected_information",
             if completed {
-                json!({ "business_name": null, "individual_name": null, "shipping_details": null })
+                json!({
+                    "business_name": null,
+                    "individual_name": null,
+                    "shipping_details": shipping_details(s)
+                })
             } else {
                 Value::Null
             },
@@ -103,7 +107,12 @@ pub(crate) fn render(s: &SessionRecord) -> Value {
         .set_newer("return_url", s.ui_mode.return_url())
         .set("saved_payment_method_options", Value::Null)
         .set("setup_intent", Value::Null)
-        .set("shipping_address_collection", Value::Null)
+        .set(
+            "shipping_address_collection",
+            s.shipping_countries
+                .as_ref()
+                .map_or(Value::Null, |c| json!({ "allowed_countries": c })),
+        )
         .set("shipping_cost", Value::Null)
         .set("shipping_options", json!([]))
         .set("status", s.status.as_str())
@@ -126,6 +135,26 @@ pub(crate) fn render(s: &SessionRecord) -> Value {
         )
         .set("wallet_options", Value::Null)
         .finish()
+}
+
+/// `collected_information.shipping_details`: Stripe's `shipping` shape, without the carrier
+/// and tracking fields it only fills for PaymentIntents. Empty optional fields are `null`.
+fn shipping_details(s: &SessionRecord) -> Value {
+    let Some(shipping) = s.customer.as_ref().and_then(|c| c.shipping.as_ref()) else {
+        return Value::Null;
+    };
+    let optional = |v: &str| if v.is_empty() { Value::Null } else { v.into() };
+    json!({
+        "address": {
+            "city": shipping.city,
+            "country": shipping.country,
+            "line1": shipping.line1,
+            "line2": optional(&shipping.line2),
+            "postal_code": shipping.postal_code,
+            "state": optional(&shipping.state)
+        },
+        "name": shipping.name
+    })
 }
 
 /// `customer_details` exists once the customer has submitted the payment page.

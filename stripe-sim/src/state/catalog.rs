@@ -25,6 +25,7 @@ pub(crate) struct ProductRecord {
     pub created: i64,
     /// The first catalog price of the product, as Stripe's `default_price`.
     pub default_price: Option<String>,
+    pub shippable: Option<bool>,
 }
 
 #[derive(Debug, Default)]
@@ -50,6 +51,7 @@ impl Catalog {
                     name: entry.product_name.clone(),
                     created,
                     default_price: Some(entry.price_id.clone()),
+                    shippable: entry.shippable,
                 });
             }
             catalog

@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 use serde_json::Value;
 
 use super::catalog::PriceRecord;
+use super::shipping::check_allowed_countries;
 use super::records::{DelayedPayment, LineItemRecord, PaymentStatus, SessionRecord, SessionStatus};
 use super::ui_mode::{UiMode, UiModeParams};
 use super::SimState;
@@ -48,6 +49,8 @@ pub struct CreateSession {
     pub locale: Option<String>,
     /// Default `["card"]`.
     pub payment_method_types: Vec<String>,
+    /// `shipping_address_collection[allowed_countries]`.
+    pub shipping_countries: Option<Vec<String>>,
     /// `hosted` (the default) or `embedded`, either spelling; see `ui_mode`.
     pub ui_mode: Option<String>,
     /// Where the embedded form sends the customer; may hold `{CHECKOUT_SESSION_ID}`.
@@ -73,6 +76,7 @@ impl Default for CreateSession {
             expires_at: None,
             locale: None,
             payment_method_types: Vec::new(),
+            shipping_countries: None,
             ui_mode: None,
             return_url: None,
             redirect_on_completion: None,
@@ -180,6 +184,9 @@ impl SimState {
             }
         }
         check_metadata(&p.metadata)?;
+        if let Some(countries) = &p.shipping_countries {
+            check_allowed_countries(countries)?;
+        }
         if let Some(account) = &p.account {
             if !ids::is_account(account) {
                 return Err(SimError::invalid_header(format!(
@@ -244,6 +251,7 @@ impl SimState {
             metadata: p.metadata,
             locale: p.locale,
             payment_method_types,
+            shipping_countries: p.shipping_countries,
             status: SessionStatus::Open,
             payment_status: PaymentStatus::Unpaid,
             customer: None,

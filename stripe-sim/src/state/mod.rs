@@ -16,6 +16,7 @@ mod idempotency;
 pub(crate) mod payment_links;
 pub(crate) mod records;
 pub(crate) mod session_queries;
+pub(crate) mod shipping;
 mod stats;
 mod store;
 mod transitions;
@@ -36,6 +37,7 @@ pub use faults::{Fault, FaultKind, RouteMatch};
 pub(crate) use idempotency::{Idempotent, IdempotentRequest};
 pub use payment_links::{AfterCompletion, CreatePaymentLink};
 pub use records::Customer;
+pub use shipping::Shipping;
 pub use transitions::PaymentOutcome;
 pub(crate) use webhook_settings::DeliverySettings;
 

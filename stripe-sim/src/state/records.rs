@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use serde_json::Value;
 
 use super::catalog::PriceRecord;
+use super::shipping::Shipping;
 use super::ui_mode::UiMode;
 
 /// `checkout.session.status`.
@@ -69,6 +70,8 @@ pub(crate) enum DelayedPayment {
 pub struct Customer {
     pub name: String,
     pub email: String,
+    /// Where the order ships, for sessions that collect a shipping address.
+    pub shipping: Option<Shipping>,
 }
 
 /// One line of a session.
@@ -102,6 +105,9 @@ pub(crate) struct SessionRecord {
     pub metadata: BTreeMap<String, String>,
     pub locale: Option<String>,
     pub payment_method_types: Vec<String>,
+    /// `shipping_address_collection[allowed_countries]`: the payment page asks for an address
+    /// in one of these; `None` when the session collects none.
+    pub shipping_countries: Option<Vec<String>>,
     /// The hosted payment page; Stripe clears `url` once the session is no longer open.
     pub url: String,
     /// The hosted page, or the embedded form and where it returns to.

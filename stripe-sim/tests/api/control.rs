@@ -117,6 +117,7 @@ async fn a_failed_delayed_payment_leaves_the_session_unpaid() {
     let customer = Customer {
         name: "Jenny Rosen".into(),
         email: "jenny@example.com".into(),
+        shipping: None,
     };
     t.state()
         .complete_session(&id, PaymentOutcome::Unpaid, customer)

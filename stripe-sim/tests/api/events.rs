@@ -11,6 +11,7 @@ fn jenny() -> Customer {
     Customer {
         name: "Jenny Rosen".into(),
         email: "jenny@example.com".into(),
+        shipping: None,
     }
 }
 

@@ -92,6 +92,7 @@ async fn bad_links_get_stripes_errors_naming_the_parameter() {
         unit_amount: 900,
         currency: "usd".into(),
         active: false,
+        shippable: None,
     });
     let t = TestSim::spawn_with(SimConfig {
         catalog,

@@ -65,6 +65,7 @@ async fn a_configured_catalog_replaces_the_seeded_one() {
             unit_amount: 1999,
             currency: "eur".into(),
             active: true,
+            shippable: None,
         }],
         ..SimConfig::default()
     })
@@ -97,6 +98,7 @@ async fn an_invalid_catalog_fails_at_start_with_a_reason() {
             unit_amount: 1,
             currency: "eur".into(),
             active: true,
+            shippable: None,
         }],
         ..SimConfig::default()
     })

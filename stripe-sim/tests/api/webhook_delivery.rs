@@ -26,6 +26,7 @@ fn customer() -> Customer {
     Customer {
         name: "Jenny Rosen".into(),
         email: "jenny@example.com".into(),
+        shipping: None,
     }
 }
 

@@ -136,6 +136,7 @@ async fn the_official_python_sdk_rejects_a_delivery_signed_with_another_secret()
             stripe_sim::Customer {
                 name: "Jenny Rosen".into(),
                 email: "jenny@example.com".into(),
+                shipping: None,
             },
         )
         .unwrap();
