@@ -35,6 +35,8 @@ pub struct Offer {
     pub name: String,
     pub description: Option<String>,
     pub unit_amount: Money,
+    /// Physical goods: checkout asks for a shipping address.
+    pub shippable: bool,
 }
 
 impl Offer {
@@ -44,6 +46,7 @@ impl Offer {
         Some(Self {
             name: price.product.name,
             description: price.product.description.filter(|d| !d.trim().is_empty()),
+            shippable: price.product.shippable == Some(true),
             unit_amount: Money::new(price.unit_amount?, currency),
             price_id: price.id,
         })
@@ -259,6 +262,7 @@ mod tests {
             price_id: id.into(),
             name: id.into(),
             description: None,
+            shippable: false,
             unit_amount: Money::new(100, Currency::parse("usd").unwrap()),
         }
     }

@@ -122,6 +122,8 @@ pub struct OrderView {
     pub subtotal: Option<String>,
     pub total: String,
     pub fulfilled_at: Option<Timestamp>,
+    /// Where it ships, as lines of a parcel label; empty when nothing ships.
+    pub ships_to: Vec<String>,
 }
 
 #[derive(Debug)]
@@ -160,6 +162,11 @@ impl From<&Order> for OrderView {
             subtotal: (subtotal != total).then_some(subtotal),
             total,
             fulfilled_at: order.fulfilled_at.map(Timestamp::from),
+            ships_to: order
+                .shipping
+                .as_ref()
+                .map(|s| s.label_lines())
+                .unwrap_or_default(),
         }
     }
 }
@@ -356,6 +363,7 @@ mod tests {
             fulfilled_by: Some("landing".into()),
             fulfilled_at: Some("2026-11-24T14:05:09Z".parse().unwrap()),
             payment_link: None,
+            shipping: None,
             lines: lines
                 .iter()
                 .enumerate()
@@ -422,6 +430,7 @@ mod tests {
             price_id: id.into(),
             name: id.into(),
             description: None,
+            shippable: false,
             unit_amount: Money::new(100, Currency::parse(cur).unwrap()),
         };
         let page = ShopPage::new(

@@ -41,6 +41,8 @@ pub struct AppState {
     /// The success page's `fulfill_checkout` attempts, one per session at a time.
     pub attempts: Attempts,
     pub catalog: Catalog,
+    /// `landing.shipping_countries`: where a cart with physical goods may ship.
+    pub shipping_countries: Vec<String>,
     /// Who the client is: the TCP peer, or the address a trusted proxy reports. Every budget
     /// below counts by it.
     pub client_ip: ClientIp,
@@ -74,6 +76,7 @@ impl AppState {
                 landing.catalog.clone(),
                 Duration::from_secs(landing.catalog_ttl_secs),
             ),
+            shipping_countries: landing.shipping_countries.clone(),
             client_ip: ClientIp::from_settings(landing)?,
             checkout_limiter: ClientRateLimiter::per_minute(landing.checkout_rate_per_minute),
             form_tokens: FormTokens::new(landing.form_secret.clone()),

@@ -4,14 +4,16 @@
 //! failing each mail.
 //!
 //! Each template sees `shop_name` and `order` (the announcement's body, field for field, as in
-//! `docs/contract/`), and the filter `money(currency)`: `{{ order.amount_total |
-//! money(order.currency) }}` renders `40.00 USD`.
+//! `docs/contract/`), and two filters: `money(currency)` (`{{ order.amount_total |
+//! money(order.currency) }}` renders `40.00 USD`) and `label_lines` (`order.shipping` as the
+//! lines of a parcel label, the same lines the success page shows).
 
 use std::path::Path;
 
 use anyhow::Context;
 use minijinja::{Environment, Value};
 use serde::Serialize;
+use shared::stripe::ShippingDetails;
 use shared::{Currency, Money};
 
 /// The templates there are, by file name.
@@ -78,6 +80,7 @@ impl Templates {
     pub fn load(dir: &str) -> anyhow::Result<Self> {
         let mut env = Environment::new();
         env.add_filter("money", money);
+        env.add_filter("label_lines", label_lines);
         for name in TemplateName::ALL {
             let path = Path::new(dir).join(name.file_name());
             let source = if !dir.is_empty() && path.is_file() {
@@ -132,9 +135,21 @@ fn money(amount: Option<i64>, currency: Option<&str>) -> String {
     format!("{decimal} {}", code.code().to_ascii_uppercase())
 }
 
+/// `shipping | label_lines`: recipient, street, locality and country, one per line; nothing
+/// for an order that ships nowhere (`null`) or a value that is not a shipping address.
+fn label_lines(shipping: Value) -> Vec<String> {
+    serde_json::to_value(&shipping)
+        .ok()
+        .and_then(|v| serde_json::from_value::<Option<ShippingDetails>>(v).ok())
+        .flatten()
+        .map(|s| s.label_lines())
+        .unwrap_or_default()
+}
+
 /// Sample announcements for `notifier preview`.
 mod samples {
     use shared::announcements::{AnnouncedLineItem, OrderFulfilled, OrderPaymentFailed, VERSION};
+    use shared::stripe::{Address, ShippingDetails};
 
     pub fn fulfilled() -> OrderFulfilled {
         OrderFulfilled {
@@ -148,6 +163,17 @@ mod samples {
             amount_total: Some(4500),
             fulfilled_by: Some("webhook".into()),
             fulfilled_at: None,
+            shipping: Some(ShippingDetails {
+                name: Some("Jenny Rosen".into()),
+                address: Address {
+                    line1: Some("354 Oyster Point Blvd".into()),
+                    line2: None,
+                    city: Some("South San Francisco".into()),
+                    state: Some("CA".into()),
+                    postal_code: Some("94080".into()),
+                    country: Some("US".into()),
+                },
+            }),
             line_items: vec![
                 AnnouncedLineItem {
                     id: "li_preview_1".into(),
@@ -193,6 +219,10 @@ mod tests {
         assert!(body.starts_with("Hello Jenny Rosen,"), "{body}");
         assert!(body.contains("2 x T-shirt: 40.00 USD"), "{body}");
         assert!(body.contains("Total: 45.00 USD"), "{body}");
+        assert!(
+            body.contains("Ships to:\n  Jenny Rosen\n  354 Oyster Point Blvd\n  South San Francisco, CA 94080\n  US\n"),
+            "{body}"
+        );
         let subject = templates
             .preview(TemplateName::FulfilledSubject, "Corner Store")
             .unwrap();

@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::domain::AccountId;
 use crate::store::orders::{Order, OrderLine};
-use crate::stripe::CheckoutSession;
+use crate::stripe::{CheckoutSession, ShippingDetails};
 
 /// The body version every announcement of this release carries in `version`.
 pub const VERSION: u32 = 1;
@@ -47,6 +47,10 @@ pub struct OrderFulfilled {
     pub fulfilled_by: Option<String>,
     pub fulfilled_at: Option<DateTime<Utc>>,
     pub line_items: Vec<AnnouncedLineItem>,
+    /// Where it ships (Stripe's `shipping_details` shape); `null` when nothing is shipped.
+    /// Added within version 1.
+    #[serde(default)]
+    pub shipping: Option<ShippingDetails>,
 }
 
 /// One line of an `order.fulfilled` announcement.
@@ -105,6 +109,7 @@ impl From<&Order> for OrderFulfilled {
             fulfilled_by: order.fulfilled_by.clone(),
             fulfilled_at: order.fulfilled_at,
             line_items: order.lines.iter().map(AnnouncedLineItem::from).collect(),
+            shipping: order.shipping.clone(),
         }
     }
 }
@@ -154,6 +159,7 @@ mod tests {
             fulfilled_by: Some("webhook".into()),
             fulfilled_at: None,
             payment_link: None,
+            shipping: None,
             lines: vec![OrderLine {
                 line_item_id: "li_1".into(),
                 description: "T-shirt".into(),
@@ -178,6 +184,7 @@ mod tests {
         assert_eq!(body["line_items"][0]["id"], "li_1");
         assert_eq!(body["line_items"][0]["price"], "price_tshirt");
         assert_eq!(body["line_items"][0]["amount_total"], 4000);
+        assert_eq!(body["shipping"], serde_json::Value::Null);
         let back: OrderFulfilled = serde_json::from_value(body).unwrap();
         assert_eq!(back.line_items.len(), 1);
     }

@@ -189,6 +189,9 @@ pub struct LandingSettings {
     pub fulfill_deadline_ms: u64,
     pub success_rate_per_minute: u32,
     pub catalog: Vec<String>,
+    /// Where the shop ships (two-letter codes): a cart holding a `shippable` product asks
+    /// for an address in one of these.
+    pub shipping_countries: Vec<String>,
     /// How long a fetched catalog is fresh; after that it is still served while one refresh
     /// runs.
     pub catalog_ttl_secs: u64,
@@ -299,6 +302,7 @@ impl Settings {
             .with_list_parse_key("webhook.secrets")
             .with_list_parse_key("broker.retry_tiers_ms")
             .with_list_parse_key("landing.catalog")
+            .with_list_parse_key("landing.shipping_countries")
             .with_list_parse_key("landing.trusted_proxies")
             .with_list_parse_key("notifier.callback_urls")
             .try_parsing(true)

@@ -62,10 +62,28 @@ pub async fn check_out(browser: &Browser, shop: &str) -> CheckoutSessionId {
     CheckoutSessionId::parse(&id).expect("the payment page is for a Checkout Session")
 }
 
-/// Fills the payment page as the seeds say and clicks Pay.
+/// The shipping address [`pay`] gives when the page asks for one (the country is left at the
+/// page's first choice), and the lines the success page shows it as with the country `US`.
+pub const SHIPPING_ADDRESS: &[(&str, &str)] = &[
+    ("shipping-name", "Jenny Rosen"),
+    ("shipping-line1", "354 Oyster Point Blvd"),
+    ("shipping-city", "South San Francisco"),
+    ("shipping-state", "CA"),
+    ("shipping-postal-code", "94080"),
+];
+pub const SHIPPING_LABEL_US: &str =
+    "Jenny Rosen\n354 Oyster Point Blvd\nSouth San Francisco, CA 94080\nUS";
+
+/// Fills the payment page as the seeds say (the shipping address too, when the page asks for
+/// one) and clicks Pay.
 pub async fn pay(browser: &Browser, card: &str, method: &str) {
     fill(browser, "email", "jenny.rosen@example.com").await;
     fill(browser, "cardholder-name", "Jenny Rosen").await;
+    if browser.client().find(Locator::Id("shipping")).await.is_ok() {
+        for (id, value) in SHIPPING_ADDRESS {
+            fill(browser, id, value).await;
+        }
+    }
     browser
         .client()
         .find(Locator::Id(&format!("payment-method-{method}")))

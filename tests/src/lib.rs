@@ -459,6 +459,7 @@ pub fn completed_session(
             name.to_lowercase()
                 .replace(|c: char| !c.is_ascii_alphanumeric(), ".")
         ),
+        shipping: None,
     };
     sim.state
         .complete_session(id.as_str(), outcome, customer)

@@ -194,6 +194,7 @@ fn paid_session(sim: &stripe_sim::SimState) -> (String, serde_json::Value) {
     let customer = Customer {
         name: "Jenny Rosen".into(),
         email: "jenny@example.com".into(),
+        shipping: None,
     };
     let event = sim
         .complete_session(&id, PaymentOutcome::Paid, customer)

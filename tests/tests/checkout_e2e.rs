@@ -6,7 +6,9 @@ use std::time::{Duration, Instant};
 
 use stripe_sim::DeliveryStatus;
 use tests::browser::Browser;
-use tests::checkout_flow::{check_out, pay, text_of, wait_for_heading, PAGE_TIMEOUT};
+use tests::checkout_flow::{
+    check_out, pay, text_of, wait_for_heading, PAGE_TIMEOUT, SHIPPING_LABEL_US,
+};
 use tests::eventually;
 use tests::stack::{Stack, REDIRECT_WAIT};
 
@@ -33,6 +35,12 @@ async fn paying_with_a_test_card_lands_on_the_thank_you_page_and_fulfills_once()
     let url = browser.client().current_url().await.unwrap();
     assert_eq!(url.path(), "/order/success");
     assert_eq!(url.query(), Some(format!("session_id={id}").as_str()));
+    // T-shirts and a mug are shipped goods: the payment page asked for the address, and the
+    // confirmation says where the parcel goes.
+    assert_eq!(
+        text_of(&browser, "[data-testid=ships-to]").await.as_deref(),
+        Some(SHIPPING_LABEL_US)
+    );
 
     assert_eq!(stack.fulfilled_orders(id.as_str()).await, 1);
     let mut lines = stack.line_items(id.as_str()).await;

@@ -64,6 +64,7 @@ fn paid_session_on(stack: &Stack, account: Option<&str>) -> String {
             Customer {
                 name: "Jenny Rosen".into(),
                 email: "jenny@example.com".into(),
+                shipping: None,
             },
         )
         .expect("the simulator completes the session");

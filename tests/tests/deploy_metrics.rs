@@ -117,6 +117,7 @@ fn paid(stack: &TestStack, name: &str) -> (String, serde_json::Value) {
     let customer = stripe_sim::Customer {
         name: name.to_owned(),
         email: "metrics@example.com".into(),
+        shipping: None,
     };
     let event = stack
         .sim

@@ -450,6 +450,7 @@ async fn a_session_made_for_a_customer_thanks_the_customer_by_the_merchants_name
     let typed = stripe_sim::Customer {
         name: "J R".into(),
         email: "jenny.rosen@example.com".into(),
+        shipping: None,
     };
     stack
         .sim

@@ -60,6 +60,41 @@ async fn checkout_creates_a_session_with_the_placeholder_and_redirects_to_its_pa
     assert_eq!(session["amount_total"], 4000);
 }
 
+/// The session a cart form becomes, as the API renders it.
+async fn session_for(landing: &Landing, lines: &[(&str, &str)]) -> serde_json::Value {
+    let token = landing.form_token().await;
+    let mut form = vec![("form_token", token.as_str())];
+    form.extend_from_slice(lines);
+    let page = landing.post_form("/checkout", &form).await;
+    assert_eq!(page.status, 303, "{}", page.body);
+    let id = session_id_of(page.header("location"));
+    landing
+        .sim
+        .state
+        .retrieve_session(&id, false)
+        .expect("the session exists")
+}
+
+#[tokio::test]
+async fn a_cart_with_physical_goods_asks_for_an_address_in_the_shops_countries() {
+    let landing = Landing::start().await;
+
+    // The mug is shippable in the catalog; the sticker pack is not.
+    let shipped = session_for(&landing, &[("qty_price_mug", "1"), ("qty_price_stickers", "1")]).await;
+    let countries = shipped["shipping_address_collection"]["allowed_countries"]
+        .as_array()
+        .expect("the session collects a shipping address");
+    assert_eq!(countries.first().and_then(|c| c.as_str()), Some("US"));
+    assert!(countries.iter().any(|c| c == "JP"), "{countries:?}");
+
+    let not_shipped = session_for(&landing, &[("qty_price_stickers", "2")]).await;
+    assert_eq!(
+        not_shipped["shipping_address_collection"],
+        serde_json::Value::Null,
+        "nothing in the cart ships: no address is asked for"
+    );
+}
+
 #[tokio::test]
 async fn a_double_submitted_form_creates_one_session() {
     let landing = Landing::start().await;

@@ -376,6 +376,7 @@ async fn a_customer_named_like_the_seed_is_thanked_by_name() {
     let customer = Customer {
         name: "Jenny Rosen".into(),
         email: "jenny@example.com".into(),
+        shipping: None,
     };
     landing
         .sim

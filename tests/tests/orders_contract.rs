@@ -92,7 +92,8 @@ async fn real_announcements_validate_against_the_published_schemas() {
     let worker = start_worker(&stack, &[]).await;
     let channel = publisher(&stack).await;
 
-    let (paid, event) = paid_session(&stack.sim.state);
+    // Shipped goods, so that the optional `shipping` object is in the body and checked too.
+    let (paid, event) = shipped_session(&stack.sim.state);
     publish_event(&stack, &channel, &event).await;
     assert!(wait_for_state(&stack, &paid, "fulfilled").await);
     let fulfilled = announced(&stack, &orders, OrderFulfilled::ROUTING_KEY).await;
@@ -119,6 +120,20 @@ async fn real_announcements_validate_against_the_published_schemas() {
         &fulfilled["line_items"][0],
         "order.fulfilled line item",
     );
+    assert_eq!(fulfilled["shipping"]["address"]["city"], "Ottawa");
+    assert_documents_exactly(&schema["properties"]["shipping"], &fulfilled["shipping"], "shipping");
+    assert_documents_exactly(
+        &schema["properties"]["shipping"]["properties"]["address"],
+        &fulfilled["shipping"]["address"],
+        "shipping address",
+    );
+    // The order records where it ships, in the same shape.
+    let stored: Value = sqlx::query_scalar("SELECT shipping FROM checkout_orders WHERE session_id = $1")
+        .bind(paid.as_str())
+        .fetch_one(&stack.db.pool)
+        .await
+        .unwrap();
+    assert_eq!(stored, fulfilled["shipping"]);
     // The body is the typed struct, so a consumer written in Rust reads it back unchanged.
     let typed: OrderFulfilled = serde_json::from_value(fulfilled.clone()).unwrap();
     assert_eq!(serde_json::to_value(&typed).unwrap(), fulfilled);
@@ -152,9 +167,28 @@ fn a_body_that_breaks_the_contract_is_rejected_by_the_schema() {
         "line_items": [{
             "id": "li_1", "description": "T-shirt", "quantity": 2,
             "price": "price_tshirt", "amount_total": 4000
-        }]
+        }],
+        "shipping": null
     });
     assert_eq!(errors(&validator, &good), Vec::<String>::new());
+
+    // An address without its country field, or with a number for a city, is not version 1.
+    let mut shipped = good.clone();
+    shipped["shipping"] = serde_json::json!({
+        "name": "Jenny Rosen",
+        "address": {"line1": "1 Main St", "line2": null, "city": "Ottawa", "state": "ON",
+                    "postal_code": "K1A 0A1", "country": "CA"}
+    });
+    assert_eq!(errors(&validator, &shipped), Vec::<String>::new());
+    let mut no_country = shipped.clone();
+    no_country["shipping"]["address"]
+        .as_object_mut()
+        .unwrap()
+        .remove("country");
+    assert!(!errors(&validator, &no_country).is_empty());
+    let mut numeric_city = shipped.clone();
+    numeric_city["shipping"]["address"]["city"] = serde_json::json!(613);
+    assert!(!errors(&validator, &numeric_city).is_empty());
 
     let mut renamed = good.clone();
     let number = renamed

@@ -92,6 +92,7 @@ async fn all_250_events_are_listed_newest_first_and_filtered() {
         let customer = stripe_sim::Customer {
             name: format!("C{i}"),
             email: "c@example.com".into(),
+            shipping: None,
         };
         sim.state
             .complete_session(id.as_str(), PaymentOutcome::Unpaid, customer)
@@ -152,6 +153,7 @@ async fn a_session_is_created_once_per_idempotency_key() {
         customer_email: Some("jenny@example.com".into()),
         client_reference_id: Some("cart-7".into()),
         metadata: [("cart".to_owned(), "7".to_owned())].into(),
+        shipping_countries: vec!["JP".into()],
     };
     let first = stripe
         .create_checkout_session(&params, "cart-7-attempt")
@@ -174,6 +176,41 @@ async fn a_session_is_created_once_per_idempotency_key() {
         .await
         .unwrap();
     assert_ne!(other.id, first.id);
+
+    // Paid with an address in the one country allowed: the client reads it back.
+    let shipping = stripe_sim::Shipping {
+        name: "Aiko Tanaka".into(),
+        line1: "1-1 Marunouchi".into(),
+        line2: String::new(),
+        city: "Chiyoda-ku".into(),
+        state: "Tokyo".into(),
+        postal_code: "100-0005".into(),
+        country: "JP".into(),
+    };
+    sim.state
+        .complete_session(
+            &first.id,
+            stripe_sim::PaymentOutcome::Paid,
+            stripe_sim::Customer {
+                name: "Aiko Tanaka".into(),
+                email: "jenny@example.com".into(),
+                shipping: Some(shipping),
+            },
+        )
+        .unwrap();
+    let paid = stripe
+        .retrieve_checkout_session(&CheckoutSessionId::parse(&first.id).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(
+        paid.shipping().map(|s| s.label_lines()),
+        Some(vec![
+            "Aiko Tanaka".to_owned(),
+            "1-1 Marunouchi".to_owned(),
+            "Chiyoda-ku, Tokyo 100-0005".to_owned(),
+            "JP".to_owned()
+        ])
+    );
 }
 
 #[tokio::test]

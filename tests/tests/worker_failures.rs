@@ -140,6 +140,7 @@ async fn an_event_the_database_refuses_for_good_is_dead_lettered_at_once_with_th
     let customer = stripe_sim::Customer {
         name: "Jenny\u{0}Rosen".into(),
         email: "jenny@example.com".into(),
+        shipping: None,
     };
     let event = stack
         .sim

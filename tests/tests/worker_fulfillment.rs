@@ -333,6 +333,7 @@ async fn an_announcement_no_subscriber_takes_is_kept_in_orders_unrouted_and_then
         fulfilled_by: None,
         fulfilled_at: None,
         line_items: Vec::new(),
+        shipping: None,
     };
     let row = outbox::enqueue(
         &mut conn,

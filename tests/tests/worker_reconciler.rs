@@ -210,6 +210,7 @@ fn paid_session_postgres_refuses(sim: &stripe_sim::SimState) -> (String, serde_j
     let customer = stripe_sim::Customer {
         name: "Jenny\u{0}Rosen".into(),
         email: "jenny@example.com".into(),
+        shipping: None,
     };
     let event = sim
         .complete_session(&id, PaymentOutcome::Paid, customer)

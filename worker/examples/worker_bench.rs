@@ -309,6 +309,7 @@ async fn pipeline(db: &BenchDb, amqp: &str, run: &PipelineRun) -> anyhow::Result
             Customer {
                 name: "Jenny Rosen".into(),
                 email: "jenny@example.com".into(),
+                shipping: None,
             },
         )?;
         events.push((id, event));

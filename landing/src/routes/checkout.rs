@@ -124,15 +124,16 @@ pub async fn checkout(
 async fn create(state: &AppState, body: &[u8]) -> Result<String, CheckoutError> {
     let cart = Cart::parse(body)?;
     state.form_tokens.verify(&cart.form_token)?;
-    let line_items = line_items(state, &cart).await?;
+    let contents = cart_contents(state, &cart).await?;
     let base = &state.public_base_url;
     let params = CreateCheckoutSession {
-        line_items,
+        line_items: contents.line_items,
         success_url: success_url(base),
         cancel_url: format!("{base}/order/cancel"),
         customer_email: None,
         client_reference_id: None,
         metadata: BTreeMap::new(),
+        shipping_countries: contents.shipping_countries,
     };
     let session = state
         .fulfiller
@@ -148,13 +149,22 @@ pub(crate) fn success_url(public_base_url: &str) -> String {
     format!("{public_base_url}/order/success?session_id={{CHECKOUT_SESSION_ID}}")
 }
 
+/// What a Checkout Session for the cart holds.
+pub(crate) struct CartContents {
+    pub line_items: Vec<NewLineItem>,
+    /// The shop's shipping countries when the cart holds a shippable product; empty otherwise
+    /// (Checkout then asks for no address).
+    pub shipping_countries: Vec<String>,
+}
+
 /// The cart's lines, checked against the catalog: every price still for sale, one currency.
-pub(crate) async fn line_items(
+pub(crate) async fn cart_contents(
     state: &AppState,
     cart: &Cart,
-) -> Result<Vec<NewLineItem>, CheckoutError> {
+) -> Result<CartContents, CheckoutError> {
     let mut line_items = Vec::with_capacity(cart.lines.len());
     let mut currency = None;
+    let mut ships = false;
     for (price_id, &quantity) in &cart.lines {
         let offer = state.catalog.find(price_id).await?.ok_or_else(|| {
             CheckoutError::Form("An item in your cart is no longer for sale.".into())
@@ -166,12 +176,20 @@ pub(crate) async fn line_items(
                 "Items priced in different currencies must be bought separately.".into(),
             ));
         }
+        ships |= offer.shippable;
         line_items.push(NewLineItem {
             price: offer.price_id,
             quantity,
         });
     }
-    Ok(line_items)
+    Ok(CartContents {
+        line_items,
+        shipping_countries: if ships {
+            state.shipping_countries.clone()
+        } else {
+            Vec::new()
+        },
+    })
 }
 
 impl CheckoutError {

@@ -21,7 +21,7 @@ use askama::Template;
 use serde_json::json;
 use shared::stripe::CreateEmbeddedCheckoutSession;
 
-use super::checkout::{line_items, success_url, Cart, CheckoutError, EXPIRED_FORM};
+use super::checkout::{cart_contents, success_url, Cart, CheckoutError, EXPIRED_FORM};
 use super::{client_ip, error_chain};
 use crate::embedded_checkout::EmbeddedCheckout;
 use crate::metrics;
@@ -134,9 +134,11 @@ pub async fn session(
 async fn create(state: &AppState, body: &[u8]) -> Result<String, CheckoutError> {
     let cart = Cart::parse(body)?;
     state.form_tokens.verify(&cart.form_token)?;
+    let contents = cart_contents(state, &cart).await?;
     let params = CreateEmbeddedCheckoutSession {
-        line_items: line_items(state, &cart).await?,
+        line_items: contents.line_items,
         return_url: success_url(&state.public_base_url),
+        shipping_countries: contents.shipping_countries,
     };
     // Its own key space: the same cart checked out in the other mode is another session.
     let key = format!("{}-embedded", cart.idempotency_key());

@@ -307,6 +307,14 @@ impl Settings {
         if landing.keep_alive_secs == 0 {
             return invalid("landing.keep_alive_secs", "must be at least 1");
         }
+        let country_code = |c: &String| c.len() == 2 && c.bytes().all(|b| b.is_ascii_uppercase());
+        if landing.shipping_countries.is_empty() || !landing.shipping_countries.iter().all(country_code)
+        {
+            return invalid(
+                "landing.shipping_countries",
+                "must list one or more two-letter country codes in capitals (US, CA, …)",
+            );
+        }
         self.check_embedded_checkout()
     }
 

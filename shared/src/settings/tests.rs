@@ -511,3 +511,26 @@ fn the_embedded_checkout_needs_a_publishable_key_and_a_stripe_js_url() {
     .unwrap();
     assert_eq!(s.landing.checkout_ui_mode, CheckoutUiMode::Embedded);
 }
+
+#[test]
+fn shipping_countries_come_as_a_list_of_capital_codes() {
+    let s = Settings::load_from(
+        Uses::ALL,
+        vars(&[("APP_LANDING__SHIPPING_COUNTRIES", "US,CA")]),
+    )
+    .unwrap();
+    assert_eq!(s.landing.shipping_countries, ["US", "CA"]);
+    let s = Settings::load_from(Uses::ALL, vars(&[])).unwrap();
+    assert!(s.landing.shipping_countries.contains(&"US".to_string()));
+    for bad in ["", "us", "USA,CA"] {
+        let err = Settings::load_from(
+            Uses::ALL,
+            vars(&[("APP_LANDING__SHIPPING_COUNTRIES", bad)]),
+        )
+        .unwrap_err();
+        assert!(
+            err.to_string().contains("landing.shipping_countries"),
+            "{bad:?}: {err}"
+        );
+    }
+}

@@ -5,11 +5,12 @@
 //! [`crate::domain::account_id::stored`]), so two accounts never share an order.
 
 use chrono::{DateTime, Utc};
+use sqlx::types::Json;
 use sqlx::{PgConnection, PgExecutor};
 
 use crate::domain::account_id::stored;
 use crate::domain::{AccountId, CheckoutSessionId};
-use crate::stripe::{CheckoutSession, LineItem};
+use crate::stripe::{CheckoutSession, LineItem, ShippingDetails};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum OrderState {
@@ -90,6 +91,8 @@ pub struct Order {
     pub fulfilled_at: Option<DateTime<Utc>>,
     /// The Payment Link the session came from, if any.
     pub payment_link: Option<String>,
+    /// Where it ships; `None` when no shipping address was collected.
+    pub shipping: Option<ShippingDetails>,
     pub lines: Vec<OrderLine>,
 }
 
@@ -107,6 +110,7 @@ struct OrderRow {
     fulfilled_by: Option<String>,
     fulfilled_at: Option<DateTime<Utc>>,
     payment_link: Option<String>,
+    shipping: Option<Json<ShippingDetails>>,
 }
 
 impl OrderRow {
@@ -124,6 +128,7 @@ impl OrderRow {
             fulfilled_by: self.fulfilled_by,
             fulfilled_at: self.fulfilled_at,
             payment_link: self.payment_link,
+            shipping: self.shipping.map(|Json(s)| s),
             lines,
         })
     }
@@ -131,7 +136,7 @@ impl OrderRow {
 
 const ORDER_COLUMNS: &str =
     "session_id, account, order_number, state, customer_name, customer_email, \
-     currency, amount_subtotal, amount_total, fulfilled_by, fulfilled_at, payment_link";
+     currency, amount_subtotal, amount_total, fulfilled_by, fulfilled_at, payment_link, shipping";
 
 /// The order of session `id` on `account` (`None`: the platform) with its lines, or `None` if
 /// the session was never recorded there.
@@ -208,15 +213,16 @@ pub async fn insert_fulfilled(
     let (order_number, fulfilled_at): (i64, DateTime<Utc>) = sqlx::query_as(
         "INSERT INTO checkout_orders (session_id, state, livemode, customer_name, customer_email, \
              currency, amount_subtotal, amount_total, payment_intent, fulfilled_by, fulfilled_at, \
-             session_created, payment_link, account) \
+             session_created, payment_link, account, shipping) \
          VALUES ($1, 'fulfilled', $2, $3, $4, $5, $6, $7, $8, $9, now(), to_timestamp($10), $11, \
-             $12) \
+             $12, $13) \
          ON CONFLICT (session_id, account) DO UPDATE SET state = 'fulfilled', \
              customer_name = EXCLUDED.customer_name, customer_email = EXCLUDED.customer_email, \
              currency = EXCLUDED.currency, amount_subtotal = EXCLUDED.amount_subtotal, \
              amount_total = EXCLUDED.amount_total, payment_intent = EXCLUDED.payment_intent, \
              fulfilled_by = EXCLUDED.fulfilled_by, fulfilled_at = EXCLUDED.fulfilled_at, \
-             payment_link = EXCLUDED.payment_link, updated_at = now() \
+             payment_link = EXCLUDED.payment_link, shipping = EXCLUDED.shipping, \
+             updated_at = now() \
          RETURNING order_number, fulfilled_at",
     )
     .bind(&session.id)
@@ -231,6 +237,7 @@ pub async fn insert_fulfilled(
     .bind(session.created as f64)
     .bind(&session.payment_link)
     .bind(stored(account))
+    .bind(session.shipping().map(Json))
     .fetch_one(&mut *conn)
     .await?;
 
@@ -284,6 +291,7 @@ pub async fn insert_fulfilled(
         fulfilled_by: Some(trigger.as_str().to_owned()),
         fulfilled_at: Some(fulfilled_at),
         payment_link: session.payment_link.clone(),
+        shipping: session.shipping().cloned(),
         lines,
     })
 }

@@ -4,7 +4,7 @@
 //! it because the two modes take different redirect parameters (Stripe refuses `success_url`
 //! and `cancel_url` here).
 
-use super::params::NewLineItem;
+use super::params::{push_shipping_countries, NewLineItem};
 
 /// An embedded-form Checkout Session in payment mode.
 #[derive(Debug, Clone)]
@@ -12,6 +12,8 @@ pub struct CreateEmbeddedCheckoutSession {
     pub line_items: Vec<NewLineItem>,
     /// Must contain the literal `{CHECKOUT_SESSION_ID}`; Stripe substitutes it on return.
     pub return_url: String,
+    /// As in [`super::params::CreateCheckoutSession::shipping_countries`].
+    pub shipping_countries: Vec<String>,
 }
 
 impl CreateEmbeddedCheckoutSession {
@@ -28,6 +30,7 @@ impl CreateEmbeddedCheckoutSession {
                 item.quantity.to_string(),
             ));
         }
+        push_shipping_countries(&mut form, &self.shipping_countries);
         form
     }
 }
@@ -45,10 +48,12 @@ mod tests {
             }],
             return_url: "https://shop.example/order/success?session_id={CHECKOUT_SESSION_ID}"
                 .into(),
+            shipping_countries: Vec::new(),
         };
         let encoded = serde_urlencoded::to_string(params.to_form()).unwrap();
         assert!(encoded.contains("ui_mode=embedded"), "{encoded}");
         assert!(encoded.contains("%7BCHECKOUT_SESSION_ID%7D"));
         assert!(!encoded.contains("success_url"));
+        assert!(!encoded.contains("shipping_address_collection"));
     }
 }

@@ -26,7 +26,8 @@ pub use client::StripeClient;
 pub use embedded_params::CreateEmbeddedCheckoutSession;
 pub use error::{ApiError, StripeError};
 pub use objects::{
-    CatalogPrice, CheckoutSession, Event, LineItem, List, PaymentStatus, Product, SessionStatus,
+    Address, CatalogPrice, CheckoutSession, Event, LineItem, List, PaymentStatus, Product,
+    SessionStatus, ShippingDetails,
 };
 pub use params::{CreateCheckoutSession, EventFilter, NewLineItem};
 pub use payment_link::{CreatePaymentLink, PaymentLink};

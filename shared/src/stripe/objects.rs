@@ -1,7 +1,7 @@
 //! The fields of Stripe's objects that the product reads. Everything else is ignored, so new
 //! fields Stripe adds never break deserialization; unknown enum values map to `Unknown`.
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 /// A page of a list endpoint.
 #[derive(Debug, Clone, Deserialize)]
@@ -43,6 +43,70 @@ impl PaymentStatus {
 pub struct CustomerDetails {
     pub name: Option<String>,
     pub email: Option<String>,
+}
+
+/// Stripe's `address`: every part optional, as countries differ in which they have.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Address {
+    pub line1: Option<String>,
+    pub line2: Option<String>,
+    pub city: Option<String>,
+    pub state: Option<String>,
+    pub postal_code: Option<String>,
+    /// Two-letter ISO code.
+    pub country: Option<String>,
+}
+
+/// Where an order ships: Stripe's `shipping_details` (recipient and address), as the customer
+/// gave it on the payment page. Stored with the order and announced in this same shape.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ShippingDetails {
+    pub name: Option<String>,
+    #[serde(default)]
+    pub address: Address,
+}
+
+impl ShippingDetails {
+    /// The address as it is written on a parcel: recipient, street lines, "city, state postal
+    /// code", country; empty parts left out.
+    pub fn label_lines(&self) -> Vec<String> {
+        let a = &self.address;
+        let locality = [a.city.as_deref(), a.state.as_deref(), a.postal_code.as_deref()]
+            .into_iter()
+            .flatten()
+            .filter(|p| !p.trim().is_empty())
+            .collect::<Vec<_>>();
+        let locality = match locality.as_slice() {
+            [] => String::new(),
+            [city, rest @ ..] if a.city.is_some() => {
+                if rest.is_empty() {
+                    city.to_string()
+                } else {
+                    format!("{city}, {}", rest.join(" "))
+                }
+            }
+            parts => parts.join(" "),
+        };
+        [
+            self.name.clone(),
+            a.line1.clone(),
+            a.line2.clone(),
+            Some(locality),
+            a.country.clone(),
+        ]
+        .into_iter()
+        .flatten()
+        .filter(|line| !line.trim().is_empty())
+        .collect()
+    }
+}
+
+/// `collected_information`: what the payment page collected (newer API versions keep the
+/// shipping details here rather than on the session).
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct CollectedInformation {
+    #[serde(default)]
+    pub shipping_details: Option<ShippingDetails>,
 }
 
 /// A Customer object, as far as the product reads it.
@@ -90,6 +154,12 @@ pub struct CheckoutSession {
     /// The Payment Link (`plink_…`) the customer opened, for sessions Stripe created from one.
     #[serde(default, deserialize_with = "id_or_object")]
     pub payment_link: Option<String>,
+    /// Where the order ships (API versions from 2025-03-31).
+    #[serde(default)]
+    pub collected_information: Option<CollectedInformation>,
+    /// Where the order ships, on API versions before `collected_information` held it.
+    #[serde(default)]
+    pub shipping_details: Option<ShippingDetails>,
 }
 
 impl CheckoutSession {
@@ -115,6 +185,15 @@ impl CheckoutSession {
                 .as_ref()
                 .and_then(|c| c.name.as_deref())
         })
+    }
+
+    /// Where the order ships, whichever API version the session was rendered in; `None` for a
+    /// session that collected no shipping address.
+    pub fn shipping(&self) -> Option<&ShippingDetails> {
+        self.collected_information
+            .as_ref()
+            .and_then(|c| c.shipping_details.as_ref())
+            .or(self.shipping_details.as_ref())
     }
 
     pub fn customer_email(&self) -> Option<&str> {
@@ -147,6 +226,9 @@ pub struct Product {
     pub description: Option<String>,
     #[serde(default)]
     pub active: bool,
+    /// Physical goods: a cart holding one needs a shipping address. `null` means not marked.
+    #[serde(default)]
+    pub shippable: Option<bool>,
 }
 
 /// A price with its product expanded: one entry of a shop's catalog.
@@ -314,6 +396,39 @@ mod tests {
         .unwrap();
         assert_eq!(expanded.payment_link.as_deref(), Some("plink_2"));
         assert_eq!(session("complete", "paid", "payment").payment_link, None);
+    }
+
+    #[test]
+    fn shipping_is_read_from_either_api_versions_place() {
+        let address = serde_json::json!({
+            "name": "Jenny Rosen",
+            "address": {"line1": "354 Oyster Point Blvd", "line2": null,
+                        "city": "South San Francisco", "state": "CA",
+                        "postal_code": "94080", "country": "US"}
+        });
+        for body in [
+            serde_json::json!({"collected_information": {"shipping_details": address}}),
+            serde_json::json!({"shipping_details": address}),
+        ] {
+            let mut session = serde_json::json!({
+                "id": "cs_test_a", "payment_status": "paid", "livemode": false, "created": 1
+            });
+            session
+                .as_object_mut()
+                .unwrap()
+                .extend(body.as_object().unwrap().clone());
+            let session: CheckoutSession = serde_json::from_value(session).unwrap();
+            assert_eq!(
+                session.shipping().unwrap().label_lines(),
+                [
+                    "Jenny Rosen",
+                    "354 Oyster Point Blvd",
+                    "South San Francisco, CA 94080",
+                    "US"
+                ]
+            );
+        }
+        assert!(session("complete", "paid", "payment").shipping().is_none());
     }
 
     #[test]

@@ -19,6 +19,8 @@ pub struct CreateCheckoutSession {
     pub customer_email: Option<String>,
     pub client_reference_id: Option<String>,
     pub metadata: BTreeMap<String, String>,
+    /// The countries Checkout asks a shipping address in; empty: no address is asked for.
+    pub shipping_countries: Vec<String>,
 }
 
 impl CreateCheckoutSession {
@@ -44,7 +46,18 @@ impl CreateCheckoutSession {
         for (key, value) in &self.metadata {
             form.push((format!("metadata[{key}]"), value.clone()));
         }
+        push_shipping_countries(&mut form, &self.shipping_countries);
         form
+    }
+}
+
+/// `shipping_address_collection[allowed_countries][i]`, when any country is given.
+pub(super) fn push_shipping_countries(form: &mut Vec<(String, String)>, countries: &[String]) {
+    for (i, country) in countries.iter().enumerate() {
+        form.push((
+            format!("shipping_address_collection[allowed_countries][{i}]"),
+            country.clone(),
+        ));
     }
 }
 
@@ -94,6 +107,7 @@ mod tests {
             customer_email: None,
             client_reference_id: None,
             metadata: BTreeMap::from([("cart".into(), "42".into())]),
+            shipping_countries: vec!["US".into(), "CA".into()],
         };
         let encoded = serde_urlencoded::to_string(params.to_form()).unwrap();
         assert!(
@@ -103,6 +117,9 @@ mod tests {
         assert!(encoded.contains("line_items%5B0%5D%5Bquantity%5D=2"));
         assert!(encoded.contains("metadata%5Bcart%5D=42"));
         assert!(encoded.contains("%7BCHECKOUT_SESSION_ID%7D"));
+        assert!(encoded.contains(
+            "shipping_address_collection%5Ballowed_countries%5D%5B1%5D=CA"
+        ));
     }
 
     #[test]

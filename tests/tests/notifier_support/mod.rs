@@ -128,6 +128,7 @@ pub fn fulfilled(session_id: &str, customer_email: Option<&str>) -> OrderFulfill
             price: Some("price_tshirt".into()),
             amount_total: 4500,
         }],
+        shipping: None,
     }
 }
 

@@ -137,6 +137,7 @@ pub fn customer() -> Customer {
     Customer {
         name: "Jenny Rosen".into(),
         email: "jenny@example.com".into(),
+        shipping: None,
     }
 }
 
@@ -145,6 +146,36 @@ pub fn paid_session(sim: &SimState) -> (String, Value) {
     let id = open_session(sim);
     let event = sim
         .complete_session(&id, PaymentOutcome::Paid, customer())
+        .expect("the simulator completes the session");
+    (id, event)
+}
+
+/// A session for shipped goods (to the US or Canada), paid by card with an address in Canada;
+/// returns its id and the `completed` event.
+pub fn shipped_session(sim: &SimState) -> (String, Value) {
+    let session = sim
+        .create_session(CreateSession {
+            line_items: vec![LineItemParams::catalog("price_mug", 1)],
+            success_url: Some("http://shop.test/order/success?session_id={CHECKOUT_SESSION_ID}".into()),
+            shipping_countries: Some(vec!["US".into(), "CA".into()]),
+            ..CreateSession::default()
+        })
+        .expect("the simulator creates the session");
+    let id = session["id"].as_str().expect("a session id").to_owned();
+    let customer = Customer {
+        shipping: Some(stripe_sim::Shipping {
+            name: "Jenny Rosen".into(),
+            line1: "24 Sussex Drive".into(),
+            line2: String::new(),
+            city: "Ottawa".into(),
+            state: "ON".into(),
+            postal_code: "K1M 1M4".into(),
+            country: "CA".into(),
+        }),
+        ..customer()
+    };
+    let event = sim
+        .complete_session(&id, PaymentOutcome::Paid, customer)
         .expect("the simulator completes the session");
     (id, event)
 }
