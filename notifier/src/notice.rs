@@ -7,7 +7,8 @@ use uuid::Uuid;
 /// An announcement the notifier has a message for.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Notice {
-    Fulfilled(OrderFulfilled),
+    /// Boxed: an order (its lines and address) is several times the size of a failure.
+    Fulfilled(Box<OrderFulfilled>),
     PaymentFailed(OrderPaymentFailed),
 }
 

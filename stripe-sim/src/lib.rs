@@ -79,8 +79,8 @@ pub use pagination::{DEFAULT_LIMIT, MAX_LIMIT};
 pub use startup::RunningSim;
 pub use state::{
     AfterCompletion, CreateCustomer, CreatePaymentLink, CreateSession, CreatedFilter, Customer,
-    Fault, FaultKind, InlinePrice, LineItemParams, PaymentOutcome, PriceSpec, RouteMatch, Shipping, SimState,
-    EVENT_RETENTION_SECS, MAX_LINE_ITEMS,
+    Fault, FaultKind, InlinePrice, LineItemParams, PaymentOutcome, PriceSpec, RouteMatch, Shipping,
+    SimState, EVENT_RETENTION_SECS, MAX_LINE_ITEMS,
 };
 pub use state::{AttemptOutcome, Delivery, DeliveryAttempt, DeliveryStatus, WebhookWait};
 pub use webhooks::config::{

@@ -24,7 +24,9 @@ use fantoccini::Locator;
 use serde_json::{json, Value};
 use shared::signature::signature_header;
 use tests::browser::Browser;
-use tests::checkout_flow::{check_out, pay, text_of, wait_for_heading, PAGE_TIMEOUT};
+use tests::checkout_flow::{
+    check_out, pay, text_of, wait_for_heading, PAGE_TIMEOUT, SHIPPING_LABEL_US,
+};
 use tests::eventually;
 
 const IMAGE_TAG: &str = "live-test";
@@ -275,6 +277,11 @@ async fn the_compose_stack_runs_checks_out_scales_and_leaves_nothing_behind() {
         "the success page thanks Jenny Rosen; it shows {:?}",
         text_of(&browser, "h1").await
     );
+    assert_eq!(
+        text_of(&browser, "[data-testid=ships-to]").await.as_deref(),
+        Some(SHIPPING_LABEL_US),
+        "the confirmation says where the parcel goes"
+    );
     let orders = format!(
         "SELECT count(*) FROM checkout_orders WHERE session_id = '{id}' AND state = 'fulfilled'"
     );
@@ -293,6 +300,10 @@ async fn the_compose_stack_runs_checks_out_scales_and_leaves_nothing_behind() {
     assert!(
         mail.contains("To: jenny.rosen@example.com") && mail.contains("Hello Jenny Rosen,"),
         "the confirmation is addressed to the customer: {mail}"
+    );
+    assert!(
+        mail.contains("Ships to:\n  Jenny Rosen\n  354 Oyster Point Blvd\n"),
+        "the confirmation says where it ships: {mail}"
     );
     assert_eq!(
         stack.sql(

@@ -80,7 +80,11 @@ async fn a_cart_with_physical_goods_asks_for_an_address_in_the_shops_countries()
     let landing = Landing::start().await;
 
     // The mug is shippable in the catalog; the sticker pack is not.
-    let shipped = session_for(&landing, &[("qty_price_mug", "1"), ("qty_price_stickers", "1")]).await;
+    let shipped = session_for(
+        &landing,
+        &[("qty_price_mug", "1"), ("qty_price_stickers", "1")],
+    )
+    .await;
     let countries = shipped["shipping_address_collection"]["allowed_countries"]
         .as_array()
         .expect("the session collects a shipping address");

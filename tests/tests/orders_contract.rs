@@ -121,18 +121,23 @@ async fn real_announcements_validate_against_the_published_schemas() {
         "order.fulfilled line item",
     );
     assert_eq!(fulfilled["shipping"]["address"]["city"], "Ottawa");
-    assert_documents_exactly(&schema["properties"]["shipping"], &fulfilled["shipping"], "shipping");
+    assert_documents_exactly(
+        &schema["properties"]["shipping"],
+        &fulfilled["shipping"],
+        "shipping",
+    );
     assert_documents_exactly(
         &schema["properties"]["shipping"]["properties"]["address"],
         &fulfilled["shipping"]["address"],
         "shipping address",
     );
     // The order records where it ships, in the same shape.
-    let stored: Value = sqlx::query_scalar("SELECT shipping FROM checkout_orders WHERE session_id = $1")
-        .bind(paid.as_str())
-        .fetch_one(&stack.db.pool)
-        .await
-        .unwrap();
+    let stored: Value =
+        sqlx::query_scalar("SELECT shipping FROM checkout_orders WHERE session_id = $1")
+            .bind(paid.as_str())
+            .fetch_one(&stack.db.pool)
+            .await
+            .unwrap();
     assert_eq!(stored, fulfilled["shipping"]);
     // The body is the typed struct, so a consumer written in Rust reads it back unchanged.
     let typed: OrderFulfilled = serde_json::from_value(fulfilled.clone()).unwrap();

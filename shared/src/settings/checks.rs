@@ -308,7 +308,8 @@ impl Settings {
             return invalid("landing.keep_alive_secs", "must be at least 1");
         }
         let country_code = |c: &String| c.len() == 2 && c.bytes().all(|b| b.is_ascii_uppercase());
-        if landing.shipping_countries.is_empty() || !landing.shipping_countries.iter().all(country_code)
+        if landing.shipping_countries.is_empty()
+            || !landing.shipping_countries.iter().all(country_code)
         {
             return invalid(
                 "landing.shipping_countries",

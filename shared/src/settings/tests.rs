@@ -523,11 +523,8 @@ fn shipping_countries_come_as_a_list_of_capital_codes() {
     let s = Settings::load_from(Uses::ALL, vars(&[])).unwrap();
     assert!(s.landing.shipping_countries.contains(&"US".to_string()));
     for bad in ["", "us", "USA,CA"] {
-        let err = Settings::load_from(
-            Uses::ALL,
-            vars(&[("APP_LANDING__SHIPPING_COUNTRIES", bad)]),
-        )
-        .unwrap_err();
+        let err = Settings::load_from(Uses::ALL, vars(&[("APP_LANDING__SHIPPING_COUNTRIES", bad)]))
+            .unwrap_err();
         assert!(
             err.to_string().contains("landing.shipping_countries"),
             "{bad:?}: {err}"

@@ -71,11 +71,15 @@ impl ShippingDetails {
     /// code", country; empty parts left out.
     pub fn label_lines(&self) -> Vec<String> {
         let a = &self.address;
-        let locality = [a.city.as_deref(), a.state.as_deref(), a.postal_code.as_deref()]
-            .into_iter()
-            .flatten()
-            .filter(|p| !p.trim().is_empty())
-            .collect::<Vec<_>>();
+        let locality = [
+            a.city.as_deref(),
+            a.state.as_deref(),
+            a.postal_code.as_deref(),
+        ]
+        .into_iter()
+        .flatten()
+        .filter(|p| !p.trim().is_empty())
+        .collect::<Vec<_>>();
         let locality = match locality.as_slice() {
             [] => String::new(),
             [city, rest @ ..] if a.city.is_some() => {

@@ -117,9 +117,7 @@ mod tests {
         assert!(encoded.contains("line_items%5B0%5D%5Bquantity%5D=2"));
         assert!(encoded.contains("metadata%5Bcart%5D=42"));
         assert!(encoded.contains("%7BCHECKOUT_SESSION_ID%7D"));
-        assert!(encoded.contains(
-            "shipping_address_collection%5Ballowed_countries%5D%5B1%5D=CA"
-        ));
+        assert!(encoded.contains("shipping_address_collection%5Ballowed_countries%5D%5B1%5D=CA"));
     }
 
     #[test]

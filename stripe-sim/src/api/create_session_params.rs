@@ -272,8 +272,8 @@ mod tests {
         )
         .unwrap();
         assert_eq!(p.shipping_countries, Some(vec!["US".into(), "CA".into()]));
-        let err = parse_form("mode=payment&shipping_address_collection[countries][0]=US")
-            .unwrap_err();
+        let err =
+            parse_form("mode=payment&shipping_address_collection[countries][0]=US").unwrap_err();
         assert_eq!(err.param(), Some("shipping_address_collection[countries]"));
     }
 

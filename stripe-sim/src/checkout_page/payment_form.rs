@@ -104,9 +104,21 @@ impl PaymentForm {
     pub(crate) fn validate_shipping(&self, allowed: &[String]) -> Result<Shipping, FieldError> {
         let s = &self.shipping;
         for (value, field, message) in [
-            (&s.name, field::SHIPPING_NAME, "The recipient's name is required."),
-            (&s.line1, field::SHIPPING_LINE1, "Your shipping address is incomplete."),
-            (&s.city, field::SHIPPING_CITY, "Your shipping city is required."),
+            (
+                &s.name,
+                field::SHIPPING_NAME,
+                "The recipient's name is required.",
+            ),
+            (
+                &s.line1,
+                field::SHIPPING_LINE1,
+                "Your shipping address is incomplete.",
+            ),
+            (
+                &s.city,
+                field::SHIPPING_CITY,
+                "Your shipping city is required.",
+            ),
             (
                 &s.postal_code,
                 field::SHIPPING_POSTAL_CODE,
@@ -308,7 +320,10 @@ mod tests {
         );
         let allowed = ["US".to_string(), "CA".to_string()];
         let shipping = form.validate_shipping(&allowed).unwrap();
-        assert_eq!((shipping.city.as_str(), shipping.country.as_str()), ("Ottawa", "CA"));
+        assert_eq!(
+            (shipping.city.as_str(), shipping.country.as_str()),
+            ("Ottawa", "CA")
+        );
         assert_eq!(
             form.validate_shipping(&allowed[..1]).unwrap_err().field,
             field::SHIPPING_COUNTRY

@@ -9,8 +9,8 @@ use std::collections::BTreeMap;
 use serde_json::Value;
 
 use super::catalog::PriceRecord;
-use super::shipping::check_allowed_countries;
 use super::records::{DelayedPayment, LineItemRecord, PaymentStatus, SessionRecord, SessionStatus};
+use super::shipping::check_allowed_countries;
 use super::ui_mode::{UiMode, UiModeParams};
 use super::SimState;
 use crate::config::is_currency_code;

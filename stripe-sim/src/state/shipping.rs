@@ -104,7 +104,10 @@ mod tests {
     #[test]
     fn the_example_address_is_in_an_allowed_country() {
         assert_eq!(Shipping::example("J", &["US".into()]).country, "US");
-        assert_eq!(Shipping::example("J", &["JP".into(), "US".into()]).country, "US");
+        assert_eq!(
+            Shipping::example("J", &["JP".into(), "US".into()]).country,
+            "US"
+        );
         assert_eq!(Shipping::example("J", &["JP".into()]).country, "JP");
     }
 }

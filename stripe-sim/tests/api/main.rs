@@ -17,7 +17,7 @@ mod line_items;
 mod payment_links;
 mod prices;
 mod receiver;
-mod shipping;
 mod sdk_check;
+mod shipping;
 mod webhook_delivery;
 mod webhook_sdk_check;

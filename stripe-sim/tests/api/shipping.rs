@@ -10,7 +10,10 @@ use crate::helpers::{card_form, form, TestSim};
 async fn mug_session(t: &TestSim, countries: &[&str]) -> Value {
     let mut params = form(&[
         ("mode", "payment"),
-        ("success_url", "https://shop.test/ok?session_id={CHECKOUT_SESSION_ID}"),
+        (
+            "success_url",
+            "https://shop.test/ok?session_id={CHECKOUT_SESSION_ID}",
+        ),
         ("line_items[0][price]", "price_mug"),
         ("line_items[0][quantity]", "1"),
     ]);
@@ -25,7 +28,7 @@ async fn mug_session(t: &TestSim, countries: &[&str]) -> Value {
     reply.body
 }
 
-fn address_form<'a>(country: &'a str) -> Vec<(&'a str, &'a str)> {
+fn address_form(country: &str) -> Vec<(&str, &str)> {
     let mut fields = card_form("4242 4242 4242 4242");
     fields.extend([
         ("shipping-name", "Jenny Rosen"),
@@ -47,7 +50,10 @@ async fn the_countries_are_on_the_session_and_a_bad_one_is_named() {
         session["shipping_address_collection"],
         json!({ "allowed_countries": ["US", "CA"] })
     );
-    assert_eq!(mug_session(&t, &[]).await["shipping_address_collection"], Value::Null);
+    assert_eq!(
+        mug_session(&t, &[]).await["shipping_address_collection"],
+        Value::Null
+    );
 
     let bad = t
         .post_form(
@@ -58,7 +64,10 @@ async fn the_countries_are_on_the_session_and_a_bad_one_is_named() {
                 ("line_items[0][price]", "price_mug"),
                 ("line_items[0][quantity]", "1"),
                 ("shipping_address_collection[allowed_countries][0]", "US"),
-                ("shipping_address_collection[allowed_countries][1]", "Canada"),
+                (
+                    "shipping_address_collection[allowed_countries][1]",
+                    "Canada",
+                ),
             ]),
         )
         .await;
@@ -140,7 +149,10 @@ async fn the_control_api_ships_to_the_address_given_or_stripes_example() {
     let given = json!({"shipping": {"name": "A B", "line1": "1 Main St", "city": "Springfield",
                                      "postal_code": "12345", "country": "CA"}});
     let refused = t
-        .control(&format!("/_sim/checkout/sessions/{us_id}/complete"), given.clone())
+        .control(
+            &format!("/_sim/checkout/sessions/{us_id}/complete"),
+            given.clone(),
+        )
         .await;
     refused.assert_error(
         400,
@@ -152,14 +164,12 @@ async fn the_control_api_ships_to_the_address_given_or_stripes_example() {
     let plain = mug_session(&t, &[]).await;
     let plain_id = plain["id"].as_str().unwrap();
     let refused = t
-        .control(&format!("/_sim/checkout/sessions/{plain_id}/complete"), given)
+        .control(
+            &format!("/_sim/checkout/sessions/{plain_id}/complete"),
+            given,
+        )
         .await;
-    refused.assert_error(
-        400,
-        "invalid_request_error",
-        None,
-        Some("shipping"),
-    );
+    refused.assert_error(400, "invalid_request_error", None, Some("shipping"));
 }
 
 #[tokio::test]

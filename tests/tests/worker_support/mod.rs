@@ -156,7 +156,9 @@ pub fn shipped_session(sim: &SimState) -> (String, Value) {
     let session = sim
         .create_session(CreateSession {
             line_items: vec![LineItemParams::catalog("price_mug", 1)],
-            success_url: Some("http://shop.test/order/success?session_id={CHECKOUT_SESSION_ID}".into()),
+            success_url: Some(
+                "http://shop.test/order/success?session_id={CHECKOUT_SESSION_ID}".into(),
+            ),
             shipping_countries: Some(vec!["US".into(), "CA".into()]),
             ..CreateSession::default()
         })
