@@ -8,6 +8,7 @@ use actix_web::http::StatusCode;
 use actix_web::HttpResponse;
 use askama::Template;
 use chrono::{DateTime, Utc};
+use shared::store::access::Access;
 use shared::store::notifications::CustomerMail;
 use shared::store::orders::OrderLine;
 use shared::{Currency, Money, Order};
@@ -124,6 +125,30 @@ pub struct OrderView {
     pub fulfilled_at: Option<Timestamp>,
     /// Where it ships, as lines of a parcel label; empty when nothing ships.
     pub ships_to: Vec<String>,
+    /// The links and licence keys the order gave; empty when nothing digital was bought.
+    pub access: Vec<AccessView>,
+}
+
+/// One thing the customer now has access to.
+#[derive(Debug)]
+pub struct AccessView {
+    pub title: String,
+    /// Only `http(s)` links are made clickable; anything else is not shown as a link.
+    pub url: Option<String>,
+    pub licence_key: Option<String>,
+}
+
+impl From<&Access> for AccessView {
+    fn from(access: &Access) -> Self {
+        Self {
+            title: access.title.clone(),
+            url: access
+                .url
+                .clone()
+                .filter(|u| u.starts_with("https://") || u.starts_with("http://")),
+            licence_key: access.licence_key.clone(),
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -167,6 +192,7 @@ impl From<&Order> for OrderView {
                 .as_ref()
                 .map(|s| s.label_lines())
                 .unwrap_or_default(),
+            access: order.access.iter().map(AccessView::from).collect(),
         }
     }
 }
@@ -364,6 +390,7 @@ mod tests {
             fulfilled_at: Some("2026-11-24T14:05:09Z".parse().unwrap()),
             payment_link: None,
             shipping: None,
+            access: Vec::new(),
             lines: lines
                 .iter()
                 .enumerate()

@@ -148,7 +148,9 @@ fn label_lines(shipping: Value) -> Vec<String> {
 
 /// Sample announcements for `notifier preview`.
 mod samples {
-    use shared::announcements::{AnnouncedLineItem, OrderFulfilled, OrderPaymentFailed, VERSION};
+    use shared::announcements::{
+        AnnouncedAccess, AnnouncedLineItem, OrderFulfilled, OrderPaymentFailed, VERSION,
+    };
     use shared::stripe::{Address, ShippingDetails};
 
     pub fn fulfilled() -> OrderFulfilled {
@@ -163,6 +165,12 @@ mod samples {
             amount_total: Some(4500),
             fulfilled_by: Some("webhook".into()),
             fulfilled_at: None,
+            access: vec![AnnouncedAccess {
+                product: "prod_preview_ebook".into(),
+                title: "Field guide (PDF)".into(),
+                url: Some("https://shop.example/downloads/field-guide".into()),
+                licence_key: Some("FG-1042-PREVIEW".into()),
+            }],
             shipping: Some(ShippingDetails {
                 name: Some("Jenny Rosen".into()),
                 address: Address {
@@ -219,6 +227,12 @@ mod tests {
         assert!(body.starts_with("Hello Jenny Rosen,"), "{body}");
         assert!(body.contains("2 x T-shirt: 40.00 USD"), "{body}");
         assert!(body.contains("Total: 45.00 USD"), "{body}");
+        assert!(
+            body.contains(
+                "You now have access to:\n  Field guide (PDF): https://shop.example/downloads/field-guide\n    Licence key: FG-1042-PREVIEW\n"
+            ),
+            "{body}"
+        );
         assert!(
             body.contains("Ships to:\n  Jenny Rosen\n  354 Oyster Point Blvd\n  South San Francisco, CA 94080\n  US\n"),
             "{body}"

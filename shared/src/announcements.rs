@@ -15,6 +15,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::domain::AccountId;
+use crate::store::access::Access;
 use crate::store::orders::{Order, OrderLine};
 use crate::stripe::{CheckoutSession, ShippingDetails};
 
@@ -51,6 +52,22 @@ pub struct OrderFulfilled {
     /// Added within version 1.
     #[serde(default)]
     pub shipping: Option<ShippingDetails>,
+    /// What the order's digital goods and services gave: links and licence keys, one entry per
+    /// key. Empty when nothing digital was bought. Added within version 1.
+    #[serde(default)]
+    pub access: Vec<AnnouncedAccess>,
+}
+
+/// One thing the customer now has access to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AnnouncedAccess {
+    /// Stripe's product id (`prod_…`).
+    pub product: String,
+    pub title: String,
+    /// Where the customer gets it, if it is reached by a link.
+    pub url: Option<String>,
+    /// The licence key issued for it, if the product issues keys.
+    pub licence_key: Option<String>,
 }
 
 /// One line of an `order.fulfilled` announcement.
@@ -110,6 +127,18 @@ impl From<&Order> for OrderFulfilled {
             fulfilled_at: order.fulfilled_at,
             line_items: order.lines.iter().map(AnnouncedLineItem::from).collect(),
             shipping: order.shipping.clone(),
+            access: order.access.iter().map(AnnouncedAccess::from).collect(),
+        }
+    }
+}
+
+impl From<&Access> for AnnouncedAccess {
+    fn from(access: &Access) -> Self {
+        AnnouncedAccess {
+            product: access.product_id.clone(),
+            title: access.title.clone(),
+            url: access.url.clone(),
+            licence_key: access.licence_key.clone(),
         }
     }
 }
@@ -160,6 +189,7 @@ mod tests {
             fulfilled_at: None,
             payment_link: None,
             shipping: None,
+            access: Vec::new(),
             lines: vec![OrderLine {
                 line_item_id: "li_1".into(),
                 description: "T-shirt".into(),
@@ -185,6 +215,7 @@ mod tests {
         assert_eq!(body["line_items"][0]["price"], "price_tshirt");
         assert_eq!(body["line_items"][0]["amount_total"], 4000);
         assert_eq!(body["shipping"], serde_json::Value::Null);
+        assert_eq!(body["access"], serde_json::json!([]));
         let back: OrderFulfilled = serde_json::from_value(body).unwrap();
         assert_eq!(back.line_items.len(), 1);
     }

@@ -8,8 +8,8 @@
 //!    decision is made from Stripe's answer, never from a webhook payload.
 //! 3. Complete and paid (or no payment required), and not a setup-mode session
 //!    ([`CheckoutSession::is_fulfillable`]): in one transaction, take `pg_advisory_xact_lock` on the
-//!    session's 64-bit key, re-check, then write the order, its line items and an
-//!    `order.fulfilled` outbox row. The lock serialises racing callers; the unique keys of line
+//!    session's 64-bit key, re-check, then write the order, its line items, what its digital
+//!    products give (links, licence keys: `store::access`) and an `order.fulfilled` outbox row. The lock serialises racing callers; the unique keys of line
 //!    items and outbox are the second line of defense; a violation there is read back as
 //!    "already fulfilled".
 //! 4. Unpaid: recorded as awaiting payment (delayed methods), unless it already failed; a
@@ -29,6 +29,7 @@ use crate::announcements::{OrderFulfilled, OrderPaymentFailed};
 use crate::domain::{AccountId, CheckoutSessionId};
 use crate::metrics;
 use crate::store;
+use crate::store::access::{self, GrantError, SoldLine};
 use crate::store::orders::{self, Order, OrderState, Trigger};
 use crate::store::outbox;
 use crate::stripe::{CheckoutSession, LineItem, SessionStatus, StripeClient, StripeError};
@@ -72,6 +73,20 @@ pub enum FulfillError {
     Stripe(#[from] StripeError),
     #[error("database: {0}")]
     Database(#[from] sqlx::Error),
+    /// A product's licence key pool cannot cover the order; retried until keys are added.
+    #[error("{0}")]
+    LicenceKeys(String),
+}
+
+impl From<GrantError> for FulfillError {
+    fn from(e: GrantError) -> Self {
+        match e {
+            GrantError::Database(e) => Self::Database(e),
+            exhausted @ GrantError::KeysExhausted { .. } => {
+                Self::LicenceKeys(exhausted.to_string())
+            }
+        }
+    }
 }
 
 impl FulfillError {
@@ -91,6 +106,9 @@ impl FulfillError {
         match self {
             Self::Stripe(e) => e.is_transient(),
             Self::Database(e) => store::is_transient(e),
+            // Paid, and owed its keys: worth retrying until the pool is refilled (the order
+            // shows up as paid but unfulfilled, and dead-letters past the retries).
+            Self::LicenceKeys(_) => true,
         }
     }
 
@@ -98,7 +116,7 @@ impl FulfillError {
     /// [`store::expired_bound`]).
     pub fn expired_bound(&self) -> Option<&'static str> {
         match self {
-            Self::Stripe(_) => None,
+            Self::Stripe(_) | Self::LicenceKeys(_) => None,
             Self::Database(e) => store::expired_bound(e),
         }
     }
@@ -248,7 +266,9 @@ impl Fulfiller {
             });
         }
         let written = async {
-            let order = orders::insert_fulfilled(&mut tx, account, session, items, trigger).await?;
+            let mut order =
+                orders::insert_fulfilled(&mut tx, account, session, items, trigger).await?;
+            order.access = access::grant(&mut tx, account, id.as_str(), &sold_lines(items)).await?;
             let announcement = OrderFulfilled::from(&order);
             outbox::enqueue(
                 &mut tx,
@@ -258,7 +278,7 @@ impl Fulfiller {
                 self.customer_mail,
             )
             .await?;
-            Ok::<_, sqlx::Error>(order)
+            Ok::<_, FulfillError>(order)
         }
         .await;
         match written {
@@ -267,7 +287,7 @@ impl Fulfiller {
                 tracing::info!(order_number = order.order_number, "order fulfilled");
                 Ok(FulfillmentOutcome::Fulfilled { order, newly: true })
             }
-            Err(e) if is_unique_violation(&e) => {
+            Err(FulfillError::Database(e)) if is_unique_violation(&e) => {
                 // Only reachable if the lock were bypassed (e.g. a hand-written insert): the
                 // constraint held, so the order exists once. Report it as such.
                 tx.rollback().await?;
@@ -278,7 +298,10 @@ impl Fulfiller {
                     newly: false,
                 })
             }
-            Err(e) => Err(e.into()),
+            Err(e) => {
+                tx.rollback().await?;
+                Err(e)
+            }
         }
     }
 
@@ -371,6 +394,17 @@ impl Fulfiller {
         tx.commit().await?;
         Ok(outcome)
     }
+}
+
+/// The product and quantity of each line, for what digital products give.
+fn sold_lines(items: &[LineItem]) -> Vec<SoldLine> {
+    items
+        .iter()
+        .map(|item| SoldLine {
+            product_id: item.price.as_ref().and_then(|p| p.product.clone()),
+            quantity: item.quantity.unwrap_or(1),
+        })
+        .collect()
 }
 
 fn is_unique_violation(e: &sqlx::Error) -> bool {

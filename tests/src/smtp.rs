@@ -82,6 +82,27 @@ impl SmtpServer {
             .collect()
     }
 
+    /// How many mails were delivered so far (without reading them).
+    pub fn count(&self) -> usize {
+        std::fs::read_dir(self.maildir.join("new")).map_or(0, |entries| entries.count())
+    }
+
+    /// Every mail delivered so far with the moment the server stored it (its file's
+    /// modification time), for latency measurements.
+    pub fn mails_with_arrival(&self) -> Vec<(Mail, std::time::SystemTime)> {
+        let Ok(entries) = std::fs::read_dir(self.maildir.join("new")) else {
+            return Vec::new();
+        };
+        entries
+            .filter_map(|entry| {
+                let path = entry.ok()?.path();
+                let arrived = std::fs::metadata(&path).ok()?.modified().ok()?;
+                let text = std::fs::read_to_string(&path).ok()?;
+                Some((parse_mail(&text), arrived))
+            })
+            .collect()
+    }
+
     /// Waits (bounded) until at least `count` mails arrived, and returns them all.
     pub async fn wait_for(&self, count: usize) -> Vec<Mail> {
         eventually(WAIT, || async {

@@ -39,6 +39,52 @@ async fn a_paid_session_shows_the_confirmation_with_name_items_and_total() {
 }
 
 #[tokio::test]
+async fn the_confirmation_lists_the_links_and_licence_keys_the_order_gave() {
+    use shared::store::access::{self, ProductAccess};
+    let landing = Landing::start().await;
+    for (product, title, url, licence_keys) in [
+        (
+            "prod_tshirt",
+            "Members' area",
+            "https://shop.test/members",
+            true,
+        ),
+        ("prod_mug", "Mug <care> guide", "javascript:alert(1)", false),
+    ] {
+        let access = ProductAccess {
+            product_id: product.into(),
+            title: title.into(),
+            url: Some(url.into()),
+            licence_keys,
+        };
+        access::set(&landing.db.pool, &access).await.unwrap();
+    }
+    access::add_keys(
+        &landing.db.pool,
+        "prod_tshirt",
+        &["K-1".into(), "K-2".into()],
+    )
+    .await
+    .unwrap();
+    let id = paid_session(&landing.sim, "Jenny Rosen");
+
+    let page = landing.success_page(id.as_str()).await;
+
+    assert_eq!(page.status, 200, "{}", page.body);
+    page.assert_shows(&[
+        "You now have access to",
+        r#"<a href="https://shop.test/members" rel="noreferrer">Members&#39; area</a>"#,
+        r#"<code class="licence-key">K-1</code>"#,
+        r#"<code class="licence-key">K-2</code>"#,
+        "Mug &#60;care&#62; guide",
+    ]);
+    assert!(
+        !page.body.contains("javascript:"),
+        "a link that is not http(s) is shown as text only"
+    );
+}
+
+#[tokio::test]
 async fn an_already_fulfilled_order_renders_from_postgres_without_calling_stripe() {
     let landing = Landing::start().await;
     let id = paid_session(&landing.sim, "Jenny Rosen");

@@ -92,7 +92,22 @@ async fn real_announcements_validate_against_the_published_schemas() {
     let worker = start_worker(&stack, &[]).await;
     let channel = publisher(&stack).await;
 
-    // Shipped goods, so that the optional `shipping` object is in the body and checked too.
+    // Shipped goods that also give a link and a licence key, so that the optional `shipping`
+    // object and an `access` entry are in the body and checked too.
+    shared::store::access::set(
+        &stack.db.pool,
+        &shared::store::access::ProductAccess {
+            product_id: "prod_mug".into(),
+            title: "Mug care guide".into(),
+            url: Some("https://shop.test/mug-care".into()),
+            licence_keys: true,
+        },
+    )
+    .await
+    .unwrap();
+    shared::store::access::add_keys(&stack.db.pool, "prod_mug", &["MUG-1".into()])
+        .await
+        .unwrap();
     let (paid, event) = shipped_session(&stack.sim.state);
     publish_event(&stack, &channel, &event).await;
     assert!(wait_for_state(&stack, &paid, "fulfilled").await);
@@ -119,6 +134,12 @@ async fn real_announcements_validate_against_the_published_schemas() {
         &schema["properties"]["line_items"]["items"],
         &fulfilled["line_items"][0],
         "order.fulfilled line item",
+    );
+    assert_eq!(fulfilled["access"][0]["licence_key"], "MUG-1");
+    assert_documents_exactly(
+        &schema["properties"]["access"]["items"],
+        &fulfilled["access"][0],
+        "order.fulfilled access",
     );
     assert_eq!(fulfilled["shipping"]["address"]["city"], "Ottawa");
     assert_documents_exactly(
@@ -173,7 +194,8 @@ fn a_body_that_breaks_the_contract_is_rejected_by_the_schema() {
             "id": "li_1", "description": "T-shirt", "quantity": 2,
             "price": "price_tshirt", "amount_total": 4000
         }],
-        "shipping": null
+        "shipping": null,
+        "access": []
     });
     assert_eq!(errors(&validator, &good), Vec::<String>::new());
 

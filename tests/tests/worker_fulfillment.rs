@@ -334,6 +334,7 @@ async fn an_announcement_no_subscriber_takes_is_kept_in_orders_unrouted_and_then
         fulfilled_at: None,
         line_items: Vec::new(),
         shipping: None,
+        access: Vec::new(),
     };
     let row = outbox::enqueue(
         &mut conn,

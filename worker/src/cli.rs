@@ -14,7 +14,7 @@ use crate::process::Processor;
 use crate::reconciler::{Reconciler, ReconcilerOptions};
 use crate::redrive::RedriveSource;
 use crate::startup::Application;
-use crate::{redrive, show};
+use crate::{access, redrive, show};
 
 /// Fulfills paid Stripe Checkout Sessions from the checkout.fulfillment queue.
 #[derive(Debug, Parser)]
@@ -57,10 +57,41 @@ pub enum Command {
         #[arg(long)]
         account: Option<String>,
     },
+    /// Digital goods and services: what a Stripe product gives the customer.
+    #[command(subcommand)]
+    Access(AccessCommand),
     /// Print the RabbitMQ definitions (exchanges, queues with their arguments, bindings,
     /// policies) that the broker settings declare, as JSON for deploy/rabbitmq/definitions.json.
     /// Connects to nothing.
     Definitions,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AccessCommand {
+    /// Set what a product gives: a link (download, course, activation page) and/or one licence
+    /// key per unit from its pool. Orders fulfilled before keep what they got.
+    Set {
+        /// The Stripe product id (prod_…).
+        product: String,
+        /// What the customer now has, as the success page and the mail name it.
+        #[arg(long)]
+        title: String,
+        /// Where the customer gets it (http or https).
+        #[arg(long)]
+        url: Option<String>,
+        /// Issue a licence key per unit bought, from the pool `add-keys` fills.
+        #[arg(long)]
+        licence_keys: bool,
+    },
+    /// Add licence keys to a product's pool, one per line (blank lines skipped), from a file
+    /// or standard input. A key already in a pool is skipped.
+    AddKeys {
+        /// The Stripe product id (prod_…).
+        product: String,
+        /// The file of keys (default: standard input).
+        #[arg(long)]
+        file: Option<std::path::PathBuf>,
+    },
 }
 
 impl Command {
@@ -69,7 +100,7 @@ impl Command {
     pub fn uses(&self) -> Uses {
         match self {
             Command::Run => Uses::WORKER,
-            Command::Migrate | Command::Show { .. } => Uses::DATABASE,
+            Command::Migrate | Command::Show { .. } | Command::Access(_) => Uses::DATABASE,
             Command::Redrive { .. } | Command::Definitions => Uses::BROKER,
             Command::Reconcile { .. } => Uses::RECONCILE,
         }
@@ -145,6 +176,11 @@ pub async fn run(command: Option<Command>, settings: Settings) -> anyhow::Result
                 "{}",
                 Topology::from_settings(&settings.broker).definitions_json()
             );
+            Ok(())
+        }
+        Command::Access(command) => {
+            let pool = shared::store::pool(&settings.database)?;
+            println!("{}", access::run(&pool, command).await?);
             Ok(())
         }
         Command::Show {

@@ -15,14 +15,15 @@
 //!   Stripe's checkout events since a cursor and sends each through [`process`].
 //! - [`startup`]: `Application::build` / `run_until_stopped`, the ops server (`/healthz`,
 //!   `/readyz`, `/metrics`), graceful drain on SIGTERM.
-//! - [`cli`]: `worker run | migrate | redrive | reconcile | show`; [`redrive`] and [`show`]
-//!   are the operator commands' bodies.
+//! - [`cli`]: `worker run | migrate | redrive | reconcile | show | access | definitions`;
+//!   [`redrive`], [`show`] and [`access`] are the operator commands' bodies.
 //! - [`metrics`]: the worker's Prometheus metrics.
 //!
 //! Data enters as queue deliveries (from the ingress) and `GET /v1/events` pages (reconciler);
 //! it leaves as Postgres rows (orders, line items, the audit trail, the outbox) and `orders`
 //! announcements.
 
+pub mod access;
 pub mod attempts;
 pub mod cli;
 pub mod consumer;

@@ -89,6 +89,22 @@ fn describe_order(out: &mut String, order: &Order) {
             amount
         );
     }
+    if let Some(shipping) = &order.shipping {
+        let _ = writeln!(out, "ships to {}", shipping.label_lines().join(", "));
+    }
+    for access in &order.access {
+        let _ = writeln!(
+            out,
+            "access   {}  {}{}",
+            access.product_id,
+            access.title,
+            access
+                .licence_key
+                .as_deref()
+                .map(|k| format!("  key {k}"))
+                .unwrap_or_default()
+        );
+    }
 }
 
 fn money(minor_units: Option<i64>, currency: Option<&str>) -> Option<String> {

@@ -8,6 +8,7 @@
 //! [`transient`] classifies as a retry. No caller can be blocked for longer by someone else's
 //! lock, whoever holds it.
 
+pub mod access;
 pub mod cursors;
 pub mod events;
 pub mod notifications;

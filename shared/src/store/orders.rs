@@ -10,6 +10,7 @@ use sqlx::{PgConnection, PgExecutor};
 
 use crate::domain::account_id::stored;
 use crate::domain::{AccountId, CheckoutSessionId};
+use crate::store::access::{self, Access};
 use crate::stripe::{CheckoutSession, LineItem, ShippingDetails};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -94,6 +95,8 @@ pub struct Order {
     /// Where it ships; `None` when no shipping address was collected.
     pub shipping: Option<ShippingDetails>,
     pub lines: Vec<OrderLine>,
+    /// The links and licence keys it gave (digital goods and services).
+    pub access: Vec<Access>,
 }
 
 #[derive(sqlx::FromRow)]
@@ -114,7 +117,7 @@ struct OrderRow {
 }
 
 impl OrderRow {
-    fn into_order(self, lines: Vec<OrderLine>) -> Result<Order, sqlx::Error> {
+    fn into_order(self, lines: Vec<OrderLine>, access: Vec<Access>) -> Result<Order, sqlx::Error> {
         Ok(Order {
             state: OrderState::parse(&self.state)?,
             session_id: self.session_id,
@@ -130,6 +133,7 @@ impl OrderRow {
             payment_link: self.payment_link,
             shipping: self.shipping.map(|Json(s)| s),
             lines,
+            access,
         })
     }
 }
@@ -154,20 +158,20 @@ pub async fn find(
     .fetch_optional(&mut *conn)
     .await?;
     let Some(row) = row else { return Ok(None) };
-    let lines = if row.state == OrderState::Fulfilled.as_str() {
-        sqlx::query_as(
-            "SELECT line_item_id, description, quantity, price_id, currency, amount_subtotal, \
-             amount_total FROM order_line_items WHERE session_id = $1 AND account = $2 \
-             ORDER BY position",
-        )
-        .bind(id.as_str())
-        .bind(stored(account))
-        .fetch_all(&mut *conn)
-        .await?
-    } else {
-        Vec::new()
-    };
-    row.into_order(lines).map(Some)
+    if row.state != OrderState::Fulfilled.as_str() {
+        return row.into_order(Vec::new(), Vec::new()).map(Some);
+    }
+    let lines = sqlx::query_as(
+        "SELECT line_item_id, description, quantity, price_id, currency, amount_subtotal, \
+         amount_total FROM order_line_items WHERE session_id = $1 AND account = $2 \
+         ORDER BY position",
+    )
+    .bind(id.as_str())
+    .bind(stored(account))
+    .fetch_all(&mut *conn)
+    .await?;
+    let access = access::of_order(&mut *conn, account, id.as_str()).await?;
+    row.into_order(lines, access).map(Some)
 }
 
 /// Blocks until this transaction holds the advisory lock of session `id` on `account` (released
@@ -293,6 +297,8 @@ pub async fn insert_fulfilled(
         payment_link: session.payment_link.clone(),
         shipping: session.shipping().cloned(),
         lines,
+        // Granted next, in the same transaction (`access::grant`).
+        access: Vec::new(),
     })
 }
 

@@ -129,6 +129,7 @@ pub fn fulfilled(session_id: &str, customer_email: Option<&str>) -> OrderFulfill
             amount_total: 4500,
         }],
         shipping: None,
+        access: Vec::new(),
     }
 }
 
