@@ -8,7 +8,7 @@
 use fantoccini::Locator;
 use shared::CheckoutSessionId;
 use tests::browser::Browser;
-use tests::checkout_flow::{fill, pay, text_of, wait_for_heading, PAGE_TIMEOUT};
+use tests::checkout_flow::{fill, pay, text_of, wait_for_heading, PAGE_TIMEOUT, SHIPPING_LABEL_US};
 use tests::eventually;
 use tests::stack::Stack;
 
@@ -83,6 +83,11 @@ async fn paying_inside_the_embedded_form_lands_on_the_thank_you_page_and_fulfill
         thanked,
         "the success page thanks Jenny Rosen; it shows {:?}",
         text_of(&browser, "h1").await
+    );
+    // The framed form asked for the address too (the cart ships).
+    assert_eq!(
+        text_of(&browser, "[data-testid=ships-to]").await.as_deref(),
+        Some(SHIPPING_LABEL_US)
     );
     let url = client.current_url().await.unwrap();
     assert_eq!(url.path(), "/order/success");

@@ -5,9 +5,10 @@
 //! cargo run --release -p tests --bin notifier_bench -- [MAILS] [RATE] [SECONDS]
 //! ```
 //!
-//! 1. **Baseline, the SMTP ceiling**: `MAILS` confirmation mails sent straight through the
-//!    notifier's `Mailer` by as many concurrent senders as the notifier handles at once (its
-//!    prefetch), no broker and no database.
+//! 1. **Baselines**: `MAILS` confirmation mails sent straight through the notifier's `Mailer` by
+//!    as many concurrent senders as the notifier handles at once (its prefetch), no broker and
+//!    no database: the SMTP ceiling. Then the same path paced at `RATE` for `SECONDS`: send to
+//!    stored, the latency floor.
 //! 2. **Throughput**: `MAILS` `order.fulfilled` announcements queued first, then the notifier
 //!    started; notifications per second from its start to the last mail stored, and the ratio
 //!    to the baseline.
@@ -87,6 +88,35 @@ async fn main() -> anyhow::Result<()> {
     let ceiling = mails as f64 / started.elapsed().as_secs_f64();
     println!("baseline: SMTP ceiling ({concurrency} senders): {ceiling:.0} mails/s");
 
+    // 1b. The same mail path at the steady rate: send -> stored, the latency baseline.
+    let total = (rate * seconds) as usize;
+    let mut direct: HashMap<Uuid, SystemTime> = HashMap::with_capacity(total);
+    let mut pace = tokio::time::interval(Duration::from_micros(1_000_000 / rate.max(1)));
+    pace.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
+    let mut sends = Vec::with_capacity(total);
+    for i in 0..total {
+        pace.tick().await;
+        let id = Uuid::new_v4();
+        direct.insert(id, SystemTime::now());
+        let mailer = mailer.clone();
+        sends.push(tokio::spawn(async move {
+            let notice = notifier::notice::Notice::Fulfilled(Box::new(order(i)));
+            mailer
+                .send(id, &notice, "bench@example.com")
+                .await
+                .map_err(|e| anyhow::anyhow!("paced send {i}: {e:?}"))
+        }));
+    }
+    for send in futures::future::join_all(sends).await {
+        send??;
+    }
+    wait_for_count(&smtp, mails + total).await?;
+    let baseline = latencies(&smtp, &direct, total)?;
+    report(
+        &format!("baseline: send -> mail stored at {rate}/s"),
+        &baseline,
+    );
+
     // 2. Throughput: a backlog, then the notifier.
     for i in 0..mails {
         announce(&broker, Uuid::new_v4(), &order(i)).await?;
@@ -95,7 +125,7 @@ async fn main() -> anyhow::Result<()> {
     let stop = application.stop_handle();
     let started = Instant::now();
     let running = tokio::spawn(application.run_until_stopped());
-    wait_for_count(&smtp, 2 * mails).await?;
+    wait_for_count(&smtp, 2 * mails + total).await?;
     let throughput = mails as f64 / started.elapsed().as_secs_f64();
     println!(
         "notifier: {mails} queued announcements mailed at {throughput:.0} notifications/s \
@@ -104,7 +134,6 @@ async fn main() -> anyhow::Result<()> {
     );
 
     // 3. Latency at a steady rate.
-    let total = (rate * seconds) as usize;
     let mut published: HashMap<Uuid, SystemTime> = HashMap::with_capacity(total);
     let mut pace = tokio::time::interval(Duration::from_micros(1_000_000 / rate.max(1)));
     pace.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
@@ -114,35 +143,16 @@ async fn main() -> anyhow::Result<()> {
         published.insert(id, SystemTime::now());
         announce(&broker, id, &order(i)).await?;
     }
-    wait_for_count(&smtp, 2 * mails + total).await?;
-    let mut latency = Histogram::<u64>::new(3)?;
-    for (mail, arrived) in smtp.mails_with_arrival() {
-        let Some(id) = mail
-            .header("Message-ID")
-            .and_then(|m| m.trim_start_matches('<').split('@').next())
-            .and_then(|id| Uuid::parse_str(id).ok())
-        else {
-            continue;
-        };
-        if let Some(sent) = published.get(&id) {
-            let waited = arrived.duration_since(*sent).unwrap_or_default();
-            latency.record(waited.as_micros() as u64)?;
-        }
-    }
-    anyhow::ensure!(
-        latency.len() as usize == total,
-        "matched {} of {total} mails to their announcements",
-        latency.len()
+    wait_for_count(&smtp, 2 * mails + 2 * total).await?;
+    let latency = latencies(&smtp, &published, total)?;
+    report(
+        &format!("notifier: announcement -> mail stored at {rate}/s"),
+        &latency,
     );
-    let ms = |q: f64| latency.value_at_quantile(q) as f64 / 1000.0;
     println!(
-        "announcement -> mail stored at {rate}/s: n={} p50={:.1} ms p90={:.1} ms p99={:.1} ms \
-         max={:.1} ms",
-        latency.len(),
-        ms(0.5),
-        ms(0.9),
-        ms(0.99),
-        latency.max() as f64 / 1000.0
+        "ratio p50 / p99 notifier to baseline: {:.2} / {:.2}",
+        latency.value_at_quantile(0.5) as f64 / baseline.value_at_quantile(0.5).max(1) as f64,
+        latency.value_at_quantile(0.99) as f64 / baseline.value_at_quantile(0.99).max(1) as f64
     );
 
     stop.stop();
@@ -155,7 +165,7 @@ async fn main() -> anyhow::Result<()> {
     println!(
         "recorded sent: {sent} (expected {}); mails stored: {}",
         mails + total,
-        smtp.count() - mails
+        smtp.count() - mails - total
     );
     for queue in [
         broker.topology.notifier_queue(),
@@ -222,6 +232,47 @@ async fn announce(broker: &TestBroker, id: Uuid, order: &OrderFulfilled) -> anyh
         .await?
         .await?;
     Ok(())
+}
+
+/// For every stored mail whose `Message-ID` names a key of `started`: the time from that start
+/// to the mail being stored. All `expected` must be found.
+fn latencies(
+    smtp: &SmtpServer,
+    started: &HashMap<Uuid, SystemTime>,
+    expected: usize,
+) -> anyhow::Result<Histogram<u64>> {
+    let mut latency = Histogram::<u64>::new(3)?;
+    for (mail, arrived) in smtp.mails_with_arrival() {
+        let Some(id) = mail
+            .header("Message-ID")
+            .and_then(|m| m.trim_start_matches('<').split('@').next())
+            .and_then(|id| Uuid::parse_str(id).ok())
+        else {
+            continue;
+        };
+        if let Some(start) = started.get(&id) {
+            let waited = arrived.duration_since(*start).unwrap_or_default();
+            latency.record(waited.as_micros() as u64)?;
+        }
+    }
+    anyhow::ensure!(
+        latency.len() as usize == expected,
+        "matched {} of {expected} mails to their start",
+        latency.len()
+    );
+    Ok(latency)
+}
+
+fn report(name: &str, h: &Histogram<u64>) {
+    let ms = |us: u64| us as f64 / 1000.0;
+    println!(
+        "{name}: n={} p50={:.1} ms p90={:.1} ms p99={:.1} ms max={:.1} ms",
+        h.len(),
+        ms(h.value_at_quantile(0.5)),
+        ms(h.value_at_quantile(0.9)),
+        ms(h.value_at_quantile(0.99)),
+        ms(h.max())
+    );
 }
 
 /// Waits until the SMTP server stored `count` mails, polling its maildir.
