@@ -476,3 +476,39 @@ pub fn paid_session(sim: &RunningSim, name: &str) -> shared::CheckoutSessionId {
         name,
     )
 }
+
+/// `calls` concurrent webhook-triggered `fulfill_checkout`s of `id`, alternating between the
+/// stack's fulfiller and a second process's (its own pool and Stripe client); their outcomes,
+/// in call order. Every call must succeed.
+pub async fn race_fulfillments(
+    stack: &TestStack,
+    id: &shared::CheckoutSessionId,
+    calls: usize,
+) -> Vec<shared::FulfillmentOutcome> {
+    let other = Fulfiller::new(
+        stack.db.another_pool(10).await,
+        StripeClient::new(&stack.settings.stripe).expect("a Stripe client"),
+    );
+    let calls = (0..calls).map(|i| {
+        let fulfiller = if i % 2 == 0 {
+            stack.fulfiller.clone()
+        } else {
+            other.clone()
+        };
+        let id = id.clone();
+        tokio::spawn(async move {
+            fulfiller
+                .fulfill_checkout(&id, shared::Trigger::Webhook)
+                .await
+        })
+    });
+    futures::future::join_all(calls)
+        .await
+        .into_iter()
+        .map(|joined| {
+            joined
+                .expect("a fulfillment task")
+                .expect("fulfill_checkout succeeds")
+        })
+        .collect()
+}

@@ -3,9 +3,8 @@
 //! hands one key to two orders. Real Postgres and stripe-sim.
 
 use shared::store::access;
-use shared::stripe::StripeClient;
-use shared::{Fulfiller, FulfillmentOutcome, Trigger};
-use tests::{paid_session, TestStack};
+use shared::{FulfillmentOutcome, Trigger};
+use tests::{paid_session, race_fulfillments, TestStack};
 use worker::cli::AccessCommand;
 
 /// A file of keys, one per line, as an operator hands `worker access add-keys`.
@@ -61,22 +60,8 @@ async fn fifty_racing_calls_grant_once_one_key_per_unit_and_the_link() {
     );
     // Two T-shirts and a mug.
     let id = paid_session(&stack.sim, "Jenny Rosen");
-    let other = Fulfiller::new(
-        stack.db.another_pool(10).await,
-        StripeClient::new(&stack.settings.stripe).unwrap(),
-    );
-
-    let calls = (0..50).map(|i| {
-        let fulfiller = if i % 2 == 0 {
-            stack.fulfiller.clone()
-        } else {
-            other.clone()
-        };
-        let id = id.clone();
-        tokio::spawn(async move { fulfiller.fulfill_checkout(&id, Trigger::Webhook).await })
-    });
-    for outcome in futures::future::join_all(calls).await {
-        let FulfillmentOutcome::Fulfilled { order, .. } = outcome.unwrap().unwrap() else {
+    for outcome in race_fulfillments(&stack, &id, 50).await {
+        let FulfillmentOutcome::Fulfilled { order, .. } = outcome else {
             panic!("every caller is told fulfilled");
         };
         let got: Vec<_> = order

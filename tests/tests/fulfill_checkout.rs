@@ -4,11 +4,10 @@
 use std::time::Duration;
 
 use shared::store::{orders, outbox};
-use shared::stripe::StripeClient;
 use shared::{Fulfiller, FulfillmentOutcome, OrderState, Trigger};
 use sqlx::Row;
 use stripe_sim::{Fault, FaultKind, PaymentOutcome, RouteMatch};
-use tests::{completed_session, open_session, paid_session, TestStack};
+use tests::{completed_session, open_session, paid_session, race_fulfillments, TestStack};
 
 async fn count(stack: &TestStack, sql: &str, session_id: &str) -> i64 {
     sqlx::query_scalar(sql)
@@ -104,26 +103,12 @@ async fn a_paid_session_is_fulfilled_with_its_customer_amounts_and_line_items() 
 async fn fifty_concurrent_calls_from_two_pools_fulfill_exactly_once() {
     let stack = TestStack::start().await;
     let id = paid_session(&stack.sim, "Jenny Rosen");
-    // A second "process": its own pool and its own Stripe client.
-    let other = Fulfiller::new(
-        stack.db.another_pool(10).await,
-        StripeClient::new(&stack.settings.stripe).unwrap(),
-    );
-
-    let calls = (0..50).map(|i| {
-        let fulfiller = if i % 2 == 0 {
-            stack.fulfiller.clone()
-        } else {
-            other.clone()
-        };
-        let id = id.clone();
-        tokio::spawn(async move { fulfiller.fulfill_checkout(&id, Trigger::Webhook).await })
-    });
-    let outcomes: Vec<_> = futures::future::join_all(calls).await;
+    // Half from a second "process": its own pool and its own Stripe client.
+    let outcomes = race_fulfillments(&stack, &id, 50).await;
 
     let mut newly = 0;
     for outcome in outcomes {
-        match outcome.unwrap().unwrap() {
+        match outcome {
             FulfillmentOutcome::Fulfilled { newly: n, order } => {
                 newly += usize::from(n);
                 assert_eq!(order.lines.len(), 2, "every caller sees the whole order");
