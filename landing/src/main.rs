@@ -20,6 +20,7 @@ async fn main() -> anyhow::Result<()> {
                 &stripe,
                 &settings.landing.public_base_url,
                 &settings.landing.catalog,
+                &settings.landing.shipping_countries,
                 price.as_deref(),
             )
             .await?;

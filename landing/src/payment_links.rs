@@ -70,19 +70,25 @@ pub fn choose_prices(
 }
 
 /// Creates one link (quantity 1) per chosen price, in order.
+/// A link for a shippable product asks for an address in `shipping_countries`, as the shop's
+/// checkout does.
 pub async fn create_links(
     stripe: &StripeClient,
     public_base_url: &str,
     configured: &[String],
+    shipping_countries: &[String],
     only: Option<&str>,
 ) -> Result<Vec<CreatedLink>, PaymentLinksError> {
-    let active: Vec<String> = stripe
+    let listed = stripe
         .list_prices()
         .await
-        .map_err(|e| PaymentLinksError::Catalog(Box::new(e)))?
-        .into_iter()
-        .map(|p| p.id)
-        .collect();
+        .map_err(|e| PaymentLinksError::Catalog(Box::new(e)))?;
+    let active: Vec<String> = listed.iter().map(|p| p.id.clone()).collect();
+    let ships = |price_id: &str| {
+        listed
+            .iter()
+            .any(|p| p.id == price_id && p.product.shippable == Some(true))
+    };
     let prices = choose_prices(&active, configured, only)?;
     let redirect_url = success_redirect_url(public_base_url);
     // One key per run and price: a retried request returns the same link, a new run makes new
@@ -96,6 +102,11 @@ pub async fn create_links(
                 quantity: 1,
             }],
             redirect_url: redirect_url.clone(),
+            shipping_countries: if ships(&price_id) {
+                shipping_countries.to_vec()
+            } else {
+                Vec::new()
+            },
         };
         let link = stripe
             .create_payment_link(&params, &format!("payment-link-{run}-{price_id}"))

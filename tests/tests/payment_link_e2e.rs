@@ -145,10 +145,17 @@ async fn landing_creates_a_link_per_catalog_price_redirecting_to_the_success_pag
     let t = TestStack::start_on(start_sim().await, &[]).await;
     let stripe = StripeClient::new(&t.settings.stripe).unwrap();
     let configured = vec!["price_tshirt".to_owned(), "price_mug".to_owned()];
+    let shipping = vec!["US".to_owned(), "CA".to_owned()];
 
-    let links = create_links(&stripe, "https://shop.example/", &configured, None)
-        .await
-        .expect("links are created");
+    let links = create_links(
+        &stripe,
+        "https://shop.example/",
+        &configured,
+        &shipping,
+        None,
+    )
+    .await
+    .expect("links are created");
 
     let prices: Vec<_> = links.iter().map(|l| l.price_id.as_str()).collect();
     assert_eq!(prices, ["price_tshirt", "price_mug"]);
@@ -162,15 +169,40 @@ async fn landing_creates_a_link_per_catalog_price_redirecting_to_the_success_pag
         );
     }
 
-    let one = create_links(&stripe, "https://shop.example", &[], Some("price_stickers"))
-        .await
-        .unwrap();
+    let one = create_links(
+        &stripe,
+        "https://shop.example",
+        &[],
+        &shipping,
+        Some("price_stickers"),
+    )
+    .await
+    .unwrap();
     assert_eq!(one.len(), 1);
     assert_eq!(one[0].price_id, "price_stickers");
+    // Stickers are not shipped: their link asks for no address; the T-shirt's and mug's do.
+    let stickers = t.sim.state.retrieve_payment_link(&one[0].link.id).unwrap();
+    assert_eq!(
+        stickers["shipping_address_collection"],
+        serde_json::Value::Null
+    );
+    for created in &links {
+        let link = t.sim.state.retrieve_payment_link(&created.link.id).unwrap();
+        assert_eq!(
+            link["shipping_address_collection"]["allowed_countries"],
+            serde_json::json!(["US", "CA"])
+        );
+    }
 
-    let unknown = create_links(&stripe, "https://shop.example", &[], Some("price_nope"))
-        .await
-        .unwrap_err();
+    let unknown = create_links(
+        &stripe,
+        "https://shop.example",
+        &[],
+        &shipping,
+        Some("price_nope"),
+    )
+    .await
+    .unwrap_err();
     assert!(
         matches!(&unknown, PaymentLinksError::UnknownPrice(id) if id == "price_nope"),
         "{unknown}"

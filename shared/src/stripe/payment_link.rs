@@ -6,7 +6,7 @@
 
 use serde::Deserialize;
 
-use super::params::NewLineItem;
+use super::params::{push_shipping_countries, NewLineItem};
 
 /// `POST /v1/payment_links` for catalog prices, redirecting to our success page after payment.
 #[derive(Debug, Clone)]
@@ -14,6 +14,8 @@ pub struct CreatePaymentLink {
     pub line_items: Vec<NewLineItem>,
     /// Should contain the literal `{CHECKOUT_SESSION_ID}`; Stripe substitutes it on redirect.
     pub redirect_url: String,
+    /// The countries Checkout asks a shipping address in; empty: no address is asked for.
+    pub shipping_countries: Vec<String>,
 }
 
 impl CreatePaymentLink {
@@ -31,6 +33,7 @@ impl CreatePaymentLink {
             "after_completion[redirect][url]".to_owned(),
             self.redirect_url.clone(),
         ));
+        push_shipping_countries(&mut form, &self.shipping_countries);
         form
     }
 }
@@ -57,6 +60,7 @@ mod tests {
             }],
             redirect_url: "https://shop.example/order/success?session_id={CHECKOUT_SESSION_ID}"
                 .into(),
+            shipping_countries: vec!["GB".into()],
         };
         let encoded = serde_urlencoded::to_string(params.to_form()).unwrap();
         assert!(

@@ -126,7 +126,7 @@ pub(crate) fn parse(params: &Params) -> Result<CreateSession, SimError> {
             .unwrap_or_default(),
         shipping_countries: params
             .get("shipping_address_collection")
-            .map(shipping_countries)
+            .map(|v| shipping_countries(v, ENDPOINT))
             .transpose()?,
         ui_mode: params.string("ui_mode")?,
         return_url: params.string("return_url")?,
@@ -202,12 +202,12 @@ fn price_data(base: &str, data: &Value) -> Result<InlinePrice, SimError> {
     })
 }
 
-/// `shipping_address_collection[allowed_countries][]=US&…`; the values are checked in
-/// `state::shipping`.
-fn shipping_countries(v: &Value) -> Result<Vec<String>, SimError> {
+/// `shipping_address_collection[allowed_countries][]=US&…` on `endpoint` (sessions and Payment
+/// Links take it alike); the values are checked in `state::shipping`.
+pub(super) fn shipping_countries(v: &Value, endpoint: &str) -> Result<Vec<String>, SimError> {
     const BASE: &str = "shipping_address_collection";
     let fields = object(v, BASE)?;
-    check_keys(fields, BASE, &["allowed_countries"], &[], ENDPOINT)?;
+    check_keys(fields, BASE, &["allowed_countries"], &[], endpoint)?;
     let param = format!("{BASE}[allowed_countries]");
     let countries = fields
         .get("allowed_countries")

@@ -3,7 +3,7 @@
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::Value;
 
-use super::create_session_params::metadata;
+use super::create_session_params::{metadata, shipping_countries};
 use super::params::{check_keys, integer, object, string, Params};
 use super::respond::{idempotent, ok};
 use super::unrecognized;
@@ -35,7 +35,6 @@ const CREATE_STRIPE_ONLY: &[&str] = &[
     "payment_method_types",
     "phone_number_collection",
     "restrictions",
-    "shipping_address_collection",
     "shipping_options",
     "submit_type",
     "subscription_data",
@@ -122,7 +121,12 @@ async fn update(
 
 pub(super) fn parse_create(params: &Params) -> Result<CreatePaymentLink, SimError> {
     params.check_known(
-        &["after_completion", "line_items", "metadata"],
+        &[
+            "after_completion",
+            "line_items",
+            "metadata",
+            "shipping_address_collection",
+        ],
         CREATE_STRIPE_ONLY,
         CREATE,
     )?;
@@ -144,6 +148,10 @@ pub(super) fn parse_create(params: &Params) -> Result<CreatePaymentLink, SimErro
         line_items,
         after_completion: after_completion(params.get("after_completion"))?,
         metadata: metadata(params.get("metadata"))?,
+        shipping_countries: params
+            .get("shipping_address_collection")
+            .map(|v| shipping_countries(v, CREATE))
+            .transpose()?,
     })
 }
 

@@ -40,7 +40,10 @@ pub(crate) fn render(link: &PaymentLinkRecord) -> Value {
         "payment_method_types": null,
         "phone_number_collection": { "enabled": false },
         "restrictions": null,
-        "shipping_address_collection": null,
+        "shipping_address_collection": link
+            .shipping_countries
+            .as_ref()
+            .map(|c| json!({ "allowed_countries": c })),
         "shipping_options": [],
         "submit_type": "auto",
         "subscription_data": null,

@@ -32,6 +32,9 @@ pub struct CreatePaymentLink {
     pub line_items: Vec<(String, i64)>,
     pub after_completion: AfterCompletion,
     pub metadata: std::collections::BTreeMap<String, String>,
+    /// `shipping_address_collection[allowed_countries]`: every session the link opens asks for
+    /// an address in one of these.
+    pub shipping_countries: Option<Vec<String>>,
 }
 
 /// A stored link.
@@ -45,6 +48,7 @@ pub(crate) struct PaymentLinkRecord {
     pub currency: String,
     pub after_completion: AfterCompletion,
     pub metadata: std::collections::BTreeMap<String, String>,
+    pub shipping_countries: Option<Vec<String>>,
     /// The public address a customer opens: `{public_base_url}/b/{id}`.
     pub url: String,
 }
@@ -99,6 +103,9 @@ impl SimState {
             }
         }
         check_after_completion(&params.after_completion)?;
+        if let Some(countries) = &params.shipping_countries {
+            super::shipping::check_allowed_countries(countries)?;
+        }
         let id = ids::payment_link();
         let record = PaymentLinkRecord {
             url: format!("{}/b/{id}", self.public_base_url()),
@@ -109,6 +116,7 @@ impl SimState {
             currency: currency.expect("at least one line item"),
             after_completion: params.after_completion,
             metadata: params.metadata,
+            shipping_countries: params.shipping_countries,
         };
         let rendered = objects::payment_link::render(&record);
         self.lock_store()
@@ -163,6 +171,7 @@ impl SimState {
                 .map(|(price, quantity)| LineItemParams::catalog(price, *quantity))
                 .collect(),
             success_url,
+            shipping_countries: link.shipping_countries.clone(),
             ..CreateSession::default()
         };
         let now = self.now();

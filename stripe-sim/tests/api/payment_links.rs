@@ -291,3 +291,44 @@ async fn a_deactivated_link_answers_410_and_starts_no_session() {
     let unknown = t.get_page(&t.url("/b/plink_unknown")).await;
     assert_eq!(unknown.status, 404);
 }
+
+#[tokio::test]
+async fn a_link_that_ships_opens_sessions_asking_for_an_address_in_its_countries() {
+    let t = TestSim::spawn().await;
+    let reply = t
+        .post_form(
+            "/v1/payment_links",
+            &form(&[
+                ("line_items[0][price]", "price_mug"),
+                ("line_items[0][quantity]", "1"),
+                ("shipping_address_collection[allowed_countries][0]", "GB"),
+                ("shipping_address_collection[allowed_countries][1]", "IE"),
+            ]),
+        )
+        .await;
+    assert_eq!(reply.status, 200, "{:#}", reply.body);
+    let countries = serde_json::json!({ "allowed_countries": ["GB", "IE"] });
+    assert_eq!(reply.body["shipping_address_collection"], countries);
+
+    let session = open_link(&t, &reply.body).await;
+    assert_eq!(session["shipping_address_collection"], countries);
+    let page = t.get_page(session["url"].as_str().unwrap()).await;
+    assert!(page.text.contains("id=\"shipping\""), "{}", page.text);
+
+    let bad = t
+        .post_form(
+            "/v1/payment_links",
+            &form(&[
+                ("line_items[0][price]", "price_mug"),
+                ("line_items[0][quantity]", "1"),
+                ("shipping_address_collection[allowed_countries][0]", "UK"),
+            ]),
+        )
+        .await;
+    bad.assert_error(
+        400,
+        "invalid_request_error",
+        None,
+        Some("shipping_address_collection[allowed_countries][0]"),
+    );
+}
