@@ -512,3 +512,17 @@ pub async fn race_fulfillments(
         })
         .collect()
 }
+
+/// One line of a benchmark's latency report: count, p50, p90, p99 and max in milliseconds, from
+/// a histogram of microseconds.
+pub fn report_latency(name: &str, h: &hdrhistogram::Histogram<u64>) {
+    let ms = |us: u64| us as f64 / 1000.0;
+    println!(
+        "{name:<34} n={:<5} p50={:>7.2} ms  p90={:>7.2} ms  p99={:>7.2} ms  max={:>7.2} ms",
+        h.len(),
+        ms(h.value_at_quantile(0.5)),
+        ms(h.value_at_quantile(0.9)),
+        ms(h.value_at_quantile(0.99)),
+        ms(h.max())
+    );
+}

@@ -14,6 +14,7 @@
 use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
+use tests::report_latency;
 use tests::stack::Stack;
 
 const PAYMENT_FORM: &[(&str, &str)] = &[
@@ -25,18 +26,6 @@ const PAYMENT_FORM: &[(&str, &str)] = &[
     ("card-cvc", "123"),
     ("billing-postal-code", "90210"),
 ];
-
-fn report(name: &str, h: &Histogram<u64>) {
-    let ms = |us: u64| us as f64 / 1000.0;
-    println!(
-        "{name:<34} n={:<5} p50={:>7.2} ms  p90={:>7.2} ms  p99={:>7.2} ms  max={:>7.2} ms",
-        h.len(),
-        ms(h.value_at_quantile(0.5)),
-        ms(h.value_at_quantile(0.9)),
-        ms(h.value_at_quantile(0.99)),
-        ms(h.max())
-    );
-}
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
@@ -101,9 +90,9 @@ async fn main() -> anyhow::Result<()> {
         "{runs} checkouts, whole stack in one process on {} CPUs",
         num_cpus()
     );
-    report("baseline: fulfilled page render", &rendered_only);
-    report("pay click -> 303 (webhook acked)", &pay_only);
-    report("pay click -> success page", &pay_to_page);
+    report_latency("baseline: fulfilled page render", &rendered_only);
+    report_latency("pay click -> 303 (webhook acked)", &pay_only);
+    report_latency("pay click -> success page", &pay_to_page);
     println!(
         "ratio p50 pay->page / baseline: {:.1}x",
         pay_to_page.value_at_quantile(0.5) as f64

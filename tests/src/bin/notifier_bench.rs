@@ -28,6 +28,7 @@ use hdrhistogram::Histogram;
 use lapin::options::{BasicPublishOptions, QueueDeleteOptions};
 use lapin::BasicProperties;
 use shared::announcements::{AnnouncedLineItem, Announcement, OrderFulfilled, VERSION};
+use tests::report_latency;
 use tests::smtp::{free_port, SmtpServer};
 use tests::{TestBroker, TestDb};
 use uuid::Uuid;
@@ -112,7 +113,7 @@ async fn main() -> anyhow::Result<()> {
     }
     wait_for_count(&smtp, mails + total).await?;
     let baseline = latencies(&smtp, &direct, total)?;
-    report(
+    report_latency(
         &format!("baseline: send -> mail stored at {rate}/s"),
         &baseline,
     );
@@ -145,7 +146,7 @@ async fn main() -> anyhow::Result<()> {
     }
     wait_for_count(&smtp, 2 * mails + 2 * total).await?;
     let latency = latencies(&smtp, &published, total)?;
-    report(
+    report_latency(
         &format!("notifier: announcement -> mail stored at {rate}/s"),
         &latency,
     );
@@ -210,6 +211,7 @@ fn order(i: usize) -> OrderFulfilled {
         }],
         shipping: None,
         access: Vec::new(),
+        subscription: None,
     }
 }
 
@@ -261,18 +263,6 @@ fn latencies(
         latency.len()
     );
     Ok(latency)
-}
-
-fn report(name: &str, h: &Histogram<u64>) {
-    let ms = |us: u64| us as f64 / 1000.0;
-    println!(
-        "{name}: n={} p50={:.1} ms p90={:.1} ms p99={:.1} ms max={:.1} ms",
-        h.len(),
-        ms(h.value_at_quantile(0.5)),
-        ms(h.value_at_quantile(0.9)),
-        ms(h.value_at_quantile(0.99)),
-        ms(h.max())
-    );
 }
 
 /// Waits until the SMTP server stored `count` mails, polling its maildir (aiosmtpd tells no one
