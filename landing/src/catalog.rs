@@ -14,7 +14,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use futures::future::{BoxFuture, FutureExt, Shared};
-use shared::stripe::{CatalogPrice, StripeClient, StripeError};
+use shared::stripe::{CatalogPrice, Recurring, StripeClient, StripeError};
 use shared::{Currency, Money};
 use tracing::Instrument;
 
@@ -37,6 +37,8 @@ pub struct Offer {
     pub unit_amount: Money,
     /// Physical goods: checkout asks for a shipping address.
     pub shippable: bool,
+    /// A subscription price: a cart holding one checks out as a subscription.
+    pub recurring: Option<Recurring>,
 }
 
 impl Offer {
@@ -47,6 +49,7 @@ impl Offer {
             name: price.product.name,
             description: price.product.description.filter(|d| !d.trim().is_empty()),
             shippable: price.product.shippable == Some(true),
+            recurring: price.recurring,
             unit_amount: Money::new(price.unit_amount?, currency),
             price_id: price.id,
         })
@@ -263,6 +266,7 @@ mod tests {
             name: id.into(),
             description: None,
             shippable: false,
+            recurring: None,
             unit_amount: Money::new(100, Currency::parse("usd").unwrap()),
         }
     }

@@ -10,7 +10,7 @@ use askama::Template;
 use chrono::{DateTime, Utc};
 use shared::store::access::Access;
 use shared::store::notifications::CustomerMail;
-use shared::store::orders::OrderLine;
+use shared::store::orders::{OrderLine, OrderSubscription};
 use shared::{Currency, Money, Order};
 
 use crate::catalog::Offer;
@@ -68,7 +68,10 @@ impl ShopPage {
                 price_id: offer.price_id.clone(),
                 name: offer.name.clone(),
                 description: offer.description.clone(),
-                price: offer.unit_amount.to_string(),
+                price: match &offer.recurring {
+                    Some(recurring) => format!("{} / {}", offer.unit_amount, recurring.period()),
+                    None => offer.unit_amount.to_string(),
+                },
                 initial_quantity: 0,
             };
             match sections.iter_mut().find(|s| s.currency == currency) {
@@ -127,6 +130,35 @@ pub struct OrderView {
     pub ships_to: Vec<String>,
     /// The links and licence keys the order gave; empty when nothing digital was bought.
     pub access: Vec<AccessView>,
+    /// What a subscription order started; `None` for a one-time order.
+    pub subscription: Option<SubscriptionView>,
+}
+
+/// The subscription an order started, in words: `Active`, `every month`, `4 January 2027`.
+#[derive(Debug)]
+pub struct SubscriptionView {
+    pub status: String,
+    pub renews: Option<String>,
+    pub next_renewal: Option<String>,
+}
+
+impl From<&OrderSubscription> for SubscriptionView {
+    fn from(subscription: &OrderSubscription) -> Self {
+        let mut status = subscription.status.replace('_', " ");
+        if let Some(first) = status.get_mut(..1) {
+            first.make_ascii_uppercase();
+        }
+        Self {
+            status,
+            renews: subscription
+                .recurring
+                .as_ref()
+                .map(|r| format!("every {}", r.period())),
+            next_renewal: subscription
+                .current_period_end
+                .map(|at| at.format("%-d %B %Y").to_string()),
+        }
+    }
 }
 
 /// One thing the customer now has access to.
@@ -193,6 +225,7 @@ impl From<&Order> for OrderView {
                 .map(|s| s.label_lines())
                 .unwrap_or_default(),
             access: order.access.iter().map(AccessView::from).collect(),
+            subscription: order.subscription.as_ref().map(SubscriptionView::from),
         }
     }
 }
@@ -390,6 +423,7 @@ mod tests {
             fulfilled_at: Some("2026-11-24T14:05:09Z".parse().unwrap()),
             payment_link: None,
             shipping: None,
+            subscription: None,
             access: Vec::new(),
             lines: lines
                 .iter()
@@ -443,6 +477,34 @@ mod tests {
     }
 
     #[test]
+    fn a_subscription_order_says_what_is_active_and_when_it_renews() {
+        let mut o = order("usd", &[("Pattern library membership", 1, 900)]);
+        let page = |o: &Order| {
+            FulfilledPage {
+                order: OrderView::from(o),
+                mail: None,
+            }
+            .render()
+            .unwrap()
+        };
+        assert!(!page(&o).contains("data-testid=\"subscription\""));
+        o.subscription = Some(OrderSubscription {
+            id: "sub_1".into(),
+            status: "active".into(),
+            recurring: Some(shared::stripe::Recurring {
+                interval: "month".into(),
+                interval_count: 1,
+            }),
+            current_period_end: Some("2027-01-04T10:00:00Z".parse().unwrap()),
+        });
+        let html = page(&o);
+        assert!(
+            html.contains("<strong>Active</strong>, renews every month; next on 4 January 2027."),
+            "{html}"
+        );
+    }
+
+    #[test]
     fn a_subtotal_is_shown_only_when_it_differs() {
         let mut o = order("usd", &[("Mug", 1, 1200)]);
         assert_eq!(OrderView::from(&o).subtotal, None);
@@ -458,6 +520,7 @@ mod tests {
             name: id.into(),
             description: None,
             shippable: false,
+            recurring: None,
             unit_amount: Money::new(100, Currency::parse(cur).unwrap()),
         };
         let page = ShopPage::new(
@@ -472,5 +535,14 @@ mod tests {
         assert_eq!(page.sections[0].currency, "USD");
         assert_eq!(page.sections[0].offers.len(), 2);
         assert_eq!(page.sections[1].offers[0].price, "100 JPY");
+        let monthly = Offer {
+            recurring: Some(shared::stripe::Recurring {
+                interval: "month".into(),
+                interval_count: 1,
+            }),
+            ..offer("price_d", "usd")
+        };
+        let page = ShopPage::new(&[monthly], "token".into());
+        assert_eq!(page.sections[0].offers[0].price, "1.00 USD / month");
     }
 }

@@ -165,6 +165,7 @@ mod samples {
             amount_total: Some(4500),
             fulfilled_by: Some("webhook".into()),
             fulfilled_at: None,
+            subscription: None,
             access: vec![AnnouncedAccess {
                 product: "prod_preview_ebook".into(),
                 title: "Field guide (PDF)".into(),

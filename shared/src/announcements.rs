@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::domain::AccountId;
 use crate::store::access::Access;
-use crate::store::orders::{Order, OrderLine};
+use crate::store::orders::{Order, OrderLine, OrderSubscription};
 use crate::stripe::{CheckoutSession, ShippingDetails};
 
 /// The body version every announcement of this release carries in `version`.
@@ -56,6 +56,10 @@ pub struct OrderFulfilled {
     /// key. Empty when nothing digital was bought. Added within version 1.
     #[serde(default)]
     pub access: Vec<AnnouncedAccess>,
+    /// The subscription a subscription-mode order started; `null` for a one-time order.
+    /// Added within version 1.
+    #[serde(default)]
+    pub subscription: Option<OrderSubscription>,
 }
 
 /// One thing the customer now has access to.
@@ -128,6 +132,7 @@ impl From<&Order> for OrderFulfilled {
             line_items: order.lines.iter().map(AnnouncedLineItem::from).collect(),
             shipping: order.shipping.clone(),
             access: order.access.iter().map(AnnouncedAccess::from).collect(),
+            subscription: order.subscription.clone(),
         }
     }
 }
@@ -189,6 +194,7 @@ mod tests {
             fulfilled_at: None,
             payment_link: None,
             shipping: None,
+            subscription: None,
             access: Vec::new(),
             lines: vec![OrderLine {
                 line_item_id: "li_1".into(),
@@ -216,6 +222,7 @@ mod tests {
         assert_eq!(body["line_items"][0]["amount_total"], 4000);
         assert_eq!(body["shipping"], serde_json::Value::Null);
         assert_eq!(body["access"], serde_json::json!([]));
+        assert_eq!(body["subscription"], serde_json::Value::Null);
         let back: OrderFulfilled = serde_json::from_value(body).unwrap();
         assert_eq!(back.line_items.len(), 1);
     }

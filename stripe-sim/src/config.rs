@@ -105,6 +105,53 @@ pub struct CatalogPrice {
     /// The product's `shippable`: `true` for physical goods a shop asks an address for.
     #[serde(default)]
     pub shippable: Option<bool>,
+    /// A subscription price: billed every `interval_count` `interval`s. `None`: one-time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recurring: Option<Recurring>,
+}
+
+/// A price's `recurring`: how often a subscription to it is billed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Recurring {
+    /// `day`, `week`, `month` or `year`.
+    pub interval: String,
+    #[serde(default = "one")]
+    pub interval_count: u32,
+}
+
+fn one() -> u32 {
+    1
+}
+
+impl Recurring {
+    /// Stripe's longest billing period is three years.
+    const MAX_DAYS: u32 = 3 * 365;
+
+    pub fn monthly() -> Self {
+        Recurring {
+            interval: "month".into(),
+            interval_count: 1,
+        }
+    }
+
+    /// Stripe's rule: a known interval, and at most three years in all.
+    pub fn check(&self) -> Result<(), String> {
+        let days = match self.interval.as_str() {
+            "day" => 1,
+            "week" => 7,
+            "month" => 30,
+            "year" => 365,
+            other => {
+                return Err(format!(
+                    "Invalid interval: must be one of day, week, month or year (got {other})."
+                ))
+            }
+        };
+        if self.interval_count == 0 || self.interval_count.saturating_mul(days) > Self::MAX_DAYS {
+            return Err("The maximum billing period is 3 years.".into());
+        }
+        Ok(())
+    }
 }
 
 fn active_by_default() -> bool {
@@ -121,7 +168,13 @@ impl CatalogPrice {
             currency: currency.into(),
             active: true,
             shippable: Some(true),
+            recurring: None,
         }
+    }
+
+    fn recurring(mut self, recurring: Recurring) -> Self {
+        self.recurring = Some(recurring);
+        self
     }
 
     fn not_shipped(mut self) -> Self {
@@ -132,7 +185,8 @@ impl CatalogPrice {
 
 /// The seeded catalog: three USD prices, plus a zero-decimal (JPY) and a three-decimal (KWD)
 /// currency so that amount display is exercised end to end. Every product is `shippable`
-/// except the sticker pack, so a cart may or may not need a shipping address.
+/// except the sticker pack, so a cart may or may not need a shipping address. The pattern
+/// library is a monthly subscription (a digital service), so a cart may be one.
 pub fn default_catalog() -> Vec<CatalogPrice> {
     vec![
         CatalogPrice::new("price_tshirt", "prod_tshirt", "Stripe T-shirt", 2000, "usd"),
@@ -160,6 +214,15 @@ pub fn default_catalog() -> Vec<CatalogPrice> {
             12500,
             "kwd",
         ),
+        CatalogPrice::new(
+            "price_pattern_library",
+            "prod_pattern_library",
+            "Pattern library membership",
+            900,
+            "usd",
+        )
+        .not_shipped()
+        .recurring(Recurring::monthly()),
     ]
 }
 
@@ -210,6 +273,11 @@ pub fn validate_catalog(catalog: &[CatalogPrice]) -> anyhow::Result<()> {
                 price.currency
             );
         }
+        if let Some(recurring) = &price.recurring {
+            recurring
+                .check()
+                .map_err(|e| anyhow::anyhow!("catalog price {id:?}: {e}"))?;
+        }
         let name = product_names
             .entry(&price.product_id)
             .or_insert(&price.product_name);
@@ -249,6 +317,27 @@ mod tests {
         catalog.push(catalog[0].clone());
         let err = validate_catalog(&catalog).unwrap_err();
         assert!(err.to_string().contains("appears twice"), "{err}");
+    }
+
+    #[test]
+    fn a_recurring_price_needs_a_known_interval_of_at_most_three_years() {
+        let price = |interval: &str, interval_count| {
+            vec![
+                CatalogPrice::new("price_a", "prod_a", "A", 1, "usd").recurring(Recurring {
+                    interval: interval.into(),
+                    interval_count,
+                }),
+            ]
+        };
+        validate_catalog(&price("year", 3)).unwrap();
+        validate_catalog(&price("week", 156)).unwrap();
+        for (interval, count) in [("year", 4), ("month", 0), ("fortnight", 1)] {
+            let err = validate_catalog(&price(interval, count)).unwrap_err();
+            assert!(
+                err.to_string().contains("price_a"),
+                "{interval} {count}: {err}"
+            );
+        }
     }
 
     #[test]

@@ -61,6 +61,16 @@ pub fn customer() -> String {
     with_prefix("cus_", 14)
 }
 
+/// A Subscription, created when a subscription-mode session completes.
+pub fn subscription() -> String {
+    with_prefix("sub_", 24)
+}
+
+/// One price of a Subscription.
+pub fn subscription_item() -> String {
+    with_prefix("si_", 14)
+}
+
 /// One delivery of an event to one webhook endpoint (a simulator-only object).
 pub fn webhook_delivery() -> String {
     with_prefix("whdel_", 24)

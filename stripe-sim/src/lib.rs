@@ -73,7 +73,7 @@ mod request_id;
 mod stripe_js;
 
 pub use checkout_page::{ACK_HEADER, ACK_MS_HEADER};
-pub use config::{default_catalog, CatalogPrice, SimConfig};
+pub use config::{default_catalog, CatalogPrice, Recurring, SimConfig};
 pub use error::SimError;
 pub use pagination::{DEFAULT_LIMIT, MAX_LIMIT};
 pub use startup::RunningSim;

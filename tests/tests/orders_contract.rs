@@ -142,6 +142,11 @@ async fn real_announcements_validate_against_the_published_schemas() {
         "order.fulfilled access",
     );
     assert_eq!(fulfilled["shipping"]["address"]["city"], "Ottawa");
+    assert_eq!(
+        fulfilled["subscription"],
+        Value::Null,
+        "a one-time order starts none"
+    );
     assert_documents_exactly(
         &schema["properties"]["shipping"],
         &fulfilled["shipping"],
@@ -255,4 +260,54 @@ fn a_body_that_breaks_the_contract_is_rejected_by_the_schema() {
             "{what} must be rejected"
         );
     }
+}
+
+#[tokio::test]
+async fn a_subscription_order_announces_and_records_its_subscription_as_the_schema_says() {
+    let stack = TestStack::start().await;
+    let orders = stack
+        .broker
+        .watch(&stack.broker.topology.orders_exchange(), "order.#")
+        .await;
+    let worker = start_worker(&stack, &[]).await;
+    let channel = publisher(&stack).await;
+    let (paid, event) = subscription_session(&stack.sim.state);
+    publish_event(&stack, &channel, &event).await;
+    assert!(wait_for_state(&stack, &paid, "fulfilled").await);
+    let fulfilled = announced(&stack, &orders, OrderFulfilled::ROUTING_KEY).await;
+    worker.shutdown().await;
+
+    let (schema, validator) = schema_of::<OrderFulfilled>();
+    assert_eq!(
+        errors(&validator, &fulfilled),
+        Vec::<String>::new(),
+        "{fulfilled:#}"
+    );
+    let subscription = &fulfilled["subscription"];
+    let started = event["data"]["object"]["subscription"].as_str().unwrap();
+    assert_eq!(
+        subscription["id"], started,
+        "the subscription Stripe started"
+    );
+    assert_eq!(subscription["status"], "active");
+    assert_eq!(
+        subscription["recurring"],
+        serde_json::json!({"interval": "month", "interval_count": 1})
+    );
+    assert!(
+        subscription["current_period_end"].is_string(),
+        "{subscription:#}"
+    );
+    assert_documents_exactly(
+        &schema["properties"]["subscription"],
+        subscription,
+        "subscription",
+    );
+    let stored: Value =
+        sqlx::query_scalar("SELECT subscription FROM checkout_orders WHERE session_id = $1")
+            .bind(paid.as_str())
+            .fetch_one(&stack.db.pool)
+            .await
+            .unwrap();
+    assert_eq!(&stored, subscription);
 }

@@ -4,7 +4,9 @@
 use std::time::{Duration, Instant};
 
 use shared::settings::Uses;
-use shared::stripe::{CreateCheckoutSession, EventFilter, NewLineItem, StripeClient, StripeError};
+use shared::stripe::{
+    CheckoutMode, CreateCheckoutSession, EventFilter, NewLineItem, StripeClient, StripeError,
+};
 use shared::{CheckoutSessionId, Settings};
 use stripe_sim::{Fault, FaultKind, LineItemParams, PaymentOutcome, RouteMatch, RunningSim};
 use tests::{completed_session, open_session, start_sim, SIM_KEY};
@@ -144,6 +146,7 @@ async fn a_session_is_created_once_per_idempotency_key() {
     let sim = start_sim().await;
     let stripe = client(&sim);
     let params = CreateCheckoutSession {
+        mode: CheckoutMode::Payment,
         line_items: vec![NewLineItem {
             price: "price_tenugui".into(),
             quantity: 3,

@@ -335,6 +335,7 @@ async fn an_announcement_no_subscriber_takes_is_kept_in_orders_unrouted_and_then
         line_items: Vec::new(),
         shipping: None,
         access: Vec::new(),
+        subscription: None,
     };
     let row = outbox::enqueue(
         &mut conn,

@@ -92,6 +92,23 @@ fn describe_order(out: &mut String, order: &Order) {
     if let Some(shipping) = &order.shipping {
         let _ = writeln!(out, "ships to {}", shipping.label_lines().join(", "));
     }
+    if let Some(subscription) = &order.subscription {
+        let _ = writeln!(
+            out,
+            "subscription {} {}{}{}",
+            subscription.id,
+            subscription.status,
+            subscription
+                .recurring
+                .as_ref()
+                .map(|r| format!(", every {}", r.period()))
+                .unwrap_or_default(),
+            subscription
+                .current_period_end
+                .map(|at| format!(", renews {}", at.format("%Y-%m-%d")))
+                .unwrap_or_default()
+        );
+    }
     for access in &order.access {
         let _ = writeln!(
             out,

@@ -15,7 +15,7 @@ use std::time::Instant;
 use actix_web::http::header::LOCATION;
 use actix_web::{web, HttpRequest, HttpResponse};
 use sha2::{Digest, Sha256};
-use shared::stripe::{CreateCheckoutSession, NewLineItem, StripeError};
+use shared::stripe::{CheckoutMode, CreateCheckoutSession, NewLineItem, StripeError};
 
 use super::{client_ip, error_chain};
 use crate::catalog::CatalogError;
@@ -127,6 +127,7 @@ async fn create(state: &AppState, body: &[u8]) -> Result<String, CheckoutError> 
     let contents = cart_contents(state, &cart).await?;
     let base = &state.public_base_url;
     let params = CreateCheckoutSession {
+        mode: contents.mode,
         line_items: contents.line_items,
         success_url: success_url(base),
         cancel_url: format!("{base}/order/cancel"),
@@ -151,6 +152,9 @@ pub(crate) fn success_url(public_base_url: &str) -> String {
 
 /// What a Checkout Session for the cart holds.
 pub(crate) struct CartContents {
+    /// A subscription when any price in the cart is recurring (one-time items go on its first
+    /// invoice), a one-time payment otherwise.
+    pub mode: CheckoutMode,
     pub line_items: Vec<NewLineItem>,
     /// The shop's shipping countries when the cart holds a shippable product; empty otherwise
     /// (Checkout then asks for no address).
@@ -165,6 +169,7 @@ pub(crate) async fn cart_contents(
     let mut line_items = Vec::with_capacity(cart.lines.len());
     let mut currency = None;
     let mut ships = false;
+    let mut recurring = None;
     for (price_id, &quantity) in &cart.lines {
         let offer = state.catalog.find(price_id).await?.ok_or_else(|| {
             CheckoutError::Form("An item in your cart is no longer for sale.".into())
@@ -177,12 +182,24 @@ pub(crate) async fn cart_contents(
             ));
         }
         ships |= offer.shippable;
+        if let Some(period) = &offer.recurring {
+            if recurring.get_or_insert_with(|| period.clone()) != period {
+                // Checkout bills one subscription on one interval.
+                return Err(CheckoutError::Form(
+                    "Subscriptions billed on different schedules must be bought separately.".into(),
+                ));
+            }
+        }
         line_items.push(NewLineItem {
             price: offer.price_id,
             quantity,
         });
     }
     Ok(CartContents {
+        mode: match recurring {
+            Some(_) => CheckoutMode::Subscription,
+            None => CheckoutMode::Payment,
+        },
         line_items,
         shipping_countries: if ships {
             state.shipping_countries.clone()

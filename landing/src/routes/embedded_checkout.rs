@@ -136,6 +136,7 @@ async fn create(state: &AppState, body: &[u8]) -> Result<String, CheckoutError> 
     state.form_tokens.verify(&cart.form_token)?;
     let contents = cart_contents(state, &cart).await?;
     let params = CreateEmbeddedCheckoutSession {
+        mode: contents.mode,
         line_items: contents.line_items,
         return_url: success_url(&state.public_base_url),
         shipping_countries: contents.shipping_countries,

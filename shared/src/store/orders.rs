@@ -5,13 +5,14 @@
 //! [`crate::domain::account_id::stored`]), so two accounts never share an order.
 
 use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
 use sqlx::types::Json;
 use sqlx::{PgConnection, PgExecutor};
 
 use crate::domain::account_id::stored;
 use crate::domain::{AccountId, CheckoutSessionId};
 use crate::store::access::{self, Access};
-use crate::stripe::{CheckoutSession, LineItem, ShippingDetails};
+use crate::stripe::{CheckoutSession, LineItem, Recurring, ShippingDetails};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum OrderState {
@@ -75,6 +76,35 @@ pub struct OrderLine {
     pub amount_total: i64,
 }
 
+/// The subscription a subscription-mode order started, as Stripe reported it at fulfillment.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrderSubscription {
+    /// Stripe's subscription id (`sub_…`).
+    pub id: String,
+    /// Its status then: `active` (paid), `trialing`, …
+    pub status: String,
+    /// How often it renews; `None` if Stripe named no recurring price.
+    pub recurring: Option<Recurring>,
+    /// When the first period ends, which is when it first renews.
+    pub current_period_end: Option<DateTime<Utc>>,
+}
+
+impl OrderSubscription {
+    /// What a session retrieved with its subscription expanded started; `None` for a
+    /// payment-mode session.
+    pub fn of(session: &CheckoutSession) -> Option<Self> {
+        let subscription = session.subscription()?;
+        Some(OrderSubscription {
+            id: subscription.id.clone(),
+            status: subscription.status.clone(),
+            recurring: subscription.recurring().cloned(),
+            current_period_end: subscription
+                .current_period_end()
+                .and_then(|t| DateTime::from_timestamp(t, 0)),
+        })
+    }
+}
+
 /// A session's row and, once fulfilled, its line items.
 #[derive(Debug, Clone)]
 pub struct Order {
@@ -94,6 +124,8 @@ pub struct Order {
     pub payment_link: Option<String>,
     /// Where it ships; `None` when no shipping address was collected.
     pub shipping: Option<ShippingDetails>,
+    /// The subscription it started; `None` for a one-time order.
+    pub subscription: Option<OrderSubscription>,
     pub lines: Vec<OrderLine>,
     /// The links and licence keys it gave (digital goods and services).
     pub access: Vec<Access>,
@@ -114,6 +146,7 @@ struct OrderRow {
     fulfilled_at: Option<DateTime<Utc>>,
     payment_link: Option<String>,
     shipping: Option<Json<ShippingDetails>>,
+    subscription: Option<Json<OrderSubscription>>,
 }
 
 impl OrderRow {
@@ -132,6 +165,7 @@ impl OrderRow {
             fulfilled_at: self.fulfilled_at,
             payment_link: self.payment_link,
             shipping: self.shipping.map(|Json(s)| s),
+            subscription: self.subscription.map(|Json(s)| s),
             lines,
             access,
         })
@@ -140,7 +174,8 @@ impl OrderRow {
 
 const ORDER_COLUMNS: &str =
     "session_id, account, order_number, state, customer_name, customer_email, \
-     currency, amount_subtotal, amount_total, fulfilled_by, fulfilled_at, payment_link, shipping";
+     currency, amount_subtotal, amount_total, fulfilled_by, fulfilled_at, payment_link, shipping, \
+     subscription";
 
 /// The order of session `id` on `account` (`None`: the platform) with its lines, or `None` if
 /// the session was never recorded there.
@@ -214,19 +249,20 @@ pub async fn insert_fulfilled(
     items: &[LineItem],
     trigger: Trigger,
 ) -> Result<Order, sqlx::Error> {
+    let subscription = OrderSubscription::of(session);
     let (order_number, fulfilled_at): (i64, DateTime<Utc>) = sqlx::query_as(
         "INSERT INTO checkout_orders (session_id, state, livemode, customer_name, customer_email, \
              currency, amount_subtotal, amount_total, payment_intent, fulfilled_by, fulfilled_at, \
-             session_created, payment_link, account, shipping) \
+             session_created, payment_link, account, shipping, subscription) \
          VALUES ($1, 'fulfilled', $2, $3, $4, $5, $6, $7, $8, $9, now(), to_timestamp($10), $11, \
-             $12, $13) \
+             $12, $13, $14) \
          ON CONFLICT (session_id, account) DO UPDATE SET state = 'fulfilled', \
              customer_name = EXCLUDED.customer_name, customer_email = EXCLUDED.customer_email, \
              currency = EXCLUDED.currency, amount_subtotal = EXCLUDED.amount_subtotal, \
              amount_total = EXCLUDED.amount_total, payment_intent = EXCLUDED.payment_intent, \
              fulfilled_by = EXCLUDED.fulfilled_by, fulfilled_at = EXCLUDED.fulfilled_at, \
              payment_link = EXCLUDED.payment_link, shipping = EXCLUDED.shipping, \
-             updated_at = now() \
+             subscription = EXCLUDED.subscription, updated_at = now() \
          RETURNING order_number, fulfilled_at",
     )
     .bind(&session.id)
@@ -242,6 +278,7 @@ pub async fn insert_fulfilled(
     .bind(&session.payment_link)
     .bind(stored(account))
     .bind(session.shipping().map(Json))
+    .bind(subscription.as_ref().map(Json))
     .fetch_one(&mut *conn)
     .await?;
 
@@ -296,6 +333,7 @@ pub async fn insert_fulfilled(
         fulfilled_at: Some(fulfilled_at),
         payment_link: session.payment_link.clone(),
         shipping: session.shipping().cloned(),
+        subscription,
         lines,
         // Granted next, in the same transaction (`access::grant`).
         access: Vec::new(),

@@ -77,9 +77,10 @@ impl StripeClient {
         })
     }
 
-    /// `GET /v1/checkout/sessions/{id}?expand[]=line_items&expand[]=customer`, with every line
-    /// item: when the expanded first page says `has_more`, the rest are fetched from the
-    /// line-items endpoint. The customer comes expanded so its name costs no second call.
+    /// `GET /v1/checkout/sessions/{id}?expand[]=line_items&expand[]=customer&expand[]=subscription`,
+    /// with every line item: when the expanded first page says `has_more`, the rest are fetched
+    /// from the line-items endpoint. The customer and subscription come expanded so their name,
+    /// status and renewal cost no second call.
     pub async fn retrieve_checkout_session(
         &self,
         id: &CheckoutSessionId,
@@ -97,7 +98,11 @@ impl StripeClient {
         id: &CheckoutSessionId,
     ) -> Result<CheckoutSession, StripeError> {
         let path = format!("/v1/checkout/sessions/{id}");
-        let query = [("expand[]", "line_items"), ("expand[]", "customer")];
+        let query = [
+            ("expand[]", "line_items"),
+            ("expand[]", "customer"),
+            ("expand[]", "subscription"),
+        ];
         let mut session: CheckoutSession = self
             .send("retrieve_session", Method::GET, &path, |r| {
                 on_account(r.query(&query), account)

@@ -4,11 +4,12 @@
 //! it because the two modes take different redirect parameters (Stripe refuses `success_url`
 //! and `cancel_url` here).
 
-use super::params::{push_shipping_countries, NewLineItem};
+use super::params::{push_shipping_countries, CheckoutMode, NewLineItem};
 
-/// An embedded-form Checkout Session in payment mode.
+/// An embedded-form Checkout Session.
 #[derive(Debug, Clone)]
 pub struct CreateEmbeddedCheckoutSession {
+    pub mode: CheckoutMode,
     pub line_items: Vec<NewLineItem>,
     /// Must contain the literal `{CHECKOUT_SESSION_ID}`; Stripe substitutes it on return.
     pub return_url: String,
@@ -19,7 +20,7 @@ pub struct CreateEmbeddedCheckoutSession {
 impl CreateEmbeddedCheckoutSession {
     pub fn to_form(&self) -> Vec<(String, String)> {
         let mut form = vec![
-            ("mode".to_owned(), "payment".to_owned()),
+            ("mode".to_owned(), self.mode.as_str().to_owned()),
             ("ui_mode".to_owned(), "embedded".to_owned()),
             ("return_url".to_owned(), self.return_url.clone()),
         ];
@@ -42,6 +43,7 @@ mod tests {
     #[test]
     fn the_form_asks_for_the_embedded_form_with_a_literal_placeholder() {
         let params = CreateEmbeddedCheckoutSession {
+            mode: CheckoutMode::Payment,
             line_items: vec![NewLineItem {
                 price: "price_a".into(),
                 quantity: 1,
@@ -52,6 +54,7 @@ mod tests {
         };
         let encoded = serde_urlencoded::to_string(params.to_form()).unwrap();
         assert!(encoded.contains("ui_mode=embedded"), "{encoded}");
+        assert!(encoded.starts_with("mode=payment&"), "{encoded}");
         assert!(encoded.contains("%7BCHECKOUT_SESSION_ID%7D"));
         assert!(!encoded.contains("success_url"));
         assert!(!encoded.contains("shipping_address_collection"));

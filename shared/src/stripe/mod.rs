@@ -27,7 +27,7 @@ pub use embedded_params::CreateEmbeddedCheckoutSession;
 pub use error::{ApiError, StripeError};
 pub use objects::{
     Address, CatalogPrice, CheckoutSession, Event, LineItem, List, PaymentStatus, Product,
-    SessionStatus, ShippingDetails,
+    Recurring, SessionStatus, ShippingDetails, Subscription,
 };
-pub use params::{CreateCheckoutSession, EventFilter, NewLineItem};
+pub use params::{CheckoutMode, CreateCheckoutSession, EventFilter, NewLineItem};
 pub use payment_link::{CreatePaymentLink, PaymentLink};

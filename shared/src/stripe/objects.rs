@@ -121,6 +121,74 @@ pub struct Customer {
     pub email: Option<String>,
 }
 
+/// A price's `recurring`: a subscription price is charged every `interval_count` `interval`s.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Recurring {
+    /// `day`, `week`, `month` or `year`.
+    pub interval: String,
+    pub interval_count: u32,
+}
+
+impl Recurring {
+    /// `month`, `3 months`: the period as a customer reads it after "every".
+    pub fn period(&self) -> String {
+        match self.interval_count {
+            1 => self.interval.clone(),
+            n => format!("{n} {}s", self.interval),
+        }
+    }
+}
+
+/// A Subscription, as far as fulfillment reads it: what a subscription-mode session started.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Subscription {
+    pub id: String,
+    /// `active`, `trialing`, `incomplete`, `past_due`, …
+    pub status: String,
+    pub items: List<SubscriptionItem>,
+    /// API versions before 2025-03-31 keep the period here; later ones on each item.
+    #[serde(default)]
+    pub current_period_end: Option<i64>,
+}
+
+impl Subscription {
+    /// When the current period ends (the next renewal): the items' (newer API versions),
+    /// otherwise the subscription's own.
+    pub fn current_period_end(&self) -> Option<i64> {
+        self.items
+            .data
+            .iter()
+            .find_map(|item| item.current_period_end)
+            .or(self.current_period_end)
+    }
+
+    /// How often it renews: the first item's billing interval (Checkout bills all of a
+    /// subscription's prices on one interval).
+    pub fn recurring(&self) -> Option<&Recurring> {
+        self.items
+            .data
+            .iter()
+            .find_map(|item| item.price.recurring.as_ref())
+    }
+}
+
+/// One price of a subscription.
+#[derive(Debug, Clone, Deserialize)]
+pub struct SubscriptionItem {
+    pub id: String,
+    pub price: Price,
+    #[serde(default)]
+    pub current_period_end: Option<i64>,
+}
+
+/// `session.subscription`: an id, or the object when retrieved with `expand[]=subscription`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum SessionSubscription {
+    Expanded(Box<Subscription>),
+    Id(String),
+}
+
 /// `session.customer`: an id, or the object when the session is retrieved with
 /// `expand[]=customer` (which the product always asks for, so the name costs no second call).
 #[derive(Debug, Clone, Deserialize)]
@@ -164,6 +232,9 @@ pub struct CheckoutSession {
     /// Where the order ships, on API versions before `collected_information` held it.
     #[serde(default)]
     pub shipping_details: Option<ShippingDetails>,
+    /// `mode=subscription`: the subscription the session started.
+    #[serde(default)]
+    pub subscription: Option<SessionSubscription>,
 }
 
 impl CheckoutSession {
@@ -200,6 +271,15 @@ impl CheckoutSession {
             .or(self.shipping_details.as_ref())
     }
 
+    /// The subscription the session started, when it was retrieved expanded (as fulfillment
+    /// always retrieves it).
+    pub fn subscription(&self) -> Option<&Subscription> {
+        match &self.subscription {
+            Some(SessionSubscription::Expanded(subscription)) => Some(subscription),
+            _ => None,
+        }
+    }
+
     pub fn customer_email(&self) -> Option<&str> {
         self.customer_details
             .as_ref()
@@ -219,6 +299,9 @@ pub struct Price {
     pub active: bool,
     #[serde(default)]
     pub nickname: Option<String>,
+    /// `None` for a one-time price.
+    #[serde(default)]
+    pub recurring: Option<Recurring>,
 }
 
 /// A product, as `GET /v1/prices?expand[]=data.product` embeds it.
@@ -246,6 +329,9 @@ pub struct CatalogPrice {
     pub active: bool,
     #[serde(default)]
     pub nickname: Option<String>,
+    /// `None` for a one-time price; a recurring one sells only in a subscription-mode session.
+    #[serde(default)]
+    pub recurring: Option<Recurring>,
     pub product: Product,
 }
 
@@ -383,6 +469,36 @@ mod tests {
                 "{customer}"
             );
         }
+    }
+
+    #[test]
+    fn a_subscriptions_renewal_is_read_from_its_items_or_on_older_api_versions_from_itself() {
+        let with = |subscription: serde_json::Value| -> CheckoutSession {
+            serde_json::from_value(serde_json::json!({
+                "id": "cs_test_a", "payment_status": "paid", "livemode": false, "created": 1,
+                "mode": "subscription", "subscription": subscription
+            }))
+            .unwrap()
+        };
+        let price = serde_json::json!({"id": "price_a", "currency": "usd", "unit_amount": 900,
+            "recurring": {"interval": "month", "interval_count": 3, "usage_type": "licensed"}});
+        let current = with(serde_json::json!({"id": "sub_1", "object": "subscription",
+        "status": "active", "items": {"object": "list", "has_more": false, "data": [
+            {"id": "si_1", "price": price, "quantity": 1, "current_period_end": 1_800_000_000}
+        ]}}));
+        let subscription = current.subscription().unwrap();
+        assert_eq!(subscription.current_period_end(), Some(1_800_000_000));
+        assert_eq!(subscription.recurring().unwrap().period(), "3 months");
+        let older = with(serde_json::json!({"id": "sub_1", "status": "active",
+            "current_period_end": 1_700_000_000, "items": {"object": "list", "has_more": false,
+            "data": [{"id": "si_1", "price": price, "quantity": 1}]}}));
+        assert_eq!(
+            older.subscription().unwrap().current_period_end(),
+            Some(1_700_000_000)
+        );
+        // Not expanded: nothing to read; a payment-mode session has none.
+        assert!(with(serde_json::json!("sub_1")).subscription().is_none());
+        assert!(with(serde_json::Value::Null).subscription().is_none());
     }
 
     #[test]

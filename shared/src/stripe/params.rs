@@ -9,9 +9,27 @@ pub struct NewLineItem {
     pub quantity: u32,
 }
 
-/// `POST /v1/checkout/sessions` in payment mode.
+/// What a session sells: a one-time payment, or a subscription (at least one recurring price;
+/// one-time prices beside it go on the first invoice).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CheckoutMode {
+    Payment,
+    Subscription,
+}
+
+impl CheckoutMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Payment => "payment",
+            Self::Subscription => "subscription",
+        }
+    }
+}
+
+/// `POST /v1/checkout/sessions` for the hosted payment page.
 #[derive(Debug, Clone)]
 pub struct CreateCheckoutSession {
+    pub mode: CheckoutMode,
     pub line_items: Vec<NewLineItem>,
     /// Must contain the literal `{CHECKOUT_SESSION_ID}`; Stripe substitutes it on redirect.
     pub success_url: String,
@@ -26,7 +44,7 @@ pub struct CreateCheckoutSession {
 impl CreateCheckoutSession {
     pub fn to_form(&self) -> Vec<(String, String)> {
         let mut form = vec![
-            ("mode".to_owned(), "payment".to_owned()),
+            ("mode".to_owned(), self.mode.as_str().to_owned()),
             ("success_url".to_owned(), self.success_url.clone()),
             ("cancel_url".to_owned(), self.cancel_url.clone()),
         ];
@@ -97,6 +115,7 @@ mod tests {
     #[test]
     fn line_items_use_bracket_notation_and_the_placeholder_stays_literal() {
         let params = CreateCheckoutSession {
+            mode: CheckoutMode::Subscription,
             line_items: vec![NewLineItem {
                 price: "price_a".into(),
                 quantity: 2,
@@ -110,6 +129,7 @@ mod tests {
             shipping_countries: vec!["US".into(), "CA".into()],
         };
         let encoded = serde_urlencoded::to_string(params.to_form()).unwrap();
+        assert!(encoded.starts_with("mode=subscription&"), "{encoded}");
         assert!(
             encoded.contains("line_items%5B0%5D%5Bprice%5D=price_a"),
             "{encoded}"

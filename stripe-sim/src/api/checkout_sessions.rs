@@ -35,20 +35,26 @@ pub(super) fn routes(cfg: &mut web::ServiceConfig) {
     );
 }
 
-/// What `expand` asks for on a session: its `line_items`, its `customer`, or both.
+/// What `expand` asks for on a session: its `line_items`, `customer`, `subscription`.
 struct Expansion {
     line_items: bool,
     customer: bool,
+    subscription: bool,
 }
 
 impl Expansion {
     fn parse(params: &Params) -> Result<Self, SimError> {
-        let paths = params.expand(&["customer", "line_items"])?;
+        let paths = params.expand(&["customer", "line_items", "subscription"])?;
         let asks = |path: &str| paths.iter().any(|p| p == path);
         Ok(Expansion {
             line_items: asks("line_items"),
             customer: asks("customer"),
+            subscription: asks("subscription"),
         })
+    }
+
+    fn any(&self) -> bool {
+        self.line_items || self.customer || self.subscription
     }
 
     /// The session `id` as the API renders it with these expansions, to a request made for
@@ -62,6 +68,9 @@ impl Expansion {
         let mut session = state.retrieve_session_on(account, id, self.line_items)?;
         if self.customer {
             state.expand_customer(&mut session);
+        }
+        if self.subscription {
+            state.expand_subscription(&mut session);
         }
         Ok(session)
     }
@@ -80,7 +89,7 @@ async fn create(
             account: account.clone(),
             ..create_session_params::parse(&params)?
         })?;
-        if !expand.line_items && !expand.customer {
+        if !expand.any() {
             return Ok(session);
         }
         let id = session["id"].as_str().expect("a session has an id");

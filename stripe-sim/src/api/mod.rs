@@ -11,6 +11,7 @@ mod params;
 mod payment_links;
 mod prices;
 mod respond;
+mod subscriptions;
 
 use actix_web::middleware::from_fn;
 use actix_web::{web, HttpRequest, HttpResponse, ResponseError};
@@ -27,6 +28,7 @@ pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
             .configure(events::routes)
             .configure(prices::routes)
             .configure(payment_links::routes)
+            .configure(subscriptions::routes)
             .default_service(web::to(unrecognized)),
     );
 }

@@ -69,8 +69,16 @@ async fn list_prices(
     let active = params.boolean("active")?;
     let currency = params.non_empty("currency")?;
     let product = params.non_empty("product")?;
-    // Every catalog price is one-time; asking for recurring ones finds none.
-    let one_time_only = params.non_empty("type")?;
+    let price_type = params.non_empty("type")?;
+    if let Some(t) = price_type
+        .as_deref()
+        .filter(|t| !["one_time", "recurring"].contains(t))
+    {
+        return Err(SimError::invalid_param(
+            "type",
+            format!("Invalid type: must be one of one_time or recurring (got {t})."),
+        ));
+    }
     let catalog = state.catalog();
     let items: Vec<(usize, &str)> = catalog
         .prices
@@ -79,7 +87,11 @@ async fn list_prices(
         .filter(|(_, p)| active.is_none_or(|a| p.active == a))
         .filter(|(_, p)| currency.as_ref().is_none_or(|c| p.currency == *c))
         .filter(|(_, p)| product.as_ref().is_none_or(|id| p.product_id == *id))
-        .filter(|_| one_time_only.as_deref().is_none_or(|t| t == "one_time"))
+        .filter(|(_, p)| {
+            price_type
+                .as_deref()
+                .is_none_or(|t| (t == "recurring") == p.recurring.is_some())
+        })
         .map(|(i, p)| (i, p.id.as_str()))
         .collect();
     let page = paginate(items, &params.page()?, "price", |id| {

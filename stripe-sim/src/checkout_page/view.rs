@@ -8,6 +8,7 @@ use askama::Template;
 use shared::{Currency, Money};
 
 use super::payment_form::{FieldError, Method, PaymentForm};
+use crate::config::Recurring;
 use crate::state::records::SessionRecord;
 
 /// What a page may load: its own stylesheet, nothing else. `form-action` is left open because
@@ -60,6 +61,8 @@ pub(crate) struct LineView {
     pub quantity: i64,
     pub unit: String,
     pub amount: String,
+    /// ` / month` for a subscription price (charged again each period); empty otherwise.
+    pub period: String,
 }
 
 impl CheckoutPage {
@@ -85,6 +88,12 @@ impl CheckoutPage {
                     quantity: li.quantity,
                     unit: money(li.price.unit_amount, &li.price.currency),
                     amount: money(li.amount, &li.price.currency),
+                    period: li
+                        .price
+                        .recurring
+                        .as_ref()
+                        .map(per_period)
+                        .unwrap_or_default(),
                 })
                 .collect(),
             total: money(session.amount_total, &session.currency),
@@ -121,6 +130,14 @@ pub(crate) struct ClosedPage {
     pub link: Option<(String, String)>,
 }
 
+/// ` / month`, ` / 3 months`: how often a subscription price is charged again.
+fn per_period(recurring: &Recurring) -> String {
+    match recurring.interval_count {
+        1 => format!(" / {}", recurring.interval),
+        n => format!(" / {n} {}s", recurring.interval),
+    }
+}
+
 /// `20.00 USD`, `1500 JPY`, `12.500 KWD`: the currency's own number of decimals.
 fn money(minor_units: i64, currency: &str) -> String {
     match Currency::parse(currency) {
@@ -138,5 +155,15 @@ mod tests {
         assert_eq!(money(4000, "usd"), "40.00 USD");
         assert_eq!(money(1500, "jpy"), "1500 JPY");
         assert_eq!(money(12500, "kwd"), "12.500 KWD");
+    }
+
+    #[test]
+    fn a_subscription_price_says_how_often_it_is_charged() {
+        let every = |interval_count| Recurring {
+            interval: "month".into(),
+            interval_count,
+        };
+        assert_eq!(per_period(&every(1)), " / month");
+        assert_eq!(per_period(&every(3)), " / 3 months");
     }
 }

@@ -13,4 +13,5 @@ pub(crate) mod payment_link;
 pub(crate) mod price;
 pub(crate) mod product;
 pub(crate) mod session;
+pub(crate) mod subscription;
 mod template;

@@ -117,7 +117,7 @@ pub(crate) fn render(s: &SessionRecord) -> Value {
         .set("shipping_options", json!([]))
         .set("status", s.status.as_str())
         .set("submit_type", Value::Null)
-        .set("subscription", Value::Null)
+        .set("subscription", s.subscription.clone())
         .set("success_url", s.success_url.clone())
         .set(
             "total_details",

@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 
-use crate::config::CatalogPrice;
+use crate::config::{CatalogPrice, Recurring};
 
 /// A price, from the catalog or created inline from `price_data`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -15,6 +15,8 @@ pub(crate) struct PriceRecord {
     pub currency: String,
     pub created: i64,
     pub active: bool,
+    /// `Some` for a subscription price; such a price sells only in `mode=subscription`.
+    pub recurring: Option<Recurring>,
 }
 
 /// A product: what a price sells.
@@ -65,6 +67,7 @@ impl Catalog {
                 currency: entry.currency.clone(),
                 created,
                 active: entry.active,
+                recurring: entry.recurring.clone(),
             });
         }
         catalog

@@ -34,7 +34,8 @@ const MAX_QUANTITY: i64 = 999_999;
 /// The parameters of `POST /v1/checkout/sessions` that the simulator models.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CreateSession {
-    /// Only `payment` is simulated.
+    /// `payment` (one-time prices only) or `subscription` (at least one recurring price);
+    /// `setup` is not simulated.
     pub mode: String,
     pub line_items: Vec<LineItemParams>,
     pub success_url: Option<String>,
@@ -204,6 +205,7 @@ impl SimState {
         }
         self.check_customer(&p)?;
         let line_items = self.build_line_items(&p.line_items, now)?;
+        check_prices_fit_mode(&p.mode, &line_items)?;
         let currency = line_items[0].price.currency.clone();
         let amount_total = line_items
             .iter()
@@ -261,6 +263,7 @@ impl SimState {
             line_items,
             payment_link: None,
             confirmation_message: None,
+            subscription: None,
         })
     }
 
@@ -375,6 +378,7 @@ impl SimState {
                     created: now,
                     // Single-use: it belongs to this session, not to the listable catalog.
                     active: false,
+                    recurring: None,
                 })
             }
         }
@@ -389,13 +393,47 @@ fn price_param(i: usize, spec: &PriceSpec, field: &str) -> String {
     }
 }
 
+/// Stripe's rules on which prices a mode sells: one-time prices in `payment` mode; in
+/// `subscription` mode at least one recurring price (one-time ones go on the first invoice),
+/// all billed on one interval.
+fn check_prices_fit_mode(mode: &str, items: &[LineItemRecord]) -> Result<(), SimError> {
+    let mut recurring = items
+        .iter()
+        .enumerate()
+        .filter_map(|(i, li)| li.price.recurring.as_ref().map(|r| (i, r)));
+    if mode == "payment" {
+        return match recurring.next() {
+            Some((i, _)) => Err(SimError::invalid_param(
+                &format!("line_items[{i}][price]"),
+                "You specified `payment` mode but passed a recurring price. Either switch to \
+                 `subscription` mode or use only one-time prices.",
+            )),
+            None => Ok(()),
+        };
+    }
+    let Some((_, first)) = recurring.next() else {
+        return Err(SimError::invalid_param(
+            "line_items",
+            "You must provide at least one recurring price in `subscription` mode when using \
+             prices.",
+        ));
+    };
+    match recurring.find(|(_, r)| *r != first) {
+        Some((i, _)) => Err(SimError::invalid_param(
+            &format!("line_items[{i}][price]"),
+            "Checkout does not support multiple prices with different billing intervals.",
+        )),
+        None => Ok(()),
+    }
+}
+
 fn check_mode(mode: &str) -> Result<(), SimError> {
     match mode {
-        "payment" => Ok(()),
+        "payment" | "subscription" => Ok(()),
         "" => Err(SimError::empty_param("mode")),
-        "setup" | "subscription" => Err(SimError::invalid_param(
+        "setup" => Err(SimError::invalid_param(
             "mode",
-            format!("stripe-sim only simulates mode=payment, not mode={mode}."),
+            "stripe-sim simulates mode=payment and mode=subscription, not mode=setup.",
         )),
         other => Err(SimError::invalid_param(
             "mode",

@@ -19,6 +19,7 @@ pub(crate) mod session_queries;
 pub(crate) mod shipping;
 mod stats;
 mod store;
+pub(crate) mod subscriptions;
 mod transitions;
 pub(crate) mod ui_mode;
 mod webhook_settings;

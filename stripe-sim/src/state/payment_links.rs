@@ -69,6 +69,7 @@ impl SimState {
             return Err(SimError::missing_param("line_items"));
         }
         let mut currency: Option<String> = None;
+        let mut interval = None;
         for (i, (price_id, quantity)) in params.line_items.iter().enumerate() {
             let param = format!("line_items[{i}][price]");
             if price_id.is_empty() {
@@ -80,6 +81,16 @@ impl SimState {
                 .ok_or_else(|| SimError::missing_reference("price", price_id, &param))?;
             if !price.active {
                 return Err(SimError::inactive_price(&param));
+            }
+            // A link with a recurring price opens subscription-mode sessions, which bill on one
+            // interval.
+            if let Some(recurring) = &price.recurring {
+                if *interval.get_or_insert(recurring) != recurring {
+                    return Err(SimError::invalid_param(
+                        &param,
+                        "A payment link cannot have prices with different billing intervals.",
+                    ));
+                }
             }
             match &currency {
                 None => currency = Some(price.currency.clone()),
@@ -164,7 +175,13 @@ impl SimState {
                 (None, custom_message.clone())
             }
         };
+        let catalog = self.catalog();
+        let recurring = link
+            .line_items
+            .iter()
+            .any(|(price, _)| catalog.price(price).is_some_and(|p| p.recurring.is_some()));
         let params = CreateSession {
+            mode: if recurring { "subscription" } else { "payment" }.into(),
             line_items: link
                 .line_items
                 .iter()

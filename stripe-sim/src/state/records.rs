@@ -126,6 +126,8 @@ pub(crate) struct SessionRecord {
     pub payment_link: Option<String>,
     /// A link's `after_completion[hosted_confirmation][custom_message]`, shown after payment.
     pub confirmation_message: Option<String>,
+    /// `mode=subscription`: the Subscription (`sub_…`) created when the session completed.
+    pub subscription: Option<String>,
 }
 
 /// A Customer object: the merchant's record of a person, created through the API.

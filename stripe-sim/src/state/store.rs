@@ -1,4 +1,5 @@
-//! The mutable data behind one lock: sessions, their customers, events and payment links.
+//! The mutable data behind one lock: sessions, their customers and subscriptions, events and
+//! payment links.
 //!
 //! One `std::sync::Mutex` guards both because a transition changes a session and records its
 //! event in one step: a reader never sees a completed session without its
@@ -11,6 +12,7 @@ use serde_json::Value;
 
 use super::payment_links::PaymentLinkRecord;
 use super::records::{CustomerRecord, EventRecord, SessionRecord};
+use super::subscriptions::SubscriptionRecord;
 use crate::{ids, objects};
 
 #[derive(Debug, Default)]
@@ -24,6 +26,8 @@ pub(crate) struct Store {
     pub events: Vec<EventRecord>,
     pub event_index: HashMap<String, usize>,
     pub payment_links: HashMap<String, PaymentLinkRecord>,
+    /// Made by completed subscription-mode sessions, with their customers, in the same lock.
+    pub subscriptions: HashMap<String, SubscriptionRecord>,
 }
 
 impl Store {

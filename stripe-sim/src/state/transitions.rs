@@ -8,7 +8,9 @@
 //!                                        └─fail_async_payment────▶ unpaid …async_payment_failed
 //! open ──expire──────────────────────▶ expired                        checkout.session.expired
 //! ```
-//! Any other step is refused with a 400 that says what state the session is in.
+//! Any other step is refused with a 400 that says what state the session is in. A
+//! subscription-mode session gets its Customer and Subscription when it completes, and the
+//! subscription's status follows each later step (`subscriptions`).
 
 use serde_json::Value;
 
@@ -42,14 +44,17 @@ impl SimState {
             require_open(s, "completed")?;
             s.status = SessionStatus::Complete;
             s.customer = Some(customer);
+            // A subscription's first payment belongs to its invoice, and Stripe leaves the
+            // session's `payment_intent` null.
+            let payment_intent = (s.mode == "payment").then(ids::payment_intent);
             match outcome {
                 PaymentOutcome::Paid => {
                     s.payment_status = PaymentStatus::Paid;
-                    s.payment_intent = Some(ids::payment_intent());
+                    s.payment_intent = payment_intent;
                 }
                 PaymentOutcome::Unpaid => {
                     s.payment_status = PaymentStatus::Unpaid;
-                    s.payment_intent = Some(ids::payment_intent());
+                    s.payment_intent = payment_intent;
                     s.delayed_payment = DelayedPayment::Pending;
                 }
                 PaymentOutcome::NoPaymentRequired => {
@@ -112,6 +117,8 @@ impl SimState {
                 None => platform_endpoints,
                 Some(_) => connect_endpoints,
             };
+            // In the same critical section, so the event's session already names them.
+            store.settle_subscription(id, now);
             store.record_session_event(id, event_type, now, endpoints)
         };
         self.publish_event(&event);

@@ -272,7 +272,7 @@ async fn validation_errors_name_the_parameter() {
     );
 
     let reply = t
-        .post_form("/v1/checkout/sessions", &with("mode", "subscription"))
+        .post_form("/v1/checkout/sessions", &with("mode", "setup"))
         .await;
     reply.assert_error(400, "invalid_request_error", None, Some("mode"));
 

@@ -19,5 +19,6 @@ mod prices;
 mod receiver;
 mod sdk_check;
 mod shipping;
+mod subscriptions;
 mod webhook_delivery;
 mod webhook_sdk_check;

@@ -93,6 +93,7 @@ async fn bad_links_get_stripes_errors_naming_the_parameter() {
         currency: "usd".into(),
         active: false,
         shippable: None,
+        recurring: None,
     });
     let t = TestSim::spawn_with(SimConfig {
         catalog,

@@ -12,7 +12,7 @@ async fn the_seeded_catalog_is_listed_with_products_expandable() {
     assert_eq!(reply.body["object"], "list");
     assert_eq!(reply.body["url"], "/v1/prices");
     let prices = reply.body["data"].as_array().unwrap();
-    assert_eq!(prices.len(), 5);
+    assert_eq!(prices.len(), 6);
     let usd = prices.iter().filter(|p| p["currency"] == "usd").count();
     assert!(usd >= 3);
     let dallah = prices.iter().find(|p| p["id"] == "price_dallah").unwrap();
@@ -26,6 +26,28 @@ async fn the_seeded_catalog_is_listed_with_products_expandable() {
     assert_eq!(yen.body["data"].as_array().unwrap().len(), 1);
     let inactive = t.get("/v1/prices?active=false").await;
     assert!(inactive.body["data"].as_array().unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn recurring_prices_say_how_often_and_list_by_type() {
+    let t = TestSim::spawn().await;
+    let recurring = t.get("/v1/prices?type=recurring").await;
+    assert_eq!(recurring.status, 200, "{:#}", recurring.body);
+    let data = recurring.body["data"].as_array().unwrap();
+    assert_eq!(data.len(), 1, "{data:#?}");
+    assert_eq!(data[0]["id"], "price_pattern_library");
+    assert_eq!(data[0]["type"], "recurring");
+    assert_eq!(data[0]["recurring"]["interval"], "month");
+    assert_eq!(data[0]["recurring"]["interval_count"], 1);
+    let one_time = t.get("/v1/prices?type=one_time").await;
+    let data = one_time.body["data"].as_array().unwrap();
+    assert_eq!(data.len(), 5);
+    assert!(data
+        .iter()
+        .all(|p| p["type"] == "one_time" && p["recurring"].is_null()));
+    let bad = t.get("/v1/prices?type=monthly").await;
+    assert_eq!(bad.status, 400);
+    assert_eq!(bad.body["error"]["param"], "type");
 }
 
 #[tokio::test]
@@ -66,6 +88,7 @@ async fn a_configured_catalog_replaces_the_seeded_one() {
             currency: "eur".into(),
             active: true,
             shippable: None,
+            recurring: None,
         }],
         ..SimConfig::default()
     })
@@ -99,6 +122,7 @@ async fn an_invalid_catalog_fails_at_start_with_a_reason() {
             currency: "eur".into(),
             active: true,
             shippable: None,
+            recurring: None,
         }],
         ..SimConfig::default()
     })

@@ -130,6 +130,7 @@ pub fn fulfilled(session_id: &str, customer_email: Option<&str>) -> OrderFulfill
         }],
         shipping: None,
         access: Vec::new(),
+        subscription: None,
     }
 }
 

@@ -182,6 +182,26 @@ pub fn shipped_session(sim: &SimState) -> (String, Value) {
     (id, event)
 }
 
+/// A subscription-mode session for the monthly pattern library, paid by card; returns its id
+/// and the `completed` event.
+pub fn subscription_session(sim: &SimState) -> (String, Value) {
+    let session = sim
+        .create_session(CreateSession {
+            mode: "subscription".into(),
+            line_items: vec![LineItemParams::catalog("price_pattern_library", 1)],
+            success_url: Some(
+                "http://shop.test/order/success?session_id={CHECKOUT_SESSION_ID}".into(),
+            ),
+            ..CreateSession::default()
+        })
+        .expect("the simulator creates the session");
+    let id = session["id"].as_str().expect("a session id").to_owned();
+    let event = sim
+        .complete_session(&id, PaymentOutcome::Paid, customer())
+        .expect("the simulator completes the session");
+    (id, event)
+}
+
 /// A session paid with a delayed method: completed, payment still on its way.
 pub fn delayed_session(sim: &SimState) -> (String, Value) {
     let id = open_session(sim);
