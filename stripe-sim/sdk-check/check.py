@@ -180,6 +180,7 @@ def main(base_url):
 
     check_embedded()
     check_connected_account(base_url)
+    check_subscription(base_url)
 
     print("sdk-check: all checks passed")
 
@@ -212,6 +213,38 @@ def check_connected_account(base_url):
     listed = stripe.Event.list(type="checkout.session.completed", stripe_account=account)
     check([e.id for e in listed.data] == [event["id"]], "the account's events, listed")
     check(listed.data[0].account == account, "a listed event carries its account")
+
+
+def check_subscription(base_url):
+    """mode=subscription: paying starts a Subscription the SDK reads back, with its items."""
+    session = stripe.checkout.Session.create(
+        mode="subscription",
+        line_items=[{"price": "price_pattern_library", "quantity": 1}],
+        success_url="https://shop.test/ok?session_id={CHECKOUT_SESSION_ID}",
+    )
+    control(
+        base_url,
+        f"/_sim/checkout/sessions/{session.id}/complete",
+        {"payment": "paid", "name": "Jenny Rosen", "email": "jenny@example.com"},
+    )
+    paid = stripe.checkout.Session.retrieve(session.id, expand=["subscription"])
+    subscription = paid.subscription
+    check(subscription.status == "active", f"subscription status {subscription.status}")
+    item = subscription["items"].data[0]
+    check(item.price.recurring.interval == "month", "the item's price recurs monthly")
+    check(item.current_period_end > item.current_period_start, "a billing period")
+    again = stripe.Subscription.retrieve(subscription.id)
+    check(again.customer == paid.customer, "the subscription's customer is the session's")
+    try:
+        stripe.checkout.Session.create(
+            mode="payment",
+            line_items=[{"price": "price_pattern_library", "quantity": 1}],
+            success_url="https://shop.test/ok",
+        )
+    except stripe.InvalidRequestError as e:
+        check(e.param == "line_items[0][price]", f"param {e.param}")
+    else:
+        raise AssertionError("a recurring price in payment mode did not raise")
 
 
 def check_embedded():

@@ -100,6 +100,70 @@ async fn a_cart_with_physical_goods_asks_for_an_address_in_the_shops_countries()
 }
 
 #[tokio::test]
+async fn a_cart_with_a_subscription_checks_out_as_one_and_the_success_page_says_what_is_active() {
+    let landing = Landing::start().await;
+    let shop = landing.get("/").await;
+    shop.assert_shows(&["Pattern library membership", "9.00 USD / month"]);
+
+    // One-time items beside the subscription go on its first invoice.
+    let session = session_for(
+        &landing,
+        &[("qty_price_pattern_library", "1"), ("qty_price_mug", "1")],
+    )
+    .await;
+    assert_eq!(session["mode"], "subscription");
+    assert_eq!(session["amount_total"], 900 + 1200);
+    let one_time = session_for(&landing, &[("qty_price_mug", "1")]).await;
+    assert_eq!(one_time["mode"], "payment");
+
+    let id = session["id"].as_str().unwrap();
+    let customer = stripe_sim::Customer {
+        name: "Jenny Rosen".into(),
+        email: "jenny.rosen@example.com".into(),
+        shipping: Some(stripe_sim::Shipping {
+            name: "Jenny Rosen".into(),
+            line1: "354 Oyster Point Blvd".into(),
+            line2: String::new(),
+            city: "South San Francisco".into(),
+            state: "CA".into(),
+            postal_code: "94080".into(),
+            country: "US".into(),
+        }),
+    };
+    landing
+        .sim
+        .state
+        .complete_session(id, stripe_sim::PaymentOutcome::Paid, customer)
+        .unwrap();
+    let page = landing.success_page(id).await;
+
+    assert_eq!(page.status, 200, "{}", page.body);
+    let expanded = landing.sim.state.retrieve_session(id, false).unwrap();
+    let sub_id = expanded["subscription"]
+        .as_str()
+        .expect("paid: a subscription");
+    let stored: serde_json::Value =
+        sqlx::query_scalar("SELECT subscription FROM checkout_orders WHERE session_id = $1")
+            .bind(id)
+            .fetch_one(&landing.db.pool)
+            .await
+            .unwrap();
+    assert_eq!(stored["id"], sub_id);
+    let renews =
+        chrono::DateTime::parse_from_rfc3339(stored["current_period_end"].as_str().unwrap())
+            .unwrap()
+            .format("%-d %B %Y")
+            .to_string();
+    page.assert_shows(&[
+        "Your subscription",
+        &format!("<strong>Active</strong>, renews every month; next on {renews}."),
+        "Pattern library membership",
+        "Stripe Mug",
+        "21.00 USD",
+    ]);
+}
+
+#[tokio::test]
 async fn a_double_submitted_form_creates_one_session() {
     let landing = Landing::start().await;
     let token = landing.form_token().await;

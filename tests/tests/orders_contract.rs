@@ -200,9 +200,25 @@ fn a_body_that_breaks_the_contract_is_rejected_by_the_schema() {
             "price": "price_tshirt", "amount_total": 4000
         }],
         "shipping": null,
-        "access": []
+        "access": [],
+        "subscription": null
     });
     assert_eq!(errors(&validator, &good), Vec::<String>::new());
+
+    // A subscription renewing on an interval Stripe does not have, or every 0 months, is not
+    // version 1.
+    let mut subscribed = good.clone();
+    subscribed["subscription"] = serde_json::json!({
+        "id": "sub_1", "status": "active", "current_period_end": "2027-01-03T10:00:00Z",
+        "recurring": {"interval": "month", "interval_count": 1}
+    });
+    assert_eq!(errors(&validator, &subscribed), Vec::<String>::new());
+    let mut fortnightly = subscribed.clone();
+    fortnightly["subscription"]["recurring"]["interval"] = Value::from("fortnight");
+    assert!(!errors(&validator, &fortnightly).is_empty());
+    let mut never = subscribed.clone();
+    never["subscription"]["recurring"]["interval_count"] = Value::from(0);
+    assert!(!errors(&validator, &never).is_empty());
 
     // An address without its country field, or with a number for a city, is not version 1.
     let mut shipped = good.clone();

@@ -178,3 +178,75 @@ async fn a_worker_given_fewer_connections_than_its_prefetch_refuses_to_start_nam
     assert!(shown.contains("database.max_connections"), "{shown}");
     assert!(shown.contains("worker.prefetch (32)"), "{shown}");
 }
+
+#[tokio::test]
+async fn each_key_issuing_product_shows_its_free_licence_keys_and_a_sale_takes_its_keys() {
+    use shared::store::access::{self, ProductAccess};
+    let stack = TestStack::start().await;
+    for (product, licence_keys, url) in [
+        ("prod_tshirt", true, None),
+        ("prod_mug", true, None),
+        (
+            "prod_stickers",
+            false,
+            Some("https://shop.test/sticker-art"),
+        ),
+    ] {
+        let given = ProductAccess {
+            product_id: product.into(),
+            title: product.into(),
+            url: url.map(str::to_owned),
+            licence_keys,
+        };
+        access::set(&stack.db.pool, &given).await.unwrap();
+    }
+    access::add_keys(
+        &stack.db.pool,
+        "prod_tshirt",
+        &["T-1".into(), "T-2".into(), "T-3".into()],
+    )
+    .await
+    .unwrap();
+    let worker = start_worker(&stack, &[]).await;
+    let shows = |expected: &'static [&'static str]| {
+        let worker = &worker;
+        async move {
+            eventually(WAIT, || async {
+                let metrics = metrics_text(worker).await;
+                let lines: Vec<&str> = metrics
+                    .lines()
+                    .filter(|l| l.starts_with("worker_licence_keys_free{"))
+                    .collect();
+                (lines == expected).then_some(())
+            })
+            .await
+            .is_some()
+        }
+    };
+    // A pool that ran dry shows 0; a product that gives only a link has no series.
+    assert!(
+        shows(&[
+            "worker_licence_keys_free{product=\"prod_mug\"} 0",
+            "worker_licence_keys_free{product=\"prod_tshirt\"} 3",
+        ])
+        .await,
+        "{}",
+        metrics_text(&worker).await
+    );
+
+    // paid_session buys two T-shirts: a key each.
+    let channel = publisher(&stack).await;
+    let (id, event) = paid_session(&stack.sim.state);
+    publish_event(&stack, &channel, &event).await;
+    assert!(wait_for_state(&stack, &id, "fulfilled").await);
+    assert!(
+        shows(&[
+            "worker_licence_keys_free{product=\"prod_mug\"} 0",
+            "worker_licence_keys_free{product=\"prod_tshirt\"} 1",
+        ])
+        .await,
+        "{}",
+        metrics_text(&worker).await
+    );
+    worker.shutdown().await;
+}

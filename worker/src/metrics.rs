@@ -2,7 +2,8 @@
 //! [`shared::metrics`] (Stripe API calls, `fulfill_checkout` outcomes), so one `/metrics` serves
 //! both.
 //!
-//! The database-wide gauges (outbox lag, reconciler lag, paid-but-unfulfilled sessions) are
+//! The database-wide gauges (outbox lag, reconciler lag, paid-but-unfulfilled sessions, free
+//! licence keys) are
 //! refreshed by [`refresh_database_gauges`] when `/metrics` is scraped, so a scrape always shows
 //! the state of that moment. Every worker reports the same values for them; dashboards take the
 //! `max`.
@@ -12,7 +13,8 @@ use std::time::Duration;
 
 use prometheus::{
     register_gauge, register_histogram, register_histogram_vec, register_int_counter_vec,
-    register_int_gauge, Gauge, Histogram, HistogramVec, IntCounterVec, IntGauge,
+    register_int_gauge, register_int_gauge_vec, Gauge, Histogram, HistogramVec, IntCounterVec,
+    IntGauge, IntGaugeVec,
 };
 use sqlx::PgPool;
 
@@ -147,6 +149,16 @@ pub static PAID_UNFULFILLED: LazyLock<IntGauge> = LazyLock::new(|| {
     .expect("metric registers once")
 });
 
+pub static LICENCE_KEYS_FREE: LazyLock<IntGaugeVec> = LazyLock::new(|| {
+    register_int_gauge_vec!(
+        "worker_licence_keys_free",
+        "Licence keys not yet issued, per product that issues keys. An order needing more than \
+         are free waits unfulfilled until keys are added.",
+        &["product"]
+    )
+    .expect("metric registers once")
+});
+
 /// Touches every metric so that `/metrics` lists them (with zero values) from the start, and
 /// dashboards and alerts see a series rather than an absence.
 pub fn register() {
@@ -163,6 +175,7 @@ pub fn register() {
     LazyLock::force(&RECONCILER_LEADER);
     LazyLock::force(&RECONCILED_EVENTS);
     LazyLock::force(&PAID_UNFULFILLED);
+    LazyLock::force(&LICENCE_KEYS_FREE);
     for reason in ["malformed", "not_found", "permanent", "out_of_attempts"] {
         DEAD_LETTERED.with_label_values(&[reason]);
     }
@@ -199,6 +212,13 @@ pub async fn refresh_database_gauges(
             shared::store::events::paid_unfulfilled(pool, unfulfilled_threshold).await
         {
             PAID_UNFULFILLED.set(count);
+        }
+        if let Ok(pools) = shared::store::access::free_keys_by_product(pool).await {
+            // Reset first: a product that stopped issuing keys drops its series.
+            LICENCE_KEYS_FREE.reset();
+            for (product, free) in pools {
+                LICENCE_KEYS_FREE.with_label_values(&[&product]).set(free);
+            }
         }
     };
     if tokio::time::timeout(budget, refresh).await.is_err() {

@@ -102,6 +102,20 @@ pub async fn free_keys(
     .await
 }
 
+/// Free keys per product that issues keys (`0` for a pool that ran dry), for the gauge that
+/// warns before sales stop on an empty pool.
+pub async fn free_keys_by_product(
+    executor: impl PgExecutor<'_>,
+) -> Result<Vec<(String, i64)>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT p.product_id, count(k.id) FROM product_access p \
+         LEFT JOIN licence_keys k ON k.product_id = p.product_id AND k.session_id IS NULL \
+         WHERE p.licence_keys GROUP BY p.product_id ORDER BY p.product_id",
+    )
+    .fetch_all(executor)
+    .await
+}
+
 /// Grants what the order's products give, in line order, and records it. Call inside the
 /// fulfillment transaction; an order of products that give nothing costs one query.
 pub async fn grant(
