@@ -151,7 +151,8 @@ mod samples {
     use shared::announcements::{
         AnnouncedAccess, AnnouncedLineItem, OrderFulfilled, OrderPaymentFailed, VERSION,
     };
-    use shared::stripe::{Address, ShippingDetails};
+    use shared::store::orders::OrderSubscription;
+    use shared::stripe::{Address, Recurring, ShippingDetails};
 
     pub fn fulfilled() -> OrderFulfilled {
         OrderFulfilled {
@@ -165,7 +166,15 @@ mod samples {
             amount_total: Some(4500),
             fulfilled_by: Some("webhook".into()),
             fulfilled_at: None,
-            subscription: None,
+            subscription: Some(OrderSubscription {
+                id: "sub_preview".into(),
+                status: "active".into(),
+                recurring: Some(Recurring {
+                    interval: "month".into(),
+                    interval_count: 1,
+                }),
+                current_period_end: Some("2027-01-04T10:00:00Z".parse().expect("a date")),
+            }),
             access: vec![AnnouncedAccess {
                 product: "prod_preview_ebook".into(),
                 title: "Field guide (PDF)".into(),
@@ -218,6 +227,7 @@ mod samples {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use shared::announcements::OrderFulfilled;
 
     #[test]
     fn the_shipped_confirmation_lists_the_lines_and_the_total() {
@@ -238,6 +248,21 @@ mod tests {
             body.contains("Ships to:\n  Jenny Rosen\n  354 Oyster Point Blvd\n  South San Francisco, CA 94080\n  US\n"),
             "{body}"
         );
+        assert!(
+            body.contains(
+                "Your subscription is active and renews every month, next on 2027-01-04.\n"
+            ),
+            "{body}"
+        );
+        // A one-time order says nothing of subscriptions.
+        let one_time = OrderFulfilled {
+            subscription: None,
+            ..samples::fulfilled()
+        };
+        let body = templates
+            .render(TemplateName::FulfilledBody, "Corner Store", &one_time)
+            .unwrap();
+        assert!(!body.contains("subscription"), "{body}");
         let subject = templates
             .preview(TemplateName::FulfilledSubject, "Corner Store")
             .unwrap();

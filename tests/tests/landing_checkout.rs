@@ -104,6 +104,18 @@ async fn a_cart_with_a_subscription_checks_out_as_one_and_the_success_page_says_
     let landing = Landing::start().await;
     let shop = landing.get("/").await;
     shop.assert_shows(&["Pattern library membership", "9.00 USD / month"]);
+    // What the membership gives, as any digital product's access.
+    shared::store::access::set(
+        &landing.db.pool,
+        &shared::store::access::ProductAccess {
+            product_id: "prod_pattern_library".into(),
+            title: "Pattern library".into(),
+            url: Some("https://shop.test/library".into()),
+            licence_keys: false,
+        },
+    )
+    .await
+    .unwrap();
 
     // One-time items beside the subscription go on its first invoice.
     let session = session_for(
@@ -157,6 +169,8 @@ async fn a_cart_with_a_subscription_checks_out_as_one_and_the_success_page_says_
     page.assert_shows(&[
         "Your subscription",
         &format!("<strong>Active</strong>, renews every month; next on {renews}."),
+        "You now have access to",
+        r#"<a href="https://shop.test/library" rel="noreferrer">Pattern library</a>"#,
         "Pattern library membership",
         "Stripe Mug",
         "21.00 USD",
