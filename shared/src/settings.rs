@@ -178,6 +178,8 @@ pub struct WorkerSettings {
     pub reconcile_overlap_secs: u64,
     /// Events a reconciler sweep processes at once.
     pub reconcile_concurrency: u32,
+    /// Connected accounts swept besides those with an order (see `store::orders::accounts`).
+    pub reconcile_accounts: Vec<String>,
     pub unfulfilled_threshold_secs: u64,
 }
 
@@ -302,6 +304,7 @@ impl Settings {
             .with_list_parse_key("webhook.secrets")
             .with_list_parse_key("broker.retry_tiers_ms")
             .with_list_parse_key("landing.catalog")
+            .with_list_parse_key("worker.reconcile_accounts")
             .with_list_parse_key("landing.shipping_countries")
             .with_list_parse_key("landing.trusted_proxies")
             .with_list_parse_key("notifier.callback_urls")
@@ -320,7 +323,8 @@ impl Settings {
 
     /// Surrounding whitespace is never part of a secret: a hand-typed list (`whsec_a, whsec_b`)
     /// or a secrets file saved with CRLF line ends would otherwise make every signature fail,
-    /// with nothing to say why.
+    /// with nothing to say why. Nor of an account id, and a blank one (compose passes an unset
+    /// variable as the empty string) is no account.
     fn normalize(&mut self) {
         for secret in &mut self.webhook.secrets {
             let trimmed = secret.expose_secret().trim();
@@ -328,6 +332,12 @@ impl Settings {
                 *secret = SecretString::from(trimmed.to_owned());
             }
         }
+        let accounts = &mut self.worker.reconcile_accounts;
+        *accounts = accounts
+            .iter()
+            .map(|a| a.trim().to_owned())
+            .filter(|a| !a.is_empty())
+            .collect();
     }
 
     /// Database connections the worker can be using at once: one per delivery it holds

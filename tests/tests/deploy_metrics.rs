@@ -162,6 +162,18 @@ async fn every_metric_and_label_the_dashboard_and_the_alert_rules_use_is_exposed
     ])
     .await;
     let settings = stack.settings.clone();
+    // A product that issues licence keys, so the pool gauge has its series.
+    shared::store::access::set(
+        &stack.db.pool,
+        &shared::store::access::ProductAccess {
+            product_id: "prod_stickers".into(),
+            title: "Sticker art (licence)".into(),
+            url: None,
+            licence_keys: true,
+        },
+    )
+    .await
+    .unwrap();
 
     let ingress = ingress::Application::build(settings.clone())
         .await
@@ -281,6 +293,7 @@ async fn every_metric_and_label_the_dashboard_and_the_alert_rules_use_is_exposed
         Some(worker::cli::Command::Reconcile {
             since: unix_now() as i64 - 3600,
             until: None,
+            account: None,
         }),
         settings.clone(),
     )

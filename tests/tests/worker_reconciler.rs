@@ -20,6 +20,7 @@ fn reconciler(stack: &TestStack, overlap: Duration) -> Reconciler {
             interval: Duration::from_secs(1),
             overlap,
             concurrency: 4,
+            accounts: Vec::new(),
         },
     )
 }
@@ -387,4 +388,92 @@ async fn a_failing_event_list_leaves_the_cursor_where_it_was() {
         Some(before)
     );
     assert_eq!(order_state(&stack, &id).await, None);
+}
+
+/// A session for two T-shirts on connected account `account`, paid by card, its webhook lost.
+fn paid_session_on(sim: &stripe_sim::SimState, account: &str) -> String {
+    let session = sim
+        .create_session(stripe_sim::CreateSession {
+            line_items: vec![stripe_sim::LineItemParams::catalog("price_tshirt", 2)],
+            success_url: Some("http://shop.test/ok?session_id={CHECKOUT_SESSION_ID}".into()),
+            account: Some(account.into()),
+            ..stripe_sim::CreateSession::default()
+        })
+        .unwrap();
+    let id = session["id"].as_str().unwrap().to_owned();
+    sim.complete_session(&id, PaymentOutcome::Paid, customer())
+        .unwrap();
+    id
+}
+
+async fn order_account(stack: &TestStack, session_id: &str) -> Option<(String, Option<String>)> {
+    sqlx::query_as("SELECT account, fulfilled_by FROM checkout_orders WHERE session_id = $1")
+        .bind(session_id)
+        .fetch_optional(&stack.db.pool)
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn connected_accounts_sessions_whose_webhooks_were_lost_are_fulfilled_under_their_accounts() {
+    use shared::{AccountId, CheckoutSessionId, Trigger};
+    const CONFIGURED: &str = "acct_1ShopAlpha";
+    const KNOWN: &str = "acct_1ShopBravo";
+    const UNKNOWN: &str = "acct_1ShopCharlie";
+    let stack = TestStack::start().await;
+    // Bravo is known here from an earlier order; Alpha only from the setting; Charlie not at all.
+    let earlier = paid_session_on(&stack.sim.state, KNOWN);
+    stack
+        .fulfiller
+        .fulfill_checkout_on(
+            Some(&AccountId::parse(KNOWN).unwrap()),
+            &CheckoutSessionId::parse(&earlier).unwrap(),
+            Trigger::Landing,
+        )
+        .await
+        .unwrap();
+    let configured = paid_session_on(&stack.sim.state, CONFIGURED);
+    let known = paid_session_on(&stack.sim.state, KNOWN);
+    let unknown = paid_session_on(&stack.sim.state, UNKNOWN);
+
+    let worker = start_worker(
+        &stack,
+        &[
+            ("APP_WORKER__RECONCILE_INTERVAL_SECS", "1"),
+            ("APP_WORKER__RECONCILE_ACCOUNTS", CONFIGURED),
+        ],
+    )
+    .await;
+    assert!(wait_for_state(&stack, &configured, "fulfilled").await);
+    assert!(wait_for_state(&stack, &known, "fulfilled").await);
+    worker.shutdown().await;
+
+    for (id, account) in [(&configured, CONFIGURED), (&known, KNOWN)] {
+        assert_eq!(
+            order_account(&stack, id).await,
+            Some((account.to_owned(), Some("reconciler".to_owned()))),
+            "{id}"
+        );
+        let cursor = cursors::get(
+            &stack.db.pool,
+            &worker::reconciler::cursor_name(Some(&AccountId::parse(account).unwrap())),
+        )
+        .await
+        .unwrap();
+        assert!(cursor.is_some(), "{account} has its own cursor");
+    }
+    // The sweep that fulfilled them read every account it knew of; Charlie's events are not in
+    // the platform's list, so nothing fulfilled its session.
+    assert_eq!(order_account(&stack, &unknown).await, None);
+
+    // An operator reconciles Charlie's range by hand, under its account.
+    let report = reconciler(&stack, Duration::from_secs(300))
+        .reconcile_range_on(Some(&AccountId::parse(UNKNOWN).unwrap()), now() - 600, None)
+        .await
+        .unwrap();
+    assert_eq!(report.count("fulfilled"), 1, "{report}");
+    assert_eq!(
+        order_account(&stack, &unknown).await,
+        Some((UNKNOWN.to_owned(), Some("reconciler".to_owned())))
+    );
 }

@@ -108,6 +108,7 @@ fn reconciler(stack: &TestStack) -> Reconciler {
             interval: Duration::from_secs(1),
             overlap: Duration::ZERO,
             concurrency: 4,
+            accounts: Vec::new(),
         },
     )
 }

@@ -11,7 +11,7 @@ use shared::telemetry::LogOutput;
 use shared::{AccountId, CheckoutSessionId, Fulfiller, Settings};
 
 use crate::process::Processor;
-use crate::reconciler::{Reconciler, ReconcilerOptions};
+use crate::reconciler::{configured_accounts, Reconciler, ReconcilerOptions};
 use crate::redrive::RedriveSource;
 use crate::startup::Application;
 use crate::{access, redrive, show};
@@ -48,6 +48,9 @@ pub enum Command {
         /// End of the range (default: now), same formats.
         #[arg(long, value_parser = parse_time)]
         until: Option<i64>,
+        /// A connected account (acct_…) whose events to reconcile; without it, the platform's.
+        #[arg(long)]
+        account: Option<String>,
     },
     /// Print a Checkout Session's state, lines and event history.
     Show {
@@ -158,12 +161,21 @@ pub async fn run(command: Option<Command>, settings: Settings) -> anyhow::Result
             println!("redriven: {}; {still}: {}", report.moved, report.remaining);
             Ok(())
         }
-        Command::Reconcile { since, until } => {
+        Command::Reconcile {
+            since,
+            until,
+            account,
+        } => {
             if until.is_some_and(|until| until < since) {
                 bail!("--until is before --since");
             }
+            let account = account
+                .as_deref()
+                .map(AccountId::parse)
+                .transpose()
+                .with_context(|| format!("{account:?} is not a connected account id"))?;
             let report = one_shot_reconciler(&settings)?
-                .reconcile_range(since, until)
+                .reconcile_range_on(account.as_ref(), since, until)
                 .await?;
             println!("{report}");
             if report.failed > 0 {
@@ -219,6 +231,7 @@ fn one_shot_reconciler(settings: &Settings) -> anyhow::Result<Reconciler> {
             interval: Duration::from_secs(settings.worker.reconcile_interval_secs.max(1)),
             overlap: Duration::from_secs(settings.worker.reconcile_overlap_secs),
             concurrency: settings.worker.reconcile_concurrency as usize,
+            accounts: configured_accounts(&settings.worker),
         },
     ))
 }
@@ -272,8 +285,22 @@ mod tests {
             cli.command,
             Some(Command::Reconcile {
                 since: 1_700_000_000,
-                until: None
+                until: None,
+                account: None,
             })
+        ));
+        let cli = Cli::try_parse_from([
+            "worker",
+            "reconcile",
+            "--since",
+            "1700000000",
+            "--account",
+            "acct_1Shop",
+        ])
+        .unwrap();
+        assert!(matches!(
+            cli.command,
+            Some(Command::Reconcile { account: Some(ref a), .. }) if a == "acct_1Shop"
         ));
         assert!(Cli::try_parse_from(["worker", "reconcile"]).is_err());
         let cli = Cli::try_parse_from(["worker", "definitions"]).unwrap();

@@ -29,7 +29,7 @@ use crate::consumer::{Consumer, ConsumerOptions};
 use crate::metrics;
 use crate::outbox_relay::{OutboxRelay, RelayOptions};
 use crate::process::Processor;
-use crate::reconciler::{Reconciler, ReconcilerOptions};
+use crate::reconciler::{configured_accounts, Reconciler, ReconcilerOptions};
 
 /// Confirm channels on the publisher connection (retry and dead-letter copies, the outbox).
 const PUBLISH_CHANNELS: usize = 2;
@@ -151,6 +151,7 @@ impl Application {
                     interval: Duration::from_secs(worker.reconcile_interval_secs),
                     overlap: Duration::from_secs(worker.reconcile_overlap_secs),
                     concurrency: worker.reconcile_concurrency as usize,
+                    accounts: configured_accounts(worker),
                 },
             ))
         };

@@ -278,6 +278,18 @@ impl Settings {
         if self.worker.hand_back_max_ms == 0 {
             return invalid("worker.hand_back_max_ms", "must be above zero");
         }
+        if let Some(Err(e)) = self
+            .worker
+            .reconcile_accounts
+            .iter()
+            .map(|a| crate::domain::AccountId::parse(a))
+            .find(Result::is_err)
+        {
+            return invalid(
+                "worker.reconcile_accounts",
+                format!("must list connected account ids (acct_…): {e}"),
+            );
+        }
         Ok(())
     }
 

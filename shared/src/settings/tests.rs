@@ -513,6 +513,30 @@ fn the_embedded_checkout_needs_a_publishable_key_and_a_stripe_js_url() {
 }
 
 #[test]
+fn reconciled_accounts_come_as_a_list_of_account_ids() {
+    let s = Settings::load_from(
+        Uses::ALL,
+        vars(&[("APP_WORKER__RECONCILE_ACCOUNTS", "acct_1Shop,acct_2Cafe")]),
+    )
+    .unwrap();
+    assert_eq!(s.worker.reconcile_accounts, ["acct_1Shop", "acct_2Cafe"]);
+    // Compose passes an unset RECONCILE_ACCOUNTS as the empty string: no accounts.
+    for none in [vars(&[]), vars(&[("APP_WORKER__RECONCILE_ACCOUNTS", "")])] {
+        let s = Settings::load_from(Uses::ALL, none).unwrap();
+        assert!(s.worker.reconcile_accounts.is_empty());
+    }
+    let err = Settings::load_from(
+        Uses::ALL,
+        vars(&[("APP_WORKER__RECONCILE_ACCOUNTS", "acct_1Shop,shop2")]),
+    )
+    .unwrap_err();
+    assert!(
+        err.to_string().contains("worker.reconcile_accounts"),
+        "{err}"
+    );
+}
+
+#[test]
 fn shipping_countries_come_as_a_list_of_capital_codes() {
     let s = Settings::load_from(
         Uses::ALL,

@@ -209,6 +209,20 @@ pub async fn find(
     row.into_order(lines, access).map(Some)
 }
 
+/// The connected accounts that have an order here (any state), for the reconciler to sweep.
+pub async fn accounts(executor: impl PgExecutor<'_>) -> Result<Vec<AccountId>, sqlx::Error> {
+    let stored: Vec<String> = sqlx::query_scalar(
+        "SELECT DISTINCT account FROM checkout_orders WHERE account <> '' ORDER BY account",
+    )
+    .fetch_all(executor)
+    .await?;
+    // Written only from parsed ids; one that no longer parses is skipped, not fatal.
+    Ok(stored
+        .iter()
+        .filter_map(|a| AccountId::parse(a).ok())
+        .collect())
+}
+
 /// Blocks until this transaction holds the advisory lock of session `id` on `account` (released
 /// at commit or rollback, so a crashed caller can never leave it held; never a session-level
 /// lock on a pooled connection, which would outlive the caller).

@@ -152,9 +152,20 @@ impl StripeClient {
     /// One page (up to 100) of the events matching `filter`, newest first. `starting_after`, the
     /// id of the previous page's last (oldest) event, asks for the next, older page; the page
     /// says whether one follows (`has_more`). For callers that must not hold a whole listing.
-    #[tracing::instrument(skip(self))]
     pub async fn list_events_page(
         &self,
+        filter: &EventFilter,
+        starting_after: Option<&str>,
+    ) -> Result<List<Event>, StripeError> {
+        self.list_events_page_on(None, filter, starting_after).await
+    }
+
+    /// [`Self::list_events_page`] of `account` (`Stripe-Account`: a connected account's own
+    /// events, which the platform's list does not hold); `None` is the platform's.
+    #[tracing::instrument(name = "list_events_page", skip(self), fields(account = account.map(AccountId::as_str)))]
+    pub async fn list_events_page_on(
+        &self,
+        account: Option<&AccountId>,
         filter: &EventFilter,
         starting_after: Option<&str>,
     ) -> Result<List<Event>, StripeError> {
@@ -164,7 +175,7 @@ impl StripeClient {
             query.push(("starting_after".to_owned(), id.to_owned()));
         }
         self.send("list_events", Method::GET, "/v1/events", |r| {
-            r.query(&query)
+            on_account(r.query(&query), account)
         })
         .await
     }

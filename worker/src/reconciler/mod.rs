@@ -18,6 +18,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use shared::domain::AccountId;
+use shared::settings::WorkerSettings;
 use sqlx::postgres::PgConnectOptions;
 use sqlx::{ConnectOptions, PgConnection};
 use tokio_util::sync::CancellationToken;
@@ -25,7 +27,7 @@ use tokio_util::sync::CancellationToken;
 use crate::metrics;
 use crate::process::{error_chain, Processor};
 
-pub use sweep::{SweepError, SweepReport};
+pub use sweep::{cursor_name, SweepError, SweepReport};
 
 /// The `sweep_cursors` row holding the last swept position (unix seconds).
 pub const CURSOR_NAME: &str = "reconciler.checkout_events";
@@ -40,6 +42,15 @@ pub const EVENT_RETENTION_SECS: i64 = 30 * 24 * 60 * 60;
 /// How long the leader waits for its lock connection to answer before stepping down.
 const LEADER_PING_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// `worker.reconcile_accounts` as ids (the settings check refuses any that does not parse).
+pub fn configured_accounts(worker: &WorkerSettings) -> Vec<AccountId> {
+    worker
+        .reconcile_accounts
+        .iter()
+        .filter_map(|a| AccountId::parse(a).ok())
+        .collect()
+}
+
 #[derive(Clone)]
 pub struct ReconcilerOptions {
     /// Where the dedicated leader connection goes.
@@ -50,6 +61,8 @@ pub struct ReconcilerOptions {
     pub overlap: Duration,
     /// Events processed at once within a sweep (Stripe's rate limit applies regardless).
     pub concurrency: usize,
+    /// Connected accounts swept even before they have an order here.
+    pub accounts: Vec<AccountId>,
 }
 
 /// By hand: sqlx's connection options print their password.
@@ -68,6 +81,7 @@ impl std::fmt::Debug for ReconcilerOptions {
             .field("interval", &self.interval)
             .field("overlap", &self.overlap)
             .field("concurrency", &self.concurrency)
+            .field("accounts", &self.accounts)
             .finish()
     }
 }
@@ -135,6 +149,27 @@ impl Reconciler {
         }
     }
 
+    /// One sweep of the platform's events, then of each connected account's. One account's
+    /// failure (its cursor stays) does not keep the others from being swept.
+    async fn sweep_everyone(&self) {
+        let accounts = match self.connected_accounts().await {
+            Ok(accounts) => accounts,
+            Err(e) => {
+                tracing::warn!(error = %error_chain(&e), "cannot read the connected accounts; sweeping the platform only");
+                Vec::new()
+            }
+        };
+        for account in std::iter::once(None).chain(accounts.iter().map(Some)) {
+            let on = account.map_or("platform", AccountId::as_str);
+            match self.sweep_on(account).await {
+                Ok(report) => tracing::info!(%report, account = on, "reconciler sweep done"),
+                Err(e) => {
+                    tracing::warn!(error = %error_chain(&e), account = on, "reconciler sweep failed")
+                }
+            }
+        }
+    }
+
     /// Sweeps every interval while the lock connection answers.
     async fn lead(&self, mut connection: PgConnection, shutdown: &CancellationToken) {
         loop {
@@ -151,10 +186,7 @@ impl Reconciler {
                 // Dropping a sweep mid-way rolls back its open transactions and leaves the
                 // cursor where it was: the next leader sweeps that range again.
                 _ = shutdown.cancelled() => break,
-                result = self.sweep() => match result {
-                    Ok(report) => tracing::info!(%report, "reconciler sweep done"),
-                    Err(e) => tracing::warn!(error = %error_chain(&e), "reconciler sweep failed"),
-                },
+                () = self.sweep_everyone() => {}
             }
             tokio::select! {
                 _ = shutdown.cancelled() => break,
@@ -184,6 +216,7 @@ mod tests {
             interval: Duration::from_secs(60),
             overlap: Duration::from_secs(300),
             concurrency: 4,
+            accounts: Vec::new(),
         };
         let printed = format!("{options:?}");
         assert!(!printed.contains("s3cret-pw"), "{printed}");

@@ -19,7 +19,8 @@
 use std::collections::BTreeMap;
 
 use futures::StreamExt;
-use shared::store::cursors;
+use shared::domain::AccountId;
+use shared::store::{cursors, orders};
 use shared::stripe::{Event, EventFilter, StripeError};
 use shared::Trigger;
 
@@ -89,46 +90,70 @@ impl std::fmt::Display for SweepReport {
 }
 
 impl Reconciler {
-    /// One sweep from the persisted cursor (see the module docs). Callable directly: the
-    /// leader loop does, and so do tests.
-    #[tracing::instrument(skip(self), fields(since))]
+    /// One sweep of the platform's events from its persisted cursor (see the module docs).
+    /// Callable directly: the leader loop does, and so do tests.
     pub async fn sweep(&self) -> Result<SweepReport, SweepError> {
+        self.sweep_on(None).await
+    }
+
+    /// The connected accounts swept after the platform: those configured
+    /// (`worker.reconcile_accounts`) and those with an order here, each once.
+    pub async fn connected_accounts(&self) -> Result<Vec<AccountId>, sqlx::Error> {
+        let mut accounts = orders::accounts(self.processor.fulfiller().pool()).await?;
+        accounts.extend(self.options.accounts.iter().cloned());
+        accounts.sort_by(|a, b| a.as_str().cmp(b.as_str()));
+        accounts.dedup();
+        Ok(accounts)
+    }
+
+    /// One sweep of `account`'s events (`None`: the platform's) from its own cursor: a
+    /// connected account's events are listed with its `Stripe-Account` and are not in the
+    /// platform's list.
+    #[tracing::instrument(skip(self), fields(since, account = account.map(AccountId::as_str)))]
+    pub async fn sweep_on(&self, account: Option<&AccountId>) -> Result<SweepReport, SweepError> {
         let pool = self.processor.fulfiller().pool();
-        let cursor = cursors::get(pool, CURSOR_NAME).await?;
+        let cursor_name = cursor_name(account);
+        let cursor = cursors::get(pool, &cursor_name).await?;
         let overlap = self.options.overlap.as_secs() as i64;
         let since = match cursor {
             Some(position) => position - overlap,
             // Older history is `worker reconcile --since`'s job, run deliberately by an
             // operator. No checkout event at all: from the retention floor, which lists only
             // what was created since that question.
-            None => match self.newest_event_created().await? {
+            None => match self.newest_event_created(account).await? {
                 Some(newest) => newest - overlap,
                 None => retention_floor(),
             },
         };
-        let report = self.reconcile_range(since, None).await?;
+        let report = self.reconcile_range_on(account, since, None).await?;
         warn_about_clock_skew(report.newest);
         // Stripe's clock only: the newest event listed (or the cursor, if nothing newer was).
         let reached = report.newest.max(cursor);
         match (report.oldest_failed, reached) {
-            (Some(oldest), _) => cursors::hold(pool, CURSOR_NAME, oldest).await?,
-            (None, Some(reached)) => cursors::set(pool, CURSOR_NAME, reached).await?,
+            (Some(oldest), _) => cursors::hold(pool, &cursor_name, oldest).await?,
+            (None, Some(reached)) => cursors::set(pool, &cursor_name, reached).await?,
             // Stripe lists no checkout event and never did: nothing to resume from.
             (None, None) => {}
         }
-        if let Some(age) = cursors::seconds_since_caught_up(pool, CURSOR_NAME).await? {
-            metrics::RECONCILER_LAG_SECONDS.set(age.max(0) as f64);
+        // The gauge follows the platform's cursor, which every deployment has.
+        if account.is_none() {
+            if let Some(age) = cursors::seconds_since_caught_up(pool, CURSOR_NAME).await? {
+                metrics::RECONCILER_LAG_SECONDS.set(age.max(0) as f64);
+            }
         }
         Ok(report)
     }
 
-    /// The `created` of Stripe's newest checkout event, where a first sweep starts.
-    async fn newest_event_created(&self) -> Result<Option<i64>, StripeError> {
+    /// The `created` of `account`'s newest checkout event, where a first sweep starts.
+    async fn newest_event_created(
+        &self,
+        account: Option<&AccountId>,
+    ) -> Result<Option<i64>, StripeError> {
         let page = self
             .processor
             .fulfiller()
             .stripe()
-            .list_events_page(&checkout_events(None, None), None)
+            .list_events_page_on(account, &checkout_events(None, None), None)
             .await?;
         Ok(page.data.iter().map(|e| e.created).max())
     }
@@ -138,6 +163,16 @@ impl Reconciler {
     /// this is also the one-shot `worker reconcile`.
     pub async fn reconcile_range(
         &self,
+        since: i64,
+        until: Option<i64>,
+    ) -> Result<SweepReport, SweepError> {
+        self.reconcile_range_on(None, since, until).await
+    }
+
+    /// [`Self::reconcile_range`] over `account`'s events (`None`: the platform's).
+    pub async fn reconcile_range_on(
+        &self,
+        account: Option<&AccountId>,
         since: i64,
         until: Option<i64>,
     ) -> Result<SweepReport, SweepError> {
@@ -160,7 +195,7 @@ impl Reconciler {
         let mut starting_after: Option<String> = None;
         loop {
             let page = stripe
-                .list_events_page(&filter, starting_after.as_deref())
+                .list_events_page_on(account, &filter, starting_after.as_deref())
                 .await?;
             report.pages += 1;
             starting_after = match page.data.last() {
@@ -255,6 +290,15 @@ impl Reconciler {
                 Err(EventFailure { transient })
             }
         }
+    }
+}
+
+/// Where `account`'s sweep position is kept: the platform's under [`CURSOR_NAME`] (as before
+/// accounts were swept), each connected account's beside it.
+pub fn cursor_name(account: Option<&AccountId>) -> String {
+    match account {
+        None => CURSOR_NAME.to_owned(),
+        Some(account) => format!("{CURSOR_NAME}@{account}"),
     }
 }
 
