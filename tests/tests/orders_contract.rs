@@ -27,6 +27,27 @@ fn schema_of<A: Announcement>() -> (Value, jsonschema::Validator) {
     (schema, validator)
 }
 
+/// A real worker, the queue watching what it announces on `orders`, and a channel to publish
+/// checkout events to it.
+async fn announcing_worker(stack: &TestStack) -> (String, RunningWorker, lapin::Channel) {
+    let orders = stack
+        .broker
+        .watch(&stack.broker.topology.orders_exchange(), "order.#")
+        .await;
+    (
+        orders,
+        start_worker(stack, &[]).await,
+        publisher(stack).await,
+    )
+}
+
+/// Asserts `body` is valid against `A`'s published schema, which it returns.
+fn assert_valid<A: Announcement>(body: &Value) -> Value {
+    let (schema, validator) = schema_of::<A>();
+    assert_eq!(errors(&validator, body), Vec::<String>::new(), "{body:#}");
+    schema
+}
+
 fn errors(validator: &jsonschema::Validator, body: &Value) -> Vec<String> {
     validator.iter_errors(body).map(|e| e.to_string()).collect()
 }
@@ -85,12 +106,7 @@ async fn announced(stack: &TestStack, queue: &str, routing_key: &str) -> Value {
 #[tokio::test]
 async fn real_announcements_validate_against_the_published_schemas() {
     let stack = TestStack::start().await;
-    let orders = stack
-        .broker
-        .watch(&stack.broker.topology.orders_exchange(), "order.#")
-        .await;
-    let worker = start_worker(&stack, &[]).await;
-    let channel = publisher(&stack).await;
+    let (orders, worker, channel) = announcing_worker(&stack).await;
 
     // Shipped goods that also give a link and a licence key, so that the optional `shipping`
     // object and an `access` entry are in the body and checked too.
@@ -122,12 +138,7 @@ async fn real_announcements_validate_against_the_published_schemas() {
     let failed = announced(&stack, &orders, OrderPaymentFailed::ROUTING_KEY).await;
     worker.shutdown().await;
 
-    let (schema, validator) = schema_of::<OrderFulfilled>();
-    assert_eq!(
-        errors(&validator, &fulfilled),
-        Vec::<String>::new(),
-        "{fulfilled:#}"
-    );
+    let schema = assert_valid::<OrderFulfilled>(&fulfilled);
     assert_eq!(fulfilled["session_id"], paid.as_str());
     assert_documents_exactly(&schema, &fulfilled, "order.fulfilled");
     assert_documents_exactly(
@@ -169,12 +180,7 @@ async fn real_announcements_validate_against_the_published_schemas() {
     let typed: OrderFulfilled = serde_json::from_value(fulfilled.clone()).unwrap();
     assert_eq!(serde_json::to_value(&typed).unwrap(), fulfilled);
 
-    let (schema, validator) = schema_of::<OrderPaymentFailed>();
-    assert_eq!(
-        errors(&validator, &failed),
-        Vec::<String>::new(),
-        "{failed:#}"
-    );
+    let schema = assert_valid::<OrderPaymentFailed>(&failed);
     assert_eq!(failed["session_id"], delayed.as_str());
     assert_documents_exactly(&schema, &failed, "order.payment_failed");
 }
@@ -281,24 +287,14 @@ fn a_body_that_breaks_the_contract_is_rejected_by_the_schema() {
 #[tokio::test]
 async fn a_subscription_order_announces_and_records_its_subscription_as_the_schema_says() {
     let stack = TestStack::start().await;
-    let orders = stack
-        .broker
-        .watch(&stack.broker.topology.orders_exchange(), "order.#")
-        .await;
-    let worker = start_worker(&stack, &[]).await;
-    let channel = publisher(&stack).await;
+    let (orders, worker, channel) = announcing_worker(&stack).await;
     let (paid, event) = subscription_session(&stack.sim.state);
     publish_event(&stack, &channel, &event).await;
     assert!(wait_for_state(&stack, &paid, "fulfilled").await);
     let fulfilled = announced(&stack, &orders, OrderFulfilled::ROUTING_KEY).await;
     worker.shutdown().await;
 
-    let (schema, validator) = schema_of::<OrderFulfilled>();
-    assert_eq!(
-        errors(&validator, &fulfilled),
-        Vec::<String>::new(),
-        "{fulfilled:#}"
-    );
+    let schema = assert_valid::<OrderFulfilled>(&fulfilled);
     let subscription = &fulfilled["subscription"];
     let started = event["data"]["object"]["subscription"].as_str().unwrap();
     assert_eq!(

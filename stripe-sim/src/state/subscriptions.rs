@@ -191,25 +191,15 @@ mod tests {
             interval_count,
         };
         let start = at("2027-01-31T10:00:00Z");
-        assert_eq!(
-            period_end(start, &every("month", 1)),
-            at("2027-02-28T10:00:00Z")
-        );
-        assert_eq!(
-            period_end(start, &every("month", 3)),
-            at("2027-04-30T10:00:00Z")
-        );
-        assert_eq!(
-            period_end(start, &every("year", 1)),
-            at("2028-01-31T10:00:00Z")
-        );
-        assert_eq!(
-            period_end(start, &every("week", 2)),
-            at("2027-02-14T10:00:00Z")
-        );
-        assert_eq!(
-            period_end(start, &every("day", 1)),
-            at("2027-02-01T10:00:00Z")
-        );
+        for (interval, count, end) in [
+            ("month", 1, "2027-02-28T10:00:00Z"),
+            ("month", 3, "2027-04-30T10:00:00Z"),
+            ("year", 1, "2028-01-31T10:00:00Z"),
+            ("week", 2, "2027-02-14T10:00:00Z"),
+            ("day", 1, "2027-02-01T10:00:00Z"),
+        ] {
+            let reached = period_end(start, &every(interval, count));
+            assert_eq!(reached, at(end), "{count} {interval}");
+        }
     }
 }
