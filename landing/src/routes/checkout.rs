@@ -18,7 +18,7 @@ use sha2::{Digest, Sha256};
 use shared::stripe::{CheckoutMode, CreateCheckoutSession, NewLineItem, StripeError};
 
 use super::{client_ip, error_chain};
-use crate::catalog::CatalogError;
+use crate::catalog::{CatalogError, Offer};
 use crate::form_token::FormTokenError;
 use crate::metrics;
 use crate::pages::ErrorPage;
@@ -161,52 +161,65 @@ pub(crate) struct CartContents {
     pub shipping_countries: Vec<String>,
 }
 
-/// The cart's lines, checked against the catalog: every price still for sale, one currency.
+/// The cart's lines, checked against the catalog: every price still for sale.
 pub(crate) async fn cart_contents(
     state: &AppState,
     cart: &Cart,
 ) -> Result<CartContents, CheckoutError> {
-    let mut line_items = Vec::with_capacity(cart.lines.len());
-    let mut currency = None;
-    let mut ships = false;
-    let mut recurring = None;
+    let mut offers = Vec::with_capacity(cart.lines.len());
     for (price_id, &quantity) in &cart.lines {
         let offer = state.catalog.find(price_id).await?.ok_or_else(|| {
             CheckoutError::Form("An item in your cart is no longer for sale.".into())
         })?;
-        let code = offer.unit_amount.currency.code().to_owned();
-        if currency.get_or_insert_with(|| code.clone()) != &code {
-            // Checkout Sessions have one currency; the shop page never mixes them in a form.
-            return Err(CheckoutError::Form(
-                "Items priced in different currencies must be bought separately.".into(),
-            ));
-        }
-        ships |= offer.shippable;
-        if let Some(period) = &offer.recurring {
-            if recurring.get_or_insert_with(|| period.clone()) != period {
-                // Checkout bills one subscription on one interval.
-                return Err(CheckoutError::Form(
-                    "Subscriptions billed on different schedules must be bought separately.".into(),
-                ));
-            }
-        }
-        line_items.push(NewLineItem {
-            price: offer.price_id,
-            quantity,
-        });
+        offers.push((offer, quantity));
     }
-    Ok(CartContents {
-        mode: match recurring {
-            Some(_) => CheckoutMode::Subscription,
-            None => CheckoutMode::Payment,
-        },
-        line_items,
-        shipping_countries: if ships {
-            state.shipping_countries.clone()
-        } else {
-            Vec::new()
-        },
-    })
+    CartContents::of(offers, &state.shipping_countries).map_err(CheckoutError::Form)
+}
+
+impl CartContents {
+    /// What one Checkout Session sells: one currency, and subscriptions on one schedule. The
+    /// error is what the customer is told.
+    fn of(offers: Vec<(Offer, u32)>, shipping_countries: &[String]) -> Result<Self, String> {
+        let mut line_items = Vec::with_capacity(offers.len());
+        let mut currency = None;
+        let mut ships = false;
+        let mut recurring = None;
+        for (offer, quantity) in offers {
+            let code = offer.unit_amount.currency.code().to_owned();
+            if currency.get_or_insert_with(|| code.clone()) != &code {
+                // Checkout Sessions have one currency; the shop page never mixes them in a form.
+                return Err(
+                    "Items priced in different currencies must be bought separately.".into(),
+                );
+            }
+            ships |= offer.shippable;
+            if let Some(period) = &offer.recurring {
+                if recurring.get_or_insert_with(|| period.clone()) != period {
+                    // Checkout bills one subscription on one interval.
+                    return Err(
+                        "Subscriptions billed on different schedules must be bought separately."
+                            .into(),
+                    );
+                }
+            }
+            line_items.push(NewLineItem {
+                price: offer.price_id,
+                quantity,
+            });
+        }
+        Ok(CartContents {
+            mode: match recurring {
+                Some(_) => CheckoutMode::Subscription,
+                None => CheckoutMode::Payment,
+            },
+            line_items,
+            shipping_countries: if ships {
+                shipping_countries.to_vec()
+            } else {
+                Vec::new()
+            },
+        })
+    }
 }
 
 impl CheckoutError {
@@ -267,6 +280,60 @@ impl Cart {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn offer(price_id: &str, currency: &str, every: Option<&str>, shippable: bool) -> Offer {
+        Offer {
+            price_id: price_id.into(),
+            name: price_id.into(),
+            description: None,
+            unit_amount: shared::Money::new(100, shared::Currency::parse(currency).unwrap()),
+            shippable,
+            recurring: every.map(|interval| shared::stripe::Recurring {
+                interval: interval.into(),
+                interval_count: 1,
+            }),
+        }
+    }
+
+    #[test]
+    fn a_recurring_price_makes_the_cart_a_subscription_billed_on_one_schedule() {
+        let countries = ["US".to_owned()];
+        let contents = |offers: Vec<Offer>| {
+            CartContents::of(offers.into_iter().map(|o| (o, 1)).collect(), &countries)
+        };
+        let one_time = contents(vec![offer("price_mug", "usd", None, true)]).unwrap();
+        assert_eq!(one_time.mode, CheckoutMode::Payment);
+        assert_eq!(one_time.shipping_countries, countries);
+        let subscription = contents(vec![
+            offer("price_library", "usd", Some("month"), false),
+            offer("price_stickers", "usd", None, false),
+        ])
+        .unwrap();
+        assert_eq!(subscription.mode, CheckoutMode::Subscription);
+        assert!(subscription.shipping_countries.is_empty(), "nothing ships");
+
+        for (offers, reason) in [
+            (
+                vec![
+                    offer("price_monthly", "usd", Some("month"), false),
+                    offer("price_yearly", "usd", Some("year"), false),
+                ],
+                "different schedules",
+            ),
+            (
+                vec![
+                    offer("price_mug", "usd", None, true),
+                    offer("price_tenugui", "jpy", None, true),
+                ],
+                "different currencies",
+            ),
+        ] {
+            match contents(offers) {
+                Err(message) => assert!(message.contains(reason), "{message}"),
+                Ok(contents) => panic!("{reason}: accepted as {:?}", contents.mode),
+            }
+        }
+    }
 
     const TOKEN: &str = "6f1c2a4e-2f53-4c4a-9a54-3f1b2c7d9e10";
 

@@ -185,3 +185,44 @@ async fn a_payment_link_with_a_recurring_price_opens_subscription_sessions() {
     assert_eq!(session["mode"], "subscription");
     assert_eq!(session["payment_link"], reply.body["id"]);
 }
+
+#[tokio::test]
+async fn prices_billed_on_two_schedules_are_refused_in_one_session_and_in_one_link() {
+    let mut catalog = stripe_sim::default_catalog();
+    catalog.push(stripe_sim::CatalogPrice {
+        price_id: "price_pattern_library_yearly".into(),
+        product_id: "prod_pattern_library".into(),
+        product_name: "Pattern library membership".into(),
+        unit_amount: 9000,
+        currency: "usd".into(),
+        active: true,
+        shippable: None,
+        recurring: Some(stripe_sim::Recurring {
+            interval: "year".into(),
+            interval_count: 1,
+        }),
+    });
+    let t = TestSim::spawn_with(stripe_sim::SimConfig {
+        catalog,
+        ..stripe_sim::SimConfig::default()
+    })
+    .await;
+    let both = ["price_pattern_library", "price_pattern_library_yearly"];
+
+    let session = create(&t, "subscription", &both).await;
+    assert_eq!(session.status, 400, "{:#}", session.body);
+    assert_eq!(session.body["error"]["param"], "line_items[1][price]");
+
+    let mut params = Vec::new();
+    for (i, price) in both.iter().enumerate() {
+        params.push((format!("line_items[{i}][price]"), price.to_string()));
+        params.push((format!("line_items[{i}][quantity]"), "1".to_owned()));
+    }
+    let link = t.post_form("/v1/payment_links", &params).await;
+    assert_eq!(link.status, 400, "{:#}", link.body);
+    assert_eq!(link.body["error"]["param"], "line_items[1][price]");
+
+    // Each schedule alone is fine.
+    let yearly = create(&t, "subscription", &["price_pattern_library_yearly"]).await;
+    assert_eq!(yearly.status, 200, "{:#}", yearly.body);
+}
