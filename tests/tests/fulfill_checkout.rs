@@ -314,6 +314,75 @@ async fn an_already_fulfilled_order_answers_without_calling_stripe() {
     );
 }
 
+/// Counts the statements sqlx sends to Postgres while `work` runs on this thread: sqlx emits
+/// one `sqlx::query` event per statement executed, each a round trip.
+async fn statements_during<T>(work: impl std::future::Future<Output = T>) -> (T, usize) {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+    use tracing_subscriber::layer::SubscriberExt;
+
+    struct Count(Arc<AtomicUsize>);
+    impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for Count {
+        fn on_event(
+            &self,
+            event: &tracing::Event<'_>,
+            _: tracing_subscriber::layer::Context<'_, S>,
+        ) {
+            if event.metadata().target() == "sqlx::query" {
+                self.0.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    }
+    let count = Arc::new(AtomicUsize::new(0));
+    let subscriber = tracing_subscriber::registry().with(Count(count.clone()));
+    // #[tokio::test] runs on one thread, so every statement of `work` is seen here.
+    let _scope = tracing::subscriber::set_default(subscriber);
+    let output = work.await;
+    (output, count.load(Ordering::Relaxed))
+}
+
+#[tokio::test]
+async fn reading_a_fulfilled_order_with_its_lines_and_access_is_one_round_trip() {
+    use shared::store::access::{self, ProductAccess};
+    let stack = TestStack::start().await;
+    access::set(
+        &stack.db.pool,
+        &ProductAccess {
+            product_id: "prod_tshirt".into(),
+            title: "Members' area".into(),
+            url: Some("https://shop.test/members".into()),
+            licence_keys: false,
+        },
+    )
+    .await
+    .unwrap();
+    let id = paid_session(&stack.sim, "Jenny Rosen");
+    stack
+        .fulfiller
+        .fulfill_checkout(&id, Trigger::Webhook)
+        .await
+        .unwrap();
+
+    // A reload of the success page, or a second event for the session.
+    let (outcome, statements) =
+        statements_during(stack.fulfiller.fulfill_checkout(&id, Trigger::Landing)).await;
+
+    let FulfillmentOutcome::Fulfilled {
+        order,
+        newly: false,
+    } = outcome.unwrap()
+    else {
+        panic!("expected the stored order");
+    };
+    assert_eq!(order.lines.len(), 2, "{order:?}");
+    assert_eq!(order.access.len(), 1, "{order:?}");
+    assert_eq!(order.access[0].title, "Members' area");
+    assert_eq!(
+        statements, 1,
+        "one statement reads the order, its lines and access"
+    );
+}
+
 #[tokio::test]
 async fn stripe_unavailable_is_a_transient_error_and_writes_nothing() {
     let stack = TestStack::start().await;

@@ -13,7 +13,7 @@ use crate::domain::account_id::stored;
 use crate::domain::AccountId;
 
 /// What one order gave: a link, a licence key, or both.
-#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow, serde::Deserialize)]
 pub struct Access {
     pub product_id: String,
     /// What the customer now has ("The Rust Book (PDF)").
@@ -231,20 +231,4 @@ async fn record(
     .execute(&mut *conn)
     .await?;
     Ok(())
-}
-
-/// What the order of `session_id` on `account` gave, in the order it was granted.
-pub async fn of_order(
-    executor: impl PgExecutor<'_>,
-    account: Option<&AccountId>,
-    session_id: &str,
-) -> Result<Vec<Access>, sqlx::Error> {
-    sqlx::query_as(
-        "SELECT product_id, title, url, licence_key FROM order_access \
-         WHERE account = $1 AND session_id = $2 ORDER BY position",
-    )
-    .bind(stored(account))
-    .bind(session_id)
-    .fetch_all(executor)
-    .await
 }

@@ -11,7 +11,7 @@ use sqlx::{PgConnection, PgExecutor};
 
 use crate::domain::account_id::stored;
 use crate::domain::{AccountId, CheckoutSessionId};
-use crate::store::access::{self, Access};
+use crate::store::access::Access;
 use crate::stripe::{CheckoutSession, LineItem, Recurring, ShippingDetails};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -65,7 +65,7 @@ impl Trigger {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow, Deserialize)]
 pub struct OrderLine {
     pub line_item_id: String,
     pub description: String,
@@ -147,10 +147,12 @@ struct OrderRow {
     payment_link: Option<String>,
     shipping: Option<Json<ShippingDetails>>,
     subscription: Option<Json<OrderSubscription>>,
+    lines: Json<Vec<OrderLine>>,
+    access: Json<Vec<Access>>,
 }
 
 impl OrderRow {
-    fn into_order(self, lines: Vec<OrderLine>, access: Vec<Access>) -> Result<Order, sqlx::Error> {
+    fn into_order(self) -> Result<Order, sqlx::Error> {
         Ok(Order {
             state: OrderState::parse(&self.state)?,
             session_id: self.session_id,
@@ -166,47 +168,47 @@ impl OrderRow {
             payment_link: self.payment_link,
             shipping: self.shipping.map(|Json(s)| s),
             subscription: self.subscription.map(|Json(s)| s),
-            lines,
-            access,
+            lines: self.lines.0,
+            access: self.access.0,
         })
     }
 }
 
-const ORDER_COLUMNS: &str =
-    "session_id, account, order_number, state, customer_name, customer_email, \
-     currency, amount_subtotal, amount_total, fulfilled_by, fulfilled_at, payment_link, shipping, \
-     subscription";
+/// The order with its lines and what it gave, in one statement: every read of an order (the
+/// success page, a duplicate event, a race lost inside the lock) is one round trip. Lines and
+/// access exist only for fulfilled orders, so other states read none.
+const FIND_ORDER: &str = "\
+    SELECT o.session_id, o.account, o.order_number, o.state, o.customer_name, o.customer_email, \
+        o.currency, o.amount_subtotal, o.amount_total, o.fulfilled_by, o.fulfilled_at, \
+        o.payment_link, o.shipping, o.subscription, \
+        COALESCE((SELECT json_agg(json_build_object( \
+                'line_item_id', l.line_item_id, 'description', l.description, \
+                'quantity', l.quantity, 'price_id', l.price_id, 'currency', l.currency, \
+                'amount_subtotal', l.amount_subtotal, 'amount_total', l.amount_total) \
+                ORDER BY l.position) \
+            FROM order_line_items l \
+            WHERE l.session_id = o.session_id AND l.account = o.account), '[]') AS lines, \
+        COALESCE((SELECT json_agg(json_build_object( \
+                'product_id', a.product_id, 'title', a.title, 'url', a.url, \
+                'licence_key', a.licence_key) ORDER BY a.position) \
+            FROM order_access a \
+            WHERE a.session_id = o.session_id AND a.account = o.account), '[]') AS access \
+    FROM checkout_orders o WHERE o.session_id = $1 AND o.account = $2";
 
 /// The order of session `id` on `account` (`None`: the platform) with its lines, or `None` if
-/// the session was never recorded there.
+/// the session was never recorded there. One round trip.
 #[tracing::instrument(skip(conn))]
 pub async fn find(
     conn: &mut PgConnection,
     account: Option<&AccountId>,
     id: &CheckoutSessionId,
 ) -> Result<Option<Order>, sqlx::Error> {
-    let row: Option<OrderRow> = sqlx::query_as(&format!(
-        "SELECT {ORDER_COLUMNS} FROM checkout_orders WHERE session_id = $1 AND account = $2"
-    ))
-    .bind(id.as_str())
-    .bind(stored(account))
-    .fetch_optional(&mut *conn)
-    .await?;
-    let Some(row) = row else { return Ok(None) };
-    if row.state != OrderState::Fulfilled.as_str() {
-        return row.into_order(Vec::new(), Vec::new()).map(Some);
-    }
-    let lines = sqlx::query_as(
-        "SELECT line_item_id, description, quantity, price_id, currency, amount_subtotal, \
-         amount_total FROM order_line_items WHERE session_id = $1 AND account = $2 \
-         ORDER BY position",
-    )
-    .bind(id.as_str())
-    .bind(stored(account))
-    .fetch_all(&mut *conn)
-    .await?;
-    let access = access::of_order(&mut *conn, account, id.as_str()).await?;
-    row.into_order(lines, access).map(Some)
+    let row: Option<OrderRow> = sqlx::query_as(FIND_ORDER)
+        .bind(id.as_str())
+        .bind(stored(account))
+        .fetch_optional(&mut *conn)
+        .await?;
+    row.map(OrderRow::into_order).transpose()
 }
 
 /// The connected accounts that have an order here (any state), for the reconciler to sweep.
