@@ -535,3 +535,20 @@ async fn a_session_made_for_a_customer_thanks_the_customer_by_the_merchants_name
         "the customer comes expanded with the session, not from a second call"
     );
 }
+
+/// The statements of a new fulfillment, counted so that a change adding or saving one updates
+/// this number on purpose: the order read, then in the transaction the session lock, its state,
+/// the order, its lines, the access grant, the announcement (with its notification row) and the
+/// commit. (sqlx reports no statement event for BEGIN.)
+#[tokio::test]
+async fn a_new_fulfillment_costs_a_known_number_of_round_trips() {
+    let stack = TestStack::start().await;
+    let id = paid_session(&stack.sim, "Jenny Rosen");
+    let (outcome, statements) =
+        statements_during(stack.fulfiller.fulfill_checkout(&id, Trigger::Webhook)).await;
+    assert!(matches!(
+        outcome.unwrap(),
+        FulfillmentOutcome::Fulfilled { newly: true, .. }
+    ));
+    assert_eq!(statements, 8);
+}
