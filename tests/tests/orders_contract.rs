@@ -322,4 +322,13 @@ async fn a_subscription_order_announces_and_records_its_subscription_as_the_sche
             .await
             .unwrap();
     assert_eq!(&stored, subscription);
+    // Support reads it with `worker show`.
+    let id = shared::CheckoutSessionId::parse(&paid).unwrap();
+    let report = worker::show::render(&stack.db.pool, None, &id)
+        .await
+        .unwrap()
+        .expect("the session is known");
+    let renews = &subscription["current_period_end"].as_str().unwrap()[..10];
+    let line = format!("subscription {started} active, every month, renews {renews}");
+    assert!(report.contains(&line), "{line:?} not in:\n{report}");
 }
