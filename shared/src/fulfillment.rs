@@ -255,20 +255,12 @@ impl Fulfiller {
         let items: &[LineItem] = session.line_items.as_ref().map_or(&[], |l| &l.data);
         let mut tx = self.pool.begin().await?;
         orders::lock_session(&mut tx, account, id).await?;
-        if orders::state(&mut *tx, account, id).await? == Some(OrderState::Fulfilled) {
-            // Another caller fulfilled it while we were asking Stripe.
-            let order = orders::find(&mut tx, account, id)
-                .await?
-                .expect("a fulfilled order exists");
-            tx.commit().await?;
-            return Ok(FulfillmentOutcome::Fulfilled {
-                order,
-                newly: false,
-            });
-        }
         let written = async {
-            let mut order =
-                orders::insert_fulfilled(&mut tx, account, session, items, trigger).await?;
+            let Some(mut order) =
+                orders::insert_fulfilled(&mut tx, account, session, items, trigger).await?
+            else {
+                return Ok(None);
+            };
             order.access = access::grant(&mut tx, account, id.as_str(), &sold_lines(items)).await?;
             let announcement = OrderFulfilled::from(&order);
             outbox::enqueue(
@@ -279,14 +271,25 @@ impl Fulfiller {
                 self.customer_mail,
             )
             .await?;
-            Ok::<_, FulfillError>(order)
+            Ok::<_, FulfillError>(Some(order))
         }
         .await;
         match written {
-            Ok(order) => {
+            Ok(Some(order)) => {
                 tx.commit().await?;
                 tracing::info!(order_number = order.order_number, "order fulfilled");
                 Ok(FulfillmentOutcome::Fulfilled { order, newly: true })
+            }
+            Ok(None) => {
+                // Another caller fulfilled it while we were asking Stripe.
+                let order = orders::find(&mut tx, account, id)
+                    .await?
+                    .expect("a fulfilled order exists");
+                tx.commit().await?;
+                Ok(FulfillmentOutcome::Fulfilled {
+                    order,
+                    newly: false,
+                })
             }
             Err(FulfillError::Database(e)) if is_unique_violation(&e) => {
                 // Only reachable if the lock were bypassed (e.g. a hand-written insert): the

@@ -199,8 +199,9 @@ async fn fulfill_in_database(pool: &PgPool, session: &CheckoutSession) -> anyhow
     let items = &session.line_items.as_ref().expect("expanded").data;
     let mut tx = pool.begin().await?;
     orders::lock_session(&mut tx, None, &id).await?;
-    orders::state(&mut *tx, None, &id).await?;
-    let order = orders::insert_fulfilled(&mut tx, None, session, items, Trigger::Webhook).await?;
+    let order = orders::insert_fulfilled(&mut tx, None, session, items, Trigger::Webhook)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("{id} was fulfilled already"))?;
     let body = shared::announcements::OrderFulfilled::from(&order);
     outbox::enqueue(&mut tx, None, id.as_str(), &body, false).await?;
     tx.commit().await?;

@@ -256,17 +256,19 @@ pub async fn state(
     state.as_deref().map(OrderState::parse).transpose()
 }
 
-/// Writes the session as fulfilled with its line items. Call inside the lock, after checking it
-/// is not fulfilled yet; the line items' primary key rejects a second set regardless.
+/// Writes the session as fulfilled with its line items; `None`, writing nothing, when it is
+/// fulfilled already. Call inside the lock: the check and the write are one statement, which
+/// reads the latest committed row (the line items' primary key rejects a second set
+/// regardless).
 pub async fn insert_fulfilled(
     conn: &mut PgConnection,
     account: Option<&AccountId>,
     session: &CheckoutSession,
     items: &[LineItem],
     trigger: Trigger,
-) -> Result<Order, sqlx::Error> {
+) -> Result<Option<Order>, sqlx::Error> {
     let subscription = OrderSubscription::of(session);
-    let (order_number, fulfilled_at): (i64, DateTime<Utc>) = sqlx::query_as(
+    let written: Option<(i64, DateTime<Utc>)> = sqlx::query_as(
         "INSERT INTO checkout_orders (session_id, state, livemode, customer_name, customer_email, \
              currency, amount_subtotal, amount_total, payment_intent, fulfilled_by, fulfilled_at, \
              session_created, payment_link, account, shipping, subscription) \
@@ -279,6 +281,7 @@ pub async fn insert_fulfilled(
              fulfilled_by = EXCLUDED.fulfilled_by, fulfilled_at = EXCLUDED.fulfilled_at, \
              payment_link = EXCLUDED.payment_link, shipping = EXCLUDED.shipping, \
              subscription = EXCLUDED.subscription, updated_at = now() \
+         WHERE checkout_orders.state <> 'fulfilled' \
          RETURNING order_number, fulfilled_at",
     )
     .bind(&session.id)
@@ -295,8 +298,11 @@ pub async fn insert_fulfilled(
     .bind(stored(account))
     .bind(session.shipping().map(Json))
     .bind(subscription.as_ref().map(Json))
-    .fetch_one(&mut *conn)
+    .fetch_optional(&mut *conn)
     .await?;
+    let Some((order_number, fulfilled_at)) = written else {
+        return Ok(None);
+    };
 
     let lines: Vec<OrderLine> = items.iter().map(order_line).collect();
     // One statement for all the lines: a cart of 250 items costs one round trip, not 250.
@@ -335,7 +341,7 @@ pub async fn insert_fulfilled(
     .execute(&mut *conn)
     .await?;
 
-    Ok(Order {
+    Ok(Some(Order {
         session_id: session.id.clone(),
         account: account.map(|a| a.as_str().to_owned()),
         order_number,
@@ -353,7 +359,7 @@ pub async fn insert_fulfilled(
         lines,
         // Granted next, in the same transaction (`access::grant`).
         access: Vec::new(),
-    })
+    }))
 }
 
 fn order_line(item: &LineItem) -> OrderLine {
