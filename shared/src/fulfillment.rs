@@ -8,8 +8,9 @@
 //!    decision is made from Stripe's answer, never from a webhook payload.
 //! 3. Complete and paid (or no payment required), and not a setup-mode session
 //!    ([`CheckoutSession::is_fulfillable`]): in one transaction, take `pg_advisory_xact_lock` on the
-//!    session's 64-bit key, re-check, then write the order, its line items, what its digital
-//!    products give (links, licence keys: `store::access`) and an `order.fulfilled` outbox row.
+//!    session's 64-bit key, then write the order, unless it is fulfilled already (the re-check
+//!    is that insert's own `WHERE`), its line items, what its digital products give (links,
+//!    licence keys: `store::access`) and an `order.fulfilled` outbox row.
 //!    The lock serialises racing callers; the unique keys of line items and outbox are the
 //!    second line of defense; a violation there is read back as "already fulfilled". Too few
 //!    licence keys rolls it all back ([`FulfillError::LicenceKeys`], retried).
