@@ -10,13 +10,14 @@
 //! - [`queue`]: the RabbitMQ topology, the confirmed publisher (G1), trace context over AMQP.
 //! - [`stripe`]: the Stripe API client (G6).
 //! - [`store`]: Postgres: pool, migrations, orders, events, outbox, cursors.
-//! - [`fulfillment`]: `fulfill_checkout` (G2, G3), called by the worker, the landing page and the
-//!   reconciler alike.
+//! - [`fulfillment`]: `fulfill_checkout` (G2, G3), called by the worker, the landing page, the
+//!   reconciler and the operators' console alike.
 //! - [`announcements`]: the typed `orders` bodies (`order.fulfilled`, `order.payment_failed`),
 //!   the contract of the merchant's own consumers.
 //! - [`errors`]: `error_chain`, the whole cause chain in one line.
 //! - [`metrics`]: Prometheus metrics common to every service.
 //! - [`http`]: the `/healthz`, `/readyz` and `/metrics` endpoints every service exposes.
+//! - [`shutdown`]: the signal that stops a service.
 //!
 //! Data enters as webhook bytes (ingress → [`signature`] → [`queue`]), as queue messages
 //! (worker → [`fulfillment`]), or as a success-page request (landing → [`fulfillment`]); it
@@ -30,6 +31,7 @@ pub mod http;
 pub mod metrics;
 pub mod queue;
 pub mod settings;
+pub mod shutdown;
 pub mod signature;
 pub mod store;
 pub mod stripe;

@@ -15,9 +15,11 @@ use serde::Deserialize;
 use crate::signature::WebhookSecrets;
 
 mod checks;
+mod console;
 mod notifier;
 
 pub use checks::Uses;
+pub use console::ConsoleSettings;
 pub use notifier::{NotifierSettings, SmtpTls};
 
 /// The commented defaults, compiled in so that no binary or test depends on its working
@@ -36,6 +38,7 @@ pub struct Settings {
     pub worker: WorkerSettings,
     pub landing: LandingSettings,
     pub notifier: NotifierSettings,
+    pub console: ConsoleSettings,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -400,6 +403,7 @@ struct Verbatim {
     database_password: Option<String>,
     broker_password: Option<String>,
     callback_secret: Option<String>,
+    management_password: Option<String>,
 }
 
 impl Verbatim {
@@ -408,6 +412,7 @@ impl Verbatim {
             database_password: vars.get("APP_DATABASE__PASSWORD").cloned(),
             broker_password: vars.get("APP_BROKER__PASSWORD").cloned(),
             callback_secret: vars.get("APP_NOTIFIER__CALLBACK_SECRET").cloned(),
+            management_password: vars.get("APP_CONSOLE__MANAGEMENT_PASSWORD").cloned(),
         }
     }
 
@@ -420,6 +425,9 @@ impl Verbatim {
         }
         if let Some(secret) = self.callback_secret {
             settings.notifier.callback_secret = SecretString::from(secret);
+        }
+        if let Some(password) = self.management_password {
+            settings.console.management_password = SecretString::from(password);
         }
     }
 }

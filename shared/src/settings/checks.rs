@@ -21,6 +21,7 @@ pub struct Uses {
     pub worker: bool,
     pub landing: bool,
     pub notifier: bool,
+    pub console: bool,
 }
 
 impl Uses {
@@ -34,6 +35,7 @@ impl Uses {
         worker: false,
         landing: false,
         notifier: false,
+        console: false,
     };
     /// Verifies webhooks and publishes them: no Stripe API call, no database.
     pub const INGRESS: Uses = Uses {
@@ -65,6 +67,14 @@ impl Uses {
         notifier: true,
         ..Uses::COMMON
     };
+    /// The operators' console: reads the database and the broker, fulfills with Stripe.
+    pub const CONSOLE: Uses = Uses {
+        database: true,
+        broker: true,
+        stripe: true,
+        console: true,
+        ..Uses::COMMON
+    };
     /// `worker migrate` and `worker show`.
     pub const DATABASE: Uses = Uses {
         database: true,
@@ -90,6 +100,7 @@ impl Uses {
         worker: true,
         landing: true,
         notifier: true,
+        console: true,
     };
 }
 
@@ -133,6 +144,9 @@ impl Settings {
         }
         if uses.notifier {
             self.notifier.check()?;
+        }
+        if uses.console {
+            self.console.check()?;
         }
         Ok(())
     }

@@ -13,6 +13,7 @@ const REQUIRED: &[(&str, &str)] = &[
     ("APP_STRIPE__API_BASE", "http://127.0.0.1:12111"),
     ("APP_STRIPE__SECRET_KEY", "sk_test_settings"),
     ("APP_WEBHOOK__SECRETS", "whsec_settings"),
+    ("APP_CONSOLE__OPERATORS_FILE", "/run/secrets/console_operators"),
 ];
 
 /// Exactly `list`, nothing added.
@@ -554,4 +555,23 @@ fn shipping_countries_come_as_a_list_of_capital_codes() {
             "{bad:?}: {err}"
         );
     }
+}
+
+#[test]
+fn the_console_refuses_to_start_without_its_operators_file_naming_the_key() {
+    let err = Settings::load_from(Uses::CONSOLE, vars(&[("APP_CONSOLE__OPERATORS_FILE", "")]))
+        .unwrap_err();
+    assert!(err.to_string().contains("console.operators_file"), "{err}");
+    // The other services do not read the section, so they start without it.
+    Settings::load_from(Uses::WORKER, vars(&[("APP_CONSOLE__OPERATORS_FILE", "")])).unwrap();
+}
+
+#[test]
+fn the_management_password_is_kept_verbatim() {
+    let s = Settings::load_from(
+        Uses::CONSOLE,
+        vars(&[("APP_CONSOLE__MANAGEMENT_PASSWORD", "0123")]),
+    )
+    .unwrap();
+    assert_eq!(s.console.management_password.expose_secret(), "0123");
 }

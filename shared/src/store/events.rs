@@ -162,3 +162,47 @@ pub async fn paid_unfulfilled(
     .fetch_one(executor)
     .await
 }
+
+/// A paid session whose fulfillment is stuck: its latest unsettled payment event.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct StuckSession {
+    pub session_id: String,
+    /// The connected account, or `None` for the platform's.
+    pub account: Option<String>,
+    pub event_id: String,
+    pub event_type: String,
+    pub event_created: DateTime<Utc>,
+    pub outcome: String,
+    pub attempts: i32,
+    pub last_error: Option<String>,
+    pub last_processed_at: DateTime<Utc>,
+}
+
+/// The sessions [`paid_unfulfilled`] counts (without its age threshold: the console shows each
+/// with its age), oldest payment first, at most `limit`, with the latest word on each.
+pub async fn paid_unfulfilled_sessions(
+    executor: impl PgExecutor<'_>,
+    limit: u32,
+) -> Result<Vec<StuckSession>, sqlx::Error> {
+    // Same predicate as `paid_unfulfilled`, spelled out for the partial index.
+    sqlx::query_as(
+        "SELECT * FROM ( \
+             SELECT DISTINCT ON (e.session_id, COALESCE(e.account, '')) \
+                 e.session_id, e.account, e.event_id, e.event_type, e.event_created, \
+                 e.outcome, e.attempts, e.last_error, e.last_processed_at \
+             FROM stripe_events e \
+             WHERE e.outcome NOT IN ('fulfilled', 'already_fulfilled', 'awaiting_payment', \
+                     'payment_failed', 'expired', 'ignored') \
+               AND e.event_type IN ('checkout.session.completed', \
+                     'checkout.session.async_payment_succeeded') \
+               AND e.session_id IS NOT NULL \
+               AND NOT EXISTS (SELECT 1 FROM checkout_orders o \
+                     WHERE o.session_id = e.session_id AND o.account = COALESCE(e.account, '') \
+                       AND o.state = 'fulfilled') \
+             ORDER BY e.session_id, COALESCE(e.account, ''), e.last_processed_at DESC \
+         ) stuck ORDER BY event_created LIMIT $1",
+    )
+    .bind(i64::from(limit))
+    .fetch_all(executor)
+    .await
+}

@@ -53,6 +53,8 @@ pub enum Trigger {
     Webhook,
     Landing,
     Reconciler,
+    /// An operator, from the console ("fulfill now").
+    Operator,
 }
 
 impl Trigger {
@@ -61,6 +63,7 @@ impl Trigger {
             Self::Webhook => "webhook",
             Self::Landing => "landing",
             Self::Reconciler => "reconciler",
+            Self::Operator => "operator",
         }
     }
 }

@@ -1,0 +1,37 @@
+//! The operators' console: is any paid order not fulfilled, which, why — and fix it, in one
+//! place. It never serves the public: it binds to loopback (or a private network) and every page
+//! needs a signed-in operator.
+//!
+//! Flow of a visit:
+//! 1. `GET /login`, `POST /login` ([`routes`]): the name and password are checked against the
+//!    operators file ([`operators`]: Argon2id hashes, roles `operator` and `viewer`), failures
+//!    counted per name ([`login_throttle`]); a session row and its cookie are made
+//!    ([`sign_in`]: HttpOnly, SameSite=Strict, Secure, a per-session form token).
+//! 2. `GET /` (the overview): every paid-but-unfulfilled session with its age and last error
+//!    ([`shared::store::events::paid_unfulfilled_sessions`]), the queues as the broker counts
+//!    them ([`queues`], RabbitMQ's management API), the latest operator actions ([`audit`]).
+//! 3. `GET /sessions/{id}`: the order and a [`timeline`] of everything that happened to the
+//!    session; `GET /search?q=` finds it by `cs_…`, order number or email ([`lookup`]).
+//! 4. An action ("Fulfill now") is a confirmation page, then a POST with the form token; it runs
+//!    the same `fulfill_checkout` as the worker (trigger `operator`), is written to the audit
+//!    trail with its outcome, and the page shows that outcome.
+//!
+//! Around it: [`startup`] builds the server (security headers on every answer), [`pages`] holds
+//! the templates' plumbing, [`cli`] the commands (`serve`, `hash-password`).
+
+pub mod audit;
+pub mod cli;
+pub mod login_throttle;
+pub mod lookup;
+pub mod operators;
+pub mod pages;
+pub mod queues;
+mod routes;
+pub mod sign_in;
+pub mod startup;
+pub mod timeline;
+
+pub use startup::{Application, StopHandle};
+
+/// The service's name in logs and traces.
+pub const SERVICE_NAME: &str = "console";

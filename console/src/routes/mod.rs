@@ -1,0 +1,42 @@
+//! The console's routes. Every page but the sign-in form and `/healthz` needs a signed-in
+//! operator ([`crate::sign_in::SignedIn`]); every action is a POST carrying the session's form
+//! token, reached from a confirmation page.
+
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpResponse};
+
+mod fulfill;
+mod login;
+mod overview;
+mod search;
+mod session;
+
+const STYLESHEET: &str = include_str!("../../static/console.css");
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/", web::get().to(overview::page))
+        .route("/login", web::get().to(login::form))
+        .route("/login", web::post().to(login::submit))
+        .route("/logout", web::post().to(login::sign_out))
+        .route("/search", web::get().to(search::page))
+        .route("/sessions/{id}", web::get().to(session::page))
+        .route("/sessions/{id}/fulfill", web::get().to(fulfill::confirm))
+        .route("/sessions/{id}/fulfill", web::post().to(fulfill::act))
+        .route("/static/console.css", web::get().to(stylesheet))
+        .route("/healthz", web::get().to(healthz))
+        .default_service(web::to(not_found));
+}
+
+async fn stylesheet() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/css; charset=utf-8")
+        .body(STYLESHEET)
+}
+
+async fn healthz() -> HttpResponse {
+    HttpResponse::Ok().content_type("text/plain").body("ok")
+}
+
+async fn not_found() -> HttpResponse {
+    crate::pages::message(StatusCode::NOT_FOUND, "Not found", "There is no such page.")
+}

@@ -1,0 +1,156 @@
+//! Building the console from settings, binding its port (0 in tests: the real one is reported),
+//! and running it until it is stopped.
+
+use std::net::TcpListener;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::dev::{Server, ServerHandle};
+use actix_web::middleware::DefaultHeaders;
+use actix_web::{web, App, HttpServer};
+use anyhow::Context;
+use shared::settings::Uses;
+use shared::stripe::StripeClient;
+use shared::{Fulfiller, Settings};
+use sqlx::PgPool;
+use tracing_actix_web::TracingLogger;
+
+use crate::login_throttle::LoginThrottle;
+use crate::operators::Operators;
+use crate::queues::Queues;
+
+/// How long a stopping console lets in-flight pages and actions finish.
+const SHUTDOWN_TIMEOUT_SECS: u64 = 25;
+
+/// What every handler shares; one instance behind `web::Data`.
+#[derive(Debug)]
+pub struct AppState {
+    pub pool: PgPool,
+    /// `fulfill_checkout` as the worker and the success page run it.
+    pub fulfiller: Fulfiller,
+    pub operators: Arc<Operators>,
+    pub login_throttle: LoginThrottle,
+    pub queues: Queues,
+    pub secure_cookie: bool,
+    pub session_ttl: Duration,
+    pub list_limit: u32,
+    pub action_timeout: Duration,
+}
+
+/// The running console: its port, and the server to await.
+pub struct Application {
+    port: u16,
+    server: Server,
+}
+
+impl std::fmt::Debug for Application {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Application")
+            .field("port", &self.port)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Stops the server from elsewhere (tests; `main` stops it on SIGTERM).
+#[derive(Clone)]
+pub struct StopHandle(ServerHandle);
+
+impl std::fmt::Debug for StopHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("StopHandle")
+    }
+}
+
+impl StopHandle {
+    /// Stops accepting connections and lets in-flight requests finish; resolves once down.
+    pub fn stop(&self) -> impl std::future::Future<Output = ()> {
+        self.0.stop(true)
+    }
+}
+
+impl Application {
+    /// Reads the operators file (a bad one stops start-up, naming the line), connects lazily
+    /// (the console starts, and says what it cannot reach, while Postgres is down), binds
+    /// `console.host:console.port` and builds the server without running it yet.
+    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        settings.check(Uses::CONSOLE)?;
+        let console = &settings.console;
+        let operators = Operators::load(Path::new(&console.operators_file))
+            .context("console.operators_file")?;
+        let pool = shared::store::pool(&settings.database).context("database settings")?;
+        let stripe = StripeClient::new(&settings.stripe).context("building the Stripe client")?;
+        let queues =
+            Queues::new(console, &settings.broker).context("building the management client")?;
+        let address = (console.host.as_str(), console.port);
+        let listener = TcpListener::bind(address)
+            .with_context(|| format!("binding {}:{}", address.0, address.1))?;
+        let port = listener.local_addr()?.port();
+        listener.set_nonblocking(true)?;
+        let state = web::Data::new(AppState {
+            fulfiller: Fulfiller::new(pool.clone(), stripe)
+                .mailing_customers(settings.notifier.customer_mail),
+            pool,
+            operators: Arc::new(operators),
+            login_throttle: LoginThrottle::per_minute(console.login_failures_per_minute),
+            queues,
+            secure_cookie: console.secure_cookie,
+            session_ttl: console.session_ttl(),
+            list_limit: console.list_limit,
+            action_timeout: console.action_timeout(),
+        });
+        let server = HttpServer::new(move || {
+            App::new()
+                .wrap(security_headers())
+                .wrap(TracingLogger::default())
+                .app_data(state.clone())
+                .configure(crate::routes::configure)
+        })
+        .listen(listener)?
+        .disable_signals()
+        .shutdown_timeout(SHUTDOWN_TIMEOUT_SECS)
+        .run();
+        Ok(Self { port, server })
+    }
+
+    /// The port actually bound (the configured one, or the one the OS chose for port 0).
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub fn stop_handle(&self) -> StopHandle {
+        StopHandle(self.server.handle())
+    }
+
+    /// Serves until a [`StopHandle`] has stopped the server. Installs no signal handlers.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+
+    /// What `main` runs: serves until SIGTERM or SIGINT, then drains and returns.
+    pub async fn run_until_terminated(self) -> std::io::Result<()> {
+        let stop = self.stop_handle();
+        let signals = tokio::spawn(async move {
+            let signal = shared::shutdown::terminate_signal().await;
+            tracing::info!(signal, "stopping: finishing in-flight requests");
+            stop.stop().await;
+        });
+        let result = self.run_until_stopped().await;
+        signals.abort();
+        result
+    }
+}
+
+/// Pages of an operators' tool: never cached, never framed, no script or style from elsewhere,
+/// no referrer leaking session ids to other sites.
+fn security_headers() -> DefaultHeaders {
+    DefaultHeaders::new()
+        .add(("Cache-Control", "no-store"))
+        .add((
+            "Content-Security-Policy",
+            "default-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+        ))
+        .add(("X-Frame-Options", "DENY"))
+        .add(("X-Content-Type-Options", "nosniff"))
+        .add(("Referrer-Policy", "no-referrer"))
+}

@@ -1,0 +1,79 @@
+//! The `[console]` section: the operators' console — where it listens (operators only), who may
+//! sign in, how long a sign-in lasts, and how it reads the broker's queues. Checked at start-up,
+//! each problem naming its key.
+
+use std::time::Duration;
+
+use secrecy::SecretString;
+use serde::Deserialize;
+
+use super::SettingsError;
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct ConsoleSettings {
+    pub host: String,
+    pub port: u16,
+    /// The operators who may sign in: one per line, `name role password-hash`.
+    pub operators_file: String,
+    /// Cookies are sent only over HTTPS (and loopback, which browsers treat as secure). Off only
+    /// behind a proxy that itself speaks plain HTTP to the browser, which it should not.
+    pub secure_cookie: bool,
+    /// How long a sign-in lasts.
+    pub session_ttl_secs: u64,
+    /// Failed sign-ins allowed per operator name per minute; past it the form answers 429.
+    pub login_failures_per_minute: u32,
+    /// RabbitMQ's management API (`http://host:15672`); empty: the queue table says it is not
+    /// configured.
+    pub management_url: String,
+    pub management_username: String,
+    pub management_password: SecretString,
+    /// Rows on the overview's lists and a search's results.
+    pub list_limit: u32,
+    /// The longest one action (a fulfillment, a redrive) may run before the page says so.
+    pub action_timeout_ms: u64,
+}
+
+impl ConsoleSettings {
+    pub fn session_ttl(&self) -> Duration {
+        Duration::from_secs(self.session_ttl_secs)
+    }
+
+    pub fn action_timeout(&self) -> Duration {
+        Duration::from_millis(self.action_timeout_ms)
+    }
+
+    pub(super) fn check(&self) -> Result<(), SettingsError> {
+        let invalid = |key: &'static str, problem: &str| {
+            Err(SettingsError::Invalid {
+                key,
+                problem: problem.to_owned(),
+            })
+        };
+        if self.operators_file.trim().is_empty() {
+            return invalid(
+                "console.operators_file",
+                "is required: the file of operators (`name role password-hash` per line; \
+                 `console hash-password` makes the hash)",
+            );
+        }
+        if self.session_ttl_secs == 0 {
+            return invalid("console.session_ttl_secs", "must be at least 1");
+        }
+        if self.login_failures_per_minute == 0 {
+            return invalid("console.login_failures_per_minute", "must be at least 1");
+        }
+        if self.list_limit == 0 {
+            return invalid("console.list_limit", "must be at least 1");
+        }
+        if self.action_timeout_ms == 0 {
+            return invalid("console.action_timeout_ms", "must be at least 1");
+        }
+        if !self.management_url.is_empty()
+            && !(self.management_url.starts_with("http://")
+                || self.management_url.starts_with("https://"))
+        {
+            return invalid("console.management_url", "must be an http(s) URL or empty");
+        }
+        Ok(())
+    }
+}
