@@ -1,0 +1,432 @@
+//! The operators' console against the real services: the whole stack in process (stripe-sim,
+//! ingress, RabbitMQ, worker, Postgres), the console built with its own `Application::build`,
+//! and headless Chromium for what an operator does by looking.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use fantoccini::Locator;
+use reqwest::header::{COOKIE, LOCATION, SET_COOKIE};
+use reqwest::StatusCode;
+use stripe_sim::{Fault, FaultKind, RouteMatch};
+use tests::browser::Browser;
+use tests::checkout_flow::{fill, text_of, PAGE_TIMEOUT};
+use tests::stack::Stack;
+use tests::{eventually, paid_session};
+
+const OPERATOR: (&str, &str) = ("olivia", "correct horse battery staple");
+const VIEWER: (&str, &str) = ("vince", "support desk password");
+
+/// A console serving the stack's database, broker and simulator.
+struct Console {
+    base: String,
+    stop: console::StopHandle,
+    task: tokio::task::JoinHandle<std::io::Result<()>>,
+    operators_file: PathBuf,
+}
+
+impl Console {
+    async fn start(stack: &Stack, login_failures_per_minute: u32) -> Console {
+        let operators_file =
+            std::env::temp_dir().join(format!("console-operators-{}", uuid::Uuid::new_v4()));
+        let file = format!(
+            "# name role hash\n{} operator {}\n{} viewer {}\n",
+            OPERATOR.0,
+            console::operators::hash_password(OPERATOR.1),
+            VIEWER.0,
+            console::operators::hash_password(VIEWER.1),
+        );
+        std::fs::write(&operators_file, file).unwrap();
+        let mut settings = stack.settings.clone();
+        settings.console.host = "127.0.0.1".into();
+        settings.console.port = 0;
+        settings.console.operators_file = operators_file.display().to_string();
+        settings.console.login_failures_per_minute = login_failures_per_minute;
+        settings.console.management_url = "http://127.0.0.1:15672".into();
+        settings.console.management_username = "guest".into();
+        settings.console.management_password = "guest".to_owned().into();
+        let app = console::Application::build(settings)
+            .await
+            .expect("the console builds");
+        let base = format!("http://127.0.0.1:{}", app.port());
+        let stop = app.stop_handle();
+        let task = tokio::spawn(app.run_until_stopped());
+        Console {
+            base,
+            stop,
+            task,
+            operators_file,
+        }
+    }
+
+    async fn stop(self) {
+        self.stop.stop().await;
+        self.task
+            .await
+            .expect("the console task ends")
+            .expect("the console stops cleanly");
+        let _ = std::fs::remove_file(&self.operators_file);
+    }
+}
+
+/// A client that follows no redirect, so each answer is seen as sent.
+fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+/// Signs in over HTTP; returns the `Cookie` header value to send.
+async fn sign_in(console: &Console, (name, password): (&str, &str)) -> String {
+    let response = client()
+        .post(format!("{}/login", console.base))
+        .form(&[("name", name), ("password", password)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::SEE_OTHER, "{name} signs in");
+    let cookie = response
+        .headers()
+        .get(SET_COOKIE)
+        .expect("a session cookie")
+        .to_str()
+        .unwrap()
+        .to_owned();
+    for attribute in ["HttpOnly", "SameSite=Strict", "Secure", "Path=/"] {
+        assert!(cookie.contains(attribute), "{attribute} missing: {cookie}");
+    }
+    cookie.split(';').next().unwrap().to_owned()
+}
+
+/// The form token on a page (every page's sign-out form carries it).
+async fn form_token(console: &Console, cookie: &str) -> String {
+    let page = client()
+        .get(format!("{}/", console.base))
+        .header(COOKIE, cookie)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let start = page.find("name=\"csrf\" value=\"").expect("a form token") + 19;
+    page[start..start + 64].to_owned()
+}
+
+/// A paid session whose fulfillment is stuck: the ingress acknowledged its webhook, but Stripe
+/// refused the worker's request for the session, so the event was dead-lettered.
+async fn stuck_session(stack: &Stack, name: &str) -> shared::CheckoutSessionId {
+    stack.sim.state.inject_fault(Fault {
+        route: RouteMatch::new("GET", "/v1/checkout/sessions/"),
+        kind: FaultKind::Status(400),
+        count: 0,
+    });
+    let id = paid_session(&stack.sim, name);
+    let dead = eventually(Duration::from_secs(20), || async {
+        let outcome: Option<String> = sqlx::query_scalar(
+            "SELECT outcome FROM stripe_events WHERE session_id = $1 \
+             AND event_type = 'checkout.session.completed'",
+        )
+        .bind(id.as_str())
+        .fetch_optional(&stack.db.pool)
+        .await
+        .unwrap();
+        (outcome.as_deref() == Some("dead")).then_some(())
+    })
+    .await;
+    assert!(dead.is_some(), "the worker dead-letters the event");
+    stack.sim.state.clear_faults();
+    id
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_operator_sees_a_stuck_paid_session_fulfills_it_and_support_finds_it_by_email() {
+    let stack = Stack::start().await;
+    let id = stuck_session(&stack, "Jenny Rosen").await;
+    let console = Console::start(&stack, 5).await;
+    let browser = Browser::start().await;
+    let page = browser.client();
+
+    // Any page leads to the sign-in form first.
+    page.goto(&format!("{}/", console.base)).await.unwrap();
+    assert!(page.current_url().await.unwrap().path().ends_with("/login"));
+    fill(&browser, "name", OPERATOR.0).await;
+    fill(&browser, "password", OPERATOR.1).await;
+    page.find(Locator::Css("form.login button"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+
+    // The overview lists the session, its state and Stripe's refusal.
+    let row = eventually(PAGE_TIMEOUT, || async { text_of(&browser, "#stuck").await })
+        .await
+        .expect("the overview lists paid-but-unfulfilled sessions");
+    assert!(row.contains(id.as_str()), "{row}");
+    assert!(row.contains("dead"), "{row}");
+    assert!(
+        row.contains("Injected fault: HTTP 400"),
+        "the reason is shown: {row}"
+    );
+    let queues = text_of(&browser, "#queues").await.expect("the queue table");
+    assert!(
+        queues.contains(&stack.broker.topology.fulfillment_queue()),
+        "{queues}"
+    );
+    browser.screenshot("console-overview-stuck").await;
+
+    // The session's page tells its story; the operator fulfills it, after confirming.
+    page.find(Locator::LinkText(id.as_str()))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let timeline = eventually(PAGE_TIMEOUT, || async {
+        text_of(&browser, "#timeline").await
+    })
+    .await
+    .expect("the session's timeline");
+    assert!(
+        timeline.contains("checkout.session.completed"),
+        "{timeline}"
+    );
+    assert!(timeline.contains("dead after"), "{timeline}");
+    assert_eq!(
+        text_of(&browser, "#order-none").await.as_deref(),
+        Some("No order recorded.")
+    );
+    page.find(Locator::Id("fulfill"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    page.find(Locator::Id("confirm"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let outcome = eventually(PAGE_TIMEOUT, || async {
+        text_of(&browser, "#outcome").await
+    })
+    .await
+    .expect("the action's outcome");
+    assert!(outcome.starts_with("Fulfilled: order #"), "{outcome}");
+    assert_eq!(stack.fulfilled_orders(id.as_str()).await, 1);
+    assert_eq!(
+        stack.fulfilled_by(id.as_str()).await.as_deref(),
+        Some("operator")
+    );
+    browser.screenshot("console-fulfilled").await;
+
+    page.find(Locator::Id("back"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let fulfilled = eventually(PAGE_TIMEOUT, || async {
+        text_of(&browser, "#order-fulfilled").await
+    })
+    .await
+    .unwrap();
+    assert!(fulfilled.starts_with("by operator at"), "{fulfilled}");
+    let timeline = text_of(&browser, "#timeline").await.unwrap();
+    assert!(
+        timeline.contains(&format!("{} fulfill: fulfilled", OPERATOR.0)),
+        "{timeline}"
+    );
+
+    // The overview no longer lists it, and the action is in the audit trail.
+    page.goto(&format!("{}/", console.base)).await.unwrap();
+    assert!(text_of(&browser, "#stuck-none").await.is_some());
+    let actions = text_of(&browser, "#actions").await.unwrap();
+    assert!(
+        actions.contains(OPERATOR.0) && actions.contains("fulfilled"),
+        "{actions}"
+    );
+
+    // Support finds the order by the customer's email, in any case.
+    fill(&browser, "q", "JENNY.ROSEN@example.com").await;
+    page.find(Locator::Css("form.search button"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let found = eventually(PAGE_TIMEOUT, || async {
+        text_of(&browser, "#session-id").await
+    })
+    .await
+    .expect("one match opens its session");
+    assert_eq!(found, id.as_str());
+    browser.screenshot("console-search").await;
+
+    browser.close().await;
+    console.stop().await;
+    stack.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn nobody_acts_without_a_session_an_operators_role_and_the_form_token() {
+    let stack = Stack::start().await;
+    let id = stuck_session(&stack, "Ada Lovelace").await;
+    let console = Console::start(&stack, 5).await;
+    let http = client();
+    let fulfill = format!("{}/sessions/{}/fulfill", console.base, id.as_str());
+
+    // Without a session: pages lead to the sign-in form, actions are refused.
+    for path in ["/", &format!("/sessions/{}", id.as_str()), "/search?q=1"] {
+        let response = http
+            .get(format!("{}{path}", console.base))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::SEE_OTHER, "{path}");
+        assert_eq!(response.headers()[LOCATION], "/login");
+    }
+    let response = http
+        .post(&fulfill)
+        .form(&[("csrf", "x")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    // A forged cookie is no session either.
+    let response = http
+        .get(format!("{}/", console.base))
+        .header(COOKIE, format!("__Host-console={}", "0".repeat(64)))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+
+    // A viewer reads, but cannot act, and is not offered to.
+    let viewer = sign_in(&console, VIEWER).await;
+    let page = http
+        .get(format!("{}/sessions/{}", console.base, id.as_str()))
+        .header(COOKIE, &viewer)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), StatusCode::OK);
+    assert!(!page.text().await.unwrap().contains("id=\"fulfill\""));
+    let token = form_token(&console, &viewer).await;
+    let response = http
+        .post(&fulfill)
+        .header(COOKIE, &viewer)
+        .form(&[("csrf", token.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+
+    // An operator's action without this session's form token is refused.
+    let operator = sign_in(&console, OPERATOR).await;
+    for token in ["", "forged", &token] {
+        let response = http
+            .post(&fulfill)
+            .header(COOKIE, &operator)
+            .form(&[("csrf", token)])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::FORBIDDEN, "token {token:?}");
+    }
+    // None of it fulfilled anything, and none of it reached the audit trail as an action.
+    assert_eq!(stack.fulfilled_orders(id.as_str()).await, 0);
+    let audited: i64 = sqlx::query_scalar("SELECT count(*) FROM console_audit")
+        .fetch_one(&stack.db.pool)
+        .await
+        .unwrap();
+    assert_eq!(audited, 0);
+
+    // With its token, the operator's action goes through.
+    let token = form_token(&console, &operator).await;
+    let response = http
+        .post(&fulfill)
+        .header(COOKIE, &operator)
+        .form(&[("csrf", token.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert!(response
+        .text()
+        .await
+        .unwrap()
+        .contains("Fulfilled: order #"));
+    assert_eq!(stack.fulfilled_orders(id.as_str()).await, 1);
+
+    // Signing out ends the session on the server, not only in the browser.
+    let response = http
+        .post(format!("{}/logout", console.base))
+        .header(COOKIE, &operator)
+        .form(&[("csrf", token.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    let response = http
+        .get(format!("{}/", console.base))
+        .header(COOKIE, &operator)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        response.status(),
+        StatusCode::SEE_OTHER,
+        "the old cookie no longer works"
+    );
+
+    console.stop().await;
+    stack.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn failed_sign_ins_are_limited_per_name_and_pages_carry_no_secret() {
+    let stack = Stack::start().await;
+    let console = Console::start(&stack, 3).await;
+    let http = client();
+    let attempt = |password: &'static str| {
+        http.post(format!("{}/login", console.base))
+            .form(&[("name", OPERATOR.0), ("password", password)])
+            .send()
+    };
+    for _ in 0..3 {
+        assert_eq!(
+            attempt("wrong").await.unwrap().status(),
+            StatusCode::UNAUTHORIZED
+        );
+    }
+    // Past the limit even the right password is refused until the minute is over.
+    let refused = attempt(OPERATOR.1).await.unwrap();
+    assert_eq!(refused.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(refused
+        .text()
+        .await
+        .unwrap()
+        .contains("Too many failed attempts"));
+    // Another name is not held by them.
+    let cookie = sign_in(&console, VIEWER).await;
+
+    // Pages are never cached or framed, and hold neither the password hash nor the cookie.
+    let response = http
+        .get(format!("{}/", console.base))
+        .header(COOKIE, &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.headers()["cache-control"], "no-store");
+    assert_eq!(response.headers()["x-frame-options"], "DENY");
+    let body = response.text().await.unwrap();
+    assert!(!body.contains("$argon2"));
+    assert!(!body.contains(cookie.split('=').nth(1).unwrap()));
+
+    console.stop().await;
+    stack.stop().await;
+}
