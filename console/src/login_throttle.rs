@@ -61,7 +61,11 @@ mod tests {
         assert_eq!(throttle.blocked_for("alice"), None);
         throttle.failed("alice");
         assert!(throttle.blocked_for("alice").is_some());
-        assert_eq!(throttle.blocked_for("bob"), None, "other names are not held");
+        assert_eq!(
+            throttle.blocked_for("bob"),
+            None,
+            "other names are not held"
+        );
         throttle.succeeded("alice");
         assert_eq!(throttle.blocked_for("alice"), None);
     }

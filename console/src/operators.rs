@@ -172,7 +172,10 @@ mod tests {
         let hash = hash_password("x");
         for (file, expected) in [
             (format!("alice admin {hash}"), "line 1: role \"admin\""),
-            ("\nalice operator plaintext".to_owned(), "line 2: the password hash"),
+            (
+                "\nalice operator plaintext".to_owned(),
+                "line 2: the password hash",
+            ),
             (format!("alice operator {hash} extra"), "line 1: expected"),
             (
                 format!("alice operator {hash}\nalice viewer {hash}"),

@@ -46,7 +46,9 @@ pub enum Refused {
     NotSignedIn { page: bool },
     #[error("viewers can look but not act: ask an operator")]
     ViewerMayNotAct,
-    #[error("the form has expired or did not come from this console: reload the page and try again")]
+    #[error(
+        "the form has expired or did not come from this console: reload the page and try again"
+    )]
     BadFormToken,
     #[error("the console cannot reach its database")]
     Database(#[from] sqlx::Error),

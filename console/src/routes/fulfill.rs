@@ -89,14 +89,16 @@ pub async fn act(
     let run = state
         .fulfiller
         .fulfill_checkout_on(account.as_ref(), &id, Trigger::Operator);
-    let (outcome, sentence, problem) = match tokio::time::timeout(state.action_timeout, run).await
-    {
+    let (outcome, sentence, problem) = match tokio::time::timeout(state.action_timeout, run).await {
         Ok(Ok(outcome)) => {
             let sentence = match &outcome {
                 FulfillmentOutcome::Fulfilled { order, newly: true } => {
                     format!("Fulfilled: order #{} is recorded.", order.order_number)
                 }
-                FulfillmentOutcome::Fulfilled { order, newly: false } => format!(
+                FulfillmentOutcome::Fulfilled {
+                    order,
+                    newly: false,
+                } => format!(
                     "Already fulfilled (order #{}, by {}): nothing was done twice.",
                     order.order_number,
                     order.fulfilled_by.as_deref().unwrap_or("someone")
@@ -104,7 +106,9 @@ pub async fn act(
                 FulfillmentOutcome::AwaitingPayment => {
                     "Not paid yet: Stripe says the payment is still to come.".into()
                 }
-                FulfillmentOutcome::PaymentFailed => "The payment failed: nothing to fulfill.".into(),
+                FulfillmentOutcome::PaymentFailed => {
+                    "The payment failed: nothing to fulfill.".into()
+                }
                 FulfillmentOutcome::Expired => "The session expired unpaid.".into(),
                 FulfillmentOutcome::NotFound => {
                     "Stripe does not know this session (in this mode, on this account).".into()

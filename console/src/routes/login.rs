@@ -85,7 +85,11 @@ pub async fn submit(
     let token = sign_in::start(&state.pool, &name, role, state.session_ttl).await?;
     tracing::info!(operator = %name, role = role.as_str(), "signed in");
     Ok(HttpResponse::SeeOther()
-        .cookie(sign_in::cookie(token, state.session_ttl, state.secure_cookie))
+        .cookie(sign_in::cookie(
+            token,
+            state.session_ttl,
+            state.secure_cookie,
+        ))
         .insert_header((header::LOCATION, "/"))
         .finish())
 }

@@ -8,8 +8,8 @@ use askama::Template;
 use chrono::Utc;
 use shared::store::events;
 
-use crate::queues::{QueueCounts, QueueKind};
 use crate::pages::{age, respond, session_href, timestamp, Nav};
+use crate::queues::{QueueCounts, QueueKind};
 use crate::sign_in::{Refused, SignedIn};
 use crate::startup::AppState;
 
@@ -81,10 +81,7 @@ fn needs_attention(kind: QueueKind, counts: &QueueCounts) -> bool {
     }
 }
 
-pub async fn page(
-    state: web::Data<AppState>,
-    operator: SignedIn,
-) -> Result<HttpResponse, Refused> {
+pub async fn page(state: web::Data<AppState>, operator: SignedIn) -> Result<HttpResponse, Refused> {
     let limit = state.list_limit;
     // One more than shown, to know whether the list was cut.
     let (queues, stuck, actions) = tokio::join!(

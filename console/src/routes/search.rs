@@ -69,11 +69,11 @@ pub async fn page(
                 href: session_href(&hit.session_id, &hit.account),
                 number: hit.order_number,
                 state: hit.state,
-                customer: hit
-                    .customer_email
-                    .or(hit.customer_name)
-                    .unwrap_or_default(),
-                total: match (hit.amount_total, hit.currency.as_deref().and_then(Currency::parse)) {
+                customer: hit.customer_email.or(hit.customer_name).unwrap_or_default(),
+                total: match (
+                    hit.amount_total,
+                    hit.currency.as_deref().and_then(Currency::parse),
+                ) {
                     (Some(minor), Some(currency)) => Money::new(minor, currency).to_string(),
                     _ => String::new(),
                 },

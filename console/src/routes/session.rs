@@ -146,9 +146,8 @@ pub async fn page(
     let entries = timeline::build(&history, order.as_ref(), &announcements, &actions);
     let page = SessionPage {
         nav: Nav::of(&operator),
-        fulfill_href: (operator.role.may_act() && !fulfilled).then(|| {
-            session_href(&format!("{}/fulfill", id.as_str()), stored_account)
-        }),
+        fulfill_href: (operator.role.may_act() && !fulfilled)
+            .then(|| session_href(&format!("{}/fulfill", id.as_str()), stored_account)),
         session_id: id.as_str().to_owned(),
         account: stored_account.to_owned(),
         order: order.as_ref().map(order_view),
