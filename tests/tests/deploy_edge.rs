@@ -1,10 +1,15 @@
 //! The compose stack's edge and its safe defaults, checked without a Docker engine: only the TLS
 //! proxy is published to the world, each service is handed only the settings it uses, nothing
 //! starts on development values outside deploy/sim.env, replica counts and the build-only image
-//! policy live in the file, and the proxy's own configuration is valid Caddy. The running edge
-//! (TLS, routing, balancing) is exercised by `deploy_live_stack`.
+//! policy live in the file, and the proxy's own configuration is valid Caddy. The same Caddyfile
+//! run natively (the client's address, a provided certificate) is checked in `running_edge`; the
+//! edge in the compose stack (TLS, routing, balancing) by `deploy_live_stack`.
 
 mod deploy_support;
+
+// A file of its own beside this one (tests/tests/*.rs would each become a test binary).
+#[path = "deploy_edge/running_edge.rs"]
+mod running_edge;
 
 use std::time::Duration;
 
