@@ -9,11 +9,13 @@
 //!    ([`sign_in`]: HttpOnly, SameSite=Strict, Secure, a per-session form token).
 //! 2. `GET /` (the overview): every paid-but-unfulfilled session with its age and last error
 //!    ([`shared::store::events::paid_unfulfilled_sessions`]), the queues as the broker counts
-//!    them ([`queues`], RabbitMQ's management API), the latest operator actions ([`audit`]).
+//!    them ([`management`], RabbitMQ's management API), the latest operator actions ([`audit`]).
 //! 3. `GET /sessions/{id}`: the order and a [`timeline`] of everything that happened to the
 //!    session; `GET /search?q=` finds it by `cs_…`, order number or email ([`lookup`]).
-//! 4. An action ("Fulfill now") is a confirmation page, then a POST with the form token; it runs
-//!    the same `fulfill_checkout` as the worker (trigger `operator`), is written to the audit
+//! 4. `GET /dead-letters`: the parked events with their reason and attempt history
+//!    ([`dead_letters`], read through [`management`] and put back); redrive some or all.
+//! 5. An action ("Fulfill now", a redrive) is a confirmation page, then a POST with the form token; it runs
+//!    the same `fulfill_checkout` (trigger `operator`) or redrive as the worker, is written to the audit
 //!    trail with its outcome, and the page shows that outcome.
 //!
 //! Around it: [`startup`] builds the server (security headers on every answer), [`pages`] holds
@@ -21,11 +23,12 @@
 
 pub mod audit;
 pub mod cli;
+pub mod dead_letters;
 pub mod login_throttle;
 pub mod lookup;
+pub mod management;
 pub mod operators;
 pub mod pages;
-pub mod queues;
 mod routes;
 pub mod sign_in;
 pub mod startup;

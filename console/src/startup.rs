@@ -10,6 +10,7 @@ use actix_web::dev::{Server, ServerHandle};
 use actix_web::middleware::DefaultHeaders;
 use actix_web::{web, App, HttpServer};
 use anyhow::Context;
+use shared::queue::{BrokerEndpoint, Topology};
 use shared::settings::Uses;
 use shared::stripe::StripeClient;
 use shared::{Fulfiller, Settings};
@@ -17,8 +18,8 @@ use sqlx::PgPool;
 use tracing_actix_web::TracingLogger;
 
 use crate::login_throttle::LoginThrottle;
+use crate::management::Management;
 use crate::operators::Operators;
-use crate::queues::Queues;
 
 /// How long a stopping console lets in-flight pages and actions finish.
 const SHUTDOWN_TIMEOUT_SECS: u64 = 25;
@@ -31,7 +32,11 @@ pub struct AppState {
     pub fulfiller: Fulfiller,
     pub operators: Arc<Operators>,
     pub login_throttle: LoginThrottle,
-    pub queues: Queues,
+    pub management: Management,
+    /// Where redrives connect, and what they declare and move.
+    pub broker: BrokerEndpoint,
+    pub topology: Topology,
+    pub confirm_timeout: Duration,
     pub secure_cookie: bool,
     pub session_ttl: Duration,
     pub list_limit: u32,
@@ -80,8 +85,8 @@ impl Application {
             .context("console.operators_file")?;
         let pool = shared::store::pool(&settings.database).context("database settings")?;
         let stripe = StripeClient::new(&settings.stripe).context("building the Stripe client")?;
-        let queues =
-            Queues::new(console, &settings.broker).context("building the management client")?;
+        let management =
+            Management::new(console, &settings.broker).context("building the management client")?;
         let address = (console.host.as_str(), console.port);
         let listener = TcpListener::bind(address)
             .with_context(|| format!("binding {}:{}", address.0, address.1))?;
@@ -93,7 +98,10 @@ impl Application {
             pool,
             operators: Arc::new(operators),
             login_throttle: LoginThrottle::per_minute(console.login_failures_per_minute),
-            queues,
+            management,
+            broker: BrokerEndpoint::from_settings(&settings.broker),
+            topology: Topology::from_settings(&settings.broker),
+            confirm_timeout: Duration::from_millis(settings.broker.confirm_timeout_ms),
             secure_cookie: console.secure_cookie,
             session_ttl: console.session_ttl(),
             list_limit: console.list_limit,

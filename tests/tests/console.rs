@@ -117,27 +117,77 @@ async fn form_token(console: &Console, cookie: &str) -> String {
 /// A paid session whose fulfillment is stuck: the ingress acknowledged its webhook, but Stripe
 /// refused the worker's request for the session, so the event was dead-lettered.
 async fn stuck_session(stack: &Stack, name: &str) -> shared::CheckoutSessionId {
+    stuck_sessions(stack, FaultKind::Status(400), &[name])
+        .await
+        .remove(0)
+}
+
+/// Paid sessions, one per customer name, whose events Stripe's `fault` sent to the dead
+/// letters (a 400 at once, a 500 after every retry tier); the fault is cleared after.
+async fn stuck_sessions(
+    stack: &Stack,
+    fault: FaultKind,
+    names: &[&str],
+) -> Vec<shared::CheckoutSessionId> {
     stack.sim.state.inject_fault(Fault {
         route: RouteMatch::new("GET", "/v1/checkout/sessions/"),
-        kind: FaultKind::Status(400),
+        kind: fault,
         count: 0,
     });
-    let id = paid_session(&stack.sim, name);
-    let dead = eventually(Duration::from_secs(20), || async {
-        let outcome: Option<String> = sqlx::query_scalar(
-            "SELECT outcome FROM stripe_events WHERE session_id = $1 \
+    let ids: Vec<_> = names
+        .iter()
+        .map(|name| paid_session(&stack.sim, name))
+        .collect();
+    let dead_queue = stack.broker.topology.dead_queue();
+    let dead = eventually(Duration::from_secs(30), || async {
+        let dead: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM stripe_events WHERE outcome = 'dead' \
              AND event_type = 'checkout.session.completed'",
         )
-        .bind(id.as_str())
-        .fetch_optional(&stack.db.pool)
+        .fetch_one(&stack.db.pool)
         .await
         .unwrap();
-        (outcome.as_deref() == Some("dead")).then_some(())
+        let parked = stack.broker.depth(&dead_queue).await;
+        (dead == ids.len() as i64 && parked == ids.len() as u32).then_some(())
     })
     .await;
-    assert!(dead.is_some(), "the worker dead-letters the event");
+    assert!(dead.is_some(), "the worker dead-letters every event");
     stack.sim.state.clear_faults();
-    id
+    ids
+}
+
+/// The event id of session `id`'s `checkout.session.completed`.
+async fn completed_event(stack: &Stack, id: &shared::CheckoutSessionId) -> String {
+    sqlx::query_scalar(
+        "SELECT event_id FROM stripe_events WHERE session_id = $1 \
+         AND event_type = 'checkout.session.completed'",
+    )
+    .bind(id.as_str())
+    .fetch_one(&stack.db.pool)
+    .await
+    .unwrap()
+}
+
+async fn sign_in_with_browser(
+    browser: &Browser,
+    console: &Console,
+    (name, password): (&str, &str),
+) {
+    let page = browser.client();
+    page.goto(&format!("{}/login", console.base)).await.unwrap();
+    fill(browser, "name", name).await;
+    fill(browser, "password", password).await;
+    page.find(Locator::Css("form.login button"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    eventually(PAGE_TIMEOUT, || async {
+        text_of(browser, "h1").await.filter(|h| h == "Overview")
+    })
+    .await
+    .expect("signed in, the overview shows");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -427,6 +477,178 @@ async fn failed_sign_ins_are_limited_per_name_and_pages_carry_no_secret() {
     assert!(!body.contains("$argon2"));
     assert!(!body.contains(cookie.split('=').nth(1).unwrap()));
 
+    console.stop().await;
+    stack.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_operator_redrives_a_chosen_dead_letter_then_the_rest_and_each_is_fulfilled_once() {
+    let stack = Stack::start().await;
+    // Stripe fails every retrieval until the faults are cleared: both events spend their retry
+    // tiers and are parked with their history.
+    let ids = stuck_sessions(
+        &stack,
+        FaultKind::Status500,
+        &["Grace Hopper", "Alan Turing"],
+    )
+    .await;
+    let (first, second) = (&ids[0], &ids[1]);
+    let first_event = completed_event(&stack, first).await;
+    let second_event = completed_event(&stack, second).await;
+    let console = Console::start(&stack, 5).await;
+    let browser = Browser::start().await;
+    let page = browser.client();
+    sign_in_with_browser(&browser, &console, OPERATOR).await;
+
+    page.goto(&format!("{}/dead-letters", console.base))
+        .await
+        .unwrap();
+    let listed = text_of(&browser, "#dead")
+        .await
+        .expect("the dead letters are listed");
+    for expected in [
+        first_event.as_str(),
+        second_event.as_str(),
+        first.as_str(),
+        "checkout.session.completed",
+        "out of attempts",
+    ] {
+        assert!(
+            listed.contains(expected),
+            "{expected} missing from {listed}"
+        );
+    }
+    // Each carries its attempt history (one line per failed attempt).
+    page.find(Locator::Css("#dead details summary"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let history = text_of(&browser, "#dead details ol").await.unwrap();
+    assert!(history.contains("attempt=1 error="), "{history}");
+    browser.screenshot("console-dead-letters").await;
+
+    // Redrive only the first: the confirmation names it, the result says one moved.
+    page.find(Locator::Css(&format!("input[value='{first_event}']")))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    page.find(Locator::Id("redrive-selected"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let chosen = eventually(PAGE_TIMEOUT, || async {
+        text_of(&browser, "#chosen").await
+    })
+    .await
+    .expect("the confirmation lists the choice");
+    assert_eq!(chosen, first_event);
+    page.find(Locator::Id("confirm"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let outcome = eventually(PAGE_TIMEOUT, || async {
+        text_of(&browser, "#outcome").await
+    })
+    .await
+    .unwrap();
+    assert!(
+        outcome.starts_with("Moved 1 back into the fulfillment queue; 1 remain parked."),
+        "{outcome}"
+    );
+    let fulfilled = eventually(Duration::from_secs(20), || async {
+        (stack.fulfilled_orders(first.as_str()).await == 1).then_some(())
+    })
+    .await;
+    assert!(
+        fulfilled.is_some(),
+        "the worker fulfills the redriven event"
+    );
+    assert_eq!(
+        stack.fulfilled_by(first.as_str()).await.as_deref(),
+        Some("webhook")
+    );
+    assert_eq!(
+        stack.fulfilled_orders(second.as_str()).await,
+        0,
+        "the other stays parked"
+    );
+    assert_eq!(
+        stack
+            .broker
+            .depth(&stack.broker.topology.dead_queue())
+            .await,
+        1
+    );
+
+    // Then all that is left.
+    page.goto(&format!("{}/dead-letters", console.base))
+        .await
+        .unwrap();
+    let listed = text_of(&browser, "#dead").await.unwrap();
+    assert!(
+        listed.contains(&second_event) && !listed.contains(&first_event),
+        "{listed}"
+    );
+    page.find(Locator::Id("redrive-all"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    page.find(Locator::Id("confirm"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let outcome = eventually(PAGE_TIMEOUT, || async {
+        text_of(&browser, "#outcome").await
+    })
+    .await
+    .unwrap();
+    assert!(outcome.starts_with("Moved 1 back"), "{outcome}");
+    let fulfilled = eventually(Duration::from_secs(20), || async {
+        (stack.fulfilled_orders(second.as_str()).await == 1).then_some(())
+    })
+    .await;
+    assert!(fulfilled.is_some(), "the worker fulfills the rest");
+    page.goto(&format!("{}/dead-letters", console.base))
+        .await
+        .unwrap();
+    assert!(text_of(&browser, "#dead-none").await.is_some());
+
+    // Both actions are in the audit trail, with what they moved.
+    let audited: Vec<(String, String, String)> = sqlx::query_as(
+        "SELECT operator, detail, outcome FROM console_audit WHERE action = 'redrive' ORDER BY id",
+    )
+    .fetch_all(&stack.db.pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        audited,
+        vec![
+            (
+                OPERATOR.0.to_owned(),
+                first_event.clone(),
+                "moved 1, 1 remain".to_owned()
+            ),
+            (
+                OPERATOR.0.to_owned(),
+                "all".to_owned(),
+                "moved 1, 0 remain".to_owned()
+            ),
+        ]
+    );
+
+    browser.close().await;
     console.stop().await;
     stack.stop().await;
 }

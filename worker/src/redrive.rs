@@ -65,3 +65,24 @@ pub async fn redrive(
     )
     .await
 }
+
+/// Moves only the dead letters of the events in `ids` (`evt_…`, their message ids) back into
+/// `checkout.fulfillment`, attempts reset; the others stay parked as they were. The console's
+/// "redrive selected".
+pub async fn redrive_dead_events(
+    endpoint: &BrokerEndpoint,
+    topology: &Topology,
+    ids: &std::collections::HashSet<String>,
+    confirm_timeout: Duration,
+) -> Result<RedriveReport, RedriveError> {
+    let source = RedriveSource::Dead;
+    shared::queue::redrive::redrive_only(
+        endpoint,
+        topology,
+        &source.queue(topology),
+        |routing_key| source.destination(topology, routing_key),
+        ids,
+        confirm_timeout,
+    )
+    .await
+}

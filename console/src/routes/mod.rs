@@ -5,6 +5,7 @@
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
 
+mod dead_letters;
 mod fulfill;
 mod login;
 mod overview;
@@ -22,6 +23,12 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/sessions/{id}", web::get().to(session::page))
         .route("/sessions/{id}/fulfill", web::get().to(fulfill::confirm))
         .route("/sessions/{id}/fulfill", web::post().to(fulfill::act))
+        .route("/dead-letters", web::get().to(dead_letters::page))
+        .route(
+            "/dead-letters/redrive",
+            web::get().to(dead_letters::confirm),
+        )
+        .route("/dead-letters/redrive", web::post().to(dead_letters::act))
         .route("/static/console.css", web::get().to(stylesheet))
         .route("/healthz", web::get().to(healthz))
         .default_service(web::to(not_found));

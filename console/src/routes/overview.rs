@@ -8,8 +8,8 @@ use askama::Template;
 use chrono::Utc;
 use shared::store::events;
 
+use crate::management::{QueueCounts, QueueKind};
 use crate::pages::{age, respond, session_href, timestamp, Nav};
-use crate::queues::{QueueCounts, QueueKind};
 use crate::sign_in::{Refused, SignedIn};
 use crate::startup::AppState;
 
@@ -85,7 +85,7 @@ pub async fn page(state: web::Data<AppState>, operator: SignedIn) -> Result<Http
     let limit = state.list_limit;
     // One more than shown, to know whether the list was cut.
     let (queues, stuck, actions) = tokio::join!(
-        state.queues.read(),
+        state.management.queues(),
         events::paid_unfulfilled_sessions(&state.pool, limit + 1),
         crate::audit::recent(&state.pool, 10),
     );

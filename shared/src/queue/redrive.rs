@@ -8,8 +8,10 @@
 //! start is moved, so a message that is parked again at once (Stripe still answers 404, the
 //! binding is still missing, the callback still refuses) is not redriven in a loop.
 
+use std::collections::HashSet;
 use std::time::Duration;
 
+use lapin::message::BasicGetMessage;
 use lapin::options::{
     BasicAckOptions, BasicGetOptions, BasicNackOptions, ConfirmSelectOptions, QueueDeclareOptions,
 };
@@ -119,35 +121,7 @@ pub async fn move_parked(
         else {
             break;
         };
-        let properties = &message.delivery.properties;
-        let mut fresh = FieldTable::default();
-        if let Some(original) = properties.headers() {
-            for (key, value) in original.inner() {
-                if !RESET_HEADERS.contains(&key.as_str()) {
-                    fresh.insert(key.clone(), value.clone());
-                }
-            }
-        }
-        let (exchange, routing_key) = destination(message.delivery.routing_key.as_str());
-        let outgoing = OutgoingMessage {
-            exchange: &exchange,
-            routing_key: &routing_key,
-            body: &message.delivery.data,
-            message_id: properties.message_id().as_ref().map_or("", |s| s.as_str()),
-            kind: properties.kind().as_ref().map_or("", |s| s.as_str()),
-            headers: fresh,
-        };
-        if let Err(e) = publish_confirmed(channel, outgoing, confirm_timeout).await {
-            let _ = message
-                .delivery
-                .acker
-                .nack(BasicNackOptions {
-                    requeue: true,
-                    ..Default::default()
-                })
-                .await;
-            return Err(e.into());
-        }
+        republish(channel, &message, &destination, confirm_timeout).await?;
         message
             .delivery
             .acker
@@ -164,4 +138,145 @@ pub async fn move_parked(
         "redrove parked messages"
     );
     Ok(RedriveReport { moved, remaining })
+}
+
+/// Publishes a fresh copy of `message` (its previous life's headers dropped) where
+/// `destination` says, confirmed; a failure puts the message back in its queue.
+async fn republish(
+    channel: &Channel,
+    message: &BasicGetMessage,
+    destination: &impl Fn(&str) -> (String, String),
+    confirm_timeout: Duration,
+) -> Result<(), RedriveError> {
+    let properties = &message.delivery.properties;
+    let mut fresh = FieldTable::default();
+    if let Some(original) = properties.headers() {
+        for (key, value) in original.inner() {
+            if !RESET_HEADERS.contains(&key.as_str()) {
+                fresh.insert(key.clone(), value.clone());
+            }
+        }
+    }
+    let (exchange, routing_key) = destination(message.delivery.routing_key.as_str());
+    let outgoing = OutgoingMessage {
+        exchange: &exchange,
+        routing_key: &routing_key,
+        body: &message.delivery.data,
+        message_id: properties.message_id().as_ref().map_or("", |s| s.as_str()),
+        kind: properties.kind().as_ref().map_or("", |s| s.as_str()),
+        headers: fresh,
+    };
+    if let Err(e) = publish_confirmed(channel, outgoing, confirm_timeout).await {
+        put_back(message).await;
+        return Err(e.into());
+    }
+    Ok(())
+}
+
+async fn put_back(message: &BasicGetMessage) {
+    let _ = message
+        .delivery
+        .acker
+        .nack(BasicNackOptions {
+            requeue: true,
+            ..Default::default()
+        })
+        .await;
+}
+
+/// Like [`redrive`], but moves only the messages whose `message_id` (the Stripe event id) is in
+/// `ids`: the operator's selection in the console. The others are looked at and put back
+/// untouched (in their queue, with their headers), so nothing is republished that was not chosen.
+pub async fn redrive_only(
+    endpoint: &BrokerEndpoint,
+    topology: &Topology,
+    parked_queue: &str,
+    destination: impl Fn(&str) -> (String, String),
+    ids: &HashSet<String>,
+    confirm_timeout: Duration,
+) -> Result<RedriveReport, RedriveError> {
+    let connection = connect(endpoint, "console-redrive").await?;
+    let channel = connection.create_channel().await?;
+    channel
+        .confirm_select(ConfirmSelectOptions::default())
+        .await?;
+    topology.declare(&channel).await?;
+    let report = move_selected(&channel, parked_queue, destination, ids, confirm_timeout).await;
+    let _ = channel.close(200, "redrive done").await;
+    let _ = connection.close(200, "redrive done").await;
+    report
+}
+
+/// Scans at most the messages present now, moving the chosen ones and holding the rest
+/// unacknowledged until the end, when they go back (a message held is never lost: the broker
+/// requeues it if this connection dies).
+async fn move_selected(
+    channel: &Channel,
+    parked_queue: &str,
+    destination: impl Fn(&str) -> (String, String),
+    ids: &HashSet<String>,
+    confirm_timeout: Duration,
+) -> Result<RedriveReport, RedriveError> {
+    let present = channel
+        .queue_declare(
+            parked_queue,
+            QueueDeclareOptions {
+                passive: true,
+                ..Default::default()
+            },
+            FieldTable::default(),
+        )
+        .await?
+        .message_count() as usize;
+    let mut held = Vec::new();
+    let mut moved = 0;
+    let mut outcome = Ok(());
+    for _ in 0..present {
+        if moved == ids.len() {
+            break;
+        }
+        let message = match channel
+            .basic_get(parked_queue, BasicGetOptions { no_ack: false })
+            .await
+        {
+            Ok(Some(message)) => message,
+            Ok(None) => break,
+            Err(e) => {
+                outcome = Err(e.into());
+                break;
+            }
+        };
+        let id = message
+            .delivery
+            .properties
+            .message_id()
+            .as_ref()
+            .map(|s| s.as_str());
+        if !id.is_some_and(|id| ids.contains(id)) {
+            held.push(message);
+            continue;
+        }
+        if let Err(e) = republish(channel, &message, &destination, confirm_timeout).await {
+            outcome = Err(e);
+            break;
+        }
+        if let Err(e) = message.delivery.acker.ack(BasicAckOptions::default()).await {
+            outcome = Err(e.into());
+            break;
+        }
+        moved += 1;
+    }
+    for message in &held {
+        put_back(message).await;
+    }
+    outcome?;
+    tracing::info!(
+        queue = parked_queue,
+        moved,
+        "redrove chosen parked messages"
+    );
+    Ok(RedriveReport {
+        moved,
+        remaining: (present - moved) as u32,
+    })
 }

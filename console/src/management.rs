@@ -1,6 +1,9 @@
-//! The queue table: for each queue of our topology (fulfillment, retry tiers, dead letters,
-//! unrouted, the notifier's), ready / unacked / consumers as the broker counts them, read from
-//! RabbitMQ's management API in one request.
+//! RabbitMQ's management API, as the console reads it:
+//! - [`Management::queues`]: for each queue of our topology (fulfillment, retry tiers, dead
+//!   letters, unrouted, the notifier's), ready / unacked / consumers as the broker counts them,
+//!   in one request;
+//! - [`Management::peek`]: the first messages of a queue, looked at and put back (what the
+//!   management UI's "Get messages" does), for the dead-letter list.
 
 use std::time::Duration;
 
@@ -58,7 +61,7 @@ pub enum QueuesError {
 }
 
 #[derive(Debug)]
-pub struct Queues {
+pub struct Management {
     client: reqwest::Client,
     /// `…/api/queues/<vhost>`; `None` when not configured.
     url: Option<String>,
@@ -84,7 +87,7 @@ fn vhost(broker_url: &str) -> String {
         .unwrap_or_else(|| "/".to_owned())
 }
 
-impl Queues {
+impl Management {
     pub fn new(console: &ConsoleSettings, broker: &BrokerSettings) -> reqwest::Result<Self> {
         let topology = Topology::from_settings(broker);
         let consumed = [topology.fulfillment_queue(), topology.notifier_queue()];
@@ -114,7 +117,7 @@ impl Queues {
             let vhost: String =
                 url::form_urlencoded::byte_serialize(vhost(broker.url.expose_secret()).as_bytes())
                     .collect();
-            format!("{base}/api/queues/{vhost}?columns=name,messages_ready,messages_unacknowledged,consumers")
+            format!("{base}/api/queues/{vhost}")
         });
         Ok(Self {
             client: reqwest::Client::builder()
@@ -127,11 +130,12 @@ impl Queues {
         })
     }
 
-    pub async fn read(&self) -> Result<Vec<QueueRow>, QueuesError> {
-        let url = self.url.as_ref().ok_or(QueuesError::NotConfigured)?;
-        let response = self
-            .client
-            .get(url)
+    /// Sends `request` with the management login; the body of a 2xx answer as `T`.
+    async fn call<T: serde::de::DeserializeOwned>(
+        &self,
+        request: reqwest::RequestBuilder,
+    ) -> Result<T, QueuesError> {
+        let response = request
             .basic_auth(&self.username, Some(self.password.expose_secret()))
             .send()
             .await
@@ -139,10 +143,19 @@ impl Queues {
         if !response.status().is_success() {
             return Err(QueuesError::Status(response.status().as_u16()));
         }
-        let listed: Vec<ApiQueue> = response
+        response
             .json()
             .await
-            .map_err(|e| QueuesError::Unreachable(shared::errors::error_chain(&e)))?;
+            .map_err(|e| QueuesError::Unreachable(shared::errors::error_chain(&e)))
+    }
+
+    pub async fn queues(&self) -> Result<Vec<QueueRow>, QueuesError> {
+        let url = self.url.as_ref().ok_or(QueuesError::NotConfigured)?;
+        let listed: Vec<ApiQueue> = self
+            .call(self.client.get(format!(
+                "{url}?columns=name,messages_ready,messages_unacknowledged,consumers"
+            )))
+            .await?;
         Ok(self
             .names
             .iter()
@@ -152,6 +165,47 @@ impl Queues {
                 counts: listed.iter().find(|q| &q.name == name).map(|q| q.counts),
             })
             .collect())
+    }
+}
+
+/// A message as the management API shows it.
+#[derive(Debug, Clone, Deserialize)]
+pub struct PeekedMessage {
+    pub payload: String,
+    /// Messages left in the queue when this one was taken.
+    #[serde(default)]
+    pub message_count: u64,
+    #[serde(default)]
+    pub payload_encoding: String,
+    #[serde(default)]
+    pub properties: PeekedProperties,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct PeekedProperties {
+    #[serde(default)]
+    pub message_id: Option<String>,
+    #[serde(default)]
+    pub headers: serde_json::Map<String, serde_json::Value>,
+}
+
+impl Management {
+    /// Up to `count` messages from the head of `queue`, put back as they were taken. Each look
+    /// counts as a delivery in a quorum queue; the parked queues' policy allows a million.
+    pub async fn peek(&self, queue: &str, count: u32) -> Result<Vec<PeekedMessage>, QueuesError> {
+        let url = self.url.as_ref().ok_or(QueuesError::NotConfigured)?;
+        let name: String = url::form_urlencoded::byte_serialize(queue.as_bytes()).collect();
+        self.call(
+            self.client
+                .post(format!("{url}/{name}/get"))
+                .json(&serde_json::json!({
+                    "count": count,
+                    "ackmode": "ack_requeue_true",
+                    "encoding": "auto",
+                    "truncate": 100_000,
+                })),
+        )
+        .await
     }
 }
 
