@@ -46,7 +46,7 @@ pub async fn confirm(
     operator.may_act()?;
     let (id, account) = match target(&path, &query.account) {
         Ok(target) => target,
-        Err(page) => return Ok(page),
+        Err(bad) => return Ok(bad.page()),
     };
     let account = account.as_ref().map(AccountId::as_str).unwrap_or("");
     let page = ConfirmPage {
@@ -83,7 +83,7 @@ pub async fn act(
     operator.check_form(&form.csrf)?;
     let (id, account) = match target(&path, &form.account) {
         Ok(target) => target,
-        Err(page) => return Ok(page),
+        Err(bad) => return Ok(bad.page()),
     };
     let stored_account = account.as_ref().map(AccountId::as_str).unwrap_or("");
     let run = state

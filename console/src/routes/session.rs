@@ -20,27 +20,40 @@ pub struct AccountQuery {
     pub account: String,
 }
 
-/// The session and account a path and query name, or the page saying which is malformed.
-pub(super) fn target(
-    id: &str,
-    account: &str,
-) -> Result<(CheckoutSessionId, Option<AccountId>), HttpResponse> {
-    let id = CheckoutSessionId::parse(id).map_err(|_| {
-        message(
-            StatusCode::BAD_REQUEST,
-            "Not a Checkout Session id",
-            "Checkout Session ids look like cs_test_… or cs_live_….",
-        )
-    })?;
-    let account = match account.trim() {
-        "" => None,
-        text => Some(AccountId::parse(text).map_err(|_| {
-            message(
+/// Which part of a session's address is malformed.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum BadTarget {
+    SessionId,
+    Account,
+}
+
+impl BadTarget {
+    /// The page that says so.
+    pub(super) fn page(self) -> HttpResponse {
+        match self {
+            BadTarget::SessionId => message(
+                StatusCode::BAD_REQUEST,
+                "Not a Checkout Session id",
+                "Checkout Session ids look like cs_test_… or cs_live_….",
+            ),
+            BadTarget::Account => message(
                 StatusCode::BAD_REQUEST,
                 "Not an account id",
                 "Connected account ids look like acct_….",
-            )
-        })?),
+            ),
+        }
+    }
+}
+
+/// The session and account a path and query name.
+pub(super) fn target(
+    id: &str,
+    account: &str,
+) -> Result<(CheckoutSessionId, Option<AccountId>), BadTarget> {
+    let id = CheckoutSessionId::parse(id).map_err(|_| BadTarget::SessionId)?;
+    let account = match account.trim() {
+        "" => None,
+        text => Some(AccountId::parse(text).map_err(|_| BadTarget::Account)?),
     };
     Ok((id, account))
 }
@@ -119,7 +132,7 @@ pub async fn page(
 ) -> Result<HttpResponse, Refused> {
     let (id, account) = match target(&path, &query.account) {
         Ok(target) => target,
-        Err(page) => return Ok(page),
+        Err(bad) => return Ok(bad.page()),
     };
     let stored_account = account.as_ref().map(AccountId::as_str).unwrap_or("");
     let order = {

@@ -68,10 +68,9 @@ impl ConsoleSettings {
         if self.action_timeout_ms == 0 {
             return invalid("console.action_timeout_ms", "must be at least 1");
         }
-        if !self.management_url.is_empty()
-            && !(self.management_url.starts_with("http://")
-                || self.management_url.starts_with("https://"))
-        {
+        let url = self.management_url.as_str();
+        let http = url.starts_with("http://") || url.starts_with("https://");
+        if !url.is_empty() && !http {
             return invalid("console.management_url", "must be an http(s) URL or empty");
         }
         Ok(())

@@ -13,7 +13,10 @@ const REQUIRED: &[(&str, &str)] = &[
     ("APP_STRIPE__API_BASE", "http://127.0.0.1:12111"),
     ("APP_STRIPE__SECRET_KEY", "sk_test_settings"),
     ("APP_WEBHOOK__SECRETS", "whsec_settings"),
-    ("APP_CONSOLE__OPERATORS_FILE", "/run/secrets/console_operators"),
+    (
+        "APP_CONSOLE__OPERATORS_FILE",
+        "/run/secrets/console_operators",
+    ),
 ];
 
 /// Exactly `list`, nothing added.
