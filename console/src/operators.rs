@@ -1,9 +1,9 @@
-//! Who may sign in: the operators file (`console.operators_file`), one operator per line as
-//! `name role password-hash`, read once at start-up. Hashes are Argon2id PHC strings, made by
-//! [`hash_password`] (`console hash-password`); the password itself is never stored.
+//! Who may sign in: `console.operators` (usually a file, through `APP_CONSOLE__OPERATORS_FILE`),
+//! one operator per line as `name role password-hash`, read once at start-up. Hashes are Argon2id
+//! PHC strings, made by [`hash_password`] (`console hash-password`); the password itself is never
+//! stored.
 
 use std::collections::HashMap;
-use std::path::Path;
 
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
@@ -40,15 +40,10 @@ impl Role {
 
 #[derive(Debug, thiserror::Error)]
 pub enum OperatorsError {
-    #[error("cannot read the operators file {path}: {source}")]
-    Read {
-        path: String,
-        source: std::io::Error,
-    },
-    #[error("operators file line {line}: {problem}")]
+    #[error("console.operators line {line}: {problem}")]
     Line { line: usize, problem: String },
-    #[error("the operators file {0} names no operator: nobody could sign in")]
-    Empty(String),
+    #[error("console.operators names no operator: nobody could sign in")]
+    Empty,
 }
 
 /// The operators, by name.
@@ -68,18 +63,7 @@ impl std::fmt::Debug for Operators {
 }
 
 impl Operators {
-    pub fn load(path: &Path) -> Result<Operators, OperatorsError> {
-        let text = std::fs::read_to_string(path).map_err(|source| OperatorsError::Read {
-            path: path.display().to_string(),
-            source,
-        })?;
-        let operators = Self::parse(&text)?;
-        if operators.by_name.is_empty() {
-            return Err(OperatorsError::Empty(path.display().to_string()));
-        }
-        Ok(operators)
-    }
-
+    /// The operators `text` lists; refused when a line is malformed or nobody is listed.
     pub fn parse(text: &str) -> Result<Operators, OperatorsError> {
         let mut by_name = HashMap::new();
         for (index, raw) in text.lines().enumerate() {
@@ -111,6 +95,9 @@ impl Operators {
             {
                 return Err(problem(format!("operator {name:?} is listed twice")));
             }
+        }
+        if by_name.is_empty() {
+            return Err(OperatorsError::Empty);
         }
         Ok(Operators {
             by_name,
@@ -188,11 +175,8 @@ mod tests {
     }
 
     #[test]
-    fn a_file_without_operators_is_refused() {
-        let dir = std::env::temp_dir().join(format!("console-ops-{}", rand::random::<u64>()));
-        std::fs::write(&dir, "# nobody yet\n").unwrap();
-        let error = Operators::load(&dir).unwrap_err();
-        std::fs::remove_file(&dir).unwrap();
-        assert!(matches!(error, OperatorsError::Empty(_)), "{error}");
+    fn a_list_without_operators_is_refused() {
+        let error = Operators::parse("# nobody yet\n").unwrap_err();
+        assert!(matches!(error, OperatorsError::Empty), "{error}");
     }
 }

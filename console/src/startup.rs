@@ -2,7 +2,6 @@
 //! and running it until it is stopped.
 
 use std::net::TcpListener;
-use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -10,6 +9,7 @@ use actix_web::dev::{Server, ServerHandle};
 use actix_web::middleware::DefaultHeaders;
 use actix_web::{web, App, HttpServer};
 use anyhow::Context;
+use secrecy::ExposeSecret;
 use shared::queue::{BrokerEndpoint, Topology};
 use shared::settings::Uses;
 use shared::stripe::StripeClient;
@@ -75,14 +75,13 @@ impl StopHandle {
 }
 
 impl Application {
-    /// Reads the operators file (a bad one stops start-up, naming the line), connects lazily
+    /// Reads the operators (a bad list stops start-up, naming the line), connects lazily
     /// (the console starts, and says what it cannot reach, while Postgres is down), binds
     /// `console.host:console.port` and builds the server without running it yet.
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
         settings.check(Uses::CONSOLE)?;
         let console = &settings.console;
-        let operators = Operators::load(Path::new(&console.operators_file))
-            .context("console.operators_file")?;
+        let operators = Operators::parse(console.operators.expose_secret())?;
         let pool = shared::store::pool(&settings.database).context("database settings")?;
         let stripe = StripeClient::new(&settings.stripe).context("building the Stripe client")?;
         let management =

@@ -338,10 +338,10 @@ pub fn settings(
         ("APP_WEBHOOK__SECRETS".into(), WEBHOOK_SECRET.into()),
         ("APP_BROKER__RECONNECT_MIN_MS".into(), "50".into()),
         ("APP_BROKER__RECONNECT_MAX_MS".into(), "500".into()),
-        // Required of the console; read only when a test builds one (it writes the file).
+        // Required of the console; a test that builds one sets its own operators.
         (
-            "APP_CONSOLE__OPERATORS_FILE".into(),
-            "/nonexistent/console-operators".into(),
+            "APP_CONSOLE__OPERATORS".into(),
+            "# no operator: set by the console's tests".into(),
         ),
     ];
     vars.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));

@@ -2,7 +2,6 @@
 //! ingress, RabbitMQ, worker, Postgres), the console built with its own `Application::build`,
 //! and headless Chromium for what an operator does by looking.
 
-use std::path::PathBuf;
 use std::time::Duration;
 
 use fantoccini::Locator;
@@ -22,25 +21,21 @@ struct Console {
     base: String,
     stop: console::StopHandle,
     task: tokio::task::JoinHandle<std::io::Result<()>>,
-    operators_file: PathBuf,
 }
 
 impl Console {
     async fn start(stack: &Stack, login_failures_per_minute: u32) -> Console {
-        let operators_file =
-            std::env::temp_dir().join(format!("console-operators-{}", uuid::Uuid::new_v4()));
-        let file = format!(
+        let operators = format!(
             "# name role hash\n{} operator {}\n{} viewer {}\n",
             OPERATOR.0,
             console::operators::hash_password(OPERATOR.1),
             VIEWER.0,
             console::operators::hash_password(VIEWER.1),
         );
-        std::fs::write(&operators_file, file).unwrap();
         let mut settings = stack.settings.clone();
         settings.console.host = "127.0.0.1".into();
         settings.console.port = 0;
-        settings.console.operators_file = operators_file.display().to_string();
+        settings.console.operators = operators.into();
         settings.console.login_failures_per_minute = login_failures_per_minute;
         settings.console.management_url = "http://127.0.0.1:15672".into();
         settings.console.management_username = "guest".into();
@@ -51,12 +46,7 @@ impl Console {
         let base = format!("http://127.0.0.1:{}", app.port());
         let stop = app.stop_handle();
         let task = tokio::spawn(app.run_until_stopped());
-        Console {
-            base,
-            stop,
-            task,
-            operators_file,
-        }
+        Console { base, stop, task }
     }
 
     async fn stop(self) {
@@ -65,7 +55,6 @@ impl Console {
             .await
             .expect("the console task ends")
             .expect("the console stops cleanly");
-        let _ = std::fs::remove_file(&self.operators_file);
     }
 }
 

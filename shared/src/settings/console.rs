@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use secrecy::SecretString;
+use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
 use super::SettingsError;
@@ -13,8 +13,9 @@ use super::SettingsError;
 pub struct ConsoleSettings {
     pub host: String,
     pub port: u16,
-    /// The operators who may sign in: one per line, `name role password-hash`.
-    pub operators_file: String,
+    /// The operators who may sign in: one per line, `name role password-hash`. Usually from a
+    /// file (`APP_CONSOLE__OPERATORS_FILE`, the services' secrets-as-files convention).
+    pub operators: SecretString,
     /// Cookies are sent only over HTTPS (and loopback, which browsers treat as secure). Off only
     /// behind a proxy that itself speaks plain HTTP to the browser, which it should not.
     pub secure_cookie: bool,
@@ -49,11 +50,12 @@ impl ConsoleSettings {
                 problem: problem.to_owned(),
             })
         };
-        if self.operators_file.trim().is_empty() {
+        if self.operators.expose_secret().trim().is_empty() {
             return invalid(
-                "console.operators_file",
-                "is required: the file of operators (`name role password-hash` per line; \
-                 `console hash-password` makes the hash)",
+                "console.operators",
+                "is required: the operators, one `name role password-hash` per line, usually \
+                 from a file named by APP_CONSOLE__OPERATORS_FILE (`console hash-password` makes \
+                 the hash)",
             );
         }
         if self.session_ttl_secs == 0 {

@@ -14,8 +14,8 @@ const REQUIRED: &[(&str, &str)] = &[
     ("APP_STRIPE__SECRET_KEY", "sk_test_settings"),
     ("APP_WEBHOOK__SECRETS", "whsec_settings"),
     (
-        "APP_CONSOLE__OPERATORS_FILE",
-        "/run/secrets/console_operators",
+        "APP_CONSOLE__OPERATORS",
+        "# operators: parsed by the console, not by the settings",
     ),
 ];
 
@@ -561,12 +561,12 @@ fn shipping_countries_come_as_a_list_of_capital_codes() {
 }
 
 #[test]
-fn the_console_refuses_to_start_without_its_operators_file_naming_the_key() {
-    let err = Settings::load_from(Uses::CONSOLE, vars(&[("APP_CONSOLE__OPERATORS_FILE", "")]))
-        .unwrap_err();
-    assert!(err.to_string().contains("console.operators_file"), "{err}");
+fn the_console_refuses_to_start_without_operators_naming_the_key() {
+    let err =
+        Settings::load_from(Uses::CONSOLE, vars(&[("APP_CONSOLE__OPERATORS", " ")])).unwrap_err();
+    assert!(err.to_string().contains("console.operators"), "{err}");
     // The other services do not read the section, so they start without it.
-    Settings::load_from(Uses::WORKER, vars(&[("APP_CONSOLE__OPERATORS_FILE", "")])).unwrap();
+    Settings::load_from(Uses::WORKER, vars(&[("APP_CONSOLE__OPERATORS", "")])).unwrap();
 }
 
 #[test]
