@@ -597,6 +597,7 @@ fn the_release_build_compiles_only_the_shipped_packages_in_both_steps() {
         "worker",
         "landing",
         "notifier",
+        "console",
         "stripe-sim",
         "healthcheck",
     ]
