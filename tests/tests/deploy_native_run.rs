@@ -64,7 +64,7 @@ async fn scripts_run_check_starts_everything_fulfills_one_checkout_through_the_s
         ("APP_BROKER__RETRY_TIERS_MS", tiers),
         ("APP_BROKER__DELIVERY_LIMIT", "5".to_owned()),
     ];
-    let ports: Vec<u16> = (0..7).map(|_| free_port()).collect();
+    let ports: Vec<u16> = (0..8).map(|_| free_port()).collect();
     let landing_port = ports[2];
 
     let mut child = Command::new("bash")
@@ -86,6 +86,7 @@ async fn scripts_run_check_starts_everything_fulfills_one_checkout_through_the_s
         .env("WORKER_PORTS", format!("{} {}", ports[3], ports[4]))
         .env("NOTIFIER_PORT", ports[5].to_string())
         .env("SMTP_PORT", ports[6].to_string())
+        .env("CONSOLE_PORT", ports[7].to_string())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .kill_on_drop(true)
@@ -141,6 +142,18 @@ async fn scripts_run_check_starts_everything_fulfills_one_checkout_through_the_s
             "check: the RabbitMQ management UI lists {}checkout.fulfillment",
             broker.prefix
         )),
+        "{diagnostics}"
+    );
+    // The operators' console is announced, and its operator found the order there.
+    assert!(
+        out.contains(&format!(
+            "operators' console  http://127.0.0.1:{}/   (operator / ",
+            ports[7]
+        )),
+        "{diagnostics}"
+    );
+    assert!(
+        out.contains("check: the operators' console finds the order by its customer's email"),
         "{diagnostics}"
     );
     // One checkout went all the way through.
