@@ -1,7 +1,7 @@
 #!/bin/sh
 # Writes the definitions RabbitMQ imports at boot (rabbitmq.conf: load_definitions), then starts
 # the broker through the image's own entrypoint:
-#   00-access.json    the vhost "/" and four users:
+#   00-access.json    the vhost "/" and five users:
 #                     - the operators' management login (UI, HTTP API): RABBITMQ_USER and
 #                       RABBITMQ_PASSWORD, tag administrator, every permission;
 #                     - the ingress's: RABBITMQ_INGRESS_USER (fulfillment_ingress) and
@@ -9,7 +9,11 @@
 #                     - the worker's: RABBITMQ_WORKER_USER (fulfillment_worker) and
 #                       RABBITMQ_WORKER_PASSWORD, no tag;
 #                     - the notifier's: RABBITMQ_NOTIFIER_USER (fulfillment_notifier) and
-#                       RABBITMQ_NOTIFIER_PASSWORD, no tag.
+#                       RABBITMQ_NOTIFIER_PASSWORD, no tag;
+#                     - the operators' console's: RABBITMQ_CONSOLE_USER (fulfillment_console) and
+#                       RABBITMQ_CONSOLE_PASSWORD, tag monitoring (it reads the queue counts and
+#                       looks at dead letters through the HTTP API; it cannot change a definition
+#                       there).
 #                     Each password may come from a file instead (RABBITMQ_*_PASSWORD_FILE, a
 #                     Docker secret). A missing one stops the broker here, naming the variable.
 #   10-topology.json  deploy/rabbitmq/definitions.json, unchanged: generated from the services'
@@ -48,11 +52,13 @@ worker=${RABBITMQ_WORKER_USER:-fulfillment_worker}
 worker_password=$(secret RABBITMQ_WORKER_PASSWORD) || exit 1
 notifier=${RABBITMQ_NOTIFIER_USER:-fulfillment_notifier}
 notifier_password=$(secret RABBITMQ_NOTIFIER_PASSWORD) || exit 1
+console=${RABBITMQ_CONSOLE_USER:-fulfillment_console}
+console_password=$(secret RABBITMQ_CONSOLE_PASSWORD) || exit 1
 # One definitions entry per name: two variables naming the same user would silently give it
 # whichever permissions the import applied last.
-if [ "$(printf '%s\n' "$admin" "$ingress" "$worker" "$notifier" | sort -u | wc -l)" -ne 4 ]; then
-  echo "entrypoint: RABBITMQ_USER, RABBITMQ_INGRESS_USER, RABBITMQ_WORKER_USER and" \
-    "RABBITMQ_NOTIFIER_USER must differ" >&2
+if [ "$(printf '%s\n' "$admin" "$ingress" "$worker" "$notifier" "$console" | sort -u | wc -l)" -ne 5 ]; then
+  echo "entrypoint: RABBITMQ_USER, RABBITMQ_INGRESS_USER, RABBITMQ_WORKER_USER," \
+    "RABBITMQ_NOTIFIER_USER and RABBITMQ_CONSOLE_USER must differ" >&2
   exit 1
 fi
 
@@ -83,6 +89,10 @@ fi
 #            checks no permission of the consumer's. `notifier redrive` reads
 #            notifier.orders.dead and publishes to notifier.redrive only: no write on the
 #            default exchange, which would reach every queue.
+#   console  runs the worker's redrive of dead letters (all, or the ones an operator chose): it
+#            declares the topology as the worker does, reads checkout.fulfillment.dead (the HTTP
+#            API's "get messages" is a basic.get too) and republishes to the default exchange.
+#            It consumes nothing else and publishes nowhere else.
 # The retry tiers are checkout.fulfillment.delay.<n><unit> (Topology::retry_queue).
 topology_names='checkout\.(events|retry|dead|unrouted|fulfillment|fulfillment\.dead|fulfillment\.delay\.[0-9]+(ms|s|m|h))|orders|orders\.unrouted'
 binding_queues='checkout\.(fulfillment|fulfillment\.dead|fulfillment\.delay\.[0-9]+(ms|s|m|h)|unrouted)|orders\.unrouted'
@@ -93,6 +103,9 @@ ingress_read="^($binding_sources)\$"
 worker_configure="^($topology_names)\$"
 worker_write="^(amq\.default|$topology_names)\$"
 worker_read="^(checkout\.fulfillment|checkout\.fulfillment\.delay\.[0-9]+(ms|s|m|h)|checkout\.fulfillment\.dead|$binding_sources)\$"
+console_configure="^($topology_names)\$"
+console_write="^(amq\.default|$binding_queues)\$"
+console_read="^(checkout\.fulfillment\.dead|$binding_sources)\$"
 notifier_names='orders|notifier\.(dead|redrive|orders|orders\.dead)'
 notifier_configure="^($notifier_names)\$"
 notifier_write='^notifier\.(dead|redrive|orders|orders\.dead)$'
@@ -119,13 +132,15 @@ cat >"$dir/00-access.json" <<JSON
 $(user "$admin" "$admin_password" administrator),
 $(user "$ingress" "$ingress_password" ""),
 $(user "$worker" "$worker_password" ""),
-$(user "$notifier" "$notifier_password" "")
+$(user "$notifier" "$notifier_password" ""),
+$(user "$console" "$console_password" monitoring)
   ],
   "permissions": [
 $(permission "$admin" ".*" ".*" ".*"),
 $(permission "$ingress" "$ingress_configure" "$ingress_write" "$ingress_read"),
 $(permission "$worker" "$worker_configure" "$worker_write" "$worker_read"),
-$(permission "$notifier" "$notifier_configure" "$notifier_write" "$notifier_read")
+$(permission "$notifier" "$notifier_configure" "$notifier_write" "$notifier_read"),
+$(permission "$console" "$console_configure" "$console_write" "$console_read")
   ]
 }
 JSON

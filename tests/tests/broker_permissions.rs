@@ -2,8 +2,9 @@
 //! connecting as its own user, does all of its work through its own code (the ingress answering
 //! a webhook, the worker consuming, retrying, dead-lettering, announcing and redriving, the
 //! notifier mailing an announced order and dead-lettering an unreadable one), and
-//! what belongs to the other service, or to nobody, is refused with ACCESS_REFUSED. Only the
-//! management login reaches the management API.
+//! what belongs to the other service, or to nobody, is refused with ACCESS_REFUSED. The
+//! operators' console reads the queues and redrives dead letters and nothing else. Only the
+//! management login administers through the management API; the console's user only reads it.
 //!
 //! Each test has a vhost of its own holding the production topology (names without a prefix),
 //! with the entrypoint's users imported under unique names (deploy_support::broker_users).
@@ -209,7 +210,7 @@ async fn the_worker_user_consumes_retries_dead_letters_announces_and_redrives() 
     let settings = service_settings(
         &users,
         &users.worker,
-        Uses::ALL,
+        Uses::WORKER,
         &[
             ("APP_DATABASE__URL", db.url.clone()),
             ("APP_STRIPE__API_BASE", sim.base_url.clone()),
@@ -514,7 +515,116 @@ async fn only_the_management_login_reaches_the_management_api() {
     assert_eq!(status, 200);
     assert_eq!(whoami["name"], users.management.user.as_str());
     assert_eq!(whoami["tags"], serde_json::json!(["administrator"]));
-    for login in [&users.ingress, &users.worker] {
+    for login in [&users.ingress, &users.worker, &users.notifier] {
         assert_eq!(management_whoami(login).await.0, 401, "{}", login.user);
     }
+    let (status, whoami) = management_whoami(&users.console).await;
+    assert_eq!(status, 200, "the console reads the management API");
+    assert_eq!(whoami["tags"], serde_json::json!(["monitoring"]));
+}
+
+/// A dead letter as the worker parks it: the event in the body, its id as the message id.
+async fn park_dead_letter(users: &BrokerUsers, event_id: &str) {
+    let connection = users.vhost.connect().await;
+    let channel = connection.create_channel().await.unwrap();
+    channel
+        .confirm_select(lapin::options::ConfirmSelectOptions::default())
+        .await
+        .unwrap();
+    let body = completed_event(event_id, &format!("cs_test_{event_id}")).to_string();
+    let mut headers = FieldTable::default();
+    headers.insert(
+        "x-dead-reason".into(),
+        lapin::types::AMQPValue::LongString("out of attempts".into()),
+    );
+    publish_confirmed(
+        &channel,
+        OutgoingMessage {
+            exchange: "",
+            routing_key: "checkout.fulfillment.dead",
+            body: body.as_bytes(),
+            message_id: event_id,
+            kind: "checkout.session.completed",
+            headers,
+        },
+        WAIT,
+    )
+    .await
+    .expect("the test user parks a dead letter");
+    let _ = connection.close(200, "done").await;
+}
+
+#[tokio::test]
+async fn the_console_user_reads_the_queues_looks_at_dead_letters_and_redrives_the_chosen_one() {
+    let users = BrokerUsers::create("console").await;
+    for id in ["evt_console_a", "evt_console_b"] {
+        park_dead_letter(&users, id).await;
+    }
+    assert!(wait_for_depth(&users, "checkout.fulfillment.dead", 2).await);
+    let mut settings = service_settings(&users, &users.console, Uses::BROKER, &[]);
+    settings.console.management_url = "http://127.0.0.1:15672".into();
+    settings.console.management_username = users.console.user.clone();
+    settings.console.management_password = users.console.password.clone().into();
+    let management =
+        console::management::Management::new(&settings.console, &settings.broker).unwrap();
+
+    let queues = management
+        .queues()
+        .await
+        .expect("the console reads the queue table");
+    assert!(
+        queues
+            .iter()
+            .any(|q| q.name == "checkout.fulfillment" && q.counts.is_some()),
+        "{queues:?}"
+    );
+    let looked = management
+        .peek("checkout.fulfillment.dead", 10)
+        .await
+        .expect("the console looks at the dead letters");
+    let mut ids: Vec<_> = looked
+        .iter()
+        .filter_map(|m| m.properties.message_id.clone())
+        .collect();
+    ids.sort();
+    assert_eq!(ids, ["evt_console_a", "evt_console_b"]);
+
+    // The worker's redrive, run as the console's user, moves the chosen one and no other.
+    let chosen = std::collections::HashSet::from(["evt_console_b".to_owned()]);
+    let report = worker::redrive::redrive_dead_events(
+        &users.endpoint(&users.console),
+        &Topology::from_settings(&settings.broker),
+        &chosen,
+        WAIT,
+    )
+    .await
+    .expect("the console's user redrives");
+    assert_eq!((report.moved, report.remaining), (1, 1));
+    assert!(wait_for_depth(&users, "checkout.fulfillment", 1).await);
+    assert_eq!(
+        deploy_support::broker_probe::depth(&users, "checkout.fulfillment.dead").await,
+        1,
+        "the other dead letter stays parked"
+    );
+
+    // It consumes nothing and publishes nowhere but the redrive's way.
+    let connection = users.connect(&users.console).await;
+    let (channel, closed) = watched_channel(&connection).await;
+    let get = channel
+        .basic_get("checkout.fulfillment", BasicGetOptions::default())
+        .await;
+    assert_refused("consuming checkout.fulfillment", get, &closed);
+    let (channel, closed) = watched_channel(&connection).await;
+    let published = publish(
+        &channel,
+        "checkout.events",
+        "checkout.session.completed",
+        b"{}",
+    )
+    .await;
+    assert_refused("publishing a webhook", published, &closed);
+    let (channel, closed) = watched_channel(&connection).await;
+    let published = publish(&channel, "orders", "order.fulfilled", b"{}").await;
+    assert_refused("announcing an order", published, &closed);
+    let _ = connection.close(200, "done").await;
 }

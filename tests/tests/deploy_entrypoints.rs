@@ -138,13 +138,14 @@ fn rabbitmq_entrypoint(dir: &Path, env: &[(&str, &str)]) -> Output {
     run("deploy/rabbitmq/entrypoint.sh", &all, &["rabbitmq-server"])
 }
 
-/// The three passwords the RabbitMQ entrypoint requires, one with every character JSON or a URL
-/// would need escaped.
-const BROKER_PASSWORDS: [(&str, &str); 4] = [
+/// The passwords the RabbitMQ entrypoint requires, one with every character JSON or a URL would
+/// need escaped.
+const BROKER_PASSWORDS: [(&str, &str); 5] = [
     ("RABBITMQ_PASSWORD", r#"p"a\ss @:/#% w0rd"#),
     ("RABBITMQ_INGRESS_PASSWORD", "ingress-secret"),
     ("RABBITMQ_WORKER_PASSWORD", "worker-secret"),
     ("RABBITMQ_NOTIFIER_PASSWORD", "notifier-secret"),
+    ("RABBITMQ_CONSOLE_PASSWORD", "console-secret"),
 ];
 
 fn access_json(dir: &Path) -> Value {
@@ -182,8 +183,8 @@ fn the_rabbitmq_entrypoint_writes_the_management_login_and_a_user_per_service_fo
 
     let access = access_json(&dir);
     assert_eq!(access["vhosts"][0]["name"], "/");
-    assert_eq!(access["users"].as_array().unwrap().len(), 4);
-    assert_eq!(access["permissions"].as_array().unwrap().len(), 4);
+    assert_eq!(access["users"].as_array().unwrap().len(), 5);
+    assert_eq!(access["permissions"].as_array().unwrap().len(), 5);
     let (login, everything) = user_and_permissions(&access, "fulfillment");
     assert_eq!(login["password"], BROKER_PASSWORDS[0].1);
     assert_eq!(login["tags"], "administrator", "the management login");
@@ -191,14 +192,16 @@ fn the_rabbitmq_entrypoint_writes_the_management_login_and_a_user_per_service_fo
     for kind in ["configure", "write", "read"] {
         assert_eq!(everything[kind], ".*", "{kind}");
     }
-    for (name, password) in [
-        ("fulfillment_ingress", "ingress-secret"),
-        ("fulfillment_worker", "worker-secret"),
-        ("fulfillment_notifier", "notifier-secret"),
+    for (name, password, tags) in [
+        ("fulfillment_ingress", "ingress-secret", ""),
+        ("fulfillment_worker", "worker-secret", ""),
+        ("fulfillment_notifier", "notifier-secret", ""),
+        // The console reads queue counts and looks at dead letters over the HTTP API.
+        ("fulfillment_console", "console-secret", "monitoring"),
     ] {
         let (user, permissions) = user_and_permissions(&access, name);
         assert_eq!(user["password"], password);
-        assert_eq!(user["tags"], "", "{name} has no management access");
+        assert_eq!(user["tags"], tags, "{name}'s management access");
         assert_eq!(permissions["vhost"], "/");
         for kind in ["configure", "write", "read"] {
             let regex = permissions[kind].as_str().unwrap();
@@ -248,6 +251,7 @@ fn the_rabbitmq_entrypoint_takes_the_user_names_given_and_each_password_from_a_f
         ("RABBITMQ_INGRESS_USER", "webhooks"),
         ("RABBITMQ_WORKER_USER", "fulfiller"),
         ("RABBITMQ_NOTIFIER_USER", "mailer"),
+        ("RABBITMQ_CONSOLE_USER", "operators"),
         // Blank, as deploy/compose.secrets.yml leaves the base file's values.
         ("RABBITMQ_PASSWORD", ""),
     ];
@@ -255,7 +259,7 @@ fn the_rabbitmq_entrypoint_takes_the_user_names_given_and_each_password_from_a_f
     let output = rabbitmq_entrypoint(&dir, &env);
     assert!(output.status.success(), "{}", stderr(&output));
     let access = access_json(&dir);
-    for (name, (_, password)) in ["ops", "webhooks", "fulfiller", "mailer"]
+    for (name, (_, password)) in ["ops", "webhooks", "fulfiller", "mailer", "operators"]
         .iter()
         .zip(BROKER_PASSWORDS)
     {
@@ -276,6 +280,7 @@ fn the_rabbitmq_entrypoint_refuses_to_start_without_a_password_naming_the_variab
         "RABBITMQ_INGRESS_PASSWORD",
         "RABBITMQ_WORKER_PASSWORD",
         "RABBITMQ_NOTIFIER_PASSWORD",
+        "RABBITMQ_CONSOLE_PASSWORD",
     ] {
         let mut env = vec![("RABBITMQ_USER", "fulfillment")];
         env.extend(BROKER_PASSWORDS.iter().filter(|(k, _)| *k != missing));
@@ -349,6 +354,7 @@ fn the_rabbitmq_entrypoint_writes_a_cluster_cookie_readable_only_by_the_broker()
                 ("RABBITMQ_INGRESS_PASSWORD", "ingress-secret"),
                 ("RABBITMQ_WORKER_PASSWORD", "worker-secret"),
                 ("RABBITMQ_NOTIFIER_PASSWORD", "notifier-secret"),
+                ("RABBITMQ_CONSOLE_PASSWORD", "console-secret"),
                 ("RABBITMQ_COOKIE_PATH", cookie.to_str().unwrap()),
                 (variable, value),
             ],

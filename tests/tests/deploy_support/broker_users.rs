@@ -21,7 +21,7 @@ pub struct Login {
     pub password: String,
 }
 
-/// The management login and the three service users, imported into their own vhost.
+/// The management login and the service users, imported into their own vhost.
 #[derive(Debug)]
 pub struct BrokerUsers {
     pub vhost: Vhost,
@@ -29,6 +29,7 @@ pub struct BrokerUsers {
     pub ingress: Login,
     pub worker: Login,
     pub notifier: Login,
+    pub console: Login,
 }
 
 impl BrokerUsers {
@@ -48,6 +49,7 @@ impl BrokerUsers {
             ingress: login("fulfillment_ingress"),
             worker: login("fulfillment_worker"),
             notifier: login("fulfillment_notifier"),
+            console: login("fulfillment_console"),
         };
         let access = users.entrypoint_access();
         users.import(access);
@@ -73,6 +75,8 @@ impl BrokerUsers {
             .env("RABBITMQ_WORKER_PASSWORD", &self.worker.password)
             .env("RABBITMQ_NOTIFIER_USER", &self.notifier.user)
             .env("RABBITMQ_NOTIFIER_PASSWORD", &self.notifier.password)
+            .env("RABBITMQ_CONSOLE_USER", &self.console.user)
+            .env("RABBITMQ_CONSOLE_PASSWORD", &self.console.password)
             .output()
             .expect("sh runs");
         assert!(
@@ -116,12 +120,13 @@ impl BrokerUsers {
         }
     }
 
-    fn logins(&self) -> [&Login; 4] {
+    fn logins(&self) -> [&Login; 5] {
         [
             &self.management,
             &self.ingress,
             &self.worker,
             &self.notifier,
+            &self.console,
         ]
     }
 
