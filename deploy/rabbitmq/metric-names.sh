@@ -36,7 +36,7 @@ cp "$here/enabled_plugins" "$tmp/enabled_plugins"
 : >"$tmp/env.conf"
 # The services' users are written too (the entrypoint insists); this script uses only the login.
 RABBITMQ_USER=$user RABBITMQ_PASSWORD=$password RABBITMQ_DEFINITIONS_DIR="$tmp/definitions" \
-  RABBITMQ_INGRESS_PASSWORD=ingress RABBITMQ_WORKER_PASSWORD=worker RABBITMQ_NOTIFIER_PASSWORD=notifier \
+  RABBITMQ_INGRESS_PASSWORD=ingress RABBITMQ_WORKER_PASSWORD=worker RABBITMQ_NOTIFIER_PASSWORD=notifier RABBITMQ_CONSOLE_PASSWORD=console \
   RABBITMQ_TOPOLOGY_FILE="$here/definitions.json" RABBITMQ_NEXT_ENTRYPOINT=true \
   sh "$here/entrypoint.sh"
 chown -R rabbitmq:rabbitmq "$tmp"

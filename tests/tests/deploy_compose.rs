@@ -19,6 +19,7 @@ const BUILT: &[(&str, &str)] = &[
     ("worker", "worker"),
     ("landing", "landing"),
     ("notifier", "notifier"),
+    ("console", "console"),
     ("stripe-sim", "stripe-sim"),
 ];
 
@@ -125,6 +126,7 @@ fn the_compose_file_validates_against_the_compose_specification_and_keeps_the_si
         "worker",
         "landing",
         "notifier",
+        "console",
         "edge",
         "stripe-sim",
         "mailbox",
@@ -239,6 +241,7 @@ fn the_compose_file_validates_against_the_compose_specification_and_keeps_the_si
         ("ingress", "rabbitmq_ingress_password"),
         ("worker", "rabbitmq_worker_password"),
         ("notifier", "rabbitmq_notifier_password"),
+        ("console", "rabbitmq_console_password"),
     ] {
         let secrets = secrets_of(service);
         assert!(secrets.contains(own), "{service}: {secrets:?}");
@@ -266,7 +269,8 @@ fn the_compose_file_validates_against_the_compose_specification_and_keeps_the_si
             "rabbitmq_password",
             "rabbitmq_ingress_password",
             "rabbitmq_worker_password",
-            "rabbitmq_notifier_password"
+            "rabbitmq_notifier_password",
+            "rabbitmq_console_password"
         ]
         .map(str::to_owned)
         .into(),
@@ -275,7 +279,7 @@ fn the_compose_file_validates_against_the_compose_specification_and_keeps_the_si
 
 /// The stack's model with a distinct value for each broker user and password (deploy/sim.env's
 /// otherwise), so that a credential found in a service's environment says whose it is.
-fn model_with_distinct_broker_credentials() -> (Value, [(&'static str, &'static str); 8]) {
+fn model_with_distinct_broker_credentials() -> (Value, [(&'static str, &'static str); 10]) {
     let credentials = [
         ("RABBITMQ_USER", "ops-login"),
         ("RABBITMQ_PASSWORD", "management-secret"),
@@ -285,6 +289,8 @@ fn model_with_distinct_broker_credentials() -> (Value, [(&'static str, &'static 
         ("RABBITMQ_WORKER_PASSWORD", "worker-secret"),
         ("RABBITMQ_NOTIFIER_USER", "notifier-user"),
         ("RABBITMQ_NOTIFIER_PASSWORD", "notifier-secret"),
+        ("RABBITMQ_CONSOLE_USER", "console-user"),
+        ("RABBITMQ_CONSOLE_PASSWORD", "console-secret"),
     ];
     let sim = read_repo_file("deploy/sim.env");
     let mut env: Vec<String> = sim
@@ -331,6 +337,11 @@ fn each_service_reaches_the_broker_as_its_own_user_and_none_holds_the_management
             "RABBITMQ_NOTIFIER_USER",
             "RABBITMQ_NOTIFIER_PASSWORD",
         ),
+        (
+            "console",
+            "RABBITMQ_CONSOLE_USER",
+            "RABBITMQ_CONSOLE_PASSWORD",
+        ),
     ] {
         let environment = &model["services"][service]["environment"];
         let url = url::Url::parse(environment["APP_BROKER__URL"].as_str().unwrap())
@@ -371,11 +382,26 @@ fn each_service_reaches_the_broker_as_its_own_user_and_none_holds_the_management
             "notifier",
             ["RABBITMQ_NOTIFIER_USER", "RABBITMQ_NOTIFIER_PASSWORD"],
         ),
+        (
+            "console",
+            ["RABBITMQ_CONSOLE_USER", "RABBITMQ_CONSOLE_PASSWORD"],
+        ),
     ] {
         assert_eq!(held_by(service), own, "{service}");
     }
+    // The console's user also logs in to the management API (tag monitoring, not the
+    // operators' administrator login).
+    let console = &model["services"]["console"]["environment"];
+    assert_eq!(
+        console["APP_CONSOLE__MANAGEMENT_USERNAME"],
+        value("RABBITMQ_CONSOLE_USER")
+    );
+    assert_eq!(
+        console["APP_CONSOLE__MANAGEMENT_PASSWORD"],
+        value("RABBITMQ_CONSOLE_PASSWORD")
+    );
     for service in model["services"].as_object().unwrap().keys() {
-        if !["rabbitmq", "ingress", "worker", "notifier"].contains(&service.as_str()) {
+        if !["rabbitmq", "ingress", "worker", "notifier", "console"].contains(&service.as_str()) {
             assert!(
                 held_by(service).is_empty(),
                 "{service}: {:?}",
@@ -883,6 +909,7 @@ fn the_cluster_overlay_runs_three_nodes_that_share_a_cookie_and_gives_every_clie
         ("ingress", "fulfillment_ingress"),
         ("worker", "fulfillment_worker"),
         ("notifier", "fulfillment_notifier"),
+        ("console", "fulfillment_console"),
     ] {
         let url = model["services"][client]["environment"]["APP_BROKER__URL"]
             .as_str()

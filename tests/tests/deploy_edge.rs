@@ -105,6 +105,15 @@ fn each_service_is_handed_only_the_settings_it_uses() {
     let worker = environment(&model, "worker");
     assert!(!worker.iter().any(|k| k == "APP_WEBHOOK__SECRETS"));
     assert!(!worker.iter().any(|k| k == "APP_LANDING__FORM_SECRET"));
+    // The console verifies no webhook and signs no shop form; it is reached on loopback only,
+    // never from the edge's network.
+    let console = environment(&model, "console");
+    assert!(!console.iter().any(|k| k == "APP_WEBHOOK__SECRETS"));
+    assert!(!console.iter().any(|k| k == "APP_LANDING__FORM_SECRET"));
+    assert!(console.iter().any(|k| k == "APP_CONSOLE__OPERATORS_FILE"));
+    assert!(model["services"]["console"]["networks"]
+        .as_object()
+        .is_none_or(|networks| !networks.contains_key("edge")));
     // Landing believes X-Forwarded-For from the edge network alone, where the proxy sits.
     let subnet = &model["networks"]["edge"]["ipam"]["config"][0]["subnet"];
     assert_eq!(

@@ -366,6 +366,7 @@ async fn the_compose_stack_runs_checks_out_scales_and_leaves_nothing_behind() {
         "1",
         "reconciling again fulfills nothing twice"
     );
+    console_finds_the_order(&stack, id.as_str()).await;
 
     // 5b. The RUNBOOK reads why a message was dead-lettered by looking at it in the management
     //     UI ("Get messages", requeue). Every look hands the message out and takes it back, and
@@ -535,4 +536,52 @@ async fn the_compose_stack_runs_checks_out_scales_and_leaves_nothing_behind() {
         "every container stops on SIGTERM and exits 0: {exits:?}"
     );
     assert_eq!(stack.leftovers(), Vec::<String>::new());
+}
+
+/// The operators' console on its loopback port, in its container: the simulator's operator
+/// (deploy/console/operators.sim, here from a 0600 secret file) signs in, the overview reads the
+/// queue table as the console's own broker user, and the order is found by its session id.
+async fn console_finds_the_order(stack: &ComposeStack, session_id: &str) {
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let signed_in = client
+        .post(format!("{}/login", stack.console))
+        .form(&[
+            ("name", "operator"),
+            ("password", "console_local_development_only"),
+        ])
+        .send()
+        .await
+        .expect("the console answers on its published port");
+    assert_eq!(signed_in.status(), reqwest::StatusCode::SEE_OTHER);
+    let cookie = signed_in.headers()[reqwest::header::SET_COOKIE]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
+    let get = |path: String| {
+        client
+            .get(format!("{}{path}", stack.console))
+            .header(reqwest::header::COOKIE, &cookie)
+            .send()
+    };
+    let overview = get("/".into()).await.unwrap().text().await.unwrap();
+    assert!(
+        overview.contains("id=\"queues\"") && overview.contains("checkout.fulfillment"),
+        "the console reads the queue table: {overview}"
+    );
+    let found = get(format!("/search?q={session_id}")).await.unwrap();
+    let location = found.headers()[reqwest::header::LOCATION]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let page = get(location).await.unwrap().text().await.unwrap();
+    assert!(
+        page.contains("id=\"order-state\">fulfilled<"),
+        "the console shows the order fulfilled: {page}"
+    );
 }

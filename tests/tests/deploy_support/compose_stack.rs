@@ -79,6 +79,8 @@ pub struct ComposeStack {
     pub edge_http: String,
     pub prometheus: String,
     pub rabbitmq_management: String,
+    /// The operators' console on its published loopback port.
+    pub console: String,
     /// stripe-sim's API and control API, as published on the host.
     pub sim: String,
     /// The password of [`RABBITMQ_USER`]: the compose default, or the secret file's.
@@ -107,8 +109,8 @@ impl ComposeStack {
     pub fn new(image_tag: &str) -> ComposeStack {
         super::failure::remember_panics();
         let project = format!("flive{}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
-        let [edge, edge_http, sim, management, prometheus, alertmanager] =
-            [(); 6].map(|_| free_port());
+        let [edge, edge_http, sim, management, prometheus, alertmanager, console] =
+            [(); 7].map(|_| free_port());
         let shop = format!("https://localhost:{edge}");
         // Its own edge network: a range outside Docker's default pools, different per project so
         // that a stack left by a killed run never blocks the next.
@@ -127,6 +129,7 @@ impl ComposeStack {
             ("RABBITMQ_MANAGEMENT_PORT", management.to_string()),
             ("PROMETHEUS_PORT", prometheus.to_string()),
             ("ALERTMANAGER_PORT", alertmanager.to_string()),
+            ("CONSOLE_PORT", console.to_string()),
         ]
         .into_iter()
         .map(|(k, v)| (k.to_owned(), v))
@@ -139,6 +142,7 @@ impl ComposeStack {
             edge_http: format!("http://127.0.0.1:{edge_http}"),
             prometheus: format!("http://127.0.0.1:{prometheus}"),
             rabbitmq_management: format!("http://127.0.0.1:{management}"),
+            console: format!("http://127.0.0.1:{console}"),
             sim: format!("http://127.0.0.1:{sim}"),
             rabbitmq_password: "fulfillment".to_owned(),
             env,
@@ -264,6 +268,13 @@ impl ComposeStack {
             ),
             ("rabbitmq_worker_password", password(())),
             ("rabbitmq_notifier_password", password(())),
+            ("rabbitmq_console_password", password(())),
+            // Who may sign in to the console: the simulator's operator, from a 0600 file too.
+            (
+                "console_operators",
+                std::fs::read_to_string(repo_root().join("deploy/console/operators.sim"))
+                    .expect("the simulator's operators file"),
+            ),
             // The sim profile's mailbox takes mail without a login, and no callback is set:
             // both files exist, empty, as deploy/secrets/README.md says for unused ones.
             ("notifier_smtp_password", String::new()),
