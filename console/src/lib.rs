@@ -9,7 +9,9 @@
 //!    ([`sign_in`]: HttpOnly, SameSite=Strict, Secure, a per-session form token).
 //! 2. `GET /` (the overview): every paid-but-unfulfilled session with its age and last error
 //!    ([`shared::store::events::paid_unfulfilled_sessions`]), the queues as the broker counts
-//!    them ([`management`], RabbitMQ's management API), the latest operator actions ([`audit`]).
+//!    them ([`management`], RabbitMQ's management API), the last hour as SVG [`charts`]
+//!    ([`activity`] from Postgres, [`webhooks`] from Prometheus), the reconciler's leader and
+//!    lag ([`status`]), the latest operator actions ([`audit`]).
 //! 3. `GET /sessions/{id}`: the order and a [`timeline`] of everything that happened to the
 //!    session; `GET /search?q=` finds it by `cs_…`, order number or email ([`lookup`]).
 //! 4. `GET /dead-letters`: the parked events with their reason and attempt history
@@ -21,7 +23,9 @@
 //! Around it: [`startup`] builds the server (security headers on every answer), [`pages`] holds
 //! the templates' plumbing, [`cli`] the commands (`serve`, `hash-password`).
 
+pub mod activity;
 pub mod audit;
+pub mod charts;
 pub mod cli;
 pub mod dead_letters;
 pub mod login_throttle;
@@ -32,7 +36,9 @@ pub mod pages;
 mod routes;
 pub mod sign_in;
 pub mod startup;
+pub mod status;
 pub mod timeline;
+pub mod webhooks;
 
 pub use startup::{Application, StopHandle};
 

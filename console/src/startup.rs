@@ -20,6 +20,7 @@ use tracing_actix_web::TracingLogger;
 use crate::login_throttle::LoginThrottle;
 use crate::management::Management;
 use crate::operators::Operators;
+use crate::webhooks::Prometheus;
 
 /// How long a stopping console lets in-flight pages and actions finish.
 const SHUTDOWN_TIMEOUT_SECS: u64 = 25;
@@ -33,6 +34,7 @@ pub struct AppState {
     pub operators: Arc<Operators>,
     pub login_throttle: LoginThrottle,
     pub management: Management,
+    pub prometheus: Prometheus,
     /// Where redrives connect, and what they declare and move.
     pub broker: BrokerEndpoint,
     pub topology: Topology,
@@ -98,6 +100,8 @@ impl Application {
             operators: Arc::new(operators),
             login_throttle: LoginThrottle::per_minute(console.login_failures_per_minute),
             management,
+            prometheus: Prometheus::new(&console.prometheus_url)
+                .context("building the Prometheus client")?,
             broker: BrokerEndpoint::from_settings(&settings.broker),
             topology: Topology::from_settings(&settings.broker),
             confirm_timeout: Duration::from_millis(settings.broker.confirm_timeout_ms),

@@ -25,6 +25,14 @@ struct Console {
 
 impl Console {
     async fn start(stack: &Stack, login_failures_per_minute: u32) -> Console {
+        Self::start_with_prometheus(stack, login_failures_per_minute, "").await
+    }
+
+    async fn start_with_prometheus(
+        stack: &Stack,
+        login_failures_per_minute: u32,
+        prometheus_url: &str,
+    ) -> Console {
         let operators = format!(
             "# name role hash\n{} operator {}\n{} viewer {}\n",
             OPERATOR.0,
@@ -40,6 +48,7 @@ impl Console {
         settings.console.management_url = "http://127.0.0.1:15672".into();
         settings.console.management_username = "guest".into();
         settings.console.management_password = "guest".to_owned().into();
+        settings.console.prometheus_url = prometheus_url.into();
         let app = console::Application::build(settings)
             .await
             .expect("the console builds");
@@ -208,6 +217,12 @@ async fn an_operator_sees_a_stuck_paid_session_fulfills_it_and_support_finds_it_
     assert!(
         row.contains("Injected fault: HTTP 400"),
         "the reason is shown: {row}"
+    );
+    // Without Prometheus the webhook charts say why, and the rest of the page is there.
+    let unavailable = text_of(&browser, "#webhooks-unavailable").await.unwrap();
+    assert!(
+        unavailable.contains("console.prometheus_url is not set"),
+        "{unavailable}"
     );
     let queues = text_of(&browser, "#queues").await.expect("the queue table");
     assert!(
@@ -639,5 +654,185 @@ async fn an_operator_redrives_a_chosen_dead_letter_then_the_rest_and_each_is_ful
 
     browser.close().await;
     console.stop().await;
+    stack.stop().await;
+}
+
+/// Debian's Prometheus, scraping the in-process ingress's `/metrics` every second.
+struct RunningPrometheus {
+    url: String,
+    child: std::process::Child,
+    dir: std::path::PathBuf,
+}
+
+impl RunningPrometheus {
+    async fn scraping(target: &str) -> Option<RunningPrometheus> {
+        if std::process::Command::new("prometheus")
+            .arg("--version")
+            .output()
+            .is_err()
+        {
+            println!("SKIPPED: the webhook charts need Prometheus (Debian's `prometheus`, installed by scripts/ensure-services)");
+            return None;
+        }
+        let dir = std::env::temp_dir().join(format!("console-prometheus-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let config = dir.join("prometheus.yml");
+        std::fs::write(
+            &config,
+            format!(
+                "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nscrape_configs:\n  \
+                 - job_name: ingress\n    static_configs:\n      - targets: ['{target}']\n"
+            ),
+        )
+        .unwrap();
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let child = std::process::Command::new("prometheus")
+            .arg(format!("--config.file={}", config.display()))
+            .arg(format!(
+                "--storage.tsdb.path={}",
+                dir.join("data").display()
+            ))
+            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("prometheus starts");
+        let running = RunningPrometheus {
+            url: format!("http://127.0.0.1:{port}"),
+            child,
+            dir,
+        };
+        // Ready, and the target scraped once (so the counters' rise is seen from zero).
+        let scraped = eventually(Duration::from_secs(30), || async {
+            let body: serde_json::Value = reqwest::get(format!(
+                "{}/api/v1/query?query=up%7Bjob%3D%22ingress%22%7D",
+                running.url
+            ))
+            .await
+            .ok()?
+            .json()
+            .await
+            .ok()?;
+            (body["data"]["result"][0]["value"][1] == "1").then_some(())
+        })
+        .await;
+        assert!(scraped.is_some(), "Prometheus scrapes the ingress");
+        Some(running)
+    }
+}
+
+impl Drop for RunningPrometheus {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_overview_charts_the_last_hour_and_says_when_no_worker_leads_the_reconciler() {
+    let stack = Stack::start().await;
+    let Some(prometheus) =
+        RunningPrometheus::scraping(&format!("127.0.0.1:{}", stack.ingress_port)).await
+    else {
+        stack.stop().await;
+        return;
+    };
+    // A counter is seen to rise only from a scrape that already had it: the first webhook makes
+    // the ingress's series exist, and Prometheus sees them before the three that are measured.
+    let first = paid_session(&stack.sim, "Edsger");
+    let seen = eventually(Duration::from_secs(30), || async {
+        let body: serde_json::Value = reqwest::get(format!(
+            "{}/api/v1/query?query=ingress_webhook_requests_total%7Boutcome%3D%22published%22%7D",
+            prometheus.url
+        ))
+        .await
+        .ok()?
+        .json()
+        .await
+        .ok()?;
+        (body["data"]["result"][0]["value"][1] == "1").then_some(())
+    })
+    .await;
+    assert!(seen.is_some(), "Prometheus sees the first webhook");
+    let ids: Vec<_> = ["Ada", "Grace", "Alan"]
+        .iter()
+        .map(|name| paid_session(&stack.sim, name))
+        .collect();
+    let fulfilled = eventually(Duration::from_secs(20), || async {
+        let mut all = true;
+        for id in &ids {
+            all &= stack.fulfilled_orders(id.as_str()).await == 1;
+        }
+        all.then_some(())
+    })
+    .await;
+    assert!(fulfilled.is_some(), "the worker fulfills the three");
+    assert_eq!(stack.fulfilled_orders(first.as_str()).await, 1);
+    let console = Console::start_with_prometheus(&stack, 5, &prometheus.url).await;
+    let cookie = sign_in(&console, VIEWER).await;
+    // Bounded wait for Prometheus's next scrapes to see the three published webhooks.
+    let page = eventually(Duration::from_secs(30), || async {
+        let page = client()
+            .get(format!("{}/", console.base))
+            .header(COOKIE, &cookie)
+            .send()
+            .await
+            .ok()?
+            .text()
+            .await
+            .ok()?;
+        let acks = page
+            .split("id=\"chart-acks\"")
+            .nth(1)?
+            .split("</figure>")
+            .next()?;
+        (acks.contains("<rect") && page.contains("<td>published</td>")).then_some(page)
+    })
+    .await
+    .expect("the overview shows the webhooks Prometheus saw");
+    assert!(
+        page.contains("Orders fulfilled per minute: 4 in the hour"),
+        "{page}"
+    );
+    let latency = page
+        .split("Payment to fulfilled, p99 per 5 minutes: latest ")
+        .nth(1)
+        .and_then(|rest| rest.split(" s<").next())
+        .expect("a latest payment-to-fulfilled figure");
+    let seconds: f64 = latency.parse().unwrap_or_else(|_| panic!("{latency}"));
+    assert!((0.0..60.0).contains(&seconds), "{seconds}");
+    // Each chart draws its bars: one per minute with a fulfillment, one per minute with a p99.
+    let chart = |id: &str| {
+        page.split(&format!("id=\"{id}\""))
+            .nth(1)
+            .unwrap()
+            .split("</figure>")
+            .next()
+            .unwrap()
+            .to_owned()
+    };
+    assert!(
+        chart("chart-fulfilled").contains("<rect"),
+        "bars for the fulfillments"
+    );
+    let acks = chart("chart-acks");
+
+    assert!(
+        acks.contains("<rect"),
+        "bars for the acknowledgements: {acks}"
+    );
+    // The stack runs its worker without the reconciler: the page says nobody leads it.
+    assert!(
+        page.contains("No worker leads the reconciler"),
+        "the missing leader is shown"
+    );
+
+    console.stop().await;
+    drop(prometheus);
     stack.stop().await;
 }

@@ -28,6 +28,9 @@ pub struct ConsoleSettings {
     pub management_url: String,
     pub management_username: String,
     pub management_password: SecretString,
+    /// Prometheus's HTTP API (`http://host:9090`), for the webhook charts (the ingress keeps
+    /// those numbers in its metrics, not in the database); empty: the charts say so.
+    pub prometheus_url: String,
     /// Rows on the overview's lists and a search's results.
     pub list_limit: u32,
     /// The longest one action (a fulfillment, a redrive) may run before the page says so.
@@ -74,6 +77,11 @@ impl ConsoleSettings {
         let http = url.starts_with("http://") || url.starts_with("https://");
         if !url.is_empty() && !http {
             return invalid("console.management_url", "must be an http(s) URL or empty");
+        }
+        let url = self.prometheus_url.as_str();
+        let http = url.starts_with("http://") || url.starts_with("https://");
+        if !url.is_empty() && !http {
+            return invalid("console.prometheus_url", "must be an http(s) URL or empty");
         }
         Ok(())
     }
