@@ -17,6 +17,8 @@ use shared::{Fulfiller, Settings};
 use sqlx::PgPool;
 use tracing_actix_web::TracingLogger;
 
+use worker::reconciler::Reconciler;
+
 use crate::login_throttle::LoginThrottle;
 use crate::management::Management;
 use crate::operators::Operators;
@@ -31,6 +33,8 @@ pub struct AppState {
     pub pool: PgPool,
     /// `fulfill_checkout` as the worker and the success page run it.
     pub fulfiller: Fulfiller,
+    /// The worker's one-shot reconciler, for "reconcile a time range".
+    pub reconciler: Reconciler,
     pub operators: Arc<Operators>,
     pub login_throttle: LoginThrottle,
     pub management: Management,
@@ -93,9 +97,13 @@ impl Application {
             .with_context(|| format!("binding {}:{}", address.0, address.1))?;
         let port = listener.local_addr()?.port();
         listener.set_nonblocking(true)?;
+        let fulfiller =
+            Fulfiller::new(pool.clone(), stripe).mailing_customers(settings.notifier.customer_mail);
+        let reconciler =
+            Reconciler::one_shot(fulfiller.clone(), &settings).context("database settings")?;
         let state = web::Data::new(AppState {
-            fulfiller: Fulfiller::new(pool.clone(), stripe)
-                .mailing_customers(settings.notifier.customer_mail),
+            fulfiller,
+            reconciler,
             pool,
             operators: Arc::new(operators),
             login_throttle: LoginThrottle::per_minute(console.login_failures_per_minute),

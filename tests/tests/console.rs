@@ -836,3 +836,89 @@ async fn the_overview_charts_the_last_hour_and_says_when_no_worker_leads_the_rec
     drop(prometheus);
     stack.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_paid_session_whose_webhook_was_lost_is_fulfilled_by_reconciling_its_hour() {
+    let stack = Stack::start().await;
+    // Stripe delivers to nobody: the payment happens, its webhook is lost.
+    stack.sim.state.set_webhook_endpoints(Vec::new()).unwrap();
+    let id = paid_session(&stack.sim, "Katherine Johnson");
+    assert_eq!(stack.fulfilled_orders(id.as_str()).await, 0);
+    let console = Console::start(&stack, 5).await;
+    let browser = Browser::start().await;
+    let page = browser.client();
+    sign_in_with_browser(&browser, &console, OPERATOR).await;
+    // Nothing told us of it, so nothing lists it: only Stripe's event list knows.
+    assert!(text_of(&browser, "#stuck-none").await.is_some());
+
+    let since = (chrono::Utc::now() - chrono::Duration::minutes(30))
+        .format("%Y-%m-%dT%H:%M")
+        .to_string();
+    page.execute(
+        "document.getElementById('since').value = arguments[0];",
+        vec![serde_json::json!(since)],
+    )
+    .await
+    .unwrap();
+    page.find(Locator::Id("reconcile"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let heading = eventually(PAGE_TIMEOUT, || async {
+        text_of(&browser, "h1")
+            .await
+            .filter(|h| h.starts_with("Reconcile "))
+    })
+    .await
+    .expect("the confirmation names the range");
+    assert!(heading.ends_with("UTC?"), "{heading}");
+    page.find(Locator::Id("confirm"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let outcome = eventually(PAGE_TIMEOUT, || async {
+        text_of(&browser, "#outcome").await
+    })
+    .await
+    .expect("the reconciliation's report");
+    assert!(outcome.contains("fulfilled: 1"), "{outcome}");
+    browser.screenshot("console-reconciled").await;
+    assert_eq!(stack.fulfilled_orders(id.as_str()).await, 1);
+    assert_eq!(
+        stack.fulfilled_by(id.as_str()).await.as_deref(),
+        Some("reconciler")
+    );
+    let audited: (String, String) =
+        sqlx::query_as("SELECT operator, outcome FROM console_audit WHERE action = 'reconcile'")
+            .fetch_one(&stack.db.pool)
+            .await
+            .unwrap();
+    assert_eq!(audited.0, OPERATOR.0);
+    assert!(audited.1.contains("fulfilled: 1"), "{}", audited.1);
+
+    // A range that ends before it starts is refused before Stripe is asked.
+    let cookie = sign_in(&console, OPERATOR).await;
+    let refused = client()
+        .get(format!(
+            "{}/reconcile?since=2026-12-05T02:00&until=2026-12-05T01:00",
+            console.base
+        ))
+        .header(COOKIE, &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), StatusCode::BAD_REQUEST);
+    assert!(refused
+        .text()
+        .await
+        .unwrap()
+        .contains("The end is before the start."));
+
+    browser.close().await;
+    console.stop().await;
+    stack.stop().await;
+}

@@ -10,8 +10,7 @@ use shared::stripe::StripeClient;
 use shared::telemetry::LogOutput;
 use shared::{AccountId, CheckoutSessionId, Fulfiller, Settings};
 
-use crate::process::Processor;
-use crate::reconciler::{configured_accounts, Reconciler, ReconcilerOptions};
+use crate::reconciler::Reconciler;
 use crate::redrive::RedriveSource;
 use crate::startup::Application;
 use crate::{access, redrive, show};
@@ -174,7 +173,11 @@ pub async fn run(command: Option<Command>, settings: Settings) -> anyhow::Result
                 .map(AccountId::parse)
                 .transpose()
                 .with_context(|| format!("{account:?} is not a connected account id"))?;
-            let report = one_shot_reconciler(&settings)?
+            let pool = shared::store::pool(&settings.worker_database()?)?;
+            let stripe = StripeClient::new(&settings.stripe)?;
+            let fulfiller =
+                Fulfiller::new(pool, stripe).mailing_customers(settings.notifier.customer_mail);
+            let report = Reconciler::one_shot(fulfiller, &settings)?
                 .reconcile_range_on(account.as_ref(), since, until)
                 .await?;
             println!("{report}");
@@ -214,26 +217,6 @@ pub async fn run(command: Option<Command>, settings: Settings) -> anyhow::Result
             Ok(())
         }
     }
-}
-
-/// A reconciler for a one-shot range: no leader election (an operator runs it deliberately;
-/// processing is idempotent, so overlapping a leader's sweep is harmless).
-fn one_shot_reconciler(settings: &Settings) -> anyhow::Result<Reconciler> {
-    let pool = shared::store::pool(&settings.worker_database()?)?;
-    let stripe = StripeClient::new(&settings.stripe)?;
-    let tiers = settings.broker.retry_tiers_ms.len();
-    let fulfiller = Fulfiller::new(pool, stripe).mailing_customers(settings.notifier.customer_mail);
-    let processor = Processor::new(fulfiller, tiers);
-    Ok(Reconciler::new(
-        processor,
-        ReconcilerOptions {
-            database: shared::store::connect_options(&settings.database)?,
-            interval: Duration::from_secs(settings.worker.reconcile_interval_secs.max(1)),
-            overlap: Duration::from_secs(settings.worker.reconcile_overlap_secs),
-            concurrency: settings.worker.reconcile_concurrency as usize,
-            accounts: configured_accounts(&settings.worker),
-        },
-    ))
 }
 
 /// Unix seconds from `1700000000` or `2023-11-14T22:13:20Z`.

@@ -221,6 +221,7 @@ pub async fn act(
         outcome: sentence,
         problem,
         back: "/dead-letters".into(),
+        back_label: "the dead letters",
     };
     Ok(respond(StatusCode::OK, &page))
 }

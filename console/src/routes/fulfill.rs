@@ -36,6 +36,8 @@ pub(super) struct ResultPage {
     pub outcome: String,
     pub problem: bool,
     pub back: String,
+    /// What `back` leads to: "the session", "the dead letters"…
+    pub back_label: &'static str,
 }
 
 pub async fn confirm(
@@ -158,6 +160,7 @@ pub async fn act(
         outcome: sentence,
         problem,
         back: session_href(id.as_str(), stored_account),
+        back_label: "the session",
     };
     Ok(respond(StatusCode::OK, &page))
 }

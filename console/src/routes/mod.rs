@@ -9,6 +9,7 @@ mod dead_letters;
 mod fulfill;
 mod login;
 mod overview;
+mod reconcile;
 mod search;
 mod session;
 
@@ -23,6 +24,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/sessions/{id}", web::get().to(session::page))
         .route("/sessions/{id}/fulfill", web::get().to(fulfill::confirm))
         .route("/sessions/{id}/fulfill", web::post().to(fulfill::act))
+        .route("/reconcile", web::get().to(reconcile::confirm))
+        .route("/reconcile", web::post().to(reconcile::act))
         .route("/dead-letters", web::get().to(dead_letters::page))
         .route(
             "/dead-letters/redrive",

@@ -29,6 +29,8 @@ struct OverviewPage {
     actions: Vec<ActionView>,
     last_hour: LastHour,
     reconciler: ReconcilerView,
+    /// Offer the operator's forms (a viewer sees none).
+    may_act: bool,
 }
 
 #[derive(Debug)]
@@ -135,6 +137,7 @@ pub async fn page(state: web::Data<AppState>, operator: SignedIn) -> Result<Http
     let now = Utc::now();
     let page = OverviewPage {
         nav: Nav::of(&operator),
+        may_act: operator.role.may_act(),
         generated_at: timestamp(now),
         queues: queues
             .map(|rows| {

@@ -20,6 +20,7 @@ use std::time::Duration;
 
 use shared::domain::AccountId;
 use shared::settings::WorkerSettings;
+use shared::{Fulfiller, Settings};
 use sqlx::postgres::PgConnectOptions;
 use sqlx::{ConnectOptions, PgConnection};
 use tokio_util::sync::CancellationToken;
@@ -100,6 +101,23 @@ impl Reconciler {
             options,
             leader: Arc::new(AtomicBool::new(false)),
         }
+    }
+
+    /// A reconciler for one-shot ranges (`worker reconcile`, the console's "reconcile a time
+    /// range"): no leader election, since an operator runs it deliberately and processing is
+    /// idempotent, so overlapping a leader's sweep is harmless.
+    pub fn one_shot(fulfiller: Fulfiller, settings: &Settings) -> Result<Self, sqlx::Error> {
+        let processor = Processor::new(fulfiller, settings.broker.retry_tiers_ms.len());
+        Ok(Self::new(
+            processor,
+            ReconcilerOptions {
+                database: shared::store::connect_options(&settings.database)?,
+                interval: Duration::from_secs(settings.worker.reconcile_interval_secs.max(1)),
+                overlap: Duration::from_secs(settings.worker.reconcile_overlap_secs),
+                concurrency: settings.worker.reconcile_concurrency as usize,
+                accounts: configured_accounts(&settings.worker),
+            },
+        ))
     }
 
     /// True while this process leads.
