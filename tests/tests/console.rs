@@ -922,3 +922,64 @@ async fn a_paid_session_whose_webhook_was_lost_is_fulfilled_by_reconciling_its_h
     console.stop().await;
     stack.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_operator_drops_only_the_chosen_dead_letter_and_never_all_of_them() {
+    let stack = Stack::start().await;
+    let ids = stuck_sessions(
+        &stack,
+        FaultKind::Status(400),
+        &["Not Ours", "Paid Customer"],
+    )
+    .await;
+    let dropped = completed_event(&stack, &ids[0]).await;
+    let kept = completed_event(&stack, &ids[1]).await;
+    let console = Console::start(&stack, 5).await;
+    let cookie = sign_in(&console, OPERATOR).await;
+    let token = form_token(&console, &cookie).await;
+    let post = |body: String| {
+        client()
+            .post(format!("{}/dead-letters/drop", console.base))
+            .header(COOKIE, &cookie)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body)
+            .send()
+    };
+
+    // "Drop all" would be a purge: refused, and nothing moves.
+    let refused = post(format!("all=1&csrf={token}")).await.unwrap();
+    assert_eq!(refused.status(), StatusCode::BAD_REQUEST);
+    let dead_queue = stack.broker.topology.dead_queue();
+    assert_eq!(stack.broker.depth(&dead_queue).await, 2);
+
+    let answer = post(format!("id={dropped}&csrf={token}")).await.unwrap();
+    assert_eq!(answer.status(), StatusCode::OK);
+    let page = answer.text().await.unwrap();
+    assert!(
+        page.contains("Dropped 1 for good; 1 remain parked."),
+        "{page}"
+    );
+    assert_eq!(stack.broker.depth(&dead_queue).await, 1);
+    let left = stack
+        .broker
+        .get(&dead_queue)
+        .await
+        .expect("the other dead letter is still parked");
+    assert_eq!(
+        left.delivery
+            .properties
+            .message_id()
+            .as_ref()
+            .map(|id| id.as_str()),
+        Some(kept.as_str())
+    );
+    let audited: (String, String) =
+        sqlx::query_as("SELECT detail, outcome FROM console_audit WHERE action = 'drop'")
+            .fetch_one(&stack.db.pool)
+            .await
+            .unwrap();
+    assert_eq!(audited, (dropped, "dropped 1, 1 remain".to_owned()));
+
+    console.stop().await;
+    stack.stop().await;
+}

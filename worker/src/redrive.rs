@@ -86,3 +86,19 @@ pub async fn redrive_dead_events(
     )
     .await
 }
+
+/// Removes for good only the dead letters of the events in `ids`; the others stay parked as
+/// they were. The console's "drop selected", in place of a purge of the whole queue.
+pub async fn drop_dead_events(
+    endpoint: &BrokerEndpoint,
+    topology: &Topology,
+    ids: &std::collections::HashSet<String>,
+) -> Result<RedriveReport, RedriveError> {
+    shared::queue::redrive::drop_only(
+        endpoint,
+        topology,
+        &RedriveSource::Dead.queue(topology),
+        ids,
+    )
+    .await
+}

@@ -1,7 +1,9 @@
 //! Dead letters: `GET /dead-letters` lists the parked events with their reason and attempt
 //! history; an operator picks some (or all), confirms on `GET /dead-letters/redrive`, and
 //! `POST /dead-letters/redrive` moves them back into `checkout.fulfillment` with the worker's
-//! own redrive, recording the action and its result in the audit trail.
+//! own redrive. `…/drop` removes chosen ones for good instead (events Stripe does not know),
+//! where a purge would take every message. Each records the action and its result in the
+//! audit trail.
 
 use std::collections::HashSet;
 
@@ -119,6 +121,29 @@ fn nothing_chosen() -> HttpResponse {
     )
 }
 
+/// What a form does with the chosen dead letters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verb {
+    Redrive,
+    Drop,
+}
+
+impl Verb {
+    fn path(self) -> &'static str {
+        match self {
+            Verb::Redrive => "/dead-letters/redrive",
+            Verb::Drop => "/dead-letters/drop",
+        }
+    }
+
+    fn action(self) -> &'static str {
+        match self {
+            Verb::Redrive => "redrive",
+            Verb::Drop => "drop",
+        }
+    }
+}
+
 #[derive(Debug, Template)]
 #[template(path = "confirm_redrive.html")]
 struct ConfirmRedrivePage {
@@ -126,15 +151,40 @@ struct ConfirmRedrivePage {
     all: bool,
     ids: Vec<String>,
     csrf: String,
+    dropping: bool,
+    action: &'static str,
 }
 
-pub async fn confirm(
+pub async fn confirm_redrive(
     operator: SignedIn,
     req: actix_web::HttpRequest,
 ) -> Result<HttpResponse, Refused> {
+    confirm(operator, &req, Verb::Redrive)
+}
+
+pub async fn confirm_drop(
+    operator: SignedIn,
+    req: actix_web::HttpRequest,
+) -> Result<HttpResponse, Refused> {
+    confirm(operator, &req, Verb::Drop)
+}
+
+/// The choice a form made for `verb`; `None` when nothing usable was chosen. Dropping is for
+/// chosen messages only: dropping "all" is what a purge does, and is not offered.
+fn chosen(encoded: &[u8], verb: Verb) -> (Option<Choice>, String) {
+    match read_choice(encoded) {
+        (Some(Choice::All), csrf) if verb == Verb::Drop => (None, csrf),
+        other => other,
+    }
+}
+
+fn confirm(
+    operator: SignedIn,
+    req: &actix_web::HttpRequest,
+    verb: Verb,
+) -> Result<HttpResponse, Refused> {
     operator.may_act()?;
-    let (choice, _) = read_choice(req.query_string().as_bytes());
-    let Some(choice) = choice else {
+    let (Some(choice), _) = chosen(req.query_string().as_bytes(), verb) else {
         return Ok(nothing_chosen());
     };
     let mut ids: Vec<String> = match &choice {
@@ -147,66 +197,102 @@ pub async fn confirm(
         all: choice == Choice::All,
         ids,
         csrf: operator.csrf.clone(),
+        dropping: verb == Verb::Drop,
+        action: verb.path(),
     };
     Ok(respond(StatusCode::OK, &page))
 }
 
-pub async fn act(
+pub async fn redrive(
     state: web::Data<AppState>,
     operator: SignedIn,
     body: web::Bytes,
 ) -> Result<HttpResponse, Refused> {
+    act(&state, &operator, &body, Verb::Redrive).await
+}
+
+pub async fn drop(
+    state: web::Data<AppState>,
+    operator: SignedIn,
+    body: web::Bytes,
+) -> Result<HttpResponse, Refused> {
+    act(&state, &operator, &body, Verb::Drop).await
+}
+
+async fn act(
+    state: &AppState,
+    operator: &SignedIn,
+    body: &[u8],
+    verb: Verb,
+) -> Result<HttpResponse, Refused> {
     operator.may_act()?;
-    let (choice, csrf) = read_choice(&body);
+    let (choice, csrf) = chosen(body, verb);
     operator.check_form(&csrf)?;
     let Some(choice) = choice else {
         return Ok(nothing_chosen());
     };
     let (detail, run) = match &choice {
-        Choice::All => ("all".to_owned(), redrive_all(&state).await),
+        Choice::All => ("all".to_owned(), redrive_all(state).await),
         Choice::Only(ids) => {
             let mut listed: Vec<&str> = ids.iter().map(String::as_str).collect();
             listed.sort_unstable();
-            (
-                listed.join(" "),
-                worker::redrive::redrive_dead_events(
-                    &state.broker,
-                    &state.topology,
-                    ids,
-                    state.confirm_timeout,
-                )
-                .await,
-            )
+            let run = match verb {
+                Verb::Redrive => {
+                    worker::redrive::redrive_dead_events(
+                        &state.broker,
+                        &state.topology,
+                        ids,
+                        state.confirm_timeout,
+                    )
+                    .await
+                }
+                Verb::Drop => {
+                    worker::redrive::drop_dead_events(&state.broker, &state.topology, ids).await
+                }
+            };
+            (listed.join(" "), run)
         }
     };
     let (outcome, sentence, problem) = match run {
         Ok(report) => {
             let missing = match &choice {
                 Choice::Only(ids) if report.moved < ids.len() => format!(
-                    " {} of the chosen were no longer parked (redriven already?).",
+                    " {} of the chosen were no longer parked (taken already?).",
                     ids.len() - report.moved
                 ),
                 _ => String::new(),
             };
+            let done = match verb {
+                Verb::Redrive => format!("Moved {} back into the fulfillment queue", report.moved),
+                Verb::Drop => format!("Dropped {} for good", report.moved),
+            };
+            let past = match verb {
+                Verb::Redrive => "moved",
+                Verb::Drop => "dropped",
+            };
             (
-                format!("moved {}, {} remain", report.moved, report.remaining),
-                format!(
-                    "Moved {} back into the fulfillment queue; {} remain parked.{missing}",
-                    report.moved, report.remaining
-                ),
+                format!("{past} {}, {} remain", report.moved, report.remaining),
+                format!("{done}; {} remain parked.{missing}", report.remaining),
                 !missing.is_empty(),
             )
         }
         Err(e) => {
             let chain = shared::errors::error_chain(&e);
-            (format!("error: {chain}"), format!("The redrive failed: {chain}. Nothing was lost: a message is acknowledged in the dead-letter queue only after the broker confirmed its copy."), true)
+            (
+                format!("error: {chain}"),
+                format!(
+                    "It failed: {chain}. Nothing was lost: a message leaves the dead-letter \
+                     queue only once its copy is confirmed (a redrive) or it was chosen (a drop)."
+                ),
+                true,
+            )
         }
     };
     audit::record(
         &state.pool,
         Action {
             operator: &operator.name,
-            action: "redrive",
+            action: verb.action(),
             session_id: None,
             account: "",
             detail: &detail,
@@ -214,10 +300,19 @@ pub async fn act(
         &outcome,
     )
     .await?;
-    tracing::info!(operator = %operator.name, %detail, %outcome, "operator redrove dead letters");
+    tracing::info!(
+        operator = %operator.name,
+        action = verb.action(),
+        %detail,
+        %outcome,
+        "operator acted on dead letters"
+    );
     let page = ResultPage {
-        nav: Nav::of(&operator),
-        title: "Redrive dead letters".into(),
+        nav: Nav::of(operator),
+        title: match verb {
+            Verb::Redrive => "Redrive dead letters".into(),
+            Verb::Drop => "Drop dead letters".into(),
+        },
         outcome: sentence,
         problem,
         back: "/dead-letters".into(),

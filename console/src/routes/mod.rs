@@ -29,9 +29,17 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/dead-letters", web::get().to(dead_letters::page))
         .route(
             "/dead-letters/redrive",
-            web::get().to(dead_letters::confirm),
+            web::get().to(dead_letters::confirm_redrive),
         )
-        .route("/dead-letters/redrive", web::post().to(dead_letters::act))
+        .route(
+            "/dead-letters/redrive",
+            web::post().to(dead_letters::redrive),
+        )
+        .route(
+            "/dead-letters/drop",
+            web::get().to(dead_letters::confirm_drop),
+        )
+        .route("/dead-letters/drop", web::post().to(dead_letters::drop))
         .route("/static/console.css", web::get().to(stylesheet))
         .route("/healthz", web::get().to(healthz))
         .default_service(web::to(not_found));

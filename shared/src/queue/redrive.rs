@@ -201,19 +201,52 @@ pub async fn redrive_only(
         .confirm_select(ConfirmSelectOptions::default())
         .await?;
     topology.declare(&channel).await?;
-    let report = move_selected(&channel, parked_queue, destination, ids, confirm_timeout).await;
+    let report = take_selected(
+        &channel,
+        parked_queue,
+        Some(destination),
+        ids,
+        confirm_timeout,
+    )
+    .await;
     let _ = channel.close(200, "redrive done").await;
     let _ = connection.close(200, "redrive done").await;
     report
 }
 
-/// Scans at most the messages present now, moving the chosen ones and holding the rest
-/// unacknowledged until the end, when they go back (a message held is never lost: the broker
-/// requeues it if this connection dies).
-async fn move_selected(
+/// Removes for good only the messages of `parked_queue` whose `message_id` is in `ids` (what an
+/// operator chose: events Stripe does not know, say), leaving every other message as it was.
+/// A purge would delete them all, paid orders' events included; this deletes what was chosen.
+pub async fn drop_only(
+    endpoint: &BrokerEndpoint,
+    topology: &Topology,
+    parked_queue: &str,
+    ids: &HashSet<String>,
+) -> Result<RedriveReport, RedriveError> {
+    let connection = connect(endpoint, "console-drop").await?;
+    let channel = connection.create_channel().await?;
+    topology.declare(&channel).await?;
+    let report = take_selected(
+        &channel,
+        parked_queue,
+        None::<fn(&str) -> (String, String)>,
+        ids,
+        Duration::ZERO,
+    )
+    .await;
+    let _ = channel.close(200, "drop done").await;
+    let _ = connection.close(200, "drop done").await;
+    report
+}
+
+/// Scans at most the messages present now, taking the chosen ones — republished where
+/// `destination` says, or, without one, dropped — and holding the rest unacknowledged until the
+/// end, when they go back (a message held is never lost: the broker requeues it if this
+/// connection dies).
+async fn take_selected(
     channel: &Channel,
     parked_queue: &str,
-    destination: impl Fn(&str) -> (String, String),
+    destination: Option<impl Fn(&str) -> (String, String)>,
     ids: &HashSet<String>,
     confirm_timeout: Duration,
 ) -> Result<RedriveReport, RedriveError> {
@@ -256,9 +289,11 @@ async fn move_selected(
             held.push(message);
             continue;
         }
-        if let Err(e) = republish(channel, &message, &destination, confirm_timeout).await {
-            outcome = Err(e);
-            break;
+        if let Some(destination) = &destination {
+            if let Err(e) = republish(channel, &message, destination, confirm_timeout).await {
+                outcome = Err(e);
+                break;
+            }
         }
         if let Err(e) = message.delivery.acker.ack(BasicAckOptions::default()).await {
             outcome = Err(e.into());
