@@ -179,30 +179,13 @@ impl Application {
     pub async fn run_until_terminated(self) -> std::io::Result<()> {
         let stop = self.stop_handle();
         let signals = tokio::spawn(async move {
-            let signal = terminated().await;
+            let signal = shared::shutdown::terminate_signal().await;
             tracing::info!(signal, "stopping: finishing in-flight requests");
             stop.stop(true).await;
         });
         let result = self.run_until_stopped().await;
         signals.abort();
         result
-    }
-}
-
-/// Resolves on SIGTERM (what orchestrators send) or SIGINT (Ctrl-C), naming it.
-async fn terminated() -> &'static str {
-    use tokio::signal::unix::{signal, SignalKind};
-    let mut term = match signal(SignalKind::terminate()) {
-        Ok(term) => term,
-        Err(e) => {
-            tracing::warn!(error = %e, "cannot listen for SIGTERM; only Ctrl-C stops the service");
-            let _ = tokio::signal::ctrl_c().await;
-            return "SIGINT";
-        }
-    };
-    tokio::select! {
-        _ = term.recv() => "SIGTERM",
-        _ = tokio::signal::ctrl_c() => "SIGINT",
     }
 }
 

@@ -144,7 +144,7 @@ impl Application {
         let mut server_result = None;
         tokio::select! {
             _ = self.shutdown.cancelled() => tracing::info!("stop requested; draining"),
-            _ = terminate_signal() => tracing::info!("SIGTERM; draining"),
+            signal = shared::shutdown::terminate_signal() => tracing::info!(signal, "draining"),
             result = &mut server => server_result = Some(result),
         }
         self.shutdown.cancel();
@@ -195,27 +195,4 @@ async fn readyz(readiness: web::Data<Readiness>) -> HttpResponse {
 async fn metrics_endpoint(readiness: web::Data<Readiness>) -> HttpResponse {
     shared::http::record_dependencies(&dependency_checks(&readiness).await);
     shared::http::metrics().await
-}
-
-/// SIGTERM (what orchestrators send) or Ctrl-C.
-async fn terminate_signal() {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{signal, SignalKind};
-        match signal(SignalKind::terminate()) {
-            Ok(mut sigterm) => {
-                tokio::select! {
-                    _ = sigterm.recv() => {}
-                    _ = tokio::signal::ctrl_c() => {}
-                }
-            }
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
-            }
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
-    }
 }

@@ -67,6 +67,25 @@ impl Console {
     }
 }
 
+/// Clicks the element `locator` finds.
+async fn click(browser: &Browser, locator: Locator<'_>) {
+    browser
+        .client()
+        .find(locator)
+        .await
+        .unwrap_or_else(|e| panic!("{locator:?}: {e}"))
+        .click()
+        .await
+        .unwrap();
+}
+
+/// The text of `css` once the page shows it (a bounded wait).
+async fn shown(browser: &Browser, css: &str) -> String {
+    eventually(PAGE_TIMEOUT, || async { text_of(browser, css).await })
+        .await
+        .unwrap_or_else(|| panic!("the page shows {css}"))
+}
+
 /// A client that follows no redirect, so each answer is seen as sent.
 fn client() -> reqwest::Client {
     reqwest::Client::builder()
@@ -175,12 +194,7 @@ async fn sign_in_with_browser(
     page.goto(&format!("{}/login", console.base)).await.unwrap();
     fill(browser, "name", name).await;
     fill(browser, "password", password).await;
-    page.find(Locator::Css("form.login button"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(browser, Locator::Css("form.login button")).await;
     eventually(PAGE_TIMEOUT, || async {
         text_of(browser, "h1").await.filter(|h| h == "Overview")
     })
@@ -201,17 +215,10 @@ async fn an_operator_sees_a_stuck_paid_session_fulfills_it_and_support_finds_it_
     assert!(page.current_url().await.unwrap().path().ends_with("/login"));
     fill(&browser, "name", OPERATOR.0).await;
     fill(&browser, "password", OPERATOR.1).await;
-    page.find(Locator::Css("form.login button"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&browser, Locator::Css("form.login button")).await;
 
     // The overview lists the session, its state and Stripe's refusal.
-    let row = eventually(PAGE_TIMEOUT, || async { text_of(&browser, "#stuck").await })
-        .await
-        .expect("the overview lists paid-but-unfulfilled sessions");
+    let row = shown(&browser, "#stuck").await;
     assert!(row.contains(id.as_str()), "{row}");
     assert!(row.contains("dead"), "{row}");
     assert!(
@@ -232,17 +239,8 @@ async fn an_operator_sees_a_stuck_paid_session_fulfills_it_and_support_finds_it_
     browser.screenshot("console-overview-stuck").await;
 
     // The session's page tells its story; the operator fulfills it, after confirming.
-    page.find(Locator::LinkText(id.as_str()))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-    let timeline = eventually(PAGE_TIMEOUT, || async {
-        text_of(&browser, "#timeline").await
-    })
-    .await
-    .expect("the session's timeline");
+    click(&browser, Locator::LinkText(id.as_str())).await;
+    let timeline = shown(&browser, "#timeline").await;
     assert!(
         timeline.contains("checkout.session.completed"),
         "{timeline}"
@@ -252,23 +250,9 @@ async fn an_operator_sees_a_stuck_paid_session_fulfills_it_and_support_finds_it_
         text_of(&browser, "#order-none").await.as_deref(),
         Some("No order recorded.")
     );
-    page.find(Locator::Id("fulfill"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-    page.find(Locator::Id("confirm"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-    let outcome = eventually(PAGE_TIMEOUT, || async {
-        text_of(&browser, "#outcome").await
-    })
-    .await
-    .expect("the action's outcome");
+    click(&browser, Locator::Id("fulfill")).await;
+    click(&browser, Locator::Id("confirm")).await;
+    let outcome = shown(&browser, "#outcome").await;
     assert!(outcome.starts_with("Fulfilled: order #"), "{outcome}");
     assert_eq!(stack.fulfilled_orders(id.as_str()).await, 1);
     assert_eq!(
@@ -277,17 +261,8 @@ async fn an_operator_sees_a_stuck_paid_session_fulfills_it_and_support_finds_it_
     );
     browser.screenshot("console-fulfilled").await;
 
-    page.find(Locator::Id("back"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-    let fulfilled = eventually(PAGE_TIMEOUT, || async {
-        text_of(&browser, "#order-fulfilled").await
-    })
-    .await
-    .unwrap();
+    click(&browser, Locator::Id("back")).await;
+    let fulfilled = shown(&browser, "#order-fulfilled").await;
     assert!(fulfilled.starts_with("by operator at"), "{fulfilled}");
     let timeline = text_of(&browser, "#timeline").await.unwrap();
     assert!(
@@ -306,17 +281,8 @@ async fn an_operator_sees_a_stuck_paid_session_fulfills_it_and_support_finds_it_
 
     // Support finds the order by the customer's email, in any case.
     fill(&browser, "q", "JENNY.ROSEN@example.com").await;
-    page.find(Locator::Css("form.search button"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-    let found = eventually(PAGE_TIMEOUT, || async {
-        text_of(&browser, "#session-id").await
-    })
-    .await
-    .expect("one match opens its session");
+    click(&browser, Locator::Css("form.search button")).await;
+    let found = shown(&browser, "#session-id").await;
     assert_eq!(found, id.as_str());
     browser.screenshot("console-search").await;
 
@@ -523,46 +489,22 @@ async fn an_operator_redrives_a_chosen_dead_letter_then_the_rest_and_each_is_ful
         );
     }
     // Each carries its attempt history (one line per failed attempt).
-    page.find(Locator::Css("#dead details summary"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&browser, Locator::Css("#dead details summary")).await;
     let history = text_of(&browser, "#dead details ol").await.unwrap();
     assert!(history.contains("attempt=1 error="), "{history}");
     browser.screenshot("console-dead-letters").await;
 
     // Redrive only the first: the confirmation names it, the result says one moved.
-    page.find(Locator::Css(&format!("input[value='{first_event}']")))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-    page.find(Locator::Id("redrive-selected"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-    let chosen = eventually(PAGE_TIMEOUT, || async {
-        text_of(&browser, "#chosen").await
-    })
-    .await
-    .expect("the confirmation lists the choice");
+    click(
+        &browser,
+        Locator::Css(&format!("input[value='{first_event}']")),
+    )
+    .await;
+    click(&browser, Locator::Id("redrive-selected")).await;
+    let chosen = shown(&browser, "#chosen").await;
     assert_eq!(chosen, first_event);
-    page.find(Locator::Id("confirm"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-    let outcome = eventually(PAGE_TIMEOUT, || async {
-        text_of(&browser, "#outcome").await
-    })
-    .await
-    .unwrap();
+    click(&browser, Locator::Id("confirm")).await;
+    let outcome = shown(&browser, "#outcome").await;
     assert!(
         outcome.starts_with("Moved 1 back into the fulfillment queue; 1 remain parked."),
         "{outcome}"
@@ -601,23 +543,9 @@ async fn an_operator_redrives_a_chosen_dead_letter_then_the_rest_and_each_is_ful
         listed.contains(&second_event) && !listed.contains(&first_event),
         "{listed}"
     );
-    page.find(Locator::Id("redrive-all"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-    page.find(Locator::Id("confirm"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-    let outcome = eventually(PAGE_TIMEOUT, || async {
-        text_of(&browser, "#outcome").await
-    })
-    .await
-    .unwrap();
+    click(&browser, Locator::Id("redrive-all")).await;
+    click(&browser, Locator::Id("confirm")).await;
+    let outcome = shown(&browser, "#outcome").await;
     assert!(outcome.starts_with("Moved 1 back"), "{outcome}");
     let fulfilled = eventually(Duration::from_secs(20), || async {
         (stack.fulfilled_orders(second.as_str()).await == 1).then_some(())
@@ -860,12 +788,7 @@ async fn a_paid_session_whose_webhook_was_lost_is_fulfilled_by_reconciling_its_h
     )
     .await
     .unwrap();
-    page.find(Locator::Id("reconcile"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&browser, Locator::Id("reconcile")).await;
     let heading = eventually(PAGE_TIMEOUT, || async {
         text_of(&browser, "h1")
             .await
@@ -874,17 +797,8 @@ async fn a_paid_session_whose_webhook_was_lost_is_fulfilled_by_reconciling_its_h
     .await
     .expect("the confirmation names the range");
     assert!(heading.ends_with("UTC?"), "{heading}");
-    page.find(Locator::Id("confirm"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-    let outcome = eventually(PAGE_TIMEOUT, || async {
-        text_of(&browser, "#outcome").await
-    })
-    .await
-    .expect("the reconciliation's report");
+    click(&browser, Locator::Id("confirm")).await;
+    let outcome = shown(&browser, "#outcome").await;
     assert!(outcome.contains("fulfilled: 1"), "{outcome}");
     browser.screenshot("console-reconciled").await;
     assert_eq!(stack.fulfilled_orders(id.as_str()).await, 1);

@@ -101,17 +101,7 @@ pub async fn move_parked(
     limit: Option<usize>,
     confirm_timeout: Duration,
 ) -> Result<RedriveReport, RedriveError> {
-    let present = channel
-        .queue_declare(
-            parked_queue,
-            QueueDeclareOptions {
-                passive: true,
-                ..Default::default()
-            },
-            FieldTable::default(),
-        )
-        .await?
-        .message_count() as usize;
+    let present = present(channel, parked_queue).await?;
     let budget = limit.map_or(present, |l| l.min(present));
     let mut moved = 0;
     while moved < budget {
@@ -138,6 +128,21 @@ pub async fn move_parked(
         "redrove parked messages"
     );
     Ok(RedriveReport { moved, remaining })
+}
+
+/// How many messages `queue` holds now (a passive declare: it must exist).
+async fn present(channel: &Channel, queue: &str) -> Result<usize, lapin::Error> {
+    Ok(channel
+        .queue_declare(
+            queue,
+            QueueDeclareOptions {
+                passive: true,
+                ..Default::default()
+            },
+            FieldTable::default(),
+        )
+        .await?
+        .message_count() as usize)
 }
 
 /// Publishes a fresh copy of `message` (its previous life's headers dropped) where
@@ -250,17 +255,7 @@ async fn take_selected(
     ids: &HashSet<String>,
     confirm_timeout: Duration,
 ) -> Result<RedriveReport, RedriveError> {
-    let present = channel
-        .queue_declare(
-            parked_queue,
-            QueueDeclareOptions {
-                passive: true,
-                ..Default::default()
-            },
-            FieldTable::default(),
-        )
-        .await?
-        .message_count() as usize;
+    let present = present(channel, parked_queue).await?;
     let mut held = Vec::new();
     let mut moved = 0;
     let mut outcome = Ok(());
