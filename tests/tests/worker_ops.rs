@@ -250,3 +250,86 @@ async fn each_key_issuing_product_shows_its_free_licence_keys_and_a_sale_takes_i
     );
     worker.shutdown().await;
 }
+
+/// One `stripe_events` row, as the worker records it.
+async fn recorded_event(
+    db: &tests::TestDb,
+    (event_id, event_type, session_id, account): (&str, &str, &str, Option<&str>),
+    outcome: &str,
+    minutes_ago: i32,
+) {
+    sqlx::query(
+        "INSERT INTO stripe_events (event_id, event_type, session_id, event_created, outcome, \
+             last_error, account, last_processed_at) \
+         VALUES ($1, $2, $3, now() - make_interval(mins => $4), $5, $6, $7, \
+             now() - make_interval(mins => $4))",
+    )
+    .bind(event_id)
+    .bind(event_type)
+    .bind(session_id)
+    .bind(minutes_ago)
+    .bind(outcome)
+    .bind(format!("{outcome} for {event_id}"))
+    .bind(account)
+    .execute(&db.pool)
+    .await
+    .unwrap();
+}
+
+#[tokio::test]
+async fn each_stuck_paid_session_is_listed_and_counted_once_oldest_first() {
+    use shared::store::events::{paid_unfulfilled, paid_unfulfilled_sessions};
+    let db = tests::TestDb::create().await;
+    const COMPLETED: &str = "checkout.session.completed";
+    const SUCCEEDED: &str = "checkout.session.async_payment_succeeded";
+    // Two stuck events of one session: it is listed once, with its latest word.
+    recorded_event(&db, ("evt_a1", COMPLETED, "cs_a", None), "dead", 50).await;
+    recorded_event(&db, ("evt_a2", SUCCEEDED, "cs_a", None), "retrying", 40).await;
+    // Stuck, but its order is fulfilled (by the success page, say): not listed.
+    recorded_event(&db, ("evt_b", COMPLETED, "cs_b", None), "dead", 30).await;
+    sqlx::query(
+        "INSERT INTO checkout_orders (session_id, account, state, fulfilled_by, fulfilled_at) \
+         VALUES ('cs_b', '', 'fulfilled', 'landing', now())",
+    )
+    .execute(&db.pool)
+    .await
+    .unwrap();
+    // Settled: not listed.
+    recorded_event(&db, ("evt_c", COMPLETED, "cs_c", None), "fulfilled", 20).await;
+    // A connected account's, stuck for a minute only.
+    recorded_event(
+        &db,
+        ("evt_d", COMPLETED, "cs_d", Some("acct_1")),
+        "not_found",
+        1,
+    )
+    .await;
+
+    let listed: Vec<(String, Option<String>, String)> = paid_unfulfilled_sessions(&db.pool, 10)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|s| (s.session_id, s.account, s.event_id))
+        .collect();
+    assert_eq!(
+        listed,
+        [
+            ("cs_a".to_owned(), None, "evt_a2".to_owned()),
+            (
+                "cs_d".to_owned(),
+                Some("acct_1".to_owned()),
+                "evt_d".to_owned()
+            ),
+        ]
+    );
+    assert_eq!(
+        paid_unfulfilled_sessions(&db.pool, 1).await.unwrap().len(),
+        1
+    );
+    // The gauge counts sessions, past its age threshold.
+    let minutes = |m: u64| std::time::Duration::from_secs(m * 60);
+    assert_eq!(paid_unfulfilled(&db.pool, minutes(0)).await.unwrap(), 2);
+    assert_eq!(paid_unfulfilled(&db.pool, minutes(5)).await.unwrap(), 1);
+    assert_eq!(paid_unfulfilled(&db.pool, minutes(45)).await.unwrap(), 1);
+    assert_eq!(paid_unfulfilled(&db.pool, minutes(60)).await.unwrap(), 0);
+}
