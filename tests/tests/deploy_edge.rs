@@ -111,6 +111,18 @@ fn each_service_is_handed_only_the_settings_it_uses() {
     assert!(!console.iter().any(|k| k == "APP_WEBHOOK__SECRETS"));
     assert!(!console.iter().any(|k| k == "APP_LANDING__FORM_SECRET"));
     assert!(console.iter().any(|k| k == "APP_CONSOLE__OPERATORS_FILE"));
+    // The file that variable names is mounted, in the base file alone (no secrets overlay):
+    // without it the entrypoint finds nothing to read and the console never starts.
+    let mounted: Vec<&str> = model["services"]["console"]["secrets"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|s| s["source"].as_str().or(s.as_str()))
+        .collect();
+    assert_eq!(mounted, ["console_operators"], "the console's secrets");
+    assert!(model["secrets"]["console_operators"]["file"]
+        .as_str()
+        .is_some_and(|file| file.ends_with("deploy/console/operators.sim")));
     assert!(model["services"]["console"]["networks"]
         .as_object()
         .is_none_or(|networks| !networks.contains_key("edge")));
