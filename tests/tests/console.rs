@@ -67,11 +67,14 @@ impl Console {
     }
 }
 
-/// Clicks the element `locator` finds.
+/// Clicks the element `locator` finds once the page shows it (a bounded wait: after a click
+/// that submits a form, the next page may not have arrived yet).
 async fn click(browser: &Browser, locator: Locator<'_>) {
     browser
         .client()
-        .find(locator)
+        .wait()
+        .at_most(PAGE_TIMEOUT)
+        .for_element(locator)
         .await
         .unwrap_or_else(|e| panic!("{locator:?}: {e}"))
         .click()
@@ -894,6 +897,57 @@ async fn an_operator_drops_only_the_chosen_dead_letter_and_never_all_of_them() {
             .unwrap();
     assert_eq!(audited, (dropped, "dropped 1, 1 remain".to_owned()));
 
+    console.stop().await;
+    stack.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn with_the_management_api_unreachable_the_pages_say_so_and_still_list_the_stuck_session() {
+    let stack = Stack::start().await;
+    let id = stuck_session(&stack, "Barbara Liskov").await;
+    // A port nothing listens on: the broker's management API is down.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut settings = stack.settings.clone();
+    settings.console.host = "127.0.0.1".into();
+    settings.console.port = 0;
+    settings.console.operators = format!(
+        "{} operator {}",
+        OPERATOR.0,
+        console::operators::hash_password(OPERATOR.1)
+    )
+    .into();
+    settings.console.management_url = format!("http://127.0.0.1:{closed}");
+    let app = console::Application::build(settings).await.unwrap();
+    let console = Console {
+        base: format!("http://127.0.0.1:{}", app.port()),
+        stop: app.stop_handle(),
+        task: tokio::spawn(app.run_until_stopped()),
+    };
+    let cookie = sign_in(&console, OPERATOR).await;
+    let get = |path: &'static str| {
+        client()
+            .get(format!("{}{path}", console.base))
+            .header(COOKIE, &cookie)
+            .send()
+    };
+    let overview = get("/").await.unwrap();
+    assert_eq!(overview.status(), StatusCode::OK);
+    let overview = overview.text().await.unwrap();
+    assert!(
+        overview.contains("id=\"queues-error\"")
+            && overview.contains("the management API did not answer"),
+        "{overview}"
+    );
+    assert!(
+        overview.contains(id.as_str()),
+        "the stuck session is still listed"
+    );
+    let dead = get("/dead-letters").await.unwrap().text().await.unwrap();
+    assert!(dead.contains("id=\"dead-error\""), "{dead}");
     console.stop().await;
     stack.stop().await;
 }
