@@ -6,7 +6,9 @@
 //! 1. `GET /login`, `POST /login` ([`routes`]): the name and password are checked against the
 //!    operators file ([`operators`]: Argon2id hashes, roles `operator` and `viewer`), failures
 //!    counted per name ([`login_throttle`]); a session row and its cookie are made
-//!    ([`sign_in`]: HttpOnly, SameSite=Strict, Secure, a per-session form token).
+//!    ([`sign_in`]: HttpOnly, SameSite=Strict, Secure, a per-session form token). Behind a
+//!    single sign-on proxy, `GET /login` takes the operator the trusted proxy names instead
+//!    ([`proxy_sign_in`]); the operators file still gives the role.
 //! 2. `GET /` (the overview): every paid-but-unfulfilled session with its age and last error
 //!    ([`shared::store::events::paid_unfulfilled_sessions`]), the queues as the broker counts
 //!    them ([`management`], RabbitMQ's management API), the last hour as SVG [`charts`]
@@ -33,6 +35,7 @@ pub mod lookup;
 pub mod management;
 pub mod operators;
 pub mod pages;
+pub mod proxy_sign_in;
 mod routes;
 pub mod sign_in;
 pub mod startup;

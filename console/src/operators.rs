@@ -1,7 +1,8 @@
 //! Who may sign in: `console.operators` (usually a file, through `APP_CONSOLE__OPERATORS_FILE`),
 //! one operator per line as `name role password-hash`, read once at start-up. Hashes are Argon2id
 //! PHC strings, made by [`hash_password`] (`console hash-password`); the password itself is never
-//! stored.
+//! stored. A hash of `-` marks an operator who signs in only through the trusted proxy
+//! ([`crate::proxy_sign_in`]): no password of theirs is accepted.
 
 use std::collections::HashMap;
 
@@ -83,12 +84,14 @@ impl Operators {
             };
             let role = Role::parse(role)
                 .ok_or_else(|| problem(format!("role {role:?} is not operator or viewer")))?;
-            PasswordHash::new(hash).map_err(|e| {
-                problem(format!(
-                    "the password hash is not a PHC string ({e}); make one with \
-                     `console hash-password`"
-                ))
-            })?;
+            if hash != PROXY_ONLY {
+                PasswordHash::new(hash).map_err(|e| {
+                    problem(format!(
+                        "the password hash is not a PHC string ({e}); make one with \
+                         `console hash-password`, or `-` for sign-in through the proxy only"
+                    ))
+                })?;
+            }
             if by_name
                 .insert(name.to_owned(), (role, hash.to_owned()))
                 .is_some()
@@ -109,6 +112,7 @@ impl Operators {
     /// async threads.
     pub fn verify(&self, name: &str, password: &str) -> Option<Role> {
         let (role, hash) = match self.by_name.get(name) {
+            Some((_, hash)) if hash == PROXY_ONLY => (None, self.decoy.as_str()),
             Some((role, hash)) => (Some(*role), hash.as_str()),
             None => (None, self.decoy.as_str()),
         };
@@ -118,7 +122,16 @@ impl Operators {
             .is_ok();
         role.filter(|_| matches)
     }
+
+    /// The role of `name` when someone else has authenticated them (the trusted proxy): this
+    /// list still says whether they may come in, and as what.
+    pub fn role_of(&self, name: &str) -> Option<Role> {
+        self.by_name.get(name).map(|(role, _)| *role)
+    }
 }
+
+/// The hash of an operator who has no password here.
+const PROXY_ONLY: &str = "-";
 
 /// An Argon2id PHC string for `password`, with a fresh random salt.
 pub fn hash_password(password: &str) -> String {
@@ -152,6 +165,18 @@ mod tests {
         );
         assert_eq!(operators.verify("alice", "battery staple"), None);
         assert_eq!(operators.verify("carol", "correct horse"), None);
+    }
+
+    #[test]
+    fn an_operator_without_a_hash_has_a_role_but_no_password() {
+        let file = format!("sso operator -\nalice viewer {}", hash_password("pw"));
+        let operators = Operators::parse(&file).unwrap();
+        assert_eq!(operators.role_of("sso"), Some(Role::Operator));
+        assert_eq!(operators.role_of("alice"), Some(Role::Viewer));
+        assert_eq!(operators.role_of("carol"), None);
+        for guess in ["-", "", "pw"] {
+            assert_eq!(operators.verify("sso", guess), None, "{guess:?}");
+        }
     }
 
     #[test]

@@ -18,6 +18,7 @@ use sqlx::PgPool;
 use subtle::ConstantTimeEq;
 
 use crate::operators::Role;
+use crate::proxy_sign_in::{self, Vouched};
 use crate::startup::AppState;
 
 /// The cookie's name. `__Host-` makes the browser insist on Secure, path `/` and no domain, so
@@ -107,13 +108,24 @@ impl FromRequest for SignedIn {
             .as_ref()
             .and_then(|s| req.cookie(cookie_name(s.secure_cookie)))
             .map(|c| c.value().to_owned());
+        // Behind the single sign-on proxy, a session is honoured only for the operator the
+        // proxy names now (someone else signed in at the proxy: their own session, via /login).
+        let vouched = state
+            .as_ref()
+            .map(|s| proxy_sign_in::vouched(s.proxy.as_ref(), req));
         Box::pin(async move {
             let (Some(state), Some(token)) = (state, token) else {
                 return Err(Refused::NotSignedIn { page });
             };
-            find(&state.pool, &token)
+            let signed_in = find(&state.pool, &token)
                 .await?
-                .ok_or(Refused::NotSignedIn { page })
+                .ok_or(Refused::NotSignedIn { page })?;
+            match vouched {
+                Some(Vouched::Operator(name)) if name != signed_in.name => {
+                    Err(Refused::NotSignedIn { page })
+                }
+                _ => Ok(signed_in),
+            }
         })
     }
 }

@@ -22,6 +22,7 @@ use worker::reconciler::Reconciler;
 use crate::login_throttle::LoginThrottle;
 use crate::management::Management;
 use crate::operators::Operators;
+use crate::proxy_sign_in::ProxySignIn;
 use crate::webhooks::Prometheus;
 
 /// How long a stopping console lets in-flight pages and actions finish.
@@ -37,6 +38,8 @@ pub struct AppState {
     pub reconciler: Reconciler,
     pub operators: Arc<Operators>,
     pub login_throttle: LoginThrottle,
+    /// Sign-in through a trusted single sign-on proxy, when configured.
+    pub proxy: Option<ProxySignIn>,
     pub management: Management,
     pub prometheus: Prometheus,
     /// Where redrives connect, and what they declare and move.
@@ -46,6 +49,8 @@ pub struct AppState {
     pub secure_cookie: bool,
     pub session_ttl: Duration,
     pub list_limit: u32,
+    /// How often the overview refreshes itself when asked to.
+    pub refresh: Duration,
     pub action_timeout: Duration,
 }
 
@@ -107,6 +112,7 @@ impl Application {
             pool,
             operators: Arc::new(operators),
             login_throttle: LoginThrottle::per_minute(console.login_failures_per_minute),
+            proxy: ProxySignIn::from_settings(console)?,
             management,
             prometheus: Prometheus::new(&console.prometheus_url)
                 .context("building the Prometheus client")?,
@@ -116,6 +122,7 @@ impl Application {
             secure_cookie: console.secure_cookie,
             session_ttl: console.session_ttl(),
             list_limit: console.list_limit,
+            refresh: console.refresh(),
             action_timeout: console.action_timeout(),
         });
         let server = HttpServer::new(move || {

@@ -74,13 +74,23 @@ pub fn build(
             text: format!("received {}", event.event_id),
             problem: false,
         });
+        for failed in event.failed_attempts.iter() {
+            entries.push(Entry {
+                at: failed.at,
+                actor: "processing".into(),
+                text: format!("attempt failed, {}: {}", failed.outcome, failed.error),
+                problem: true,
+            });
+        }
         let mut text = format!(
             "{} after {} attempt{}",
             event.outcome,
             event.attempts,
             if event.attempts == 1 { "" } else { "s" }
         );
-        if let Some(error) = &event.last_error {
+        // The failed attempts above already say why; an event recorded before they were kept
+        // has only its last error.
+        if let (Some(error), true) = (&event.last_error, event.failed_attempts.is_empty()) {
             text.push_str(": ");
             text.push_str(error);
         }

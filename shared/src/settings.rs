@@ -252,21 +252,26 @@ impl CheckoutUiMode {
 }
 
 impl LandingSettings {
-    /// The trusted proxies, parsed; a single address is a range of one. Blank entries (an empty
-    /// environment variable) are skipped.
+    /// The trusted proxies, parsed ([`ip_ranges`]).
     pub fn trusted_proxy_ranges(&self) -> Result<Vec<ipnet::IpNet>, String> {
-        self.trusted_proxies
-            .iter()
-            .map(|entry| entry.trim())
-            .filter(|entry| !entry.is_empty())
-            .map(|entry| {
-                entry
-                    .parse::<ipnet::IpNet>()
-                    .or_else(|_| entry.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
-                    .map_err(|_| format!("{entry:?} is neither an IP address nor a CIDR range"))
-            })
-            .collect()
+        ip_ranges(&self.trusted_proxies)
     }
+}
+
+/// Addresses or CIDR ranges as a setting lists them; a single address is a range of one. Blank
+/// entries (an empty environment variable) are skipped.
+pub fn ip_ranges(entries: &[String]) -> Result<Vec<ipnet::IpNet>, String> {
+    entries
+        .iter()
+        .map(|entry| entry.trim())
+        .filter(|entry| !entry.is_empty())
+        .map(|entry| {
+            entry
+                .parse::<ipnet::IpNet>()
+                .or_else(|_| entry.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                .map_err(|_| format!("{entry:?} is neither an IP address nor a CIDR range"))
+        })
+        .collect()
 }
 
 /// Connections the worker holds besides its deliveries' and the reconciler's: the outbox
@@ -310,6 +315,7 @@ impl Settings {
             .with_list_parse_key("worker.reconcile_accounts")
             .with_list_parse_key("landing.shipping_countries")
             .with_list_parse_key("landing.trusted_proxies")
+            .with_list_parse_key("console.trusted_proxies")
             .with_list_parse_key("notifier.callback_urls")
             .try_parsing(true)
             .source(Some(

@@ -15,6 +15,8 @@ use tests::{eventually, paid_session};
 
 const OPERATOR: (&str, &str) = ("olivia", "correct horse battery staple");
 const VIEWER: (&str, &str) = ("vince", "support desk password");
+/// An operator with no password here: signs in only through the sign-on proxy.
+const PROXY_ONLY: &str = "pat";
 
 /// A console serving the stack's database, broker and simulator.
 struct Console {
@@ -25,16 +27,17 @@ struct Console {
 
 impl Console {
     async fn start(stack: &Stack, login_failures_per_minute: u32) -> Console {
-        Self::start_with_prometheus(stack, login_failures_per_minute, "").await
+        Self::start_with(stack, |settings| {
+            settings.console.login_failures_per_minute = login_failures_per_minute;
+        })
+        .await
     }
 
-    async fn start_with_prometheus(
-        stack: &Stack,
-        login_failures_per_minute: u32,
-        prometheus_url: &str,
-    ) -> Console {
+    /// A console with the test's operators and the stack's services, its settings then edited
+    /// by `edit`.
+    async fn start_with(stack: &Stack, edit: impl FnOnce(&mut shared::Settings)) -> Console {
         let operators = format!(
-            "# name role hash\n{} operator {}\n{} viewer {}\n",
+            "# name role hash\n{} operator {}\n{} viewer {}\n{PROXY_ONLY} operator -\n",
             OPERATOR.0,
             console::operators::hash_password(OPERATOR.1),
             VIEWER.0,
@@ -44,11 +47,10 @@ impl Console {
         settings.console.host = "127.0.0.1".into();
         settings.console.port = 0;
         settings.console.operators = operators.into();
-        settings.console.login_failures_per_minute = login_failures_per_minute;
         settings.console.management_url = "http://127.0.0.1:15672".into();
         settings.console.management_username = "guest".into();
         settings.console.management_password = "guest".to_owned().into();
-        settings.console.prometheus_url = prometheus_url.into();
+        edit(&mut settings);
         let app = console::Application::build(settings)
             .await
             .expect("the console builds");
@@ -473,6 +475,35 @@ async fn an_operator_redrives_a_chosen_dead_letter_then_the_rest_and_each_is_ful
     let page = browser.client();
     sign_in_with_browser(&browser, &console, OPERATOR).await;
 
+    // The session's timeline shows every failed attempt with its error, the last one `dead`.
+    let attempts: i32 =
+        sqlx::query_scalar("SELECT attempts FROM stripe_events WHERE event_id = $1")
+            .bind(&first_event)
+            .fetch_one(&stack.db.pool)
+            .await
+            .unwrap();
+    assert!(attempts > 1, "one attempt per retry tier: {attempts}");
+    page.goto(&format!("{}/sessions/{first}", console.base))
+        .await
+        .unwrap();
+    let timeline = shown(&browser, "#timeline").await;
+    let failed: Vec<&str> = timeline
+        .lines()
+        .filter(|line| line.contains("attempt failed"))
+        .collect();
+    assert_eq!(failed.len(), attempts as usize, "{timeline}");
+    assert!(
+        failed[..failed.len() - 1]
+            .iter()
+            .all(|line| line.contains("attempt failed, retrying: ") && line.contains("500")),
+        "{timeline}"
+    );
+    assert!(
+        failed[failed.len() - 1].contains("attempt failed, dead: "),
+        "{timeline}"
+    );
+    browser.screenshot("console-attempts").await;
+
     page.goto(&format!("{}/dead-letters", console.base))
         .await
         .unwrap();
@@ -704,7 +735,10 @@ async fn the_overview_charts_the_last_hour_and_says_when_no_worker_leads_the_rec
     .await;
     assert!(fulfilled.is_some(), "the worker fulfills the three");
     assert_eq!(stack.fulfilled_orders(first.as_str()).await, 1);
-    let console = Console::start_with_prometheus(&stack, 5, &prometheus.url).await;
+    let console = Console::start_with(&stack, |settings| {
+        settings.console.prometheus_url = prometheus.url.clone();
+    })
+    .await;
     let cookie = sign_in(&console, VIEWER).await;
     // Bounded wait for Prometheus's next scrapes to see the three published webhooks.
     let page = eventually(Duration::from_secs(30), || async {
@@ -950,4 +984,239 @@ async fn with_the_management_api_unreachable_the_pages_say_so_and_still_list_the
     assert!(dead.contains("id=\"dead-error\""), "{dead}");
     console.stop().await;
     stack.stop().await;
+}
+
+/// Caddy as the operators' single sign-on proxy: HTTP basic authentication, then the console
+/// with the authenticated name in `Remote-User` (replacing any the client sent). Killed when
+/// dropped.
+struct SignOnProxy {
+    child: std::process::Child,
+    dir: std::path::PathBuf,
+    base: String,
+}
+
+impl SignOnProxy {
+    const PASSWORD: &'static str = "sign-on proxy password";
+
+    async fn start(console: &Console, users: &[&str]) -> SignOnProxy {
+        let hash = std::process::Command::new("caddy")
+            .args(["hash-password", "--plaintext", Self::PASSWORD])
+            .output()
+            .expect("caddy hashes a password");
+        let hash = String::from_utf8(hash.stdout).unwrap().trim().to_owned();
+        let port = tests::smtp::free_port();
+        let upstream = console.base.trim_start_matches("http://");
+        let accounts: String = users.iter().map(|u| format!("\t\t{u} {hash}\n")).collect();
+        let caddyfile = format!(
+            "{{\n\tadmin off\n\tauto_https off\n}}\nhttp://127.0.0.1:{port} {{\n\tbasicauth {{\n{accounts}\t}}\n\treverse_proxy {upstream} {{\n\t\theader_up Remote-User {{http.auth.user.id}}\n\t}}\n}}\n"
+        );
+        let dir = std::env::temp_dir().join(format!("sign-on-proxy-{port}"));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("Caddyfile"), caddyfile).unwrap();
+        let log = std::fs::File::create(dir.join("caddy.log")).unwrap();
+        let child = std::process::Command::new("caddy")
+            .args(["run", "--adapter", "caddyfile", "--config"])
+            .arg(dir.join("Caddyfile"))
+            .env("HOME", &dir)
+            .env("XDG_DATA_HOME", dir.join("data"))
+            .env("XDG_CONFIG_HOME", dir.join("config"))
+            .stdin(std::process::Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .expect("caddy starts");
+        let proxy = SignOnProxy {
+            child,
+            dir,
+            base: format!("http://127.0.0.1:{port}"),
+        };
+        let up = eventually(Duration::from_secs(20), || async {
+            client()
+                .get(format!("{}/healthz", proxy.base))
+                .send()
+                .await
+                .ok()
+                .map(|_| ())
+        })
+        .await;
+        assert!(
+            up.is_some(),
+            "caddy listens: {}",
+            std::fs::read_to_string(proxy.dir.join("caddy.log")).unwrap_or_default()
+        );
+        proxy
+    }
+
+    /// `GET path` through the proxy as `user`, with `cookie` if any and a forged `Remote-User`.
+    async fn get(&self, path: &str, user: &str, cookie: Option<&str>) -> reqwest::Response {
+        let mut request = client()
+            .get(format!("{}{path}", self.base))
+            .basic_auth(user, Some(Self::PASSWORD))
+            .header("Remote-User", PROXY_ONLY);
+        if let Some(cookie) = cookie {
+            request = request.header(COOKIE, cookie);
+        }
+        request.send().await.unwrap()
+    }
+}
+
+impl Drop for SignOnProxy {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// The session cookie a sign-in answer sets, as a `Cookie` header value.
+fn session_cookie(response: &reqwest::Response) -> Option<String> {
+    let cookie = response.headers().get(SET_COOKIE)?.to_str().ok()?;
+    Some(cookie.split(';').next()?.to_owned())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn behind_the_sign_on_proxy_operators_get_their_listed_role_and_nobody_names_themselves() {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    if !std::env::split_paths(&path).any(|dir| dir.join("caddy").is_file()) {
+        println!("SKIPPED: caddy not installed (scripts/ensure-services installs Debian's)");
+        return;
+    }
+    let stack = Stack::start().await;
+    let console = Console::start_with(&stack, |settings| {
+        settings.console.proxy_user_header = "Remote-User".into();
+        settings.console.trusted_proxies = vec!["127.0.0.1".into()];
+    })
+    .await;
+    let proxy = SignOnProxy::start(&console, &[PROXY_ONLY, VIEWER.0, "mallory"]).await;
+
+    // The proxy vouches for `pat`, listed as an operator without a password: signed in at
+    // /login, with the usual cookie, as an operator.
+    let signed_in = proxy.get("/login", PROXY_ONLY, None).await;
+    assert_eq!(signed_in.status(), StatusCode::SEE_OTHER);
+    assert_eq!(signed_in.headers()[LOCATION], "/");
+    let pat = session_cookie(&signed_in).expect("a session cookie");
+    let overview = proxy.get("/", PROXY_ONLY, Some(&pat)).await;
+    assert_eq!(overview.status(), StatusCode::OK);
+    let overview = overview.text().await.unwrap();
+    assert!(overview.contains("pat (operator)"), "{overview}");
+    assert!(
+        overview.contains("id=\"reconcile-form\""),
+        "an operator may act"
+    );
+
+    // `vince` comes through the proxy forging `Remote-User: pat`: the proxy replaces it, and
+    // the console's list makes him a viewer. Pat's cookie is no use to him.
+    let vince = proxy.get("/login", VIEWER.0, None).await;
+    let vince = session_cookie(&vince).expect("a session cookie");
+    let overview = proxy
+        .get("/", VIEWER.0, Some(&vince))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(overview.contains("vince (viewer)"), "{overview}");
+    assert!(
+        !overview.contains("id=\"reconcile-form\""),
+        "a viewer may not act"
+    );
+    let borrowed = proxy.get("/", VIEWER.0, Some(&pat)).await;
+    assert_eq!(
+        borrowed.status(),
+        StatusCode::SEE_OTHER,
+        "another's session"
+    );
+    assert_eq!(borrowed.headers()[LOCATION], "/login");
+
+    // Authenticated by the proxy but not an operator: refused, and told why.
+    let mallory = proxy.get("/login", "mallory", None).await;
+    assert_eq!(mallory.status(), StatusCode::FORBIDDEN);
+    assert!(session_cookie(&mallory).is_none());
+    let text = mallory.text().await.unwrap();
+    assert!(text.contains("not listed in console.operators"), "{text}");
+
+    // The same header straight to the console's port, from an address that is not the proxy,
+    // names nobody: the password form, no cookie.
+    let direct = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .local_address(std::net::IpAddr::from([127, 0, 0, 2]))
+        .build()
+        .unwrap();
+    let forged = direct
+        .get(format!("{}/login", console.base))
+        .header("Remote-User", PROXY_ONLY)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forged.status(), StatusCode::OK);
+    assert!(
+        session_cookie(&forged).is_none(),
+        "no session for a forged header"
+    );
+    assert!(forged.text().await.unwrap().contains("type=\"password\""));
+    let page = direct
+        .get(format!("{}/", console.base))
+        .header("Remote-User", PROXY_ONLY)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), StatusCode::SEE_OTHER);
+
+    // And `pat` has no password to guess.
+    let guessed = client()
+        .post(format!("{}/login", console.base))
+        .form(&[("name", PROXY_ONLY), ("password", "-")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(guessed.status(), StatusCode::UNAUTHORIZED);
+    console.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn with_refresh_ticked_the_overview_shows_a_newly_stuck_session_without_a_reload() {
+    let stack = Stack::start().await;
+    let console = Console::start_with(&stack, |settings| {
+        settings.console.refresh_secs = 1;
+    })
+    .await;
+    let browser = Browser::start().await;
+    let page = browser.client();
+    sign_in_with_browser(&browser, &console, OPERATOR).await;
+    shown(&browser, "#stuck-none").await;
+
+    // The box is the script's: a page without JavaScript never shows it.
+    click(&browser, Locator::Id("auto-refresh")).await;
+    page.execute("window.stayed = true; return null;", vec![])
+        .await
+        .unwrap();
+    let since = text_of(&browser, "#as-of").await.unwrap();
+    let id = stuck_session(&stack, "Barbara Liskov").await;
+
+    let listed = eventually(Duration::from_secs(20), || async {
+        let stuck = text_of(&browser, "#stuck").await?;
+        stuck.contains(id.as_str()).then_some(stuck)
+    })
+    .await;
+    let listed = listed.expect("the refreshed overview lists the stuck session");
+    assert!(listed.contains("dead"), "{listed}");
+    let stayed = page
+        .execute("return window.stayed === true;", vec![])
+        .await
+        .unwrap();
+    assert_eq!(stayed, serde_json::Value::Bool(true), "refreshed in place");
+    assert_ne!(text_of(&browser, "#as-of").await.unwrap(), since);
+    let ticked = page
+        .execute(
+            "return document.getElementById('auto-refresh').checked;",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(ticked, serde_json::Value::Bool(true));
+    assert!(
+        browser.csp_violations().await.is_empty(),
+        "the script is the console's own"
+    );
+    browser.screenshot("console-refreshed").await;
+    console.stop().await;
 }

@@ -13,8 +13,9 @@ use secrecy::SecretString;
 use shared::queue::connection::BrokerOptions;
 use shared::queue::topology::headers;
 use shared::queue::{publish_confirmed, Broker, OutgoingMessage, PublishError};
+use shared::store::events::{self, EventKey, FAILED_ATTEMPTS_KEPT};
 use stripe_sim::{Fault, FaultKind, RouteMatch};
-use tests::{eventually, TestBroker, TestStack};
+use tests::{eventually, TestBroker, TestDb, TestStack};
 use worker::consumer::{CancellationToken, Consumer, ConsumerOptions, Step};
 use worker::process::{DeadReason, Disposition};
 use worker_support::*;
@@ -56,6 +57,17 @@ async fn stripe_failing_three_times_then_answering_is_fulfilled_after_queue_retr
             .await
             .unwrap();
     assert_eq!((outcome.as_str(), attempts), ("fulfilled", 4));
+    // Each failed attempt is kept with its outcome and error; the success adds none.
+    let history = events::history(&stack.db.pool, &session_id).await.unwrap();
+    let failed = &history[0].failed_attempts;
+    assert_eq!(failed.len(), 3, "{failed:?}");
+    assert!(
+        failed
+            .iter()
+            .all(|f| f.outcome == "retrying" && f.error.contains("500")),
+        "{failed:?}"
+    );
+    assert!(failed.windows(2).all(|pair| pair[0].at <= pair[1].at));
     assert_eq!(fulfillment_effects(&stack, &session_id).await, (1, 1, 1));
     worker.shutdown().await;
     assert_eq!(
@@ -560,4 +572,68 @@ async fn a_retry_copy_the_broker_refuses_is_handed_back_after_a_pause_not_in_a_h
     })
     .await;
     assert!(back.is_some(), "the event is back in its queue, not lost");
+}
+
+#[tokio::test]
+async fn an_event_keeps_its_newest_failed_attempts_and_its_settled_outcome() {
+    let db = TestDb::create().await;
+    let key = EventKey {
+        event_id: "evt_kept_attempts",
+        event_type: "checkout.session.completed",
+        session_id: Some("cs_test_kept_attempts"),
+        account: None,
+        created: 1_700_000_000,
+    };
+    let failures = FAILED_ATTEMPTS_KEPT + 5;
+    for n in 1..=failures {
+        events::record_keeping_settled(&db.pool, key, "retrying", Some(&format!("failure {n}")))
+            .await
+            .unwrap();
+    }
+    events::record_keeping_settled(&db.pool, key, "fulfilled", None)
+        .await
+        .unwrap();
+    // A duplicate failing after the success changes neither the outcome nor the last error.
+    events::record_keeping_settled(&db.pool, key, "retrying", Some("late duplicate"))
+        .await
+        .unwrap();
+
+    let history = events::history(&db.pool, "cs_test_kept_attempts")
+        .await
+        .unwrap();
+    let event = &history[0];
+    assert_eq!(event.outcome, "fulfilled");
+    assert_eq!(event.last_error, None);
+    assert_eq!(
+        event.attempts as usize,
+        failures + 2,
+        "every attempt counted"
+    );
+    let errors: Vec<&str> = event
+        .failed_attempts
+        .iter()
+        .map(|f| f.error.as_str())
+        .collect();
+    assert_eq!(
+        errors.len(),
+        FAILED_ATTEMPTS_KEPT,
+        "only the newest are kept"
+    );
+    assert_eq!(
+        errors[0],
+        format!("failure {}", failures - FAILED_ATTEMPTS_KEPT + 2)
+    );
+    assert_eq!(errors[FAILED_ATTEMPTS_KEPT - 1], "late duplicate");
+
+    // A first-time success keeps no history at all.
+    let clean = EventKey {
+        event_id: "evt_clean",
+        session_id: Some("cs_test_clean"),
+        ..key
+    };
+    events::record_keeping_settled(&db.pool, clean, "fulfilled", None)
+        .await
+        .unwrap();
+    let history = events::history(&db.pool, "cs_test_clean").await.unwrap();
+    assert!(history[0].failed_attempts.is_empty());
 }

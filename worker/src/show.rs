@@ -47,6 +47,15 @@ pub async fn render(
             let _ = write!(out, " error={error}");
         }
         let _ = writeln!(out);
+        for failed in event.failed_attempts.iter() {
+            let _ = writeln!(
+                out,
+                "    failed {}  {}: {}",
+                failed.at.format("%Y-%m-%d %H:%M:%S%.3f"),
+                failed.outcome,
+                failed.error
+            );
+        }
     }
     Ok(Some(out))
 }

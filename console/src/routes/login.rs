@@ -1,14 +1,17 @@
 //! Signing in and out. `POST /login` checks the password off the async threads (Argon2 is slow
 //! on purpose), counts failures per name ([`crate::login_throttle`]), and on success starts a
-//! session and sets its cookie. Nothing about the attempt but the name and the outcome is
-//! logged.
+//! session and sets its cookie. Behind a trusted single sign-on proxy, `GET /login` starts the
+//! session of the operator the proxy names ([`crate::proxy_sign_in`]) without a form. Nothing
+//! about the attempt but the name and the outcome is logged.
 
 use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
 use serde::Deserialize;
 
+use crate::operators::Role;
 use crate::pages::{respond, Nav};
+use crate::proxy_sign_in::{self, Vouched};
 use crate::sign_in::{self, Refused, SignedIn};
 use crate::startup::AppState;
 
@@ -20,15 +23,43 @@ struct LoginPage {
     error: Option<String>,
 }
 
-pub async fn form() -> HttpResponse {
-    respond(
+pub async fn form(state: web::Data<AppState>, req: HttpRequest) -> Result<HttpResponse, Refused> {
+    match proxy_sign_in::vouched(state.proxy.as_ref(), &req) {
+        Vouched::Operator(name) => return through_proxy(&state, name).await,
+        Vouched::Untrusted { peer } => {
+            // Someone reached the port without the proxy, or the proxy's address changed.
+            tracing::warn!(
+                ?peer,
+                "ignored the proxy's user header from an untrusted address"
+            );
+        }
+        Vouched::Nobody => {}
+    }
+    Ok(respond(
         StatusCode::OK,
         &LoginPage {
             nav: None,
             name: String::new(),
             error: None,
         },
-    )
+    ))
+}
+
+/// Starts the session of the operator the trusted proxy names, if the operators file lists
+/// them.
+async fn through_proxy(state: &AppState, name: String) -> Result<HttpResponse, Refused> {
+    let Some(role) = state.operators.role_of(&name) else {
+        tracing::warn!(operator = %name, via = "proxy", "sign-in refused: not an operator");
+        return Ok(crate::pages::message(
+            StatusCode::FORBIDDEN,
+            "Not an operator",
+            &format!(
+                "The sign-on proxy knows you as \u{201c}{name}\u{201d}, who is not listed in \
+                 console.operators. Ask an operator to add you."
+            ),
+        ));
+    };
+    signed_in(state, &name, role, "proxy").await
 }
 
 #[derive(Deserialize)]
@@ -82,8 +113,18 @@ pub async fn submit(
         ));
     };
     state.login_throttle.succeeded(&name);
-    let token = sign_in::start(&state.pool, &name, role, state.session_ttl).await?;
-    tracing::info!(operator = %name, role = role.as_str(), "signed in");
+    signed_in(&state, &name, role, "password").await
+}
+
+/// Starts `name`'s session and sends them, with its cookie, to the overview.
+async fn signed_in(
+    state: &AppState,
+    name: &str,
+    role: Role,
+    via: &'static str,
+) -> Result<HttpResponse, Refused> {
+    let token = sign_in::start(&state.pool, name, role, state.session_ttl).await?;
+    tracing::info!(operator = %name, role = role.as_str(), via, "signed in");
     Ok(HttpResponse::SeeOther()
         .cookie(sign_in::cookie(
             token,

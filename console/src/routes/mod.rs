@@ -14,6 +14,8 @@ mod search;
 mod session;
 
 const STYLESHEET: &str = include_str!("../../static/console.css");
+/// The overview's optional live refresh (pages work without it).
+const REFRESH_SCRIPT: &str = include_str!("../../static/refresh.js");
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/", web::get().to(overview::page))
@@ -41,6 +43,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         )
         .route("/dead-letters/drop", web::post().to(dead_letters::drop))
         .route("/static/console.css", web::get().to(stylesheet))
+        .route("/static/refresh.js", web::get().to(refresh_script))
         .route("/healthz", web::get().to(healthz))
         .default_service(web::to(not_found));
 }
@@ -49,6 +52,12 @@ async fn stylesheet() -> HttpResponse {
     HttpResponse::Ok()
         .content_type("text/css; charset=utf-8")
         .body(STYLESHEET)
+}
+
+async fn refresh_script() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/javascript; charset=utf-8")
+        .body(REFRESH_SCRIPT)
 }
 
 async fn healthz() -> HttpResponse {

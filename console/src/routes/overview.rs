@@ -31,6 +31,9 @@ struct OverviewPage {
     reconciler: ReconcilerView,
     /// Offer the operator's forms (a viewer sees none).
     may_act: bool,
+    /// The optional live refresh's period.
+    refresh_ms: u128,
+    refresh_every: String,
 }
 
 #[derive(Debug)]
@@ -138,6 +141,8 @@ pub async fn page(state: web::Data<AppState>, operator: SignedIn) -> Result<Http
     let page = OverviewPage {
         nav: Nav::of(&operator),
         may_act: operator.role.may_act(),
+        refresh_ms: state.refresh.as_millis(),
+        refresh_every: format!("{} s", state.refresh.as_secs()),
         generated_at: timestamp(now),
         queues: queues
             .map(|rows| {

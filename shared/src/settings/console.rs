@@ -21,6 +21,13 @@ pub struct ConsoleSettings {
     pub secure_cookie: bool,
     /// How long a sign-in lasts.
     pub session_ttl_secs: u64,
+    /// A request header in which a trusted reverse proxy names the operator it has already
+    /// authenticated (`Remote-User`, `X-Forwarded-User`…); empty: operators sign in with their
+    /// password only.
+    pub proxy_user_header: String,
+    /// The addresses (or CIDR ranges) of the proxies whose `proxy_user_header` is believed;
+    /// from any other peer the header is ignored.
+    pub trusted_proxies: Vec<String>,
     /// Failed sign-ins allowed per operator name per minute; past it the form answers 429.
     pub login_failures_per_minute: u32,
     /// RabbitMQ's management API (`http://host:15672`); empty: the queue table says it is not
@@ -33,6 +40,9 @@ pub struct ConsoleSettings {
     pub prometheus_url: String,
     /// Rows on the overview's lists and a search's results.
     pub list_limit: u32,
+    /// How often the overview refreshes itself when the operator ticks its box (a script; the
+    /// pages work without it).
+    pub refresh_secs: u64,
     /// The longest one action (a fulfillment, a redrive) may run before the page says so.
     pub action_timeout_ms: u64,
 }
@@ -44,6 +54,15 @@ impl ConsoleSettings {
 
     pub fn action_timeout(&self) -> Duration {
         Duration::from_millis(self.action_timeout_ms)
+    }
+
+    pub fn refresh(&self) -> Duration {
+        Duration::from_secs(self.refresh_secs)
+    }
+
+    /// The trusted proxies, parsed ([`super::ip_ranges`]).
+    pub fn trusted_proxy_ranges(&self) -> Result<Vec<ipnet::IpNet>, String> {
+        super::ip_ranges(&self.trusted_proxies)
     }
 
     pub(super) fn check(&self) -> Result<(), SettingsError> {
@@ -61,6 +80,32 @@ impl ConsoleSettings {
                  the hash)",
             );
         }
+        let proxies = match self.trusted_proxy_ranges() {
+            Ok(proxies) => proxies,
+            Err(problem) => return invalid("console.trusted_proxies", &problem),
+        };
+        let header = self.proxy_user_header.trim();
+        if !header.is_empty()
+            && actix_web::http::header::HeaderName::from_bytes(header.as_bytes()).is_err()
+        {
+            return invalid("console.proxy_user_header", "is not an HTTP header name");
+        }
+        // Either half alone is a mistake: a header believed from everyone lets anyone name
+        // themselves; proxies without a header look configured and sign nobody in.
+        if !header.is_empty() && proxies.is_empty() {
+            return invalid(
+                "console.trusted_proxies",
+                "is required with console.proxy_user_header: the addresses of the proxies \
+                 whose header is believed",
+            );
+        }
+        if header.is_empty() && !proxies.is_empty() {
+            return invalid(
+                "console.proxy_user_header",
+                "is required with console.trusted_proxies: the header in which they name the \
+                 operator",
+            );
+        }
         if self.session_ttl_secs == 0 {
             return invalid("console.session_ttl_secs", "must be at least 1");
         }
@@ -69,6 +114,9 @@ impl ConsoleSettings {
         }
         if self.list_limit == 0 {
             return invalid("console.list_limit", "must be at least 1");
+        }
+        if self.refresh_secs == 0 {
+            return invalid("console.refresh_secs", "must be at least 1");
         }
         if self.action_timeout_ms == 0 {
             return invalid("console.action_timeout_ms", "must be at least 1");

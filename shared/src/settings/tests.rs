@@ -578,3 +578,43 @@ fn the_management_password_is_kept_verbatim() {
     .unwrap();
     assert_eq!(s.console.management_password.expose_secret(), "0123");
 }
+
+#[test]
+fn proxy_sign_in_needs_both_a_header_and_the_proxies_it_is_believed_from() {
+    let s = Settings::load_from(
+        Uses::CONSOLE,
+        vars(&[
+            ("APP_CONSOLE__PROXY_USER_HEADER", "Remote-User"),
+            ("APP_CONSOLE__TRUSTED_PROXIES", "127.0.0.1, 172.18.0.0/16"),
+        ]),
+    )
+    .unwrap();
+    assert_eq!(s.console.trusted_proxy_ranges().unwrap().len(), 2);
+    for (settings, key) in [
+        (
+            vec![("APP_CONSOLE__PROXY_USER_HEADER", "Remote-User")],
+            "console.trusted_proxies",
+        ),
+        (
+            vec![("APP_CONSOLE__TRUSTED_PROXIES", "127.0.0.1")],
+            "console.proxy_user_header",
+        ),
+        (
+            vec![
+                ("APP_CONSOLE__PROXY_USER_HEADER", "Remote User"),
+                ("APP_CONSOLE__TRUSTED_PROXIES", "127.0.0.1"),
+            ],
+            "console.proxy_user_header",
+        ),
+        (
+            vec![
+                ("APP_CONSOLE__PROXY_USER_HEADER", "Remote-User"),
+                ("APP_CONSOLE__TRUSTED_PROXIES", "proxy.local"),
+            ],
+            "console.trusted_proxies",
+        ),
+    ] {
+        let err = Settings::load_from(Uses::CONSOLE, vars(&settings)).unwrap_err();
+        assert!(err.to_string().contains(key), "{settings:?}: {err}");
+    }
+}

@@ -1,7 +1,13 @@
 //! `stripe_events`: every event received, whoever delivered it (queue, reconciler).
 
 use chrono::{DateTime, Utc};
+use serde::Deserialize;
+use sqlx::types::Json;
 use sqlx::PgExecutor;
+
+/// How many failed attempts an event keeps (the newest); older ones are dropped, the count in
+/// `attempts` stays exact.
+pub const FAILED_ATTEMPTS_KEPT: usize = 25;
 
 /// One event's audit record.
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -15,6 +21,17 @@ pub struct EventRecord {
     pub last_error: Option<String>,
     pub first_seen_at: DateTime<Utc>,
     pub last_processed_at: DateTime<Utc>,
+    /// The failed attempts, oldest first (at most [`FAILED_ATTEMPTS_KEPT`]).
+    pub failed_attempts: Json<Vec<FailedAttempt>>,
+}
+
+/// One failed attempt at an event.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct FailedAttempt {
+    pub at: DateTime<Utc>,
+    /// What the attempt came to: `retrying`, `dead`, `not_found`, `rejected`…
+    pub outcome: String,
+    pub error: String,
 }
 
 /// What is known of an event before processing it.
@@ -28,33 +45,6 @@ pub struct EventKey<'a> {
     pub account: Option<&'a str>,
     /// Unix seconds.
     pub created: i64,
-}
-
-/// Upserts the event's latest outcome and counts the attempt.
-pub async fn record(
-    executor: impl PgExecutor<'_>,
-    event: EventKey<'_>,
-    outcome: &str,
-    error: Option<&str>,
-) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "INSERT INTO stripe_events (event_id, event_type, session_id, event_created, outcome, \
-             last_error, account) \
-         VALUES ($1, $2, $3, to_timestamp($4), $5, $6, $7) \
-         ON CONFLICT (event_id) DO UPDATE SET outcome = EXCLUDED.outcome, \
-             last_error = EXCLUDED.last_error, attempts = stripe_events.attempts + 1, \
-             last_processed_at = now()",
-    )
-    .bind(event.event_id)
-    .bind(event.event_type)
-    .bind(event.session_id)
-    .bind(event.created as f64)
-    .bind(outcome)
-    .bind(error)
-    .bind(event.account)
-    .execute(executor)
-    .await?;
-    Ok(())
 }
 
 /// The outcome recorded for an event, if any.
@@ -75,7 +65,7 @@ pub async fn history(
 ) -> Result<Vec<EventRecord>, sqlx::Error> {
     sqlx::query_as(
         "SELECT event_id, event_type, session_id, event_created, outcome, attempts, last_error, \
-             first_seen_at, last_processed_at \
+             first_seen_at, last_processed_at, failed_attempts \
          FROM stripe_events WHERE session_id = $1 ORDER BY event_created, first_seen_at",
     )
     .bind(session_id)
@@ -102,19 +92,26 @@ pub fn is_settled(outcome: &str) -> bool {
     SETTLED_OUTCOMES.contains(&outcome)
 }
 
-/// Like [`record`], but a settled outcome, once recorded, is kept (the attempt is still
-/// counted), except that `fulfilled` always wins: the attempt that fulfilled may record after a
-/// concurrent duplicate that already saw its commit recorded `already_fulfilled`.
+/// Upserts the event's latest outcome and counts the attempt; a failed attempt (`error` set)
+/// is also added to the event's `failed_attempts`. A settled outcome, once recorded, is kept
+/// (the attempt is still counted), except that `fulfilled` always wins: the attempt that
+/// fulfilled may record after a concurrent duplicate that already saw its commit recorded
+/// `already_fulfilled`.
 pub async fn record_keeping_settled(
     executor: impl PgExecutor<'_>,
     event: EventKey<'_>,
     outcome: &str,
     error: Option<&str>,
 ) -> Result<(), sqlx::Error> {
+    // One statement: the history costs no round trip, and `[]` on the happy path. `last - 24`
+    // keeps FAILED_ATTEMPTS_KEPT entries.
     sqlx::query(
         "INSERT INTO stripe_events (event_id, event_type, session_id, event_created, outcome, \
-             last_error, account) \
-         VALUES ($1, $2, $3, to_timestamp($4), $5, $6, $7) \
+             last_error, account, failed_attempts) \
+         VALUES ($1, $2, $3, to_timestamp($4), $5, $6, $7, CASE WHEN $6::text IS NULL \
+             THEN '[]'::jsonb \
+             ELSE jsonb_build_array(jsonb_build_object('at', now(), 'outcome', $5::text, \
+                 'error', $6::text)) END) \
          ON CONFLICT (event_id) DO UPDATE SET \
              outcome = CASE WHEN stripe_events.outcome = ANY($8) \
                  AND EXCLUDED.outcome <> 'fulfilled' \
@@ -122,6 +119,9 @@ pub async fn record_keeping_settled(
              last_error = CASE WHEN stripe_events.outcome = ANY($8) \
                  AND EXCLUDED.outcome <> 'fulfilled' \
                  THEN stripe_events.last_error ELSE EXCLUDED.last_error END, \
+             failed_attempts = jsonb_path_query_array(\
+                 stripe_events.failed_attempts || EXCLUDED.failed_attempts, \
+                 '$[last - 24 to last]'), \
              attempts = stripe_events.attempts + 1, last_processed_at = now()",
     )
     .bind(event.event_id)
