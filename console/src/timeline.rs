@@ -3,7 +3,7 @@
 //! announcements relayed and the notifications sent, and the operators' actions.
 
 use chrono::{DateTime, Utc};
-use shared::store::events::EventRecord;
+use shared::store::events::{EventOutcome, EventRecord};
 use shared::Order;
 use sqlx::PgPool;
 
@@ -51,7 +51,7 @@ pub async fn announcements(
 
 /// Outcomes a payment event may rest at while its session is not fulfilled: each is a problem.
 fn is_problem(outcome: &str) -> bool {
-    !shared::store::events::is_settled(outcome)
+    !EventOutcome::parse(outcome).is_some_and(EventOutcome::is_settled)
 }
 
 pub fn build(

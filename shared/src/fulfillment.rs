@@ -32,6 +32,7 @@ use crate::domain::{AccountId, CheckoutSessionId};
 use crate::metrics;
 use crate::store;
 use crate::store::access::{self, GrantError, SoldLine};
+use crate::store::events::EventOutcome;
 use crate::store::orders::{self, Order, OrderState, Trigger};
 use crate::store::outbox;
 use crate::stripe::{CheckoutSession, LineItem, SessionStatus, StripeClient, StripeError};
@@ -54,16 +55,21 @@ pub enum FulfillmentOutcome {
 }
 
 impl FulfillmentOutcome {
-    /// A short label for metrics, logs and the audit trail.
-    pub fn label(&self) -> &'static str {
+    /// What the event that asked for it came to.
+    pub fn event_outcome(&self) -> EventOutcome {
         match self {
-            Self::Fulfilled { newly: true, .. } => "fulfilled",
-            Self::Fulfilled { newly: false, .. } => "already_fulfilled",
-            Self::AwaitingPayment => "awaiting_payment",
-            Self::PaymentFailed => "payment_failed",
-            Self::Expired => "expired",
-            Self::NotFound => "not_found",
+            Self::Fulfilled { newly: true, .. } => EventOutcome::Fulfilled,
+            Self::Fulfilled { newly: false, .. } => EventOutcome::AlreadyFulfilled,
+            Self::AwaitingPayment => EventOutcome::AwaitingPayment,
+            Self::PaymentFailed => EventOutcome::PaymentFailed,
+            Self::Expired => EventOutcome::Expired,
+            Self::NotFound => EventOutcome::NotFound,
         }
+    }
+
+    /// A short label for metrics, logs and the audit trail: the event outcome's name.
+    pub fn label(&self) -> &'static str {
+        self.event_outcome().as_str()
     }
 }
 

@@ -13,7 +13,7 @@ use secrecy::SecretString;
 use shared::queue::connection::BrokerOptions;
 use shared::queue::topology::headers;
 use shared::queue::{publish_confirmed, Broker, OutgoingMessage, PublishError};
-use shared::store::events::{self, EventKey, FAILED_ATTEMPTS_KEPT};
+use shared::store::events::{self, EventKey, EventOutcome, FAILED_ATTEMPTS_KEPT};
 use stripe_sim::{Fault, FaultKind, RouteMatch};
 use tests::{eventually, TestBroker, TestDb, TestStack};
 use worker::consumer::{CancellationToken, Consumer, ConsumerOptions, Step};
@@ -586,17 +586,27 @@ async fn an_event_keeps_its_newest_failed_attempts_and_its_settled_outcome() {
     };
     let failures = FAILED_ATTEMPTS_KEPT + 5;
     for n in 1..=failures {
-        events::record_keeping_settled(&db.pool, key, "retrying", Some(&format!("failure {n}")))
-            .await
-            .unwrap();
+        events::record_keeping_settled(
+            &db.pool,
+            key,
+            EventOutcome::Retrying,
+            Some(&format!("failure {n}")),
+        )
+        .await
+        .unwrap();
     }
-    events::record_keeping_settled(&db.pool, key, "fulfilled", None)
+    events::record_keeping_settled(&db.pool, key, EventOutcome::Fulfilled, None)
         .await
         .unwrap();
     // A duplicate failing after the success changes neither the outcome nor the last error.
-    events::record_keeping_settled(&db.pool, key, "retrying", Some("late duplicate"))
-        .await
-        .unwrap();
+    events::record_keeping_settled(
+        &db.pool,
+        key,
+        EventOutcome::Retrying,
+        Some("late duplicate"),
+    )
+    .await
+    .unwrap();
 
     let history = events::history(&db.pool, "cs_test_kept_attempts")
         .await
@@ -631,7 +641,7 @@ async fn an_event_keeps_its_newest_failed_attempts_and_its_settled_outcome() {
         session_id: Some("cs_test_clean"),
         ..key
     };
-    events::record_keeping_settled(&db.pool, clean, "fulfilled", None)
+    events::record_keeping_settled(&db.pool, clean, EventOutcome::Fulfilled, None)
         .await
         .unwrap();
     let history = events::history(&db.pool, "cs_test_clean").await.unwrap();

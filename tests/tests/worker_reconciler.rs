@@ -249,7 +249,7 @@ async fn an_event_the_database_refuses_for_good_is_reported_failed_and_the_curso
         event_outcome(&stack, refused_event["id"].as_str().unwrap())
             .await
             .as_deref(),
-        Some("failed")
+        Some("dead")
     );
     let shown = worker::show::render(
         &stack.db.pool,
@@ -260,7 +260,7 @@ async fn an_event_the_database_refuses_for_good_is_reported_failed_and_the_curso
     .unwrap()
     .expect("the session is known");
     assert!(
-        shown.contains("outcome=failed") && shown.contains("0x00"),
+        shown.contains("outcome=dead") && shown.contains("0x00"),
         "`worker show` says what went wrong:\n{shown}"
     );
     let next = reconciler.sweep().await.unwrap();

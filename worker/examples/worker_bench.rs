@@ -205,7 +205,7 @@ async fn fulfill_in_database(pool: &PgPool, session: &CheckoutSession) -> anyhow
     let body = shared::announcements::OrderFulfilled::from(&order);
     outbox::enqueue(&mut tx, None, id.as_str(), &body, false).await?;
     tx.commit().await?;
-    events::record_keeping_settled(pool, key, "fulfilled", None).await?;
+    events::record_keeping_settled(pool, key, events::EventOutcome::Fulfilled, None).await?;
     Ok(())
 }
 

@@ -22,7 +22,7 @@ use std::time::Instant;
 
 use lapin::types::FieldTable;
 use shared::queue::trace_context;
-use shared::store::events::{self, EventKey};
+use shared::store::events::{self, EventKey, EventOutcome};
 use shared::{FulfillError, Fulfiller, FulfillmentOutcome, Trigger};
 use tokio::sync::Notify;
 use tracing::Instrument;
@@ -64,7 +64,11 @@ pub enum DeadReason {
 }
 
 impl DeadReason {
-    /// A short label for metrics.
+    /// Every [`Self::label`], for the metric's series to exist at zero.
+    pub const LABELS: [&'static str; 4] =
+        ["malformed", "not_found", "permanent", "out_of_attempts"];
+
+    /// A short label for metrics (one of [`Self::LABELS`]).
     pub fn label(&self) -> &'static str {
         match self {
             Self::Malformed(_) => "malformed",
@@ -89,12 +93,18 @@ pub enum Handled {
 }
 
 impl Handled {
-    pub fn label(&self) -> &'static str {
+    /// What the event is recorded as; a skipped one is not recorded again.
+    pub fn recorded(&self) -> Option<EventOutcome> {
         match self {
-            Self::Skipped => "skipped",
-            Self::Ignored => "ignored",
-            Self::Outcome(outcome) => outcome.label(),
+            Self::Skipped => None,
+            Self::Ignored => Some(EventOutcome::Ignored),
+            Self::Outcome(outcome) => Some(outcome.event_outcome()),
         }
+    }
+
+    /// A short label for metrics and logs: the recorded outcome's name, or `skipped`.
+    pub fn label(&self) -> &'static str {
+        self.recorded().map_or("skipped", EventOutcome::as_str)
     }
 }
 
@@ -247,13 +257,14 @@ impl Processor {
         match &disposition {
             Disposition::Retry { error, .. } => {
                 tracing::warn!(%error, attempt, "transient failure; will retry");
-                self.record_failure(&event, "retrying", error).await;
+                self.record_failure(&event, EventOutcome::Retrying, error)
+                    .await;
             }
             Disposition::Dead { reason } => {
                 tracing::error!(%reason, attempt, "giving up on the event");
                 // A 404 was recorded as `not_found` already; keep that more precise outcome.
                 if !matches!(reason, DeadReason::SessionNotFound(_)) {
-                    self.record_failure(&event, "dead", &reason.to_string())
+                    self.record_failure(&event, EventOutcome::Dead, &reason.to_string())
                         .await;
                 }
             }
@@ -273,7 +284,7 @@ impl Processor {
             .await
             .map_err(HandleError::Record)?
         {
-            if events::is_settled(&outcome) {
+            if outcome.is_settled() {
                 return Ok(Handled::Skipped);
             }
         }
@@ -293,9 +304,11 @@ impl Processor {
                 Handled::Outcome(fulfiller.record_expired_on(account, id, trigger).await?)
             }
         };
-        events::record_keeping_settled(pool, key(event), handled.label(), None)
-            .await
-            .map_err(HandleError::Record)?;
+        if let Some(outcome) = handled.recorded() {
+            events::record_keeping_settled(pool, key(event), outcome, None)
+                .await
+                .map_err(HandleError::Record)?;
+        }
         match &handled {
             Handled::Outcome(FulfillmentOutcome::Fulfilled { newly: true, .. }) => {
                 let age =
@@ -313,7 +326,7 @@ impl Processor {
 
     /// Records a failed attempt; a failure to record is logged, not escalated (the disposition
     /// stands, and the next attempt records again).
-    pub async fn record_failure(&self, event: &CheckoutEvent, outcome: &str, error: &str) {
+    pub async fn record_failure(&self, event: &CheckoutEvent, outcome: EventOutcome, error: &str) {
         let result =
             events::record_keeping_settled(self.fulfiller.pool(), key(event), outcome, Some(error))
                 .await;
@@ -350,7 +363,7 @@ impl Processor {
                 let result = events::record_keeping_settled(
                     self.fulfiller.pool(),
                     key,
-                    "rejected",
+                    EventOutcome::Rejected,
                     Some(&reason.to_string()),
                 )
                 .await;
@@ -396,5 +409,22 @@ mod tests {
         };
         assert_eq!(r.label(), "out_of_attempts");
         assert!(r.to_string().contains("after 3"));
+    }
+
+    #[test]
+    fn every_dead_reason_label_is_listed_once() {
+        let labels: Vec<&str> = [
+            DeadReason::Malformed(String::new()),
+            DeadReason::SessionNotFound(String::new()),
+            DeadReason::Permanent(String::new()),
+            DeadReason::OutOfAttempts {
+                attempts: 1,
+                last_error: String::new(),
+            },
+        ]
+        .iter()
+        .map(DeadReason::label)
+        .collect();
+        assert_eq!(labels, DeadReason::LABELS);
     }
 }

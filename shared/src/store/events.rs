@@ -5,6 +5,8 @@ use serde::Deserialize;
 use sqlx::types::Json;
 use sqlx::PgExecutor;
 
+pub use super::event_outcome::{EventOutcome, SETTLED_OUTCOMES};
+
 /// How many failed attempts an event keeps (the newest); older ones are dropped, the count in
 /// `attempts` stays exact.
 pub const FAILED_ATTEMPTS_KEPT: usize = 25;
@@ -47,15 +49,18 @@ pub struct EventKey<'a> {
     pub created: i64,
 }
 
-/// The outcome recorded for an event, if any.
+/// The outcome recorded for an event, if any (one this build does not know reads as none: the
+/// event is processed again, which is idempotent).
 pub async fn outcome(
     executor: impl PgExecutor<'_>,
     event_id: &str,
-) -> Result<Option<String>, sqlx::Error> {
-    sqlx::query_scalar("SELECT outcome FROM stripe_events WHERE event_id = $1")
-        .bind(event_id)
-        .fetch_optional(executor)
-        .await
+) -> Result<Option<EventOutcome>, sqlx::Error> {
+    let recorded: Option<String> =
+        sqlx::query_scalar("SELECT outcome FROM stripe_events WHERE event_id = $1")
+            .bind(event_id)
+            .fetch_optional(executor)
+            .await?;
+    Ok(recorded.as_deref().and_then(EventOutcome::parse))
 }
 
 /// Every event recorded for a session, oldest first (the operator's `show` command).
@@ -73,25 +78,6 @@ pub async fn history(
     .await
 }
 
-/// Outcomes after which an event needs no further processing: a redelivery of it is skipped,
-/// and a later, concurrent attempt does not overwrite it (the first `fulfilled` stays, not the
-/// `already_fulfilled` of a duplicate that lost the race). Anything else (`retrying`, `dead`,
-/// `not_found`, `rejected`…) is unsettled. Keep in step with the partial index
-/// `stripe_events_unsettled_idx`.
-pub const SETTLED_OUTCOMES: &[&str] = &[
-    "fulfilled",
-    "already_fulfilled",
-    "awaiting_payment",
-    "payment_failed",
-    "expired",
-    "ignored",
-];
-
-/// Whether `outcome` is one of [`SETTLED_OUTCOMES`].
-pub fn is_settled(outcome: &str) -> bool {
-    SETTLED_OUTCOMES.contains(&outcome)
-}
-
 /// Upserts the event's latest outcome and counts the attempt; a failed attempt (`error` set)
 /// is also added to the event's `failed_attempts`. A settled outcome, once recorded, is kept
 /// (the attempt is still counted), except that `fulfilled` always wins: the attempt that
@@ -100,7 +86,7 @@ pub fn is_settled(outcome: &str) -> bool {
 pub async fn record_keeping_settled(
     executor: impl PgExecutor<'_>,
     event: EventKey<'_>,
-    outcome: &str,
+    outcome: EventOutcome,
     error: Option<&str>,
 ) -> Result<(), sqlx::Error> {
     // One statement: the history costs no round trip, and `[]` on the happy path. `last - 24`
@@ -128,10 +114,10 @@ pub async fn record_keeping_settled(
     .bind(event.event_type)
     .bind(event.session_id)
     .bind(event.created as f64)
-    .bind(outcome)
+    .bind(outcome.as_str())
     .bind(error)
     .bind(event.account)
-    .bind(SETTLED_OUTCOMES)
+    .bind(&SETTLED_OUTCOMES[..])
     .execute(executor)
     .await?;
     Ok(())
@@ -165,8 +151,10 @@ pub async fn paid_unfulfilled(
 
 /// A payment event (`checkout.session.completed`, `…async_payment_succeeded`) of `e` that has
 /// not settled, whose session has no fulfilled order: the predicate both queries below share.
-/// Keep the outcome list in step with [`SETTLED_OUTCOMES`] and `stripe_events_unsettled_idx`.
-const STUCK: &str = "e.outcome NOT IN ('fulfilled', 'already_fulfilled', 'awaiting_payment', \
+/// The outcome list is [`SETTLED_OUTCOMES`], spelled out for the planner (a unit test compares
+/// them, and the partial index's).
+pub(super) const STUCK: &str =
+    "e.outcome NOT IN ('fulfilled', 'already_fulfilled', 'awaiting_payment', \
          'payment_failed', 'expired', 'ignored') \
      AND e.event_type IN ('checkout.session.completed', \
          'checkout.session.async_payment_succeeded') \
@@ -176,7 +164,8 @@ const STUCK: &str = "e.outcome NOT IN ('fulfilled', 'already_fulfilled', 'awaiti
            AND o.state = 'fulfilled')";
 
 /// [`STUCK`]'s event part, for the later event `l` of the same session.
-const STUCK_L: &str = "l.outcome NOT IN ('fulfilled', 'already_fulfilled', 'awaiting_payment', \
+pub(super) const STUCK_L: &str =
+    "l.outcome NOT IN ('fulfilled', 'already_fulfilled', 'awaiting_payment', \
          'payment_failed', 'expired', 'ignored') \
      AND l.event_type IN ('checkout.session.completed', \
          'checkout.session.async_payment_succeeded')";

@@ -10,6 +10,7 @@
 
 pub mod access;
 pub mod cursors;
+mod event_outcome;
 pub mod events;
 pub mod notifications;
 pub mod orders;

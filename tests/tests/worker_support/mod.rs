@@ -346,6 +346,7 @@ pub async fn event_outcome(stack: &TestStack, event_id: &str) -> Option<String> 
     shared::store::events::outcome(&stack.db.pool, event_id)
         .await
         .expect("query the event")
+        .map(|outcome| outcome.as_str().to_owned())
 }
 
 /// A header of a message as text.

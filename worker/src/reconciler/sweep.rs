@@ -20,6 +20,7 @@ use std::collections::BTreeMap;
 
 use futures::StreamExt;
 use shared::domain::AccountId;
+use shared::store::events::EventOutcome;
 use shared::store::{cursors, orders};
 use shared::stripe::{Event, EventFilter, StripeError};
 use shared::Trigger;
@@ -255,7 +256,7 @@ impl Reconciler {
             Err(e) => {
                 // Stripe's own list will not improve on a second reading.
                 tracing::warn!(error = %error_chain(&e), "skipping an unreadable listed event");
-                return Ok("rejected");
+                return Ok(EventOutcome::Rejected.as_str());
             }
         };
         let started = std::time::Instant::now();
@@ -265,11 +266,10 @@ impl Reconciler {
             .observe(started.elapsed().as_secs_f64());
         match result {
             Ok(handled) => {
-                let label = handled.label();
-                if label == "fulfilled" {
+                if handled.recorded() == Some(EventOutcome::Fulfilled) {
                     tracing::info!(event_id = %event.id, "reconciler fulfilled a session a webhook missed");
                 }
-                Ok(label)
+                Ok(handled.label())
             }
             Err(e) => {
                 let error = error_chain(&e);
@@ -280,11 +280,12 @@ impl Reconciler {
                 let transient = e.is_transient();
                 let outcome = if transient {
                     tracing::warn!(%error, event_id = %event.id, "reconciling an event failed; the cursor waits for it");
-                    "retrying"
+                    EventOutcome::Retrying
                 } else {
-                    // `worker show` and worker_reconciled_events_total{outcome="failed"} report it.
-                    tracing::error!(%error, event_id = %event.id, "reconciling an event failed for good; recorded as failed, the cursor moves on");
-                    "failed"
+                    // `worker show` (outcome=dead) and worker_reconciled_events_total{outcome="failed"}
+                    // report it; the console lists its session as paid but unfulfilled.
+                    tracing::error!(%error, event_id = %event.id, "reconciling an event failed for good; recorded as dead, the cursor moves on");
+                    EventOutcome::Dead
                 };
                 self.processor.record_failure(&event, outcome, &error).await;
                 Err(EventFailure { transient })
