@@ -43,7 +43,7 @@ pub mod status;
 pub mod timeline;
 pub mod webhooks;
 
-pub use startup::{Application, StopHandle};
+pub use startup::Application;
 
 /// The service's name in logs and traces.
 pub const SERVICE_NAME: &str = "console";

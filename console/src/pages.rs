@@ -6,6 +6,7 @@ use actix_web::http::StatusCode;
 use actix_web::HttpResponse;
 use askama::Template;
 use chrono::{DateTime, Utc};
+use shared::errors::error_chain;
 
 use crate::sign_in::SignedIn;
 
@@ -17,7 +18,7 @@ pub fn respond(status: StatusCode, page: &impl Template) -> HttpResponse {
             .content_type("text/html; charset=utf-8")
             .body(body),
         Err(e) => {
-            tracing::error!(error = %e, "a console page failed to render");
+            tracing::error!(error = %error_chain(&e), "a console page failed to render");
             HttpResponse::InternalServerError()
                 .content_type("text/plain; charset=utf-8")
                 .body("The page failed to render; the console's log says why.")

@@ -5,13 +5,14 @@ use std::net::TcpListener;
 use std::sync::Arc;
 use std::time::Duration;
 
-use actix_web::dev::{Server, ServerHandle};
+use actix_web::dev::Server;
 use actix_web::middleware::DefaultHeaders;
 use actix_web::{web, App, HttpServer};
 use anyhow::Context;
 use secrecy::ExposeSecret;
 use shared::queue::{BrokerEndpoint, Topology};
 use shared::settings::Uses;
+use shared::shutdown::StopHandle;
 use shared::stripe::StripeClient;
 use shared::{Fulfiller, Settings};
 use sqlx::PgPool;
@@ -58,6 +59,7 @@ pub struct AppState {
 pub struct Application {
     port: u16,
     server: Server,
+    stop: StopHandle,
 }
 
 impl std::fmt::Debug for Application {
@@ -65,23 +67,6 @@ impl std::fmt::Debug for Application {
         f.debug_struct("Application")
             .field("port", &self.port)
             .finish_non_exhaustive()
-    }
-}
-
-/// Stops the server from elsewhere (tests; `main` stops it on SIGTERM).
-#[derive(Clone)]
-pub struct StopHandle(ServerHandle);
-
-impl std::fmt::Debug for StopHandle {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("StopHandle")
-    }
-}
-
-impl StopHandle {
-    /// Stops accepting connections and lets in-flight requests finish; resolves once down.
-    pub fn stop(&self) -> impl std::future::Future<Output = ()> {
-        self.0.stop(true)
     }
 }
 
@@ -136,7 +121,11 @@ impl Application {
         .disable_signals()
         .shutdown_timeout(SHUTDOWN_TIMEOUT_SECS)
         .run();
-        Ok(Self { port, server })
+        Ok(Self {
+            port,
+            server,
+            stop: StopHandle::new(),
+        })
     }
 
     /// The port actually bound (the configured one, or the one the OS chose for port 0).
@@ -144,26 +133,34 @@ impl Application {
         self.port
     }
 
+    /// Stops this console the way SIGTERM does (see [`Self::run_until_stopped`]).
     pub fn stop_handle(&self) -> StopHandle {
-        StopHandle(self.server.handle())
+        self.stop.clone()
     }
 
-    /// Serves until a [`StopHandle`] has stopped the server. Installs no signal handlers.
-    pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+    /// Serves until its [`StopHandle`] is stopped (or the server fails), then stops accepting
+    /// and lets in-flight pages and actions finish (up to the shutdown timeout). Installs no
+    /// signal handler.
+    pub async fn run_until_stopped(self) -> anyhow::Result<()> {
+        let server_handle = self.server.handle();
+        let mut server = self.server;
+        let served = tokio::select! {
+            served = &mut server => served,
+            () = self.stop.stopped() => {
+                tracing::info!("stop requested; finishing in-flight requests");
+                // The command is sent now; the server future resolves once it has drained.
+                drop(server_handle.stop(true));
+                server.await
+            }
+        };
+        served.context("the console server failed")
     }
 
-    /// What `main` runs: serves until SIGTERM or SIGINT, then drains and returns.
-    pub async fn run_until_terminated(self) -> std::io::Result<()> {
+    /// What `main` runs: serves until SIGTERM or SIGINT, then drains as
+    /// [`Self::run_until_stopped`] does.
+    pub async fn run_until_terminated(self) -> anyhow::Result<()> {
         let stop = self.stop_handle();
-        let signals = tokio::spawn(async move {
-            let signal = shared::shutdown::terminate_signal().await;
-            tracing::info!(signal, "stopping: finishing in-flight requests");
-            stop.stop().await;
-        });
-        let result = self.run_until_stopped().await;
-        signals.abort();
-        result
+        shared::shutdown::run_until_terminated(stop, self.run_until_stopped()).await
     }
 }
 

@@ -32,7 +32,7 @@ pub mod rejection;
 pub mod routes;
 pub mod startup;
 
-pub use startup::{Application, StopHandle};
+pub use startup::Application;
 
 /// The service name in logs, traces and the broker's connection list.
 pub const SERVICE_NAME: &str = "ingress";

@@ -11,7 +11,7 @@ async fn main() -> anyhow::Result<()> {
     let telemetry = shared::telemetry::init(SERVICE_NAME, &settings, LogOutput::Stdout)?;
     let application = Application::build(settings).await?;
     tracing::info!(port = application.port(), "ingress listening");
-    application.run_until_stopped().await?;
+    application.run_until_terminated().await?;
     telemetry.shutdown();
     Ok(())
 }

@@ -4,11 +4,13 @@ use std::net::TcpListener;
 use std::sync::Arc;
 use std::time::Duration;
 
-use actix_web::dev::{Server, ServerHandle};
+use actix_web::dev::Server;
 use actix_web::{web, App, HttpServer};
+use anyhow::Context;
 use shared::queue::connection::BrokerOptions;
 use shared::queue::{Broker, BrokerEndpoint, Topology};
 use shared::settings::Uses;
+use shared::shutdown::StopHandle;
 use shared::Settings;
 
 use crate::metrics;
@@ -20,6 +22,7 @@ pub struct Application {
     port: u16,
     server: Server,
     broker: Broker,
+    stop: StopHandle,
 }
 
 impl std::fmt::Debug for Application {
@@ -28,27 +31,6 @@ impl std::fmt::Debug for Application {
             .field("port", &self.port)
             .field("broker", &self.broker)
             .finish()
-    }
-}
-
-/// Stops a running [`Application`] the way SIGTERM does: stop accepting, let in-flight requests
-/// finish (their publishes included), then close the broker connection.
-#[derive(Clone)]
-pub struct StopHandle {
-    server: ServerHandle,
-}
-
-impl std::fmt::Debug for StopHandle {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("StopHandle")
-    }
-}
-
-impl StopHandle {
-    /// Resolves once the server has drained (the broker closes right after, in
-    /// [`Application::run_until_stopped`]).
-    pub async fn stop(&self) {
-        self.server.stop(true).await;
     }
 }
 
@@ -76,6 +58,7 @@ impl Application {
             port,
             server,
             broker,
+            stop: StopHandle::new(),
         })
     }
 
@@ -89,19 +72,36 @@ impl Application {
         &self.broker
     }
 
+    /// Stops this application the way SIGTERM does (see [`Self::run_until_stopped`]).
     pub fn stop_handle(&self) -> StopHandle {
-        StopHandle {
-            server: self.server.handle(),
-        }
+        self.stop.clone()
     }
 
-    /// Serves until SIGTERM/SIGINT or a [`StopHandle`] stops the server and in-flight requests
-    /// have been answered, then closes the broker connection.
-    pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        let served = self.server.await;
+    /// Serves until its [`StopHandle`] is stopped (or the server fails), then stops accepting,
+    /// answers the requests in flight (their publishes confirmed or refused within the ack
+    /// budget) and closes the broker connection. Installs no signal handler.
+    pub async fn run_until_stopped(self) -> anyhow::Result<()> {
+        let server_handle = self.server.handle();
+        let mut server = self.server;
+        let served = tokio::select! {
+            served = &mut server => served,
+            () = self.stop.stopped() => {
+                tracing::info!("stop requested; answering the requests in flight");
+                // The command is sent now; the server future resolves once it has drained.
+                drop(server_handle.stop(true));
+                server.await
+            }
+        };
         self.broker.close().await;
         tracing::info!("ingress stopped");
-        served
+        served.context("the ingress server failed")
+    }
+
+    /// What `main` runs: serves until SIGTERM or SIGINT, then drains as
+    /// [`Self::run_until_stopped`] does.
+    pub async fn run_until_terminated(self) -> anyhow::Result<()> {
+        let stop = self.stop_handle();
+        shared::shutdown::run_until_terminated(stop, self.run_until_stopped()).await
     }
 }
 
@@ -147,6 +147,9 @@ fn serve(listener: TcpListener, settings: &Settings, broker: Broker) -> std::io:
     // A draining request waits at most the ack budget for its confirm; one more second covers
     // writing the answer.
     .shutdown_timeout(ack_budget.as_secs() + 1)
+    // Signals are the Application's to handle (`run_until_terminated`), not every server's:
+    // tests build many in one process.
+    .disable_signals()
     .listen(listener)?;
     if ingress.workers > 0 {
         server = server.workers(ingress.workers);

@@ -15,6 +15,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use futures::future::{BoxFuture, FutureExt, Shared};
+use shared::errors::error_chain;
 use shared::{CheckoutSessionId, FulfillError, Fulfiller, FulfillmentOutcome, Trigger};
 use tracing::Instrument;
 
@@ -88,7 +89,7 @@ impl Attempts {
             Arc::new(match task.await {
                 Ok(result) => Finished::Outcome(result),
                 Err(e) => {
-                    tracing::error!(error = %e, "the fulfillment task failed");
+                    tracing::error!(error = %error_chain(&e), "the fulfillment task failed");
                     Finished::Panicked
                 }
             })

@@ -14,6 +14,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use futures::future::{BoxFuture, FutureExt, Shared};
+use shared::errors::error_chain;
 use shared::stripe::{CatalogPrice, Recurring, StripeClient, StripeError};
 use shared::{Currency, Money};
 use tracing::Instrument;
@@ -199,7 +200,7 @@ impl Catalog {
         );
         let refresh = async move {
             task.await.unwrap_or_else(|e| {
-                tracing::error!(error = %e, "the catalog refresh task failed");
+                tracing::error!(error = %error_chain(&e), "the catalog refresh task failed");
                 Err(CatalogError::NotLoaded)
             })
         }

@@ -52,7 +52,7 @@ pub mod shop_name;
 pub mod startup;
 pub mod stripe_check;
 
-pub use startup::{Application, StopHandle};
+pub use startup::Application;
 
 /// The service name in logs and traces.
 pub const SERVICE_NAME: &str = "landing";

@@ -8,6 +8,7 @@ use actix_web::http::StatusCode;
 use actix_web::HttpResponse;
 use askama::Template;
 use chrono::{DateTime, Utc};
+use shared::errors::error_chain;
 use shared::store::access::Access;
 use shared::store::notifications::CustomerMail;
 use shared::store::orders::{OrderLine, OrderSubscription};
@@ -24,7 +25,7 @@ pub fn respond(status: StatusCode, page: &impl Template) -> HttpResponse {
             .content_type("text/html; charset=utf-8")
             .body(body),
         Err(e) => {
-            tracing::error!(error = %e, "a page failed to render");
+            tracing::error!(error = %error_chain(&e), "a page failed to render");
             HttpResponse::InternalServerError()
                 .content_type("text/plain; charset=utf-8")
                 .body("Something went wrong on our side. Please try again.")

@@ -4,10 +4,11 @@
 use std::net::TcpListener;
 use std::time::Duration;
 
-use actix_web::dev::{Server, ServerHandle};
+use actix_web::dev::Server;
 use actix_web::{web, App, HttpServer};
 use anyhow::Context;
 use shared::settings::{DatabaseSettings, Uses};
+use shared::shutdown::StopHandle;
 use shared::stripe::StripeClient;
 use shared::{Fulfiller, Settings};
 use tracing_actix_web::TracingLogger;
@@ -100,6 +101,7 @@ pub struct Application {
     port: u16,
     server: Server,
     sweeper: tokio::task::JoinHandle<()>,
+    stop: StopHandle,
 }
 
 impl std::fmt::Debug for Application {
@@ -107,24 +109,6 @@ impl std::fmt::Debug for Application {
         f.debug_struct("Application")
             .field("port", &self.port)
             .finish_non_exhaustive()
-    }
-}
-
-/// Stops the server from elsewhere (tests; `main` stops it on SIGTERM).
-#[derive(Clone)]
-pub struct StopHandle(ServerHandle);
-
-impl std::fmt::Debug for StopHandle {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("StopHandle")
-    }
-}
-
-impl StopHandle {
-    /// Stops accepting connections; `graceful` lets in-flight requests finish first. The stop
-    /// is sent when this is called; the future resolves once the server is down.
-    pub fn stop(&self, graceful: bool) -> impl std::future::Future<Output = ()> {
-        self.0.stop(graceful)
     }
 }
 
@@ -153,6 +137,7 @@ impl Application {
             port,
             server,
             sweeper,
+            stop: StopHandle::new(),
         })
     }
 
@@ -161,31 +146,35 @@ impl Application {
         self.port
     }
 
+    /// Stops this application the way SIGTERM does (see [`Self::run_until_stopped`]).
     pub fn stop_handle(&self) -> StopHandle {
-        StopHandle(self.server.handle())
+        self.stop.clone()
     }
 
-    /// Serves until a [`StopHandle`] has stopped the server and in-flight requests have
-    /// finished. Installs no signal handlers, so a test process embedding the service still
-    /// dies of SIGTERM like any other.
-    pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        let result = self.server.await;
+    /// Serves until its [`StopHandle`] is stopped (or the server fails), then stops accepting
+    /// and lets in-flight pages finish (up to the shutdown timeout). Installs no signal handler,
+    /// so a test process embedding the service still dies of SIGTERM like any other.
+    pub async fn run_until_stopped(self) -> anyhow::Result<()> {
+        let server_handle = self.server.handle();
+        let mut server = self.server;
+        let served = tokio::select! {
+            served = &mut server => served,
+            () = self.stop.stopped() => {
+                tracing::info!("stop requested; finishing in-flight requests");
+                // The command is sent now; the server future resolves once it has drained.
+                drop(server_handle.stop(true));
+                server.await
+            }
+        };
         self.sweeper.abort();
-        result
+        served.context("the landing server failed")
     }
 
-    /// What `main` runs: serves until SIGTERM or SIGINT, then stops accepting, lets in-flight
-    /// pages finish (up to the shutdown timeout) and returns.
-    pub async fn run_until_terminated(self) -> std::io::Result<()> {
+    /// What `main` runs: serves until SIGTERM or SIGINT, then drains as
+    /// [`Self::run_until_stopped`] does.
+    pub async fn run_until_terminated(self) -> anyhow::Result<()> {
         let stop = self.stop_handle();
-        let signals = tokio::spawn(async move {
-            let signal = shared::shutdown::terminate_signal().await;
-            tracing::info!(signal, "stopping: finishing in-flight requests");
-            stop.stop(true).await;
-        });
-        let result = self.run_until_stopped().await;
-        signals.abort();
-        result
+        shared::shutdown::run_until_terminated(stop, self.run_until_stopped()).await
     }
 }
 

@@ -16,6 +16,7 @@
 use reqwest::StatusCode;
 use secrecy::{ExposeSecret, SecretString};
 use sha2::{Digest, Sha256};
+use shared::errors::error_chain;
 use url::Url;
 use uuid::Uuid;
 
@@ -104,7 +105,9 @@ impl Caller {
             .await
             // No connection, a reset, a timeout: the receiver may be back later. The error
             // text is reqwest's without the URL, which may hold a token.
-            .map_err(|e| SendError::Transient(format!("callback: {}", e.without_url())))?;
+            .map_err(|e| {
+                SendError::Transient(format!("callback: {}", error_chain(&e.without_url())))
+            })?;
         classify(response.status())
     }
 }

@@ -74,7 +74,7 @@ pub async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
         Command::Run => {
             Application::build(settings)
                 .await?
-                .run_until_stopped()
+                .run_until_terminated()
                 .await
         }
         Command::Preview { template } => {

@@ -23,6 +23,7 @@ use lapin::options::{
     BasicAckOptions, BasicCancelOptions, BasicConsumeOptions, BasicNackOptions, BasicQosOptions,
 };
 use lapin::types::{AMQPValue, FieldTable};
+use shared::errors::error_chain;
 use shared::queue::topology::headers;
 use shared::queue::{Backoff, BrokerEndpoint, Topology};
 use tokio_util::sync::CancellationToken;
@@ -80,7 +81,7 @@ impl Consumer {
                 Ok(()) => break,
                 Err(e) => {
                     let delay = backoff.next_delay();
-                    tracing::warn!(error = %e, ?delay, "consumer lost the broker; reconnecting");
+                    tracing::warn!(error = %error_chain(&e), ?delay, "consumer lost the broker; reconnecting");
                     tokio::select! {
                         _ = shutdown.cancelled() => break,
                         // Reconnect backoff, cut short by shutdown.
@@ -127,7 +128,7 @@ impl Consumer {
                         .basic_cancel(deliveries.tag().as_str(), BasicCancelOptions::default())
                         .await
                     {
-                        tracing::warn!(error = %e, "cancelling the consumer failed");
+                        tracing::warn!(error = %error_chain(&e), "cancelling the consumer failed");
                     }
                     // Tasks ack on this channel: wait for them before closing it.
                     tracker.close();
@@ -223,7 +224,7 @@ async fn handle(
     };
     if let Err(e) = settled {
         // The channel is gone: the broker redelivers the message to the next consumer.
-        tracing::warn!(error = %e, "settling the delivery failed");
+        tracing::warn!(error = %error_chain(&e), "settling the delivery failed");
     }
 }
 

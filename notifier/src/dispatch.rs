@@ -5,6 +5,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use shared::errors::error_chain;
 use sqlx::PgPool;
 use uuid::Uuid;
 
@@ -154,7 +155,7 @@ impl Dispatcher {
             self.inner.lease,
         )
         .await
-        .map_err(|e| SendError::Transient(format!("claiming the send: {e}")))?;
+        .map_err(|e| SendError::Transient(format!("claiming the send: {}", error_chain(&e))))?;
         let attempt = match claim {
             Claim::Claimed { attempt } => attempt,
             Claim::AlreadySent => {
@@ -182,9 +183,9 @@ impl Dispatcher {
             Ok(()) => {
                 // The send happened; if this update is lost (a crash, Postgres gone), the
                 // announcement is sent again with the same idempotency key.
-                ledger::mark_sent(pool, id, channel)
-                    .await
-                    .map_err(|e| SendError::Transient(format!("recording the send: {e}")))?;
+                ledger::mark_sent(pool, id, channel).await.map_err(|e| {
+                    SendError::Transient(format!("recording the send: {}", error_chain(&e)))
+                })?;
                 metrics::NOTIFICATIONS
                     .with_label_values(&[kind, "sent"])
                     .inc();
@@ -209,12 +210,12 @@ impl Dispatcher {
                     session_id = notice.session_id(),
                     channel,
                     attempt,
-                    error = %error,
+                    error = %error_chain(&error),
                     "send failed"
                 );
                 if let Err(e) = ledger::release(pool, id, channel, &error.to_string()).await {
                     // The lease runs out by itself; the next attempt only waits for it.
-                    tracing::warn!(error = %e, "recording the failed send");
+                    tracing::warn!(error = %error_chain(&e), "recording the failed send");
                 }
             }
         }

@@ -17,8 +17,9 @@
 //! - [`callback`]: a POST of the announcement's JSON to each of the merchant's URLs, signed
 //!   `Notifier-Signature: t=…,v1=…` (HMAC-SHA256 over `t.body`, Stripe's scheme) with
 //!   `Idempotency-Key: message_id`.
-//! - [`startup`]: `Application::build` / `run_until_stopped`, the ops server (`/healthz`,
-//!   `/readyz`, `/metrics`), graceful drain on SIGTERM.
+//! - [`startup`]: `Application::build` / `run_until_stopped` (until its `StopHandle` is
+//!   stopped) / `run_until_terminated` (until SIGTERM), the ops server (`/healthz`, `/readyz`,
+//!   `/metrics`), graceful drain on stop.
 //! - [`cli`]: `notifier run | preview <template> | redrive`.
 //! - [`redrive`]: `notifier.orders.dead` back into `notifier.orders` once the cause is fixed.
 //! - [`metrics`]: notifications by channel and outcome, send durations.
@@ -43,4 +44,4 @@ pub mod startup;
 pub mod templates;
 
 pub use dispatch::{Dispatcher, Disposition};
-pub use startup::{Application, StopHandle};
+pub use startup::Application;

@@ -11,6 +11,7 @@ use lettre::message::Mailbox;
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use secrecy::ExposeSecret;
+use shared::errors::error_chain;
 use shared::settings::{NotifierSettings, SmtpTls};
 use uuid::Uuid;
 
@@ -73,9 +74,11 @@ impl Mailer {
         match self.transport.send(mail).await {
             Ok(_) => Ok(()),
             // A 5xx (no such mailbox, refused): sending again cannot help.
-            Err(e) if e.is_permanent() => Err(SendError::Permanent(format!("SMTP: {e}"))),
+            Err(e) if e.is_permanent() => {
+                Err(SendError::Permanent(format!("SMTP: {}", error_chain(&e))))
+            }
             // A 4xx, a refused or dropped connection, a timeout: the server may take it later.
-            Err(e) => Err(SendError::Transient(format!("SMTP: {e}"))),
+            Err(e) => Err(SendError::Transient(format!("SMTP: {}", error_chain(&e)))),
         }
     }
 

@@ -11,7 +11,7 @@ async fn main() -> anyhow::Result<()> {
     let telemetry = shared::telemetry::init("notifier", &settings, command.log_output())?;
     let result = cli::run(command, settings).await;
     if let Err(e) = &result {
-        tracing::error!(error = ?e, "notifier failed");
+        tracing::error!(error = %shared::errors::error_chain(e.as_ref()), "notifier failed");
     }
     telemetry.shutdown();
     result

@@ -1,4 +1,5 @@
-//! Building the notifier from settings, and running it until SIGTERM (or a [`StopHandle`]).
+//! Building the notifier from settings, and running it until its [`StopHandle`] is stopped
+//! (`main`: until SIGTERM, see [`Application::run_until_terminated`]).
 //!
 //! [`Application::build`] checks the settings, parses the templates (a broken one stops it
 //! here), connects lazily (a small Postgres pool) and binds the ops port (`/healthz`,
@@ -18,9 +19,9 @@ use actix_web::{web, App, HttpResponse, HttpServer};
 use anyhow::Context;
 use shared::queue::{BrokerEndpoint, Topology};
 use shared::settings::Uses;
+use shared::shutdown::StopHandle;
 use shared::Settings;
 use sqlx::PgPool;
-use tokio_util::sync::CancellationToken;
 
 use crate::callback::{Callback, Caller};
 use crate::consumer::{Consumer, ConsumerOptions};
@@ -34,7 +35,7 @@ pub struct Application {
     server: Server,
     pool: PgPool,
     consumer: Consumer,
-    shutdown: CancellationToken,
+    stop: StopHandle,
 }
 
 impl std::fmt::Debug for Application {
@@ -42,16 +43,6 @@ impl std::fmt::Debug for Application {
         f.debug_struct("Application")
             .field("port", &self.port)
             .finish_non_exhaustive()
-    }
-}
-
-/// Stops a running [`Application`] the way SIGTERM does (graceful drain).
-#[derive(Debug, Clone)]
-pub struct StopHandle(CancellationToken);
-
-impl StopHandle {
-    pub fn stop(&self) {
-        self.0.cancel();
     }
 }
 
@@ -123,7 +114,7 @@ impl Application {
             server,
             pool,
             consumer,
-            shutdown: CancellationToken::new(),
+            stop: StopHandle::new(),
         })
     }
 
@@ -132,22 +123,24 @@ impl Application {
         self.port
     }
 
+    /// Stops this notifier the way SIGTERM does (see [`Self::run_until_stopped`]).
     pub fn stop_handle(&self) -> StopHandle {
-        StopHandle(self.shutdown.clone())
+        self.stop.clone()
     }
 
-    /// Runs until SIGTERM/SIGINT or [`StopHandle::stop`], then drains (see the module docs).
+    /// Runs until its [`StopHandle`] is stopped (or the ops server fails), then drains (see the
+    /// module docs). Installs no signal handler.
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
         let server_handle = self.server.handle();
         let mut server = tokio::spawn(self.server);
-        let consumer = tokio::spawn(self.consumer.run(self.shutdown.clone()));
+        let shutdown = self.stop.token();
+        let consumer = tokio::spawn(self.consumer.run(shutdown.clone()));
         let mut server_result = None;
         tokio::select! {
-            _ = self.shutdown.cancelled() => tracing::info!("stop requested; draining"),
-            signal = shared::shutdown::terminate_signal() => tracing::info!(signal, "draining"),
+            () = self.stop.stopped() => tracing::info!("stop requested; draining"),
             result = &mut server => server_result = Some(result),
         }
-        self.shutdown.cancel();
+        shutdown.cancel();
         if consumer.await.is_err() {
             tracing::error!("the consumer task panicked");
         }
@@ -159,6 +152,13 @@ impl Application {
             Some(Err(e)) => Err(anyhow::Error::new(e).context("the ops server panicked")),
             _ => Ok(()),
         }
+    }
+
+    /// What `main` runs: runs until SIGTERM or SIGINT, then drains as
+    /// [`Self::run_until_stopped`] does.
+    pub async fn run_until_terminated(self) -> anyhow::Result<()> {
+        let stop = self.stop_handle();
+        shared::shutdown::run_until_terminated(stop, self.run_until_stopped()).await
     }
 }
 

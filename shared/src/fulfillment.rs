@@ -29,6 +29,7 @@ use sqlx::PgPool;
 
 use crate::announcements::{OrderFulfilled, OrderPaymentFailed};
 use crate::domain::{AccountId, CheckoutSessionId};
+use crate::errors::error_chain;
 use crate::metrics;
 use crate::store;
 use crate::store::access::{self, GrantError, SoldLine};
@@ -302,7 +303,7 @@ impl Fulfiller {
                 // Only reachable if the lock were bypassed (e.g. a hand-written insert): the
                 // constraint held, so the order exists once. Report it as such.
                 tx.rollback().await?;
-                tracing::warn!(error = %e, "unique constraint stopped a second fulfillment");
+                tracing::warn!(error = %error_chain(&e), "unique constraint stopped a second fulfillment");
                 let order = self.stored_order_on(account, id).await?.ok_or(e)?;
                 Ok(FulfillmentOutcome::Fulfilled {
                     order,

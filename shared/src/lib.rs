@@ -17,7 +17,7 @@
 //! - [`errors`]: `error_chain`, the whole cause chain in one line.
 //! - [`metrics`]: Prometheus metrics common to every service.
 //! - [`http`]: the `/healthz`, `/readyz` and `/metrics` endpoints every service exposes.
-//! - [`shutdown`]: the signal that stops a service.
+//! - [`shutdown`]: how every service stops: `StopHandle`, and SIGTERM or SIGINT for `main`.
 //!
 //! Data enters as webhook bytes (ingress → [`signature`] → [`queue`]), as queue messages
 //! (worker → [`fulfillment`]), or as a success-page request (landing → [`fulfillment`]); it

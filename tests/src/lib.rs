@@ -7,6 +7,8 @@
 //!   its queues and exchanges are deleted afterwards.
 //! - [`TestStack`]: both, plus a simulator, settings pointing at all three, and a `Fulfiller`.
 //! - [`stack`]: every service (stripe-sim with webhooks, ingress, worker, landing) in-process.
+//! - [`service`]: a service spawned in-process, stopped and drained the one way
+//!   ([`service::RunningService::stop`]), failing when it does not drain in time.
 //! - [`browser`]: headless Chromium over WebDriver, with screenshots under `target/artifacts/`.
 //! - [`checkout_flow`]: the seeds' shop → payment page → success page steps, for any shop URL.
 //! - [`eventually`]: a bounded wait for an outcome (tests never sleep to let things settle).
@@ -16,6 +18,7 @@
 pub mod browser;
 pub mod browser_log;
 pub mod checkout_flow;
+pub mod service;
 pub mod smtp;
 pub mod stack;
 

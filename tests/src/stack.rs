@@ -5,6 +5,7 @@
 use std::num::NonZeroU32;
 use std::time::Duration;
 
+use crate::service::RunningService;
 use crate::{settings, TestBroker, TestDb, SIM_KEY, WEBHOOK_SECRET};
 use shared::Settings;
 use stripe_sim::{RunningSim, SimConfig, WebhookEndpoint};
@@ -13,7 +14,8 @@ use stripe_sim::{RunningSim, SimConfig, WebhookEndpoint};
 /// Stripe waits 10 s; a test-sized wait keeps the "ingress is down" test short.
 pub const REDIRECT_WAIT: Duration = Duration::from_secs(2);
 
-/// The running stack; [`Stack::stop`] shuts every service down gracefully.
+/// The running stack; [`Stack::stop`] shuts every service down gracefully and fails the test
+/// when one does not drain.
 #[derive(Debug)]
 pub struct Stack {
     pub db: TestDb,
@@ -23,13 +25,9 @@ pub struct Stack {
     /// `http://127.0.0.1:PORT` of the shop.
     pub shop: String,
     pub ingress_port: u16,
-    ingress: Option<(
-        ingress::StopHandle,
-        tokio::task::JoinHandle<std::io::Result<()>>,
-    )>,
-    worker: worker::StopHandle,
-    worker_task: tokio::task::JoinHandle<anyhow::Result<()>>,
-    landing: landing::StopHandle,
+    ingress: Option<RunningService>,
+    worker: RunningService,
+    landing: RunningService,
 }
 
 fn free_port() -> u16 {
@@ -105,13 +103,16 @@ impl Stack {
         let worker = worker::Application::build(settings.clone())
             .await
             .expect("worker builds");
-        let worker_stop = worker.stop_handle();
-        let worker_task = tokio::spawn(worker.run_until_stopped());
+        let worker =
+            RunningService::spawn("worker", worker.stop_handle(), worker.run_until_stopped());
         let landing = landing::Application::build(settings.clone())
             .await
             .expect("landing builds");
-        let landing_stop = landing.stop_handle();
-        tokio::spawn(landing.run_until_stopped());
+        let landing = RunningService::spawn(
+            "landing",
+            landing.stop_handle(),
+            landing.run_until_stopped(),
+        );
 
         let mut stack = Stack {
             db,
@@ -121,9 +122,8 @@ impl Stack {
             shop,
             ingress_port,
             ingress: None,
-            worker: worker_stop,
-            worker_task,
-            landing: landing_stop,
+            worker,
+            landing,
         };
         stack.start_ingress().await;
         stack
@@ -138,15 +138,18 @@ impl Stack {
             app.broker().wait_connected(Duration::from_secs(10)).await,
             "ingress connects to RabbitMQ"
         );
-        let stop = app.stop_handle();
-        self.ingress = Some((stop, tokio::spawn(app.run_until_stopped())));
+        self.ingress = Some(RunningService::spawn(
+            "ingress",
+            app.stop_handle(),
+            app.run_until_stopped(),
+        ));
     }
 
-    /// Stops ingress: Stripe's deliveries are refused until it starts again.
+    /// Stops ingress and waits for its drain: Stripe's deliveries are refused until it starts
+    /// again. Panics when it does not drain.
     pub async fn stop_ingress(&mut self) {
-        if let Some((stop, task)) = self.ingress.take() {
-            stop.stop().await;
-            let _ = task.await;
+        if let Some(ingress) = self.ingress.take() {
+            ingress.stop().await.expect("ingress drains");
         }
     }
 
@@ -182,11 +185,20 @@ impl Stack {
             .flatten()
     }
 
-    /// Stops ingress, the worker (draining) and landing.
-    pub async fn stop(mut self) {
-        self.stop_ingress().await;
-        self.worker.stop();
-        let _ = tokio::time::timeout(Duration::from_secs(10), &mut self.worker_task).await;
-        self.landing.stop(true).await;
+    /// Stops ingress, then the worker, then landing, each gracefully, and waits for each to
+    /// drain. Panics, naming every service that did not drain in time or did not stop cleanly.
+    pub async fn stop(self) {
+        let services = self.ingress.into_iter().chain([self.worker, self.landing]);
+        let mut failures = Vec::new();
+        for service in services {
+            if let Err(e) = service.stop().await {
+                failures.push(format!("{e:#}"));
+            }
+        }
+        assert!(
+            failures.is_empty(),
+            "the stack did not stop cleanly: {}",
+            failures.join("; ")
+        );
     }
 }

@@ -266,7 +266,7 @@ async fn the_worker_user_consumes_retries_dead_letters_announces_and_redrives() 
         wait_for_depth(&users, &topology.dead_queue(), 1).await,
         "the worker dead-lettered the event"
     );
-    stop.stop();
+    stop.stop().await;
     tokio::time::timeout(WAIT, running)
         .await
         .expect("the worker drains")
@@ -438,7 +438,7 @@ async fn the_notifier_user_declares_its_queue_mails_an_announced_order_and_dead_
         "the unreadable announcement waits in {}",
         topology.notifier_dead_queue()
     );
-    stop.stop();
+    stop.stop().await;
     tokio::time::timeout(WAIT, running)
         .await
         .expect("the notifier drains")

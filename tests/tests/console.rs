@@ -10,6 +10,7 @@ use reqwest::StatusCode;
 use stripe_sim::{Fault, FaultKind, RouteMatch};
 use tests::browser::Browser;
 use tests::checkout_flow::{fill, text_of, PAGE_TIMEOUT};
+use tests::service::RunningService;
 use tests::stack::Stack;
 use tests::{eventually, paid_session};
 
@@ -21,8 +22,7 @@ const PROXY_ONLY: &str = "pat";
 /// A console serving the stack's database, broker and simulator.
 struct Console {
     base: String,
-    stop: console::StopHandle,
-    task: tokio::task::JoinHandle<std::io::Result<()>>,
+    service: RunningService,
 }
 
 impl Console {
@@ -55,17 +55,12 @@ impl Console {
             .await
             .expect("the console builds");
         let base = format!("http://127.0.0.1:{}", app.port());
-        let stop = app.stop_handle();
-        let task = tokio::spawn(app.run_until_stopped());
-        Console { base, stop, task }
+        let service = RunningService::spawn("console", app.stop_handle(), app.run_until_stopped());
+        Console { base, service }
     }
 
     async fn stop(self) {
-        self.stop.stop().await;
-        self.task
-            .await
-            .expect("the console task ends")
-            .expect("the console stops cleanly");
+        self.service.stop().await.expect("the console drains");
     }
 }
 
@@ -958,8 +953,7 @@ async fn with_the_management_api_unreachable_the_pages_say_so_and_still_list_the
     let app = console::Application::build(settings).await.unwrap();
     let console = Console {
         base: format!("http://127.0.0.1:{}", app.port()),
-        stop: app.stop_handle(),
-        task: tokio::spawn(app.run_until_stopped()),
+        service: RunningService::spawn("console", app.stop_handle(), app.run_until_stopped()),
     };
     let cookie = sign_in(&console, OPERATOR).await;
     let get = |path: &'static str| {

@@ -21,6 +21,7 @@ use deploy_support::{dashboard_exprs, rule_exprs, PROMETHEUS_SYNTHETIC};
 use lapin::options::QueueDeleteOptions;
 use shared::signature::{signature_header, unix_now};
 use stripe_sim::{Fault, FaultKind, PaymentOutcome, RouteMatch};
+use tests::service::RunningService;
 use tests::{eventually, TestStack, WEBHOOK_SECRET};
 
 const WAIT: Duration = Duration::from_secs(30);
@@ -193,14 +194,19 @@ async fn every_metric_and_label_the_dashboard_and_the_alert_rules_use_is_exposed
             .build()
             .unwrap(),
     };
-    let (ingress_stop, worker_stop, landing_stop) = (
-        ingress.stop_handle(),
-        worker.stop_handle(),
-        landing.stop_handle(),
-    );
-    let ingress_task = tokio::spawn(ingress.run_until_stopped());
-    let worker_task = tokio::spawn(worker.run_until_stopped());
-    let landing_task = tokio::spawn(landing.run_until_stopped());
+    let running = [
+        RunningService::spawn(
+            "ingress",
+            ingress.stop_handle(),
+            ingress.run_until_stopped(),
+        ),
+        RunningService::spawn("worker", worker.stop_handle(), worker.run_until_stopped()),
+        RunningService::spawn(
+            "landing",
+            landing.stop_handle(),
+            landing.run_until_stopped(),
+        ),
+    ];
     for (name, port) in [
         ("ingress", services.ingress),
         ("worker", services.worker),
@@ -360,22 +366,7 @@ async fn every_metric_and_label_the_dashboard_and_the_alert_rules_use_is_exposed
         "the dashboard and the rules use the services' metrics: {checked:?}"
     );
 
-    ingress_stop.stop().await;
-    worker_stop.stop();
-    landing_stop.stop(true).await;
-    for result in [
-        tokio::time::timeout(WAIT, ingress_task)
-            .await
-            .map(|r| r.unwrap().map_err(anyhow::Error::from)),
-        tokio::time::timeout(WAIT, worker_task)
-            .await
-            .map(|r| r.unwrap()),
-        tokio::time::timeout(WAIT, landing_task)
-            .await
-            .map(|r| r.unwrap().map_err(anyhow::Error::from)),
-    ] {
-        result
-            .expect("the service stops in time")
-            .expect("the service stops cleanly");
+    for service in running {
+        service.stop().await.expect("the service drains");
     }
 }

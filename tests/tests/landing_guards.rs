@@ -303,7 +303,7 @@ async fn an_unknown_path_is_a_404_page() {
 
 #[tokio::test]
 async fn a_graceful_stop_closes_the_port() {
-    let landing = Landing::start().await;
+    let mut landing = Landing::start().await;
     assert_eq!(landing.get("/healthz").await.status, 200);
 
     landing.stop().await;

@@ -87,7 +87,7 @@ async fn readyz_names_the_dependency_that_is_down() {
     assert_eq!(answer.0, 503);
     assert_eq!(answer.1["checks"]["database"], false);
     assert_eq!(answer.1["ready"], false);
-    stop.stop();
+    stop.stop().await;
     tokio::time::timeout(WAIT, running)
         .await
         .unwrap()

@@ -133,7 +133,7 @@ pub async fn run(command: Option<Command>, settings: Settings) -> anyhow::Result
         Command::Run => {
             Application::build(settings)
                 .await?
-                .run_until_stopped()
+                .run_until_terminated()
                 .await
         }
         Command::Migrate => {

@@ -31,6 +31,7 @@ use lapin::options::{
     BasicAckOptions, BasicCancelOptions, BasicConsumeOptions, BasicNackOptions, BasicQosOptions,
 };
 use lapin::types::{AMQPValue, FieldTable, LongString, ShortString};
+use shared::errors::error_chain;
 use shared::queue::topology::headers;
 use shared::queue::{Backoff, Broker, BrokerEndpoint, OutgoingMessage, Topology};
 use tokio_util::task::TaskTracker;
@@ -121,7 +122,7 @@ impl<S: Step> Consumer<S> {
                 Ok(()) => break,
                 Err(e) => {
                     let delay = backoff.next_delay();
-                    tracing::warn!(error = %e, ?delay, "consumer lost the broker; reconnecting");
+                    tracing::warn!(error = %error_chain(&e), ?delay, "consumer lost the broker; reconnecting");
                     tokio::select! {
                         _ = shutdown.cancelled() => break,
                         // Reconnect backoff, cut short by shutdown.
@@ -171,7 +172,7 @@ impl<S: Step> Consumer<S> {
                         .basic_cancel(deliveries.tag().as_str(), BasicCancelOptions::default())
                         .await
                     {
-                        tracing::warn!(error = %e, "cancelling the consumer failed");
+                        tracing::warn!(error = %error_chain(&e), "cancelling the consumer failed");
                     }
                     // In-flight tasks ack on this channel: wait for them before closing it.
                     tracker.close();
@@ -263,7 +264,7 @@ impl<S: Step> DeliveryHandler<S> {
         };
         if let Err(e) = result {
             // The channel is gone; the broker redelivers the message to someone else.
-            tracing::warn!(error = %e, "could not settle the delivery; it will be redelivered");
+            tracing::warn!(error = %error_chain(&e), "could not settle the delivery; it will be redelivered");
         }
     }
 
@@ -350,7 +351,7 @@ impl<S: Step> DeliveryHandler<S> {
         match self.publisher.publish(message, self.confirm_timeout).await {
             Ok(()) => true,
             Err(e) => {
-                tracing::warn!(error = %e, exchange, "republish not confirmed; requeueing");
+                tracing::warn!(error = %error_chain(&e), exchange, "republish not confirmed; requeueing");
                 false
             }
         }

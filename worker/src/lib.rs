@@ -13,8 +13,9 @@
 //! - [`outbox_relay`]: outbox rows → the `orders` exchange, confirmed, then marked sent.
 //! - [`reconciler`]: one leader (Postgres advisory lock on a dedicated connection) lists
 //!   Stripe's checkout events since a cursor and sends each through [`process`].
-//! - [`startup`]: `Application::build` / `run_until_stopped`, the ops server (`/healthz`,
-//!   `/readyz`, `/metrics`), graceful drain on SIGTERM.
+//! - [`startup`]: `Application::build` / `run_until_stopped` (until its `StopHandle` is
+//!   stopped) / `run_until_terminated` (until SIGTERM), the ops server (`/healthz`, `/readyz`,
+//!   `/metrics`), graceful drain on stop.
 //! - [`cli`]: `worker run | migrate | redrive | reconcile | show | access | definitions`;
 //!   [`redrive`], [`show`] and [`access`] are the operator commands' bodies.
 //! - [`metrics`]: the worker's Prometheus metrics.
@@ -38,4 +39,4 @@ pub mod show;
 pub mod startup;
 
 pub use process::{Disposition, Processor};
-pub use startup::{Application, StopHandle};
+pub use startup::Application;

@@ -17,7 +17,7 @@ async fn main() -> anyhow::Result<()> {
     let telemetry = shared::telemetry::init("worker", &settings, output)?;
     let result = cli::run(command, settings).await;
     if let Err(e) = &result {
-        tracing::error!(error = ?e, "worker failed");
+        tracing::error!(error = %shared::errors::error_chain(e.as_ref()), "worker failed");
     }
     telemetry.shutdown();
     result

@@ -21,6 +21,7 @@ use std::time::Duration;
 
 use futures::future::join_all;
 use lapin::types::FieldTable;
+use shared::errors::error_chain;
 use shared::queue::{Broker, OutgoingMessage, PublishError};
 use shared::store::outbox::{self, OutboxMessage};
 use sqlx::PgPool;
@@ -80,7 +81,7 @@ impl OutboxRelay {
             let full = match self.relay_once().await {
                 Ok(pass) => pass.claimed == self.options.batch as usize && pass.failed == 0,
                 Err(e) => {
-                    tracing::warn!(error = %e, "outbox relay pass failed");
+                    tracing::warn!(error = %error_chain(&e), "outbox relay pass failed");
                     false
                 }
             };
@@ -99,7 +100,7 @@ impl OutboxRelay {
             }
         }
         if let Err(e) = self.relay_once().await {
-            tracing::warn!(error = %e, "final outbox relay pass failed");
+            tracing::warn!(error = %error_chain(&e), "final outbox relay pass failed");
         }
         tracing::info!("outbox relay stopped");
     }
@@ -138,8 +139,9 @@ impl OutboxRelay {
                 }
                 Err(e) => {
                     failed += 1;
-                    tracing::warn!(error = %e, id = %row.id, "outbox message not confirmed; will retry");
-                    outbox::mark_failed(&mut tx, row.id, &e.to_string()).await?;
+                    let error = error_chain(&e);
+                    tracing::warn!(%error, id = %row.id, "outbox message not confirmed; will retry");
+                    outbox::mark_failed(&mut tx, row.id, &error).await?;
                 }
             }
         }

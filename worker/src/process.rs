@@ -21,6 +21,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use lapin::types::FieldTable;
+use shared::errors::error_chain;
 use shared::queue::trace_context;
 use shared::store::events::{self, EventKey, EventOutcome};
 use shared::{FulfillError, Fulfiller, FulfillmentOutcome, Trigger};
@@ -331,7 +332,7 @@ impl Processor {
             events::record_keeping_settled(self.fulfiller.pool(), key(event), outcome, Some(error))
                 .await;
         if let Err(e) = result {
-            tracing::warn!(error = %e, event_id = %event.id, "could not record the failed attempt");
+            tracing::warn!(error = %error_chain(&e), event_id = %event.id, "could not record the failed attempt");
         }
     }
 
@@ -368,7 +369,7 @@ impl Processor {
                 )
                 .await;
                 if let Err(e) = result {
-                    tracing::warn!(error = %e, "could not record the rejected event");
+                    tracing::warn!(error = %error_chain(&e), "could not record the rejected event");
                 }
                 event_type.as_str()
             }
@@ -394,8 +395,6 @@ fn key(event: &CheckoutEvent) -> EventKey<'_> {
 fn session_str(event: &CheckoutEvent) -> &str {
     event.session.as_ref().map_or("", |s| s.as_str())
 }
-
-pub use shared::errors::error_chain;
 
 #[cfg(test)]
 mod tests {

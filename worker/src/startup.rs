@@ -1,4 +1,5 @@
-//! Building the worker from settings, and running it until SIGTERM (or a [`StopHandle`]).
+//! Building the worker from settings, and running it until its [`StopHandle`] is stopped
+//! (`main`: until SIGTERM, see [`Application::run_until_terminated`]).
 //!
 //! [`Application::build`] connects lazily (a Postgres pool sized with the worker's concurrency,
 //! a self-repairing publisher connection) and binds the ops port (`/healthz`, `/readyz`, `/metrics`; port 0 picks a free
@@ -20,6 +21,7 @@ use anyhow::Context;
 use shared::queue::connection::BrokerOptions;
 use shared::queue::{Broker, BrokerEndpoint, Topology};
 use shared::settings::Uses;
+use shared::shutdown::StopHandle;
 use shared::stripe::StripeClient;
 use shared::{Fulfiller, Settings};
 use sqlx::PgPool;
@@ -49,7 +51,7 @@ pub struct Application {
     reconciler: Option<Reconciler>,
     processor: Processor,
     leader: Arc<AtomicBool>,
-    shutdown: CancellationToken,
+    stop: StopHandle,
 }
 
 impl std::fmt::Debug for Application {
@@ -58,16 +60,6 @@ impl std::fmt::Debug for Application {
             .field("port", &self.port)
             .field("reconciler", &self.reconciler.is_some())
             .finish_non_exhaustive()
-    }
-}
-
-/// Stops a running [`Application`] the way SIGTERM does (graceful drain).
-#[derive(Debug, Clone)]
-pub struct StopHandle(CancellationToken);
-
-impl StopHandle {
-    pub fn stop(&self) {
-        self.0.cancel();
     }
 }
 
@@ -184,7 +176,7 @@ impl Application {
             reconciler,
             processor,
             leader,
-            shutdown: CancellationToken::new(),
+            stop: StopHandle::new(),
         })
     }
 
@@ -193,8 +185,9 @@ impl Application {
         self.port
     }
 
+    /// Stops this worker the way SIGTERM does (see [`Self::run_until_stopped`]).
     pub fn stop_handle(&self) -> StopHandle {
-        StopHandle(self.shutdown.clone())
+        self.stop.clone()
     }
 
     /// True while this process is the reconciler leader.
@@ -207,13 +200,15 @@ impl Application {
         &self.processor
     }
 
-    /// Runs until SIGTERM/SIGINT or [`StopHandle::stop`], then drains (see the module docs).
+    /// Runs until its [`StopHandle`] is stopped (or the ops server fails), then drains (see the
+    /// module docs). Installs no signal handler.
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
         let server_handle = self.server.handle();
         let mut server = tokio::spawn(self.server);
         // The relay and the reconciler stop after the consumer has drained.
         let after_consumer = CancellationToken::new();
-        let consumer = tokio::spawn(self.consumer.run(self.shutdown.clone()));
+        let shutdown = self.stop.token();
+        let consumer = tokio::spawn(self.consumer.run(shutdown.clone()));
         let relay = tokio::spawn(self.relay.run(after_consumer.clone()));
         let reconciler = self
             .reconciler
@@ -221,11 +216,10 @@ impl Application {
 
         let mut server_result = None;
         tokio::select! {
-            _ = self.shutdown.cancelled() => tracing::info!("stop requested; draining"),
-            signal = shared::shutdown::terminate_signal() => tracing::info!(signal, "draining"),
+            () = self.stop.stopped() => tracing::info!("stop requested; draining"),
             result = &mut server => server_result = Some(result),
         }
-        self.shutdown.cancel();
+        shutdown.cancel();
         if consumer.await.is_err() {
             tracing::error!("the consumer task panicked");
         }
@@ -243,6 +237,13 @@ impl Application {
             Some(Err(e)) => Err(anyhow::Error::new(e).context("the ops server panicked")),
             _ => Ok(()),
         }
+    }
+
+    /// What `main` runs: runs until SIGTERM or SIGINT, then drains as
+    /// [`Self::run_until_stopped`] does.
+    pub async fn run_until_terminated(self) -> anyhow::Result<()> {
+        let stop = self.stop_handle();
+        shared::shutdown::run_until_terminated(stop, self.run_until_stopped()).await
     }
 }
 

@@ -5,6 +5,7 @@ use std::time::{Duration, Instant};
 
 use actix_web::http::header::{ContentType, HeaderValue};
 use actix_web::{web, HttpRequest, HttpResponse};
+use shared::errors::error_chain;
 use shared::queue::Broker;
 use shared::signature::{self, VerifyError, WebhookSecrets};
 use tracing::field::Empty;
@@ -89,10 +90,9 @@ pub async fn receive(
             span.record("http.response.status_code", status.as_u16());
             record_answer(rejection.outcome(), rejection.reason(), elapsed);
             if status.is_server_error() {
-                let cause = std::error::Error::source(&rejection);
-                tracing::warn!(error = %rejection, ?cause, ?elapsed, "webhook not stored; answering 503");
+                tracing::warn!(error = %error_chain(&rejection), ?elapsed, "webhook not stored; answering 503");
             } else {
-                tracing::info!(error = %rejection, "webhook refused");
+                tracing::info!(error = %error_chain(&rejection), "webhook refused");
             }
             rejection.to_response()
         }

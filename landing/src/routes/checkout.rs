@@ -15,9 +15,10 @@ use std::time::Instant;
 use actix_web::http::header::LOCATION;
 use actix_web::{web, HttpRequest, HttpResponse};
 use sha2::{Digest, Sha256};
+use shared::errors::error_chain;
 use shared::stripe::{CheckoutMode, CreateCheckoutSession, NewLineItem, StripeError};
 
-use super::{client_ip, error_chain};
+use super::client_ip;
 use crate::catalog::{CatalogError, Offer};
 use crate::form_token::FormTokenError;
 use crate::metrics;

@@ -19,10 +19,11 @@ use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
 use serde_json::json;
+use shared::errors::error_chain;
 use shared::stripe::CreateEmbeddedCheckoutSession;
 
 use super::checkout::{cart_contents, success_url, Cart, CheckoutError, EXPIRED_FORM};
-use super::{client_ip, error_chain};
+use super::client_ip;
 use crate::embedded_checkout::EmbeddedCheckout;
 use crate::metrics;
 use crate::pages::{respond, ErrorPage};
@@ -69,7 +70,9 @@ pub fn page(
         }
         // Without its own policy the page keeps the site's, which blocks Stripe.js: the
         // customer sees the page's "could not be loaded" message rather than a weaker policy.
-        Err(e) => tracing::error!(error = %e, "the embedded checkout policy is not a header"),
+        Err(e) => {
+            tracing::error!(error = %error_chain(&e), "the embedded checkout policy is not a header")
+        }
     }
     (response, "embedded_page")
 }

@@ -49,5 +49,3 @@ pub(crate) fn session_id_param(req: &HttpRequest) -> Option<String> {
         .into_iter()
         .find_map(|(k, v)| (k == "session_id").then_some(v))
 }
-
-pub(crate) use shared::errors::error_chain;

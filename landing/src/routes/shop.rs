@@ -4,8 +4,8 @@ use std::time::Instant;
 
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
+use shared::errors::error_chain;
 
-use super::error_chain;
 use crate::metrics;
 use crate::pages::{respond, ErrorPage, ShopPage};
 use crate::startup::AppState;

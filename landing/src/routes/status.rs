@@ -7,9 +7,10 @@ use std::time::Instant;
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::json;
+use shared::errors::error_chain;
 use shared::CheckoutSessionId;
 
-use super::{client_ip, error_chain, session_id_param};
+use super::{client_ip, session_id_param};
 use crate::headers::retry_after;
 use crate::metrics;
 use crate::startup::AppState;

@@ -17,10 +17,11 @@ use std::time::Instant;
 
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
+use shared::errors::error_chain;
 use shared::store::notifications::{self, CustomerMail};
 use shared::{CheckoutSessionId, FulfillmentOutcome};
 
-use super::{client_ip, error_chain, session_id_param};
+use super::{client_ip, session_id_param};
 use crate::attempts::Finished;
 use crate::metrics::{self, FULFILLMENTS_TRIGGERED};
 use crate::pages::{
@@ -119,7 +120,9 @@ async fn fulfill_within_deadline(state: &AppState, id: &CheckoutSessionId) -> Wa
 async fn customer_mail(state: &AppState, id: &CheckoutSessionId) -> Option<CustomerMail> {
     notifications::customer_mail(state.fulfiller.pool(), None, id.as_str())
         .await
-        .inspect_err(|e| tracing::warn!(error = %e, "reading the confirmation mail's state"))
+        .inspect_err(
+            |e| tracing::warn!(error = %error_chain(&e), "reading the confirmation mail's state"),
+        )
         .ok()
         .flatten()
 }

@@ -13,6 +13,7 @@ use tokio::sync::Notify;
 use super::endpoint::{without_credentials, BrokerEndpoint};
 use super::publisher::{publish_confirmed, OutgoingMessage, PublishError};
 use super::topology::Topology;
+use crate::errors::error_chain;
 
 /// Opens a connection driven by the current tokio runtime.
 ///
@@ -268,7 +269,7 @@ impl Broker {
                 }
                 Err(e) => {
                     let delay = backoff.next_delay();
-                    tracing::warn!(error = %e, ?delay, "cannot reach the broker; retrying");
+                    tracing::warn!(error = %error_chain(&e), ?delay, "cannot reach the broker; retrying");
                     // Reconnect backoff: the broker is down; don't hammer it.
                     tokio::time::sleep(delay).await;
                 }

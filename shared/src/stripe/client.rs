@@ -13,6 +13,7 @@ use super::params::{CreateCheckoutSession, EventFilter};
 use super::payment_link::{CreatePaymentLink, PaymentLink};
 use super::retry::{parse_should_retry, should_retry, RetryPolicy};
 use crate::domain::{AccountId, CheckoutSessionId};
+use crate::errors::error_chain;
 use crate::metrics;
 use crate::settings::StripeSettings;
 
@@ -363,7 +364,7 @@ impl StripeClient {
                 return Err(error);
             }
             let delay = self.retry.delay(retry);
-            tracing::warn!(error = %error, retry, ?delay, "Stripe call failed; retrying");
+            tracing::warn!(error = %error_chain(&error), retry, ?delay, "Stripe call failed; retrying");
             // G6 backoff between attempts (full jitter), not a wait for anything to settle.
             tokio::time::sleep(delay).await;
             retry += 1;

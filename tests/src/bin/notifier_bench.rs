@@ -156,7 +156,7 @@ async fn main() -> anyhow::Result<()> {
         latency.value_at_quantile(0.99) as f64 / baseline.value_at_quantile(0.99).max(1) as f64
     );
 
-    stop.stop();
+    stop.stop().await;
     running.await??;
     let sent: i64 = sqlx::query_scalar(
         "SELECT count(*) FROM notifications WHERE channel = 'email' AND sent_at IS NOT NULL",

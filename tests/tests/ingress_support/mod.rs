@@ -9,10 +9,11 @@ pub mod proxy;
 
 use std::time::Duration;
 
-use ingress::{Application, StopHandle};
+use ingress::Application;
 use lapin::options::{QueueBindOptions, QueueDeclareOptions};
 use lapin::types::{AMQPValue, FieldTable};
 use shared::queue::Broker;
+use shared::shutdown::StopHandle;
 use shared::signature::{signature_header, unix_now};
 use shared::Settings;
 use tests::{amqp_url, TestBroker, WEBHOOK_SECRET};
@@ -27,7 +28,7 @@ pub struct TestIngress {
     pub client: reqwest::Client,
     pub stop: StopHandle,
     pub connection: Broker,
-    pub served: tokio::task::JoinHandle<std::io::Result<()>>,
+    pub served: tokio::task::JoinHandle<anyhow::Result<()>>,
 }
 
 /// Settings for an ingress publishing to `broker` through `amqp_url`.

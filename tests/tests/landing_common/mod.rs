@@ -8,10 +8,12 @@
 use std::net::IpAddr;
 use std::time::Duration;
 
-use landing::{Application, StopHandle};
+use futures::FutureExt;
+use landing::Application;
 use shared::stripe::StripeClient;
 use shared::{CheckoutSessionId, Fulfiller, Settings};
 use stripe_sim::RunningSim;
+use tests::service::RunningService;
 use tests::{start_sim, TestDb, SIM_KEY, WEBHOOK_SECRET};
 
 /// The landing service under test, and what it talks to.
@@ -24,7 +26,8 @@ pub struct Landing {
     /// `http://127.0.0.1:PORT`.
     pub address: String,
     pub http: reqwest::Client,
-    stop: StopHandle,
+    /// `None` once [`Landing::stop`] has drained it.
+    service: Option<RunningService>,
 }
 
 /// A page as the browser would get it.
@@ -94,8 +97,7 @@ impl Landing {
             .await
             .expect("landing builds");
         let address = format!("http://127.0.0.1:{}", app.port());
-        let stop = app.stop_handle();
-        tokio::spawn(app.run_until_stopped());
+        let service = RunningService::spawn("landing", app.stop_handle(), app.run_until_stopped());
         let http = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .timeout(Duration::from_secs(30))
@@ -108,7 +110,7 @@ impl Landing {
             fulfiller,
             address,
             http,
-            stop,
+            service: Some(service),
         }
     }
 
@@ -181,15 +183,21 @@ impl Landing {
             .expect("the order exists")
     }
 
-    pub async fn stop(&self) {
-        self.stop.stop(true).await;
+    /// Stops landing gracefully and waits for the drain; panics when it does not drain.
+    pub async fn stop(&mut self) {
+        if let Some(service) = self.service.take() {
+            service.stop().await.expect("landing drains");
+        }
     }
 }
 
 impl Drop for Landing {
     fn drop(&mut self) {
-        // The command is sent at once; the server winds down as the test's runtime ends.
-        drop(self.stop.stop(false));
+        // The stop is requested at once (it never waits); the server winds down as the test's
+        // runtime ends.
+        if let Some(service) = &self.service {
+            let _ = service.stop_handle().stop().now_or_never();
+        }
     }
 }
 

@@ -8,6 +8,7 @@ use lapin::options::{BasicPublishOptions, QueueDeleteOptions};
 use lapin::BasicProperties;
 use secrecy::SecretString;
 use shared::announcements::{AnnouncedLineItem, OrderFulfilled, OrderPaymentFailed, VERSION};
+use tests::service::RunningService;
 use tests::{TestBroker, TestDb};
 use uuid::Uuid;
 
@@ -17,8 +18,7 @@ pub const WAIT: Duration = Duration::from_secs(30);
 /// A notifier running in-process; stopped (drained) by [`RunningNotifier::stop`].
 pub struct RunningNotifier {
     pub port: u16,
-    stop: notifier::StopHandle,
-    task: tokio::task::JoinHandle<anyhow::Result<()>>,
+    service: RunningService,
 }
 
 impl RunningNotifier {
@@ -43,18 +43,17 @@ impl RunningNotifier {
             .await
             .expect("the notifier builds");
         let port = application.port();
-        let stop = application.stop_handle();
-        let task = tokio::spawn(application.run_until_stopped());
-        RunningNotifier { port, stop, task }
+        let service = RunningService::spawn(
+            "notifier",
+            application.stop_handle(),
+            application.run_until_stopped(),
+        );
+        RunningNotifier { port, service }
     }
 
     /// SIGTERM's drain: returns once every delivery in hand is settled.
     pub async fn stop(self) {
-        self.stop.stop();
-        self.task
-            .await
-            .expect("the notifier task")
-            .expect("the notifier stops cleanly");
+        self.service.stop().await.expect("the notifier drains");
     }
 }
 

@@ -7,6 +7,7 @@ use std::time::Duration;
 use shared::Trigger;
 use sqlx::{Connection, PgConnection, PgPool};
 use tests::eventually;
+use tests::service::RunningService;
 
 use crate::support::{
     assert_success, init_roles_script, pool_for, roles_sql, stderr, worker_migrate, Deployment,
@@ -130,8 +131,7 @@ async fn the_success_page_fulfills_as_the_application_role() {
         .await
         .expect("landing builds");
     let address = format!("http://127.0.0.1:{}", app.port());
-    let stop = app.stop_handle();
-    tokio::spawn(app.run_until_stopped());
+    let landing = RunningService::spawn("landing", app.stop_handle(), app.run_until_stopped());
 
     let response = reqwest::get(format!("{address}/order/success?session_id={id}"))
         .await
@@ -150,7 +150,7 @@ async fn the_success_page_fulfills_as_the_application_role() {
             .await
             .unwrap();
     assert_eq!(fulfilled_by, "landing");
-    stop.stop(true).await;
+    landing.stop().await.expect("landing drains");
 }
 
 #[tokio::test]

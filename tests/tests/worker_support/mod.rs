@@ -9,10 +9,11 @@ use lapin::options::ConfirmSelectOptions;
 use lapin::types::{AMQPValue, FieldTable, LongString, ShortString};
 use serde_json::Value;
 use shared::queue::{publish_confirmed, OutgoingMessage};
+use shared::shutdown::StopHandle;
 use stripe_sim::{CreateSession, Customer, LineItemParams, PaymentOutcome, SimState};
 use tests::{eventually, start_sim, TestBroker, TestDb, TestStack};
 use tokio::task::JoinHandle;
-use worker::{Application, StopHandle};
+use worker::Application;
 
 /// Long enough for a loaded two-core machine, short enough to fail a test quickly.
 pub const WAIT: Duration = Duration::from_secs(20);
@@ -28,7 +29,7 @@ pub struct RunningWorker {
 impl RunningWorker {
     /// SIGTERM's path: stop, drain, and wait for the drain to finish.
     pub async fn shutdown(self) {
-        self.stop.stop();
+        self.stop.stop().await;
         tokio::time::timeout(WAIT, self.handle)
             .await
             .expect("the worker drains in time")

@@ -19,6 +19,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use shared::domain::AccountId;
+use shared::errors::error_chain;
 use shared::settings::WorkerSettings;
 use shared::{Fulfiller, Settings};
 use sqlx::postgres::PgConnectOptions;
@@ -26,7 +27,7 @@ use sqlx::{ConnectOptions, PgConnection};
 use tokio_util::sync::CancellationToken;
 
 use crate::metrics;
-use crate::process::{error_chain, Processor};
+use crate::process::Processor;
 
 pub use sweep::{cursor_name, SweepError, SweepReport};
 
@@ -136,7 +137,9 @@ impl Reconciler {
                     self.set_leader(false);
                 }
                 Ok(None) => tracing::debug!("another worker leads the reconciler"),
-                Err(e) => tracing::warn!(error = %e, "cannot take part in the leader election"),
+                Err(e) => {
+                    tracing::warn!(error = %error_chain(&e), "cannot take part in the leader election")
+                }
             }
             tokio::select! {
                 _ = shutdown.cancelled() => break,

@@ -20,6 +20,7 @@ use std::collections::BTreeMap;
 
 use futures::StreamExt;
 use shared::domain::AccountId;
+use shared::errors::error_chain;
 use shared::store::events::EventOutcome;
 use shared::store::{cursors, orders};
 use shared::stripe::{Event, EventFilter, StripeError};
@@ -28,7 +29,6 @@ use shared::Trigger;
 use super::{Reconciler, CURSOR_NAME, EVENT_RETENTION_SECS};
 use crate::event::{CheckoutEvent, EventKind};
 use crate::metrics;
-use crate::process::error_chain;
 
 /// Kept clear of the retention edge: an event about to age out may be gone by the time its
 /// page is fetched. Also the clock skew the floor tolerates.
