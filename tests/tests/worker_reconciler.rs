@@ -446,6 +446,16 @@ async fn connected_accounts_sessions_whose_webhooks_were_lost_are_fulfilled_unde
     .await;
     assert!(wait_for_state(&stack, &configured, "fulfilled").await);
     assert!(wait_for_state(&stack, &known, "fulfilled").await);
+    // An account's cursor is written when its sweep ends, after the orders it fulfilled are
+    // visible; a stop before that drops the sweep and leaves the cursor for the next leader.
+    for account in [CONFIGURED, KNOWN] {
+        let name = worker::reconciler::cursor_name(Some(&AccountId::parse(account).unwrap()));
+        let cursor = eventually(Duration::from_secs(10), || async {
+            cursors::get(&stack.db.pool, &name).await.unwrap()
+        })
+        .await;
+        assert!(cursor.is_some(), "{account} has its own cursor");
+    }
     worker.shutdown().await;
 
     for (id, account) in [(&configured, CONFIGURED), (&known, KNOWN)] {
@@ -454,13 +464,6 @@ async fn connected_accounts_sessions_whose_webhooks_were_lost_are_fulfilled_unde
             Some((account.to_owned(), Some("reconciler".to_owned()))),
             "{id}"
         );
-        let cursor = cursors::get(
-            &stack.db.pool,
-            &worker::reconciler::cursor_name(Some(&AccountId::parse(account).unwrap())),
-        )
-        .await
-        .unwrap();
-        assert!(cursor.is_some(), "{account} has its own cursor");
     }
     // The sweep that fulfilled them read every account it knew of; Charlie's events are not in
     // the platform's list, so nothing fulfilled its session.

@@ -10,7 +10,7 @@
 use std::time::Duration;
 
 use lapin::options::{ExchangeDeclareOptions, QueueBindOptions, QueueDeclareOptions};
-use lapin::types::{FieldTable, ShortString};
+use lapin::types::FieldTable;
 use lapin::Channel;
 
 pub use super::spec::{Argument, BindingSpec, ExchangeSpec, ExchangeType, QueueSpec};
@@ -426,11 +426,6 @@ pub mod headers {
     /// How many times a quorum queue has handed the message out before (set by RabbitMQ on a
     /// redelivery).
     pub const DELIVERY_COUNT: &str = "x-delivery-count";
-}
-
-/// Short strings for header keys.
-pub fn key(name: &str) -> ShortString {
-    ShortString::from(name)
 }
 
 #[cfg(test)]

@@ -1,7 +1,7 @@
 //! Every Stripe JSON object the simulator serves is built here, and only here.
 //!
-//! The shapes come from Stripe's own fixtures (`fixtures/*.json`, copied from
-//! `shared/stripe/`): each renderer starts from its fixture and must set every field of it
+//! The shapes come from Stripe's own fixtures (`fixtures/*.json`, the same files `shared` parses
+//! in `shared/fixtures/stripe/`; a test keeps them one text): each renderer starts from its fixture and must set every field of it
 //! ([`template::Fill`] checks that), so a response can neither miss a field the real API has nor
 //! leak a fixture's sample value.
 

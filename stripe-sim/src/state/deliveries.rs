@@ -112,6 +112,28 @@ pub(crate) struct DeliveryLog {
     acknowledged: HashSet<(String, usize)>,
 }
 
+impl DeliveryLog {
+    /// Whether none of the event's deliveries will be attempted again and at least one endpoint
+    /// had every delivery fail. A success is recorded here before the event's
+    /// `pending_webhooks` drops (another lock), so "nothing pending" alone would call an
+    /// acknowledged event given up in that instant.
+    fn gave_up(&self, event_id: &str) -> bool {
+        let Some(indices) = self.by_event.get(event_id) else {
+            return false;
+        };
+        let deliveries = || indices.iter().map(|&i| &self.deliveries[i]);
+        if deliveries().any(|d| d.status == DeliveryStatus::Pending) {
+            return false;
+        }
+        deliveries().any(|failed| {
+            failed.status == DeliveryStatus::Failed
+                && deliveries()
+                    .filter(|d| d.endpoint_slot == failed.endpoint_slot)
+                    .all(|d| d.status == DeliveryStatus::Failed)
+        })
+    }
+}
+
 impl SimState {
     /// Creates the deliveries of one event, `1 + copies` per endpoint, and sets the event's
     /// `pending_webhooks` to the number of endpoints. Returns the delivery ids, endpoint by
@@ -267,13 +289,9 @@ impl SimState {
             .unwrap_or_else(|_| WebhookWait::TimedOut(started.elapsed()))
     }
 
-    /// Whether the event's deliveries exist and none of them will be attempted again.
+    /// Whether the event's deliveries are over and some endpoint never acknowledged it.
     fn deliveries_gave_up(&self, event_id: &str) -> bool {
-        let log = lock(&self.inner.deliveries);
-        log.by_event.get(event_id).is_some_and(|is| {
-            is.iter()
-                .all(|&i| log.deliveries[i].status != DeliveryStatus::Pending)
-        })
+        lock(&self.inner.deliveries).gave_up(event_id)
     }
 
     /// A receiver that sees a change after every delivery update (a new delivery, an attempt,
@@ -293,4 +311,47 @@ pub(crate) fn unix_ms() -> i64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_millis() as i64)
         .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn log_of(statuses: &[(usize, DeliveryStatus)]) -> DeliveryLog {
+        let mut log = DeliveryLog::default();
+        for (i, &(slot, status)) in statuses.iter().enumerate() {
+            log.deliveries.push(Delivery {
+                id: format!("we_{i}"),
+                event: "evt_1".into(),
+                event_type: "checkout.session.completed".into(),
+                endpoint: format!("http://127.0.0.1/{slot}"),
+                copy: 0,
+                status,
+                created_at_ms: 0,
+                ack_latency_ms: None,
+                next_attempt_at_ms: None,
+                attempts: Vec::new(),
+                endpoint_slot: slot,
+                started: Instant::now(),
+            });
+            log.by_event.entry("evt_1".into()).or_default().push(i);
+        }
+        log
+    }
+
+    #[test]
+    fn an_event_is_given_up_only_when_an_endpoint_failed_every_delivery() {
+        use DeliveryStatus::*;
+        // Acknowledged, in the instant before `pending_webhooks` drops: not given up.
+        assert!(!log_of(&[(0, Succeeded)]).gave_up("evt_1"));
+        assert!(!log_of(&[(0, Succeeded), (1, Succeeded)]).gave_up("evt_1"));
+        // A failed duplicate of an acknowledged endpoint is not a give-up either.
+        assert!(!log_of(&[(0, Succeeded), (0, Failed)]).gave_up("evt_1"));
+        // Still being tried.
+        assert!(!log_of(&[(0, Pending), (1, Failed)]).gave_up("evt_1"));
+        // Over, and one endpoint never answered 2xx.
+        assert!(log_of(&[(0, Failed)]).gave_up("evt_1"));
+        assert!(log_of(&[(0, Succeeded), (1, Failed)]).gave_up("evt_1"));
+        assert!(!log_of(&[(0, Failed)]).gave_up("evt_other"));
+    }
 }

@@ -12,6 +12,7 @@ mod customers;
 mod embedded_sessions;
 mod events;
 mod faults;
+mod fixtures;
 mod helpers;
 mod line_items;
 mod payment_links;

@@ -220,7 +220,7 @@ impl Reconciler {
         // keeps the sweep's future `Send` for `tokio::spawn`.
         let pending: Vec<_> = events
             .iter()
-            .map(|event| self.reconcile_timed(event))
+            .map(|event| self.reconcile_noting_created(event))
             .collect();
         let results: Vec<(i64, Result<&'static str, EventFailure>)> =
             futures::stream::iter(pending)
@@ -246,7 +246,12 @@ impl Reconciler {
         }
     }
 
-    async fn reconcile_timed(&self, event: &Event) -> (i64, Result<&'static str, EventFailure>) {
+    /// [`Self::reconcile_event`], with the event's creation time: a failure holds the cursor
+    /// back to it.
+    async fn reconcile_noting_created(
+        &self,
+        event: &Event,
+    ) -> (i64, Result<&'static str, EventFailure>) {
         (event.created, self.reconcile_event(event).await)
     }
 
