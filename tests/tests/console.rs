@@ -905,7 +905,13 @@ async fn an_operator_drops_only_the_chosen_dead_letter_and_never_all_of_them() {
         page.contains("Dropped 1 for good; 1 remain parked."),
         "{page}"
     );
-    assert_eq!(stack.broker.depth(&dead_queue).await, 1);
+    // The one looked at and put back is requeued by the quorum queue's own process, a moment
+    // after the console's channel has closed.
+    let parked = eventually(Duration::from_secs(10), || async {
+        (stack.broker.depth(&dead_queue).await == 1).then_some(())
+    })
+    .await;
+    assert!(parked.is_some(), "one dead letter is left parked");
     let left = stack
         .broker
         .get(&dead_queue)

@@ -17,7 +17,7 @@ use shared::store::events::{self, EventKey, EventOutcome, FAILED_ATTEMPTS_KEPT};
 use stripe_sim::{Fault, FaultKind, RouteMatch};
 use tests::{eventually, TestBroker, TestDb, TestStack};
 use worker::consumer::{CancellationToken, Consumer, ConsumerOptions, Step};
-use worker::process::{DeadReason, Disposition};
+use worker::disposition::{DeadReason, Disposition};
 use worker_support::*;
 
 fn sessions_route(session_id: &str) -> RouteMatch {

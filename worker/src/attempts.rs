@@ -1,44 +1,14 @@
-//! How many attempts a delivery has had (its `x-attempts` header), and where the next one goes
-//! after a failure: the next retry tier, the dead-letter queue once the tiers are spent, or, for
-//! a Stripe outage, the tiers for as long as the outage lasts.
+//! The headers that carry a delivery's story from one attempt to the next, read and written
+//! here only: `x-attempts` (how many attempts it has had), `x-attempt-history` (one line per
+//! failed attempt) and, on a dead letter, `x-dead-reason`. Where the next attempt goes is
+//! [`crate::disposition`]'s.
 
-use lapin::types::{AMQPValue, FieldTable};
+use lapin::types::{AMQPValue, FieldTable, LongString, ShortString};
 use shared::queue::topology::headers;
 
-use crate::process::{DeadReason, Disposition};
-
-/// After a transient failure of attempt `attempt` (1-based): the next retry tier while one is
-/// left, else dead. With N tiers a message gets N + 1 attempts.
-pub fn after_transient_failure(attempt: u32, retry_tiers: usize, error: String) -> Disposition {
-    if (attempt as usize) <= retry_tiers {
-        Disposition::Retry {
-            tier: attempt as usize - 1,
-            error,
-        }
-    } else {
-        Disposition::Dead {
-            reason: DeadReason::OutOfAttempts {
-                attempts: attempt,
-                last_error: error,
-            },
-        }
-    }
-}
-
-/// After attempt `attempt` (1-based) failed because of a Stripe outage: the next retry tier,
-/// and once they are spent the last one again, for as long as the outage lasts. The failure says
-/// nothing about the event, so spending its attempts on it would dead-letter every order placed
-/// while, say, a rolled key waits to be replaced; the alert rules page instead. Without tiers
-/// there is nowhere to wait, and the usual rule applies.
-pub fn during_outage(attempt: u32, retry_tiers: usize, error: String) -> Disposition {
-    if retry_tiers == 0 {
-        return after_transient_failure(attempt, retry_tiers, error);
-    }
-    Disposition::Retry {
-        tier: (attempt as usize).saturating_sub(1).min(retry_tiers - 1),
-        error,
-    }
-}
+/// Headers a republished copy must not carry over: the quorum queue's own redelivery counter
+/// describes the original delivery, not the copy.
+const DROPPED_HEADERS: &[&str] = &[headers::DELIVERY_COUNT];
 
 /// The attempts a message has had before this one, from its `x-attempts` header (0 when
 /// absent or unreadable: a fresh message).
@@ -69,6 +39,63 @@ pub fn count_header(headers: Option<&FieldTable>, name: &str) -> u32 {
     u32::try_from(n).unwrap_or(0)
 }
 
+/// The headers of a copy sent to a retry tier after failed attempt `attempt` (1-based).
+pub fn retry_headers(original: Option<&FieldTable>, attempt: u32, error: &str) -> FieldTable {
+    carried_headers(original, attempt, error)
+}
+
+/// The headers of a copy dead-lettered after attempt `attempt` (1-based): its history and why.
+pub fn dead_letter_headers(
+    original: Option<&FieldTable>,
+    attempt: u32,
+    reason: &str,
+) -> FieldTable {
+    let mut headers = carried_headers(original, attempt, reason);
+    headers.insert(
+        ShortString::from(headers::DEAD_REASON),
+        AMQPValue::LongString(LongString::from(reason)),
+    );
+    headers
+}
+
+/// The original headers, minus the broker's own counters, with failed attempt `attempt` (1-based)
+/// counted and appended to the history (`attempt=N error=…`, one line per failed attempt).
+fn carried_headers(original: Option<&FieldTable>, attempt: u32, error: &str) -> FieldTable {
+    let mut headers = FieldTable::default();
+    let mut history = String::new();
+    if let Some(original) = original {
+        for (key, value) in original.inner() {
+            if DROPPED_HEADERS.contains(&key.as_str()) {
+                continue;
+            }
+            if key.as_str() == headers::ATTEMPT_HISTORY {
+                if let AMQPValue::LongString(s) = value {
+                    history = String::from_utf8_lossy(s.as_bytes()).into_owned();
+                }
+                continue;
+            }
+            headers.insert(key.clone(), value.clone());
+        }
+    }
+    if !history.is_empty() {
+        history.push('\n');
+    }
+    // One line per attempt; a newline inside an error would break that.
+    history.push_str(&format!(
+        "attempt={attempt} error={}",
+        error.replace('\n', " ")
+    ));
+    headers.insert(
+        ShortString::from(headers::ATTEMPT_HISTORY),
+        AMQPValue::LongString(LongString::from(history)),
+    );
+    headers.insert(
+        ShortString::from(headers::ATTEMPTS),
+        AMQPValue::LongUInt(attempt),
+    );
+    headers
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -95,41 +122,5 @@ mod tests {
             AMQPValue::LongLongInt(-1),
         );
         assert_eq!(previous_attempts(Some(&h)), 0);
-    }
-
-    #[test]
-    fn a_failure_is_retried_while_tiers_remain_then_dead() {
-        assert!(matches!(
-            after_transient_failure(1, 2, "boom".into()),
-            Disposition::Retry { tier: 0, .. }
-        ));
-        assert!(matches!(
-            after_transient_failure(2, 2, "boom".into()),
-            Disposition::Retry { tier: 1, .. }
-        ));
-        assert!(matches!(
-            after_transient_failure(3, 2, "boom".into()),
-            Disposition::Dead {
-                reason: DeadReason::OutOfAttempts { attempts: 3, .. }
-            }
-        ));
-    }
-
-    #[test]
-    fn an_outage_waits_in_the_last_tier_and_is_never_dead() {
-        assert!(matches!(
-            during_outage(1, 2, "401".into()),
-            Disposition::Retry { tier: 0, .. }
-        ));
-        for attempt in [2, 3, 50, u32::MAX] {
-            assert!(matches!(
-                during_outage(attempt, 2, "401".into()),
-                Disposition::Retry { tier: 1, .. }
-            ));
-        }
-        assert!(matches!(
-            during_outage(1, 0, "401".into()),
-            Disposition::Dead { .. }
-        ));
     }
 }

@@ -30,17 +30,15 @@ use lapin::message::Delivery;
 use lapin::options::{
     BasicAckOptions, BasicCancelOptions, BasicConsumeOptions, BasicNackOptions, BasicQosOptions,
 };
-use lapin::types::{AMQPValue, FieldTable, LongString, ShortString};
+use lapin::types::FieldTable;
 use shared::errors::error_chain;
-use shared::queue::topology::headers;
 use shared::queue::{Backoff, Broker, BrokerEndpoint, OutgoingMessage, Topology};
 use tokio_util::task::TaskTracker;
 
+use crate::attempts::{self, previous_attempts};
+use crate::disposition::{after_transient_failure, DeadReason, Disposition};
+use crate::process::Processor;
 use crate::{hand_back, metrics};
-
-use crate::process::{
-    after_transient_failure, previous_attempts, DeadReason, Disposition, Processor,
-};
 /// How the consumer (and every loop of the worker) is told to stop.
 pub use tokio_util::sync::CancellationToken;
 
@@ -63,10 +61,6 @@ impl Step for Processor {
         Processor::process(self, body, headers)
     }
 }
-
-/// Headers a republished copy must not carry over: the quorum queue's own redelivery counter
-/// describes the original delivery, not the copy.
-const DROPPED_HEADERS: &[&str] = &[headers::DELIVERY_COUNT];
 
 /// What the consumer needs besides its step.
 #[derive(Debug, Clone)]
@@ -274,11 +268,8 @@ impl<S: Step> DeliveryHandler<S> {
             tracing::error!(tier, "no such retry tier");
             return false;
         };
-        let mut headers = carried_headers(delivery, attempt, error);
-        headers.insert(
-            ShortString::from(headers::ATTEMPTS),
-            AMQPValue::LongUInt(attempt),
-        );
+        let headers =
+            attempts::retry_headers(delivery.properties.headers().as_ref(), attempt, error);
         let ok = self
             .republish(delivery, &self.topology.retry_exchange(), &queue, headers)
             .await;
@@ -295,14 +286,10 @@ impl<S: Step> DeliveryHandler<S> {
     /// Publishes the copy to the dead-letter exchange with the reason; true once confirmed.
     async fn dead_letter(&self, delivery: &Delivery, attempt: u32, reason: &DeadReason) -> bool {
         let reason_text = reason.to_string();
-        let mut headers = carried_headers(delivery, attempt, &reason_text);
-        headers.insert(
-            ShortString::from(headers::ATTEMPTS),
-            AMQPValue::LongUInt(attempt),
-        );
-        headers.insert(
-            ShortString::from(headers::DEAD_REASON),
-            AMQPValue::LongString(LongString::from(reason_text)),
+        let headers = attempts::dead_letter_headers(
+            delivery.properties.headers().as_ref(),
+            attempt,
+            &reason_text,
         );
         let routing_key = delivery.routing_key.as_str().to_owned();
         let ok = self
@@ -356,40 +343,6 @@ impl<S: Step> DeliveryHandler<S> {
             }
         }
     }
-}
-
-/// The original headers, minus the broker's own counters, with this attempt appended to the
-/// history (`attempt=N error=…`, one line per failed attempt).
-fn carried_headers(delivery: &Delivery, attempt: u32, error: &str) -> FieldTable {
-    let mut headers = FieldTable::default();
-    let mut history = String::new();
-    if let Some(original) = delivery.properties.headers() {
-        for (key, value) in original.inner() {
-            if DROPPED_HEADERS.contains(&key.as_str()) {
-                continue;
-            }
-            if key.as_str() == headers::ATTEMPT_HISTORY {
-                if let AMQPValue::LongString(s) = value {
-                    history = String::from_utf8_lossy(s.as_bytes()).into_owned();
-                }
-                continue;
-            }
-            headers.insert(key.clone(), value.clone());
-        }
-    }
-    if !history.is_empty() {
-        history.push('\n');
-    }
-    // One line per attempt; a newline inside an error would break that.
-    history.push_str(&format!(
-        "attempt={attempt} error={}",
-        error.replace('\n', " ")
-    ));
-    headers.insert(
-        ShortString::from(headers::ATTEMPT_HISTORY),
-        AMQPValue::LongString(LongString::from(history)),
-    );
-    headers
 }
 
 fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {

@@ -5,11 +5,12 @@
 //! - [`consumer`]: `checkout.fulfillment` → one task per delivery (bounded by the prefetch) →
 //!   ack, or a confirmed copy to a retry tier or the dead-letter exchange, then ack; a copy
 //!   the broker did not confirm hands the delivery back after a growing pause ([`hand_back`]).
-//! - [`process`]: the one-message step, body + headers → [`process::Disposition`]. Parses the
+//! - [`process`]: the one-message step, body + headers → [`Disposition`]. Parses the
 //!   event ([`event`]), skips one already settled, calls `fulfill_checkout` (or records a failed
 //!   or expired payment) on the event's account (a connected account's `acct_…` from
 //!   `account`, or the platform), records the outcome in `stripe_events`, classifies errors;
-//!   [`attempts`] says where a failed delivery goes next.
+//!   [`disposition`] says where a failed delivery goes next (retry tier or dead letter, and
+//!   why), [`attempts`] reads and writes the headers that carry its attempts.
 //! - [`outbox_relay`]: outbox rows → the `orders` exchange, confirmed, then marked sent.
 //! - [`reconciler`]: one leader (Postgres advisory lock on a dedicated connection) lists
 //!   Stripe's checkout events since a cursor and sends each through [`process`].
@@ -28,6 +29,7 @@ pub mod access;
 pub mod attempts;
 pub mod cli;
 pub mod consumer;
+pub mod disposition;
 pub mod event;
 pub mod hand_back;
 pub mod metrics;
@@ -38,5 +40,6 @@ pub mod redrive;
 pub mod show;
 pub mod startup;
 
-pub use process::{Disposition, Processor};
+pub use disposition::Disposition;
+pub use process::Processor;
 pub use startup::Application;

@@ -176,7 +176,7 @@ pub fn register() {
     LazyLock::force(&RECONCILED_EVENTS);
     LazyLock::force(&PAID_UNFULFILLED);
     LazyLock::force(&LICENCE_KEYS_FREE);
-    for reason in crate::process::DeadReason::LABELS {
+    for reason in crate::disposition::DeadReason::LABELS {
         DEAD_LETTERED.with_label_values(&[reason]);
     }
     for kind in ["authentication", "should_retry"] {

@@ -31,54 +31,8 @@ use tracing::Instrument;
 use crate::event::{CheckoutEvent, EventKind, MalformedEvent};
 use crate::metrics;
 
-// Where a failed delivery goes next; re-exported, as the consumer reads them from here too.
-pub use crate::attempts::{after_transient_failure, during_outage, previous_attempts};
-
-/// What the consumer must do with a delivery. Every variant ends with the original being
-/// acknowledged; `Retry` and `Dead` first republish it (with a confirm).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Disposition {
-    /// The outcome is committed (or there was nothing to do).
-    Ack,
-    /// A transient failure: wait in retry tier `tier` (0-based), then try again. `error` goes
-    /// into the attempt history.
-    Retry { tier: usize, error: String },
-    /// Give up: to `checkout.fulfillment.dead` with the reason.
-    Dead { reason: DeadReason },
-}
-
-/// Why a message is dead-lettered.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum DeadReason {
-    /// Not a Stripe event, or ids that do not parse. Retrying cannot help.
-    #[error("malformed: {0}")]
-    Malformed(String),
-    /// Stripe answered 404 for the session (wrong account or mode, or a forged event).
-    #[error("Stripe does not know checkout session {0}")]
-    SessionNotFound(String),
-    /// An error that will not go away by itself (e.g. Stripe calls our request invalid).
-    #[error("permanent error: {0}")]
-    Permanent(String),
-    /// Transient errors until every retry tier was spent.
-    #[error("out of attempts after {attempts}: {last_error}")]
-    OutOfAttempts { attempts: u32, last_error: String },
-}
-
-impl DeadReason {
-    /// Every [`Self::label`], for the metric's series to exist at zero.
-    pub const LABELS: [&'static str; 4] =
-        ["malformed", "not_found", "permanent", "out_of_attempts"];
-
-    /// A short label for metrics (one of [`Self::LABELS`]).
-    pub fn label(&self) -> &'static str {
-        match self {
-            Self::Malformed(_) => "malformed",
-            Self::SessionNotFound(_) => "not_found",
-            Self::Permanent(_) => "permanent",
-            Self::OutOfAttempts { .. } => "out_of_attempts",
-        }
-    }
-}
+use crate::attempts::previous_attempts;
+use crate::disposition::{after_transient_failure, during_outage, DeadReason, Disposition};
 
 /// What [`Processor::handle`] did with an event.
 // One value per event, moved once and never stored in bulk: boxing the order would cost an
@@ -394,36 +348,4 @@ fn key(event: &CheckoutEvent) -> EventKey<'_> {
 
 fn session_str(event: &CheckoutEvent) -> &str {
     event.session.as_ref().map_or("", |s| s.as_str())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn dead_reasons_say_why() {
-        let r = DeadReason::OutOfAttempts {
-            attempts: 3,
-            last_error: "Stripe: server error".into(),
-        };
-        assert_eq!(r.label(), "out_of_attempts");
-        assert!(r.to_string().contains("after 3"));
-    }
-
-    #[test]
-    fn every_dead_reason_label_is_listed_once() {
-        let labels: Vec<&str> = [
-            DeadReason::Malformed(String::new()),
-            DeadReason::SessionNotFound(String::new()),
-            DeadReason::Permanent(String::new()),
-            DeadReason::OutOfAttempts {
-                attempts: 1,
-                last_error: String::new(),
-            },
-        ]
-        .iter()
-        .map(DeadReason::label)
-        .collect();
-        assert_eq!(labels, DeadReason::LABELS);
-    }
 }
