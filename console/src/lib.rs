@@ -22,7 +22,8 @@
 //!    the same `fulfill_checkout` (trigger `operator`) or redrive as the worker, is written to the audit
 //!    trail with its outcome, and the page shows that outcome.
 //!
-//! Around it: [`startup`] builds the server (security headers on every answer), [`pages`] holds
+//! Around it: [`startup`] builds the server (security headers on every answer) and the
+//! [`state`] every handler shares, [`pages`] holds
 //! the templates' plumbing, [`cli`] the commands (`serve`, `hash-password`).
 
 pub mod activity;
@@ -39,6 +40,7 @@ pub mod proxy_sign_in;
 mod routes;
 pub mod sign_in;
 pub mod startup;
+pub mod state;
 pub mod status;
 pub mod timeline;
 pub mod webhooks;

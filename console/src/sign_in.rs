@@ -19,7 +19,7 @@ use subtle::ConstantTimeEq;
 
 use crate::operators::Role;
 use crate::proxy_sign_in::{self, Vouched};
-use crate::startup::AppState;
+use crate::state::AppState;
 
 /// The cookie's name. `__Host-` makes the browser insist on Secure, path `/` and no domain, so
 /// no other site or subdomain can set or read it; without Secure the prefix cannot be used.

@@ -15,7 +15,6 @@ use shared::settings::Uses;
 use shared::shutdown::StopHandle;
 use shared::stripe::StripeClient;
 use shared::{Fulfiller, Settings};
-use sqlx::PgPool;
 use tracing_actix_web::TracingLogger;
 
 use worker::reconciler::Reconciler;
@@ -24,36 +23,11 @@ use crate::login_throttle::LoginThrottle;
 use crate::management::Management;
 use crate::operators::Operators;
 use crate::proxy_sign_in::ProxySignIn;
+use crate::state::AppState;
 use crate::webhooks::Prometheus;
 
 /// How long a stopping console lets in-flight pages and actions finish.
 const SHUTDOWN_TIMEOUT_SECS: u64 = 25;
-
-/// What every handler shares; one instance behind `web::Data`.
-#[derive(Debug)]
-pub struct AppState {
-    pub pool: PgPool,
-    /// `fulfill_checkout` as the worker and the success page run it.
-    pub fulfiller: Fulfiller,
-    /// The worker's one-shot reconciler, for "reconcile a time range".
-    pub reconciler: Reconciler,
-    pub operators: Arc<Operators>,
-    pub login_throttle: LoginThrottle,
-    /// Sign-in through a trusted single sign-on proxy, when configured.
-    pub proxy: Option<ProxySignIn>,
-    pub management: Management,
-    pub prometheus: Prometheus,
-    /// Where redrives connect, and what they declare and move.
-    pub broker: BrokerEndpoint,
-    pub topology: Topology,
-    pub confirm_timeout: Duration,
-    pub secure_cookie: bool,
-    pub session_ttl: Duration,
-    pub list_limit: u32,
-    /// How often the overview refreshes itself when asked to.
-    pub refresh: Duration,
-    pub action_timeout: Duration,
-}
 
 /// The running console: its port, and the server to await.
 pub struct Application {

@@ -2,8 +2,9 @@
 //! advisory lock, as Postgres reports it) and how far behind each of its cursors is.
 
 use chrono::{DateTime, Utc};
+use shared::store::cursors::RECONCILER;
 use sqlx::PgPool;
-use worker::reconciler::{CURSOR_NAME, LEADER_LOCK_KEY};
+use worker::reconciler::LEADER_LOCK_KEY;
 
 /// The connection holding the reconciler's leadership.
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -26,7 +27,7 @@ pub struct Cursor {
 impl Cursor {
     /// `platform`, or the connected account the cursor is for.
     pub fn scope(&self) -> &str {
-        match self.name.strip_prefix(CURSOR_NAME) {
+        match self.name.strip_prefix(RECONCILER) {
             Some("") => "platform",
             Some(rest) => rest.trim_start_matches('@'),
             None => &self.name,
@@ -55,7 +56,7 @@ pub async fn cursors(pool: &PgPool) -> Result<Vec<Cursor>, sqlx::Error> {
         "SELECT name, position, updated_at AS caught_up_at FROM sweep_cursors \
          WHERE name = $1 OR name LIKE $1 || '@%' ORDER BY name <> $1, name",
     )
-    .bind(CURSOR_NAME)
+    .bind(RECONCILER)
     .fetch_all(pool)
     .await
 }
@@ -71,7 +72,7 @@ mod tests {
             position: 0,
             caught_up_at: Utc::now(),
         };
-        assert_eq!(cursor(CURSOR_NAME).scope(), "platform");
-        assert_eq!(cursor(&format!("{CURSOR_NAME}@acct_1")).scope(), "acct_1");
+        assert_eq!(cursor(RECONCILER).scope(), "platform");
+        assert_eq!(cursor(&format!("{RECONCILER}@acct_1")).scope(), "acct_1");
     }
 }

@@ -5,7 +5,7 @@
 use shared::store::access;
 use shared::{FulfillmentOutcome, Trigger};
 use tests::{paid_session, race_fulfillments, TestStack};
-use worker::cli::AccessCommand;
+use worker::access::AccessCommand;
 
 /// A file of keys, one per line, as an operator hands `worker access add-keys`.
 fn keys_file(keys: &[&str]) -> std::path::PathBuf {

@@ -8,7 +8,7 @@ use std::time::Duration;
 use shared::store::cursors;
 use stripe_sim::{Fault, FaultKind, PaymentOutcome, RouteMatch};
 use tests::{eventually, TestStack};
-use worker::reconciler::{Reconciler, ReconcilerOptions, CURSOR_NAME, EVENT_RETENTION_SECS};
+use worker::reconciler::{Reconciler, ReconcilerOptions, EVENT_RETENTION_SECS};
 use worker::Processor;
 use worker_support::*;
 
@@ -107,7 +107,7 @@ async fn the_cursor_waits_for_an_event_whose_processing_failed() {
     stack.sim.state.set_clock_offset(-100);
     let (id, _) = paid_session(&stack.sim.state);
     stack.sim.state.set_clock_offset(0);
-    cursors::set(&stack.db.pool, CURSOR_NAME, now() - 200)
+    cursors::set(&stack.db.pool, cursors::RECONCILER, now() - 200)
         .await
         .unwrap();
     stack.sim.state.inject_fault(Fault {
@@ -139,14 +139,20 @@ async fn the_cursor_follows_stripes_clock_so_a_worker_clock_ahead_of_it_skips_no
     let reconciler = reconciler(&stack, Duration::from_secs(300));
     // Stripe's clock an hour behind this worker's: this worker's clock is an hour fast.
     stack.sim.state.set_clock_offset(-3600);
-    cursors::set(&stack.db.pool, CURSOR_NAME, stack.sim.state.now() - 600)
-        .await
-        .unwrap();
+    cursors::set(
+        &stack.db.pool,
+        cursors::RECONCILER,
+        stack.sim.state.now() - 600,
+    )
+    .await
+    .unwrap();
     let (_, event) = paid_session(&stack.sim.state);
 
     let first = reconciler.sweep().await.unwrap();
     assert_eq!(first.count("fulfilled"), 1, "{first}");
-    let after_first = cursors::get(&stack.db.pool, CURSOR_NAME).await.unwrap();
+    let after_first = cursors::get(&stack.db.pool, cursors::RECONCILER)
+        .await
+        .unwrap();
     // Created after that sweep, by Stripe's clock.
     let (later, later_event) = paid_session(&stack.sim.state);
     let second = reconciler.sweep().await.unwrap();
@@ -166,7 +172,9 @@ async fn the_cursor_follows_stripes_clock_so_a_worker_clock_ahead_of_it_skips_no
         "the cursor is the newest listed event's `created`, not this worker's clock"
     );
     assert_eq!(
-        cursors::get(&stack.db.pool, CURSOR_NAME).await.unwrap(),
+        cursors::get(&stack.db.pool, cursors::RECONCILER)
+            .await
+            .unwrap(),
         later_event["created"].as_i64()
     );
 }
@@ -178,7 +186,7 @@ async fn a_listing_longer_than_one_page_is_processed_in_full() {
     let paid: Vec<(String, serde_json::Value)> =
         (0..130).map(|_| paid_session(&stack.sim.state)).collect();
     stack.sim.state.set_clock_offset(0);
-    cursors::set(&stack.db.pool, CURSOR_NAME, now() - 600)
+    cursors::set(&stack.db.pool, cursors::RECONCILER, now() - 600)
         .await
         .unwrap();
 
@@ -199,7 +207,9 @@ async fn a_listing_longer_than_one_page_is_processed_in_full() {
     }
     let newest = paid.iter().filter_map(|(_, e)| e["created"].as_i64()).max();
     assert_eq!(
-        cursors::get(&stack.db.pool, CURSOR_NAME).await.unwrap(),
+        cursors::get(&stack.db.pool, cursors::RECONCILER)
+            .await
+            .unwrap(),
         newest
     );
 }
@@ -228,7 +238,7 @@ async fn an_event_the_database_refuses_for_good_is_reported_failed_and_the_curso
     stack.sim.state.set_clock_offset(-50);
     let (healthy, healthy_event) = paid_session(&stack.sim.state);
     stack.sim.state.set_clock_offset(0);
-    cursors::set(&stack.db.pool, CURSOR_NAME, now() - 200)
+    cursors::set(&stack.db.pool, cursors::RECONCILER, now() - 200)
         .await
         .unwrap();
 
@@ -241,7 +251,9 @@ async fn an_event_the_database_refuses_for_good_is_reported_failed_and_the_curso
         Some("fulfilled")
     );
     assert_eq!(
-        cursors::get(&stack.db.pool, CURSOR_NAME).await.unwrap(),
+        cursors::get(&stack.db.pool, cursors::RECONCILER)
+            .await
+            .unwrap(),
         healthy_event["created"].as_i64(),
         "the cursor does not wait for an event that can never be recorded"
     );
@@ -270,7 +282,7 @@ async fn an_event_the_database_refuses_for_good_is_reported_failed_and_the_curso
 /// Pretends the reconciler last caught up an hour ago.
 async fn caught_up_an_hour_ago(stack: &TestStack) {
     sqlx::query("UPDATE sweep_cursors SET updated_at = now() - interval '1 hour' WHERE name = $1")
-        .bind(CURSOR_NAME)
+        .bind(cursors::RECONCILER)
         .execute(&stack.db.pool)
         .await
         .unwrap();
@@ -281,7 +293,7 @@ async fn the_reconciler_lag_grows_while_a_failure_holds_the_cursor_not_while_str
     let stack = TestStack::start().await;
     let reconciler = reconciler(&stack, Duration::ZERO);
     let position = now() - 3600;
-    cursors::set(&stack.db.pool, CURSOR_NAME, position)
+    cursors::set(&stack.db.pool, cursors::RECONCILER, position)
         .await
         .unwrap();
     caught_up_an_hour_ago(&stack).await;
@@ -291,7 +303,9 @@ async fn the_reconciler_lag_grows_while_a_failure_holds_the_cursor_not_while_str
     assert_eq!(quiet.listed, 0, "{quiet}");
     assert!(worker::metrics::RECONCILER_LAG_SECONDS.get() < 60.0);
     assert_eq!(
-        cursors::get(&stack.db.pool, CURSOR_NAME).await.unwrap(),
+        cursors::get(&stack.db.pool, cursors::RECONCILER)
+            .await
+            .unwrap(),
         Some(position),
         "no event, no move"
     );
@@ -329,7 +343,9 @@ async fn a_one_shot_reconcile_covers_exactly_the_given_range() {
     );
     assert_eq!(order_state(&stack, &recent).await, None);
     assert_eq!(
-        cursors::get(&stack.db.pool, CURSOR_NAME).await.unwrap(),
+        cursors::get(&stack.db.pool, cursors::RECONCILER)
+            .await
+            .unwrap(),
         None,
         "a one-shot range leaves the leader's cursor alone"
     );
@@ -338,7 +354,7 @@ async fn a_one_shot_reconcile_covers_exactly_the_given_range() {
 #[tokio::test]
 async fn a_sweep_never_reaches_back_beyond_stripes_30_day_retention() {
     let stack = TestStack::start().await;
-    cursors::set(&stack.db.pool, CURSOR_NAME, now() - 40 * 24 * 3600)
+    cursors::set(&stack.db.pool, cursors::RECONCILER, now() - 40 * 24 * 3600)
         .await
         .unwrap();
     let (id, _) = paid_session(&stack.sim.state);
@@ -351,7 +367,7 @@ async fn a_sweep_never_reaches_back_beyond_stripes_30_day_retention() {
     assert!(report.since >= now() - EVENT_RETENTION_SECS, "{report}");
     assert_eq!(report.count("fulfilled"), 1);
     assert_eq!(order_state(&stack, &id).await.as_deref(), Some("fulfilled"));
-    let cursor = cursors::get(&stack.db.pool, CURSOR_NAME)
+    let cursor = cursors::get(&stack.db.pool, cursors::RECONCILER)
         .await
         .unwrap()
         .unwrap();
@@ -365,7 +381,7 @@ async fn a_sweep_never_reaches_back_beyond_stripes_30_day_retention() {
 async fn a_failing_event_list_leaves_the_cursor_where_it_was() {
     let stack = TestStack::start().await;
     let before = now() - 600;
-    cursors::set(&stack.db.pool, CURSOR_NAME, before)
+    cursors::set(&stack.db.pool, cursors::RECONCILER, before)
         .await
         .unwrap();
     stack.sim.state.inject_fault(Fault {
@@ -384,7 +400,9 @@ async fn a_failing_event_list_leaves_the_cursor_where_it_was() {
 
     assert!(result.is_err());
     assert_eq!(
-        cursors::get(&stack.db.pool, CURSOR_NAME).await.unwrap(),
+        cursors::get(&stack.db.pool, cursors::RECONCILER)
+            .await
+            .unwrap(),
         Some(before)
     );
     assert_eq!(order_state(&stack, &id).await, None);
@@ -449,7 +467,7 @@ async fn connected_accounts_sessions_whose_webhooks_were_lost_are_fulfilled_unde
     // An account's cursor is written when its sweep ends, after the orders it fulfilled are
     // visible; a stop before that drops the sweep and leaves the cursor for the next leader.
     for account in [CONFIGURED, KNOWN] {
-        let name = worker::reconciler::cursor_name(Some(&AccountId::parse(account).unwrap()));
+        let name = cursors::reconciler(Some(&AccountId::parse(account).unwrap()));
         let cursor = eventually(Duration::from_secs(10), || async {
             cursors::get(&stack.db.pool, &name).await.unwrap()
         })

@@ -9,7 +9,7 @@ use std::time::Duration;
 use shared::store::cursors;
 use stripe_sim::{Fault, FaultKind, RouteMatch};
 use tests::{eventually, TestStack};
-use worker::reconciler::{Reconciler, ReconcilerOptions, CURSOR_NAME};
+use worker::reconciler::{Reconciler, ReconcilerOptions};
 use worker::Processor;
 use worker_support::*;
 
@@ -124,7 +124,7 @@ async fn a_rejected_stripe_key_holds_the_cursor_until_the_key_works_again() {
     stack.sim.state.set_clock_offset(-100);
     let (id, _) = paid_session(&stack.sim.state);
     stack.sim.state.set_clock_offset(0);
-    cursors::set(&stack.db.pool, CURSOR_NAME, now() - 200)
+    cursors::set(&stack.db.pool, cursors::RECONCILER, now() - 200)
         .await
         .unwrap();
     // The listing goes through; retrieving the session meets a key Stripe no longer accepts.

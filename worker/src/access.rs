@@ -7,7 +7,35 @@ use anyhow::{bail, Context};
 use shared::store::access::{self, ProductAccess};
 use sqlx::PgPool;
 
-use crate::cli::AccessCommand;
+use clap::Subcommand;
+
+#[derive(Debug, Subcommand)]
+pub enum AccessCommand {
+    /// Set what a product gives: a link (download, course, activation page) and/or one licence
+    /// key per unit from its pool. Orders fulfilled before keep what they got.
+    Set {
+        /// The Stripe product id (prod_…).
+        product: String,
+        /// What the customer now has, as the success page and the mail name it.
+        #[arg(long)]
+        title: String,
+        /// Where the customer gets it (http or https).
+        #[arg(long)]
+        url: Option<String>,
+        /// Issue a licence key per unit bought, from the pool `add-keys` fills.
+        #[arg(long)]
+        licence_keys: bool,
+    },
+    /// Add licence keys to a product's pool, one per line (blank lines skipped), from a file
+    /// or standard input. A key already in a pool is skipped.
+    AddKeys {
+        /// The Stripe product id (prod_…).
+        product: String,
+        /// The file of keys (default: standard input).
+        #[arg(long)]
+        file: Option<std::path::PathBuf>,
+    },
+}
 
 /// Runs `command`; the answer is the one-line report for the operator.
 pub async fn run(pool: &PgPool, command: AccessCommand) -> anyhow::Result<String> {

@@ -61,39 +61,11 @@ pub enum Command {
     },
     /// Digital goods and services: what a Stripe product gives the customer.
     #[command(subcommand)]
-    Access(AccessCommand),
+    Access(access::AccessCommand),
     /// Print the RabbitMQ definitions (exchanges, queues with their arguments, bindings,
     /// policies) that the broker settings declare, as JSON for deploy/rabbitmq/definitions.json.
     /// Connects to nothing.
     Definitions,
-}
-
-#[derive(Debug, Subcommand)]
-pub enum AccessCommand {
-    /// Set what a product gives: a link (download, course, activation page) and/or one licence
-    /// key per unit from its pool. Orders fulfilled before keep what they got.
-    Set {
-        /// The Stripe product id (prod_…).
-        product: String,
-        /// What the customer now has, as the success page and the mail name it.
-        #[arg(long)]
-        title: String,
-        /// Where the customer gets it (http or https).
-        #[arg(long)]
-        url: Option<String>,
-        /// Issue a licence key per unit bought, from the pool `add-keys` fills.
-        #[arg(long)]
-        licence_keys: bool,
-    },
-    /// Add licence keys to a product's pool, one per line (blank lines skipped), from a file
-    /// or standard input. A key already in a pool is skipped.
-    AddKeys {
-        /// The Stripe product id (prod_…).
-        product: String,
-        /// The file of keys (default: standard input).
-        #[arg(long)]
-        file: Option<std::path::PathBuf>,
-    },
 }
 
 impl Command {

@@ -202,9 +202,11 @@ pub async fn refresh_database_gauges(
         if let Ok(lag) = shared::store::outbox::lag_seconds(pool).await {
             OUTBOX_LAG_SECONDS.set(lag);
         }
-        if let Ok(Some(age)) =
-            shared::store::cursors::seconds_since_caught_up(pool, crate::reconciler::CURSOR_NAME)
-                .await
+        if let Ok(Some(age)) = shared::store::cursors::seconds_since_caught_up(
+            pool,
+            shared::store::cursors::RECONCILER,
+        )
+        .await
         {
             RECONCILER_LAG_SECONDS.set(age.max(0) as f64);
         }

@@ -17,7 +17,7 @@ use crate::audit::{self, Action};
 use crate::dead_letters::DeadLetter;
 use crate::pages::{age, message, respond, session_href, Nav};
 use crate::sign_in::{Refused, SignedIn};
-use crate::startup::AppState;
+use crate::state::AppState;
 
 #[derive(Debug, Template)]
 #[template(path = "dead_letters.html")]

@@ -14,7 +14,7 @@ use super::session::{target, AccountQuery};
 use crate::audit::{self, Action};
 use crate::pages::{respond, session_href, Nav};
 use crate::sign_in::{Refused, SignedIn};
-use crate::startup::AppState;
+use crate::state::AppState;
 
 #[derive(Debug, Template)]
 #[template(path = "confirm.html")]

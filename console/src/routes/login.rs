@@ -13,7 +13,7 @@ use crate::operators::Role;
 use crate::pages::{respond, Nav};
 use crate::proxy_sign_in::{self, Vouched};
 use crate::sign_in::{self, Refused, SignedIn};
-use crate::startup::AppState;
+use crate::state::AppState;
 
 #[derive(Debug, Template)]
 #[template(path = "login.html")]

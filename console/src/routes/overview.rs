@@ -14,7 +14,7 @@ use crate::charts::{self, Svg};
 use crate::management::{QueueCounts, QueueKind};
 use crate::pages::{age, respond, session_href, timestamp, Nav};
 use crate::sign_in::{Refused, SignedIn};
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::{activity, status};
 
 #[derive(Debug, Template)]

@@ -16,7 +16,7 @@ use super::fulfill::ResultPage;
 use crate::audit::{self, Action};
 use crate::pages::{message, respond, Nav};
 use crate::sign_in::{Refused, SignedIn};
-use crate::startup::AppState;
+use crate::state::AppState;
 
 #[derive(Debug, Deserialize)]
 pub struct RangeForm {

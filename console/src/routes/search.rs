@@ -10,7 +10,7 @@ use shared::{Currency, Money};
 use crate::lookup::{self, Query};
 use crate::pages::{respond, session_href, timestamp, Nav};
 use crate::sign_in::{Refused, SignedIn};
-use crate::startup::AppState;
+use crate::state::AppState;
 
 #[derive(Debug, Deserialize)]
 pub struct SearchQuery {

@@ -11,7 +11,7 @@ use shared::{AccountId, CheckoutSessionId, Currency, Money, Order};
 
 use crate::pages::{message, respond, session_href, timestamp, Nav};
 use crate::sign_in::{Refused, SignedIn};
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::{audit, timeline};
 
 #[derive(Debug, Deserialize)]

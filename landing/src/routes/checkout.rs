@@ -23,7 +23,7 @@ use crate::catalog::{CatalogError, Offer};
 use crate::form_token::FormTokenError;
 use crate::metrics;
 use crate::pages::ErrorPage;
-use crate::startup::AppState;
+use crate::state::AppState;
 
 /// Form fields carrying a quantity are named `qty_<price id>`.
 const QUANTITY_PREFIX: &str = "qty_";

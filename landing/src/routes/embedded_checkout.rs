@@ -27,7 +27,7 @@ use super::client_ip;
 use crate::embedded_checkout::EmbeddedCheckout;
 use crate::metrics;
 use crate::pages::{respond, ErrorPage};
-use crate::startup::AppState;
+use crate::state::AppState;
 
 /// The page on which Stripe.js mounts the payment form.
 #[derive(Debug, Template)]

@@ -14,7 +14,7 @@ use std::net::IpAddr;
 use actix_web::{web, HttpRequest, HttpResponse};
 
 use crate::pages::ErrorPage;
-use crate::startup::AppState;
+use crate::state::AppState;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/", web::get().to(shop::shop))

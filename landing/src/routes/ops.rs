@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use actix_web::{web, HttpResponse};
 
-use crate::startup::AppState;
+use crate::state::AppState;
 
 /// A readiness probe must answer well within the orchestrator's own timeout, even while
 /// Postgres hangs.

@@ -8,7 +8,7 @@ use shared::errors::error_chain;
 
 use crate::metrics;
 use crate::pages::{respond, ErrorPage, ShopPage};
-use crate::startup::AppState;
+use crate::state::AppState;
 
 pub async fn shop(state: web::Data<AppState>) -> HttpResponse {
     let started = Instant::now();

@@ -13,7 +13,7 @@ use shared::CheckoutSessionId;
 use super::{client_ip, session_id_param};
 use crate::headers::retry_after;
 use crate::metrics;
-use crate::startup::AppState;
+use crate::state::AppState;
 
 pub async fn status(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
     let started = Instant::now();

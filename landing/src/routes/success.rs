@@ -27,7 +27,7 @@ use crate::metrics::{self, FULFILLMENTS_TRIGGERED};
 use crate::pages::{
     respond, ConfirmingPage, ErrorPage, FulfilledPage, OrderView, PaymentFailedPage, ProcessingPage,
 };
-use crate::startup::AppState;
+use crate::state::AppState;
 
 /// How soon the "confirming" page reloads itself.
 const CONFIRMING_REFRESH_SECS: u32 = 2;

@@ -7,6 +7,20 @@
 
 use sqlx::PgExecutor;
 
+use crate::domain::AccountId;
+
+/// The reconciler's position in Stripe's `/v1/events` for the platform (unix seconds).
+pub const RECONCILER: &str = "reconciler.checkout_events";
+
+/// Where the reconciler keeps `account`'s position: the platform's under [`RECONCILER`] (as
+/// before accounts were swept), each connected account's beside it (`…@acct_…`).
+pub fn reconciler(account: Option<&AccountId>) -> String {
+    match account {
+        None => RECONCILER.to_owned(),
+        Some(account) => format!("{RECONCILER}@{account}"),
+    }
+}
+
 /// The position, `None` before the first sweep.
 pub async fn get(executor: impl PgExecutor<'_>, name: &str) -> Result<Option<i64>, sqlx::Error> {
     sqlx::query_scalar("SELECT position FROM sweep_cursors WHERE name = $1")

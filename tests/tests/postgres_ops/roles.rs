@@ -89,7 +89,7 @@ async fn the_application_role_fulfills_through_the_queue_the_outbox_and_the_reco
     );
     let cursor = eventually(WAIT, || async {
         sqlx::query_scalar::<_, i64>("SELECT position FROM sweep_cursors WHERE name = $1")
-            .bind(worker::reconciler::CURSOR_NAME)
+            .bind(shared::store::cursors::RECONCILER)
             .fetch_optional(&stack.db.pool)
             .await
             .unwrap()

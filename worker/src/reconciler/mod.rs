@@ -29,10 +29,7 @@ use tokio_util::sync::CancellationToken;
 use crate::metrics;
 use crate::process::Processor;
 
-pub use sweep::{cursor_name, SweepError, SweepReport};
-
-/// The `sweep_cursors` row holding the last swept position (unix seconds).
-pub const CURSOR_NAME: &str = "reconciler.checkout_events";
+pub use sweep::{SweepError, SweepReport};
 
 /// The advisory lock key of reconciler leadership: "reconcil" in ASCII, far from the session
 /// keys (hashes) in practice and fixed forever, so every version of the worker contends for it.

@@ -26,7 +26,7 @@ use shared::store::{cursors, orders};
 use shared::stripe::{Event, EventFilter, StripeError};
 use shared::Trigger;
 
-use super::{Reconciler, CURSOR_NAME, EVENT_RETENTION_SECS};
+use super::{Reconciler, EVENT_RETENTION_SECS};
 use crate::event::{CheckoutEvent, EventKind};
 use crate::metrics;
 
@@ -113,7 +113,7 @@ impl Reconciler {
     #[tracing::instrument(skip(self), fields(since, account = account.map(AccountId::as_str)))]
     pub async fn sweep_on(&self, account: Option<&AccountId>) -> Result<SweepReport, SweepError> {
         let pool = self.processor.fulfiller().pool();
-        let cursor_name = cursor_name(account);
+        let cursor_name = cursors::reconciler(account);
         let cursor = cursors::get(pool, &cursor_name).await?;
         let overlap = self.options.overlap.as_secs() as i64;
         let since = match cursor {
@@ -138,7 +138,7 @@ impl Reconciler {
         }
         // The gauge follows the platform's cursor, which every deployment has.
         if account.is_none() {
-            if let Some(age) = cursors::seconds_since_caught_up(pool, CURSOR_NAME).await? {
+            if let Some(age) = cursors::seconds_since_caught_up(pool, cursors::RECONCILER).await? {
                 metrics::RECONCILER_LAG_SECONDS.set(age.max(0) as f64);
             }
         }
@@ -296,15 +296,6 @@ impl Reconciler {
                 Err(EventFailure { transient })
             }
         }
-    }
-}
-
-/// Where `account`'s sweep position is kept: the platform's under [`CURSOR_NAME`] (as before
-/// accounts were swept), each connected account's beside it.
-pub fn cursor_name(account: Option<&AccountId>) -> String {
-    match account {
-        None => CURSOR_NAME.to_owned(),
-        Some(account) => format!("{CURSOR_NAME}@{account}"),
     }
 }
 
