@@ -130,8 +130,8 @@ async fn create(state: &AppState, body: &[u8]) -> Result<String, CheckoutError> 
     let params = CreateCheckoutSession {
         mode: contents.mode,
         line_items: contents.line_items,
-        success_url: success_url(base),
-        cancel_url: format!("{base}/order/cancel"),
+        success_url: super::success_url(base),
+        cancel_url: super::cancel_url(base),
         customer_email: None,
         client_reference_id: None,
         metadata: BTreeMap::new(),
@@ -144,11 +144,6 @@ async fn create(state: &AppState, body: &[u8]) -> Result<String, CheckoutError> 
         .await?;
     tracing::info!(session_id = %session.id, "checkout session created");
     session.url.ok_or(CheckoutError::NoPaymentPage)
-}
-
-/// Where Checkout returns the customer: the success page, with Stripe's placeholder literally.
-pub(crate) fn success_url(public_base_url: &str) -> String {
-    format!("{public_base_url}/order/success?session_id={{CHECKOUT_SESSION_ID}}")
 }
 
 /// What a Checkout Session for the cart holds.

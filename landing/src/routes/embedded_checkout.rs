@@ -22,8 +22,9 @@ use serde_json::json;
 use shared::errors::error_chain;
 use shared::stripe::CreateEmbeddedCheckoutSession;
 
-use super::checkout::{cart_contents, success_url, Cart, CheckoutError, EXPIRED_FORM};
+use super::checkout::{cart_contents, Cart, CheckoutError, EXPIRED_FORM};
 use super::client_ip;
+use super::success_url;
 use crate::embedded_checkout::EmbeddedCheckout;
 use crate::metrics;
 use crate::pages::{respond, ErrorPage};

@@ -115,5 +115,9 @@ async fn paid_session(http: &reqwest::Client, args: &PrepareArgs) -> anyhow::Res
     if !paid.status().is_success() {
         bail!("the simulator refused to pay {id}: {}", paid.status());
     }
-    Ok(format!("{}/order/success?session_id={id}", args.landing))
+    Ok(format!(
+        "{}{}",
+        args.landing,
+        landing::routes::success_page(&id)
+    ))
 }
