@@ -3,7 +3,6 @@
 
 use std::net::TcpListener;
 use std::sync::Arc;
-use std::time::Duration;
 
 use actix_web::dev::Server;
 use actix_web::middleware::DefaultHeaders;
@@ -77,7 +76,7 @@ impl Application {
                 .context("building the Prometheus client")?,
             broker: BrokerEndpoint::from_settings(&settings.broker),
             topology: Topology::from_settings(&settings.broker),
-            confirm_timeout: Duration::from_millis(settings.broker.confirm_timeout_ms),
+            confirm_timeout: settings.broker.confirm_timeout(),
             secure_cookie: console.secure_cookie,
             session_ttl: console.session_ttl(),
             list_limit: console.list_limit,

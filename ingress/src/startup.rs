@@ -8,7 +8,7 @@ use actix_web::dev::Server;
 use actix_web::{web, App, HttpServer};
 use anyhow::Context;
 use shared::queue::connection::BrokerOptions;
-use shared::queue::{Broker, BrokerEndpoint, Topology};
+use shared::queue::{Broker, Topology};
 use shared::settings::Uses;
 use shared::shutdown::StopHandle;
 use shared::Settings;
@@ -45,14 +45,11 @@ impl Application {
             .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
         let listener = TcpListener::bind((settings.ingress.host.as_str(), settings.ingress.port))?;
         let port = listener.local_addr()?.port();
-        let broker = Broker::start(BrokerOptions {
-            endpoint: BrokerEndpoint::from_settings(&settings.broker),
-            connection_name: SERVICE_NAME.to_owned(),
-            topology: Topology::from_settings(&settings.broker),
-            channels: settings.ingress.confirm_channels,
-            reconnect_min: Duration::from_millis(settings.broker.reconnect_min_ms),
-            reconnect_max: Duration::from_millis(settings.broker.reconnect_max_ms),
-        });
+        let broker = Broker::start(BrokerOptions::from_settings(
+            &settings.broker,
+            SERVICE_NAME,
+            settings.ingress.confirm_channels,
+        ));
         let server = serve(listener, &settings, broker.clone())?;
         Ok(Self {
             port,
@@ -109,7 +106,7 @@ fn serve(listener: TcpListener, settings: &Settings, broker: Broker) -> std::io:
     metrics::register();
     let ingress = &settings.ingress;
     let topology = Topology::from_settings(&settings.broker);
-    let ack_budget = Duration::from_millis(ingress.ack_budget_ms);
+    let ack_budget = ingress.ack_budget();
     let context = web::Data::from(Arc::new(WebhookContext {
         secrets: settings.webhook_secrets(),
         tolerance: settings.webhook_tolerance(),
@@ -139,11 +136,11 @@ fn serve(listener: TcpListener, settings: &Settings, broker: Broker) -> std::io:
     // Idle connections stay open longer than a sender keeps them pooled: a server closing one
     // just as the sender writes the next webhook on it turns that delivery into a connection
     // error and a retry much later.
-    .keep_alive(Duration::from_secs(ingress.keep_alive_secs))
+    .keep_alive(ingress.keep_alive())
     // A connection can be idle before its first request too (a proxy's pool keeps one it dialed
     // for a request another connection served): actix-web's first-request head timeout (5 s by
     // default) would answer it 408 just as the proxy writes a webhook on it.
-    .client_request_timeout(Duration::from_secs(ingress.keep_alive_secs))
+    .client_request_timeout(ingress.keep_alive())
     // A draining request waits at most the ack budget for its confirm; one more second covers
     // writing the answer.
     .shutdown_timeout(ack_budget.as_secs() + 1)

@@ -64,7 +64,7 @@ impl Application {
         let state = web::Data::new(AppState::new(&settings, fulfiller)?);
         metrics::register();
         let sweeper = tokio::spawn(sweep_limiters(state.clone()));
-        let keep_alive = Duration::from_secs(settings.landing.keep_alive_secs);
+        let keep_alive = settings.landing.keep_alive();
         let server = run(listener, state, keep_alive)?;
         Ok(Self {
             port,

@@ -1,7 +1,5 @@
 //! The notifier binary's commands. Every command reads the same settings as the service.
 
-use std::time::Duration;
-
 use clap::{Parser, Subcommand};
 use shared::queue::{BrokerEndpoint, Topology};
 use shared::settings::Uses;
@@ -89,7 +87,7 @@ pub async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
                 &BrokerEndpoint::from_settings(&settings.broker),
                 &Topology::from_settings(&settings.broker),
                 limit,
-                Duration::from_millis(settings.broker.confirm_timeout_ms),
+                settings.broker.confirm_timeout(),
             )
             .await?;
             println!(

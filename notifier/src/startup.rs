@@ -12,7 +12,6 @@
 use std::net::TcpListener;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
 
 use actix_web::dev::Server;
 use actix_web::{web, App, HttpResponse, HttpServer};
@@ -90,8 +89,8 @@ impl Application {
                 topology: Topology::from_settings(broker),
                 prefetch: notifier.prefetch,
                 retry_max: notifier.retry_max(),
-                reconnect_min: Duration::from_millis(broker.reconnect_min_ms),
-                reconnect_max: Duration::from_millis(broker.reconnect_max_ms),
+                reconnect_min: broker.reconnect_min(),
+                reconnect_max: broker.reconnect_max(),
             },
         );
         let listener =

@@ -16,6 +16,7 @@ use crate::signature::WebhookSecrets;
 
 mod checks;
 mod console;
+mod durations;
 mod notifier;
 
 pub use checks::Uses;
@@ -27,6 +28,7 @@ pub use notifier::{NotifierSettings, SmtpTls};
 pub const DEFAULTS: &str = include_str!("../config/default.toml");
 
 #[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Settings {
     pub log: LogSettings,
     pub telemetry: TelemetrySettings,
@@ -49,18 +51,21 @@ pub enum LogFormat {
 }
 
 #[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct LogSettings {
     pub format: LogFormat,
     pub filter: String,
 }
 
 #[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct TelemetrySettings {
     pub otlp_endpoint: String,
     pub sample_ratio: f64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct DatabaseSettings {
     pub url: SecretString,
     /// Replaces the URL's password when not empty: any character works here, where the URL
@@ -79,6 +84,7 @@ pub struct DatabaseSettings {
 }
 
 #[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct BrokerSettings {
     pub url: SecretString,
     /// Replaces the password of every node of `url` when not empty.
@@ -127,6 +133,7 @@ fn one_or_more_millis<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<u64>
 }
 
 #[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct StripeSettings {
     pub api_base: String,
     pub secret_key: SecretString,
@@ -144,12 +151,14 @@ pub struct StripeSettings {
 }
 
 #[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct WebhookSettings {
     pub secrets: Vec<SecretString>,
     pub tolerance_secs: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct IngressSettings {
     pub host: String,
     pub port: u16,
@@ -168,6 +177,7 @@ pub struct IngressSettings {
 }
 
 #[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct WorkerSettings {
     pub host: String,
     pub port: u16,
@@ -187,6 +197,7 @@ pub struct WorkerSettings {
 }
 
 #[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct LandingSettings {
     pub host: String,
     pub port: u16,
@@ -435,12 +446,6 @@ impl Verbatim {
         if let Some(password) = self.management_password {
             settings.console.management_password = SecretString::from(password);
         }
-    }
-}
-
-impl IngressSettings {
-    pub fn body_read_timeout(&self) -> Duration {
-        Duration::from_millis(self.body_read_timeout_ms)
     }
 }
 

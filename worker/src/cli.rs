@@ -1,7 +1,5 @@
 //! The worker binary's commands. Every command reads the same settings as the service.
 
-use std::time::Duration;
-
 use anyhow::{bail, Context};
 use clap::{Parser, Subcommand};
 use shared::queue::{BrokerEndpoint, Topology};
@@ -122,7 +120,7 @@ pub async fn run(command: Option<Command>, settings: Settings) -> anyhow::Result
                 &Topology::from_settings(&settings.broker),
                 from,
                 limit,
-                Duration::from_millis(settings.broker.confirm_timeout_ms),
+                settings.broker.confirm_timeout(),
             )
             .await?;
             let still = match from {

@@ -31,7 +31,7 @@ use crate::consumer::{Consumer, ConsumerOptions};
 use crate::metrics;
 use crate::outbox_relay::{OutboxRelay, RelayOptions};
 use crate::process::Processor;
-use crate::reconciler::{configured_accounts, Reconciler, ReconcilerOptions};
+use crate::reconciler::{Reconciler, ReconcilerOptions};
 
 /// Confirm channels on the publisher connection (retry and dead-letter copies, the outbox).
 const PUBLISH_CHANNELS: usize = 2;
@@ -90,18 +90,12 @@ impl Application {
             (0..topology.retry_tiers().len()).filter_map(|tier| topology.retry_queue(tier)),
         );
         let broker = &settings.broker;
-        let reconnect_min = Duration::from_millis(broker.reconnect_min_ms);
-        let reconnect_max = Duration::from_millis(broker.reconnect_max_ms);
-        let confirm_timeout = Duration::from_millis(broker.confirm_timeout_ms);
-        let endpoint = BrokerEndpoint::from_settings(broker);
-        let publisher = Broker::start(BrokerOptions {
-            endpoint: endpoint.clone(),
-            connection_name: "worker-publisher".into(),
-            topology: topology.clone(),
-            channels: PUBLISH_CHANNELS,
-            reconnect_min,
-            reconnect_max,
-        });
+        let confirm_timeout = broker.confirm_timeout();
+        let publisher = Broker::start(BrokerOptions::from_settings(
+            broker,
+            "worker-publisher",
+            PUBLISH_CHANNELS,
+        ));
         let processor = Processor::new(
             Fulfiller::new(pool.clone(), stripe).mailing_customers(settings.notifier.customer_mail),
             topology.retry_tiers().len(),
@@ -111,13 +105,13 @@ impl Application {
             processor.clone(),
             publisher.clone(),
             ConsumerOptions {
-                endpoint,
+                endpoint: BrokerEndpoint::from_settings(broker),
                 topology: topology.clone(),
                 prefetch: worker.prefetch.max(1),
                 confirm_timeout,
-                hand_back_max: Duration::from_millis(worker.hand_back_max_ms),
-                reconnect_min,
-                reconnect_max,
+                hand_back_max: worker.hand_back_max(),
+                reconnect_min: broker.reconnect_min(),
+                reconnect_max: broker.reconnect_max(),
             },
         );
         let relay = OutboxRelay::new(
@@ -126,7 +120,7 @@ impl Application {
             RelayOptions {
                 exchange: topology.orders_exchange(),
                 batch: worker.outbox_batch,
-                interval: Duration::from_millis(worker.outbox_interval_ms),
+                interval: worker.outbox_interval(),
                 confirm_timeout,
             },
             processor.outbox_written(),
@@ -137,14 +131,7 @@ impl Application {
         } else {
             Some(Reconciler::new(
                 processor.clone(),
-                ReconcilerOptions {
-                    database: shared::store::connect_options(&settings.database)
-                        .context("database.url")?,
-                    interval: Duration::from_secs(worker.reconcile_interval_secs),
-                    overlap: Duration::from_secs(worker.reconcile_overlap_secs),
-                    concurrency: worker.reconcile_concurrency as usize,
-                    accounts: configured_accounts(worker),
-                },
+                ReconcilerOptions::from_settings(&settings).context("database.url")?,
             ))
         };
         let leader = reconciler
@@ -163,7 +150,7 @@ impl Application {
             pool: pool.clone(),
             publisher: publisher.clone(),
             consuming: consumer.consuming(),
-            unfulfilled_threshold: Duration::from_secs(worker.unfulfilled_threshold_secs),
+            unfulfilled_threshold: worker.unfulfilled_threshold(),
         };
         let server = ops_server(listener, readiness)?;
         Ok(Self {

@@ -149,6 +149,25 @@ pub struct BrokerOptions {
     pub reconnect_max: Duration,
 }
 
+impl BrokerOptions {
+    /// A publisher connection to the configured brokers, named `connection_name` in the
+    /// broker's connection list, with `channels` confirm channels.
+    pub fn from_settings(
+        broker: &crate::settings::BrokerSettings,
+        connection_name: &str,
+        channels: usize,
+    ) -> Self {
+        Self {
+            endpoint: BrokerEndpoint::from_settings(broker),
+            connection_name: connection_name.to_owned(),
+            topology: Topology::from_settings(broker),
+            channels,
+            reconnect_min: broker.reconnect_min(),
+            reconnect_max: broker.reconnect_max(),
+        }
+    }
+}
+
 impl std::fmt::Debug for Broker {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Broker")

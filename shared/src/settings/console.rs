@@ -10,6 +10,7 @@ use serde::Deserialize;
 use super::SettingsError;
 
 #[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ConsoleSettings {
     pub host: String,
     pub port: u16,

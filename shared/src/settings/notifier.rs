@@ -22,6 +22,7 @@ pub enum SmtpTls {
 }
 
 #[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct NotifierSettings {
     pub host: String,
     pub port: u16,

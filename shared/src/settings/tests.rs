@@ -618,3 +618,16 @@ fn proxy_sign_in_needs_both_a_header_and_the_proxies_it_is_believed_from() {
         assert!(err.to_string().contains(key), "{settings:?}: {err}");
     }
 }
+
+#[test]
+fn a_misspelled_variable_stops_start_up_naming_it() {
+    // Ignored, it would leave the setting at its default with nothing to say so.
+    for (var, named) in [
+        ("APP_WORKER__PREFECH", "prefech"),
+        ("APP_CONSOLE__TRUSTED_PROXY", "trusted_proxy"),
+        ("APP_WORKR__PREFETCH", "workr"),
+    ] {
+        let err = Settings::load_from(Uses::ALL, vars(&[(var, "3")])).unwrap_err();
+        assert!(err.to_string().contains(named), "{var}: {err}");
+    }
+}

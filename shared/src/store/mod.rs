@@ -17,8 +17,6 @@ pub mod orders;
 pub mod outbox;
 pub mod transient;
 
-use std::time::Duration;
-
 use secrecy::ExposeSecret;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::PgPool;
@@ -72,7 +70,7 @@ pub fn pool(settings: &DatabaseSettings) -> Result<PgPool, sqlx::Error> {
     crate::metrics::DATABASE_POOL_CONNECTIONS.set(f64::from(size));
     Ok(PgPoolOptions::new()
         .max_connections(size)
-        .acquire_timeout(Duration::from_millis(settings.acquire_timeout_ms))
+        .acquire_timeout(settings.acquire_timeout())
         .connect_lazy_with(connect_options(settings)?))
 }
 

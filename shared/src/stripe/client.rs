@@ -59,8 +59,8 @@ impl std::fmt::Debug for StripeClient {
 impl StripeClient {
     pub fn new(settings: &StripeSettings) -> Result<Self, reqwest::Error> {
         let http = reqwest::Client::builder()
-            .connect_timeout(Duration::from_millis(settings.connect_timeout_ms))
-            .timeout(Duration::from_millis(settings.request_timeout_ms))
+            .connect_timeout(settings.connect_timeout())
+            .timeout(settings.request_timeout())
             .user_agent(concat!("checkout-fulfillment/", env!("CARGO_PKG_VERSION")))
             .pool_idle_timeout(Duration::from_secs(60))
             .build()?;
@@ -71,8 +71,8 @@ impl StripeClient {
             api_version: settings.api_version.clone(),
             retry: RetryPolicy {
                 max_retries: settings.max_retries,
-                base: Duration::from_millis(settings.retry_base_ms),
-                max: Duration::from_millis(settings.retry_max_ms),
+                base: settings.retry_base(),
+                max: settings.retry_max(),
             },
             budget: Arc::new(RequestBudget::new(settings)),
         })

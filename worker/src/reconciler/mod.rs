@@ -42,7 +42,7 @@ pub const EVENT_RETENTION_SECS: i64 = 30 * 24 * 60 * 60;
 const LEADER_PING_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// `worker.reconcile_accounts` as ids (the settings check refuses any that does not parse).
-pub fn configured_accounts(worker: &WorkerSettings) -> Vec<AccountId> {
+fn configured_accounts(worker: &WorkerSettings) -> Vec<AccountId> {
     worker
         .reconcile_accounts
         .iter()
@@ -62,6 +62,21 @@ pub struct ReconcilerOptions {
     pub concurrency: usize,
     /// Connected accounts swept even before they have an order here.
     pub accounts: Vec<AccountId>,
+}
+
+impl ReconcilerOptions {
+    /// The reconciler the worker's settings describe: `worker.reconcile_*` and a dedicated
+    /// connection to the database.
+    pub fn from_settings(settings: &Settings) -> Result<Self, sqlx::Error> {
+        let worker = &settings.worker;
+        Ok(Self {
+            database: shared::store::connect_options(&settings.database)?,
+            interval: worker.reconcile_interval(),
+            overlap: worker.reconcile_overlap(),
+            concurrency: worker.reconcile_concurrency as usize,
+            accounts: configured_accounts(worker),
+        })
+    }
 }
 
 /// By hand: sqlx's connection options print their password.
@@ -106,16 +121,10 @@ impl Reconciler {
     /// idempotent, so overlapping a leader's sweep is harmless.
     pub fn one_shot(fulfiller: Fulfiller, settings: &Settings) -> Result<Self, sqlx::Error> {
         let processor = Processor::new(fulfiller, settings.broker.retry_tiers_ms.len());
-        Ok(Self::new(
-            processor,
-            ReconcilerOptions {
-                database: shared::store::connect_options(&settings.database)?,
-                interval: Duration::from_secs(settings.worker.reconcile_interval_secs.max(1)),
-                overlap: Duration::from_secs(settings.worker.reconcile_overlap_secs),
-                concurrency: settings.worker.reconcile_concurrency as usize,
-                accounts: configured_accounts(&settings.worker),
-            },
-        ))
+        let mut options = ReconcilerOptions::from_settings(settings)?;
+        // Not a loop's period here, but a reconciler with none is refused by nothing else.
+        options.interval = options.interval.max(Duration::from_secs(1));
+        Ok(Self::new(processor, options))
     }
 
     /// True while this process leads.
