@@ -115,18 +115,9 @@ impl Application {
     /// and lets in-flight pages and actions finish (up to the shutdown timeout). Installs no
     /// signal handler.
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
-        let server_handle = self.server.handle();
-        let mut server = self.server;
-        let served = tokio::select! {
-            served = &mut server => served,
-            () = self.stop.stopped() => {
-                tracing::info!("stop requested; finishing in-flight requests");
-                // The command is sent now; the server future resolves once it has drained.
-                drop(server_handle.stop(true));
-                server.await
-            }
-        };
-        served.context("the console server failed")
+        shared::shutdown::serve_until_stopped(self.server, &self.stop)
+            .await
+            .context("the console server failed")
     }
 
     /// What `main` runs: serves until SIGTERM or SIGINT, then drains as

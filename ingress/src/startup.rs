@@ -78,17 +78,7 @@ impl Application {
     /// answers the requests in flight (their publishes confirmed or refused within the ack
     /// budget) and closes the broker connection. Installs no signal handler.
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
-        let server_handle = self.server.handle();
-        let mut server = self.server;
-        let served = tokio::select! {
-            served = &mut server => served,
-            () = self.stop.stopped() => {
-                tracing::info!("stop requested; answering the requests in flight");
-                // The command is sent now; the server future resolves once it has drained.
-                drop(server_handle.stop(true));
-                server.await
-            }
-        };
+        let served = shared::shutdown::serve_until_stopped(self.server, &self.stop).await;
         self.broker.close().await;
         tracing::info!("ingress stopped");
         served.context("the ingress server failed")

@@ -88,17 +88,7 @@ impl Application {
     /// and lets in-flight pages finish (up to the shutdown timeout). Installs no signal handler,
     /// so a test process embedding the service still dies of SIGTERM like any other.
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
-        let server_handle = self.server.handle();
-        let mut server = self.server;
-        let served = tokio::select! {
-            served = &mut server => served,
-            () = self.stop.stopped() => {
-                tracing::info!("stop requested; finishing in-flight requests");
-                // The command is sent now; the server future resolves once it has drained.
-                drop(server_handle.stop(true));
-                server.await
-            }
-        };
+        let served = shared::shutdown::serve_until_stopped(self.server, &self.stop).await;
         self.sweeper.abort();
         served.context("the landing server failed")
     }

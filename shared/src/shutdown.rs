@@ -46,6 +46,26 @@ impl StopHandle {
     }
 }
 
+/// What the actix-web services' `run_until_stopped` do: serve until `server` fails or `stop` is
+/// stopped, then stop accepting and let the requests in flight finish (within the server's own
+/// shutdown timeout), resolving once it has drained.
+pub async fn serve_until_stopped(
+    server: actix_web::dev::Server,
+    stop: &StopHandle,
+) -> std::io::Result<()> {
+    let handle = server.handle();
+    let mut server = server;
+    tokio::select! {
+        served = &mut server => served,
+        () = stop.stopped() => {
+            tracing::info!("stop requested; finishing the requests in flight");
+            // The command is sent now; the server future resolves once it has drained.
+            drop(handle.stop(true));
+            server.await
+        }
+    }
+}
+
 /// Runs `service` (an `Application::run_until_stopped`) until it ends by itself, or until
 /// SIGTERM or SIGINT: then stops it through `stop` and waits for its drain, returning its result.
 pub async fn run_until_terminated<R>(stop: StopHandle, service: impl Future<Output = R>) -> R {
