@@ -8,8 +8,6 @@ use askama::Template;
 use chrono::{DateTime, Utc};
 use shared::errors::error_chain;
 
-use crate::sign_in::SignedIn;
-
 /// Renders `page` with `status`; a template that fails to render (a bug) is logged and answered
 /// with a plain 500 rather than half a page.
 pub fn respond(status: StatusCode, page: &impl Template) -> HttpResponse {
@@ -32,16 +30,6 @@ pub struct Nav {
     pub name: String,
     pub role: &'static str,
     pub csrf: String,
-}
-
-impl Nav {
-    pub fn of(operator: &SignedIn) -> Option<Nav> {
-        Some(Nav {
-            name: operator.name.clone(),
-            role: operator.role.as_str(),
-            csrf: operator.csrf.clone(),
-        })
-    }
 }
 
 /// A page of one message (refusals, errors, not found).

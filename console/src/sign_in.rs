@@ -18,6 +18,7 @@ use sqlx::PgPool;
 use subtle::ConstantTimeEq;
 
 use crate::operators::Role;
+use crate::pages::Nav;
 use crate::proxy_sign_in::{self, Vouched};
 use crate::state::AppState;
 
@@ -78,6 +79,15 @@ impl ResponseError for Refused {
 }
 
 impl SignedIn {
+    /// The page header's part for this operator: who, as what, and the sign-out form's token.
+    pub fn nav(&self) -> Option<Nav> {
+        Some(Nav {
+            name: self.name.clone(),
+            role: self.role.as_str(),
+            csrf: self.csrf.clone(),
+        })
+    }
+
     /// Refuses a viewer.
     pub fn may_act(&self) -> Result<(), Refused> {
         if self.role.may_act() {

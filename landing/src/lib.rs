@@ -23,7 +23,7 @@
 //! 4. `GET /order/cancel` ([`routes::cancel`]) is where Checkout's back link leads.
 //!
 //! Around it: [`access_log`] logs every request with the session id redacted; [`attempts`] runs the page's fulfillment attempts as tasks, one per session at a
-//! time; [`startup`] builds the server and the [`state`] every handler shares; [`pages`] holds the templates (askama, escaped
+//! time; [`startup`] builds the server and the [`state`] every handler shares; [`paths`] spells the order pages' paths once; [`pages`] holds the templates (askama, escaped
 //! automatically) and turns them into responses; [`headers`] sets the security and caching
 //! headers; [`rate_limit`] bounds success-page, status and checkout requests per client, which
 //! [`client_ip`] finds (the TCP peer, or what a trusted proxy reports); [`form_token`] signs the
@@ -45,6 +45,7 @@ pub mod form_token;
 pub mod headers;
 pub mod metrics;
 pub mod pages;
+pub mod paths;
 pub mod payment_links;
 pub mod rate_limit;
 pub mod routes;

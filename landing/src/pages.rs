@@ -272,8 +272,8 @@ impl ProcessingPage {
         Self {
             customer_name: non_blank(stored.and_then(|o| o.customer_name.as_deref())),
             customer_email: non_blank(stored.and_then(|o| o.customer_email.as_deref())),
-            status_url: crate::routes::status_page(session_id),
-            page_url: crate::routes::success_page(session_id),
+            status_url: crate::paths::status_page(session_id),
+            page_url: crate::paths::success_page(session_id),
         }
     }
 }

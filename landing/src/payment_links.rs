@@ -82,7 +82,7 @@ pub async fn create_links(
             .any(|p| p.id == price_id && p.product.shippable == Some(true))
     };
     let prices = choose_prices(&active, configured, only)?;
-    let redirect_url = crate::routes::success_url(public_base_url);
+    let redirect_url = crate::paths::success_url(public_base_url);
     // One key per run and price: a retried request returns the same link, a new run makes new
     // links (a merchant may want a fresh one after deactivating the old).
     let run = uuid::Uuid::new_v4();
@@ -123,7 +123,7 @@ mod tests {
     #[test]
     fn the_redirect_is_our_success_page_with_the_placeholder() {
         assert_eq!(
-            crate::routes::success_url("https://shop.example/"),
+            crate::paths::success_url("https://shop.example/"),
             "https://shop.example/order/success?session_id={CHECKOUT_SESSION_ID}"
         );
     }

@@ -21,22 +21,33 @@ pub enum EventKind {
 }
 
 impl EventKind {
+    /// Each handled type and its kind: the one place a type's name is spelled.
+    const BY_TYPE: [(&'static str, EventKind); 4] = [
+        ("checkout.session.completed", Self::Completed),
+        (
+            "checkout.session.async_payment_succeeded",
+            Self::AsyncPaymentSucceeded,
+        ),
+        (
+            "checkout.session.async_payment_failed",
+            Self::AsyncPaymentFailed,
+        ),
+        ("checkout.session.expired", Self::Expired),
+    ];
+
     /// The types the reconciler lists.
     pub const HANDLED: [&'static str; 4] = [
-        "checkout.session.completed",
-        "checkout.session.async_payment_succeeded",
-        "checkout.session.async_payment_failed",
-        "checkout.session.expired",
+        Self::BY_TYPE[0].0,
+        Self::BY_TYPE[1].0,
+        Self::BY_TYPE[2].0,
+        Self::BY_TYPE[3].0,
     ];
 
     pub fn from_type(kind: &str) -> Self {
-        match kind {
-            "checkout.session.completed" => Self::Completed,
-            "checkout.session.async_payment_succeeded" => Self::AsyncPaymentSucceeded,
-            "checkout.session.async_payment_failed" => Self::AsyncPaymentFailed,
-            "checkout.session.expired" => Self::Expired,
-            _ => Self::Other,
-        }
+        Self::BY_TYPE
+            .iter()
+            .find(|(name, _)| *name == kind)
+            .map_or(Self::Other, |(_, handled)| *handled)
     }
 }
 
@@ -134,6 +145,31 @@ impl CheckoutEvent {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn each_handled_type_reads_as_its_own_kind_and_any_other_as_other() {
+        let kinds: Vec<EventKind> = EventKind::HANDLED
+            .iter()
+            .map(|t| EventKind::from_type(t))
+            .collect();
+        assert_eq!(
+            kinds,
+            [
+                EventKind::Completed,
+                EventKind::AsyncPaymentSucceeded,
+                EventKind::AsyncPaymentFailed,
+                EventKind::Expired
+            ]
+        );
+        assert_eq!(
+            EventKind::from_type("checkout.session.created"),
+            EventKind::Other
+        );
+        assert_eq!(
+            EventKind::from_type("checkout.session.completed.x"),
+            EventKind::Other
+        );
+    }
 
     fn body(kind: &str, object_id: &str) -> Vec<u8> {
         body_with_id("evt_1abc", kind, object_id)

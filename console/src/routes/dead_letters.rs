@@ -72,7 +72,7 @@ pub async fn page(state: web::Data<AppState>, operator: SignedIn) -> Result<Http
         Err(e) => (Vec::new(), Some(e.to_string())),
     };
     let page = DeadLettersPage {
-        nav: Nav::of(&operator),
+        nav: operator.nav(),
         may_act: operator.role.may_act(),
         total,
         rows,
@@ -193,7 +193,7 @@ fn confirm(
     };
     ids.sort();
     let page = ConfirmRedrivePage {
-        nav: Nav::of(&operator),
+        nav: operator.nav(),
         all: choice == Choice::All,
         ids,
         csrf: operator.csrf.clone(),
@@ -308,7 +308,7 @@ async fn act(
         "operator acted on dead letters"
     );
     let page = ResultPage {
-        nav: Nav::of(operator),
+        nav: operator.nav(),
         title: match verb {
             Verb::Redrive => "Redrive dead letters".into(),
             Verb::Drop => "Drop dead letters".into(),

@@ -52,7 +52,7 @@ pub async fn confirm(
     };
     let account = account.as_ref().map(AccountId::as_str).unwrap_or("");
     let page = ConfirmPage {
-        nav: Nav::of(&operator),
+        nav: operator.nav(),
         title: "Fulfill this session now?",
         explanation: format!(
             "The console asks Stripe for {id} and fulfills it if it is paid, exactly as the \
@@ -155,7 +155,7 @@ pub async fn act(
         "operator fulfilled a session"
     );
     let page = ResultPage {
-        nav: Nav::of(&operator),
+        nav: operator.nav(),
         title: format!("Fulfill {}", id.as_str()),
         outcome: sentence,
         problem,

@@ -139,7 +139,7 @@ pub async fn page(state: web::Data<AppState>, operator: SignedIn) -> Result<Http
     stuck.truncate(limit as usize);
     let now = Utc::now();
     let page = OverviewPage {
-        nav: Nav::of(&operator),
+        nav: operator.nav(),
         may_act: operator.role.may_act(),
         refresh_ms: state.refresh.as_millis(),
         refresh_every: format!("{} s", state.refresh.as_secs()),

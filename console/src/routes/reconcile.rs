@@ -107,7 +107,7 @@ pub async fn confirm(
         }
     };
     let page = ConfirmReconcilePage {
-        nav: Nav::of(&operator),
+        nav: operator.nav(),
         since: range.since,
         until: range.until,
         since_text: utc(range.since),
@@ -192,7 +192,7 @@ pub async fn act(
     .await?;
     tracing::info!(operator = %operator.name, %detail, %outcome, "operator reconciled a range");
     let page = ResultPage {
-        nav: Nav::of(&operator),
+        nav: operator.nav(),
         title: "Reconcile a time range".into(),
         outcome: sentence,
         problem,

@@ -44,7 +44,7 @@ pub async fn page(
 ) -> Result<HttpResponse, Refused> {
     let Some(parsed) = Query::parse(&query.q) else {
         let page = SearchPage {
-            nav: Nav::of(&operator),
+            nav: operator.nav(),
             query: query.q.clone(),
             note: Some("Search by Checkout Session id (cs_…), order number (1042) or email."),
             hits: Vec::new(),
@@ -60,7 +60,7 @@ pub async fn page(
         return Ok(see_other(&session_href(&only.session_id, &only.account)));
     }
     let page = SearchPage {
-        nav: Nav::of(&operator),
+        nav: operator.nav(),
         query: query.q.clone(),
         note: hits.is_empty().then_some("No order matches."),
         hits: hits

@@ -158,7 +158,7 @@ pub async fn page(
         .is_some_and(|o| o.state == orders::OrderState::Fulfilled);
     let entries = timeline::build(&history, order.as_ref(), &announcements, &actions);
     let page = SessionPage {
-        nav: Nav::of(&operator),
+        nav: operator.nav(),
         fulfill_href: (operator.role.may_act() && !fulfilled)
             .then(|| session_href(&format!("{}/fulfill", id.as_str()), stored_account)),
         session_id: id.as_str().to_owned(),

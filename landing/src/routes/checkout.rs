@@ -130,8 +130,8 @@ async fn create(state: &AppState, body: &[u8]) -> Result<String, CheckoutError> 
     let params = CreateCheckoutSession {
         mode: contents.mode,
         line_items: contents.line_items,
-        success_url: super::success_url(base),
-        cancel_url: super::cancel_url(base),
+        success_url: crate::paths::success_url(base),
+        cancel_url: crate::paths::cancel_url(base),
         customer_email: None,
         client_reference_id: None,
         metadata: BTreeMap::new(),

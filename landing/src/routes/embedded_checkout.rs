@@ -24,10 +24,10 @@ use shared::stripe::CreateEmbeddedCheckoutSession;
 
 use super::checkout::{cart_contents, Cart, CheckoutError, EXPIRED_FORM};
 use super::client_ip;
-use super::success_url;
 use crate::embedded_checkout::EmbeddedCheckout;
 use crate::metrics;
 use crate::pages::{respond, ErrorPage};
+use crate::paths::success_url;
 use crate::state::AppState;
 
 /// The page on which Stripe.js mounts the payment form.

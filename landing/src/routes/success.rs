@@ -52,7 +52,7 @@ async fn page(req: &HttpRequest, state: &AppState) -> (HttpResponse, &'static st
         Waited::DeadlinePassed => {
             let page = ConfirmingPage {
                 refresh_secs: CONFIRMING_REFRESH_SECS,
-                page_url: super::success_page(id.as_str()),
+                page_url: crate::paths::success_page(id.as_str()),
             };
             return (respond(StatusCode::OK, &page), "confirming");
         }

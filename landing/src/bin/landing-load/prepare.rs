@@ -118,6 +118,6 @@ async fn paid_session(http: &reqwest::Client, args: &PrepareArgs) -> anyhow::Res
     Ok(format!(
         "{}{}",
         args.landing,
-        landing::routes::success_page(&id)
+        landing::paths::success_page(&id)
     ))
 }
