@@ -1172,6 +1172,20 @@ async fn behind_the_sign_on_proxy_operators_get_their_listed_role_and_nobody_nam
     console.stop().await;
 }
 
+/// The overview's "as of" line, read inside the page in one step, so a
+/// refresh that replaces it between finding and reading cannot fail the read.
+async fn as_of(browser: &Browser) -> String {
+    let text = browser
+        .client()
+        .execute(
+            "return document.getElementById('as-of').textContent;",
+            vec![],
+        )
+        .await
+        .expect("the overview has an as-of line");
+    text.as_str().expect("text").to_owned()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn with_refresh_ticked_the_overview_shows_a_newly_stuck_session_without_a_reload() {
     let stack = Stack::start().await;
@@ -1183,13 +1197,15 @@ async fn with_refresh_ticked_the_overview_shows_a_newly_stuck_session_without_a_
     let page = browser.client();
     sign_in_with_browser(&browser, &console, OPERATOR).await;
     shown(&browser, "#stuck-none").await;
+    // Read before the refresh starts: once it runs, `#as-of` is replaced
+    // every second and an element found a moment ago may already be gone.
+    let since = as_of(&browser).await;
 
     // The box is the script's: a page without JavaScript never shows it.
     click(&browser, Locator::Id("auto-refresh")).await;
     page.execute("window.stayed = true; return null;", vec![])
         .await
         .unwrap();
-    let since = text_of(&browser, "#as-of").await.unwrap();
     let id = stuck_session(&stack, "Barbara Liskov").await;
 
     let listed = eventually(Duration::from_secs(20), || async {
@@ -1204,7 +1220,7 @@ async fn with_refresh_ticked_the_overview_shows_a_newly_stuck_session_without_a_
         .await
         .unwrap();
     assert_eq!(stayed, serde_json::Value::Bool(true), "refreshed in place");
-    assert_ne!(text_of(&browser, "#as-of").await.unwrap(), since);
+    assert_ne!(as_of(&browser).await, since);
     let ticked = page
         .execute(
             "return document.getElementById('auto-refresh').checked;",
