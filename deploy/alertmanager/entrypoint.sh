@@ -13,7 +13,7 @@
 # Each can come from a file instead, named by the variable with _FILE appended (a secret that
 # should not sit in the environment); the file must be readable by the user Alertmanager runs
 # as. Alertmanager itself reads no environment variable in its configuration, hence this step.
-# tests/tests/deploy_observability.rs runs this script to check the rendered file with amtool.
+# tests/tests/deploy/deploy_observability.rs runs this script to check the rendered file with amtool.
 set -eu
 
 here=$(dirname "$0")

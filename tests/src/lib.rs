@@ -18,9 +18,15 @@
 pub mod browser;
 pub mod browser_log;
 pub mod checkout_flow;
+pub mod deploy_support;
+pub mod ingress_support;
+pub mod landing_support;
+pub mod notifier_support;
+pub mod security_support;
 pub mod service;
 pub mod smtp;
 pub mod stack;
+pub mod worker_support;
 
 use std::future::Future;
 use std::time::Duration;

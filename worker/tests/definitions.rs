@@ -1,7 +1,7 @@
 //! `worker definitions`, the real binary: `deploy/rabbitmq/definitions.json` (what the compose
 //! stack's broker imports at every boot) must be exactly what it prints with the default
 //! settings, and what it prints follows the broker settings in force. That the file also
-//! equals what the services declare on a real broker is `tests/tests/deploy_definitions.rs`.
+//! equals what the services declare on a real broker is `tests/tests/deploy/deploy_definitions.rs`.
 
 mod support;
 

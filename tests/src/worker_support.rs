@@ -1,0 +1,437 @@
+//! What the worker tests share: a worker started on the test stack, paid sessions in the
+//! simulator, events published the way the ingress publishes them, and reads of the outcome.
+
+#![allow(dead_code)] // Each test file uses a different part of this.
+
+use std::time::Duration;
+
+use crate::{eventually, start_sim, TestBroker, TestDb, TestStack};
+use lapin::options::ConfirmSelectOptions;
+use lapin::types::{AMQPValue, FieldTable, LongString, ShortString};
+use serde_json::Value;
+use shared::queue::{publish_confirmed, OutgoingMessage};
+use shared::shutdown::StopHandle;
+use stripe_sim::{CreateSession, Customer, LineItemParams, PaymentOutcome, SimState};
+use tokio::task::JoinHandle;
+use worker::Application;
+
+/// Long enough for a loaded two-core machine, short enough to fail a test quickly.
+pub const WAIT: Duration = Duration::from_secs(20);
+
+/// A worker running on the test stack.
+#[derive(Debug)]
+pub struct RunningWorker {
+    pub port: u16,
+    pub stop: StopHandle,
+    pub leader: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    pub handle: JoinHandle<anyhow::Result<()>>,
+}
+
+impl RunningWorker {
+    /// SIGTERM's path: stop, drain, and wait for the drain to finish.
+    pub async fn shutdown(self) {
+        self.stop.stop().await;
+        tokio::time::timeout(WAIT, self.handle)
+            .await
+            .expect("the worker drains in time")
+            .expect("the worker task does not panic")
+            .expect("the worker stops cleanly");
+    }
+
+    pub fn is_leader(&self) -> bool {
+        self.leader.load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.port)
+    }
+}
+
+/// The harness's stack, but with `tiers` retry tiers.
+pub async fn stack_with_tiers(tiers: &[u64], extra: &[(&str, &str)]) -> TestStack {
+    let tiers = tiers.iter().map(|ms| Duration::from_millis(*ms)).collect();
+    let (db, broker, sim) = tokio::join!(
+        TestDb::create(),
+        TestBroker::with_tiers(tiers, 5),
+        start_sim()
+    );
+    let settings = crate::settings(&db, &broker, &sim.base_url, extra);
+    let stripe = shared::stripe::StripeClient::new(&settings.stripe).unwrap();
+    let fulfiller = shared::Fulfiller::new(db.pool.clone(), stripe.clone());
+    TestStack {
+        db,
+        broker,
+        sim,
+        settings,
+        stripe,
+        fulfiller,
+    }
+}
+
+/// Settings pairs every worker test starts from: an ephemeral ops port, a fast outbox, and no
+/// reconciler (tests that want one turn it on). Later pairs win, so `extra` overrides these.
+pub fn worker_env<'a>(extra: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
+    let mut env = vec![
+        ("APP_WORKER__HOST", "127.0.0.1"),
+        ("APP_WORKER__PORT", "0"),
+        ("APP_WORKER__OUTBOX_INTERVAL_MS", "50"),
+        ("APP_WORKER__RECONCILE_INTERVAL_SECS", "0"),
+        // Must match what TestBroker declared, or redeclaring the queue is refused.
+        ("APP_BROKER__DELIVERY_LIMIT", "5"),
+    ];
+    env.extend_from_slice(extra);
+    env
+}
+
+/// Starts a worker against `stack` with `extra` settings on top of [`worker_env`].
+pub async fn start_worker(stack: &TestStack, extra: &[(&str, &str)]) -> RunningWorker {
+    let settings = crate::settings(
+        &stack.db,
+        &stack.broker,
+        &stack.sim.base_url,
+        &worker_env(extra),
+    );
+    let app = Application::build(settings)
+        .await
+        .expect("the worker builds");
+    let port = app.port();
+    let stop = app.stop_handle();
+    let leader = app.leader_flag();
+    let handle = tokio::spawn(app.run_until_stopped());
+    let worker = RunningWorker {
+        port,
+        stop,
+        leader,
+        handle,
+    };
+    let last = std::sync::Mutex::new(String::new());
+    let ready = eventually(WAIT, || async {
+        let response = reqwest::get(worker.url("/readyz")).await.ok()?;
+        let ok = response.status().is_success();
+        *last.lock().unwrap() = response.text().await.unwrap_or_default();
+        ok.then_some(())
+    })
+    .await;
+    assert!(
+        ready.is_some(),
+        "the worker becomes ready; last /readyz: {}",
+        last.lock().unwrap()
+    );
+    worker
+}
+
+/// A new open session for two T-shirts; returns its id.
+pub fn open_session(sim: &SimState) -> String {
+    let session = sim
+        .create_session(CreateSession {
+            line_items: vec![LineItemParams::catalog("price_tshirt", 2)],
+            success_url: Some(
+                "http://shop.test/order/success?session_id={CHECKOUT_SESSION_ID}".into(),
+            ),
+            cancel_url: Some("http://shop.test/order/cancel".into()),
+            ..CreateSession::default()
+        })
+        .expect("the simulator creates the session");
+    session["id"].as_str().expect("a session id").to_owned()
+}
+
+pub fn customer() -> Customer {
+    Customer {
+        name: "Jenny Rosen".into(),
+        email: "jenny@example.com".into(),
+        shipping: None,
+    }
+}
+
+/// A session the customer has paid by card; returns its id and the `completed` event.
+pub fn paid_session(sim: &SimState) -> (String, Value) {
+    let id = open_session(sim);
+    let event = sim
+        .complete_session(&id, PaymentOutcome::Paid, customer())
+        .expect("the simulator completes the session");
+    (id, event)
+}
+
+/// A session for shipped goods (to the US or Canada), paid by card with an address in Canada;
+/// returns its id and the `completed` event.
+pub fn shipped_session(sim: &SimState) -> (String, Value) {
+    let session = sim
+        .create_session(CreateSession {
+            line_items: vec![LineItemParams::catalog("price_mug", 1)],
+            success_url: Some(
+                "http://shop.test/order/success?session_id={CHECKOUT_SESSION_ID}".into(),
+            ),
+            shipping_countries: Some(vec!["US".into(), "CA".into()]),
+            ..CreateSession::default()
+        })
+        .expect("the simulator creates the session");
+    let id = session["id"].as_str().expect("a session id").to_owned();
+    let customer = Customer {
+        shipping: Some(stripe_sim::Shipping {
+            name: "Jenny Rosen".into(),
+            line1: "24 Sussex Drive".into(),
+            line2: String::new(),
+            city: "Ottawa".into(),
+            state: "ON".into(),
+            postal_code: "K1M 1M4".into(),
+            country: "CA".into(),
+        }),
+        ..customer()
+    };
+    let event = sim
+        .complete_session(&id, PaymentOutcome::Paid, customer)
+        .expect("the simulator completes the session");
+    (id, event)
+}
+
+/// A subscription-mode session for the monthly pattern library, paid by card; returns its id
+/// and the `completed` event.
+pub fn subscription_session(sim: &SimState) -> (String, Value) {
+    let session = sim
+        .create_session(CreateSession {
+            mode: "subscription".into(),
+            line_items: vec![LineItemParams::catalog("price_pattern_library", 1)],
+            success_url: Some(
+                "http://shop.test/order/success?session_id={CHECKOUT_SESSION_ID}".into(),
+            ),
+            ..CreateSession::default()
+        })
+        .expect("the simulator creates the session");
+    let id = session["id"].as_str().expect("a session id").to_owned();
+    let event = sim
+        .complete_session(&id, PaymentOutcome::Paid, customer())
+        .expect("the simulator completes the session");
+    (id, event)
+}
+
+/// A session paid with a delayed method: completed, payment still on its way.
+pub fn delayed_session(sim: &SimState) -> (String, Value) {
+    let id = open_session(sim);
+    let event = sim
+        .complete_session(&id, PaymentOutcome::Unpaid, customer())
+        .expect("the simulator completes the session");
+    (id, event)
+}
+
+/// A Stripe-shaped event for a session that may not exist anywhere.
+pub fn synthetic_event(event_id: &str, event_type: &str, session_id: &str) -> Value {
+    serde_json::json!({
+        "id": event_id,
+        "object": "event",
+        "api_version": "2024-06-20",
+        "created": chrono::Utc::now().timestamp(),
+        "livemode": false,
+        "pending_webhooks": 1,
+        "request": {"id": null, "idempotency_key": null},
+        "type": event_type,
+        "data": {"object": {"id": session_id, "object": "checkout.session"}},
+    })
+}
+
+/// A confirm-mode channel for publishing like the ingress does.
+pub async fn publisher(stack: &TestStack) -> lapin::Channel {
+    let channel = stack
+        .broker
+        .connection
+        .create_channel()
+        .await
+        .expect("open a channel");
+    channel
+        .confirm_select(ConfirmSelectOptions::default())
+        .await
+        .expect("confirm mode");
+    channel
+}
+
+/// Publishes `event` to `checkout.events` the way the ingress does: routing key and `type` =
+/// the event type, `message_id` = the event id, a `traceparent` header, confirmed.
+pub async fn publish_event(stack: &TestStack, channel: &lapin::Channel, event: &Value) {
+    let body = serde_json::to_vec(event).expect("an event serializes");
+    publish_raw(
+        stack,
+        channel,
+        event["type"].as_str().expect("a type"),
+        event["id"].as_str().expect("an id"),
+        &body,
+    )
+    .await;
+}
+
+/// Publishes any bytes to `checkout.events` with `routing_key`.
+pub async fn publish_raw(
+    stack: &TestStack,
+    channel: &lapin::Channel,
+    routing_key: &str,
+    message_id: &str,
+    body: &[u8],
+) {
+    let mut headers = FieldTable::default();
+    headers.insert(
+        ShortString::from("traceparent"),
+        AMQPValue::LongString(LongString::from(
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+        )),
+    );
+    publish_confirmed(
+        channel,
+        OutgoingMessage {
+            exchange: &stack.broker.topology.checkout_exchange(),
+            routing_key,
+            body,
+            message_id,
+            kind: routing_key,
+            headers,
+        },
+        Duration::from_secs(5),
+    )
+    .await
+    .expect("the broker confirms the event");
+}
+
+/// The session's order state, if any.
+pub async fn order_state(stack: &TestStack, session_id: &str) -> Option<String> {
+    sqlx::query_scalar("SELECT state FROM checkout_orders WHERE session_id = $1")
+        .bind(session_id)
+        .fetch_optional(&stack.db.pool)
+        .await
+        .expect("query the order")
+}
+
+/// Waits until the session's order is in `state`.
+pub async fn wait_for_state(stack: &TestStack, session_id: &str, state: &str) -> bool {
+    eventually(WAIT, || async {
+        (order_state(stack, session_id).await.as_deref() == Some(state)).then_some(())
+    })
+    .await
+    .is_some()
+}
+
+/// How many times the session was fulfilled, as a customer would notice: orders, line-item
+/// sets and `order.fulfilled` announcements.
+pub async fn fulfillment_effects(stack: &TestStack, session_id: &str) -> (i64, i64, i64) {
+    let orders: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM checkout_orders WHERE session_id = $1 AND state = 'fulfilled'",
+    )
+    .bind(session_id)
+    .fetch_one(&stack.db.pool)
+    .await
+    .unwrap();
+    let lines: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM order_line_items WHERE session_id = $1")
+            .bind(session_id)
+            .fetch_one(&stack.db.pool)
+            .await
+            .unwrap();
+    let announcements: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM outbox WHERE session_id = $1 AND topic = 'order.fulfilled'",
+    )
+    .bind(session_id)
+    .fetch_one(&stack.db.pool)
+    .await
+    .unwrap();
+    (orders, lines, announcements)
+}
+
+/// Waits until `event_id`'s recorded outcome is `outcome`. The worker records an event's
+/// outcome after the fulfillment transaction commits, so an order can read `fulfilled` a moment
+/// before its event does: wait for the event itself before asserting on its row.
+pub async fn wait_for_outcome(stack: &TestStack, event_id: &str, outcome: &str) -> bool {
+    eventually(WAIT, || async {
+        (event_outcome(stack, event_id).await.as_deref() == Some(outcome)).then_some(())
+    })
+    .await
+    .is_some()
+}
+
+/// The recorded outcome of an event.
+pub async fn event_outcome(stack: &TestStack, event_id: &str) -> Option<String> {
+    shared::store::events::outcome(&stack.db.pool, event_id)
+        .await
+        .expect("query the event")
+        .map(|outcome| outcome.as_str().to_owned())
+}
+
+/// A header of a message as text.
+pub fn header_text(message: &lapin::message::BasicGetMessage, name: &str) -> Option<String> {
+    let headers = message.delivery.properties.headers().as_ref()?;
+    match headers.inner().get(name)? {
+        AMQPValue::LongString(s) => Some(String::from_utf8_lossy(s.as_bytes()).into_owned()),
+        AMQPValue::ShortString(s) => Some(s.to_string()),
+        AMQPValue::LongUInt(n) => Some(n.to_string()),
+        AMQPValue::LongLongInt(n) => Some(n.to_string()),
+        AMQPValue::LongInt(n) => Some(n.to_string()),
+        other => Some(format!("{other:?}")),
+    }
+}
+
+/// Collects every message on `queue` until none arrives for `quiet` (bounded by [`WAIT`]).
+pub async fn drain(
+    stack: &TestStack,
+    queue: &str,
+    quiet: Duration,
+) -> Vec<lapin::message::BasicGetMessage> {
+    let mut messages = Vec::new();
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while tokio::time::Instant::now() < deadline {
+        match stack.broker.next(queue, quiet).await {
+            Some(message) => messages.push(message),
+            None => break,
+        }
+    }
+    messages
+}
+
+/// The management plugin's port on the test broker's host.
+const MANAGEMENT_PORT: u16 = 15672;
+
+/// A broker policy on the default vhost, applied to the queues whose names match a pattern and
+/// removed when dropped. AMQP cannot set policies; the management API can.
+#[derive(Debug)]
+pub struct QueuePolicy {
+    url: String,
+}
+
+impl QueuePolicy {
+    /// Applies `definition` (e.g. `{"max-length": 0}`) to the queues matching `pattern`.
+    pub async fn apply(name: &str, pattern: &str, definition: Value) -> QueuePolicy {
+        let amqp = url::Url::parse(&crate::amqp_url()).expect("TEST_AMQP_URL is a URL");
+        let host = amqp.host_str().unwrap_or("127.0.0.1");
+        let policy = QueuePolicy {
+            url: format!("http://{host}:{MANAGEMENT_PORT}/api/policies/%2f/{name}"),
+        };
+        let response = management(reqwest::Method::PUT, &policy.url)
+            .json(&serde_json::json!({
+                "pattern": pattern,
+                "definition": definition,
+                "apply-to": "queues",
+                // Above anything a test broker could hold, so this one is the queue's policy.
+                "priority": 100,
+            }))
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("PUT {} (is management enabled?): {e}", policy.url));
+        assert!(
+            response.status().is_success(),
+            "PUT {}: {}",
+            policy.url,
+            response.status()
+        );
+        policy
+    }
+}
+
+impl Drop for QueuePolicy {
+    fn drop(&mut self) {
+        let url = self.url.clone();
+        crate::block_on_aside(async move {
+            let _ = management(reqwest::Method::DELETE, &url).send().await;
+        });
+    }
+}
+
+fn management(method: reqwest::Method, url: &str) -> reqwest::RequestBuilder {
+    let amqp = url::Url::parse(&crate::amqp_url()).expect("TEST_AMQP_URL is a URL");
+    reqwest::Client::new()
+        .request(method, url)
+        .basic_auth(amqp.username(), amqp.password())
+}
