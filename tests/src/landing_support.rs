@@ -167,13 +167,9 @@ impl Landing {
         into_page(response).await
     }
 
-    /// Rows of `checkout_orders` for the session, by state.
+    /// The session's order state, if it has an order.
     pub async fn order_state(&self, id: &CheckoutSessionId) -> Option<String> {
-        sqlx::query_scalar("SELECT state FROM checkout_orders WHERE session_id = $1")
-            .bind(id.as_str())
-            .fetch_optional(&self.db.pool)
-            .await
-            .expect("query the orders")
+        crate::probes::order_state(&self.db.pool, id.as_str()).await
     }
 
     pub async fn order_number(&self, id: &CheckoutSessionId) -> i64 {

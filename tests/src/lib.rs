@@ -11,6 +11,8 @@
 //!   ([`service::RunningService::stop`]), failing when it does not drain in time.
 //! - [`browser`]: headless Chromium over WebDriver, with screenshots under `target/artifacts/`.
 //! - [`checkout_flow`]: the seeds' shop → payment page → success page steps, for any shop URL.
+//! - [`probes`]: what a test reads back from Postgres (an order's state, its lines and
+//!   announcements, an event's outcome), one way for every test.
 //! - [`eventually`]: a bounded wait for an outcome (tests never sleep to let things settle).
 //!
 //! URLs come from `TEST_DATABASE_URL` and `TEST_AMQP_URL`, defaulting to the local services.
@@ -22,6 +24,7 @@ pub mod deploy_support;
 pub mod ingress_support;
 pub mod landing_support;
 pub mod notifier_support;
+pub mod probes;
 pub mod security_support;
 pub mod service;
 pub mod smtp;

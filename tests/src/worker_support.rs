@@ -16,7 +16,7 @@ use tokio::task::JoinHandle;
 use worker::Application;
 
 /// Long enough for a loaded two-core machine, short enough to fail a test quickly.
-pub const WAIT: Duration = Duration::from_secs(20);
+pub use crate::probes::WAIT;
 
 /// A worker running on the test stack.
 #[derive(Debug)]
@@ -286,69 +286,6 @@ pub async fn publish_raw(
     )
     .await
     .expect("the broker confirms the event");
-}
-
-/// The session's order state, if any.
-pub async fn order_state(stack: &TestStack, session_id: &str) -> Option<String> {
-    sqlx::query_scalar("SELECT state FROM checkout_orders WHERE session_id = $1")
-        .bind(session_id)
-        .fetch_optional(&stack.db.pool)
-        .await
-        .expect("query the order")
-}
-
-/// Waits until the session's order is in `state`.
-pub async fn wait_for_state(stack: &TestStack, session_id: &str, state: &str) -> bool {
-    eventually(WAIT, || async {
-        (order_state(stack, session_id).await.as_deref() == Some(state)).then_some(())
-    })
-    .await
-    .is_some()
-}
-
-/// How many times the session was fulfilled, as a customer would notice: orders, line-item
-/// sets and `order.fulfilled` announcements.
-pub async fn fulfillment_effects(stack: &TestStack, session_id: &str) -> (i64, i64, i64) {
-    let orders: i64 = sqlx::query_scalar(
-        "SELECT count(*) FROM checkout_orders WHERE session_id = $1 AND state = 'fulfilled'",
-    )
-    .bind(session_id)
-    .fetch_one(&stack.db.pool)
-    .await
-    .unwrap();
-    let lines: i64 =
-        sqlx::query_scalar("SELECT count(*) FROM order_line_items WHERE session_id = $1")
-            .bind(session_id)
-            .fetch_one(&stack.db.pool)
-            .await
-            .unwrap();
-    let announcements: i64 = sqlx::query_scalar(
-        "SELECT count(*) FROM outbox WHERE session_id = $1 AND topic = 'order.fulfilled'",
-    )
-    .bind(session_id)
-    .fetch_one(&stack.db.pool)
-    .await
-    .unwrap();
-    (orders, lines, announcements)
-}
-
-/// Waits until `event_id`'s recorded outcome is `outcome`. The worker records an event's
-/// outcome after the fulfillment transaction commits, so an order can read `fulfilled` a moment
-/// before its event does: wait for the event itself before asserting on its row.
-pub async fn wait_for_outcome(stack: &TestStack, event_id: &str, outcome: &str) -> bool {
-    eventually(WAIT, || async {
-        (event_outcome(stack, event_id).await.as_deref() == Some(outcome)).then_some(())
-    })
-    .await
-    .is_some()
-}
-
-/// The recorded outcome of an event.
-pub async fn event_outcome(stack: &TestStack, event_id: &str) -> Option<String> {
-    shared::store::events::outcome(&stack.db.pool, event_id)
-        .await
-        .expect("query the event")
-        .map(|outcome| outcome.as_str().to_owned())
 }
 
 /// A header of a message as text.

@@ -19,6 +19,7 @@ use shared::signature::{signature_header, unix_now};
 use stripe_sim::{Fault, FaultKind, PaymentOutcome, RouteMatch};
 use tests::deploy_support::promql::{exposed_labels, exposed_names, label_names, metric_names};
 use tests::deploy_support::{dashboard_exprs, rule_exprs, PROMETHEUS_SYNTHETIC};
+use tests::probes::wait_for_state;
 use tests::service::RunningService;
 use tests::{eventually, TestStack, WEBHOOK_SECRET};
 
@@ -95,20 +96,11 @@ impl Services {
     }
 }
 
-async fn order_state(stack: &TestStack, session: &str) -> Option<String> {
-    sqlx::query_scalar("SELECT state FROM checkout_orders WHERE session_id = $1")
-        .bind(session)
-        .fetch_optional(&stack.db.pool)
-        .await
-        .unwrap()
-}
-
 async fn wait_fulfilled(stack: &TestStack, session: &str) {
-    let done = eventually(WAIT, || async {
-        (order_state(stack, session).await.as_deref() == Some("fulfilled")).then_some(())
-    })
-    .await;
-    assert!(done.is_some(), "{session} is fulfilled");
+    assert!(
+        wait_for_state(&stack.db.pool, session, "fulfilled").await,
+        "{session} is fulfilled"
+    );
 }
 
 fn paid(stack: &TestStack, name: &str) -> (String, serde_json::Value) {

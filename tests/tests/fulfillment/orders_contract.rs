@@ -6,6 +6,7 @@ use std::collections::BTreeSet;
 
 use serde_json::Value;
 use shared::announcements::{Announcement, OrderFulfilled, OrderPaymentFailed};
+use tests::probes::wait_for_state;
 use tests::worker_support::*;
 use tests::TestStack;
 
@@ -124,15 +125,15 @@ async fn real_announcements_validate_against_the_published_schemas() {
         .unwrap();
     let (paid, event) = shipped_session(&stack.sim.state);
     publish_event(&stack, &channel, &event).await;
-    assert!(wait_for_state(&stack, &paid, "fulfilled").await);
+    assert!(wait_for_state(&stack.db.pool, &paid, "fulfilled").await);
     let fulfilled = announced(&stack, &orders, OrderFulfilled::ROUTING_KEY).await;
 
     let (delayed, completed) = delayed_session(&stack.sim.state);
     publish_event(&stack, &channel, &completed).await;
-    assert!(wait_for_state(&stack, &delayed, "awaiting_payment").await);
+    assert!(wait_for_state(&stack.db.pool, &delayed, "awaiting_payment").await);
     let failed_event = stack.sim.state.fail_async_payment(&delayed).unwrap();
     publish_event(&stack, &channel, &failed_event).await;
-    assert!(wait_for_state(&stack, &delayed, "payment_failed").await);
+    assert!(wait_for_state(&stack.db.pool, &delayed, "payment_failed").await);
     let failed = announced(&stack, &orders, OrderPaymentFailed::ROUTING_KEY).await;
     worker.shutdown().await;
 
@@ -288,7 +289,7 @@ async fn a_subscription_order_announces_and_records_its_subscription_as_the_sche
     let (orders, worker, channel) = announcing_worker(&stack).await;
     let (paid, event) = subscription_session(&stack.sim.state);
     publish_event(&stack, &channel, &event).await;
-    assert!(wait_for_state(&stack, &paid, "fulfilled").await);
+    assert!(wait_for_state(&stack.db.pool, &paid, "fulfilled").await);
     let fulfilled = announced(&stack, &orders, OrderFulfilled::ROUTING_KEY).await;
     worker.shutdown().await;
 

@@ -6,9 +6,8 @@
 
 use std::time::Duration;
 
-use tests::worker_support::{
-    fulfillment_effects, paid_session, publish_event, publisher, start_worker,
-};
+use tests::probes::fulfillment_effects;
+use tests::worker_support::{paid_session, publish_event, publisher, start_worker};
 use tests::{eventually, start_rate_limited_sim, TestStack};
 
 /// Stripe's limit in test mode, requests per second for the whole account.
@@ -66,7 +65,7 @@ async fn three_workers_fulfilling_a_backlog_stay_within_the_accounts_rate_limit(
     assert!(fulfilled.is_some(), "every order is fulfilled");
     for id in &sessions {
         assert_eq!(
-            fulfillment_effects(&stack, id).await,
+            fulfillment_effects(&stack.db.pool, id).await,
             (1, 1, 1),
             "{id} is fulfilled once: one order, its line item, one announcement"
         );

@@ -13,6 +13,9 @@ use shared::queue::topology::headers;
 use shared::queue::{publish_confirmed, Broker, OutgoingMessage, PublishError};
 use shared::store::events::{self, EventKey, EventOutcome, FAILED_ATTEMPTS_KEPT};
 use stripe_sim::{Fault, FaultKind, RouteMatch};
+use tests::probes::{
+    event_outcome, fulfillment_effects, order_state, wait_for_outcome, wait_for_state,
+};
 use tests::worker_support::*;
 use tests::{eventually, TestBroker, TestDb, TestStack};
 use worker::consumer::{CancellationToken, Consumer, ConsumerOptions, Step};
@@ -38,8 +41,8 @@ async fn stripe_failing_three_times_then_answering_is_fulfilled_after_queue_retr
 
     publish_event(&stack, &channel, &event).await;
 
-    assert!(wait_for_state(&stack, &session_id, "fulfilled").await);
-    assert!(wait_for_outcome(&stack, event["id"].as_str().unwrap(), "fulfilled").await);
+    assert!(wait_for_state(&stack.db.pool, &session_id, "fulfilled").await);
+    assert!(wait_for_outcome(&stack.db.pool, event["id"].as_str().unwrap(), "fulfilled").await);
     assert_eq!(
         stack
             .sim
@@ -66,7 +69,10 @@ async fn stripe_failing_three_times_then_answering_is_fulfilled_after_queue_retr
         "{failed:?}"
     );
     assert!(failed.windows(2).all(|pair| pair[0].at <= pair[1].at));
-    assert_eq!(fulfillment_effects(&stack, &session_id).await, (1, 1, 1));
+    assert_eq!(
+        fulfillment_effects(&stack.db.pool, &session_id).await,
+        (1, 1, 1)
+    );
     worker.shutdown().await;
     assert_eq!(
         stack
@@ -133,7 +139,7 @@ async fn a_session_stripe_does_not_know_is_dead_lettered_with_the_reason_and_nev
         assert_eq!(stack.broker.depth(&queue).await, 0, "{queue} stays empty");
     }
     assert_eq!(
-        event_outcome(&stack, "evt_unknown_session_1")
+        event_outcome(&stack.db.pool, "evt_unknown_session_1")
             .await
             .as_deref(),
         Some("not_found")
@@ -170,7 +176,7 @@ async fn an_event_the_database_refuses_for_good_is_dead_lettered_at_once_with_th
     assert!(reason.contains("0x00"), "{reason}");
     assert_eq!(header_text(&dead, headers::ATTEMPTS).as_deref(), Some("1"));
     assert_eq!(
-        event_outcome(&stack, event["id"].as_str().unwrap())
+        event_outcome(&stack.db.pool, event["id"].as_str().unwrap())
             .await
             .as_deref(),
         Some("dead")
@@ -226,7 +232,9 @@ async fn an_event_with_an_invalid_session_id_is_dead_lettered_and_recorded() {
         .unwrap()
         .contains("invalid session id"));
     assert_eq!(
-        event_outcome(&stack, "evt_bad_session_1").await.as_deref(),
+        event_outcome(&stack.db.pool, "evt_bad_session_1")
+            .await
+            .as_deref(),
         Some("rejected")
     );
     assert_eq!(stack.sim.state.request_count(), 0, "Stripe is never asked");
@@ -255,7 +263,7 @@ async fn a_poison_message_is_dead_after_its_last_attempt_while_other_messages_ke
 
     for id in &healthy {
         assert!(
-            wait_for_state(&stack, id, "fulfilled").await,
+            wait_for_state(&stack.db.pool, id, "fulfilled").await,
             "{id} is fulfilled"
         );
     }
@@ -282,12 +290,12 @@ async fn a_poison_message_is_dead_after_its_last_attempt_while_other_messages_ke
     );
     assert_eq!(header_text(&dead, headers::ATTEMPTS).as_deref(), Some("3"));
     assert_eq!(
-        event_outcome(&stack, poison["id"].as_str().unwrap())
+        event_outcome(&stack.db.pool, poison["id"].as_str().unwrap())
             .await
             .as_deref(),
         Some("dead")
     );
-    assert_eq!(order_state(&stack, &poison_id).await, None);
+    assert_eq!(order_state(&stack.db.pool, &poison_id).await, None);
     worker.shutdown().await;
 }
 
@@ -364,7 +372,10 @@ async fn the_processing_step_can_be_driven_directly_without_a_broker() {
 
     assert_eq!(processor.process(&body, None).await, Disposition::Ack);
     assert_eq!(processor.process(&body, None).await, Disposition::Ack);
-    assert_eq!(fulfillment_effects(&stack, &session_id).await, (1, 1, 1));
+    assert_eq!(
+        fulfillment_effects(&stack.db.pool, &session_id).await,
+        (1, 1, 1)
+    );
 
     let unknown = synthetic_event(
         "evt_direct_404",
@@ -419,7 +430,7 @@ async fn a_session_locked_elsewhere_sends_its_event_to_a_retry_tier_not_the_dead
     };
     assert!(error.contains("lock timeout"), "{error}");
     assert_eq!(
-        event_outcome(&stack, event["id"].as_str().unwrap())
+        event_outcome(&stack.db.pool, event["id"].as_str().unwrap())
             .await
             .as_deref(),
         Some("retrying")
@@ -427,7 +438,10 @@ async fn a_session_locked_elsewhere_sends_its_event_to_a_retry_tier_not_the_dead
 
     holder.commit().await.unwrap();
     assert_eq!(processor.process(&body, None).await, Disposition::Ack);
-    assert_eq!(fulfillment_effects(&stack, &session_id).await, (1, 1, 1));
+    assert_eq!(
+        fulfillment_effects(&stack.db.pool, &session_id).await,
+        (1, 1, 1)
+    );
 }
 
 /// A step for which every message fails transiently (as while Stripe is down), counting its

@@ -2,6 +2,9 @@
 //! in (G2), and never an unpaid session (G3).
 
 use tests::deploy_support::{committed_definitions, default_topology, import_and_wait, Vhost};
+use tests::probes::{
+    event_outcome, fulfillment_effects, order_state, wait_for_outcome, wait_for_state,
+};
 use tests::worker_support::*;
 use tests::{eventually, TestStack};
 
@@ -18,7 +21,7 @@ async fn a_completed_event_for_a_paid_session_fulfills_it_and_announces_order_fu
 
     publish_event(&stack, &channel, &event).await;
 
-    assert!(wait_for_state(&stack, &session_id, "fulfilled").await);
+    assert!(wait_for_state(&stack.db.pool, &session_id, "fulfilled").await);
     let order = stack
         .fulfiller
         .stored_order(&shared::CheckoutSessionId::parse(&session_id).unwrap())
@@ -64,7 +67,7 @@ async fn a_completed_event_for_a_paid_session_fulfills_it_and_announces_order_fu
         Some(outbox_id.to_string()),
         "message_id is the outbox row id, so subscribers can dedupe"
     );
-    assert!(wait_for_outcome(&stack, event["id"].as_str().unwrap(), "fulfilled").await);
+    assert!(wait_for_outcome(&stack.db.pool, event["id"].as_str().unwrap(), "fulfilled").await);
     worker.shutdown().await;
     assert_eq!(
         stack
@@ -94,8 +97,8 @@ async fn the_same_event_five_times_and_a_second_event_for_the_session_fulfill_it
     publish_event(&stack, &channel, &second).await;
 
     eventually(WAIT, || async {
-        event_outcome(&stack, &event_id).await?;
-        event_outcome(&stack, "evt_second_delivery_1").await?;
+        event_outcome(&stack.db.pool, &event_id).await?;
+        event_outcome(&stack.db.pool, "evt_second_delivery_1").await?;
         let attempts: i64 = sqlx::query_scalar(
             "SELECT coalesce(sum(attempts), 0)::bigint FROM stripe_events WHERE session_id = $1",
         )
@@ -118,8 +121,10 @@ async fn the_same_event_five_times_and_a_second_event_for_the_session_fulfill_it
     // `already_fulfilled` (the queue shows ready messages only): the drain waits for it.
     worker.shutdown().await;
     let settled = (
-        event_outcome(&stack, &event_id).await.expect("recorded"),
-        event_outcome(&stack, "evt_second_delivery_1")
+        event_outcome(&stack.db.pool, &event_id)
+            .await
+            .expect("recorded"),
+        event_outcome(&stack.db.pool, "evt_second_delivery_1")
             .await
             .expect("recorded"),
     );
@@ -131,7 +136,10 @@ async fn the_same_event_five_times_and_a_second_event_for_the_session_fulfill_it
         settled.0 == "already_fulfilled" || settled.1 == "already_fulfilled",
         "the other found it fulfilled: {settled:?}"
     );
-    assert_eq!(fulfillment_effects(&stack, &session_id).await, (1, 1, 1));
+    assert_eq!(
+        fulfillment_effects(&stack.db.pool, &session_id).await,
+        (1, 1, 1)
+    );
     assert_eq!(
         stack
             .broker
@@ -149,15 +157,21 @@ async fn a_delayed_payment_waits_as_awaiting_payment_then_is_fulfilled_when_it_s
     let (session_id, completed) = delayed_session(&stack.sim.state);
 
     publish_event(&stack, &channel, &completed).await;
-    assert!(wait_for_state(&stack, &session_id, "awaiting_payment").await);
-    assert_eq!(fulfillment_effects(&stack, &session_id).await, (0, 0, 0));
+    assert!(wait_for_state(&stack.db.pool, &session_id, "awaiting_payment").await);
+    assert_eq!(
+        fulfillment_effects(&stack.db.pool, &session_id).await,
+        (0, 0, 0)
+    );
 
     let succeeded = stack.sim.state.succeed_async_payment(&session_id).unwrap();
     publish_event(&stack, &channel, &succeeded).await;
-    assert!(wait_for_state(&stack, &session_id, "fulfilled").await);
-    assert_eq!(fulfillment_effects(&stack, &session_id).await, (1, 1, 1));
+    assert!(wait_for_state(&stack.db.pool, &session_id, "fulfilled").await);
     assert_eq!(
-        event_outcome(&stack, completed["id"].as_str().unwrap())
+        fulfillment_effects(&stack.db.pool, &session_id).await,
+        (1, 1, 1)
+    );
+    assert_eq!(
+        event_outcome(&stack.db.pool, completed["id"].as_str().unwrap())
             .await
             .as_deref(),
         Some("awaiting_payment")
@@ -179,12 +193,12 @@ async fn a_failed_delayed_payment_is_recorded_and_order_payment_failed_is_announ
     let channel = publisher(&stack).await;
     let (session_id, completed) = delayed_session(&stack.sim.state);
     publish_event(&stack, &channel, &completed).await;
-    assert!(wait_for_state(&stack, &session_id, "awaiting_payment").await);
+    assert!(wait_for_state(&stack.db.pool, &session_id, "awaiting_payment").await);
 
     let failed = stack.sim.state.fail_async_payment(&session_id).unwrap();
     publish_event(&stack, &channel, &failed).await;
 
-    assert!(wait_for_state(&stack, &session_id, "payment_failed").await);
+    assert!(wait_for_state(&stack.db.pool, &session_id, "payment_failed").await);
     let announcement = stack
         .broker
         .next(&orders, WAIT)
@@ -193,7 +207,10 @@ async fn a_failed_delayed_payment_is_recorded_and_order_payment_failed_is_announ
     let body: serde_json::Value = serde_json::from_slice(&announcement.delivery.data).unwrap();
     assert_eq!(body["session_id"], session_id.as_str());
     assert_eq!(body["customer_email"], "jenny@example.com");
-    assert_eq!(fulfillment_effects(&stack, &session_id).await, (0, 0, 0));
+    assert_eq!(
+        fulfillment_effects(&stack.db.pool, &session_id).await,
+        (0, 0, 0)
+    );
     worker.shutdown().await;
 }
 
@@ -206,19 +223,22 @@ async fn events_out_of_order_succeeded_before_completed_fulfill_once() {
     let succeeded = stack.sim.state.succeed_async_payment(&session_id).unwrap();
 
     publish_event(&stack, &channel, &succeeded).await;
-    assert!(wait_for_state(&stack, &session_id, "fulfilled").await);
+    assert!(wait_for_state(&stack.db.pool, &session_id, "fulfilled").await);
     publish_event(&stack, &channel, &completed).await;
     let late = eventually(WAIT, || async {
-        event_outcome(&stack, completed["id"].as_str().unwrap()).await
+        event_outcome(&stack.db.pool, completed["id"].as_str().unwrap()).await
     })
     .await;
 
     assert_eq!(late.as_deref(), Some("already_fulfilled"));
     assert_eq!(
-        order_state(&stack, &session_id).await.as_deref(),
+        order_state(&stack.db.pool, &session_id).await.as_deref(),
         Some("fulfilled")
     );
-    assert_eq!(fulfillment_effects(&stack, &session_id).await, (1, 1, 1));
+    assert_eq!(
+        fulfillment_effects(&stack.db.pool, &session_id).await,
+        (1, 1, 1)
+    );
     worker.shutdown().await;
 }
 
@@ -232,8 +252,11 @@ async fn an_expired_session_is_recorded_as_expired_and_never_fulfilled() {
 
     publish_event(&stack, &channel, &expired).await;
 
-    assert!(wait_for_state(&stack, &session_id, "expired").await);
-    assert_eq!(fulfillment_effects(&stack, &session_id).await, (0, 0, 0));
+    assert!(wait_for_state(&stack.db.pool, &session_id, "expired").await);
+    assert_eq!(
+        fulfillment_effects(&stack.db.pool, &session_id).await,
+        (0, 0, 0)
+    );
     worker.shutdown().await;
 }
 
@@ -253,11 +276,14 @@ async fn a_completed_event_claiming_payment_for_an_unpaid_session_does_not_fulfi
     publish_event(&stack, &channel, &forged).await;
 
     let outcome = eventually(WAIT, || async {
-        event_outcome(&stack, "evt_claims_paid_1").await
+        event_outcome(&stack.db.pool, "evt_claims_paid_1").await
     })
     .await;
     assert_eq!(outcome.as_deref(), Some("awaiting_payment"));
-    assert_eq!(fulfillment_effects(&stack, &session_id).await, (0, 0, 0));
+    assert_eq!(
+        fulfillment_effects(&stack.db.pool, &session_id).await,
+        (0, 0, 0)
+    );
     worker.shutdown().await;
 }
 
@@ -271,7 +297,7 @@ async fn an_event_type_the_worker_does_not_act_on_is_acknowledged_and_recorded_a
     publish_event(&stack, &channel, &event).await;
 
     let outcome = eventually(WAIT, || async {
-        event_outcome(&stack, "evt_new_type_1").await
+        event_outcome(&stack.db.pool, "evt_new_type_1").await
     })
     .await;
     assert_eq!(outcome.as_deref(), Some("ignored"));

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use shared::store::cursors;
 use stripe_sim::{Fault, FaultKind, PaymentOutcome, RouteMatch};
+use tests::probes::{event_outcome, fulfillment_effects, order_state, wait_for_state};
 use tests::worker_support::*;
 use tests::{eventually, TestStack};
 use worker::reconciler::{Reconciler, ReconcilerOptions, EVENT_RETENTION_SECS};
@@ -49,14 +50,17 @@ async fn paid_sessions_whose_events_never_arrived_are_fulfilled_by_the_sweep_and
     let worker = start_worker(&stack, &[("APP_WORKER__RECONCILE_INTERVAL_SECS", "1")]).await;
 
     for id in &paid {
-        assert!(wait_for_state(&stack, id, "fulfilled").await, "{id}");
+        assert!(
+            wait_for_state(&stack.db.pool, id, "fulfilled").await,
+            "{id}"
+        );
         assert_eq!(
             fulfilled_by(&stack, id).await.as_deref(),
             Some("reconciler")
         );
     }
-    assert!(wait_for_state(&stack, &delayed, "awaiting_payment").await);
-    assert!(wait_for_state(&stack, &expired, "expired").await);
+    assert!(wait_for_state(&stack.db.pool, &delayed, "awaiting_payment").await);
+    assert!(wait_for_state(&stack.db.pool, &expired, "expired").await);
     worker.shutdown().await;
 
     let second = reconciler(&stack, Duration::from_secs(300))
@@ -68,7 +72,7 @@ async fn paid_sessions_whose_events_never_arrived_are_fulfilled_by_the_sweep_and
     assert_eq!(second.count("skipped"), 5, "{second}");
     assert_eq!(second.count("fulfilled"), 0);
     for id in &paid {
-        assert_eq!(fulfillment_effects(&stack, id).await, (1, 1, 1));
+        assert_eq!(fulfillment_effects(&stack.db.pool, id).await, (1, 1, 1));
     }
 }
 
@@ -93,7 +97,7 @@ async fn two_workers_elect_exactly_one_leader_and_the_other_takes_over_when_it_s
 
     // The new leader sweeps too.
     let (id, _) = paid_session(&stack.sim.state);
-    assert!(wait_for_state(&stack, &id, "fulfilled").await);
+    assert!(wait_for_state(&stack.db.pool, &id, "fulfilled").await);
     standby.shutdown().await;
 }
 
@@ -116,13 +120,13 @@ async fn the_cursor_waits_for_an_event_whose_processing_failed() {
 
     let first = reconciler.sweep().await.unwrap();
     assert_eq!(first.failed, 1, "{first}");
-    assert_eq!(order_state(&stack, &id).await, None);
+    assert_eq!(order_state(&stack.db.pool, &id).await, None);
 
     stack.sim.state.clear_faults();
     let second = reconciler.sweep().await.unwrap();
 
     assert_eq!(second.count("fulfilled"), 1, "{second}");
-    assert!(wait_for_state(&stack, &id, "fulfilled").await);
+    assert!(wait_for_state(&stack.db.pool, &id, "fulfilled").await);
     let third = reconciler.sweep().await.unwrap();
     assert_eq!(
         (third.listed, third.count("skipped")),
@@ -161,7 +165,7 @@ async fn the_cursor_follows_stripes_clock_so_a_worker_clock_ahead_of_it_skips_no
         "the event created since the last sweep is listed: {second}"
     );
     assert_eq!(
-        order_state(&stack, &later).await.as_deref(),
+        order_state(&stack.db.pool, &later).await.as_deref(),
         Some("fulfilled")
     );
     assert_eq!(
@@ -201,7 +205,10 @@ async fn a_listing_longer_than_one_page_is_processed_in_full() {
         "Stripe's pages hold 100 events"
     );
     for (id, _) in &paid {
-        assert_eq!(order_state(&stack, id).await.as_deref(), Some("fulfilled"));
+        assert_eq!(
+            order_state(&stack.db.pool, id).await.as_deref(),
+            Some("fulfilled")
+        );
     }
     let newest = paid.iter().filter_map(|(_, e)| e["created"].as_i64()).max();
     assert_eq!(
@@ -245,7 +252,7 @@ async fn an_event_the_database_refuses_for_good_is_reported_failed_and_the_curso
     assert_eq!(report.count("fulfilled"), 1, "{report}");
     assert_eq!(report.count("failed"), 1, "{report}");
     assert_eq!(
-        order_state(&stack, &healthy).await.as_deref(),
+        order_state(&stack.db.pool, &healthy).await.as_deref(),
         Some("fulfilled")
     );
     assert_eq!(
@@ -256,7 +263,7 @@ async fn an_event_the_database_refuses_for_good_is_reported_failed_and_the_curso
         "the cursor does not wait for an event that can never be recorded"
     );
     assert_eq!(
-        event_outcome(&stack, refused_event["id"].as_str().unwrap())
+        event_outcome(&stack.db.pool, refused_event["id"].as_str().unwrap())
             .await
             .as_deref(),
         Some("dead")
@@ -336,10 +343,10 @@ async fn a_one_shot_reconcile_covers_exactly_the_given_range() {
     assert_eq!(report.listed, 1, "{report}");
     assert_eq!(report.count("fulfilled"), 1);
     assert_eq!(
-        order_state(&stack, &old).await.as_deref(),
+        order_state(&stack.db.pool, &old).await.as_deref(),
         Some("fulfilled")
     );
-    assert_eq!(order_state(&stack, &recent).await, None);
+    assert_eq!(order_state(&stack.db.pool, &recent).await, None);
     assert_eq!(
         cursors::get(&stack.db.pool, cursors::RECONCILER)
             .await
@@ -364,7 +371,10 @@ async fn a_sweep_never_reaches_back_beyond_stripes_30_day_retention() {
 
     assert!(report.since >= now() - EVENT_RETENTION_SECS, "{report}");
     assert_eq!(report.count("fulfilled"), 1);
-    assert_eq!(order_state(&stack, &id).await.as_deref(), Some("fulfilled"));
+    assert_eq!(
+        order_state(&stack.db.pool, &id).await.as_deref(),
+        Some("fulfilled")
+    );
     let cursor = cursors::get(&stack.db.pool, cursors::RECONCILER)
         .await
         .unwrap()
@@ -403,7 +413,7 @@ async fn a_failing_event_list_leaves_the_cursor_where_it_was() {
             .unwrap(),
         Some(before)
     );
-    assert_eq!(order_state(&stack, &id).await, None);
+    assert_eq!(order_state(&stack.db.pool, &id).await, None);
 }
 
 /// A session for two T-shirts on connected account `account`, paid by card, its webhook lost.
@@ -460,8 +470,8 @@ async fn connected_accounts_sessions_whose_webhooks_were_lost_are_fulfilled_unde
         ],
     )
     .await;
-    assert!(wait_for_state(&stack, &configured, "fulfilled").await);
-    assert!(wait_for_state(&stack, &known, "fulfilled").await);
+    assert!(wait_for_state(&stack.db.pool, &configured, "fulfilled").await);
+    assert!(wait_for_state(&stack.db.pool, &known, "fulfilled").await);
     // An account's cursor is written when its sweep ends, after the orders it fulfilled are
     // visible; a stop before that drops the sweep and leaves the cursor for the next leader.
     for account in [CONFIGURED, KNOWN] {

@@ -6,6 +6,7 @@ use std::time::Duration;
 use shared::queue::redrive::RedriveReport;
 use shared::queue::topology::headers;
 use stripe_sim::{Fault, FaultKind, RouteMatch};
+use tests::probes::{fulfillment_effects, order_state, wait_for_outcome, wait_for_state};
 use tests::worker_support::*;
 use tests::{eventually, TestStack};
 use worker::redrive::{redrive, RedriveSource};
@@ -45,7 +46,7 @@ async fn a_redriven_dead_message_is_processed_again_and_succeeds() {
     })
     .await;
     assert!(dead.is_some(), "the message is dead-lettered first");
-    assert_eq!(order_state(&stack, &session_id).await, None);
+    assert_eq!(order_state(&stack.db.pool, &session_id).await, None);
 
     let report = redrive_now(&stack, None).await;
 
@@ -56,8 +57,8 @@ async fn a_redriven_dead_message_is_processed_again_and_succeeds() {
             remaining: 0
         }
     );
-    assert!(wait_for_state(&stack, &session_id, "fulfilled").await);
-    assert!(wait_for_outcome(&stack, event["id"].as_str().unwrap(), "fulfilled").await);
+    assert!(wait_for_state(&stack.db.pool, &session_id, "fulfilled").await);
+    assert!(wait_for_outcome(&stack.db.pool, event["id"].as_str().unwrap(), "fulfilled").await);
     worker.shutdown().await;
     assert_eq!(
         stack
@@ -66,7 +67,10 @@ async fn a_redriven_dead_message_is_processed_again_and_succeeds() {
             .await,
         0
     );
-    assert_eq!(fulfillment_effects(&stack, &session_id).await, (1, 1, 1));
+    assert_eq!(
+        fulfillment_effects(&stack.db.pool, &session_id).await,
+        (1, 1, 1)
+    );
 }
 
 #[tokio::test]

@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use stripe_sim::{Fault, FaultKind, RouteMatch};
+use tests::probes::{fulfillment_effects, wait_for_state};
 use tests::worker_support::*;
 use tests::{eventually, TestStack};
 use worker::Application;
@@ -123,9 +124,12 @@ async fn a_worker_that_dies_mid_processing_before_its_ack_has_the_event_redelive
     doomed.shutdown_background();
     let survivor = start_worker(&stack, &[]).await;
 
-    assert!(wait_for_state(&stack, &session_id, "fulfilled").await);
+    assert!(wait_for_state(&stack.db.pool, &session_id, "fulfilled").await);
     survivor.shutdown().await;
-    assert_eq!(fulfillment_effects(&stack, &session_id).await, (1, 1, 1));
+    assert_eq!(
+        fulfillment_effects(&stack.db.pool, &session_id).await,
+        (1, 1, 1)
+    );
     assert!(
         stack.sim.state.requests_to(&path) >= 2,
         "the event was processed again"
@@ -190,11 +194,11 @@ async fn a_stop_with_work_in_flight_finishes_and_acks_it_and_loses_nothing() {
     stack.sim.state.clear_faults();
     let next = start_worker(&stack, &[]).await;
     for id in &sessions {
-        assert!(wait_for_state(&stack, id, "fulfilled").await);
+        assert!(wait_for_state(&stack.db.pool, id, "fulfilled").await);
     }
     next.shutdown().await;
     for id in &sessions {
-        assert_eq!(fulfillment_effects(&stack, id).await, (1, 1, 1));
+        assert_eq!(fulfillment_effects(&stack.db.pool, id).await, (1, 1, 1));
     }
 }
 

@@ -6,6 +6,9 @@ use std::time::Duration;
 
 use shared::store::cursors;
 use stripe_sim::{Fault, FaultKind, RouteMatch};
+use tests::probes::{
+    event_outcome, fulfillment_effects, order_state, wait_for_outcome, wait_for_state,
+};
 use tests::worker_support::*;
 use tests::{eventually, TestStack};
 use worker::reconciler::{Reconciler, ReconcilerOptions};
@@ -61,7 +64,7 @@ async fn an_outage_holds_the_event_until_it_ends(outage: FaultKind, kind: &str) 
         held.is_some(),
         "the event is still being retried after the tiers are spent; outcome {:?} after {:?} \
          attempt(s)",
-        event_outcome(&stack, event_id).await,
+        event_outcome(&stack.db.pool, event_id).await,
         attempts(&stack, event_id).await
     );
     let dead = stack.broker.topology.dead_queue();
@@ -70,7 +73,7 @@ async fn an_outage_holds_the_event_until_it_ends(outage: FaultKind, kind: &str) 
         0,
         "nothing is dead-lettered"
     );
-    assert_eq!(order_state(&stack, &session_id).await, None);
+    assert_eq!(order_state(&stack.db.pool, &session_id).await, None);
     let counted = outage_count(&worker, kind).await;
     assert!(
         counted.is_some_and(|n| n >= 5.0),
@@ -79,9 +82,12 @@ async fn an_outage_holds_the_event_until_it_ends(outage: FaultKind, kind: &str) 
 
     stack.sim.state.clear_faults();
 
-    assert!(wait_for_state(&stack, &session_id, "fulfilled").await);
-    assert!(wait_for_outcome(&stack, event_id, "fulfilled").await);
-    assert_eq!(fulfillment_effects(&stack, &session_id).await, (1, 1, 1));
+    assert!(wait_for_state(&stack.db.pool, &session_id, "fulfilled").await);
+    assert!(wait_for_outcome(&stack.db.pool, event_id, "fulfilled").await);
+    assert_eq!(
+        fulfillment_effects(&stack.db.pool, &session_id).await,
+        (1, 1, 1)
+    );
     worker.shutdown().await;
     assert_eq!(stack.broker.depth(&dead).await, 0);
 }
@@ -143,5 +149,8 @@ async fn a_rejected_stripe_key_holds_the_cursor_until_the_key_works_again() {
         1,
         "the next sweep lists the event again: {second}"
     );
-    assert_eq!(order_state(&stack, &id).await.as_deref(), Some("fulfilled"));
+    assert_eq!(
+        order_state(&stack.db.pool, &id).await.as_deref(),
+        Some("fulfilled")
+    );
 }

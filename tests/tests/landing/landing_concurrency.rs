@@ -4,6 +4,7 @@ use futures::future::join_all;
 use shared::{FulfillmentOutcome, Trigger};
 use tests::landing_support::Landing;
 use tests::paid_session;
+use tests::probes::fulfillment_effects;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn twenty_pages_racing_five_direct_fulfillments_fulfill_the_order_exactly_once() {
@@ -37,30 +38,9 @@ async fn twenty_pages_racing_five_direct_fulfillments_fulfill_the_order_exactly_
             "{outcome:?}"
         );
     }
-    let count = |sql: &'static str| {
-        let pool = landing.db.pool.clone();
-        let id = id.clone();
-        async move {
-            sqlx::query_scalar::<_, i64>(sql)
-                .bind(id.as_str())
-                .fetch_one(&pool)
-                .await
-                .unwrap()
-        }
-    };
     assert_eq!(
-        count("SELECT count(*) FROM checkout_orders WHERE session_id = $1").await,
-        1
-    );
-    assert_eq!(
-        count("SELECT count(*) FROM order_line_items WHERE session_id = $1").await,
-        2,
-        "one set of line items"
-    );
-    assert_eq!(
-        count("SELECT count(*) FROM outbox WHERE session_id = $1 AND topic = 'order.fulfilled'")
-            .await,
-        1,
-        "one announcement"
+        fulfillment_effects(&landing.db.pool, id.as_str()).await,
+        (1, 2, 1),
+        "one order, one set of two line items, one announcement"
     );
 }

@@ -1,6 +1,7 @@
 //! What an operator sees: the ops endpoints, the metrics that say whether anything is stuck,
 //! and `worker show`.
 
+use tests::probes::wait_for_state;
 use tests::worker_support::*;
 use tests::{eventually, TestStack};
 use worker::Application;
@@ -21,7 +22,7 @@ async fn healthz_readyz_and_metrics_answer_and_the_metrics_count_deliveries() {
     let channel = publisher(&stack).await;
     let (session_id, event) = paid_session(&stack.sim.state);
     publish_event(&stack, &channel, &event).await;
-    assert!(wait_for_state(&stack, &session_id, "fulfilled").await);
+    assert!(wait_for_state(&stack.db.pool, &session_id, "fulfilled").await);
 
     let health = reqwest::get(worker.url("/healthz")).await.unwrap();
     assert_eq!(health.status(), 200);
@@ -128,7 +129,7 @@ async fn show_prints_the_state_the_lines_and_the_event_history_of_a_session() {
     let channel = publisher(&stack).await;
     let (session_id, event) = paid_session(&stack.sim.state);
     publish_event(&stack, &channel, &event).await;
-    assert!(wait_for_state(&stack, &session_id, "fulfilled").await);
+    assert!(wait_for_state(&stack.db.pool, &session_id, "fulfilled").await);
     worker.shutdown().await;
     let id = shared::CheckoutSessionId::parse(&session_id).unwrap();
 
@@ -236,7 +237,7 @@ async fn each_key_issuing_product_shows_its_free_licence_keys_and_a_sale_takes_i
     let channel = publisher(&stack).await;
     let (id, event) = paid_session(&stack.sim.state);
     publish_event(&stack, &channel, &event).await;
-    assert!(wait_for_state(&stack, &id, "fulfilled").await);
+    assert!(wait_for_state(&stack.db.pool, &id, "fulfilled").await);
     assert!(
         shows(&[
             "worker_licence_keys_free{product=\"prod_mug\"} 0",

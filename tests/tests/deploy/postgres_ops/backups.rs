@@ -9,9 +9,9 @@ use shared::Trigger;
 use sqlx::PgPool;
 
 use super::support::{assert_success, pool_for, repo_file, stderr, Deployment, ThrowawayDatabase};
+use tests::probes::{wait_for_outcome, wait_for_state};
 use tests::worker_support::{
-    delayed_session, paid_session, publish_event, publisher, start_worker, wait_for_outcome,
-    wait_for_state, WAIT,
+    delayed_session, paid_session, publish_event, publisher, start_worker, WAIT,
 };
 
 /// Every table the migrations make, and sqlx's ledger of them.
@@ -110,10 +110,10 @@ async fn a_backup_restores_into_a_fresh_database_with_every_order_line_item_audi
     let (waiting, event) = delayed_session(&stack.sim.state);
     publish_event(stack, &channel, &event).await;
     for (id, event_id) in &paid {
-        assert!(wait_for_state(stack, id, "fulfilled").await);
-        assert!(wait_for_outcome(stack, event_id, "fulfilled").await);
+        assert!(wait_for_state(&stack.db.pool, id, "fulfilled").await);
+        assert!(wait_for_outcome(&stack.db.pool, event_id, "fulfilled").await);
     }
-    assert!(wait_for_state(stack, &waiting, "awaiting_payment").await);
+    assert!(wait_for_state(&stack.db.pool, &waiting, "awaiting_payment").await);
     let relayed = tests::eventually(WAIT, || async {
         let unsent: i64 = sqlx::query_scalar("SELECT count(*) FROM outbox WHERE sent_at IS NULL")
             .fetch_one(&stack.db.pool)

@@ -13,10 +13,8 @@ use super::support::{
     assert_success, init_roles_script, pool_for, roles_sql, stderr, worker_migrate, Deployment,
     Roles, ThrowawayDatabase,
 };
-use tests::worker_support::{
-    fulfillment_effects, paid_session, publish_event, publisher, start_worker, wait_for_outcome,
-    wait_for_state, WAIT,
-};
+use tests::probes::{fulfillment_effects, wait_for_outcome, wait_for_state};
+use tests::worker_support::{paid_session, publish_event, publisher, start_worker, WAIT};
 
 /// The SQLSTATE of a statement `pool` runs, `None` if it succeeds.
 async fn sqlstate(pool: &PgPool, statement: &str) -> Option<String> {
@@ -61,8 +59,8 @@ async fn the_application_role_fulfills_through_the_queue_the_outbox_and_the_reco
 
     publish_event(stack, &publisher(stack).await, &event).await;
 
-    assert!(wait_for_state(stack, &delivered, "fulfilled").await);
-    assert!(wait_for_state(stack, &lost, "fulfilled").await);
+    assert!(wait_for_state(&stack.db.pool, &delivered, "fulfilled").await);
+    assert!(wait_for_state(&stack.db.pool, &lost, "fulfilled").await);
     let fulfilled_by: String =
         sqlx::query_scalar("SELECT fulfilled_by FROM checkout_orders WHERE session_id = $1")
             .bind(&lost)
@@ -72,9 +70,13 @@ async fn the_application_role_fulfills_through_the_queue_the_outbox_and_the_reco
     assert_eq!(fulfilled_by, "reconciler");
     assert!(worker.is_leader(), "the reconciler's leader lock is taken");
     for id in [&delivered, &lost] {
-        assert_eq!(fulfillment_effects(stack, id).await, (1, 1, 1), "{id}");
+        assert_eq!(
+            fulfillment_effects(&stack.db.pool, id).await,
+            (1, 1, 1),
+            "{id}"
+        );
     }
-    assert!(wait_for_outcome(stack, event["id"].as_str().unwrap(), "fulfilled").await);
+    assert!(wait_for_outcome(&stack.db.pool, event["id"].as_str().unwrap(), "fulfilled").await);
     let relayed = eventually(WAIT, || async {
         let sent: i64 = sqlx::query_scalar("SELECT count(*) FROM outbox WHERE sent_at IS NOT NULL")
             .fetch_one(&stack.db.pool)
