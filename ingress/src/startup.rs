@@ -40,10 +40,16 @@ impl Application {
     /// Refuses settings an ingress cannot run with (see [`Uses::INGRESS`]): it reads the broker
     /// and the webhook secrets, never a Stripe key or the database.
     pub async fn build(settings: Settings) -> std::io::Result<Self> {
+        let listener = TcpListener::bind((settings.ingress.host.as_str(), settings.ingress.port))?;
+        Self::build_on(settings, listener).await
+    }
+
+    /// [`Self::build`] on a listener the caller bound: a test binds it once and knows the port
+    /// before anything starts, with no window for another process to take it.
+    pub async fn build_on(settings: Settings, listener: TcpListener) -> std::io::Result<Self> {
         settings
             .check(Uses::INGRESS)
             .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
-        let listener = TcpListener::bind((settings.ingress.host.as_str(), settings.ingress.port))?;
         let port = listener.local_addr()?.port();
         let broker = Broker::start(BrokerOptions::from_settings(
             &settings.broker,

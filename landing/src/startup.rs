@@ -49,14 +49,21 @@ impl Application {
     /// Connects lazily (the service starts, and reports not ready, while Postgres or Stripe is
     /// down), binds `landing.host:landing.port`, and builds the server without running it yet.
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        let address = (settings.landing.host.as_str(), settings.landing.port);
+        let listener = TcpListener::bind(address)
+            .with_context(|| format!("binding {}:{}", address.0, address.1))?;
+        Self::build_on(settings, listener).await
+    }
+
+    /// [`Self::build`] on a listener the caller bound: a test binds it once and knows the port
+    /// (the success URL is built from it) before anything starts, with no window for another
+    /// process to take it.
+    pub async fn build_on(settings: Settings, listener: TcpListener) -> anyhow::Result<Self> {
         settings.check(Uses::LANDING)?;
         crate::shop_name::set(&settings.landing.shop_name);
         let pool =
             shared::store::pool(&database_settings(&settings)).context("database settings")?;
         let stripe = StripeClient::new(&settings.stripe).context("building the Stripe client")?;
-        let address = (settings.landing.host.as_str(), settings.landing.port);
-        let listener = TcpListener::bind(address)
-            .with_context(|| format!("binding {}:{}", address.0, address.1))?;
         let port = listener.local_addr()?.port();
         listener.set_nonblocking(true)?;
         let fulfiller =

@@ -9,6 +9,7 @@
 //!
 //! `CHROMIUM_BINARY` and `CHROMEDRIVER` override the default paths.
 
+use crate::free_port;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
@@ -184,12 +185,4 @@ fn env_or(name: &str, default: &str) -> String {
         .ok()
         .filter(|v| !v.is_empty())
         .unwrap_or_else(|| default.to_owned())
-}
-
-/// A port nothing listens on right now (the OS picks it; chromedriver binds it a moment later).
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("bind an ephemeral port")
-        .port()
 }

@@ -64,6 +64,16 @@ pub fn amqp_url() -> String {
         .unwrap_or_else(|_| "amqp://guest:guest@127.0.0.1:5672/%2f".to_owned())
 }
 
+/// A port nothing listens on right now, for a child process (chromedriver, the SMTP server,
+/// Caddy, a compose project) to bind a moment later. A service started in-process is handed a
+/// listener bound once instead (e.g. `ingress::Application::build_on`), which leaves no window.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("bind an ephemeral port")
+        .port()
+}
+
 fn unix_now() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)

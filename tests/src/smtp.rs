@@ -16,14 +16,6 @@ const WAIT: Duration = Duration::from_secs(30);
 /// Debian's aiosmtpd package installs for the system interpreter.
 const PYTHON: &str = "/usr/bin/python3";
 
-/// A port nothing listens on now (the SMTP server is started on it later, or never).
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free port")
-        .port()
-}
-
 /// `python3 -m aiosmtpd` on `port`, every accepted mail a file in its maildir; killed when
 /// dropped.
 #[derive(Debug)]

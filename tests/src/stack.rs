@@ -2,6 +2,7 @@
 //! RabbitMQ → worker → Postgres, and landing for the shop and the success page. Every service
 //! is the real one, built with its `Application::build` on loopback.
 
+use std::net::TcpListener;
 use std::num::NonZeroU32;
 use std::time::Duration;
 
@@ -30,12 +31,12 @@ pub struct Stack {
     landing: RunningService,
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+/// A listener on a port of its own, bound once: its port goes into the settings and the
+/// webhook endpoint before the service starts on it.
+fn bound() -> (TcpListener, u16) {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind an ephemeral port");
+    let port = listener.local_addr().expect("a bound address").port();
+    (listener, port)
 }
 
 impl Stack {
@@ -67,10 +68,10 @@ impl Stack {
         })
         .await
         .expect("stripe-sim starts");
-        // Fixed ports (chosen free) so that the success URL is known before landing starts and
-        // a restarted ingress comes back at the address Stripe delivers to.
-        let ingress_port = free_port();
-        let landing_port = free_port();
+        // Bound now, so that the success URL and the webhook endpoint are known before the
+        // services start; a restarted ingress binds the same port again.
+        let (ingress_listener, ingress_port) = bound();
+        let (landing_listener, landing_port) = bound();
         let shop = format!("http://127.0.0.1:{landing_port}");
         let ingress_port_text = ingress_port.to_string();
         let landing_port_text = landing_port.to_string();
@@ -105,7 +106,7 @@ impl Stack {
             .expect("worker builds");
         let worker =
             RunningService::spawn("worker", worker.stop_handle(), worker.run_until_stopped());
-        let landing = landing::Application::build(settings.clone())
+        let landing = landing::Application::build_on(settings.clone(), landing_listener)
             .await
             .expect("landing builds");
         let landing = RunningService::spawn(
@@ -125,13 +126,20 @@ impl Stack {
             worker,
             landing,
         };
-        stack.start_ingress().await;
+        stack.start_ingress_on(ingress_listener).await;
         stack
     }
 
-    /// Starts ingress on its port and waits until it is connected to the broker.
+    /// Starts ingress again on its port (after [`Self::stop_ingress`]) and waits until it is
+    /// connected to the broker.
     pub async fn start_ingress(&mut self) {
-        let app = ingress::Application::build(self.settings.clone())
+        let listener = TcpListener::bind(("127.0.0.1", self.ingress_port))
+            .expect("ingress's port is free again once it stopped");
+        self.start_ingress_on(listener).await;
+    }
+
+    async fn start_ingress_on(&mut self, listener: TcpListener) {
+        let app = ingress::Application::build_on(self.settings.clone(), listener)
             .await
             .expect("ingress builds");
         assert!(

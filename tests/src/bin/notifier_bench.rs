@@ -28,8 +28,9 @@ use hdrhistogram::Histogram;
 use lapin::options::{BasicPublishOptions, QueueDeleteOptions};
 use lapin::BasicProperties;
 use shared::announcements::{AnnouncedLineItem, Announcement, OrderFulfilled, VERSION};
+use tests::free_port;
 use tests::report_latency;
-use tests::smtp::{free_port, SmtpServer};
+use tests::smtp::SmtpServer;
 use tests::{TestBroker, TestDb};
 use uuid::Uuid;
 

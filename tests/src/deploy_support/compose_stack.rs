@@ -3,7 +3,7 @@
 //! a project name of its own and on free host ports, so it never meets a developer's stack or
 //! another run's. `down -v` when dropped.
 
-use std::net::TcpListener;
+use crate::free_port;
 use std::process::{Command, Output};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -57,13 +57,6 @@ pub fn build_images(image_tag: &str) {
         "deploy/offline/build-images failed:\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free port")
-        .port()
 }
 
 /// A running compose project.

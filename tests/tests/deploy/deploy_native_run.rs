@@ -6,24 +6,17 @@
 //! Run here against a fresh database, a unique broker prefix and free ports, with the debug
 //! binaries (RUN_PROFILE=debug), so it never meets a developer's own `scripts/run`.
 
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::process::Stdio;
 use std::time::Duration;
 
 use tests::deploy_support::repo_root;
+use tests::free_port;
 use tests::{TestBroker, TestDb};
 use tokio::process::Command;
 
 /// Building the four binaries can wait on other cargo processes; the run itself takes seconds.
 const RUN_BUDGET: Duration = Duration::from_secs(14 * 60);
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 fn logs(dir: &std::path::Path) -> String {
     let mut out = String::new();

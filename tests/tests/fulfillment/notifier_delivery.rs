@@ -13,10 +13,11 @@ use secrecy::SecretString;
 use shared::queue::BrokerEndpoint;
 use shared::signature::{verify, WebhookSecrets};
 use stripe_sim::PaymentOutcome;
+use tests::free_port;
 use tests::notifier_support::{
     announce, fulfilled, notification, payment_failed, NotifierQueues, RunningNotifier, WAIT,
 };
-use tests::smtp::{free_port, SmtpServer};
+use tests::smtp::SmtpServer;
 use tests::stack::Stack;
 use tests::{completed_session, eventually, TestBroker, TestDb};
 use uuid::Uuid;

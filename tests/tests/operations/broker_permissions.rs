@@ -26,7 +26,8 @@ use tests::deploy_support::broker_probe::{
     watched_channel, WAIT,
 };
 use tests::deploy_support::broker_users::{BrokerUsers, Login};
-use tests::smtp::{free_port, SmtpServer};
+use tests::free_port;
+use tests::smtp::SmtpServer;
 use tests::{start_sim, TestDb, SIM_KEY, WEBHOOK_SECRET};
 use worker::redrive::{redrive, RedriveSource};
 

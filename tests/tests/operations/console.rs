@@ -1004,7 +1004,7 @@ impl SignOnProxy {
             .output()
             .expect("caddy hashes a password");
         let hash = String::from_utf8(hash.stdout).unwrap().trim().to_owned();
-        let port = tests::smtp::free_port();
+        let port = tests::free_port();
         let upstream = console.base.trim_start_matches("http://");
         let accounts: String = users.iter().map(|u| format!("\t\t{u} {hash}\n")).collect();
         let caddyfile = format!(

@@ -12,6 +12,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tests::eventually;
+use tests::free_port;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
@@ -39,14 +40,6 @@ fn skipped(programs: &[&str]) -> bool {
         missing.join(", ")
     );
     true
-}
-
-/// A port nothing listens on now, for Caddy to bind.
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free port")
-        .port()
 }
 
 /// `text` with every `from` replaced, once it is certain there are `count` of them: a file that

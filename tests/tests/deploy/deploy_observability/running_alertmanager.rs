@@ -15,7 +15,8 @@ use std::sync::{Arc, Mutex};
 
 use serde_json::Value;
 use tests::eventually;
-use tests::smtp::{free_port, SmtpServer};
+use tests::free_port;
+use tests::smtp::SmtpServer;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use tests::deploy_support::alerting::{alert_rules, runbook_anchors, RenderedConfig, AMTOOL};
