@@ -3,17 +3,20 @@
 //! unpaid one (G3).
 //!
 //! The flow:
-//! 1. An order already fulfilled in Postgres answers from there; Stripe is not called.
+//! 1. An order already fulfilled in Postgres answers from there; Stripe is not called. (A
+//!    caller that read the order already, in a statement of its own, passes it in: the worker
+//!    reads it with the event's recorded outcome, [`Fulfiller::fulfill_checkout_read_on`].)
 //! 2. Otherwise retrieve the session from Stripe with `line_items` expanded (all pages): the
 //!    decision is made from Stripe's answer, never from a webhook payload.
 //! 3. Complete and paid (or no payment required), and not a setup-mode session
-//!    ([`CheckoutSession::is_fulfillable`]): in one transaction, take `pg_advisory_xact_lock` on the
-//!    session's 64-bit key, then write the order, unless it is fulfilled already (the re-check
-//!    is that insert's own `WHERE`), its line items, what its digital products give (links,
-//!    licence keys: `store::access`) and an `order.fulfilled` outbox row.
-//!    The lock serialises racing callers; the unique keys of line items and outbox are the
-//!    second line of defense; a violation there is read back as "already fulfilled". Too few
-//!    licence keys rolls it all back ([`FulfillError::LicenceKeys`], retried).
+//!    ([`CheckoutSession::is_fulfillable`]): under `pg_advisory_xact_lock` on the session's
+//!    64-bit key, write the order, unless it is fulfilled already (the re-check is that insert's
+//!    own `WHERE`), its line items and an `order.fulfilled` outbox row: one statement, one
+//!    round trip ([`store::fulfilled`]). An order whose products give access (links, licence
+//!    keys: `store::access`) is written in a transaction instead, the same steps plus the
+//!    grant. The lock serialises racing callers; the unique keys of line items and outbox are
+//!    the second line of defense; a violation there is read back as "already fulfilled". Too
+//!    few licence keys rolls it all back ([`FulfillError::LicenceKeys`], retried).
 //! 4. Unpaid: recorded as awaiting payment (delayed methods), unless it already failed; a
 //!    setup-mode session records nothing.
 //!
@@ -34,6 +37,7 @@ use crate::metrics;
 use crate::store;
 use crate::store::access::{self, GrantError, SoldLine};
 use crate::store::events::EventOutcome;
+use crate::store::fulfilled::{self, Written};
 use crate::store::orders::{self, Order, OrderState, Trigger};
 use crate::store::outbox;
 use crate::stripe::{CheckoutSession, LineItem, SessionStatus, StripeClient, StripeError};
@@ -188,9 +192,32 @@ impl Fulfiller {
     }
 
     /// Fulfills session `id` on `account` (`None`: the platform) if it is paid.
+    pub async fn fulfill_checkout_on(
+        &self,
+        account: Option<&AccountId>,
+        id: &CheckoutSessionId,
+        trigger: Trigger,
+    ) -> Result<FulfillmentOutcome, FulfillError> {
+        self.fulfill(account, id, trigger, Stored::Unread).await
+    }
+
+    /// [`Self::fulfill_checkout_on`] for a caller that has just read the order (`stored`, `None`
+    /// if there is none), in a statement that also read something of its own: the order is not
+    /// read again.
+    pub async fn fulfill_checkout_read_on(
+        &self,
+        account: Option<&AccountId>,
+        id: &CheckoutSessionId,
+        trigger: Trigger,
+        stored: Option<Order>,
+    ) -> Result<FulfillmentOutcome, FulfillError> {
+        self.fulfill(account, id, trigger, Stored::Read(stored))
+            .await
+    }
+
     #[tracing::instrument(
         name = "fulfill_checkout",
-        skip(self),
+        skip(self, stored),
         fields(
             session_id = %id,
             account = account.map(AccountId::as_str),
@@ -198,14 +225,15 @@ impl Fulfiller {
             outcome
         )
     )]
-    pub async fn fulfill_checkout_on(
+    async fn fulfill(
         &self,
         account: Option<&AccountId>,
         id: &CheckoutSessionId,
         trigger: Trigger,
+        stored: Stored,
     ) -> Result<FulfillmentOutcome, FulfillError> {
         let started = Instant::now();
-        let result = self.decide(account, id, trigger).await;
+        let result = self.decide(account, id, trigger, stored).await;
         let label = result.as_ref().map_or("error", FulfillmentOutcome::label);
         tracing::Span::current().record("outcome", label);
         metrics::FULFILLMENTS
@@ -222,8 +250,13 @@ impl Fulfiller {
         account: Option<&AccountId>,
         id: &CheckoutSessionId,
         trigger: Trigger,
+        stored: Stored,
     ) -> Result<FulfillmentOutcome, FulfillError> {
-        if let Some(order) = self.stored_order_on(account, id).await? {
+        let stored = match stored {
+            Stored::Read(order) => order,
+            Stored::Unread => self.stored_order_on(account, id).await?,
+        };
+        if let Some(order) = stored {
             if order.state == OrderState::Fulfilled {
                 return Ok(FulfillmentOutcome::Fulfilled {
                     order,
@@ -254,6 +287,50 @@ impl Fulfiller {
 
     /// Step 3: the fulfillment effect, committed at most once.
     async fn fulfill_paid(
+        &self,
+        account: Option<&AccountId>,
+        id: &CheckoutSessionId,
+        session: &CheckoutSession,
+        trigger: Trigger,
+    ) -> Result<FulfillmentOutcome, FulfillError> {
+        let items: &[LineItem] = session.line_items.as_ref().map_or(&[], |l| &l.data);
+        let written = fulfilled::write(
+            &self.pool,
+            account,
+            id,
+            session,
+            items,
+            trigger,
+            self.customer_mail,
+        )
+        .await;
+        match written {
+            Ok(Written::Newly(order)) => {
+                tracing::info!(order_number = order.order_number, "order fulfilled");
+                Ok(FulfillmentOutcome::Fulfilled { order, newly: true })
+            }
+            Ok(Written::AlreadyFulfilled) => {
+                // Another caller fulfilled it while we were asking Stripe.
+                let order = self
+                    .stored_order_on(account, id)
+                    .await?
+                    .expect("a fulfilled order exists");
+                Ok(FulfillmentOutcome::Fulfilled {
+                    order,
+                    newly: false,
+                })
+            }
+            Ok(Written::GivesAccess) => self.fulfill_granting(account, id, session, trigger).await,
+            Err(e) if is_unique_violation(&e) => {
+                self.already_fulfilled_by_constraint(account, id, e).await
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Step 3 for an order whose products give access: the same writes and the grant, in one
+    /// transaction.
+    async fn fulfill_granting(
         &self,
         account: Option<&AccountId>,
         id: &CheckoutSessionId,
@@ -300,21 +377,30 @@ impl Fulfiller {
                 })
             }
             Err(FulfillError::Database(e)) if is_unique_violation(&e) => {
-                // Only reachable if the lock were bypassed (e.g. a hand-written insert): the
-                // constraint held, so the order exists once. Report it as such.
                 tx.rollback().await?;
-                tracing::warn!(error = %error_chain(&e), "unique constraint stopped a second fulfillment");
-                let order = self.stored_order_on(account, id).await?.ok_or(e)?;
-                Ok(FulfillmentOutcome::Fulfilled {
-                    order,
-                    newly: false,
-                })
+                self.already_fulfilled_by_constraint(account, id, e).await
             }
             Err(e) => {
                 tx.rollback().await?;
                 Err(e)
             }
         }
+    }
+
+    /// A unique key stopped a second fulfillment. Only reachable if the lock were bypassed (e.g.
+    /// a hand-written insert): the constraint held, so the order exists once. Report it as such.
+    async fn already_fulfilled_by_constraint(
+        &self,
+        account: Option<&AccountId>,
+        id: &CheckoutSessionId,
+        e: sqlx::Error,
+    ) -> Result<FulfillmentOutcome, FulfillError> {
+        tracing::warn!(error = %error_chain(&e), "unique constraint stopped a second fulfillment");
+        let order = self.stored_order_on(account, id).await?.ok_or(e)?;
+        Ok(FulfillmentOutcome::Fulfilled {
+            order,
+            newly: false,
+        })
     }
 
     /// Records an asynchronous payment failure (`checkout.session.async_payment_failed`) of a
@@ -406,6 +492,14 @@ impl Fulfiller {
         tx.commit().await?;
         Ok(outcome)
     }
+}
+
+/// Whether the caller read the order already.
+// Passed once per call and moved: boxing the order would only add an allocation.
+#[allow(clippy::large_enum_variant)]
+enum Stored {
+    Unread,
+    Read(Option<Order>),
 }
 
 /// The product and quantity of each line, for what digital products give.
