@@ -11,12 +11,11 @@
 //! 3. Complete and paid (or no payment required), and not a setup-mode session
 //!    ([`CheckoutSession::is_fulfillable`]): under `pg_advisory_xact_lock` on the session's
 //!    64-bit key, write the order, unless it is fulfilled already (the re-check is that insert's
-//!    own `WHERE`), its line items and an `order.fulfilled` outbox row: one statement, one
-//!    round trip ([`store::fulfilled`]). An order whose products give access (links, licence
-//!    keys: `store::access`) is written in a transaction instead, the same steps plus the
-//!    grant. The lock serialises racing callers; the unique keys of line items and outbox are
-//!    the second line of defense; a violation there is read back as "already fulfilled". Too
-//!    few licence keys rolls it all back ([`FulfillError::LicenceKeys`], retried).
+//!    own `WHERE`), its line items, what its digital products give (links, licence keys:
+//!    `store::access`) and an `order.fulfilled` outbox row: one statement, one round trip
+//!    ([`store::fulfilled`]). The lock serialises racing callers; the unique keys of line items
+//!    and outbox are the second line of defense; a violation there is read back as "already
+//!    fulfilled". Too few licence keys fails it all ([`FulfillError::LicenceKeys`], retried).
 //! 4. Unpaid: recorded as awaiting payment (delayed methods), unless it already failed; a
 //!    setup-mode session records nothing.
 //!
@@ -30,12 +29,12 @@ use std::time::Instant;
 
 use sqlx::PgPool;
 
-use crate::announcements::{OrderFulfilled, OrderPaymentFailed};
+use crate::announcements::OrderPaymentFailed;
 use crate::domain::{AccountId, CheckoutSessionId};
 use crate::errors::error_chain;
 use crate::metrics;
 use crate::store;
-use crate::store::access::{self, GrantError, SoldLine};
+use crate::store::access::KeysExhausted;
 use crate::store::events::EventOutcome;
 use crate::store::fulfilled::{self, Written};
 use crate::store::orders::{self, Order, OrderState, Trigger};
@@ -89,17 +88,6 @@ pub enum FulfillError {
     /// A product's licence key pool cannot cover the order; retried until keys are added.
     #[error("{0}")]
     LicenceKeys(String),
-}
-
-impl From<GrantError> for FulfillError {
-    fn from(e: GrantError) -> Self {
-        match e {
-            GrantError::Database(e) => Self::Database(e),
-            exhausted @ GrantError::KeysExhausted { .. } => {
-                Self::LicenceKeys(exhausted.to_string())
-            }
-        }
-    }
 }
 
 impl FulfillError {
@@ -320,70 +308,13 @@ impl Fulfiller {
                     newly: false,
                 })
             }
-            Ok(Written::GivesAccess) => self.fulfill_granting(account, id, session, trigger).await,
             Err(e) if is_unique_violation(&e) => {
                 self.already_fulfilled_by_constraint(account, id, e).await
             }
-            Err(e) => Err(e.into()),
-        }
-    }
-
-    /// Step 3 for an order whose products give access: the same writes and the grant, in one
-    /// transaction.
-    async fn fulfill_granting(
-        &self,
-        account: Option<&AccountId>,
-        id: &CheckoutSessionId,
-        session: &CheckoutSession,
-        trigger: Trigger,
-    ) -> Result<FulfillmentOutcome, FulfillError> {
-        let items: &[LineItem] = session.line_items.as_ref().map_or(&[], |l| &l.data);
-        let mut tx = self.pool.begin().await?;
-        orders::lock_session(&mut tx, account, id).await?;
-        let written = async {
-            let Some(mut order) =
-                orders::insert_fulfilled(&mut tx, account, session, items, trigger).await?
-            else {
-                return Ok(None);
-            };
-            order.access = access::grant(&mut tx, account, id.as_str(), &sold_lines(items)).await?;
-            let announcement = OrderFulfilled::from(&order);
-            outbox::enqueue(
-                &mut tx,
-                account,
-                id.as_str(),
-                &announcement,
-                self.customer_mail,
-            )
-            .await?;
-            Ok::<_, FulfillError>(Some(order))
-        }
-        .await;
-        match written {
-            Ok(Some(order)) => {
-                tx.commit().await?;
-                tracing::info!(order_number = order.order_number, "order fulfilled");
-                Ok(FulfillmentOutcome::Fulfilled { order, newly: true })
-            }
-            Ok(None) => {
-                // Another caller fulfilled it while we were asking Stripe.
-                let order = orders::find(&mut tx, account, id)
-                    .await?
-                    .expect("a fulfilled order exists");
-                tx.commit().await?;
-                Ok(FulfillmentOutcome::Fulfilled {
-                    order,
-                    newly: false,
-                })
-            }
-            Err(FulfillError::Database(e)) if is_unique_violation(&e) => {
-                tx.rollback().await?;
-                self.already_fulfilled_by_constraint(account, id, e).await
-            }
-            Err(e) => {
-                tx.rollback().await?;
-                Err(e)
-            }
+            Err(e) => Err(match KeysExhausted::of(&e) {
+                Some(short) => FulfillError::LicenceKeys(short.to_string()),
+                None => e.into(),
+            }),
         }
     }
 
@@ -500,17 +431,6 @@ impl Fulfiller {
 enum Stored {
     Unread,
     Read(Option<Order>),
-}
-
-/// The product and quantity of each line, for what digital products give.
-fn sold_lines(items: &[LineItem]) -> Vec<SoldLine> {
-    items
-        .iter()
-        .map(|item| SoldLine {
-            product_id: item.price.as_ref().and_then(|p| p.product.clone()),
-            quantity: item.quantity.unwrap_or(1),
-        })
-        .collect()
 }
 
 fn is_unique_violation(e: &sqlx::Error) -> bool {

@@ -344,27 +344,10 @@ impl LineArrays {
             amount_total: lines.iter().map(|l| l.amount_total).collect(),
         }
     }
-
-    /// Binds the nine arrays in [`LINE_COLUMNS`] order.
-    pub(super) fn bind<'q>(
-        self,
-        query: sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments>,
-    ) -> sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments> {
-        query
-            .bind(self.line_item_id)
-            .bind(self.position)
-            .bind(self.description)
-            .bind(self.quantity)
-            .bind(self.price_id)
-            .bind(self.product_id)
-            .bind(self.currency)
-            .bind(self.amount_subtotal)
-            .bind(self.amount_total)
-    }
 }
 
 /// The order a fulfillment of `session` writes, before Postgres numbers it (`order_number` 0)
-/// and before its access is granted.
+/// and grants its access (see [`super::fulfilled::write`]).
 pub(super) fn fulfilled_order(
     account: Option<&AccountId>,
     session: &CheckoutSession,
@@ -392,62 +375,6 @@ pub(super) fn fulfilled_order(
     }
 }
 
-/// Writes the session as fulfilled with its line items; `None`, writing nothing, when it is
-/// fulfilled already. Call inside the lock, in the transaction that grants the order's access
-/// (orders whose products give nothing are written by [`super::fulfilled::write`] in one
-/// statement). The check and the write are one statement (see [`FULFILLED_UPSERT`]); the line
-/// items' primary key rejects a second set regardless.
-pub async fn insert_fulfilled(
-    conn: &mut PgConnection,
-    account: Option<&AccountId>,
-    session: &CheckoutSession,
-    items: &[LineItem],
-    trigger: Trigger,
-) -> Result<Option<Order>, sqlx::Error> {
-    let mut order = fulfilled_order(account, session, items, trigger, Utc::now());
-    let written: Option<(i64, DateTime<Utc>)> = sqlx::query_as(&format!(
-        "INSERT INTO checkout_orders ({FULFILLED_COLUMNS}) \
-         VALUES ($1, 'fulfilled', $2, $3, $4, $5, $6, $7, $8, $9, now(), to_timestamp($10), $11, \
-             $12, $13, $14) \
-         {FULFILLED_UPSERT} \
-         RETURNING order_number, fulfilled_at"
-    ))
-    .bind(&session.id)
-    .bind(session.livemode)
-    .bind(session.customer_name())
-    .bind(session.customer_email())
-    .bind(&session.currency)
-    .bind(session.amount_subtotal)
-    .bind(session.amount_total)
-    .bind(&session.payment_intent)
-    .bind(trigger.as_str())
-    .bind(session.created as f64)
-    .bind(&session.payment_link)
-    .bind(stored(account))
-    .bind(session.shipping().map(Json))
-    .bind(order.subscription.as_ref().map(Json))
-    .fetch_optional(&mut *conn)
-    .await?;
-    let Some((order_number, fulfilled_at)) = written else {
-        return Ok(None);
-    };
-    order.order_number = order_number;
-    order.fulfilled_at = Some(fulfilled_at);
-
-    let sql = format!(
-        "INSERT INTO order_line_items (session_id, account, {LINE_COLUMNS}) \
-         SELECT $1, $2, * FROM UNNEST($3::text[], $4::int[], $5::text[], $6::bigint[], \
-             $7::text[], $8::text[], $9::text[], $10::bigint[], $11::bigint[])"
-    );
-    let query = sqlx::query(&sql).bind(&session.id).bind(stored(account));
-    LineArrays::of(items, &order.lines)
-        .bind(query)
-        .execute(&mut *conn)
-        .await?;
-    // Access is granted next, in the same transaction (`access::grant`).
-    Ok(Some(order))
-}
-
 fn order_line(item: &LineItem) -> OrderLine {
     OrderLine {
         line_item_id: item.id.clone(),
@@ -470,7 +397,7 @@ pub async fn record_state(
     session: &CheckoutSession,
     state: OrderState,
 ) -> Result<OrderState, sqlx::Error> {
-    debug_assert!(state != OrderState::Fulfilled, "use insert_fulfilled");
+    debug_assert!(state != OrderState::Fulfilled, "use fulfilled::write");
     let recorded: Option<String> = sqlx::query_scalar(
         "INSERT INTO checkout_orders (session_id, state, livemode, customer_name, customer_email, \
              currency, amount_subtotal, amount_total, payment_intent, session_created, \
