@@ -68,7 +68,8 @@ pub async fn write(
     trigger: Trigger,
     customer_mail: bool,
 ) -> Result<Written, sqlx::Error> {
-    // Stored with microseconds, so the order returned is the order read back.
+    // This process's clock, not Postgres's `now()`: the body is serialized before the statement
+    // runs. Stored with microseconds, so the order returned is the order read back.
     let fulfilled_at: DateTime<Utc> = Utc::now().trunc_subsecs(6);
     let mut order = fulfilled_order(account, session, items, trigger, fulfilled_at);
     let body = OrderFulfilled::from(&order);
