@@ -3,17 +3,19 @@
 //! unpaid one (G3).
 //!
 //! The flow:
-//! 1. An order already fulfilled in Postgres answers from there; Stripe is not called.
+//! 1. An order already fulfilled in Postgres answers from there; Stripe is not called. (A
+//!    caller that read the order already, in a statement of its own, passes it in: the worker
+//!    reads it with the event's recorded outcome, [`Fulfiller::fulfill_checkout_read_on`].)
 //! 2. Otherwise retrieve the session from Stripe with `line_items` expanded (all pages): the
 //!    decision is made from Stripe's answer, never from a webhook payload.
 //! 3. Complete and paid (or no payment required), and not a setup-mode session
-//!    ([`CheckoutSession::is_fulfillable`]): in one transaction, take `pg_advisory_xact_lock` on the
-//!    session's 64-bit key, then write the order, unless it is fulfilled already (the re-check
-//!    is that insert's own `WHERE`), its line items, what its digital products give (links,
-//!    licence keys: `store::access`) and an `order.fulfilled` outbox row.
-//!    The lock serialises racing callers; the unique keys of line items and outbox are the
-//!    second line of defense; a violation there is read back as "already fulfilled". Too few
-//!    licence keys rolls it all back ([`FulfillError::LicenceKeys`], retried).
+//!    ([`CheckoutSession::is_fulfillable`]): under `pg_advisory_xact_lock` on the session's
+//!    64-bit key, write the order, unless it is fulfilled already (the re-check is that insert's
+//!    own `WHERE`), its line items, what its digital products give (links, licence keys:
+//!    `store::access`) and an `order.fulfilled` outbox row: one statement, one round trip
+//!    ([`store::fulfilled`]). The lock serialises racing callers; the unique keys of line items
+//!    and outbox are the second line of defense; a violation there is read back as "already
+//!    fulfilled". Too few licence keys fails it all ([`FulfillError::LicenceKeys`], retried).
 //! 4. Unpaid: recorded as awaiting payment (delayed methods), unless it already failed; a
 //!    setup-mode session records nothing.
 //!
@@ -27,13 +29,14 @@ use std::time::Instant;
 
 use sqlx::PgPool;
 
-use crate::announcements::{OrderFulfilled, OrderPaymentFailed};
+use crate::announcements::OrderPaymentFailed;
 use crate::domain::{AccountId, CheckoutSessionId};
 use crate::errors::error_chain;
 use crate::metrics;
 use crate::store;
-use crate::store::access::{self, GrantError, SoldLine};
+use crate::store::access::KeysExhausted;
 use crate::store::events::EventOutcome;
+use crate::store::fulfilled::{self, Written};
 use crate::store::orders::{self, Order, OrderState, Trigger};
 use crate::store::outbox;
 use crate::stripe::{CheckoutSession, LineItem, SessionStatus, StripeClient, StripeError};
@@ -85,17 +88,6 @@ pub enum FulfillError {
     /// A product's licence key pool cannot cover the order; retried until keys are added.
     #[error("{0}")]
     LicenceKeys(String),
-}
-
-impl From<GrantError> for FulfillError {
-    fn from(e: GrantError) -> Self {
-        match e {
-            GrantError::Database(e) => Self::Database(e),
-            exhausted @ GrantError::KeysExhausted { .. } => {
-                Self::LicenceKeys(exhausted.to_string())
-            }
-        }
-    }
 }
 
 impl FulfillError {
@@ -188,9 +180,32 @@ impl Fulfiller {
     }
 
     /// Fulfills session `id` on `account` (`None`: the platform) if it is paid.
+    pub async fn fulfill_checkout_on(
+        &self,
+        account: Option<&AccountId>,
+        id: &CheckoutSessionId,
+        trigger: Trigger,
+    ) -> Result<FulfillmentOutcome, FulfillError> {
+        self.fulfill(account, id, trigger, Stored::Unread).await
+    }
+
+    /// [`Self::fulfill_checkout_on`] for a caller that has just read the order (`stored`, `None`
+    /// if there is none), in a statement that also read something of its own: the order is not
+    /// read again.
+    pub async fn fulfill_checkout_read_on(
+        &self,
+        account: Option<&AccountId>,
+        id: &CheckoutSessionId,
+        trigger: Trigger,
+        stored: Option<Order>,
+    ) -> Result<FulfillmentOutcome, FulfillError> {
+        self.fulfill(account, id, trigger, Stored::Read(stored))
+            .await
+    }
+
     #[tracing::instrument(
         name = "fulfill_checkout",
-        skip(self),
+        skip(self, stored),
         fields(
             session_id = %id,
             account = account.map(AccountId::as_str),
@@ -198,14 +213,15 @@ impl Fulfiller {
             outcome
         )
     )]
-    pub async fn fulfill_checkout_on(
+    async fn fulfill(
         &self,
         account: Option<&AccountId>,
         id: &CheckoutSessionId,
         trigger: Trigger,
+        stored: Stored,
     ) -> Result<FulfillmentOutcome, FulfillError> {
         let started = Instant::now();
-        let result = self.decide(account, id, trigger).await;
+        let result = self.decide(account, id, trigger, stored).await;
         let label = result.as_ref().map_or("error", FulfillmentOutcome::label);
         tracing::Span::current().record("outcome", label);
         metrics::FULFILLMENTS
@@ -222,8 +238,13 @@ impl Fulfiller {
         account: Option<&AccountId>,
         id: &CheckoutSessionId,
         trigger: Trigger,
+        stored: Stored,
     ) -> Result<FulfillmentOutcome, FulfillError> {
-        if let Some(order) = self.stored_order_on(account, id).await? {
+        let stored = match stored {
+            Stored::Read(order) => order,
+            Stored::Unread => self.stored_order_on(account, id).await?,
+        };
+        if let Some(order) = stored {
             if order.state == OrderState::Fulfilled {
                 return Ok(FulfillmentOutcome::Fulfilled {
                     order,
@@ -261,60 +282,56 @@ impl Fulfiller {
         trigger: Trigger,
     ) -> Result<FulfillmentOutcome, FulfillError> {
         let items: &[LineItem] = session.line_items.as_ref().map_or(&[], |l| &l.data);
-        let mut tx = self.pool.begin().await?;
-        orders::lock_session(&mut tx, account, id).await?;
-        let written = async {
-            let Some(mut order) =
-                orders::insert_fulfilled(&mut tx, account, session, items, trigger).await?
-            else {
-                return Ok(None);
-            };
-            order.access = access::grant(&mut tx, account, id.as_str(), &sold_lines(items)).await?;
-            let announcement = OrderFulfilled::from(&order);
-            outbox::enqueue(
-                &mut tx,
-                account,
-                id.as_str(),
-                &announcement,
-                self.customer_mail,
-            )
-            .await?;
-            Ok::<_, FulfillError>(Some(order))
-        }
+        let written = fulfilled::write(
+            &self.pool,
+            account,
+            id,
+            session,
+            items,
+            trigger,
+            self.customer_mail,
+        )
         .await;
         match written {
-            Ok(Some(order)) => {
-                tx.commit().await?;
+            Ok(Written::Newly(order)) => {
                 tracing::info!(order_number = order.order_number, "order fulfilled");
                 Ok(FulfillmentOutcome::Fulfilled { order, newly: true })
             }
-            Ok(None) => {
+            Ok(Written::AlreadyFulfilled) => {
                 // Another caller fulfilled it while we were asking Stripe.
-                let order = orders::find(&mut tx, account, id)
+                let order = self
+                    .stored_order_on(account, id)
                     .await?
                     .expect("a fulfilled order exists");
-                tx.commit().await?;
                 Ok(FulfillmentOutcome::Fulfilled {
                     order,
                     newly: false,
                 })
             }
-            Err(FulfillError::Database(e)) if is_unique_violation(&e) => {
-                // Only reachable if the lock were bypassed (e.g. a hand-written insert): the
-                // constraint held, so the order exists once. Report it as such.
-                tx.rollback().await?;
-                tracing::warn!(error = %error_chain(&e), "unique constraint stopped a second fulfillment");
-                let order = self.stored_order_on(account, id).await?.ok_or(e)?;
-                Ok(FulfillmentOutcome::Fulfilled {
-                    order,
-                    newly: false,
-                })
+            Err(e) if is_unique_violation(&e) => {
+                self.already_fulfilled_by_constraint(account, id, e).await
             }
-            Err(e) => {
-                tx.rollback().await?;
-                Err(e)
-            }
+            Err(e) => Err(match KeysExhausted::of(&e) {
+                Some(short) => FulfillError::LicenceKeys(short.to_string()),
+                None => e.into(),
+            }),
         }
+    }
+
+    /// A unique key stopped a second fulfillment. Only reachable if the lock were bypassed (e.g.
+    /// a hand-written insert): the constraint held, so the order exists once. Report it as such.
+    async fn already_fulfilled_by_constraint(
+        &self,
+        account: Option<&AccountId>,
+        id: &CheckoutSessionId,
+        e: sqlx::Error,
+    ) -> Result<FulfillmentOutcome, FulfillError> {
+        tracing::warn!(error = %error_chain(&e), "unique constraint stopped a second fulfillment");
+        let order = self.stored_order_on(account, id).await?.ok_or(e)?;
+        Ok(FulfillmentOutcome::Fulfilled {
+            order,
+            newly: false,
+        })
     }
 
     /// Records an asynchronous payment failure (`checkout.session.async_payment_failed`) of a
@@ -408,15 +425,12 @@ impl Fulfiller {
     }
 }
 
-/// The product and quantity of each line, for what digital products give.
-fn sold_lines(items: &[LineItem]) -> Vec<SoldLine> {
-    items
-        .iter()
-        .map(|item| SoldLine {
-            product_id: item.price.as_ref().and_then(|p| p.product.clone()),
-            quantity: item.quantity.unwrap_or(1),
-        })
-        .collect()
+/// Whether the caller read the order already.
+// Passed once per call and moved: boxing the order would only add an allocation.
+#[allow(clippy::large_enum_variant)]
+enum Stored {
+    Unread,
+    Read(Option<Order>),
 }
 
 fn is_unique_violation(e: &sqlx::Error) -> bool {

@@ -1,8 +1,8 @@
 //! The worker benchmark (how to run and read it: `benchmarks/worker.md`, `worker/benches/run.sh`).
 //!
 //! - `ceiling`: the fulfillment's database work alone, driven straight at Postgres with the
-//!   same statements the worker issues per event (audit read, stored-order read, the locked
-//!   transaction writing order + lines + outbox, audit write) and no Stripe, no broker. The
+//!   same statements the worker issues per event (audit and stored-order read, the one
+//!   statement writing lock + order + lines + outbox, audit write) and no Stripe, no broker. The
 //!   number the pipeline is compared with.
 //! - `pipeline`: stripe-sim in this process (no artificial latency, no rate limit), N paid
 //!   sessions, W worker processes (the release binary) consuming, and N `completed` events
@@ -28,7 +28,7 @@ use lapin::types::FieldTable;
 use secrecy::SecretString;
 use shared::queue::{publish_confirmed, OutgoingMessage, Topology};
 use shared::store::events::{self, EventKey};
-use shared::store::{orders, outbox};
+use shared::store::{fulfilled, orders};
 use shared::stripe::CheckoutSession;
 use shared::{CheckoutSessionId, Trigger};
 use sqlx::postgres::PgPoolOptions;
@@ -189,22 +189,20 @@ async fn fulfill_in_database(pool: &PgPool, session: &CheckoutSession) -> anyhow
         account: None,
         created: session.created,
     };
-    if events::outcome(pool, &event_id).await?.is_some() {
-        bail!("not a fresh event");
-    }
     {
         let mut conn = pool.acquire().await?;
-        orders::find(&mut conn, None, &id).await?;
+        let (recorded, _) =
+            orders::find_with_event_outcome(&mut conn, None, &id, &event_id).await?;
+        if recorded.is_some() {
+            bail!("not a fresh event");
+        }
     }
     let items = &session.line_items.as_ref().expect("expanded").data;
-    let mut tx = pool.begin().await?;
-    orders::lock_session(&mut tx, None, &id).await?;
-    let order = orders::insert_fulfilled(&mut tx, None, session, items, Trigger::Webhook)
-        .await?
-        .ok_or_else(|| anyhow::anyhow!("{id} was fulfilled already"))?;
-    let body = shared::announcements::OrderFulfilled::from(&order);
-    outbox::enqueue(&mut tx, None, id.as_str(), &body, false).await?;
-    tx.commit().await?;
+    let written =
+        fulfilled::write(pool, None, &id, session, items, Trigger::Webhook, false).await?;
+    if !matches!(written, fulfilled::Written::Newly(_)) {
+        bail!("{id} was not newly fulfilled: {written:?}");
+    }
     events::record_keeping_settled(pool, key, events::EventOutcome::Fulfilled, None).await?;
     Ok(())
 }

@@ -43,6 +43,16 @@ impl EventKind {
         Self::BY_TYPE[3].0,
     ];
 
+    /// Decided by `fulfill_checkout`, which starts from the stored order: `completed`,
+    /// `async_payment_succeeded`, and `expired` (an expired session that is somehow paid is
+    /// fulfilled). The others never read the order first.
+    pub const fn is_fulfillment(self) -> bool {
+        matches!(
+            self,
+            Self::Completed | Self::AsyncPaymentSucceeded | Self::Expired
+        )
+    }
+
     pub fn from_type(kind: &str) -> Self {
         Self::BY_TYPE
             .iter()

@@ -5,7 +5,8 @@
 //! 1. Parse (malformed body, bad event id, bad session id or a connected `account` that is not
 //!    an `acct_…` id → dead at once: permanent).
 //! 2. An event already processed to a settled outcome (`stripe_events`) is skipped: a redelivery
-//!    or a duplicate costs one primary-key read.
+//!    or a duplicate costs one round trip, the primary-key read that also reads the session's
+//!    order for step 3 (one statement).
 //! 3. By type, on the event's account (`account`: a connected account's session, retrieved with
 //!    `Stripe-Account` and ordered under that account; absent: the platform's):
 //!    `completed` / `async_payment_succeeded` → `fulfill_checkout`;
@@ -24,6 +25,7 @@ use lapin::types::FieldTable;
 use shared::errors::error_chain;
 use shared::queue::trace_context;
 use shared::store::events::{self, EventKey, EventOutcome};
+use shared::store::orders;
 use shared::{FulfillError, Fulfiller, FulfillmentOutcome, Trigger};
 use tokio::sync::Notify;
 use tracing::Instrument;
@@ -235,29 +237,41 @@ impl Processor {
         trigger: Trigger,
     ) -> Result<Handled, HandleError> {
         let pool = self.fulfiller.pool();
-        if let Some(outcome) = events::outcome(pool, event.id.as_str())
-            .await
-            .map_err(HandleError::Record)?
-        {
-            if outcome.is_settled() {
-                return Ok(Handled::Skipped);
-            }
-        }
         let account = event.account.as_ref();
+        // The event's recorded outcome, and (for the types decided by `fulfill_checkout`) the
+        // session's order, in one statement: a settled duplicate costs this one round trip.
+        let (recorded, stored) = match &event.session {
+            Some(id) if event.kind.is_fulfillment() => {
+                let mut conn = pool.acquire().await.map_err(HandleError::Record)?;
+                orders::find_with_event_outcome(&mut conn, account, id, event.id.as_str())
+                    .await
+                    .map_err(HandleError::Record)?
+            }
+            _ => (
+                events::outcome(pool, event.id.as_str())
+                    .await
+                    .map_err(HandleError::Record)?,
+                None,
+            ),
+        };
+        if recorded.is_some_and(EventOutcome::is_settled) {
+            return Ok(Handled::Skipped);
+        }
         let fulfiller = &self.fulfiller;
         let handled = match (event.kind, &event.session) {
             (EventKind::Other, _) | (_, None) => Handled::Ignored,
-            (EventKind::Completed | EventKind::AsyncPaymentSucceeded, Some(id)) => {
-                Handled::Outcome(fulfiller.fulfill_checkout_on(account, id, trigger).await?)
-            }
             (EventKind::AsyncPaymentFailed, Some(id)) => Handled::Outcome(
                 fulfiller
                     .record_payment_failed_on(account, id, trigger)
                     .await?,
             ),
-            (EventKind::Expired, Some(id)) => {
-                Handled::Outcome(fulfiller.record_expired_on(account, id, trigger).await?)
-            }
+            // `completed`, `async_payment_succeeded` and `expired` (decided as `fulfill_checkout`
+            // decides, see `record_expired_on`), from the order read above.
+            (_, Some(id)) => Handled::Outcome(
+                fulfiller
+                    .fulfill_checkout_read_on(account, id, trigger, stored)
+                    .await?,
+            ),
         };
         if let Some(outcome) = handled.recorded() {
             events::record_keeping_settled(pool, key(event), outcome, None)

@@ -12,6 +12,7 @@ pub mod access;
 pub mod cursors;
 mod event_outcome;
 pub mod events;
+pub mod fulfilled;
 pub mod notifications;
 pub mod orders;
 pub mod outbox;

@@ -7,11 +7,12 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use sqlx::types::Json;
-use sqlx::{PgConnection, PgExecutor};
+use sqlx::{FromRow, PgConnection, PgExecutor, Row};
 
 use crate::domain::account_id::stored;
 use crate::domain::{AccountId, CheckoutSessionId};
 use crate::store::access::Access;
+use crate::store::events::EventOutcome;
 use crate::stripe::{CheckoutSession, LineItem, Recurring, ShippingDetails};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -214,6 +215,36 @@ pub async fn find(
     row.map(OrderRow::into_order).transpose()
 }
 
+/// The outcome recorded for event `event_id` and the order of session `id` on `account`, in
+/// one statement: the worker's first read of an event (a settled duplicate costs this round
+/// trip and nothing else; a new event's `fulfill_checkout` need not read the order again).
+#[tracing::instrument(skip(conn))]
+pub async fn find_with_event_outcome(
+    conn: &mut PgConnection,
+    account: Option<&AccountId>,
+    id: &CheckoutSessionId,
+    event_id: &str,
+) -> Result<(Option<EventOutcome>, Option<Order>), sqlx::Error> {
+    // Always one row: the order's columns are NULL when there is no order.
+    let row = sqlx::query(&format!(
+        "SELECT (SELECT outcome FROM stripe_events WHERE event_id = $3) AS event_outcome, o.* \
+         FROM (VALUES (1)) AS one LEFT JOIN ({FIND_ORDER}) AS o ON true"
+    ))
+    .bind(id.as_str())
+    .bind(stored(account))
+    .bind(event_id)
+    .fetch_one(&mut *conn)
+    .await?;
+    let outcome: Option<String> = row.try_get("event_outcome")?;
+    let session: Option<String> = row.try_get("session_id")?;
+    let order = match session {
+        Some(_) => Some(OrderRow::from_row(&row)?.into_order()?),
+        None => None,
+    };
+    // One this build does not know reads as none, as in `events::outcome`.
+    Ok((outcome.as_deref().and_then(EventOutcome::parse), order))
+}
+
 /// The connected accounts that have an order here (any state), for the reconciler to sweep.
 pub async fn accounts(executor: impl PgExecutor<'_>) -> Result<Vec<AccountId>, sqlx::Error> {
     let stored: Vec<String> = sqlx::query_scalar(
@@ -259,95 +290,75 @@ pub async fn state(
     state.as_deref().map(OrderState::parse).transpose()
 }
 
-/// Writes the session as fulfilled with its line items; `None`, writing nothing, when it is
-/// fulfilled already. Call inside the lock: the check and the write are one statement, which
-/// reads the latest committed row (the line items' primary key rejects a second set
-/// regardless).
-pub async fn insert_fulfilled(
-    conn: &mut PgConnection,
+/// The order columns a fulfillment writes, in the order of its values.
+pub(super) const FULFILLED_COLUMNS: &str = "session_id, state, livemode, customer_name, \
+    customer_email, currency, amount_subtotal, amount_total, payment_intent, fulfilled_by, \
+    fulfilled_at, session_created, payment_link, account, shipping, subscription";
+
+/// What a fulfillment does to an existing row: overwrite it, unless it is fulfilled already.
+/// `ON CONFLICT`'s `WHERE` reads the latest committed version of the row (not the statement's
+/// snapshot), so under the session's lock it is the "not fulfilled yet" re-check.
+pub(super) const FULFILLED_UPSERT: &str = "ON CONFLICT (session_id, account) DO UPDATE SET \
+        state = 'fulfilled', \
+        customer_name = EXCLUDED.customer_name, customer_email = EXCLUDED.customer_email, \
+        currency = EXCLUDED.currency, amount_subtotal = EXCLUDED.amount_subtotal, \
+        amount_total = EXCLUDED.amount_total, payment_intent = EXCLUDED.payment_intent, \
+        fulfilled_by = EXCLUDED.fulfilled_by, fulfilled_at = EXCLUDED.fulfilled_at, \
+        payment_link = EXCLUDED.payment_link, shipping = EXCLUDED.shipping, \
+        subscription = EXCLUDED.subscription, updated_at = now() \
+    WHERE checkout_orders.state <> 'fulfilled'";
+
+/// The line columns a fulfillment writes after session and account, in the order of
+/// [`LineArrays`].
+pub(super) const LINE_COLUMNS: &str = "line_item_id, position, description, quantity, price_id, \
+    product_id, currency, amount_subtotal, amount_total";
+
+/// The lines of an order as one array per column, bound to one `UNNEST`: a cart of 250 items
+/// costs one statement, not 250.
+pub(super) struct LineArrays {
+    pub line_item_id: Vec<String>,
+    pub position: Vec<i32>,
+    pub description: Vec<String>,
+    pub quantity: Vec<i64>,
+    pub price_id: Vec<Option<String>>,
+    pub product_id: Vec<Option<String>>,
+    pub currency: Vec<String>,
+    pub amount_subtotal: Vec<i64>,
+    pub amount_total: Vec<i64>,
+}
+
+impl LineArrays {
+    pub(super) fn of(items: &[LineItem], lines: &[OrderLine]) -> Self {
+        LineArrays {
+            line_item_id: lines.iter().map(|l| l.line_item_id.clone()).collect(),
+            position: (0..lines.len() as i32).collect(),
+            description: lines.iter().map(|l| l.description.clone()).collect(),
+            quantity: lines.iter().map(|l| l.quantity).collect(),
+            price_id: lines.iter().map(|l| l.price_id.clone()).collect(),
+            product_id: items
+                .iter()
+                .map(|i| i.price.as_ref().and_then(|p| p.product.clone()))
+                .collect(),
+            currency: lines.iter().map(|l| l.currency.clone()).collect(),
+            amount_subtotal: lines.iter().map(|l| l.amount_subtotal).collect(),
+            amount_total: lines.iter().map(|l| l.amount_total).collect(),
+        }
+    }
+}
+
+/// The order a fulfillment of `session` writes, before Postgres numbers it (`order_number` 0)
+/// and grants its access (see [`super::fulfilled::write`]).
+pub(super) fn fulfilled_order(
     account: Option<&AccountId>,
     session: &CheckoutSession,
     items: &[LineItem],
     trigger: Trigger,
-) -> Result<Option<Order>, sqlx::Error> {
-    let subscription = OrderSubscription::of(session);
-    let written: Option<(i64, DateTime<Utc>)> = sqlx::query_as(
-        "INSERT INTO checkout_orders (session_id, state, livemode, customer_name, customer_email, \
-             currency, amount_subtotal, amount_total, payment_intent, fulfilled_by, fulfilled_at, \
-             session_created, payment_link, account, shipping, subscription) \
-         VALUES ($1, 'fulfilled', $2, $3, $4, $5, $6, $7, $8, $9, now(), to_timestamp($10), $11, \
-             $12, $13, $14) \
-         ON CONFLICT (session_id, account) DO UPDATE SET state = 'fulfilled', \
-             customer_name = EXCLUDED.customer_name, customer_email = EXCLUDED.customer_email, \
-             currency = EXCLUDED.currency, amount_subtotal = EXCLUDED.amount_subtotal, \
-             amount_total = EXCLUDED.amount_total, payment_intent = EXCLUDED.payment_intent, \
-             fulfilled_by = EXCLUDED.fulfilled_by, fulfilled_at = EXCLUDED.fulfilled_at, \
-             payment_link = EXCLUDED.payment_link, shipping = EXCLUDED.shipping, \
-             subscription = EXCLUDED.subscription, updated_at = now() \
-         WHERE checkout_orders.state <> 'fulfilled' \
-         RETURNING order_number, fulfilled_at",
-    )
-    .bind(&session.id)
-    .bind(session.livemode)
-    .bind(session.customer_name())
-    .bind(session.customer_email())
-    .bind(&session.currency)
-    .bind(session.amount_subtotal)
-    .bind(session.amount_total)
-    .bind(&session.payment_intent)
-    .bind(trigger.as_str())
-    .bind(session.created as f64)
-    .bind(&session.payment_link)
-    .bind(stored(account))
-    .bind(session.shipping().map(Json))
-    .bind(subscription.as_ref().map(Json))
-    .fetch_optional(&mut *conn)
-    .await?;
-    let Some((order_number, fulfilled_at)) = written else {
-        return Ok(None);
-    };
-
-    let lines: Vec<OrderLine> = items.iter().map(order_line).collect();
-    // One statement for all the lines: a cart of 250 items costs one round trip, not 250.
-    sqlx::query(
-        "INSERT INTO order_line_items (session_id, account, line_item_id, position, description, \
-             quantity, price_id, product_id, currency, amount_subtotal, amount_total) \
-         SELECT $1, $11, * FROM UNNEST($2::text[], $3::int[], $4::text[], $5::bigint[], \
-             $6::text[], $7::text[], $8::text[], $9::bigint[], $10::bigint[])",
-    )
-    .bind(&session.id)
-    .bind(
-        lines
-            .iter()
-            .map(|l| l.line_item_id.clone())
-            .collect::<Vec<_>>(),
-    )
-    .bind((0..lines.len() as i32).collect::<Vec<_>>())
-    .bind(
-        lines
-            .iter()
-            .map(|l| l.description.clone())
-            .collect::<Vec<_>>(),
-    )
-    .bind(lines.iter().map(|l| l.quantity).collect::<Vec<_>>())
-    .bind(lines.iter().map(|l| l.price_id.clone()).collect::<Vec<_>>())
-    .bind(
-        items
-            .iter()
-            .map(|i| i.price.as_ref().and_then(|p| p.product.clone()))
-            .collect::<Vec<_>>(),
-    )
-    .bind(lines.iter().map(|l| l.currency.clone()).collect::<Vec<_>>())
-    .bind(lines.iter().map(|l| l.amount_subtotal).collect::<Vec<_>>())
-    .bind(lines.iter().map(|l| l.amount_total).collect::<Vec<_>>())
-    .bind(stored(account))
-    .execute(&mut *conn)
-    .await?;
-
-    Ok(Some(Order {
+    fulfilled_at: DateTime<Utc>,
+) -> Order {
+    Order {
         session_id: session.id.clone(),
         account: account.map(|a| a.as_str().to_owned()),
-        order_number,
+        order_number: 0,
         state: OrderState::Fulfilled,
         customer_name: session.customer_name().map(str::to_owned),
         customer_email: session.customer_email().map(str::to_owned),
@@ -358,11 +369,10 @@ pub async fn insert_fulfilled(
         fulfilled_at: Some(fulfilled_at),
         payment_link: session.payment_link.clone(),
         shipping: session.shipping().cloned(),
-        subscription,
-        lines,
-        // Granted next, in the same transaction (`access::grant`).
+        subscription: OrderSubscription::of(session),
+        lines: items.iter().map(order_line).collect(),
         access: Vec::new(),
-    }))
+    }
 }
 
 fn order_line(item: &LineItem) -> OrderLine {
@@ -387,7 +397,7 @@ pub async fn record_state(
     session: &CheckoutSession,
     state: OrderState,
 ) -> Result<OrderState, sqlx::Error> {
-    debug_assert!(state != OrderState::Fulfilled, "use insert_fulfilled");
+    debug_assert!(state != OrderState::Fulfilled, "use fulfilled::write");
     let recorded: Option<String> = sqlx::query_scalar(
         "INSERT INTO checkout_orders (session_id, state, livemode, customer_name, customer_email, \
              currency, amount_subtotal, amount_total, payment_intent, session_created, \

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 use shared::announcements::OrderFulfilled;
-use shared::store::{orders, outbox};
+use shared::store::{fulfilled, orders, outbox};
 use shared::stripe::CheckoutSession;
 use shared::{AccountId, CheckoutSessionId, Trigger};
 use stripe_sim::{
@@ -325,7 +325,8 @@ fn paid_session(id: &str) -> CheckoutSession {
 #[tokio::test]
 async fn the_same_session_id_on_two_accounts_is_two_orders_and_never_a_third() {
     // Stripe's ids are unique across accounts, and the simulator's are too; the key must not
-    // depend on it. Written the way fulfillment writes (lock, check, insert, announce).
+    // depend on it. Written the way fulfillment writes (one statement: lock, check, insert,
+    // announce).
     let db = tests::TestDb::create().await;
     let id = CheckoutSessionId::parse("cs_test_SameIdOnTwoAccounts").unwrap();
     let session = paid_session(id.as_str());
@@ -334,23 +335,22 @@ async fn the_same_session_id_on_two_accounts_is_two_orders_and_never_a_third() {
     let b = AccountId::parse(SHOP_B).unwrap();
 
     for account in [Some(&a), Some(&b), None] {
-        let mut tx = db.pool.begin().await.unwrap();
-        orders::lock_session(&mut tx, account, &id).await.unwrap();
-        assert_eq!(orders::state(&mut *tx, account, &id).await.unwrap(), None);
-        let order = orders::insert_fulfilled(&mut tx, account, &session, items, Trigger::Webhook)
-            .await
-            .unwrap()
-            .expect("not fulfilled yet on this account");
-        outbox::enqueue(
-            &mut tx,
+        assert_eq!(orders::state(&db.pool, account, &id).await.unwrap(), None);
+        let written = fulfilled::write(
+            &db.pool,
             account,
-            id.as_str(),
-            &OrderFulfilled::from(&order),
+            &id,
+            &session,
+            items,
+            Trigger::Webhook,
             false,
         )
         .await
         .unwrap();
-        tx.commit().await.unwrap();
+        assert!(
+            matches!(written, fulfilled::Written::Newly(_)),
+            "not fulfilled yet on this account: {written:?}"
+        );
     }
 
     let accounts: Vec<String> = sqlx::query_scalar(
@@ -389,12 +389,21 @@ async fn the_same_session_id_on_two_accounts_is_two_orders_and_never_a_third() {
     );
     tx.rollback().await.unwrap();
     // A second fulfillment of it writes nothing: not the order again, nor a second set of lines.
-    let mut tx = db.pool.begin().await.unwrap();
-    let again = orders::insert_fulfilled(&mut tx, Some(&a), &session, items, Trigger::Landing)
-        .await
-        .unwrap();
-    assert!(again.is_none(), "{again:?}");
-    tx.commit().await.unwrap();
+    let again = fulfilled::write(
+        &db.pool,
+        Some(&a),
+        &id,
+        &session,
+        items,
+        Trigger::Landing,
+        false,
+    )
+    .await
+    .unwrap();
+    assert!(
+        matches!(again, fulfilled::Written::AlreadyFulfilled),
+        "{again:?}"
+    );
     let lines: i64 = sqlx::query_scalar(
         "SELECT count(*) FROM order_line_items WHERE account = $1 AND session_id = $2",
     )

@@ -1,0 +1,217 @@
+//! A new fulfillment's writes in one statement, one round trip: the session's advisory lock,
+//! the order (unless it is fulfilled already), its line items, what its products give (links,
+//! licence keys: [`super::access`]), its `order.fulfilled` announcement and the customer's
+//! pending mail.
+//!
+//! Why one statement is as safe as the transaction it replaces (G2):
+//! - A statement outside a transaction is its own transaction: `pg_advisory_xact_lock` in the
+//!   first CTE is held until the statement commits or fails, and every write commits together.
+//!   The lock's CTE is volatile, so Postgres never inlines or skips it; the order's `INSERT`
+//!   reads its row from it, so the lock is taken before the order is looked at.
+//! - The statement's snapshot predates the lock, but nothing here decides from it: the "not
+//!   fulfilled yet" re-check is `ON CONFLICT … WHERE`, which reads the latest committed version
+//!   of the row ([`super::orders::FULFILLED_UPSERT`]). A racing caller that fulfilled the order
+//!   while this one waited for the lock makes the `INSERT` return nothing, and then nothing
+//!   else is written: every other CTE is fed from the order's `RETURNING`.
+//! - Data-modifying CTEs do not see each other's rows: the lines, the access, the keys and the
+//!   announcement are fed from `RETURNING`s and from the statement's own values, never read back
+//!   from the tables they write.
+//! - Licence keys: one `UPDATE` takes each product's keys (summed over the order's lines) with
+//!   `FOR UPDATE SKIP LOCKED`, which re-checks "still free" on the latest row version, so a key
+//!   taken by a concurrent fulfillment is skipped, never shared; the `LIMIT` counts only the
+//!   rows locked. Fewer keys than wanted calls `licence_keys_exhausted()`, which fails the whole
+//!   statement: no order without its keys ([`super::access::KeysExhausted`]).
+//! - The unique keys of lines, access and outbox still fail the whole statement if the lock
+//!   were ever bypassed.
+//!
+//! The announcement's body is `OrderFulfilled::from(&order)` serialized in Rust, as every
+//! announcement is; only what Postgres decides in this statement is merged in SQL: the
+//! `order_number` and the `access` granted (a test checks the stored body against the Rust
+//! serialization of the order returned).
+
+use chrono::{DateTime, SubsecRound, Utc};
+use sqlx::types::Json;
+use sqlx::PgExecutor;
+use uuid::Uuid;
+
+use crate::announcements::{Announcement, OrderFulfilled};
+use crate::domain::account_id::stored;
+use crate::domain::{AccountId, CheckoutSessionId};
+use crate::store::access::Access;
+use crate::store::notifications;
+use crate::store::orders::{
+    fulfilled_order, LineArrays, Order, Trigger, FULFILLED_COLUMNS, FULFILLED_UPSERT, LINE_COLUMNS,
+};
+use crate::stripe::{CheckoutSession, LineItem};
+
+/// What [`write`] did.
+// One value per call, moved once.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug)]
+pub enum Written {
+    /// This call fulfilled the order.
+    Newly(Order),
+    /// The order was fulfilled already (by a caller that won the lock first); nothing written.
+    AlreadyFulfilled,
+}
+
+/// Writes the fulfillment of paid `session` on `account`, see the module docs. Run it on a
+/// pool or a connection outside a transaction: inside one, the lock would be held until that
+/// transaction ends, which is still correct but no longer one round trip. A licence key pool
+/// too small for the order fails it with the error [`super::access::KeysExhausted::of`] reads.
+pub async fn write(
+    executor: impl PgExecutor<'_>,
+    account: Option<&AccountId>,
+    id: &CheckoutSessionId,
+    session: &CheckoutSession,
+    items: &[LineItem],
+    trigger: Trigger,
+    customer_mail: bool,
+) -> Result<Written, sqlx::Error> {
+    // This process's clock, not Postgres's `now()`: the body is serialized before the statement
+    // runs. Stored with microseconds, so the order returned is the order read back.
+    let fulfilled_at: DateTime<Utc> = Utc::now().trunc_subsecs(6);
+    let mut order = fulfilled_order(account, session, items, trigger, fulfilled_at);
+    let body = OrderFulfilled::from(&order);
+    let mail = customer_mail && body.customer_email().is_some();
+    let body = serde_json::to_value(&body).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
+    let LineArrays {
+        line_item_id,
+        position,
+        description,
+        quantity,
+        price_id,
+        product_id,
+        currency,
+        amount_subtotal,
+        amount_total,
+    } = LineArrays::of(items, &order.lines);
+    let written: Option<(i64, Json<Vec<Access>>)> = sqlx::query_as(&statement())
+        .bind(id.advisory_lock_key_on(account))
+        .bind(product_id)
+        .bind(&session.id)
+        .bind(session.livemode)
+        .bind(&order.customer_name)
+        .bind(&order.customer_email)
+        .bind(&order.currency)
+        .bind(order.amount_subtotal)
+        .bind(order.amount_total)
+        .bind(&session.payment_intent)
+        .bind(trigger.as_str())
+        .bind(fulfilled_at)
+        .bind(session.created as f64)
+        .bind(&order.payment_link)
+        .bind(stored(account))
+        .bind(order.shipping.as_ref().map(Json))
+        .bind(order.subscription.as_ref().map(Json))
+        .bind(line_item_id)
+        .bind(position)
+        .bind(description)
+        .bind(quantity)
+        .bind(price_id)
+        .bind(currency)
+        .bind(amount_subtotal)
+        .bind(amount_total)
+        .bind(Uuid::new_v4())
+        .bind(OrderFulfilled::ROUTING_KEY)
+        .bind(body)
+        .bind(notifications::EMAIL)
+        .bind(mail)
+        .fetch_optional(executor)
+        .await?;
+    Ok(match written {
+        None => Written::AlreadyFulfilled,
+        Some((number, Json(access))) => {
+            order.order_number = number;
+            order.access = access;
+            Written::Newly(order)
+        }
+    })
+}
+
+/// The statement; `$2` (the lines' product ids) and `$21` (their quantities) also say what the
+/// order's products give. One row when the order was written, none when it was fulfilled
+/// already.
+fn statement() -> String {
+    format!(
+        "WITH locked AS (SELECT pg_advisory_xact_lock($1)), \
+         written AS ( \
+             INSERT INTO checkout_orders ({FULFILLED_COLUMNS}) \
+             SELECT $3, 'fulfilled', $4, $5, $6, $7, $8, $9, $10, $11, $12, to_timestamp($13), \
+                 $14, $15, $16, $17 \
+             FROM locked \
+             {FULFILLED_UPSERT} \
+             RETURNING session_id, account, order_number), \
+         lines AS ( \
+             INSERT INTO order_line_items (session_id, account, {LINE_COLUMNS}) \
+             SELECT w.session_id, w.account, l.* FROM written w, \
+                 UNNEST($18::text[], $19::int[], $20::text[], $21::bigint[], $22::text[], \
+                     $2::text[], $23::text[], $24::bigint[], $25::bigint[]) AS l), \
+         {GRANT} \
+         announced AS ( \
+             INSERT INTO outbox (id, topic, session_id, payload, account) \
+             SELECT $26, $27, w.session_id, $28::jsonb || jsonb_build_object( \
+                 'order_number', w.order_number, \
+                 'access', COALESCE((SELECT jsonb_agg(jsonb_build_object( \
+                         'product', g.product_id, 'title', g.title, 'url', g.url, \
+                         'licence_key', g.licence_key) ORDER BY g.position) \
+                     FROM granted g), '[]')), \
+                 w.account \
+             FROM written w \
+             RETURNING id, topic, session_id), \
+         mailed AS ( \
+             INSERT INTO notifications (message_id, channel, routing_key, session_id) \
+             SELECT id, $29, topic, session_id FROM announced WHERE $30) \
+         SELECT w.order_number, \
+             COALESCE((SELECT json_agg(json_build_object( \
+                     'product_id', g.product_id, 'title', g.title, 'url', g.url, \
+                     'licence_key', g.licence_key) ORDER BY g.position) \
+                 FROM granted g), '[]') AS access \
+         FROM written w \
+         WHERE NOT EXISTS (SELECT FROM exhausted)"
+    )
+}
+
+/// The grant's CTEs, after `written`: what each line's product gives (`gives`: a link per line,
+/// or a key per unit), the keys wanted per product and taken oldest first (`taken`), a failed
+/// statement if any product is short (`exhausted`), and the access granted in line order, keys
+/// in pool order (`granted`), recorded in `order_access`.
+const GRANT: &str = "\
+    gives AS ( \
+        SELECT s.line, s.quantity, p.product_id, p.title, p.url, p.licence_keys, \
+            sum(s.quantity) OVER (PARTITION BY p.product_id ORDER BY s.line) - s.quantity \
+                AS keys_before \
+        FROM written, UNNEST($2::text[], $21::bigint[]) WITH ORDINALITY AS s(product_id, \
+                quantity, line) \
+            JOIN product_access p ON p.product_id = s.product_id), \
+    wanted AS ( \
+        SELECT product_id, sum(quantity)::bigint AS n FROM gives WHERE licence_keys \
+        GROUP BY product_id), \
+    taken AS ( \
+        UPDATE licence_keys k SET account = w.account, session_id = w.session_id, \
+            issued_at = now() \
+        FROM written w, wanted, LATERAL (SELECT f.id FROM licence_keys f \
+                WHERE f.product_id = wanted.product_id AND f.session_id IS NULL \
+                ORDER BY f.id LIMIT wanted.n FOR UPDATE SKIP LOCKED) pick \
+        WHERE k.id = pick.id \
+        RETURNING k.id, k.product_id, k.licence_key), \
+    keys AS ( \
+        SELECT product_id, licence_key, \
+            row_number() OVER (PARTITION BY product_id ORDER BY id) AS nth \
+        FROM taken), \
+    exhausted AS ( \
+        SELECT licence_keys_exhausted(wanted.product_id, wanted.n, count(keys.nth)) \
+        FROM wanted LEFT JOIN keys ON keys.product_id = wanted.product_id \
+        GROUP BY wanted.product_id, wanted.n HAVING count(keys.nth) < wanted.n), \
+    granted AS ( \
+        SELECT (row_number() OVER (ORDER BY g.line, k.nth) - 1)::int AS position, \
+            g.product_id, g.title, g.url, k.licence_key \
+        FROM gives g LEFT JOIN keys k ON g.licence_keys AND k.product_id = g.product_id \
+            AND k.nth > g.keys_before AND k.nth <= g.keys_before + g.quantity \
+        WHERE NOT g.licence_keys OR k.nth IS NOT NULL), \
+    recorded AS ( \
+        INSERT INTO order_access (account, session_id, position, product_id, title, url, \
+            licence_key) \
+        SELECT w.account, w.session_id, g.position, g.product_id, g.title, g.url, \
+            g.licence_key \
+        FROM written w, granted g),";
