@@ -7,42 +7,8 @@ use shared::store::{orders, outbox};
 use shared::{Fulfiller, FulfillmentOutcome, OrderState, Trigger};
 use sqlx::Row;
 use stripe_sim::{Fault, FaultKind, PaymentOutcome, RouteMatch};
+use tests::probes::{announcements, fulfilled_orders, lines};
 use tests::{completed_session, open_session, paid_session, race_fulfillments, TestStack};
-
-async fn count(stack: &TestStack, sql: &str, session_id: &str) -> i64 {
-    sqlx::query_scalar(sql)
-        .bind(session_id)
-        .fetch_one(&stack.db.pool)
-        .await
-        .unwrap()
-}
-
-async fn orders_for(stack: &TestStack, id: &str) -> i64 {
-    count(
-        stack,
-        "SELECT count(*) FROM checkout_orders WHERE session_id = $1 AND state = 'fulfilled'",
-        id,
-    )
-    .await
-}
-
-async fn lines_for(stack: &TestStack, id: &str) -> i64 {
-    count(
-        stack,
-        "SELECT count(*) FROM order_line_items WHERE session_id = $1",
-        id,
-    )
-    .await
-}
-
-async fn outbox_for(stack: &TestStack, id: &str, topic: &str) -> i64 {
-    sqlx::query_scalar("SELECT count(*) FROM outbox WHERE session_id = $1 AND topic = $2")
-        .bind(id)
-        .bind(topic)
-        .fetch_one(&stack.db.pool)
-        .await
-        .unwrap()
-}
 
 #[tokio::test]
 async fn a_paid_session_is_fulfilled_with_its_customer_amounts_and_line_items() {
@@ -94,7 +60,7 @@ async fn a_paid_session_is_fulfilled_with_its_customer_amounts_and_line_items() 
     assert_eq!(lines[0].2, 4000);
     assert_eq!(lines[1].2, 1200);
     assert_eq!(
-        outbox_for(&stack, id.as_str(), outbox::ORDER_FULFILLED).await,
+        announcements(&stack.db.pool, id.as_str(), outbox::ORDER_FULFILLED).await,
         1
     );
 }
@@ -117,10 +83,10 @@ async fn fifty_concurrent_calls_from_two_pools_fulfill_exactly_once() {
         }
     }
     assert_eq!(newly, 1, "exactly one caller performed the fulfillment");
-    assert_eq!(orders_for(&stack, id.as_str()).await, 1);
-    assert_eq!(lines_for(&stack, id.as_str()).await, 2);
+    assert_eq!(fulfilled_orders(&stack.db.pool, id.as_str()).await, 1);
+    assert_eq!(lines(&stack.db.pool, id.as_str()).await, 2);
     assert_eq!(
-        outbox_for(&stack, id.as_str(), outbox::ORDER_FULFILLED).await,
+        announcements(&stack.db.pool, id.as_str(), outbox::ORDER_FULFILLED).await,
         1
     );
 }
@@ -149,12 +115,12 @@ async fn an_unpaid_session_awaits_payment_and_is_fulfilled_once_paid() {
         .unwrap();
     assert_eq!(state, Some(OrderState::AwaitingPayment));
     assert_eq!(
-        lines_for(&stack, id.as_str()).await,
+        lines(&stack.db.pool, id.as_str()).await,
         0,
         "nothing delivered while unpaid"
     );
     assert_eq!(
-        outbox_for(&stack, id.as_str(), outbox::ORDER_FULFILLED).await,
+        announcements(&stack.db.pool, id.as_str(), outbox::ORDER_FULFILLED).await,
         0
     );
 
@@ -168,7 +134,7 @@ async fn an_unpaid_session_awaits_payment_and_is_fulfilled_once_paid() {
         matches!(outcome, FulfillmentOutcome::Fulfilled { newly: true, .. }),
         "{outcome:?}"
     );
-    assert_eq!(orders_for(&stack, id.as_str()).await, 1);
+    assert_eq!(fulfilled_orders(&stack.db.pool, id.as_str()).await, 1);
 }
 
 #[tokio::test]
@@ -184,7 +150,7 @@ async fn an_open_session_is_not_fulfilled() {
         matches!(outcome, FulfillmentOutcome::AwaitingPayment),
         "{outcome:?}"
     );
-    assert_eq!(orders_for(&stack, id.as_str()).await, 0);
+    assert_eq!(fulfilled_orders(&stack.db.pool, id.as_str()).await, 0);
 }
 
 #[tokio::test]
@@ -205,7 +171,7 @@ async fn no_payment_required_is_fulfilled() {
         matches!(outcome, FulfillmentOutcome::Fulfilled { newly: true, .. }),
         "{outcome:?}"
     );
-    assert_eq!(orders_for(&stack, id.as_str()).await, 1);
+    assert_eq!(fulfilled_orders(&stack.db.pool, id.as_str()).await, 1);
 }
 
 #[tokio::test]
@@ -271,7 +237,7 @@ async fn a_failed_delayed_payment_is_recorded_and_announced_once() {
         );
     }
     assert_eq!(
-        outbox_for(&stack, id.as_str(), outbox::ORDER_PAYMENT_FAILED).await,
+        announcements(&stack.db.pool, id.as_str(), outbox::ORDER_PAYMENT_FAILED).await,
         1
     );
     // A late `completed` event for the same session must not turn the failure back into
@@ -398,7 +364,7 @@ async fn stripe_unavailable_is_a_transient_error_and_writes_nothing() {
         .await
         .unwrap_err();
     assert!(err.is_transient(), "{err:?}");
-    assert_eq!(orders_for(&stack, id.as_str()).await, 0);
+    assert_eq!(fulfilled_orders(&stack.db.pool, id.as_str()).await, 0);
 
     stack.sim.state.clear_faults();
     let outcome = stack
@@ -455,7 +421,7 @@ async fn a_frozen_holder_of_the_sessions_lock_gets_a_transient_error_quickly_and
         err.is_transient(),
         "a lock timeout is retried, not dead-lettered: {err:?}"
     );
-    assert_eq!(orders_for(&stack, id.as_str()).await, 0);
+    assert_eq!(fulfilled_orders(&stack.db.pool, id.as_str()).await, 0);
 
     holder.commit().await.unwrap();
     let outcome = tokio::time::timeout(
@@ -469,10 +435,10 @@ async fn a_frozen_holder_of_the_sessions_lock_gets_a_transient_error_quickly_and
         matches!(outcome, FulfillmentOutcome::Fulfilled { newly: true, .. }),
         "{outcome:?}"
     );
-    assert_eq!(orders_for(&stack, id.as_str()).await, 1);
-    assert_eq!(lines_for(&stack, id.as_str()).await, 2);
+    assert_eq!(fulfilled_orders(&stack.db.pool, id.as_str()).await, 1);
+    assert_eq!(lines(&stack.db.pool, id.as_str()).await, 2);
     assert_eq!(
-        outbox_for(&stack, id.as_str(), outbox::ORDER_FULFILLED).await,
+        announcements(&stack.db.pool, id.as_str(), outbox::ORDER_FULFILLED).await,
         1
     );
 }
@@ -577,15 +543,15 @@ async fn a_new_fulfillment_from_a_webhook_costs_three_round_trips_a_duplicate_on
 
     let (disposition, statements) = statements_during(processor.process(&body, None)).await;
     assert_eq!(disposition, worker::Disposition::Ack);
-    assert_eq!(orders_for(&stack, id.as_str()).await, 1);
+    assert_eq!(fulfilled_orders(&stack.db.pool, id.as_str()).await, 1);
     assert_eq!(statements, 3, "a new fulfillment from a webhook");
 
     let (disposition, statements) = statements_during(processor.process(&body, None)).await;
     assert_eq!(disposition, worker::Disposition::Ack);
     assert_eq!(statements, 1, "a duplicate event");
-    assert_eq!(orders_for(&stack, id.as_str()).await, 1);
+    assert_eq!(fulfilled_orders(&stack.db.pool, id.as_str()).await, 1);
     assert_eq!(
-        outbox_for(&stack, id.as_str(), outbox::ORDER_FULFILLED).await,
+        announcements(&stack.db.pool, id.as_str(), outbox::ORDER_FULFILLED).await,
         1
     );
 }
