@@ -35,11 +35,7 @@ impl Topology {
     pub fn from_settings(settings: &BrokerSettings) -> Self {
         Self::new(
             settings.prefix.clone(),
-            settings
-                .retry_tiers_ms
-                .iter()
-                .map(|&ms| Duration::from_millis(ms))
-                .collect(),
+            settings.retry_tiers(),
             settings.delivery_limit,
         )
     }

@@ -2,8 +2,6 @@
 //! sign in, how long a sign-in lasts, and how it reads the broker's queues. Checked at start-up,
 //! each problem naming its key.
 
-use std::time::Duration;
-
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
@@ -49,18 +47,6 @@ pub struct ConsoleSettings {
 }
 
 impl ConsoleSettings {
-    pub fn session_ttl(&self) -> Duration {
-        Duration::from_secs(self.session_ttl_secs)
-    }
-
-    pub fn action_timeout(&self) -> Duration {
-        Duration::from_millis(self.action_timeout_ms)
-    }
-
-    pub fn refresh(&self) -> Duration {
-        Duration::from_secs(self.refresh_secs)
-    }
-
     /// The trusted proxies, parsed ([`super::ip_ranges`]).
     pub fn trusted_proxy_ranges(&self) -> Result<Vec<ipnet::IpNet>, String> {
         super::ip_ranges(&self.trusted_proxies)

@@ -4,8 +4,8 @@
 use std::time::Duration;
 
 use super::{
-    BrokerSettings, DatabaseSettings, IngressSettings, LandingSettings, StripeSettings,
-    WorkerSettings,
+    BrokerSettings, ConsoleSettings, DatabaseSettings, IngressSettings, LandingSettings,
+    NotifierSettings, StripeSettings, WorkerSettings,
 };
 
 impl DatabaseSettings {
@@ -25,6 +25,14 @@ impl BrokerSettings {
 
     pub fn reconnect_max(&self) -> Duration {
         Duration::from_millis(self.reconnect_max_ms)
+    }
+
+    /// The retry tiers' delays, shortest first.
+    pub fn retry_tiers(&self) -> Vec<Duration> {
+        self.retry_tiers_ms
+            .iter()
+            .map(|&ms| Duration::from_millis(ms))
+            .collect()
     }
 }
 
@@ -98,5 +106,29 @@ impl LandingSettings {
 
     pub fn keep_alive(&self) -> Duration {
         Duration::from_secs(self.keep_alive_secs)
+    }
+}
+
+impl NotifierSettings {
+    pub fn send_timeout(&self) -> Duration {
+        Duration::from_millis(self.send_timeout_ms)
+    }
+
+    pub fn retry_max(&self) -> Duration {
+        Duration::from_millis(self.retry_max_ms)
+    }
+}
+
+impl ConsoleSettings {
+    pub fn session_ttl(&self) -> Duration {
+        Duration::from_secs(self.session_ttl_secs)
+    }
+
+    pub fn action_timeout(&self) -> Duration {
+        Duration::from_millis(self.action_timeout_ms)
+    }
+
+    pub fn refresh(&self) -> Duration {
+        Duration::from_secs(self.refresh_secs)
     }
 }

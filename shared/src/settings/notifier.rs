@@ -2,8 +2,6 @@
 //! written from, and which of the merchant's systems get a signed callback. Checked at start-up,
 //! each problem naming its key.
 
-use std::time::Duration;
-
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
@@ -54,14 +52,6 @@ pub struct NotifierSettings {
 }
 
 impl NotifierSettings {
-    pub fn send_timeout(&self) -> Duration {
-        Duration::from_millis(self.send_timeout_ms)
-    }
-
-    pub fn retry_max(&self) -> Duration {
-        Duration::from_millis(self.retry_max_ms)
-    }
-
     /// The callback URLs, blank entries (an empty environment variable) left out.
     pub fn callbacks(&self) -> Vec<url::Url> {
         self.callback_urls
