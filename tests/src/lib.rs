@@ -34,7 +34,7 @@ pub mod worker_support;
 use std::future::Future;
 use std::time::Duration;
 
-use lapin::options::{ExchangeDeleteOptions, QueueDeclareOptions, QueueDeleteOptions};
+use lapin::options::QueueDeclareOptions;
 use lapin::types::FieldTable;
 use lapin::Channel;
 use secrecy::SecretString;
@@ -259,18 +259,24 @@ impl TestBroker {
         eventually(timeout, || async { self.get(queue).await }).await
     }
 
-    /// Declares and binds an extra queue to an exchange (e.g. to watch `orders`).
+    /// Declares and binds an extra queue to an exchange (e.g. to watch `orders`). It is read
+    /// with `basic.get`, never consumed, so `auto_delete` would never remove it: `x-expires`
+    /// does, a minute after the test stops reading it.
     pub async fn watch(&self, exchange: &str, routing_key: &str) -> String {
         let queue = format!("{}watch.{}", self.prefix, short_id());
+        let mut arguments = FieldTable::default();
+        arguments.insert(
+            "x-expires".into(),
+            lapin::types::AMQPValue::LongUInt(60_000),
+        );
         self.channel
             .queue_declare(
                 &queue,
                 QueueDeclareOptions {
                     durable: false,
-                    auto_delete: true,
                     ..Default::default()
                 },
-                FieldTable::default(),
+                arguments,
             )
             .await
             .expect("declare a watch queue");
@@ -297,16 +303,7 @@ impl Drop for TestBroker {
                 return;
             };
             if let Ok(channel) = connection.create_channel().await {
-                for queue in topology.queues() {
-                    let _ = channel
-                        .queue_delete(&queue, QueueDeleteOptions::default())
-                        .await;
-                }
-                for exchange in topology.exchanges() {
-                    let _ = channel
-                        .exchange_delete(&exchange, ExchangeDeleteOptions::default())
-                        .await;
-                }
+                let _ = topology.delete(&channel).await;
             }
             let _ = connection.close(200, "test done").await;
         });

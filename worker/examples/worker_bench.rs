@@ -23,7 +23,7 @@ use clap::{Parser, Subcommand};
 use futures::future::join_all;
 use futures::StreamExt;
 use hdrhistogram::Histogram;
-use lapin::options::{ConfirmSelectOptions, ExchangeDeleteOptions, QueueDeleteOptions};
+use lapin::options::{ConfirmSelectOptions, QueueDeleteOptions};
 use lapin::types::FieldTable;
 use secrecy::SecretString;
 use shared::queue::{publish_confirmed, OutgoingMessage, Topology};
@@ -449,16 +449,7 @@ async fn pipeline(db: &BenchDb, amqp: &str, run: &PipelineRun) -> anyhow::Result
     let _ = channel
         .queue_delete(&subscriber, QueueDeleteOptions::default())
         .await;
-    for queue in topology.queues() {
-        let _ = channel
-            .queue_delete(&queue, QueueDeleteOptions::default())
-            .await;
-    }
-    for exchange in topology.exchanges() {
-        let _ = channel
-            .exchange_delete(&exchange, ExchangeDeleteOptions::default())
-            .await;
-    }
+    let _ = topology.delete(&channel).await;
     let _ = connection.close(200, "bench done").await;
     sim.stop().await;
     Ok(())

@@ -9,7 +9,10 @@
 
 use std::time::Duration;
 
-use lapin::options::{ExchangeDeclareOptions, QueueBindOptions, QueueDeclareOptions};
+use lapin::options::{
+    ExchangeDeclareOptions, ExchangeDeleteOptions, QueueBindOptions, QueueDeclareOptions,
+    QueueDeleteOptions,
+};
 use lapin::types::FieldTable;
 use lapin::Channel;
 
@@ -330,6 +333,31 @@ impl Topology {
 
     pub fn exchanges(&self) -> Vec<String> {
         self.exchange_specs().into_iter().map(|e| e.name).collect()
+    }
+
+    /// Deletes every queue and exchange [`Self::declare`] makes, messages and all: the teardown
+    /// of a test's or a benchmark's own prefix, never of a live one. Every deletion is tried;
+    /// the first error is returned (after one, the broker has closed the channel and the rest
+    /// fail too).
+    pub async fn delete(&self, channel: &Channel) -> Result<(), lapin::Error> {
+        let mut first = Ok(());
+        for queue in self.queues() {
+            let deleted = channel
+                .queue_delete(&queue, QueueDeleteOptions::default())
+                .await;
+            if let (Ok(()), Err(e)) = (&first, deleted) {
+                first = Err(e);
+            }
+        }
+        for exchange in self.exchanges() {
+            let deleted = channel
+                .exchange_delete(&exchange, ExchangeDeleteOptions::default())
+                .await;
+            if let (Ok(()), Err(e)) = (&first, deleted) {
+                first = Err(e);
+            }
+        }
+        first
     }
 }
 

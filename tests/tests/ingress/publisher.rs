@@ -163,6 +163,49 @@ async fn the_topology_declares_quorum_queues_with_a_delivery_limit() {
 }
 
 #[tokio::test]
+async fn deleting_the_topology_leaves_none_of_its_queues_or_exchanges() {
+    let test = TestBroker::create().await;
+    let (queues, exchanges) = (test.topology.queues(), test.topology.exchanges());
+    assert!(
+        queues.len() >= 4 && exchanges.len() >= 3,
+        "{queues:?} {exchanges:?}"
+    );
+    test.topology
+        .delete(&test.channel)
+        .await
+        .expect("every queue and exchange deleted");
+    // A passive declare of something absent is refused (404) and closes its channel: one
+    // channel per name.
+    for queue in &queues {
+        let channel = test.connection.create_channel().await.unwrap();
+        let passive = lapin::options::QueueDeclareOptions {
+            passive: true,
+            ..Default::default()
+        };
+        let found = channel
+            .queue_declare(queue, passive, FieldTable::default())
+            .await;
+        assert!(found.is_err(), "{queue} is gone");
+    }
+    for exchange in &exchanges {
+        let channel = test.connection.create_channel().await.unwrap();
+        let passive = lapin::options::ExchangeDeclareOptions {
+            passive: true,
+            ..Default::default()
+        };
+        let found = channel
+            .exchange_declare(
+                exchange,
+                lapin::ExchangeKind::Topic,
+                passive,
+                FieldTable::default(),
+            )
+            .await;
+        assert!(found.is_err(), "{exchange} is gone");
+    }
+}
+
+#[tokio::test]
 async fn a_cluster_url_skips_a_node_that_does_not_answer_and_connects_to_the_next() {
     let test = TestBroker::create().await;
     // Port 1 refuses at once; the real broker is the second node of the list. Which node a

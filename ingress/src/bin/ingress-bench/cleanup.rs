@@ -1,7 +1,7 @@
 //! Empties or removes the topology a bench run of the ingress declared under its own prefix,
 //! so runs neither measure each other's backlog nor leave messages on the broker.
 
-use lapin::options::{ExchangeDeleteOptions, QueueDeleteOptions, QueuePurgeOptions};
+use lapin::options::QueuePurgeOptions;
 use secrecy::SecretString;
 use shared::queue::{connect, Topology};
 use shared::Settings;
@@ -32,23 +32,14 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             let url = SecretString::from(args.amqp_url.clone());
             let connection = connect(&url, "ingress-bench-cleanup").await?;
             let channel = connection.create_channel().await?;
-            for queue in topology.queues() {
-                if args.purge {
+            if args.purge {
+                for queue in topology.queues() {
                     let _ = channel
                         .queue_purge(&queue, QueuePurgeOptions::default())
                         .await;
-                } else {
-                    let _ = channel
-                        .queue_delete(&queue, QueueDeleteOptions::default())
-                        .await;
                 }
-            }
-            if !args.purge {
-                for exchange in topology.exchanges() {
-                    let _ = channel
-                        .exchange_delete(&exchange, ExchangeDeleteOptions::default())
-                        .await;
-                }
+            } else {
+                let _ = topology.delete(&channel).await;
             }
             let _ = connection.close(200, "cleanup done").await;
             anyhow::Ok(())
