@@ -103,6 +103,15 @@ async fn main() -> anyhow::Result<()> {
             .fetch_one(&stack.db.pool)
             .await?;
     println!("fulfilled orders: {orders} (expected {runs})");
+    // Every retrieval the worker and the success page made between them (sessions are created
+    // on the simulator directly, not through the API): what racing the webhook costs in
+    // Stripe calls.
+    let retrievals = stack.sim.state.requests_to("/v1/checkout/sessions");
+    println!(
+        "Stripe API calls: {} in all, {retrievals} session retrievals = {:.2} per fulfilled order",
+        stack.sim.state.request_count(),
+        retrievals as f64 / orders.max(1) as f64
+    );
     tokio::time::timeout(Duration::from_secs(20), stack.stop())
         .await
         .ok();
