@@ -66,8 +66,7 @@ impl Application {
         let stripe = StripeClient::new(&settings.stripe).context("building the Stripe client")?;
         let port = listener.local_addr()?.port();
         listener.set_nonblocking(true)?;
-        let fulfiller =
-            Fulfiller::new(pool, stripe).mailing_customers(settings.notifier.customer_mail);
+        let fulfiller = Fulfiller::from_settings(pool, stripe, &settings);
         let state = web::Data::new(AppState::new(&settings, fulfiller)?);
         metrics::register();
         let sweeper = tokio::spawn(sweep_limiters(state.clone()));

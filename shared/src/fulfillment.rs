@@ -3,12 +3,17 @@
 //! unpaid one (G3).
 //!
 //! The flow:
-//! 1. An order already fulfilled in Postgres answers from there; Stripe is not called. (A
-//!    caller that read the order already, in a statement of its own, passes it in: the worker
-//!    reads it with the event's recorded outcome, [`Fulfiller::fulfill_checkout_read_on`].)
-//! 2. Otherwise retrieve the session from Stripe with `line_items` expanded (all pages): the
-//!    decision is made from Stripe's answer, never from a webhook payload.
-//! 3. Complete and paid (or no payment required), and not a setup-mode session
+//! 1. An order already fulfilled in Postgres answers from there; Stripe is not called. The same
+//!    read claims the session ([`store::claims`]). (A caller that read the order already, in a
+//!    statement of its own, passes it in: the worker reads it with the event's recorded outcome,
+//!    [`Fulfiller::fulfill_checkout_read_on`].)
+//! 2. Another caller holds the claim (the worker, when the success page arrives while it asks
+//!    Stripe; or the reverse): wait for its order, up to `stripe.claim_wait_ms`, instead of
+//!    asking Stripe a second time. Released unfulfilled, or still held at the end of the wait:
+//!    go on as if there were no claim.
+//! 3. Retrieve the session from Stripe with `line_items` expanded (all pages): the decision is
+//!    made from Stripe's answer, never from a webhook payload.
+//! 4. Complete and paid (or no payment required), and not a setup-mode session
 //!    ([`CheckoutSession::is_fulfillable`]): under `pg_advisory_xact_lock` on the session's
 //!    64-bit key, write the order, unless it is fulfilled already (the re-check is that insert's
 //!    own `WHERE`), its line items, what its digital products give (links, licence keys:
@@ -16,8 +21,8 @@
 //!    ([`store::fulfilled`]). The lock serialises racing callers; the unique keys of line items
 //!    and outbox are the second line of defense; a violation there is read back as "already
 //!    fulfilled". Too few licence keys fails it all ([`FulfillError::LicenceKeys`], retried).
-//! 4. Unpaid: recorded as awaiting payment (delayed methods), unless it already failed; a
-//!    setup-mode session records nothing.
+//! 5. Unpaid: recorded as awaiting payment (delayed methods), unless it already failed; a
+//!    setup-mode session records nothing. A claimant that did not fulfill releases its claim.
 //!
 //! A session lives on an account: the platform's own (`None`), or a connected account's
 //! (Stripe Connect; the event that brought it names the `acct_…`). Each `…_on` method takes the
@@ -25,7 +30,7 @@
 //! announcements are keyed by account and session, so two accounts never share one. The
 //! methods without `_on` are the platform's (the landing page's sessions are always its own).
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use sqlx::PgPool;
 
@@ -33,11 +38,13 @@ use crate::announcements::OrderPaymentFailed;
 use crate::domain::{AccountId, CheckoutSessionId};
 use crate::errors::error_chain;
 use crate::metrics;
+use crate::settings::Settings;
 use crate::store;
 use crate::store::access::KeysExhausted;
+use crate::store::claims::{self, Waited};
 use crate::store::events::EventOutcome;
 use crate::store::fulfilled::{self, Written};
-use crate::store::orders::{self, Order, OrderState, Trigger};
+use crate::store::orders::{self, Order, OrderRead, OrderState, Trigger};
 use crate::store::outbox;
 use crate::stripe::{CheckoutSession, LineItem, SessionStatus, StripeClient, StripeError};
 
@@ -129,15 +136,37 @@ pub struct Fulfiller {
     pool: PgPool,
     stripe: StripeClient,
     customer_mail: bool,
+    claim_wait: Duration,
 }
 
 impl Fulfiller {
+    /// A fulfiller that never waits for another caller's claim (see [`Self::waiting_for_claims`]).
     pub fn new(pool: PgPool, stripe: StripeClient) -> Self {
         Self {
             pool,
             stripe,
             customer_mail: false,
+            claim_wait: Duration::ZERO,
         }
+    }
+
+    /// Waits up to `claim_wait` (`stripe.claim_wait_ms`) for another caller already asking
+    /// Stripe about the same session, instead of asking too; see [`store::claims`].
+    pub fn waiting_for_claims(mut self, claim_wait: Duration) -> Self {
+        self.claim_wait = claim_wait;
+        self
+    }
+
+    /// How long a claim holds; what the worker's own read of an order claims for.
+    pub fn claim_wait(&self) -> Duration {
+        self.claim_wait
+    }
+
+    /// A service's fulfiller: customer mail and the claim wait as configured.
+    pub fn from_settings(pool: PgPool, stripe: StripeClient, settings: &Settings) -> Self {
+        Self::new(pool, stripe)
+            .mailing_customers(settings.notifier.customer_mail)
+            .waiting_for_claims(settings.stripe.claim_wait())
     }
 
     /// Customers get mail from the notifier (`notifier.customer_mail`): each announcement with
@@ -189,15 +218,14 @@ impl Fulfiller {
         self.fulfill(account, id, trigger, Stored::Unread).await
     }
 
-    /// [`Self::fulfill_checkout_on`] for a caller that has just read the order (`stored`, `None`
-    /// if there is none), in a statement that also read something of its own: the order is not
-    /// read again.
+    /// [`Self::fulfill_checkout_on`] for a caller that has just read (and claimed) the order in
+    /// a statement that also read something of its own: the order is not read again.
     pub async fn fulfill_checkout_read_on(
         &self,
         account: Option<&AccountId>,
         id: &CheckoutSessionId,
         trigger: Trigger,
-        stored: Option<Order>,
+        stored: OrderRead,
     ) -> Result<FulfillmentOutcome, FulfillError> {
         self.fulfill(account, id, trigger, Stored::Read(stored))
             .await
@@ -240,18 +268,68 @@ impl Fulfiller {
         trigger: Trigger,
         stored: Stored,
     ) -> Result<FulfillmentOutcome, FulfillError> {
-        let stored = match stored {
-            Stored::Read(order) => order,
-            Stored::Unread => self.stored_order_on(account, id).await?,
+        let OrderRead { order, claimed } = match stored {
+            Stored::Read(read) => read,
+            Stored::Unread => {
+                let mut conn = self.pool.acquire().await?;
+                orders::find_claiming(&mut conn, account, id, self.claim_wait).await?
+            }
         };
-        if let Some(order) = stored {
-            if order.state == OrderState::Fulfilled {
+        if let Some(order) = order.filter(|o| o.state == OrderState::Fulfilled) {
+            return Ok(FulfillmentOutcome::Fulfilled {
+                order,
+                newly: false,
+            });
+        }
+        if !claimed && !self.claim_wait.is_zero() {
+            if let Some(order) = self.wait_for_claimant(account, id).await? {
                 return Ok(FulfillmentOutcome::Fulfilled {
                     order,
                     newly: false,
                 });
             }
         }
+        let result = self.decide_from_stripe(account, id, trigger).await;
+        if claimed && !matches!(result, Ok(FulfillmentOutcome::Fulfilled { .. })) {
+            self.release(account, id).await;
+        }
+        result
+    }
+
+    /// Step 2: the order of the caller holding the session's claim, if it fulfills in time.
+    async fn wait_for_claimant(
+        &self,
+        account: Option<&AccountId>,
+        id: &CheckoutSessionId,
+    ) -> Result<Option<Order>, FulfillError> {
+        let waited = claims::wait_for_order(&self.pool, account, id, self.claim_wait).await?;
+        metrics::CLAIM_WAITS
+            .with_label_values(&[waited.label()])
+            .inc();
+        Ok(match waited {
+            Waited::Fulfilled(order) => Some(order),
+            Waited::Released => None,
+            Waited::TimedOut => {
+                tracing::info!(wait = ?self.claim_wait, "the session's claimant did not fulfill in time; asking Stripe");
+                None
+            }
+        })
+    }
+
+    /// Gives up this caller's claim; a failure only makes a waiter wait its whole wait.
+    async fn release(&self, account: Option<&AccountId>, id: &CheckoutSessionId) {
+        if let Err(e) = claims::release(&self.pool, account, id).await {
+            tracing::warn!(error = %error_chain(&e), "could not release the session's claim");
+        }
+    }
+
+    /// Steps 3–5: Stripe's answer decides.
+    async fn decide_from_stripe(
+        &self,
+        account: Option<&AccountId>,
+        id: &CheckoutSessionId,
+        trigger: Trigger,
+    ) -> Result<FulfillmentOutcome, FulfillError> {
         let session = match self.stripe.retrieve_checkout_session_on(account, id).await {
             Ok(session) => session,
             Err(StripeError::NotFound(_)) => return Ok(FulfillmentOutcome::NotFound),
@@ -273,7 +351,7 @@ impl Fulfiller {
         self.record(account, id, &session, state).await
     }
 
-    /// Step 3: the fulfillment effect, committed at most once.
+    /// Step 4: the fulfillment effect, committed at most once.
     async fn fulfill_paid(
         &self,
         account: Option<&AccountId>,
@@ -425,12 +503,12 @@ impl Fulfiller {
     }
 }
 
-/// Whether the caller read the order already.
+/// Whether the caller read (and claimed) the order already.
 // Passed once per call and moved: boxing the order would only add an allocation.
 #[allow(clippy::large_enum_variant)]
 enum Stored {
     Unread,
-    Read(Option<Order>),
+    Read(OrderRead),
 }
 
 fn is_unique_violation(e: &sqlx::Error) -> bool {

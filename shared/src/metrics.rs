@@ -80,6 +80,17 @@ pub static FULFILLMENTS: LazyLock<IntCounterVec> = LazyLock::new(|| {
     .expect("metric registers once")
 });
 
+pub static CLAIM_WAITS: LazyLock<IntCounterVec> = LazyLock::new(|| {
+    register_int_counter_vec!(
+        "fulfillment_claim_waits_total",
+        "Waits for another caller already asking Stripe about the same session (the success \
+         page and the worker racing), by how they ended: fulfilled (no second Stripe call), \
+         released (the claimant did not fulfill) or timed_out (stripe.claim_wait_ms passed).",
+        &["ended"]
+    )
+    .expect("metric registers once")
+});
+
 pub static FULFILLMENT_SECONDS: LazyLock<HistogramVec> = LazyLock::new(|| {
     register_histogram_vec!(
         "fulfillment_duration_seconds",

@@ -148,6 +148,9 @@ pub struct StripeSettings {
     /// How many processes call Stripe (workers and landings): each takes an equal share of
     /// `rate_limit_per_sec` (see `stripe::budget`).
     pub processes: u32,
+    /// How long a caller waits for another that is already asking Stripe about the same session
+    /// (see `store::claims`); 0: never wait.
+    pub claim_wait_ms: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -93,7 +93,7 @@ impl Landing {
         let settings = Settings::load_from(shared::settings::Uses::LANDING, vars)
             .expect("test settings are valid");
         let stripe = StripeClient::new(&settings.stripe).expect("build the Stripe client");
-        let fulfiller = Fulfiller::new(db.pool.clone(), stripe);
+        let fulfiller = Fulfiller::from_settings(db.pool.clone(), stripe, &settings);
         let app = Application::build(settings.clone())
             .await
             .expect("landing builds");

@@ -414,7 +414,7 @@ impl TestStack {
         let (db, broker) = tokio::join!(TestDb::create(), TestBroker::create());
         let settings = settings(&db, &broker, &sim.base_url, extra);
         let stripe = StripeClient::new(&settings.stripe).expect("build the Stripe client");
-        let fulfiller = Fulfiller::new(db.pool.clone(), stripe.clone());
+        let fulfiller = Fulfiller::from_settings(db.pool.clone(), stripe.clone(), &settings);
         TestStack {
             db,
             broker,
@@ -503,7 +503,8 @@ pub fn paid_session(sim: &RunningSim, name: &str) -> shared::CheckoutSessionId {
 
 /// `calls` concurrent webhook-triggered `fulfill_checkout`s of `id`, alternating between the
 /// stack's fulfiller and a second process's (its own pool and Stripe client); their outcomes,
-/// in call order. Every call must succeed.
+/// in call order. Every call must succeed. Neither waits for the other's claim: every call asks
+/// Stripe, and the session's lock alone decides which one fulfills (G2 without the claims).
 pub async fn race_fulfillments(
     stack: &TestStack,
     id: &shared::CheckoutSessionId,
@@ -513,9 +514,10 @@ pub async fn race_fulfillments(
         stack.db.another_pool(10).await,
         StripeClient::new(&stack.settings.stripe).expect("a Stripe client"),
     );
+    let this = stack.fulfiller.clone().waiting_for_claims(Duration::ZERO);
     let calls = (0..calls).map(|i| {
         let fulfiller = if i % 2 == 0 {
-            stack.fulfiller.clone()
+            this.clone()
         } else {
             other.clone()
         };

@@ -57,7 +57,7 @@ pub async fn stack_with_tiers(tiers: &[u64], extra: &[(&str, &str)]) -> TestStac
     );
     let settings = crate::settings(&db, &broker, &sim.base_url, extra);
     let stripe = shared::stripe::StripeClient::new(&settings.stripe).unwrap();
-    let fulfiller = shared::Fulfiller::new(db.pool.clone(), stripe.clone());
+    let fulfiller = shared::Fulfiller::from_settings(db.pool.clone(), stripe.clone(), &settings);
     TestStack {
         db,
         broker,

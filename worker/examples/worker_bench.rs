@@ -191,8 +191,10 @@ async fn fulfill_in_database(pool: &PgPool, session: &CheckoutSession) -> anyhow
     };
     {
         let mut conn = pool.acquire().await?;
+        // The worker's read, claim included (the wait only bounds how long a claim holds).
+        let claim_wait = Duration::from_millis(2000);
         let (recorded, _) =
-            orders::find_with_event_outcome(&mut conn, None, &id, &event_id).await?;
+            orders::find_with_event_outcome(&mut conn, None, &id, &event_id, claim_wait).await?;
         if recorded.is_some() {
             bail!("not a fresh event");
         }

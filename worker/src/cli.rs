@@ -145,8 +145,7 @@ pub async fn run(command: Option<Command>, settings: Settings) -> anyhow::Result
                 .with_context(|| format!("{account:?} is not a connected account id"))?;
             let pool = shared::store::pool(&settings.worker_database()?)?;
             let stripe = StripeClient::new(&settings.stripe)?;
-            let fulfiller =
-                Fulfiller::new(pool, stripe).mailing_customers(settings.notifier.customer_mail);
+            let fulfiller = Fulfiller::from_settings(pool, stripe, &settings);
             let report = Reconciler::one_shot(fulfiller, &settings)?
                 .reconcile_range_on(account.as_ref(), since, until)
                 .await?;

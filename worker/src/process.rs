@@ -25,7 +25,7 @@ use lapin::types::FieldTable;
 use shared::errors::error_chain;
 use shared::queue::trace_context;
 use shared::store::events::{self, EventKey, EventOutcome};
-use shared::store::orders;
+use shared::store::orders::{self, OrderRead};
 use shared::{FulfillError, Fulfiller, FulfillmentOutcome, Trigger};
 use tokio::sync::Notify;
 use tracing::Instrument;
@@ -243,7 +243,8 @@ impl Processor {
         let (recorded, stored) = match &event.session {
             Some(id) if event.kind.is_fulfillment() => {
                 let mut conn = pool.acquire().await.map_err(HandleError::Record)?;
-                orders::find_with_event_outcome(&mut conn, account, id, event.id.as_str())
+                let claim_wait = self.fulfiller.claim_wait();
+                orders::find_with_event_outcome(&mut conn, account, id, event.id.as_str(), claim_wait)
                     .await
                     .map_err(HandleError::Record)?
             }
@@ -251,7 +252,7 @@ impl Processor {
                 events::outcome(pool, event.id.as_str())
                     .await
                     .map_err(HandleError::Record)?,
-                None,
+                OrderRead::default(),
             ),
         };
         if recorded.is_some_and(EventOutcome::is_settled) {

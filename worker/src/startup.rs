@@ -97,7 +97,7 @@ impl Application {
             PUBLISH_CHANNELS,
         ));
         let processor = Processor::new(
-            Fulfiller::new(pool.clone(), stripe).mailing_customers(settings.notifier.customer_mail),
+            Fulfiller::from_settings(pool.clone(), stripe, &settings),
             topology.retry_tiers().len(),
         );
         let worker = &settings.worker;

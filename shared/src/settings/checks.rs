@@ -197,6 +197,13 @@ impl Settings {
                 "must be at least 1 (every worker and landing replica counts)",
             );
         }
+        let longest = crate::store::claims::RETENTION_SECS * 1000;
+        if stripe.claim_wait_ms > longest {
+            return invalid(
+                "stripe.claim_wait_ms",
+                format!("must be at most {longest} (claims older than that are purged)"),
+            );
+        }
         Ok(())
     }
 

@@ -52,6 +52,10 @@ impl StripeSettings {
     pub fn retry_max(&self) -> Duration {
         Duration::from_millis(self.retry_max_ms)
     }
+
+    pub fn claim_wait(&self) -> Duration {
+        Duration::from_millis(self.claim_wait_ms)
+    }
 }
 
 impl IngressSettings {

@@ -342,6 +342,23 @@ fn without_explicit_stripe_settings_the_worker_and_landing_refuse_naming_the_key
 }
 
 #[test]
+fn a_claim_wait_longer_than_claims_are_kept_is_refused_naming_the_key() {
+    let stripe = [
+        ("APP_STRIPE__API_BASE", "https://api.stripe.com"),
+        ("APP_STRIPE__SECRET_KEY", "sk_test_abc"),
+    ];
+    let too_long = [&stripe[..], &[("APP_STRIPE__CLAIM_WAIT_MS", "60001")]].concat();
+    let shown = refusal(Uses::WORKER, &too_long);
+    assert!(
+        shown.contains("`stripe.claim_wait_ms`: must be at most 60000"),
+        "{shown}"
+    );
+    let longest = [&stripe[..], &[("APP_STRIPE__CLAIM_WAIT_MS", "60000")]].concat();
+    let settings = Settings::load_from(Uses::LANDING, only(&longest)).expect("a minute: loads");
+    assert_eq!(settings.stripe.claim_wait(), std::time::Duration::from_secs(60));
+}
+
+#[test]
 fn without_a_webhook_secret_the_ingress_refuses_naming_the_key() {
     let shown = refusal(Uses::INGRESS, &[]);
     assert!(

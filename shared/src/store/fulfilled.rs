@@ -1,7 +1,9 @@
 //! A new fulfillment's writes in one statement, one round trip: the session's advisory lock,
 //! the order (unless it is fulfilled already), its line items, what its products give (links,
 //! licence keys: [`super::access`]), its `order.fulfilled` announcement and the customer's
-//! pending mail.
+//! pending mail. It also purges a few expired claims ([`super::claims`]); the session's own claim
+//! stays until it expires, so that a caller that read before this commits still waits for the
+//! order instead of asking Stripe.
 //!
 //! Why one statement is as safe as the transaction it replaces (G2):
 //! - A statement outside a transaction is its own transaction: `pg_advisory_xact_lock` in the
@@ -38,6 +40,7 @@ use crate::announcements::{Announcement, OrderFulfilled};
 use crate::domain::account_id::stored;
 use crate::domain::{AccountId, CheckoutSessionId};
 use crate::store::access::Access;
+use crate::store::claims;
 use crate::store::notifications;
 use crate::store::orders::{
     fulfilled_order, LineArrays, Order, Trigger, FULFILLED_COLUMNS, FULFILLED_UPSERT, LINE_COLUMNS,
@@ -133,6 +136,7 @@ pub async fn write(
 /// order's products give. One row when the order was written, none when it was fulfilled
 /// already.
 fn statement() -> String {
+    let purged = claims::purge_expired();
     format!(
         "WITH locked AS (SELECT pg_advisory_xact_lock($1)), \
          written AS ( \
@@ -161,7 +165,8 @@ fn statement() -> String {
              RETURNING id, topic, session_id), \
          mailed AS ( \
              INSERT INTO notifications (message_id, channel, routing_key, session_id) \
-             SELECT id, $29, topic, session_id FROM announced WHERE $30) \
+             SELECT id, $29, topic, session_id FROM announced WHERE $30), \
+         purged AS ({purged}) \
          SELECT w.order_number, \
              COALESCE((SELECT json_agg(json_build_object( \
                      'product_id', g.product_id, 'title', g.title, 'url', g.url, \

@@ -9,6 +9,7 @@
 //! lock, whoever holds it.
 
 pub mod access;
+pub mod claims;
 pub mod cursors;
 mod event_outcome;
 pub mod events;

@@ -4,15 +4,20 @@
 //! (Stripe Connect) or `''` for the platform's own sessions (see
 //! [`crate::domain::account_id::stored`]), so two accounts never share an order.
 
+use std::sync::LazyLock;
+use std::time::Duration;
+
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use sqlx::postgres::PgRow;
 use sqlx::types::Json;
 use sqlx::{FromRow, PgConnection, PgExecutor, Row};
 
 use crate::domain::account_id::stored;
 use crate::domain::{AccountId, CheckoutSessionId};
 use crate::store::access::Access;
-use crate::store::events::EventOutcome;
+use crate::store::claims;
+use crate::store::events::{EventOutcome, SETTLED_OUTCOMES};
 use crate::stripe::{CheckoutSession, LineItem, Recurring, ShippingDetails};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -181,7 +186,7 @@ impl OrderRow {
 /// The order with its lines and what it gave, in one statement: every read of an order (the
 /// success page, a duplicate event, a race lost inside the lock) is one round trip. Lines and
 /// access exist only for fulfilled orders, so other states read none.
-const FIND_ORDER: &str = "\
+pub(super) const FIND_ORDER: &str = "\
     SELECT o.session_id, o.account, o.order_number, o.state, o.customer_name, o.customer_email, \
         o.currency, o.amount_subtotal, o.amount_total, o.fulfilled_by, o.fulfilled_at, \
         o.payment_link, o.shipping, o.subscription, \
@@ -215,34 +220,107 @@ pub async fn find(
     row.map(OrderRow::into_order).transpose()
 }
 
+/// An order read by a caller about to ask Stripe about its session, and whether that read
+/// claimed the session ([`super::claims`]).
+#[derive(Debug, Default)]
+pub struct OrderRead {
+    pub order: Option<Order>,
+    /// False when another caller holds a fresh claim, and also when no claim was tried (the
+    /// order is fulfilled already, or the worker's event is settled).
+    pub claimed: bool,
+}
+
+/// The stored order of session `$1` on account `$2` as a CTE, and the claim on the session
+/// unless that order is fulfilled (and unless `unless`, more of the claim's `WHERE`, holds).
+fn claiming(unless: &str) -> String {
+    format!(
+        "stored_order AS MATERIALIZED ({FIND_ORDER}), \
+         claim AS ({})",
+        claims::claim(&format!(
+            "WHERE NOT EXISTS (SELECT 1 FROM stored_order WHERE state = 'fulfilled') {unless}"
+        ))
+    )
+}
+
+static FIND_CLAIMING: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "WITH {} \
+         SELECT EXISTS (SELECT 1 FROM claim) AS claimed, s.* \
+         FROM (VALUES (1)) AS one LEFT JOIN stored_order s ON true",
+        claiming("")
+    )
+});
+
+static FIND_WITH_EVENT_OUTCOME: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "WITH recorded AS MATERIALIZED (SELECT outcome FROM stripe_events WHERE event_id = $4), \
+         {} \
+         SELECT (SELECT outcome FROM recorded) AS event_outcome, \
+             EXISTS (SELECT 1 FROM claim) AS claimed, s.* \
+         FROM (VALUES (1)) AS one LEFT JOIN stored_order s ON true",
+        claiming("AND NOT EXISTS (SELECT 1 FROM recorded WHERE outcome = ANY($5))")
+    )
+});
+
+/// The order of session `id` on `account`, claiming the session for `claim_wait` unless the
+/// order is fulfilled: the read of a caller about to ask Stripe (the success page's). One round
+/// trip.
+#[tracing::instrument(skip(conn))]
+pub async fn find_claiming(
+    conn: &mut PgConnection,
+    account: Option<&AccountId>,
+    id: &CheckoutSessionId,
+    claim_wait: Duration,
+) -> Result<OrderRead, sqlx::Error> {
+    let row = sqlx::query(&FIND_CLAIMING)
+        .bind(id.as_str())
+        .bind(stored(account))
+        .bind(claim_wait.as_secs_f64())
+        .fetch_one(&mut *conn)
+        .await?;
+    let (order, claimed) = claimed_and_order(&row)?;
+    Ok(OrderRead { order, claimed })
+}
+
 /// The outcome recorded for event `event_id` and the order of session `id` on `account`, in
-/// one statement: the worker's first read of an event (a settled duplicate costs this round
-/// trip and nothing else; a new event's `fulfill_checkout` need not read the order again).
+/// one statement that also claims the session (as [`find_claiming`]) unless the event is
+/// settled: the worker's first read of an event (a settled duplicate costs this round trip and
+/// nothing else; a new event's `fulfill_checkout` need not read the order again).
 #[tracing::instrument(skip(conn))]
 pub async fn find_with_event_outcome(
     conn: &mut PgConnection,
     account: Option<&AccountId>,
     id: &CheckoutSessionId,
     event_id: &str,
-) -> Result<(Option<EventOutcome>, Option<Order>), sqlx::Error> {
+    claim_wait: Duration,
+) -> Result<(Option<EventOutcome>, OrderRead), sqlx::Error> {
     // Always one row: the order's columns are NULL when there is no order.
-    let row = sqlx::query(&format!(
-        "SELECT (SELECT outcome FROM stripe_events WHERE event_id = $3) AS event_outcome, o.* \
-         FROM (VALUES (1)) AS one LEFT JOIN ({FIND_ORDER}) AS o ON true"
-    ))
-    .bind(id.as_str())
-    .bind(stored(account))
-    .bind(event_id)
-    .fetch_one(&mut *conn)
-    .await?;
+    let row = sqlx::query(&FIND_WITH_EVENT_OUTCOME)
+        .bind(id.as_str())
+        .bind(stored(account))
+        .bind(claim_wait.as_secs_f64())
+        .bind(event_id)
+        .bind(&SETTLED_OUTCOMES[..])
+        .fetch_one(&mut *conn)
+        .await?;
     let outcome: Option<String> = row.try_get("event_outcome")?;
+    let (order, claimed) = claimed_and_order(&row)?;
+    // One this build does not know reads as none, as in `events::outcome`.
+    Ok((
+        outcome.as_deref().and_then(EventOutcome::parse),
+        OrderRead { order, claimed },
+    ))
+}
+
+/// A row of `claimed` and the order's columns, NULL when there is no order.
+pub(super) fn claimed_and_order(row: &PgRow) -> Result<(Option<Order>, bool), sqlx::Error> {
+    let claimed: bool = row.try_get("claimed")?;
     let session: Option<String> = row.try_get("session_id")?;
     let order = match session {
-        Some(_) => Some(OrderRow::from_row(&row)?.into_order()?),
+        Some(_) => Some(OrderRow::from_row(row)?.into_order()?),
         None => None,
     };
-    // One this build does not know reads as none, as in `events::outcome`.
-    Ok((outcome.as_deref().and_then(EventOutcome::parse), order))
+    Ok((order, claimed))
 }
 
 /// The connected accounts that have an order here (any state), for the reconciler to sweep.

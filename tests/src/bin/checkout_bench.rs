@@ -2,7 +2,7 @@
 //! ingress, worker, landing, real Postgres and RabbitMQ) in one process:
 //!
 //! ```sh
-//! cargo run --release -p tests --bin checkout_bench -- [RUNS]
+//! cargo run --release -p tests --bin checkout_bench -- [RUNS] [CLAIM_WAIT_MS]
 //! ```
 //!
 //! Each run creates an open session, then times what the customer waits for: submitting the
@@ -10,6 +10,8 @@
 //! holds the redirect until ingress has acknowledged it) and loading the success page it
 //! redirects to (landing's synchronous `fulfill_checkout` racing the worker). The baseline,
 //! measured in the same run, is a success page for an order already fulfilled (render only).
+//! `CLAIM_WAIT_MS` is `stripe.claim_wait_ms` (its default unless given): 0 makes the worker and
+//! the page each ask Stripe, as they did before claims, for an A/B in one sitting.
 
 use std::time::{Duration, Instant};
 
@@ -34,8 +36,14 @@ async fn main() -> anyhow::Result<()> {
         .map(|n| n.parse())
         .transpose()?
         .unwrap_or(200);
+    let claim_wait_ms: Option<u64> = std::env::args().nth(2).map(|n| n.parse()).transpose()?;
+    let claim_wait_text = claim_wait_ms.map(|ms| ms.to_string());
     // One client makes every request: lift the per-client rate limit of the success page.
-    let stack = Stack::start_with(&[("APP_LANDING__SUCCESS_RATE_PER_MINUTE", "1000000")]).await;
+    let mut settings = vec![("APP_LANDING__SUCCESS_RATE_PER_MINUTE", "1000000")];
+    if let Some(ms) = &claim_wait_text {
+        settings.push(("APP_STRIPE__CLAIM_WAIT_MS", ms));
+    }
+    let stack = Stack::start_with(&settings).await;
     let http = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()?;
@@ -87,8 +95,9 @@ async fn main() -> anyhow::Result<()> {
     anyhow::ensure!(last_success_page.contains("Thanks for your order"));
 
     println!(
-        "{runs} checkouts, whole stack in one process on {} CPUs",
-        num_cpus()
+        "{runs} checkouts, whole stack in one process on {} CPUs, stripe.claim_wait_ms = {}",
+        num_cpus(),
+        stack.settings.stripe.claim_wait_ms
     );
     report_latency("baseline: fulfilled page render", &rendered_only);
     report_latency("pay click -> 303 (webhook acked)", &pay_only);

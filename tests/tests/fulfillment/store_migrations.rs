@@ -63,9 +63,11 @@ fn index_builds(sql: &str) -> Vec<(String, bool)> {
     builds
 }
 
-/// Tables each `CREATE TABLE` in `sql` creates.
+/// Tables each `CREATE [UNLOGGED] TABLE` in `sql` creates.
 fn tables_created(sql: &str) -> BTreeSet<String> {
-    let lower = sql.to_ascii_lowercase();
+    let lower = sql
+        .to_ascii_lowercase()
+        .replace("create unlogged table", "create table");
     lower
         .split("create table")
         .skip(1)
@@ -116,6 +118,8 @@ fn the_rule_reads_index_builds_as_written() {
     let fresh = "CREATE TABLE IF NOT EXISTS notes (id int);\nCREATE UNIQUE INDEX n ON notes (id);";
     assert_eq!(tables_created(fresh), BTreeSet::from(["notes".to_owned()]));
     assert_eq!(index_builds(fresh), vec![("notes".into(), false)]);
+    let unlogged = "CREATE UNLOGGED TABLE hints (id int);\nCREATE INDEX h ON hints (id);";
+    assert_eq!(tables_created(unlogged), BTreeSet::from(["hints".to_owned()]));
 }
 
 #[tokio::test]

@@ -65,6 +65,9 @@ async fn paying_with_a_test_card_lands_on_the_thank_you_page_and_fulfills_once()
     assert_eq!(deliveries.len(), 1);
     assert_eq!(deliveries[0].event_type, "checkout.session.completed");
     assert_eq!(stack.fulfilled_orders(id.as_str()).await, 1);
+    // And asked Stripe about the session once between them: whichever reached it second
+    // waited for the first one's order (`store::claims`).
+    assert_eq!(stack.sim.state.requests_to("/v1/checkout/sessions/"), 1);
 
     browser.close().await;
     stack.stop().await;
