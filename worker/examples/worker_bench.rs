@@ -74,6 +74,11 @@ enum Mode {
         /// Worker pool size per process; 0: sized by the worker from its prefetch.
         #[arg(long, default_value_t = 0)]
         pool: u32,
+        /// Stripe's limit, requests per second, enforced by the simulator as Stripe limits an
+        /// account (live mode: 100); the workers' budget (`stripe.rate_limit_per_sec`, shared
+        /// by `stripe.processes`) is set to it. Reports the drain against the ideal time.
+        #[arg(long)]
+        stripe_limit: Option<u32>,
     },
 }
 
@@ -93,6 +98,7 @@ async fn main() -> anyhow::Result<()> {
             ref worker_bin,
             prefetch,
             pool,
+            stripe_limit,
         } => {
             let run = PipelineRun {
                 sessions,
@@ -101,6 +107,7 @@ async fn main() -> anyhow::Result<()> {
                 worker_bin: worker_bin.clone(),
                 prefetch,
                 pool,
+                stripe_limit,
             };
             pipeline(&db, &cli.amqp, &run).await
         }
@@ -241,6 +248,7 @@ struct PipelineRun {
     worker_bin: String,
     prefetch: u16,
     pool: u32,
+    stripe_limit: Option<u32>,
 }
 
 /// Kills the worker processes however the run ends.
@@ -256,7 +264,12 @@ impl Drop for Workers {
 }
 
 async fn pipeline(db: &BenchDb, amqp: &str, run: &PipelineRun) -> anyhow::Result<()> {
-    let sim = RunningSim::start(SimConfig::default()).await?;
+    let sim = RunningSim::start(SimConfig {
+        rate_limit_per_sec: run.stripe_limit.and_then(std::num::NonZeroU32::new),
+        ..SimConfig::default()
+    })
+    .await?;
+    let budget = run.stripe_limit.unwrap_or(1_000_000).to_string();
     let prefix = format!("wbench{}.", std::process::id());
     let topology = Topology::new(
         prefix.clone(),
@@ -328,7 +341,8 @@ async fn pipeline(db: &BenchDb, amqp: &str, run: &PipelineRun) -> anyhow::Result
             .env("APP_BROKER__DELIVERY_LIMIT", "20")
             .env("APP_STRIPE__API_BASE", &sim.base_url)
             .env("APP_STRIPE__SECRET_KEY", "sk_test_bench")
-            .env("APP_STRIPE__RATE_LIMIT_PER_SEC", "1000000")
+            .env("APP_STRIPE__RATE_LIMIT_PER_SEC", &budget)
+            .env("APP_STRIPE__PROCESSES", run.workers.to_string())
             .env("APP_WORKER__HOST", "127.0.0.1")
             .env("APP_WORKER__PORT", (18_500 + i).to_string())
             .env("APP_WORKER__PREFETCH", run.prefetch.to_string())
@@ -389,8 +403,12 @@ async fn pipeline(db: &BenchDb, amqp: &str, run: &PipelineRun) -> anyhow::Result
     let publish_secs = started.elapsed().as_secs_f64();
 
     let pool = db.pool(2).await?;
+    // At Stripe's pace the drain itself takes sessions / limit seconds: allow twice that.
+    let paced = run
+        .stripe_limit
+        .map_or(0.0, |limit| 2.0 * run.sessions as f64 / f64::from(limit));
     let deadline =
-        Instant::now() + Duration::from_secs(120) + Duration::from_secs_f64(publish_secs);
+        Instant::now() + Duration::from_secs(120) + Duration::from_secs_f64(publish_secs + paced);
     loop {
         let done: i64 =
             sqlx::query_scalar("SELECT count(*) FROM checkout_orders WHERE state = 'fulfilled'")
@@ -438,6 +456,20 @@ async fn pipeline(db: &BenchDb, amqp: &str, run: &PipelineRun) -> anyhow::Result
         latency.max() as f64 / 1000.0,
         rss.join(", ")
     );
+    if let Some(limit) = run.stripe_limit {
+        let ideal = run.sessions as f64 / f64::from(limit);
+        let retried: i64 =
+            sqlx::query_scalar("SELECT count(*) FROM stripe_events WHERE failed_attempts <> '[]'")
+                .fetch_one(&pool)
+                .await?;
+        println!(
+            "drain at Stripe's pace ({limit}/s): {span:.1} s against the ideal {ideal:.1} s = \
+             {:.3} x; 429s answered by the simulator: {}; events that failed an attempt (sent to \
+             a retry tier): {retried}",
+            span / ideal,
+            sim.state.rate_limited_count()
+        );
+    }
     let duplicates: i64 =
         sqlx::query_scalar("SELECT count(*) - count(DISTINCT session_id) FROM order_line_items")
             .fetch_one(&pool)

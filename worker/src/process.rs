@@ -244,9 +244,15 @@ impl Processor {
             Some(id) if event.kind.is_fulfillment() => {
                 let mut conn = pool.acquire().await.map_err(HandleError::Record)?;
                 let claim_wait = self.fulfiller.claim_wait();
-                orders::find_with_event_outcome(&mut conn, account, id, event.id.as_str(), claim_wait)
-                    .await
-                    .map_err(HandleError::Record)?
+                orders::find_with_event_outcome(
+                    &mut conn,
+                    account,
+                    id,
+                    event.id.as_str(),
+                    claim_wait,
+                )
+                .await
+                .map_err(HandleError::Record)?
             }
             _ => (
                 events::outcome(pool, event.id.as_str())

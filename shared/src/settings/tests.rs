@@ -355,7 +355,10 @@ fn a_claim_wait_longer_than_claims_are_kept_is_refused_naming_the_key() {
     );
     let longest = [&stripe[..], &[("APP_STRIPE__CLAIM_WAIT_MS", "60000")]].concat();
     let settings = Settings::load_from(Uses::LANDING, only(&longest)).expect("a minute: loads");
-    assert_eq!(settings.stripe.claim_wait(), std::time::Duration::from_secs(60));
+    assert_eq!(
+        settings.stripe.claim_wait(),
+        std::time::Duration::from_secs(60)
+    );
 }
 
 #[test]

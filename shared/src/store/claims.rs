@@ -44,12 +44,14 @@ const LONGEST_POLL: Duration = Duration::from_millis(50);
 pub const RETENTION_SECS: u64 = 60;
 
 /// A CTE of the fulfillment statement: deletes up to 8 claims older than [`RETENTION_SECS`],
-/// oldest first, skipping any another statement holds (purging is never worth a wait).
+/// oldest first, skipping any another statement holds (purging is never worth a wait). `now()`,
+/// not `clock_timestamp()`: a volatile bound cannot drive an index scan, and the purge would
+/// read the whole table on every fulfillment.
 pub(super) fn purge_expired() -> String {
     format!(
         "DELETE FROM fulfillment_claims WHERE (session_id, account) IN ( \
              SELECT session_id, account FROM fulfillment_claims \
-             WHERE claimed_at < clock_timestamp() - interval '{RETENTION_SECS} seconds' \
+             WHERE claimed_at < now() - interval '{RETENTION_SECS} seconds' \
              ORDER BY claimed_at LIMIT 8 FOR UPDATE SKIP LOCKED)"
     )
 }

@@ -82,7 +82,11 @@ async fn ten_callers_racing_a_slow_stripe_ask_it_once_and_fulfill_once() {
         }
     }
     assert_eq!(newly, 1);
-    assert_eq!(retrievals(&stack), 1, "one caller asked Stripe, nine waited");
+    assert_eq!(
+        retrievals(&stack),
+        1,
+        "one caller asked Stripe, nine waited"
+    );
     assert_eq!(fulfilled_orders(&stack.db.pool, id.as_str()).await, 1);
     assert_eq!(
         announcements(&stack.db.pool, id.as_str(), outbox::ORDER_FULFILLED).await,
@@ -106,7 +110,10 @@ async fn a_waiter_asks_stripe_itself_as_soon_as_the_claimant_releases() {
 
     // While the claim is held, the waiter neither finishes nor asks Stripe.
     let early = tokio::time::timeout(Duration::from_millis(300), &mut waiter).await;
-    assert!(early.is_err(), "finished while another caller held the claim: {early:?}");
+    assert!(
+        early.is_err(),
+        "finished while another caller held the claim: {early:?}"
+    );
     assert_eq!(retrievals(&stack), 0);
 
     claims::release(&stack.db.pool, None, &id).await.unwrap();
@@ -134,7 +141,10 @@ async fn a_claimant_that_never_finishes_costs_the_waiter_its_wait_not_the_order(
         .await
         .unwrap();
     assert_newly_fulfilled(&outcome);
-    assert!(started.elapsed() >= wait, "it waited for the claimant first");
+    assert!(
+        started.elapsed() >= wait,
+        "it waited for the claimant first"
+    );
     assert_eq!(retrievals(&stack), 1);
     assert_eq!(fulfilled_orders(&stack.db.pool, id.as_str()).await, 1);
 }
@@ -220,7 +230,12 @@ async fn each_fulfillment_purges_claims_older_than_a_minute() {
         claim_elsewhere(&stack, id, Duration::from_secs(claims::RETENTION_SECS + 5)).await;
     }
     let recent = paid_session(&stack.sim, "Ada Lovelace");
-    claim_elsewhere(&stack, &recent, Duration::from_secs(claims::RETENTION_SECS - 5)).await;
+    claim_elsewhere(
+        &stack,
+        &recent,
+        Duration::from_secs(claims::RETENTION_SECS - 5),
+    )
+    .await;
 
     let id = paid_session(&stack.sim, "Jenny Rosen");
     let outcome = stack
@@ -230,7 +245,11 @@ async fn each_fulfillment_purges_claims_older_than_a_minute() {
         .unwrap();
     assert_newly_fulfilled(&outcome);
     for old in &stale {
-        assert_eq!(claims_on(&stack, old).await, 0, "a claim past retention is gone");
+        assert_eq!(
+            claims_on(&stack, old).await,
+            0,
+            "a claim past retention is gone"
+        );
     }
     assert_eq!(claims_on(&stack, &recent).await, 1, "a younger claim stays");
 }

@@ -119,7 +119,10 @@ fn the_rule_reads_index_builds_as_written() {
     assert_eq!(tables_created(fresh), BTreeSet::from(["notes".to_owned()]));
     assert_eq!(index_builds(fresh), vec![("notes".into(), false)]);
     let unlogged = "CREATE UNLOGGED TABLE hints (id int);\nCREATE INDEX h ON hints (id);";
-    assert_eq!(tables_created(unlogged), BTreeSet::from(["hints".to_owned()]));
+    assert_eq!(
+        tables_created(unlogged),
+        BTreeSet::from(["hints".to_owned()])
+    );
 }
 
 #[tokio::test]
