@@ -35,7 +35,7 @@ async fn main() -> anyhow::Result<()> {
         .transpose()?
         .unwrap_or(200);
     // One client makes every request: lift the per-client rate limit of the success page.
-    let stack = Stack::start_with(&[("APP_LANDING__SUCCESS_RATE_PER_MINUTE", "1000000")]).await;
+    let stack = Stack::start_with(|s| s.landing.success_rate_per_minute = 1_000_000).await;
     let http = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()?;

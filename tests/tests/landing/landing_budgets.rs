@@ -185,19 +185,16 @@ const PAID_ORDERS: usize = 30;
 async fn a_flood_of_the_public_pages_leaves_the_workers_fulfillment_within_stripes_rate_limit() {
     // The deployment: one worker and one landing sharing the default budget of 20 per second,
     // with the default per-client limits of the public pages.
-    let stack = Stack::start_with_account_limit(
-        NonZeroU32::new(ACCOUNT_LIMIT),
-        &[
-            ("APP_STRIPE__RATE_LIMIT_PER_SEC", "20"),
-            ("APP_STRIPE__PROCESSES", "2"),
-            ("APP_STRIPE__RETRY_BASE_MS", "250"),
-            ("APP_STRIPE__RETRY_MAX_MS", "4000"),
-            // Leave Postgres connections for the tests running beside this one; a worker's pool
-            // covers its prefetch plus the outbox relay and ops endpoints.
-            ("APP_DATABASE__MAX_CONNECTIONS", "5"),
-            ("APP_WORKER__PREFETCH", "3"),
-        ],
-    )
+    let stack = Stack::start_with_account_limit(NonZeroU32::new(ACCOUNT_LIMIT), |s| {
+        s.stripe.rate_limit_per_sec = 20;
+        s.stripe.processes = 2;
+        s.stripe.retry_base_ms = 250;
+        s.stripe.retry_max_ms = 4000;
+        // Leave Postgres connections for the tests running beside this one; a worker's pool
+        // covers its prefetch plus the outbox relay and ops endpoints.
+        s.database.max_connections = 5;
+        s.worker.prefetch = 3;
+    })
     .await;
     let pages = Arc::new(AtomicU64::new(0));
     let visitors: Vec<_> = (0..VISITORS)

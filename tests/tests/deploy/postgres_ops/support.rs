@@ -282,7 +282,7 @@ impl Deployment {
             pool,
         };
         let (broker, sim) = tokio::join!(TestBroker::create(), start_sim());
-        let settings = tests::settings(&db, &broker, &sim.base_url, &[]);
+        let settings = tests::settings(&db, &broker, &sim.base_url, |_| {});
         let stripe = StripeClient::new(&settings.stripe).expect("build the Stripe client");
         let fulfiller = Fulfiller::new(db.pool.clone(), stripe.clone());
         Deployment {
