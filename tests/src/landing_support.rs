@@ -12,6 +12,7 @@ use crate::service::RunningService;
 use crate::{start_sim, TestDb, SIM_KEY, WEBHOOK_SECRET};
 use futures::FutureExt;
 use landing::Application;
+use shared::settings::Uses;
 use shared::stripe::StripeClient;
 use shared::{CheckoutSessionId, Fulfiller, Settings};
 use stripe_sim::RunningSim;
@@ -68,13 +69,14 @@ impl Page {
 
 impl Landing {
     pub async fn start() -> Landing {
-        Self::start_with(&[]).await
+        Self::start_with(|_| {}).await
     }
 
-    /// Starts with extra `APP_…` variables (they win over the defaults here).
-    pub async fn start_with(extra: &[(&str, &str)]) -> Landing {
+    /// Starts with the settings changed by `edit` after the harness's own (the test's values
+    /// win), then checked as landing checks them at start-up.
+    pub async fn start_with(edit: impl FnOnce(&mut Settings)) -> Landing {
         let (db, sim) = tokio::join!(TestDb::create(), start_sim());
-        let mut vars: Vec<(String, String)> = [
+        let vars: Vec<(String, String)> = [
             ("APP_DATABASE__URL", db.url.as_str()),
             ("APP_STRIPE__API_BASE", sim.base_url.as_str()),
             ("APP_STRIPE__SECRET_KEY", SIM_KEY),
@@ -89,8 +91,11 @@ impl Landing {
         .iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect();
-        vars.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
-        let settings = Settings::load_from(shared::settings::Uses::LANDING, vars)
+        let mut settings =
+            Settings::load_from(Uses::LANDING, vars).expect("the harness's settings are valid");
+        edit(&mut settings);
+        settings
+            .check(Uses::LANDING)
             .expect("test settings are valid");
         let stripe = StripeClient::new(&settings.stripe).expect("build the Stripe client");
         let fulfiller = Fulfiller::from_settings(db.pool.clone(), stripe, &settings);

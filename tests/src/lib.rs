@@ -324,12 +324,18 @@ pub fn block_on_aside(work: impl std::future::Future<Output = ()> + Send + 'stat
     .join();
 }
 
-/// Settings for services under test, pointing at `db`, `broker` and the simulator at `sim_url`.
+/// Settings for services under test, pointing at `db`, `broker` and the simulator at `sim_url`,
+/// then changed by the test's `edit` (so the test's values win) and checked as every service
+/// checks its settings at start-up.
+///
+/// The harness's own values go through `Settings::load_from`, the path a service's environment
+/// takes; a test's changes are typed (`|s| s.worker.prefetch = 2`). Env strings stay where they
+/// go to a child process, or where the parsing itself is what a test checks.
 pub fn settings(
     db: &TestDb,
     broker: &TestBroker,
     sim_url: &str,
-    extra: &[(&str, &str)],
+    edit: impl FnOnce(&mut Settings),
 ) -> Settings {
     let tiers = broker
         .topology
@@ -338,7 +344,7 @@ pub fn settings(
         .map(|d| d.as_millis().to_string())
         .collect::<Vec<_>>()
         .join(",");
-    let mut vars: Vec<(String, String)> = vec![
+    let vars: Vec<(String, String)> = vec![
         ("APP_DATABASE__URL".into(), db.url.clone()),
         ("APP_BROKER__URL".into(), amqp_url()),
         ("APP_BROKER__PREFIX".into(), broker.prefix.clone()),
@@ -363,8 +369,11 @@ pub fn settings(
             "# no operator: set by the console's tests".into(),
         ),
     ];
-    vars.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
-    Settings::load_from(Uses::ALL, vars).expect("test settings are valid")
+    let mut settings =
+        Settings::load_from(Uses::ALL, vars).expect("the harness's settings are valid");
+    edit(&mut settings);
+    settings.check(Uses::ALL).expect("test settings are valid");
+    settings
 }
 
 /// A simulator accepting [`SIM_KEY`].
@@ -402,17 +411,19 @@ pub struct TestStack {
 
 impl TestStack {
     pub async fn start() -> TestStack {
-        Self::start_with(&[]).await
+        Self::start_with(|_| {}).await
     }
 
-    pub async fn start_with(extra: &[(&str, &str)]) -> TestStack {
-        Self::start_on(start_sim().await, extra).await
+    /// A stack whose settings are then changed by `edit`
+    /// (e.g. `|s| s.database.lock_timeout_ms = 300`).
+    pub async fn start_with(edit: impl FnOnce(&mut Settings)) -> TestStack {
+        Self::start_on(start_sim().await, edit).await
     }
 
-    /// A stack whose services call `sim`.
-    pub async fn start_on(sim: RunningSim, extra: &[(&str, &str)]) -> TestStack {
+    /// A stack whose services call `sim`, its settings changed by `edit`.
+    pub async fn start_on(sim: RunningSim, edit: impl FnOnce(&mut Settings)) -> TestStack {
         let (db, broker) = tokio::join!(TestDb::create(), TestBroker::create());
-        let settings = settings(&db, &broker, &sim.base_url, extra);
+        let settings = settings(&db, &broker, &sim.base_url, edit);
         let stripe = StripeClient::new(&settings.stripe).expect("build the Stripe client");
         let fulfiller = Fulfiller::from_settings(db.pool.clone(), stripe.clone(), &settings);
         TestStack {

@@ -10,6 +10,7 @@ use lapin::options::{BasicPublishOptions, QueueDeleteOptions};
 use lapin::BasicProperties;
 use secrecy::SecretString;
 use shared::announcements::{AnnouncedLineItem, OrderFulfilled, OrderPaymentFailed, VERSION};
+use shared::Settings;
 use uuid::Uuid;
 
 /// The longest a test waits for an outcome.
@@ -24,22 +25,21 @@ pub struct RunningNotifier {
 
 impl RunningNotifier {
     /// Declares the notifier's queue (so nothing published from now on misses it), then builds
-    /// and starts the notifier with the test's settings plus `extra`.
-    pub async fn start(db: &TestDb, broker: &TestBroker, extra: &[(&str, &str)]) -> Self {
+    /// and starts the notifier with the test's settings changed by `edit`.
+    pub async fn start(db: &TestDb, broker: &TestBroker, edit: impl FnOnce(&mut Settings)) -> Self {
         broker
             .topology
             .declare_notifier(&broker.channel)
             .await
             .expect("declare the notifier's queues");
-        let mut vars = vec![
-            ("APP_NOTIFIER__HOST", "127.0.0.1"),
-            ("APP_NOTIFIER__PORT", "0"),
+        let settings = crate::settings(db, broker, "http://127.0.0.1:9", |s| {
+            s.notifier.host = "127.0.0.1".into();
+            s.notifier.port = 0;
             // Test-sized backoff between attempts.
-            ("APP_NOTIFIER__RETRY_MAX_MS", "300"),
-            ("APP_NOTIFIER__SEND_TIMEOUT_MS", "5000"),
-        ];
-        vars.extend_from_slice(extra);
-        let settings = crate::settings(db, broker, "http://127.0.0.1:9", &vars);
+            s.notifier.retry_max_ms = 300;
+            s.notifier.send_timeout_ms = 5000;
+            edit(s);
+        });
         let application = notifier::Application::build(settings)
             .await
             .expect("the notifier builds");

@@ -41,20 +41,21 @@ fn bound() -> (TcpListener, u16) {
 
 impl Stack {
     pub async fn start() -> Stack {
-        Self::start_with(&[]).await
+        Self::start_with(|_| {}).await
     }
 
-    /// Starts the stack with extra `APP_…` settings (they win over the defaults here); `{SIM}`
-    /// in a value stands for the simulator's base URL.
-    pub async fn start_with(extra: &[(&str, &str)]) -> Stack {
-        Self::start_with_account_limit(None, extra).await
+    /// Starts the stack with its settings changed by `edit` after the stack's own (the test's
+    /// values win). The simulator's base URL is `settings.stripe.api_base` by then, e.g.
+    /// `|s| s.landing.stripe_js_url = format!("{}/v3", s.stripe.api_base)`.
+    pub async fn start_with(edit: impl FnOnce(&mut Settings)) -> Stack {
+        Self::start_with_account_limit(None, edit).await
     }
 
     /// Starts the stack against a simulator that answers 429 past `rate_limit_per_sec` requests
     /// in any one second (`None`: no limit), as Stripe limits an account.
     pub async fn start_with_account_limit(
         rate_limit_per_sec: Option<NonZeroU32>,
-        extra: &[(&str, &str)],
+        edit: impl FnOnce(&mut Settings),
     ) -> Stack {
         let (db, broker) = tokio::join!(TestDb::create(), TestBroker::create());
         let sim = RunningSim::start(SimConfig {
@@ -73,27 +74,19 @@ impl Stack {
         let (ingress_listener, ingress_port) = bound();
         let (landing_listener, landing_port) = bound();
         let shop = format!("http://127.0.0.1:{landing_port}");
-        let ingress_port_text = ingress_port.to_string();
-        let landing_port_text = landing_port.to_string();
-        let mut overrides: Vec<(&str, &str)> = vec![
-            ("APP_INGRESS__HOST", "127.0.0.1"),
-            ("APP_INGRESS__PORT", &ingress_port_text),
-            ("APP_WORKER__HOST", "127.0.0.1"),
-            ("APP_WORKER__PORT", "0"),
+        let settings = settings(&db, &broker, &sim.base_url, |s| {
+            s.ingress.host = "127.0.0.1".into();
+            s.ingress.port = ingress_port;
+            s.worker.host = "127.0.0.1".into();
+            s.worker.port = 0;
             // The sweep is tested on its own; here every fulfillment comes from a webhook
             // or the success page.
-            ("APP_WORKER__RECONCILE_INTERVAL_SECS", "0"),
-            ("APP_LANDING__HOST", "127.0.0.1"),
-            ("APP_LANDING__PORT", &landing_port_text),
-            ("APP_LANDING__PUBLIC_BASE_URL", &shop),
-        ];
-        // `{SIM}` in an extra value is the simulator's base URL, known only now.
-        let extra: Vec<(&str, String)> = extra
-            .iter()
-            .map(|(k, v)| (*k, v.replace("{SIM}", &sim.base_url)))
-            .collect();
-        overrides.extend(extra.iter().map(|(k, v)| (*k, v.as_str())));
-        let settings = settings(&db, &broker, &sim.base_url, &overrides);
+            s.worker.reconcile_interval_secs = 0;
+            s.landing.host = "127.0.0.1".into();
+            s.landing.port = landing_port;
+            s.landing.public_base_url = shop.clone();
+            edit(s);
+        });
         sim.state
             .set_webhook_endpoints(vec![WebhookEndpoint::new(
                 format!("http://127.0.0.1:{ingress_port}/webhook"),

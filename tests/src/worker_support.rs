@@ -11,6 +11,7 @@ use lapin::types::{AMQPValue, FieldTable, LongString, ShortString};
 use serde_json::Value;
 use shared::queue::{publish_confirmed, OutgoingMessage};
 use shared::shutdown::StopHandle;
+use shared::Settings;
 use stripe_sim::{CreateSession, Customer, LineItemParams, PaymentOutcome, SimState};
 use tokio::task::JoinHandle;
 use worker::Application;
@@ -47,15 +48,15 @@ impl RunningWorker {
     }
 }
 
-/// The harness's stack, but with `tiers` retry tiers.
-pub async fn stack_with_tiers(tiers: &[u64], extra: &[(&str, &str)]) -> TestStack {
+/// The harness's stack, but with `tiers` retry tiers, its settings changed by `edit`.
+pub async fn stack_with_tiers(tiers: &[u64], edit: impl FnOnce(&mut Settings)) -> TestStack {
     let tiers = tiers.iter().map(|ms| Duration::from_millis(*ms)).collect();
     let (db, broker, sim) = tokio::join!(
         TestDb::create(),
         TestBroker::with_tiers(tiers, 5),
         start_sim()
     );
-    let settings = crate::settings(&db, &broker, &sim.base_url, extra);
+    let settings = crate::settings(&db, &broker, &sim.base_url, edit);
     let stripe = shared::stripe::StripeClient::new(&settings.stripe).unwrap();
     let fulfiller = shared::Fulfiller::from_settings(db.pool.clone(), stripe.clone(), &settings);
     TestStack {
@@ -68,29 +69,24 @@ pub async fn stack_with_tiers(tiers: &[u64], extra: &[(&str, &str)]) -> TestStac
     }
 }
 
-/// Settings pairs every worker test starts from: an ephemeral ops port, a fast outbox, and no
-/// reconciler (tests that want one turn it on). Later pairs win, so `extra` overrides these.
-pub fn worker_env<'a>(extra: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
-    let mut env = vec![
-        ("APP_WORKER__HOST", "127.0.0.1"),
-        ("APP_WORKER__PORT", "0"),
-        ("APP_WORKER__OUTBOX_INTERVAL_MS", "50"),
-        ("APP_WORKER__RECONCILE_INTERVAL_SECS", "0"),
-        // Must match what TestBroker declared, or redeclaring the queue is refused.
-        ("APP_BROKER__DELIVERY_LIMIT", "5"),
-    ];
-    env.extend_from_slice(extra);
-    env
+/// What every worker test starts from: an ephemeral ops port, a fast outbox, and no
+/// reconciler (tests that want one turn it on). A test's own edit comes after, so it wins.
+pub fn worker_defaults(settings: &mut Settings) {
+    settings.worker.host = "127.0.0.1".into();
+    settings.worker.port = 0;
+    settings.worker.outbox_interval_ms = 50;
+    settings.worker.reconcile_interval_secs = 0;
+    // Must match what TestBroker declared, or redeclaring the queue is refused.
+    settings.broker.delivery_limit = 5;
 }
 
-/// Starts a worker against `stack` with `extra` settings on top of [`worker_env`].
-pub async fn start_worker(stack: &TestStack, extra: &[(&str, &str)]) -> RunningWorker {
-    let settings = crate::settings(
-        &stack.db,
-        &stack.broker,
-        &stack.sim.base_url,
-        &worker_env(extra),
-    );
+/// Starts a worker against `stack` with [`worker_defaults`], then `edit`, applied to the
+/// harness's settings.
+pub async fn start_worker(stack: &TestStack, edit: impl FnOnce(&mut Settings)) -> RunningWorker {
+    let settings = crate::settings(&stack.db, &stack.broker, &stack.sim.base_url, |s| {
+        worker_defaults(s);
+        edit(s);
+    });
     let app = Application::build(settings)
         .await
         .expect("the worker builds");

@@ -37,13 +37,14 @@ async fn main() -> anyhow::Result<()> {
         .transpose()?
         .unwrap_or(200);
     let claim_wait_ms: Option<u64> = std::env::args().nth(2).map(|n| n.parse()).transpose()?;
-    let claim_wait_text = claim_wait_ms.map(|ms| ms.to_string());
     // One client makes every request: lift the per-client rate limit of the success page.
-    let mut settings = vec![("APP_LANDING__SUCCESS_RATE_PER_MINUTE", "1000000")];
-    if let Some(ms) = &claim_wait_text {
-        settings.push(("APP_STRIPE__CLAIM_WAIT_MS", ms));
-    }
-    let stack = Stack::start_with(&settings).await;
+    let stack = Stack::start_with(|s| {
+        s.landing.success_rate_per_minute = 1_000_000;
+        if let Some(ms) = claim_wait_ms {
+            s.stripe.claim_wait_ms = ms;
+        }
+    })
+    .await;
     let http = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()?;

@@ -194,19 +194,14 @@ async fn main() -> anyhow::Result<()> {
         OPERATOR.0,
         console::operators::hash_password(OPERATOR.1)
     );
-    let settings = tests::settings(
-        &db,
-        &broker,
-        "http://127.0.0.1:9",
-        &[
-            ("APP_CONSOLE__HOST", "127.0.0.1"),
-            ("APP_CONSOLE__PORT", "0"),
-            ("APP_CONSOLE__OPERATORS", &operators),
-            ("APP_CONSOLE__MANAGEMENT_URL", "http://127.0.0.1:15672"),
-            ("APP_CONSOLE__MANAGEMENT_USERNAME", "guest"),
-            ("APP_CONSOLE__MANAGEMENT_PASSWORD", "guest"),
-        ],
-    );
+    let settings = tests::settings(&db, &broker, "http://127.0.0.1:9", |s| {
+        s.console.host = "127.0.0.1".into();
+        s.console.port = 0;
+        s.console.operators = operators.into();
+        s.console.management_url = "http://127.0.0.1:15672".into();
+        s.console.management_username = "guest".into();
+        s.console.management_password = "guest".to_owned().into();
+    });
     let limit = settings.console.list_limit;
     let email: String =
         sqlx::query_scalar("SELECT customer_email FROM checkout_orders WHERE session_id = $1")

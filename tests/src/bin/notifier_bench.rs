@@ -51,17 +51,11 @@ async fn main() -> anyhow::Result<()> {
     broker.topology.declare_notifier(&broker.channel).await?;
     let port = free_port();
     let smtp = SmtpServer::start(port).await;
-    let port = port.to_string();
-    let settings = tests::settings(
-        &db,
-        &broker,
-        "http://127.0.0.1:9",
-        &[
-            ("APP_NOTIFIER__HOST", "127.0.0.1"),
-            ("APP_NOTIFIER__PORT", "0"),
-            ("APP_NOTIFIER__SMTP_PORT", &port),
-        ],
-    );
+    let settings = tests::settings(&db, &broker, "http://127.0.0.1:9", |s| {
+        s.notifier.host = "127.0.0.1".into();
+        s.notifier.port = 0;
+        s.notifier.smtp_port = port;
+    });
     let concurrency = settings.notifier.prefetch as usize;
 
     // 1. The SMTP ceiling through the notifier's own mail path.

@@ -11,6 +11,7 @@ use ingress::Application;
 use lapin::options::{QueueBindOptions, QueueDeclareOptions};
 use lapin::types::{AMQPValue, FieldTable};
 use shared::queue::Broker;
+use shared::settings::Uses;
 use shared::shutdown::StopHandle;
 use shared::signature::{signature_header, unix_now};
 use shared::Settings;
@@ -29,8 +30,13 @@ pub struct TestIngress {
     pub served: tokio::task::JoinHandle<anyhow::Result<()>>,
 }
 
-/// Settings for an ingress publishing to `broker` through `amqp_url`.
-pub fn ingress_settings(broker: &TestBroker, amqp_url: &str, extra: &[(&str, &str)]) -> Settings {
+/// Settings for an ingress publishing to `broker` through `amqp_url`, then changed by `edit`
+/// (the test's values win) and checked as the ingress checks them at start-up.
+pub fn ingress_settings(
+    broker: &TestBroker,
+    amqp_url: &str,
+    edit: impl FnOnce(&mut Settings),
+) -> Settings {
     let tiers = broker
         .topology
         .retry_tiers()
@@ -38,7 +44,7 @@ pub fn ingress_settings(broker: &TestBroker, amqp_url: &str, extra: &[(&str, &st
         .map(|d| d.as_millis().to_string())
         .collect::<Vec<_>>()
         .join(",");
-    let mut vars: Vec<(String, String)> = [
+    let vars: Vec<(String, String)> = [
         ("APP_BROKER__URL", amqp_url),
         ("APP_BROKER__PREFIX", broker.prefix.as_str()),
         ("APP_BROKER__RETRY_TIERS_MS", tiers.as_str()),
@@ -56,21 +62,27 @@ pub fn ingress_settings(broker: &TestBroker, amqp_url: &str, extra: &[(&str, &st
     .iter()
     .map(|(k, v)| (k.to_string(), v.to_string()))
     .collect();
-    vars.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
-    Settings::load_from(shared::settings::Uses::INGRESS, vars).expect("test settings are valid")
+    let mut settings =
+        Settings::load_from(Uses::INGRESS, vars).expect("the harness's settings are valid");
+    edit(&mut settings);
+    settings
+        .check(Uses::INGRESS)
+        .expect("test settings are valid");
+    settings
 }
 
 impl TestIngress {
     /// An ingress on a fresh topology, connected to the real broker.
     pub async fn spawn() -> TestIngress {
-        Self::spawn_with(None, &[]).await
+        Self::spawn_with(None, |_| {}).await
     }
 
-    /// An ingress that reaches the broker at `via` (e.g. a proxy) instead of directly.
-    pub async fn spawn_with(via: Option<&str>, extra: &[(&str, &str)]) -> TestIngress {
+    /// An ingress that reaches the broker at `via` (e.g. a proxy) instead of directly, its
+    /// settings changed by `edit`.
+    pub async fn spawn_with(via: Option<&str>, edit: impl FnOnce(&mut Settings)) -> TestIngress {
         let broker = TestBroker::create().await;
         let url = via.map(str::to_owned).unwrap_or_else(amqp_url);
-        let settings = ingress_settings(&broker, &url, extra);
+        let settings = ingress_settings(&broker, &url, edit);
         let application = Application::build(settings).await.expect("ingress builds");
         let port = application.port();
         let stop = application.stop_handle();

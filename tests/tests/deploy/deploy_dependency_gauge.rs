@@ -40,13 +40,13 @@ async fn database_gauge_becomes(port: u16, expected: f64) -> Option<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn scrapes_alone_report_the_database_up_then_down() {
-    let stack = TestStack::start_with(&[
-        ("APP_WORKER__HOST", "127.0.0.1"),
-        ("APP_WORKER__PORT", "0"),
-        ("APP_WORKER__RECONCILE_INTERVAL_SECS", "0"),
-        ("APP_LANDING__HOST", "127.0.0.1"),
-        ("APP_LANDING__PORT", "0"),
-    ])
+    let stack = TestStack::start_with(|s| {
+        s.worker.host = "127.0.0.1".into();
+        s.worker.port = 0;
+        s.worker.reconcile_interval_secs = 0;
+        s.landing.host = "127.0.0.1".into();
+        s.landing.port = 0;
+    })
     .await;
     let worker = worker::Application::build(stack.settings.clone())
         .await
@@ -109,12 +109,12 @@ fn gauge(scrape: &str, name: &str) -> Option<f64> {
 /// allows in all. A worker alone in this process, so the pool gauge is its own.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_worker_exposes_its_pool_size_and_the_servers_connection_limit() {
-    let stack = TestStack::start_with(&[
-        ("APP_WORKER__HOST", "127.0.0.1"),
-        ("APP_WORKER__PORT", "0"),
-        ("APP_WORKER__PREFETCH", "5"),
-        ("APP_DATABASE__MAX_CONNECTIONS", "0"),
-    ])
+    let stack = TestStack::start_with(|s| {
+        s.worker.host = "127.0.0.1".into();
+        s.worker.port = 0;
+        s.worker.prefetch = 5;
+        s.database.max_connections = 0;
+    })
     .await;
     let needed = stack.settings.worker_connections_needed();
     let worker = worker::Application::build(stack.settings.clone())

@@ -135,22 +135,22 @@ fn unknown_session_event() -> serde_json::Value {
 #[tokio::test]
 async fn every_metric_and_label_the_dashboard_and_the_alert_rules_use_is_exposed_by_the_running_services(
 ) {
-    let stack = TestStack::start_with(&[
-        ("APP_INGRESS__HOST", "127.0.0.1"),
-        ("APP_INGRESS__PORT", "0"),
-        ("APP_INGRESS__WORKERS", "1"),
-        ("APP_WORKER__HOST", "127.0.0.1"),
-        ("APP_WORKER__PORT", "0"),
-        ("APP_WORKER__OUTBOX_INTERVAL_MS", "50"),
+    let stack = TestStack::start_with(|s| {
+        s.ingress.host = "127.0.0.1".into();
+        s.ingress.port = 0;
+        s.ingress.workers = 1;
+        s.worker.host = "127.0.0.1".into();
+        s.worker.port = 0;
+        s.worker.outbox_interval_ms = 50;
         // No background sweeps: they would race this test's Stripe faults. The reconciler's
         // metrics come from an operator's one-shot `worker reconcile` below.
-        ("APP_WORKER__RECONCILE_INTERVAL_SECS", "0"),
-        ("APP_LANDING__HOST", "127.0.0.1"),
-        ("APP_LANDING__PORT", "0"),
-        ("APP_BROKER__DELIVERY_LIMIT", "5"),
+        s.worker.reconcile_interval_secs = 0;
+        s.landing.host = "127.0.0.1".into();
+        s.landing.port = 0;
+        s.broker.delivery_limit = 5;
         // One Stripe failure fails one processing attempt.
-        ("APP_STRIPE__MAX_RETRIES", "0"),
-    ])
+        s.stripe.max_retries = 0;
+    })
     .await;
     let settings = stack.settings.clone();
     // A product that issues licence keys, so the pool gauge has its series.

@@ -28,8 +28,13 @@ const SHOP_B: &str = "acct_1ShopBravo";
 /// The stack with the ingress registered twice, as a platform registers it at Stripe: once for
 /// its own events, once (`connect=true`) for its connected accounts', each with its secret.
 async fn connect_stack() -> Stack {
-    let secrets = format!("{WEBHOOK_SECRET},{CONNECT_SECRET}");
-    let stack = Stack::start_with(&[("APP_WEBHOOK__SECRETS", &secrets)]).await;
+    let stack = Stack::start_with(|s| {
+        s.webhook.secrets = vec![
+            WEBHOOK_SECRET.to_owned().into(),
+            CONNECT_SECRET.to_owned().into(),
+        ]
+    })
+    .await;
     let webhook = format!("http://127.0.0.1:{}/webhook", stack.ingress_port);
     stack
         .sim

@@ -399,7 +399,7 @@ async fn the_database_unreachable_is_a_transient_error() {
 #[tokio::test]
 async fn a_frozen_holder_of_the_sessions_lock_gets_a_transient_error_quickly_and_a_retry_fulfills_once(
 ) {
-    let stack = TestStack::start_with(&[("APP_DATABASE__LOCK_TIMEOUT_MS", "300")]).await;
+    let stack = TestStack::start_with(|s| s.database.lock_timeout_ms = 300).await;
     let id = paid_session(&stack.sim, "Jenny Rosen");
     // Someone else (a psql session left open, a process frozen mid-transaction) holds the
     // session's fulfillment lock and does not let go.

@@ -24,6 +24,13 @@ use uuid::Uuid;
 
 const CALLBACK_SECRET: &str = "callback_secret_for_tests_0001";
 
+/// Settings that make the notifier POST every announcement to `url`, signed with
+/// [`CALLBACK_SECRET`].
+fn calls_back_to(settings: &mut shared::Settings, url: &str) {
+    settings.notifier.callback_urls = vec![url.to_owned()];
+    settings.notifier.callback_secret = CALLBACK_SECRET.to_owned().into();
+}
+
 /// A broker whose queues allow many deliveries, so a retried announcement outlasts a mail
 /// server's restart.
 async fn broker() -> (TestBroker, NotifierQueues) {
@@ -37,9 +44,7 @@ async fn one_confirmation_per_order_even_when_the_announcement_is_published_twic
     let ((broker, _queues), db) = tokio::join!(broker(), TestDb::create());
     let port = free_port();
     let smtp = SmtpServer::start(port).await;
-    let port = port.to_string();
-    let notifier =
-        RunningNotifier::start(&db, &broker, &[("APP_NOTIFIER__SMTP_PORT", &port)]).await;
+    let notifier = RunningNotifier::start(&db, &broker, |s| s.notifier.smtp_port = port).await;
 
     let id = Uuid::new_v4();
     let body = serde_json::to_vec(&fulfilled("cs_test_twice", Some("jenny@example.com"))).unwrap();
@@ -103,9 +108,7 @@ async fn a_failed_bank_payment_tells_the_customer() {
     let ((broker, _queues), db) = tokio::join!(broker(), TestDb::create());
     let port = free_port();
     let smtp = SmtpServer::start(port).await;
-    let port = port.to_string();
-    let notifier =
-        RunningNotifier::start(&db, &broker, &[("APP_NOTIFIER__SMTP_PORT", &port)]).await;
+    let notifier = RunningNotifier::start(&db, &broker, |s| s.notifier.smtp_port = port).await;
 
     let id = Uuid::new_v4();
     let body = serde_json::to_vec(&payment_failed("cs_test_failed", "jenny@example.com")).unwrap();
@@ -193,15 +196,7 @@ async fn switchable_callback_receiver(
 async fn a_callback_carries_a_signature_the_receiver_verifies_and_the_idempotency_key() {
     let ((broker, _queues), db) = tokio::join!(broker(), TestDb::create());
     let (url, received) = callback_receiver(204).await;
-    let notifier = RunningNotifier::start(
-        &db,
-        &broker,
-        &[
-            ("APP_NOTIFIER__CALLBACK_URLS", &url),
-            ("APP_NOTIFIER__CALLBACK_SECRET", CALLBACK_SECRET),
-        ],
-    )
-    .await;
+    let notifier = RunningNotifier::start(&db, &broker, |s| calls_back_to(s, &url)).await;
 
     // No customer address: the callback is the only channel.
     let id = Uuid::new_v4();
@@ -239,15 +234,7 @@ async fn a_callback_carries_a_signature_the_receiver_verifies_and_the_idempotenc
 async fn a_callback_refused_for_good_dead_letters_the_announcement_with_the_reason_recorded() {
     let ((broker, _queues), db) = tokio::join!(broker(), TestDb::create());
     let (url, received) = callback_receiver(400).await;
-    let notifier = RunningNotifier::start(
-        &db,
-        &broker,
-        &[
-            ("APP_NOTIFIER__CALLBACK_URLS", &url),
-            ("APP_NOTIFIER__CALLBACK_SECRET", CALLBACK_SECRET),
-        ],
-    )
-    .await;
+    let notifier = RunningNotifier::start(&db, &broker, |s| calls_back_to(s, &url)).await;
 
     let id = Uuid::new_v4();
     let body = serde_json::to_vec(&fulfilled("cs_test_refused", None)).unwrap();
@@ -285,9 +272,7 @@ async fn a_callback_refused_for_good_dead_letters_the_announcement_with_the_reas
 async fn a_mail_server_that_is_down_delays_the_mail_which_arrives_once_it_is_back() {
     let ((broker, _queues), db) = tokio::join!(broker(), TestDb::create());
     let port = free_port();
-    let port_setting = port.to_string();
-    let notifier =
-        RunningNotifier::start(&db, &broker, &[("APP_NOTIFIER__SMTP_PORT", &port_setting)]).await;
+    let notifier = RunningNotifier::start(&db, &broker, |s| s.notifier.smtp_port = port).await;
 
     let id = Uuid::new_v4();
     let body =
@@ -330,16 +315,10 @@ async fn a_redriven_announcement_sends_only_the_channel_that_failed() {
     let smtp_port = free_port();
     let smtp = SmtpServer::start(smtp_port).await;
     let (url, received, answer) = switchable_callback_receiver(400).await;
-    let smtp_port = smtp_port.to_string();
-    let notifier = RunningNotifier::start(
-        &db,
-        &broker,
-        &[
-            ("APP_NOTIFIER__SMTP_PORT", &smtp_port),
-            ("APP_NOTIFIER__CALLBACK_URLS", &url),
-            ("APP_NOTIFIER__CALLBACK_SECRET", CALLBACK_SECRET),
-        ],
-    )
+    let notifier = RunningNotifier::start(&db, &broker, |s| {
+        s.notifier.smtp_port = smtp_port;
+        calls_back_to(s, &url);
+    })
     .await;
 
     // The mail goes out; the callback is refused for good, so the announcement is dead.
@@ -457,16 +436,11 @@ async fn the_success_page_promises_the_confirmation_while_pending_not_while_fail
 
     // A notifier whose mail server is down: the send fails, and the page stops promising.
     let smtp_port = free_port();
-    let smtp_port_setting = smtp_port.to_string();
-    let notifier = RunningNotifier::start(
-        &stack.db,
-        &stack.broker,
-        &[
-            ("APP_NOTIFIER__SMTP_PORT", &smtp_port_setting),
-            // Slow enough retries that the delivery limit outlasts the mail server's start.
-            ("APP_NOTIFIER__RETRY_MAX_MS", "2000"),
-        ],
-    )
+    let notifier = RunningNotifier::start(&stack.db, &stack.broker, |s| {
+        s.notifier.smtp_port = smtp_port;
+        // Slow enough retries that the delivery limit outlasts the mail server's start.
+        s.notifier.retry_max_ms = 2000;
+    })
     .await;
     eventually(WAIT, || async {
         notification(&stack.db, message_id, "email")
@@ -499,7 +473,7 @@ async fn the_success_page_promises_the_confirmation_while_pending_not_while_fail
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn without_customer_mail_the_success_page_promises_none_and_nothing_is_pending() {
-    let stack = Stack::start_with(&[("APP_NOTIFIER__CUSTOMER_MAIL", "false")]).await;
+    let stack = Stack::start_with(|s| s.notifier.customer_mail = false).await;
     let id = completed_session(
         &stack.sim,
         &[("price_mug", 1)],
@@ -520,18 +494,12 @@ async fn without_customer_mail_the_notifier_mails_no_one_and_still_calls_back() 
     let ((broker, _queues), db) = tokio::join!(broker(), TestDb::create());
     let port = free_port();
     let smtp = SmtpServer::start(port).await;
-    let port = port.to_string();
     let (url, received) = callback_receiver(204).await;
-    let notifier = RunningNotifier::start(
-        &db,
-        &broker,
-        &[
-            ("APP_NOTIFIER__CUSTOMER_MAIL", "false"),
-            ("APP_NOTIFIER__SMTP_PORT", &port),
-            ("APP_NOTIFIER__CALLBACK_URLS", &url),
-            ("APP_NOTIFIER__CALLBACK_SECRET", CALLBACK_SECRET),
-        ],
-    )
+    let notifier = RunningNotifier::start(&db, &broker, |s| {
+        s.notifier.customer_mail = false;
+        s.notifier.smtp_port = port;
+        calls_back_to(s, &url);
+    })
     .await;
 
     let id = Uuid::new_v4();

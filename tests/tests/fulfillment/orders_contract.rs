@@ -35,7 +35,7 @@ async fn announcing_worker(stack: &TestStack) -> (String, RunningWorker, lapin::
         .await;
     (
         orders,
-        start_worker(stack, &[]).await,
+        start_worker(stack, |_| {}).await,
         publisher(stack).await,
     )
 }

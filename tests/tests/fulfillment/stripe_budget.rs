@@ -6,6 +6,7 @@
 
 use std::time::Duration;
 
+use shared::Settings;
 use tests::probes::fulfillment_effects;
 use tests::worker_support::{paid_session, publish_event, publisher, start_worker};
 use tests::{eventually, start_rate_limited_sim, TestStack};
@@ -15,22 +16,22 @@ const ACCOUNT_LIMIT: u32 = 25;
 /// A backlog several seconds long at the budget, so the limit is met many times over.
 const SESSIONS: usize = 100;
 /// The deployment: three workers sharing the default budget of 20 per second.
-const DEPLOYMENT: &[(&str, &str)] = &[
-    ("APP_STRIPE__RATE_LIMIT_PER_SEC", "20"),
-    ("APP_STRIPE__PROCESSES", "3"),
+fn deployment(settings: &mut Settings) {
+    settings.stripe.rate_limit_per_sec = 20;
+    settings.stripe.processes = 3;
     // Stripe's own backoff, so that a 429 (if any) is retried as in production.
-    ("APP_STRIPE__RETRY_BASE_MS", "250"),
-    ("APP_STRIPE__RETRY_MAX_MS", "4000"),
+    settings.stripe.retry_base_ms = 250;
+    settings.stripe.retry_max_ms = 4000;
     // Three workers' pools must leave Postgres connections for the tests running beside this one;
     // a worker's pool covers its prefetch plus the outbox relay and ops endpoints.
-    ("APP_DATABASE__MAX_CONNECTIONS", "5"),
-    ("APP_WORKER__PREFETCH", "3"),
-];
+    settings.database.max_connections = 5;
+    settings.worker.prefetch = 3;
+}
 
 // Several threads: the three workers, like three processes, must not take turns on one.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn three_workers_fulfilling_a_backlog_stay_within_the_accounts_rate_limit() {
-    let stack = TestStack::start_on(start_rate_limited_sim(ACCOUNT_LIMIT).await, DEPLOYMENT).await;
+    let stack = TestStack::start_on(start_rate_limited_sim(ACCOUNT_LIMIT).await, deployment).await;
     let channel = publisher(&stack).await;
     let mut sessions = Vec::new();
     for _ in 0..SESSIONS {
@@ -39,7 +40,7 @@ async fn three_workers_fulfilling_a_backlog_stay_within_the_accounts_rate_limit(
         sessions.push(id);
     }
 
-    let workers = futures::future::join_all((0..3).map(|_| start_worker(&stack, DEPLOYMENT))).await;
+    let workers = futures::future::join_all((0..3).map(|_| start_worker(&stack, deployment))).await;
     // 100 retrievals at 20 per second take five seconds; the rest is slack for a loaded machine.
     let fulfilled = eventually(Duration::from_secs(40), || async {
         let done = sqlx::query_scalar::<_, i64>(

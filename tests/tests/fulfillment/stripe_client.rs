@@ -11,8 +11,9 @@ use shared::{CheckoutSessionId, Settings};
 use stripe_sim::{Fault, FaultKind, LineItemParams, PaymentOutcome, RouteMatch, RunningSim};
 use tests::{completed_session, open_session, start_sim, SIM_KEY};
 
-fn client_settings(sim: &RunningSim, extra: &[(&str, &str)]) -> Settings {
-    let mut vars = vec![
+/// Settings for a client of `sim`, then changed by `edit` and checked.
+fn client_settings(sim: &RunningSim, edit: impl FnOnce(&mut Settings)) -> Settings {
+    let vars = vec![
         ("APP_STRIPE__API_BASE".to_owned(), sim.base_url.clone()),
         ("APP_STRIPE__SECRET_KEY".to_owned(), SIM_KEY.to_owned()),
         ("APP_STRIPE__RETRY_BASE_MS".to_owned(), "5".to_owned()),
@@ -22,12 +23,14 @@ fn client_settings(sim: &RunningSim, extra: &[(&str, &str)]) -> Settings {
             "10000".to_owned(),
         ),
     ];
-    vars.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
-    Settings::load_from(Uses::COMMON, vars).unwrap()
+    let mut settings = Settings::load_from(Uses::COMMON, vars).unwrap();
+    edit(&mut settings);
+    settings.check(Uses::COMMON).unwrap();
+    settings
 }
 
 fn client(sim: &RunningSim) -> StripeClient {
-    StripeClient::new(&client_settings(sim, &[]).stripe).unwrap()
+    StripeClient::new(&client_settings(sim, |_| {}).stripe).unwrap()
 }
 
 fn sessions_route() -> RouteMatch {
@@ -233,7 +236,9 @@ async fn an_unknown_session_is_not_found_and_not_retried() {
 #[tokio::test]
 async fn a_wrong_key_is_an_authentication_error() {
     let sim = start_sim().await;
-    let settings = client_settings(&sim, &[("APP_STRIPE__SECRET_KEY", "sk_test_wrong")]);
+    let settings = client_settings(&sim, |s| {
+        s.stripe.secret_key = "sk_test_wrong".to_owned().into()
+    });
     let stripe = StripeClient::new(&settings.stripe).unwrap();
     let id = open_session(&sim, &[("price_mug", 1)]);
     let err = stripe.retrieve_checkout_session(&id).await.unwrap_err();
@@ -351,14 +356,9 @@ async fn a_connection_failure_is_retried_then_reported_as_transient() {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     drop(listener);
-    let settings = Settings::load_from(
-        Uses::COMMON,
-        vec![
-            ("APP_STRIPE__API_BASE".to_owned(), url),
-            ("APP_STRIPE__RETRY_BASE_MS".to_owned(), "1".to_owned()),
-        ],
-    )
-    .unwrap();
+    let mut settings = Settings::load_from(Uses::COMMON, Vec::new()).unwrap();
+    settings.stripe.api_base = url;
+    settings.stripe.retry_base_ms = 1;
     let stripe = StripeClient::new(&settings.stripe).unwrap();
     let err = stripe
         .retrieve_checkout_session(&CheckoutSessionId::parse("cs_test_a").unwrap())
@@ -372,7 +372,7 @@ async fn a_connection_failure_is_retried_then_reported_as_transient() {
 async fn the_client_side_rate_limit_holds() {
     let sim = start_sim().await;
     let id = open_session(&sim, &[("price_mug", 1)]);
-    let settings = client_settings(&sim, &[("APP_STRIPE__RATE_LIMIT_PER_SEC", "10")]);
+    let settings = client_settings(&sim, |s| s.stripe.rate_limit_per_sec = 10);
     let stripe = StripeClient::new(&settings.stripe).unwrap();
     let started = Instant::now();
     let calls = (0..25).map(|_| stripe.retrieve_checkout_session(&id));

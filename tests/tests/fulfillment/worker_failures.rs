@@ -29,8 +29,8 @@ fn sessions_route(session_id: &str) -> RouteMatch {
 async fn stripe_failing_three_times_then_answering_is_fulfilled_after_queue_retries() {
     // Three tiers so that three failed attempts still leave a fourth; the Stripe client's own
     // retries are off so the queue's retries are what is exercised.
-    let stack = stack_with_tiers(&[100, 200, 300], &[]).await;
-    let worker = start_worker(&stack, &[("APP_STRIPE__MAX_RETRIES", "0")]).await;
+    let stack = stack_with_tiers(&[100, 200, 300], |_| {}).await;
+    let worker = start_worker(&stack, |s| s.stripe.max_retries = 0).await;
     let channel = publisher(&stack).await;
     let (session_id, event) = paid_session(&stack.sim.state);
     stack.sim.state.inject_fault(Fault {
@@ -86,7 +86,7 @@ async fn stripe_failing_three_times_then_answering_is_fulfilled_after_queue_retr
 #[tokio::test]
 async fn a_session_stripe_does_not_know_is_dead_lettered_with_the_reason_and_never_retried() {
     let stack = TestStack::start().await;
-    let worker = start_worker(&stack, &[]).await;
+    let worker = start_worker(&stack, |_| {}).await;
     let channel = publisher(&stack).await;
     let event = synthetic_event(
         "evt_unknown_session_1",
@@ -149,7 +149,7 @@ async fn a_session_stripe_does_not_know_is_dead_lettered_with_the_reason_and_nev
 #[tokio::test]
 async fn an_event_the_database_refuses_for_good_is_dead_lettered_at_once_with_the_reason() {
     let stack = TestStack::start().await;
-    let worker = start_worker(&stack, &[]).await;
+    let worker = start_worker(&stack, |_| {}).await;
     let channel = publisher(&stack).await;
     // Postgres text cannot hold the NUL character the customer typed into the name field.
     let session_id = open_session(&stack.sim.state);
@@ -187,7 +187,7 @@ async fn an_event_the_database_refuses_for_good_is_dead_lettered_at_once_with_th
 #[tokio::test]
 async fn a_message_that_is_not_an_event_is_dead_lettered_at_once() {
     let stack = TestStack::start().await;
-    let worker = start_worker(&stack, &[]).await;
+    let worker = start_worker(&stack, |_| {}).await;
     let channel = publisher(&stack).await;
 
     publish_raw(
@@ -213,7 +213,7 @@ async fn a_message_that_is_not_an_event_is_dead_lettered_at_once() {
 #[tokio::test]
 async fn an_event_with_an_invalid_session_id_is_dead_lettered_and_recorded() {
     let stack = TestStack::start().await;
-    let worker = start_worker(&stack, &[]).await;
+    let worker = start_worker(&stack, |_| {}).await;
     let channel = publisher(&stack).await;
     let event = synthetic_event(
         "evt_bad_session_1",
@@ -244,7 +244,7 @@ async fn an_event_with_an_invalid_session_id_is_dead_lettered_and_recorded() {
 #[tokio::test]
 async fn a_poison_message_is_dead_after_its_last_attempt_while_other_messages_keep_flowing() {
     let stack = TestStack::start().await;
-    let worker = start_worker(&stack, &[("APP_STRIPE__MAX_RETRIES", "0")]).await;
+    let worker = start_worker(&stack, |s| s.stripe.max_retries = 0).await;
     let channel = publisher(&stack).await;
     let (poison_id, poison) = paid_session(&stack.sim.state);
     stack.sim.state.inject_fault(Fault {
@@ -407,7 +407,7 @@ async fn the_processing_step_can_be_driven_directly_without_a_broker() {
 
 #[tokio::test]
 async fn a_session_locked_elsewhere_sends_its_event_to_a_retry_tier_not_the_dead_letter_queue() {
-    let stack = TestStack::start_with(&[("APP_DATABASE__LOCK_TIMEOUT_MS", "300")]).await;
+    let stack = TestStack::start_with(|s| s.database.lock_timeout_ms = 300).await;
     let fulfiller = shared::Fulfiller::new(
         shared::store::pool(&stack.settings.database).unwrap(),
         stack.stripe.clone(),

@@ -15,7 +15,7 @@ async fn a_completed_event_for_a_paid_session_fulfills_it_and_announces_order_fu
         .broker
         .watch(&stack.broker.topology.orders_exchange(), "order.#")
         .await;
-    let worker = start_worker(&stack, &[]).await;
+    let worker = start_worker(&stack, |_| {}).await;
     let channel = publisher(&stack).await;
     let (session_id, event) = paid_session(&stack.sim.state);
 
@@ -81,7 +81,7 @@ async fn a_completed_event_for_a_paid_session_fulfills_it_and_announces_order_fu
 #[tokio::test]
 async fn the_same_event_five_times_and_a_second_event_for_the_session_fulfill_it_once() {
     let stack = TestStack::start().await;
-    let worker = start_worker(&stack, &[]).await;
+    let worker = start_worker(&stack, |_| {}).await;
     let channel = publisher(&stack).await;
     let (session_id, event) = paid_session(&stack.sim.state);
     let event_id = event["id"].as_str().unwrap().to_owned();
@@ -152,7 +152,7 @@ async fn the_same_event_five_times_and_a_second_event_for_the_session_fulfill_it
 #[tokio::test]
 async fn a_delayed_payment_waits_as_awaiting_payment_then_is_fulfilled_when_it_succeeds() {
     let stack = TestStack::start().await;
-    let worker = start_worker(&stack, &[]).await;
+    let worker = start_worker(&stack, |_| {}).await;
     let channel = publisher(&stack).await;
     let (session_id, completed) = delayed_session(&stack.sim.state);
 
@@ -189,7 +189,7 @@ async fn a_failed_delayed_payment_is_recorded_and_order_payment_failed_is_announ
             "order.payment_failed",
         )
         .await;
-    let worker = start_worker(&stack, &[]).await;
+    let worker = start_worker(&stack, |_| {}).await;
     let channel = publisher(&stack).await;
     let (session_id, completed) = delayed_session(&stack.sim.state);
     publish_event(&stack, &channel, &completed).await;
@@ -217,7 +217,7 @@ async fn a_failed_delayed_payment_is_recorded_and_order_payment_failed_is_announ
 #[tokio::test]
 async fn events_out_of_order_succeeded_before_completed_fulfill_once() {
     let stack = TestStack::start().await;
-    let worker = start_worker(&stack, &[]).await;
+    let worker = start_worker(&stack, |_| {}).await;
     let channel = publisher(&stack).await;
     let (session_id, completed) = delayed_session(&stack.sim.state);
     let succeeded = stack.sim.state.succeed_async_payment(&session_id).unwrap();
@@ -245,7 +245,7 @@ async fn events_out_of_order_succeeded_before_completed_fulfill_once() {
 #[tokio::test]
 async fn an_expired_session_is_recorded_as_expired_and_never_fulfilled() {
     let stack = TestStack::start().await;
-    let worker = start_worker(&stack, &[]).await;
+    let worker = start_worker(&stack, |_| {}).await;
     let channel = publisher(&stack).await;
     let session_id = open_session(&stack.sim.state);
     let expired = stack.sim.state.expire_session(&session_id).unwrap();
@@ -263,7 +263,7 @@ async fn an_expired_session_is_recorded_as_expired_and_never_fulfilled() {
 #[tokio::test]
 async fn a_completed_event_claiming_payment_for_an_unpaid_session_does_not_fulfill_it() {
     let stack = TestStack::start().await;
-    let worker = start_worker(&stack, &[]).await;
+    let worker = start_worker(&stack, |_| {}).await;
     let channel = publisher(&stack).await;
     // The customer has not paid: the session is still open at Stripe, whatever the event says.
     let session_id = open_session(&stack.sim.state);
@@ -290,7 +290,7 @@ async fn a_completed_event_claiming_payment_for_an_unpaid_session_does_not_fulfi
 #[tokio::test]
 async fn an_event_type_the_worker_does_not_act_on_is_acknowledged_and_recorded_as_ignored() {
     let stack = TestStack::start().await;
-    let worker = start_worker(&stack, &[]).await;
+    let worker = start_worker(&stack, |_| {}).await;
     let channel = publisher(&stack).await;
     let event = synthetic_event("evt_new_type_1", "checkout.session.something_new", "x");
 

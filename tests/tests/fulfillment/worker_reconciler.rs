@@ -47,7 +47,7 @@ async fn paid_sessions_whose_events_never_arrived_are_fulfilled_by_the_sweep_and
     stack.sim.state.expire_session(&expired).unwrap();
 
     // No event is ever published: the webhooks were lost.
-    let worker = start_worker(&stack, &[("APP_WORKER__RECONCILE_INTERVAL_SECS", "1")]).await;
+    let worker = start_worker(&stack, |s| s.worker.reconcile_interval_secs = 1).await;
 
     for id in &paid {
         assert!(
@@ -79,9 +79,9 @@ async fn paid_sessions_whose_events_never_arrived_are_fulfilled_by_the_sweep_and
 #[tokio::test]
 async fn two_workers_elect_exactly_one_leader_and_the_other_takes_over_when_it_stops() {
     let stack = TestStack::start().await;
-    let env = [("APP_WORKER__RECONCILE_INTERVAL_SECS", "1")];
-    let a = start_worker(&stack, &env).await;
-    let b = start_worker(&stack, &env).await;
+    let reconciling = |s: &mut shared::Settings| s.worker.reconcile_interval_secs = 1;
+    let a = start_worker(&stack, reconciling).await;
+    let b = start_worker(&stack, reconciling).await;
 
     let elected = eventually(WAIT, || async {
         (a.is_leader() || b.is_leader()).then_some(())
@@ -462,13 +462,10 @@ async fn connected_accounts_sessions_whose_webhooks_were_lost_are_fulfilled_unde
     let known = paid_session_on(&stack.sim.state, KNOWN);
     let unknown = paid_session_on(&stack.sim.state, UNKNOWN);
 
-    let worker = start_worker(
-        &stack,
-        &[
-            ("APP_WORKER__RECONCILE_INTERVAL_SECS", "1"),
-            ("APP_WORKER__RECONCILE_ACCOUNTS", CONFIGURED),
-        ],
-    )
+    let worker = start_worker(&stack, |s| {
+        s.worker.reconcile_interval_secs = 1;
+        s.worker.reconcile_accounts = vec![CONFIGURED.into()];
+    })
     .await;
     assert!(wait_for_state(&stack.db.pool, &configured, "fulfilled").await);
     assert!(wait_for_state(&stack.db.pool, &known, "fulfilled").await);

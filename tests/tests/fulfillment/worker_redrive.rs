@@ -26,7 +26,7 @@ async fn redrive_now(stack: &TestStack, limit: Option<usize>) -> RedriveReport {
 #[tokio::test]
 async fn a_redriven_dead_message_is_processed_again_and_succeeds() {
     let stack = TestStack::start().await;
-    let worker = start_worker(&stack, &[]).await;
+    let worker = start_worker(&stack, |_| {}).await;
     let channel = publisher(&stack).await;
     let (session_id, event) = paid_session(&stack.sim.state);
     // Stripe wrongly answers 404 once (say, a key for the wrong account was deployed).
@@ -76,7 +76,7 @@ async fn a_redriven_dead_message_is_processed_again_and_succeeds() {
 #[tokio::test]
 async fn redrive_moves_at_most_the_limit_and_resets_the_attempts() {
     let stack = TestStack::start().await;
-    let worker = start_worker(&stack, &[]).await;
+    let worker = start_worker(&stack, |_| {}).await;
     let channel = publisher(&stack).await;
     for i in 0..3 {
         let event = synthetic_event(

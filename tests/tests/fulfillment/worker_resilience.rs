@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use shared::Settings;
 use stripe_sim::{Fault, FaultKind, RouteMatch};
 use tests::probes::{fulfillment_effects, wait_for_state};
 use tests::worker_support::*;
@@ -21,14 +22,14 @@ async fn three_workers_and_500_events_fulfill_every_session_exactly_once() {
     let stack = TestStack::start().await;
     // Small pools: three workers must fit in Postgres next to everyone else's tests. A worker
     // needs a connection per delivery it holds (plus two), so the prefetch shrinks with it.
-    let env = [
-        ("APP_DATABASE__MAX_CONNECTIONS", "5"),
-        ("APP_WORKER__PREFETCH", "3"),
-    ];
+    let small = |s: &mut Settings| {
+        s.database.max_connections = 5;
+        s.worker.prefetch = 3;
+    };
     let workers = vec![
-        start_worker(&stack, &env).await,
-        start_worker(&stack, &env).await,
-        start_worker(&stack, &env).await,
+        start_worker(&stack, small).await,
+        start_worker(&stack, small).await,
+        start_worker(&stack, small).await,
     ];
     let channel = publisher(&stack).await;
     let mut sessions = Vec::new();
@@ -107,7 +108,7 @@ async fn a_worker_that_dies_mid_processing_before_its_ack_has_the_event_redelive
         &stack.db,
         &stack.broker,
         &stack.sim.base_url,
-        &worker_env(&[]),
+        worker_defaults,
     );
     doomed.spawn(async move {
         let app = Application::build(settings).await.unwrap();
@@ -122,7 +123,7 @@ async fn a_worker_that_dies_mid_processing_before_its_ack_has_the_event_redelive
     assert!(picked_up.is_some(), "the first worker took the delivery");
 
     doomed.shutdown_background();
-    let survivor = start_worker(&stack, &[]).await;
+    let survivor = start_worker(&stack, |_| {}).await;
 
     assert!(wait_for_state(&stack.db.pool, &session_id, "fulfilled").await);
     survivor.shutdown().await;
@@ -152,7 +153,7 @@ async fn a_stop_with_work_in_flight_finishes_and_acks_it_and_loses_nothing() {
         kind: FaultKind::Delay(Duration::from_secs(1)),
         count: 0,
     });
-    let worker = start_worker(&stack, &[("APP_WORKER__PREFETCH", "2")]).await;
+    let worker = start_worker(&stack, |s| s.worker.prefetch = 2).await;
     let channel = publisher(&stack).await;
     let mut sessions = Vec::new();
     for _ in 0..4 {
@@ -192,7 +193,7 @@ async fn a_stop_with_work_in_flight_finishes_and_acks_it_and_loses_nothing() {
     );
 
     stack.sim.state.clear_faults();
-    let next = start_worker(&stack, &[]).await;
+    let next = start_worker(&stack, |_| {}).await;
     for id in &sessions {
         assert!(wait_for_state(&stack.db.pool, id, "fulfilled").await);
     }
@@ -205,17 +206,14 @@ async fn a_stop_with_work_in_flight_finishes_and_acks_it_and_loses_nothing() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_full_prefetch_of_deliveries_waiting_on_the_database_at_once_gets_no_pool_timeout() {
     // A long retry tier: an event sent there stays there for the whole test, in plain sight.
-    let stack = stack_with_tiers(&[60_000, 120_000], &[]).await;
-    let worker = start_worker(
-        &stack,
-        &[
-            ("APP_WORKER__PREFETCH", "32"),
-            // A short wait for a pooled connection, so that a pool too small shows at once;
-            // the lock wait below must not end first.
-            ("APP_DATABASE__ACQUIRE_TIMEOUT_MS", "1000"),
-            ("APP_DATABASE__LOCK_TIMEOUT_MS", "30000"),
-        ],
-    )
+    let stack = stack_with_tiers(&[60_000, 120_000], |_| {}).await;
+    let worker = start_worker(&stack, |s| {
+        s.worker.prefetch = 32;
+        // A short wait for a pooled connection, so that a pool too small shows at once;
+        // the lock wait below must not end first.
+        s.database.acquire_timeout_ms = 1000;
+        s.database.lock_timeout_ms = 30000;
+    })
     .await;
     let channel = publisher(&stack).await;
     let mut events = Vec::new();

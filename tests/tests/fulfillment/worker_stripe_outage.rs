@@ -43,8 +43,8 @@ async fn outage_count(worker: &RunningWorker, kind: &str) -> Option<f64> {
 /// outage and expects the order.
 async fn an_outage_holds_the_event_until_it_ends(outage: FaultKind, kind: &str) {
     // Two tiers: any other failure would be dead after its third attempt.
-    let stack = stack_with_tiers(&[100, 200], &[]).await;
-    let worker = start_worker(&stack, &[("APP_STRIPE__MAX_RETRIES", "0")]).await;
+    let stack = stack_with_tiers(&[100, 200], |_| {}).await;
+    let worker = start_worker(&stack, |s| s.stripe.max_retries = 0).await;
     let channel = publisher(&stack).await;
     let (session_id, event) = paid_session(&stack.sim.state);
     let event_id = event["id"].as_str().unwrap();

@@ -8,7 +8,7 @@ use tests::eventually;
 use tests::ingress_support::proxy::BrokerProxy;
 use tests::ingress_support::*;
 
-const BUDGET_MS: &str = "1000";
+const BUDGET_MS: u64 = 1000;
 const BUDGET: Duration = Duration::from_millis(1000);
 /// Scheduling slack on a shared, busy machine.
 const SLACK: Duration = Duration::from_millis(500);
@@ -43,10 +43,9 @@ async fn assert_unavailable(ingress: &TestIngress, within: Duration) {
 #[tokio::test]
 async fn when_the_broker_is_cut_off_webhooks_get_503_fast_and_200_again_once_it_is_back() {
     let mut proxy = BrokerProxy::start().await;
-    let ingress = TestIngress::spawn_with(
-        Some(&proxy.amqp_url()),
-        &[("APP_INGRESS__ACK_BUDGET_MS", BUDGET_MS)],
-    )
+    let ingress = TestIngress::spawn_with(Some(&proxy.amqp_url()), |s| {
+        s.ingress.ack_budget_ms = BUDGET_MS
+    })
     .await;
     let (before_id, body) = completed_event();
     assert_eq!(ingress.post_signed(&body).await.status(), 200);
@@ -89,10 +88,9 @@ async fn when_the_broker_is_cut_off_webhooks_get_503_fast_and_200_again_once_it_
 #[tokio::test]
 async fn a_confirm_that_does_not_come_within_the_budget_is_a_503_at_the_budget() {
     let proxy = BrokerProxy::start().await;
-    let ingress = TestIngress::spawn_with(
-        Some(&proxy.amqp_url()),
-        &[("APP_INGRESS__ACK_BUDGET_MS", BUDGET_MS)],
-    )
+    let ingress = TestIngress::spawn_with(Some(&proxy.amqp_url()), |s| {
+        s.ingress.ack_budget_ms = BUDGET_MS
+    })
     .await;
     proxy.pause();
     let (event_id, body) = completed_event();
@@ -124,7 +122,7 @@ async fn an_ingress_started_while_the_broker_is_away_answers_503_then_200_when_i
     let mut proxy = BrokerProxy::start().await;
     proxy.cut().await;
     let broker = tests::TestBroker::create().await;
-    let settings = ingress_settings(&broker, &proxy.amqp_url(), &[]);
+    let settings = ingress_settings(&broker, &proxy.amqp_url(), |_| {});
     let application = ingress::Application::build(settings).await.unwrap();
     let address = format!("http://127.0.0.1:{}", application.port());
     let stop = application.stop_handle();
@@ -171,7 +169,7 @@ async fn an_ingress_started_while_the_broker_is_away_answers_503_then_200_when_i
 async fn a_channel_closed_by_the_broker_is_a_503_and_the_topology_is_restored() {
     use lapin::options::ExchangeDeleteOptions;
 
-    let ingress = TestIngress::spawn_with(None, &[("APP_INGRESS__ACK_BUDGET_MS", BUDGET_MS)]).await;
+    let ingress = TestIngress::spawn_with(None, |s| s.ingress.ack_budget_ms = BUDGET_MS).await;
     // An operator deletes the exchange: publishing to it makes the broker close the channel.
     ingress
         .broker

@@ -83,21 +83,11 @@ async fn events_about_real_simulator_sessions_name_paid_sessions() {
         sessions.insert(session_id);
     }
     assert_eq!(sessions.len(), 5, "the events cycle over the five sessions");
-    let client = shared::stripe::StripeClient::new(
-        &shared::Settings::load_from(
-            shared::settings::Uses::COMMON,
-            [
-                ("APP_STRIPE__API_BASE".to_owned(), sim.base_url.clone()),
-                (
-                    "APP_STRIPE__SECRET_KEY".to_owned(),
-                    tests::SIM_KEY.to_owned(),
-                ),
-            ],
-        )
-        .unwrap()
-        .stripe,
-    )
-    .unwrap();
+    let mut settings =
+        shared::Settings::load_from(shared::settings::Uses::COMMON, Vec::new()).unwrap();
+    settings.stripe.api_base = sim.base_url.clone();
+    settings.stripe.secret_key = tests::SIM_KEY.to_owned().into();
+    let client = shared::stripe::StripeClient::new(&settings.stripe).unwrap();
     for session_id in sessions {
         let id = shared::CheckoutSessionId::parse(&session_id).unwrap();
         let session = client

@@ -5,7 +5,9 @@ use std::collections::HashSet;
 use std::sync::Once;
 use std::time::Duration;
 
+use shared::settings::Uses;
 use shared::signature::{sign, unix_now};
+use shared::Settings;
 use tests::ingress_support::*;
 use tests::{eventually, WEBHOOK_SECRET};
 
@@ -21,14 +23,12 @@ fn telemetry() {
     });
 }
 
-fn ingress_settings_for_telemetry() -> shared::Settings {
+fn ingress_settings_for_telemetry() -> Settings {
     // The request span is at info level: a filter that disabled it would leave nothing to
     // propagate.
-    shared::Settings::load_from(
-        shared::settings::Uses::COMMON,
-        [("APP_LOG__FILTER".to_owned(), "warn,ingress=info".to_owned())],
-    )
-    .expect("defaults load")
+    let mut settings = Settings::load_from(Uses::COMMON, Vec::new()).expect("defaults load");
+    settings.log.filter = "warn,ingress=info".into();
+    settings
 }
 
 #[tokio::test]
@@ -220,13 +220,12 @@ async fn health_readiness_and_metrics_are_served() {
 
 #[tokio::test]
 async fn a_header_of_two_secrets_during_rotation_is_accepted_by_either() {
-    let ingress = TestIngress::spawn_with(
-        None,
-        &[(
-            "APP_WEBHOOK__SECRETS",
-            &format!("whsec_new_one,{WEBHOOK_SECRET}"),
-        )],
-    )
+    let ingress = TestIngress::spawn_with(None, |s| {
+        s.webhook.secrets = vec![
+            "whsec_new_one".to_owned().into(),
+            WEBHOOK_SECRET.to_owned().into(),
+        ]
+    })
     .await;
     let (_, body) = completed_event();
     let header = shared::signature::signature_header(&body, &["whsec_new_one"], unix_now());
@@ -241,10 +240,15 @@ async fn a_header_of_two_secrets_during_rotation_is_accepted_by_either() {
 
 #[tokio::test]
 async fn a_secret_configured_with_spaces_and_a_crlf_still_verifies_a_signed_delivery() {
-    // A hand-typed list ("a, b") or a secrets file saved with Windows line ends.
+    // A hand-typed list ("a, b") or a secrets file saved with Windows line ends, read from the
+    // environment as the ingress reads it: the parsing is what this test is about.
     let configured = format!(" whsec_new_one, {WEBHOOK_SECRET} \r\n");
-    let ingress =
-        TestIngress::spawn_with(None, &[("APP_WEBHOOK__SECRETS", configured.as_str())]).await;
+    let from_env = Settings::load_from(
+        Uses::COMMON,
+        [("APP_WEBHOOK__SECRETS".to_owned(), configured)],
+    )
+    .expect("the secrets load");
+    let ingress = TestIngress::spawn_with(None, |s| s.webhook = from_env.webhook).await;
     let (_, body) = completed_event();
     let response = ingress.post_signed(&body).await;
     assert_eq!(response.status(), 200);

@@ -265,7 +265,7 @@ async fn a_request_without_a_signature_header_is_refused_before_its_body_is_read
 
 /// An ingress that waits at most half a second for a request's body.
 async fn ingress_with_a_short_body_timeout() -> TestIngress {
-    TestIngress::spawn_with(None, &[("APP_INGRESS__BODY_READ_TIMEOUT_MS", "500")]).await
+    TestIngress::spawn_with(None, |s| s.ingress.body_read_timeout_ms = 500).await
 }
 
 /// A signed head announcing `body`, so that only a slow body stands in the way.

@@ -11,11 +11,8 @@ use tests::ingress_support::*;
 #[tokio::test]
 async fn stopping_finishes_the_in_flight_webhook_then_closes_the_broker() {
     let proxy = BrokerProxy::start().await;
-    let ingress = TestIngress::spawn_with(
-        Some(&proxy.amqp_url()),
-        &[("APP_INGRESS__ACK_BUDGET_MS", "5000")],
-    )
-    .await;
+    let ingress =
+        TestIngress::spawn_with(Some(&proxy.amqp_url()), |s| s.ingress.ack_budget_ms = 5000).await;
 
     // Hold the broker's answers so that a webhook is provably in flight when the stop begins.
     proxy.pause();

@@ -6,21 +6,23 @@
 //! target/artifacts/embedded-*.png.
 
 use fantoccini::Locator;
-use shared::CheckoutSessionId;
+use shared::settings::CheckoutUiMode;
+use shared::{CheckoutSessionId, Settings};
 use tests::browser::Browser;
 use tests::checkout_flow::{fill, pay, text_of, wait_for_heading, PAGE_TIMEOUT, SHIPPING_LABEL_US};
 use tests::eventually;
 use tests::stack::Stack;
 
-const EMBEDDED: &[(&str, &str)] = &[
-    ("APP_LANDING__CHECKOUT_UI_MODE", "embedded"),
-    ("APP_LANDING__PUBLISHABLE_KEY", "pk_test_embedded_checkout"),
-    ("APP_LANDING__STRIPE_JS_URL", "{SIM}/v3"),
-];
+/// The embedded checkout, loading the simulator's Stripe.js stand-in (`<sim>/v3`).
+fn embedded(settings: &mut Settings) {
+    settings.landing.checkout_ui_mode = CheckoutUiMode::Embedded;
+    settings.landing.publishable_key = "pk_test_embedded_checkout".into();
+    settings.landing.stripe_js_url = format!("{}/v3", settings.stripe.api_base);
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn paying_inside_the_embedded_form_lands_on_the_thank_you_page_and_fulfills_once() {
-    let stack = Stack::start_with(EMBEDDED).await;
+    let stack = Stack::start_with(embedded).await;
     let browser = Browser::start().await;
     let client = browser.client();
 

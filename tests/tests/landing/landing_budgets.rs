@@ -75,7 +75,7 @@ async fn a_checkout_without_a_form_token_the_shop_issued_is_a_400_page_and_creat
 
 #[tokio::test]
 async fn a_flood_of_checkouts_from_one_client_is_limited_while_another_client_gets_through() {
-    let landing = Landing::start_with(&[("APP_LANDING__CHECKOUT_RATE_PER_MINUTE", "3")]).await;
+    let landing = Landing::start_with(|s| s.landing.checkout_rate_per_minute = 3).await;
     let token = landing.form_token().await;
     let form = [("form_token", token.as_str()), ("qty_price_mug", "1")];
 
@@ -108,10 +108,10 @@ async fn a_flood_of_checkouts_from_one_client_is_limited_while_another_client_ge
 
 #[tokio::test]
 async fn the_forwarded_client_address_is_believed_only_from_a_trusted_proxy() {
-    let landing = Landing::start_with(&[
-        ("APP_LANDING__TRUSTED_PROXIES", "127.0.0.1"),
-        ("APP_LANDING__SUCCESS_RATE_PER_MINUTE", "2"),
-    ])
+    let landing = Landing::start_with(|s| {
+        s.landing.trusted_proxies = vec!["127.0.0.1".into()];
+        s.landing.success_rate_per_minute = 2;
+    })
     .await;
     let landing = &landing;
     let through_proxy = |forwarded: &'static str| async move {
@@ -154,10 +154,10 @@ async fn the_forwarded_client_address_is_believed_only_from_a_trusted_proxy() {
 
 #[tokio::test]
 async fn ipv6_clients_in_one_64_share_a_budget() {
-    let landing = Landing::start_with(&[
-        ("APP_LANDING__TRUSTED_PROXIES", "127.0.0.0/8"),
-        ("APP_LANDING__SUCCESS_RATE_PER_MINUTE", "2"),
-    ])
+    let landing = Landing::start_with(|s| {
+        s.landing.trusted_proxies = vec!["127.0.0.0/8".into()];
+        s.landing.success_rate_per_minute = 2;
+    })
     .await;
     let landing = &landing;
     let from = |client: &'static str| async move {
@@ -185,19 +185,16 @@ const PAID_ORDERS: usize = 30;
 async fn a_flood_of_the_public_pages_leaves_the_workers_fulfillment_within_stripes_rate_limit() {
     // The deployment: one worker and one landing sharing the default budget of 20 per second,
     // with the default per-client limits of the public pages.
-    let stack = Stack::start_with_account_limit(
-        NonZeroU32::new(ACCOUNT_LIMIT),
-        &[
-            ("APP_STRIPE__RATE_LIMIT_PER_SEC", "20"),
-            ("APP_STRIPE__PROCESSES", "2"),
-            ("APP_STRIPE__RETRY_BASE_MS", "250"),
-            ("APP_STRIPE__RETRY_MAX_MS", "4000"),
-            // Leave Postgres connections for the tests running beside this one; a worker's pool
-            // covers its prefetch plus the outbox relay and ops endpoints.
-            ("APP_DATABASE__MAX_CONNECTIONS", "5"),
-            ("APP_WORKER__PREFETCH", "3"),
-        ],
-    )
+    let stack = Stack::start_with_account_limit(NonZeroU32::new(ACCOUNT_LIMIT), |s| {
+        s.stripe.rate_limit_per_sec = 20;
+        s.stripe.processes = 2;
+        s.stripe.retry_base_ms = 250;
+        s.stripe.retry_max_ms = 4000;
+        // Leave Postgres connections for the tests running beside this one; a worker's pool
+        // covers its prefetch plus the outbox relay and ops endpoints.
+        s.database.max_connections = 5;
+        s.worker.prefetch = 3;
+    })
     .await;
     let pages = Arc::new(AtomicU64::new(0));
     let visitors: Vec<_> = (0..VISITORS)

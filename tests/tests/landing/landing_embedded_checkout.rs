@@ -3,15 +3,18 @@
 //! embedded session (returning to the success page) or says in JSON why not.
 
 use serde_json::Value;
+use shared::settings::CheckoutUiMode;
+use shared::Settings;
 use tests::landing_support::Landing;
 
 const STRIPE_JS: &str = "https://js.stripe.test/v3";
 
-const EMBEDDED: &[(&str, &str)] = &[
-    ("APP_LANDING__CHECKOUT_UI_MODE", "embedded"),
-    ("APP_LANDING__PUBLISHABLE_KEY", "pk_test_landing"),
-    ("APP_LANDING__STRIPE_JS_URL", STRIPE_JS),
-];
+/// The embedded checkout, loading Stripe.js from [`STRIPE_JS`].
+fn embedded(settings: &mut Settings) {
+    settings.landing.checkout_ui_mode = CheckoutUiMode::Embedded;
+    settings.landing.publishable_key = "pk_test_landing".into();
+    settings.landing.stripe_js_url = STRIPE_JS.into();
+}
 
 fn json(body: &str) -> Value {
     serde_json::from_str(body).unwrap_or_else(|e| panic!("not JSON ({e}): {body}"))
@@ -19,7 +22,7 @@ fn json(body: &str) -> Value {
 
 #[tokio::test]
 async fn the_checkout_page_loads_stripe_js_under_a_policy_naming_only_its_origin() {
-    let landing = Landing::start_with(EMBEDDED).await;
+    let landing = Landing::start_with(embedded).await;
     let token = landing.form_token().await;
 
     let page = landing
@@ -62,7 +65,7 @@ async fn the_checkout_page_loads_stripe_js_under_a_policy_naming_only_its_origin
 
 #[tokio::test]
 async fn the_session_endpoint_creates_an_embedded_session_returning_to_the_success_page() {
-    let landing = Landing::start_with(EMBEDDED).await;
+    let landing = Landing::start_with(embedded).await;
     let token = landing.form_token().await;
     let cart = [
         ("form_token", token.as_str()),
@@ -94,7 +97,7 @@ async fn the_session_endpoint_creates_an_embedded_session_returning_to_the_succe
 
 #[tokio::test]
 async fn a_refused_cart_is_answered_in_json_and_creates_nothing() {
-    let landing = Landing::start_with(EMBEDDED).await;
+    let landing = Landing::start_with(embedded).await;
     let token = landing.form_token().await;
 
     let forged = landing

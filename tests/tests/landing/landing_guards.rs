@@ -8,6 +8,9 @@ use stripe_sim::{Fault, FaultKind, RouteMatch};
 use tests::landing_support::{success_path, Landing};
 use tests::{eventually, paid_session};
 
+/// A database address nothing listens on (port 1).
+const NOWHERE: &str = "postgres://postgres@127.0.0.1:1/nowhere";
+
 #[tokio::test]
 async fn malformed_session_ids_are_a_400_page_and_never_reach_stripe() {
     let landing = Landing::start().await;
@@ -44,7 +47,7 @@ async fn malformed_session_ids_are_a_400_page_and_never_reach_stripe() {
 
 #[tokio::test]
 async fn a_client_past_its_budget_gets_429_with_retry_after() {
-    let landing = Landing::start_with(&[("APP_LANDING__SUCCESS_RATE_PER_MINUTE", "3")]).await;
+    let landing = Landing::start_with(|s| s.landing.success_rate_per_minute = 3).await;
     let id = paid_session(&landing.sim, "Jenny Rosen");
 
     for _ in 0..3 {
@@ -97,14 +100,11 @@ async fn stripe_failing_every_retry_is_a_503_page_that_says_to_retry() {
 
 #[tokio::test]
 async fn the_database_being_down_is_a_503_page_and_not_ready() {
-    let landing = Landing::start_with(&[
+    let landing = Landing::start_with(|s| {
         // Nothing listens on port 1.
-        (
-            "APP_DATABASE__URL",
-            "postgres://postgres@127.0.0.1:1/nowhere",
-        ),
-        ("APP_DATABASE__ACQUIRE_TIMEOUT_MS", "300"),
-    ])
+        s.database.url = NOWHERE.to_owned().into();
+        s.database.acquire_timeout_ms = 300;
+    })
     .await;
     let id = paid_session(&landing.sim, "Jenny Rosen");
 
@@ -124,11 +124,7 @@ async fn the_database_being_down_is_a_503_page_and_not_ready() {
 #[tokio::test]
 async fn with_default_timeouts_a_database_that_is_down_is_a_fast_503_not_confirming() {
     // Only the address changes: the connection wait and the page deadline keep their defaults.
-    let landing = Landing::start_with(&[(
-        "APP_DATABASE__URL",
-        "postgres://postgres@127.0.0.1:1/nowhere",
-    )])
-    .await;
+    let landing = Landing::start_with(|s| s.database.url = NOWHERE.to_owned().into()).await;
     let deadline = Duration::from_millis(landing.settings.landing.fulfill_deadline_ms);
     let id = paid_session(&landing.sim, "Jenny Rosen");
 
@@ -149,7 +145,7 @@ async fn with_default_timeouts_a_database_that_is_down_is_a_fast_503_not_confirm
 async fn past_the_deadline_the_page_says_confirming_and_the_attempt_completes_behind_it() {
     // A deadline well above a local connection's set-up (the connection wait is a third of it),
     // and a Stripe slower than the first page and its three reloads together.
-    let landing = Landing::start_with(&[("APP_LANDING__FULFILL_DEADLINE_MS", "600")]).await;
+    let landing = Landing::start_with(|s| s.landing.fulfill_deadline_ms = 600).await;
     let id = paid_session(&landing.sim, "Jenny Rosen");
     landing.sim.state.inject_fault(Fault {
         route: RouteMatch::new("GET", "/v1/checkout/sessions/"),
@@ -199,7 +195,7 @@ fn stripe_prices_hang(landing: &Landing, delay: Duration) {
 #[tokio::test]
 async fn while_stripe_hangs_the_shop_and_checkout_answer_from_the_last_good_catalog() {
     // Every view finds the catalog expired, so every view would refresh it.
-    let landing = Landing::start_with(&[("APP_LANDING__CATALOG_TTL_SECS", "0")]).await;
+    let landing = Landing::start_with(|s| s.landing.catalog_ttl_secs = 0).await;
     let first = landing.get("/").await;
     first.assert_shows(&["Stripe T-shirt"]);
     stripe_prices_hang(&landing, Duration::from_secs(20));
@@ -256,7 +252,7 @@ async fn with_no_catalog_yet_and_stripe_hanging_the_shop_is_a_prompt_503() {
 #[tokio::test]
 async fn ready_when_postgres_and_stripe_answer_and_health_and_metrics_are_served() {
     // Stripe's part of readiness is checked again once it is a second old.
-    let landing = Landing::start_with(&[("APP_LANDING__STRIPE_CHECK_SECS", "1")]).await;
+    let landing = Landing::start_with(|s| s.landing.stripe_check_secs = 1).await;
     let id = paid_session(&landing.sim, "Jenny Rosen");
     landing.success_page(id.as_str()).await;
 

@@ -388,7 +388,10 @@ async fn the_shop_lists_the_catalog_with_checkout_buttons() {
 
 #[tokio::test]
 async fn a_configured_catalog_offers_only_its_prices_in_order() {
-    let landing = Landing::start_with(&[("APP_LANDING__CATALOG", "price_mug,price_tshirt")]).await;
+    let landing = Landing::start_with(|s| {
+        s.landing.catalog = vec!["price_mug".into(), "price_tshirt".into()]
+    })
+    .await;
 
     let page = landing.get("/").await;
 
@@ -435,7 +438,7 @@ async fn a_customer_named_like_the_seed_is_thanked_by_name() {
 
 #[tokio::test]
 async fn every_page_shows_the_configured_shop_name_escaped() {
-    let landing = Landing::start_with(&[("APP_LANDING__SHOP_NAME", "Harbour & <Co>")]).await;
+    let landing = Landing::start_with(|s| s.landing.shop_name = "Harbour & <Co>".into()).await;
 
     for path in ["/", "/order/cancel", "/no-such-page"] {
         let page = landing.get(path).await;

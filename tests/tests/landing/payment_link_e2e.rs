@@ -142,7 +142,7 @@ async fn a_customer_pays_through_a_link_and_is_fulfilled_once_with_the_link_reco
 
 #[tokio::test]
 async fn landing_creates_a_link_per_catalog_price_redirecting_to_the_success_page() {
-    let t = TestStack::start_on(start_sim().await, &[]).await;
+    let t = TestStack::start_on(start_sim().await, |_| {}).await;
     let stripe = StripeClient::new(&t.settings.stripe).unwrap();
     let configured = vec!["price_tshirt".to_owned(), "price_mug".to_owned()];
     let shipping = vec!["US".to_owned(), "CA".to_owned()];

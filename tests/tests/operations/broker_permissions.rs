@@ -32,12 +32,12 @@ use tests::{start_sim, TestDb, SIM_KEY, WEBHOOK_SECRET};
 use worker::redrive::{redrive, RedriveSource};
 
 /// Settings of a service connecting as `login`: the production names and retry tiers (the
-/// defaults), test-sized reconnects.
+/// defaults), test-sized reconnects; then changed by `edit` and checked for what `uses` names.
 fn service_settings(
     users: &BrokerUsers,
     login: &Login,
     uses: Uses,
-    extra: &[(&str, String)],
+    edit: impl FnOnce(&mut Settings),
 ) -> Settings {
     let mut vars: Vec<(String, String)> = users
         .settings(login)
@@ -52,8 +52,12 @@ fn service_settings(
     ] {
         vars.push((key.to_owned(), value.to_owned()));
     }
-    vars.extend(extra.iter().map(|(k, v)| (k.to_string(), v.clone())));
-    Settings::load_from(uses, vars).expect("the settings are valid")
+    // What a service needs besides the broker (a database, Stripe) comes from `edit`: the
+    // sections `uses` names are checked once it is applied.
+    let mut settings = Settings::load_from(Uses::BROKER, vars).expect("the settings are valid");
+    edit(&mut settings);
+    settings.check(uses).expect("the settings are valid");
+    settings
 }
 
 /// A Stripe-shaped `checkout.session.completed` event about `session_id`.
@@ -74,15 +78,10 @@ fn completed_event(event_id: &str, session_id: &str) -> serde_json::Value {
 #[tokio::test]
 async fn the_ingress_user_declares_the_topology_and_publishes_a_webhook_with_a_confirm() {
     let users = BrokerUsers::create("ingress-user").await;
-    let settings = service_settings(
-        &users,
-        &users.ingress,
-        Uses::INGRESS,
-        &[
-            ("APP_INGRESS__HOST", "127.0.0.1".into()),
-            ("APP_INGRESS__PORT", "0".into()),
-        ],
-    );
+    let settings = service_settings(&users, &users.ingress, Uses::INGRESS, |s| {
+        s.ingress.host = "127.0.0.1".into();
+        s.ingress.port = 0;
+    });
     let topology = Topology::from_settings(&settings.broker);
     let application = ingress::Application::build(settings)
         .await
@@ -206,22 +205,17 @@ fn paid_session(sim: &stripe_sim::SimState) -> (String, serde_json::Value) {
 async fn the_worker_user_consumes_retries_dead_letters_announces_and_redrives() {
     let users = BrokerUsers::create("worker-user").await;
     let (db, sim) = tokio::join!(TestDb::create(), start_sim());
-    let settings = service_settings(
-        &users,
-        &users.worker,
-        Uses::WORKER,
-        &[
-            ("APP_DATABASE__URL", db.url.clone()),
-            ("APP_STRIPE__API_BASE", sim.base_url.clone()),
-            ("APP_STRIPE__SECRET_KEY", SIM_KEY.into()),
-            ("APP_STRIPE__MAX_RETRIES", "0".into()),
-            ("APP_STRIPE__RATE_LIMIT_PER_SEC", "10000".into()),
-            ("APP_WORKER__HOST", "127.0.0.1".into()),
-            ("APP_WORKER__PORT", "0".into()),
-            ("APP_WORKER__OUTBOX_INTERVAL_MS", "50".into()),
-            ("APP_WORKER__RECONCILE_INTERVAL_SECS", "0".into()),
-        ],
-    );
+    let settings = service_settings(&users, &users.worker, Uses::WORKER, |s| {
+        s.database.url = db.url.clone().into();
+        s.stripe.api_base = sim.base_url.clone();
+        s.stripe.secret_key = SIM_KEY.to_owned().into();
+        s.stripe.max_retries = 0;
+        s.stripe.rate_limit_per_sec = 10000;
+        s.worker.host = "127.0.0.1".into();
+        s.worker.port = 0;
+        s.worker.outbox_interval_ms = 50;
+        s.worker.reconcile_interval_secs = 0;
+    });
     let topology = Topology::from_settings(&settings.broker);
     let endpoint = users.endpoint(&users.worker);
     let confirm = Duration::from_secs(5);
@@ -385,18 +379,13 @@ async fn the_notifier_user_declares_its_queue_mails_an_announced_order_and_dead_
     let users = BrokerUsers::create("notifier-user").await;
     let smtp_port = free_port();
     let (db, smtp) = tokio::join!(TestDb::create(), SmtpServer::start(smtp_port));
-    let settings = service_settings(
-        &users,
-        &users.notifier,
-        Uses::NOTIFIER,
-        &[
-            ("APP_DATABASE__URL", db.url.clone()),
-            ("APP_NOTIFIER__HOST", "127.0.0.1".into()),
-            ("APP_NOTIFIER__PORT", "0".into()),
-            ("APP_NOTIFIER__SMTP_PORT", smtp_port.to_string()),
-            ("APP_NOTIFIER__RETRY_MAX_MS", "300".into()),
-        ],
-    );
+    let settings = service_settings(&users, &users.notifier, Uses::NOTIFIER, |s| {
+        s.database.url = db.url.clone().into();
+        s.notifier.host = "127.0.0.1".into();
+        s.notifier.port = 0;
+        s.notifier.smtp_port = smtp_port;
+        s.notifier.retry_max_ms = 300;
+    });
     let topology = Topology::from_settings(&settings.broker);
     // The notifier declares its part of the topology at connect, as its own user: a refused
     // declare would fail the build or keep it from consuming.
@@ -560,7 +549,7 @@ async fn the_console_user_reads_the_queues_looks_at_dead_letters_and_redrives_th
         park_dead_letter(&users, id).await;
     }
     assert!(wait_for_depth(&users, "checkout.fulfillment.dead", 2).await);
-    let mut settings = service_settings(&users, &users.console, Uses::BROKER, &[]);
+    let mut settings = service_settings(&users, &users.console, Uses::BROKER, |_| {});
     settings.console.management_url = "http://127.0.0.1:15672".into();
     settings.console.management_username = users.console.user.clone();
     settings.console.management_password = users.console.password.clone().into();

@@ -22,7 +22,17 @@ const WEBHOOK_SECRET: &str = "whsec_connection_security";
 /// Where `scripts/ensure-services` leaves the CA that signed the shared Postgres's certificate.
 const POSTGRES_CA: &str = "/var/lib/postgresql/fulfillment-test-tls/ca.pem";
 
-fn settings(uses: Uses, list: &[(&str, &str)]) -> Settings {
+/// The defaults, changed by `edit`, then checked for what `uses` names.
+fn settings(uses: Uses, edit: impl FnOnce(&mut Settings)) -> Settings {
+    let mut settings = Settings::load_from(Uses::COMMON, Vec::new()).expect("the defaults load");
+    edit(&mut settings);
+    settings.check(uses).expect("valid settings");
+    settings
+}
+
+/// Settings read from environment variables, as a service reads its own: what the password
+/// tests check is that a password given there is taken as it is.
+fn settings_from_env(uses: Uses, list: &[(&str, &str)]) -> Settings {
     Settings::load_from(
         uses,
         list.iter()
@@ -85,13 +95,10 @@ async fn a_broker_behind_a_private_ca_is_reached_over_amqps_only_with_broker_ca_
 
     // With the wrong CA: refused too, naming the file that was tried.
     let wrong = BrokerEndpoint::from_settings(
-        &settings(
-            Uses::BROKER,
-            &[
-                ("APP_BROKER__URL", &url),
-                ("APP_BROKER__CA_FILE", path(&certs.other_ca)),
-            ],
-        )
+        &settings(Uses::BROKER, |s| {
+            s.broker.url = url.clone().into();
+            s.broker.ca_file = path(&certs.other_ca).into();
+        })
         .broker,
     );
     let shown = shared::queue::connect(&wrong, "tls-test")
@@ -106,18 +113,15 @@ async fn a_broker_behind_a_private_ca_is_reached_over_amqps_only_with_broker_ca_
 
     // With the CA: the real ingress takes a webhook, publishes it over TLS and answers 200 only
     // once the broker confirmed it.
-    let ingress_settings = settings(
-        Uses::INGRESS,
-        &[
-            ("APP_BROKER__URL", &url),
-            ("APP_BROKER__CA_FILE", path(&certs.ca)),
-            ("APP_WEBHOOK__SECRETS", WEBHOOK_SECRET),
-            ("APP_INGRESS__HOST", "127.0.0.1"),
-            ("APP_INGRESS__PORT", "0"),
-            ("APP_INGRESS__WORKERS", "1"),
-            ("APP_LOG__FILTER", "warn"),
-        ],
-    );
+    let ingress_settings = settings(Uses::INGRESS, |s| {
+        s.broker.url = url.clone().into();
+        s.broker.ca_file = path(&certs.ca).into();
+        s.webhook.secrets = vec![WEBHOOK_SECRET.to_owned().into()];
+        s.ingress.host = "127.0.0.1".into();
+        s.ingress.port = 0;
+        s.ingress.workers = 1;
+        s.log.filter = "warn".into();
+    });
     let endpoint = BrokerEndpoint::from_settings(&ingress_settings.broker);
     let topology = Topology::from_settings(&ingress_settings.broker);
     let ingress = ingress::Application::build(ingress_settings)
@@ -203,7 +207,7 @@ async fn postgres_is_reached_with_verify_full_and_the_ca_and_refused_with_a_wron
     let Some(ca) = postgres_ca() else { return };
     let db = TestDb::create().await;
     let url = with_query(&db.url, &format!("sslmode=verify-full&sslrootcert={ca}"));
-    let verified = settings(Uses::DATABASE, &[("APP_DATABASE__URL", &url)]);
+    let verified = settings(Uses::DATABASE, |s| s.database.url = url.into());
     let pool = shared::store::pool(&verified.database).expect("a pool");
     let encrypted: bool =
         sqlx::query_scalar("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()")
@@ -218,13 +222,10 @@ async fn postgres_is_reached_with_verify_full_and_the_ca_and_refused_with_a_wron
         &db.url,
         &format!("sslmode=verify-full&sslrootcert={}", path(&certs.other_ca)),
     );
-    let refused = settings(
-        Uses::DATABASE,
-        &[
-            ("APP_DATABASE__URL", &wrong),
-            ("APP_DATABASE__ACQUIRE_TIMEOUT_MS", "5000"),
-        ],
-    );
+    let refused = settings(Uses::DATABASE, |s| {
+        s.database.url = wrong.into();
+        s.database.acquire_timeout_ms = 5000;
+    });
     let pool = shared::store::pool(&refused.database).expect("a lazy pool");
     let error = sqlx::query("SELECT 1")
         .execute(&pool)
@@ -248,7 +249,7 @@ async fn a_database_password_with_url_characters_works_as_its_own_setting_or_per
         (role.url(&db.name, Some("stale")), AWKWARD_PASSWORD),
         (role.url(&db.name, Some(AWKWARD_PASSWORD_ENCODED)), ""),
     ] {
-        let settings = settings(
+        let settings = settings_from_env(
             Uses::DATABASE,
             &[
                 ("APP_DATABASE__URL", &url),
@@ -278,7 +279,7 @@ async fn a_broker_password_with_url_characters_works_as_its_own_setting_or_perce
         (account.url(Some("stale")), AWKWARD_PASSWORD),
         (account.url(Some(AWKWARD_PASSWORD_ENCODED)), ""),
     ] {
-        let settings = settings(
+        let settings = settings_from_env(
             Uses::BROKER,
             &[
                 ("APP_BROKER__URL", &url),

@@ -18,7 +18,7 @@ async fn metrics_text(worker: &RunningWorker) -> String {
 #[tokio::test]
 async fn healthz_readyz_and_metrics_answer_and_the_metrics_count_deliveries() {
     let stack = TestStack::start().await;
-    let worker = start_worker(&stack, &[]).await;
+    let worker = start_worker(&stack, |_| {}).await;
     let channel = publisher(&stack).await;
     let (session_id, event) = paid_session(&stack.sim.state);
     publish_event(&stack, &channel, &event).await;
@@ -59,15 +59,11 @@ async fn readyz_names_the_dependency_that_is_down() {
         "postgres://postgres@127.0.0.1:5432/missing_{}",
         uuid::Uuid::new_v4().simple()
     );
-    let settings = tests::settings(
-        &stack.db,
-        &stack.broker,
-        &stack.sim.base_url,
-        &worker_env(&[
-            ("APP_DATABASE__URL", &url),
-            ("APP_DATABASE__ACQUIRE_TIMEOUT_MS", "300"),
-        ]),
-    );
+    let settings = tests::settings(&stack.db, &stack.broker, &stack.sim.base_url, |s| {
+        worker_defaults(s);
+        s.database.url = url.into();
+        s.database.acquire_timeout_ms = 300;
+    });
     let app = Application::build(settings).await.unwrap();
     let url = format!("http://127.0.0.1:{}/readyz", app.port());
     let stop = app.stop_handle();
@@ -97,7 +93,7 @@ async fn readyz_names_the_dependency_that_is_down() {
 #[tokio::test]
 async fn a_payment_stuck_past_the_threshold_shows_in_the_paid_unfulfilled_gauge() {
     let stack = TestStack::start().await;
-    let worker = start_worker(&stack, &[("APP_WORKER__UNFULFILLED_THRESHOLD_SECS", "60")]).await;
+    let worker = start_worker(&stack, |s| s.worker.unfulfilled_threshold_secs = 60).await;
     let channel = publisher(&stack).await;
     // Paid ten minutes ago as far as the event says, and Stripe cannot find it: dead-lettered.
     let mut event = synthetic_event("evt_stuck_1", "checkout.session.completed", "cs_test_stuck");
@@ -125,7 +121,7 @@ async fn a_payment_stuck_past_the_threshold_shows_in_the_paid_unfulfilled_gauge(
 #[tokio::test]
 async fn show_prints_the_state_the_lines_and_the_event_history_of_a_session() {
     let stack = TestStack::start().await;
-    let worker = start_worker(&stack, &[]).await;
+    let worker = start_worker(&stack, |_| {}).await;
     let channel = publisher(&stack).await;
     let (session_id, event) = paid_session(&stack.sim.state);
     publish_event(&stack, &channel, &event).await;
@@ -161,15 +157,11 @@ async fn show_prints_the_state_the_lines_and_the_event_history_of_a_session() {
 #[tokio::test]
 async fn a_worker_given_fewer_connections_than_its_prefetch_refuses_to_start_naming_both_keys() {
     let stack = TestStack::start().await;
-    let settings = tests::settings(
-        &stack.db,
-        &stack.broker,
-        &stack.sim.base_url,
-        &worker_env(&[
-            ("APP_DATABASE__MAX_CONNECTIONS", "16"),
-            ("APP_WORKER__PREFETCH", "32"),
-        ]),
-    );
+    let settings = tests::settings(&stack.db, &stack.broker, &stack.sim.base_url, |s| {
+        worker_defaults(s);
+        s.database.max_connections = 16;
+        s.worker.prefetch = 32;
+    });
     let refused = Application::build(settings)
         .await
         .expect_err("a pool of 16 cannot serve 32 deliveries at once");
@@ -206,7 +198,7 @@ async fn each_key_issuing_product_shows_its_free_licence_keys_and_a_sale_takes_i
     )
     .await
     .unwrap();
-    let worker = start_worker(&stack, &[]).await;
+    let worker = start_worker(&stack, |_| {}).await;
     let shows = |expected: &'static [&'static str]| {
         let worker = &worker;
         async move {

@@ -99,7 +99,7 @@ async fn order_number_sequence(pool: &PgPool) -> (i64, bool) {
 async fn a_backup_restores_into_a_fresh_database_with_every_order_line_item_audit_and_outbox_row() {
     let deployment = Deployment::start().await;
     let stack = &deployment.stack;
-    let worker = start_worker(stack, &[]).await;
+    let worker = start_worker(stack, |_| {}).await;
     let channel = publisher(stack).await;
     let mut paid = Vec::new();
     for _ in 0..3 {

@@ -55,7 +55,7 @@ async fn the_application_role_fulfills_through_the_queue_the_outbox_and_the_reco
     // One webhook arrives; the other was lost, and only the reconciler can find its session.
     let (delivered, event) = paid_session(&stack.sim.state);
     let (lost, _) = paid_session(&stack.sim.state);
-    let worker = start_worker(stack, &[("APP_WORKER__RECONCILE_INTERVAL_SECS", "1")]).await;
+    let worker = start_worker(stack, |s| s.worker.reconcile_interval_secs = 1).await;
 
     publish_event(stack, &publisher(stack).await, &event).await;
 
@@ -119,16 +119,11 @@ async fn the_success_page_fulfills_as_the_application_role() {
     let deployment = Deployment::start().await;
     let stack = &deployment.stack;
     let id = tests::paid_session(&stack.sim, "Jenny Rosen");
-    let settings = tests::settings(
-        &stack.db,
-        &stack.broker,
-        &stack.sim.base_url,
-        &[
-            ("APP_LANDING__HOST", "127.0.0.1"),
-            ("APP_LANDING__PORT", "0"),
-            ("APP_LANDING__PUBLIC_BASE_URL", "http://shop.test"),
-        ],
-    );
+    let settings = tests::settings(&stack.db, &stack.broker, &stack.sim.base_url, |s| {
+        s.landing.host = "127.0.0.1".into();
+        s.landing.port = 0;
+        s.landing.public_base_url = "http://shop.test".into();
+    });
     let app = landing::Application::build(settings)
         .await
         .expect("landing builds");

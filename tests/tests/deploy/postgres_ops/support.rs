@@ -227,11 +227,11 @@ pub fn init_roles_script(database: &str, sourced: bool, env: &[(&str, &str)]) ->
 
 /// `worker migrate`, the command the `migrate` service runs, connecting with `url`.
 pub async fn worker_migrate(url: &str) -> anyhow::Result<()> {
-    let settings = Settings::load_from(
-        Uses::DATABASE,
-        [("APP_DATABASE__URL".to_owned(), url.to_owned())],
-    )
-    .expect("settings with a database URL are valid");
+    let mut settings = Settings::load_from(Uses::COMMON, Vec::new()).expect("the defaults load");
+    settings.database.url = url.to_owned().into();
+    settings
+        .check(Uses::DATABASE)
+        .expect("settings with a database URL are valid");
     worker::cli::run(Some(worker::cli::Command::Migrate), settings).await
 }
 
@@ -282,7 +282,7 @@ impl Deployment {
             pool,
         };
         let (broker, sim) = tokio::join!(TestBroker::create(), start_sim());
-        let settings = tests::settings(&db, &broker, &sim.base_url, &[]);
+        let settings = tests::settings(&db, &broker, &sim.base_url, |_| {});
         let stripe = StripeClient::new(&settings.stripe).expect("build the Stripe client");
         let fulfiller = Fulfiller::new(db.pool.clone(), stripe.clone());
         Deployment {
