@@ -190,9 +190,8 @@ async fn the_application_role_cannot_change_the_schema_and_neither_role_is_a_sup
             .await
             .unwrap();
     assert_eq!(
-        tables, 12,
-        "the eleven tables (console_sessions and console_audit the newest) and sqlx's ledger are \
-         all still there"
+        tables, 13,
+        "the twelve tables (fulfillment_claims the newest) and sqlx's ledger are all still there"
     );
 }
 

@@ -1,14 +1,17 @@
 //! The worker benchmark (how to run and read it: `benchmarks/worker.md`, `worker/benches/run.sh`).
 //!
 //! - `ceiling`: the fulfillment's database work alone, driven straight at Postgres with the
-//!   same statements the worker issues per event (audit and stored-order read, the one
-//!   statement writing lock + order + lines + outbox, audit write) and no Stripe, no broker. The
+//!   same statements the worker issues per event (audit and stored-order read with the claim,
+//!   the one statement writing lock + order + lines + outbox, audit write) and no Stripe, no
+//!   broker. The
 //!   number the pipeline is compared with.
 //! - `pipeline`: stripe-sim in this process (no artificial latency, no rate limit), N paid
 //!   sessions, W worker processes (the release binary) consuming, and N `completed` events
 //!   published to `checkout.events` the way the ingress does. Either as fast as possible
 //!   (saturation: fulfillments/s) or paced at a fixed rate (latency from publish to the
-//!   fulfillment transaction, p50/p99). Reports each worker's peak RSS.
+//!   fulfillment transaction, p50/p99). Reports each worker's peak RSS, and the CPU each part
+//!   spent per fulfillment ([`cpu`]). With `--stripe-limit`, the simulator limits requests per
+//!   second as Stripe does, and the drain is reported against its ideal time.
 //!
 //! Every run uses its own database and broker prefix and removes both at the end. Bounded:
 //! every wait has a deadline.
@@ -16,6 +19,8 @@
 use std::process::{Child, Command};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+mod cpu;
 
 use anyhow::{bail, Context};
 use chrono::{DateTime, Utc};
@@ -364,6 +369,8 @@ async fn pipeline(db: &BenchDb, amqp: &str, run: &PipelineRun) -> anyhow::Result
     let exchange = topology.checkout_exchange();
     let channel = Arc::new(channel);
     let published_at: Vec<DateTime<Utc>>;
+    let worker_pids: Vec<u32> = workers.0.iter().map(Child::id).collect();
+    let cpu_before = cpu::snapshot(&worker_pids);
     let started = Instant::now();
     if run.rate == 0 {
         // Saturation: publish everything, confirms in flight 256 at a time.
@@ -425,6 +432,7 @@ async fn pipeline(db: &BenchDb, amqp: &str, run: &PipelineRun) -> anyhow::Result
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+    let cpu_after = cpu::snapshot(&worker_pids);
     let ids: Vec<String> = events.iter().map(|(id, _)| id.clone()).collect();
     let rows: Vec<(String, DateTime<Utc>)> = sqlx::query_as(
         "SELECT session_id, fulfilled_at FROM checkout_orders WHERE session_id = ANY($1)",
@@ -455,6 +463,10 @@ async fn pipeline(db: &BenchDb, amqp: &str, run: &PipelineRun) -> anyhow::Result
         latency.value_at_quantile(0.99) as f64 / 1000.0,
         latency.max() as f64 / 1000.0,
         rss.join(", ")
+    );
+    println!(
+        "{}",
+        cpu::per_fulfillment(&cpu_before, &cpu_after, run.sessions)
     );
     if let Some(limit) = run.stripe_limit {
         let ideal = run.sessions as f64 / f64::from(limit);
