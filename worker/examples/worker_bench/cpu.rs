@@ -24,7 +24,10 @@ pub fn snapshot(workers: &[u32]) -> Snapshot {
     let mut ticks = HashMap::new();
     let workers_ticks: u64 = workers.iter().filter_map(|&pid| own_ticks(pid)).sum();
     ticks.insert("workers", workers_ticks);
-    ticks.insert("bench (simulator, publisher)", own_ticks(std::process::id()).unwrap_or(0));
+    ticks.insert(
+        "bench (simulator, publisher)",
+        own_ticks(std::process::id()).unwrap_or(0),
+    );
     let (postgres, rabbitmq) = by_command();
     ticks.insert("postgres", postgres);
     ticks.insert("rabbitmq", rabbitmq);
@@ -78,7 +81,11 @@ fn by_command() -> (u64, u64) {
         return (0, 0);
     };
     for entry in dir.flatten() {
-        let Some(pid) = entry.file_name().to_str().and_then(|p| p.parse::<u32>().ok()) else {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|p| p.parse::<u32>().ok())
+        else {
             continue;
         };
         let Ok(comm) = std::fs::read_to_string(format!("/proc/{pid}/comm")) else {
