@@ -60,8 +60,7 @@ impl Application {
             .with_context(|| format!("binding {}:{}", address.0, address.1))?;
         let port = listener.local_addr()?.port();
         listener.set_nonblocking(true)?;
-        let fulfiller =
-            Fulfiller::new(pool.clone(), stripe).mailing_customers(settings.notifier.customer_mail);
+        let fulfiller = Fulfiller::from_settings(pool.clone(), stripe, &settings);
         let reconciler =
             Reconciler::one_shot(fulfiller.clone(), &settings).context("database settings")?;
         let state = web::Data::new(AppState {

@@ -162,8 +162,13 @@ impl Fulfiller {
         self.claim_wait
     }
 
-    /// A service's fulfiller: customer mail and the claim wait as configured.
+    /// A service's fulfiller: customer mail and the claim wait as configured. Its claim-wait
+    /// counters are exposed at 0 from the start, so the dashboard has a series before the first
+    /// wait.
     pub fn from_settings(pool: PgPool, stripe: StripeClient, settings: &Settings) -> Self {
+        for ended in Waited::LABELS {
+            metrics::CLAIM_WAITS.with_label_values(&[ended]);
+        }
         Self::new(pool, stripe)
             .mailing_customers(settings.notifier.customer_mail)
             .waiting_for_claims(settings.stripe.claim_wait())

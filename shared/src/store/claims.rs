@@ -70,12 +70,16 @@ pub enum Waited {
 }
 
 impl Waited {
+    /// Every [`Self::label`].
+    pub const LABELS: [&'static str; 3] = ["fulfilled", "released", "timed_out"];
+
     /// For metrics and logs.
     pub fn label(&self) -> &'static str {
+        let [fulfilled, released, timed_out] = Self::LABELS;
         match self {
-            Self::Fulfilled(_) => "fulfilled",
-            Self::Released => "released",
-            Self::TimedOut => "timed_out",
+            Self::Fulfilled(_) => fulfilled,
+            Self::Released => released,
+            Self::TimedOut => timed_out,
         }
     }
 }
@@ -119,6 +123,9 @@ pub async fn wait_for_order(
     let deadline = Instant::now() + wait;
     let mut pause = FIRST_POLL;
     loop {
+        // Polling, bounded by the wait: LISTEN/NOTIFY would wake sooner, but would need a
+        // connection per waiting page held for the whole wait, or a listener task per process;
+        // a poll costs one primary-key read and finds the order within one doubling.
         tokio::time::sleep(pause.min(deadline.saturating_duration_since(Instant::now()))).await;
         // A connection per poll, not one held through the wait: a claimant that died would
         // otherwise pin a connection per waiting page for the whole wait.
