@@ -1,7 +1,8 @@
 //! The consumer loop: deliveries from `notifier.orders` through the [`Dispatcher`], then
 //! acknowledged, requeued after a pause, or rejected into `notifier.orders.dead`.
 //!
-//! - **Bounded concurrency.** `basic.qos(prefetch)`, one task per delivery.
+//! - **Bounded concurrency.** `basic.qos(prefetch)`, one task per delivery
+//!   ([`shared::queue::consume`], as the worker's).
 //! - **Retries with backoff.** A send that may pass later (SMTP 4xx or down, HTTP 5xx, a
 //!   timeout) holds its delivery for a pause that starts at 100 ms and doubles with each
 //!   redelivery (the quorum queue's `x-delivery-count`) up to `notifier.retry_max_ms`, then
@@ -13,21 +14,20 @@
 //! - **Shutdown**: cancel the subscription, cut pauses short (their deliveries are requeued at
 //!   once), let sends in flight finish and ack, close.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::future::Future;
+use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures::StreamExt;
 use lapin::message::Delivery;
-use lapin::options::{
-    BasicAckOptions, BasicCancelOptions, BasicConsumeOptions, BasicNackOptions, BasicQosOptions,
-};
+use lapin::options::{BasicAckOptions, BasicNackOptions};
 use lapin::types::{AMQPValue, FieldTable};
+use lapin::Channel;
 use shared::errors::error_chain;
+use shared::queue::consume::{self, Subscriber, Subscription};
 use shared::queue::topology::headers;
-use shared::queue::{Backoff, BrokerEndpoint, Topology};
+use shared::queue::Topology;
 use tokio_util::sync::CancellationToken;
-use tokio_util::task::TaskTracker;
 
 use crate::dispatch::{Dispatcher, Disposition};
 use crate::metrics;
@@ -38,13 +38,11 @@ const FIRST_PAUSE: Duration = Duration::from_millis(100);
 /// What the consumer needs besides its dispatcher.
 #[derive(Debug, Clone)]
 pub struct ConsumerOptions {
-    pub endpoint: BrokerEndpoint,
+    /// The broker, the prefetch (the bound on concurrent sends) and the reconnect backoff.
+    pub subscription: Subscription,
     pub topology: Topology,
-    pub prefetch: u16,
     /// Longest pause before a failed delivery is requeued.
     pub retry_max: Duration,
-    pub reconnect_min: Duration,
-    pub reconnect_max: Duration,
 }
 
 /// Consumes `notifier.orders` until cancelled.
@@ -72,87 +70,33 @@ impl Consumer {
     /// Consumes until `shutdown` is cancelled, reconnecting as needed; returns once every
     /// delivery in hand is acked or requeued.
     pub async fn run(self, shutdown: CancellationToken) {
-        let tracker = TaskTracker::new();
-        let mut backoff = Backoff::new(self.options.reconnect_min, self.options.reconnect_max);
-        while !shutdown.is_cancelled() {
-            let result = self.consume(&shutdown, &tracker, &mut backoff).await;
-            self.consuming.store(false, Ordering::Release);
-            match result {
-                Ok(()) => break,
-                Err(e) => {
-                    let delay = backoff.next_delay();
-                    tracing::warn!(error = %error_chain(&e), ?delay, "consumer lost the broker; reconnecting");
-                    tokio::select! {
-                        _ = shutdown.cancelled() => break,
-                        // Reconnect backoff, cut short by shutdown.
-                        _ = tokio::time::sleep(delay) => {}
-                    }
-                }
-            }
-        }
-        tracker.close();
-        tracker.wait().await;
-        tracing::info!("consumer stopped");
+        let subscription = &self.options.subscription;
+        consume::consume_until_cancelled(&self, subscription, &self.consuming, shutdown).await
+    }
+}
+
+impl Subscriber for Consumer {
+    const SERVICE: &'static str = "notifier";
+
+    fn queue(&self) -> String {
+        self.options.topology.notifier_queue()
     }
 
-    async fn consume(
+    async fn declare(&self, channel: &Channel) -> Result<(), lapin::Error> {
+        self.options.topology.declare_notifier(channel).await
+    }
+
+    fn handle(
         &self,
-        shutdown: &CancellationToken,
-        tracker: &TaskTracker,
-        backoff: &mut Backoff,
-    ) -> Result<(), lapin::Error> {
-        let topology = &self.options.topology;
-        let connection =
-            shared::queue::connect(&self.options.endpoint, "notifier-consumer").await?;
-        let channel = connection.create_channel().await?;
-        topology.declare_notifier(&channel).await?;
-        channel
-            .basic_qos(self.options.prefetch, BasicQosOptions::default())
-            .await?;
-        let mut deliveries = channel
-            .basic_consume(
-                &topology.notifier_queue(),
-                "",
-                BasicConsumeOptions::default(),
-                FieldTable::default(),
-            )
-            .await?;
-        backoff.reset();
-        self.consuming.store(true, Ordering::Release);
-        tracing::info!(queue = %topology.notifier_queue(), prefetch = self.options.prefetch, "consuming");
-        loop {
-            tokio::select! {
-                biased;
-                _ = shutdown.cancelled() => {
-                    if let Err(e) = channel
-                        .basic_cancel(deliveries.tag().as_str(), BasicCancelOptions::default())
-                        .await
-                    {
-                        tracing::warn!(error = %error_chain(&e), "cancelling the consumer failed");
-                    }
-                    // Tasks ack on this channel: wait for them before closing it.
-                    tracker.close();
-                    tracker.wait().await;
-                    let _ = channel.close(200, "notifier shutting down").await;
-                    let _ = connection.close(200, "notifier shutting down").await;
-                    return Ok(());
-                }
-                next = deliveries.next() => match next {
-                    Some(Ok(delivery)) => {
-                        tracker.spawn(handle(
-                            self.dispatcher.clone(),
-                            delivery,
-                            self.options.retry_max,
-                            shutdown.clone(),
-                        ));
-                    }
-                    Some(Err(e)) => return Err(e),
-                    None => {
-                        return Err(lapin::Error::InvalidChannelState(lapin::ChannelState::Closed))
-                    }
-                }
-            }
-        }
+        delivery: Delivery,
+        shutdown: CancellationToken,
+    ) -> impl Future<Output = ()> + Send + 'static {
+        handle(
+            self.dispatcher.clone(),
+            delivery,
+            self.options.retry_max,
+            shutdown,
+        )
     }
 }
 

@@ -14,9 +14,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use actix_web::dev::Server;
-use actix_web::{web, App, HttpResponse, HttpServer};
 use anyhow::Context;
-use shared::queue::{BrokerEndpoint, Topology};
+use shared::http::{ops_server, Dependencies};
+use shared::queue::{BrokerEndpoint, Subscription, Topology};
 use shared::settings::Uses;
 use shared::shutdown::StopHandle;
 use shared::Settings;
@@ -46,7 +46,6 @@ impl std::fmt::Debug for Application {
 }
 
 /// What `/readyz` checks.
-#[derive(Clone)]
 struct Readiness {
     pool: PgPool,
     consuming: Arc<AtomicBool>,
@@ -85,12 +84,14 @@ impl Application {
         let consumer = Consumer::new(
             dispatcher,
             ConsumerOptions {
-                endpoint: BrokerEndpoint::from_settings(broker),
+                subscription: Subscription {
+                    endpoint: BrokerEndpoint::from_settings(broker),
+                    prefetch: notifier.prefetch,
+                    reconnect_min: broker.reconnect_min(),
+                    reconnect_max: broker.reconnect_max(),
+                },
                 topology: Topology::from_settings(broker),
-                prefetch: notifier.prefetch,
                 retry_max: notifier.retry_max(),
-                reconnect_min: broker.reconnect_min(),
-                reconnect_max: broker.reconnect_max(),
             },
         );
         let listener =
@@ -161,37 +162,11 @@ impl Application {
     }
 }
 
-fn ops_server(listener: TcpListener, readiness: Readiness) -> std::io::Result<Server> {
-    let readiness = web::Data::new(readiness);
-    Ok(HttpServer::new(move || {
-        App::new()
-            .app_data(readiness.clone())
-            .route("/healthz", web::get().to(shared::http::healthz))
-            .route("/readyz", web::get().to(readyz))
-            .route("/metrics", web::get().to(metrics_endpoint))
-    })
-    .listen(listener)?
-    // Three endpoints polled every few seconds: one thread is plenty.
-    .workers(1)
-    // Signals are the Application's to handle, so the drain happens in order.
-    .disable_signals()
-    .shutdown_timeout(5)
-    .run())
-}
-
-/// What `/readyz` answers and `/metrics` records as `dependency_up`.
-async fn dependency_checks(readiness: &Readiness) -> [(&'static str, bool); 2] {
-    [
-        ("database", shared::store::ping(&readiness.pool).await),
-        ("consumer", readiness.consuming.load(Ordering::Acquire)),
-    ]
-}
-
-async fn readyz(readiness: web::Data<Readiness>) -> HttpResponse {
-    shared::http::readiness(&dependency_checks(&readiness).await)
-}
-
-async fn metrics_endpoint(readiness: web::Data<Readiness>) -> HttpResponse {
-    shared::http::record_dependencies(&dependency_checks(&readiness).await);
-    shared::http::metrics().await
+impl Dependencies for Readiness {
+    async fn check(&self) -> Vec<(&'static str, bool)> {
+        vec![
+            ("database", shared::store::ping(&self.pool).await),
+            ("consumer", self.consuming.load(Ordering::Acquire)),
+        ]
+    }
 }

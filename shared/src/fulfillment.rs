@@ -42,11 +42,11 @@ use crate::settings::Settings;
 use crate::store;
 use crate::store::access::KeysExhausted;
 use crate::store::claims::{self, Waited};
-use crate::store::events::EventOutcome;
-use crate::store::fulfilled::{self, Written};
+use crate::store::events::{EventKey, EventOutcome};
+use crate::store::fulfilled::{self, Fulfillment, Written};
 use crate::store::orders::{self, Order, OrderRead, OrderState, Trigger};
 use crate::store::outbox;
-use crate::stripe::{CheckoutSession, LineItem, SessionStatus, StripeClient, StripeError};
+use crate::stripe::{CheckoutSession, SessionStatus, StripeClient, StripeError};
 
 /// What happened, for the caller to act on (ack, render a page, …).
 // One outcome per call, moved once: boxing the order would only add an allocation.
@@ -81,6 +81,12 @@ impl FulfillmentOutcome {
     /// A short label for metrics, logs and the audit trail: the event outcome's name.
     pub fn label(&self) -> &'static str {
         self.event_outcome().as_str()
+    }
+
+    /// Whether the event the fulfillment was given (if any) is recorded already: a new
+    /// fulfillment records it in its own statement ([`fulfilled::write`]).
+    pub fn event_recorded(&self) -> bool {
+        matches!(self, Self::Fulfilled { newly: true, .. })
     }
 }
 
@@ -220,25 +226,29 @@ impl Fulfiller {
         id: &CheckoutSessionId,
         trigger: Trigger,
     ) -> Result<FulfillmentOutcome, FulfillError> {
-        self.fulfill(account, id, trigger, Stored::Unread).await
+        self.fulfill(account, id, trigger, Stored::Unread, None)
+            .await
     }
 
-    /// [`Self::fulfill_checkout_on`] for a caller that has just read (and claimed) the order in
-    /// a statement that also read something of its own: the order is not read again.
+    /// [`Self::fulfill_checkout_on`] for the worker processing `event`, which has just read (and
+    /// claimed) the order in a statement that also read the event's outcome: the order is not
+    /// read again, and a new fulfillment records the event as `fulfilled` in its own statement
+    /// (see [`FulfillmentOutcome::recorded_event`]).
     pub async fn fulfill_checkout_read_on(
         &self,
         account: Option<&AccountId>,
         id: &CheckoutSessionId,
         trigger: Trigger,
         stored: OrderRead,
+        event: EventKey<'_>,
     ) -> Result<FulfillmentOutcome, FulfillError> {
-        self.fulfill(account, id, trigger, Stored::Read(stored))
+        self.fulfill(account, id, trigger, Stored::Read(stored), Some(event))
             .await
     }
 
     #[tracing::instrument(
         name = "fulfill_checkout",
-        skip(self, stored),
+        skip(self, stored, event),
         fields(
             session_id = %id,
             account = account.map(AccountId::as_str),
@@ -252,9 +262,10 @@ impl Fulfiller {
         id: &CheckoutSessionId,
         trigger: Trigger,
         stored: Stored,
+        event: Option<EventKey<'_>>,
     ) -> Result<FulfillmentOutcome, FulfillError> {
         let started = Instant::now();
-        let result = self.decide(account, id, trigger, stored).await;
+        let result = self.decide(account, id, trigger, stored, event).await;
         let label = result.as_ref().map_or("error", FulfillmentOutcome::label);
         tracing::Span::current().record("outcome", label);
         metrics::FULFILLMENTS
@@ -272,6 +283,7 @@ impl Fulfiller {
         id: &CheckoutSessionId,
         trigger: Trigger,
         stored: Stored,
+        event: Option<EventKey<'_>>,
     ) -> Result<FulfillmentOutcome, FulfillError> {
         let OrderRead { order, claimed } = match stored {
             Stored::Read(read) => read,
@@ -294,7 +306,7 @@ impl Fulfiller {
                 });
             }
         }
-        let result = self.decide_from_stripe(account, id, trigger).await;
+        let result = self.decide_from_stripe(account, id, trigger, event).await;
         if claimed && !matches!(result, Ok(FulfillmentOutcome::Fulfilled { .. })) {
             self.release(account, id).await;
         }
@@ -334,14 +346,15 @@ impl Fulfiller {
         account: Option<&AccountId>,
         id: &CheckoutSessionId,
         trigger: Trigger,
+        event: Option<EventKey<'_>>,
     ) -> Result<FulfillmentOutcome, FulfillError> {
-        let session = match self.stripe.retrieve_checkout_session_on(account, id).await {
-            Ok(session) => session,
-            Err(StripeError::NotFound(_)) => return Ok(FulfillmentOutcome::NotFound),
-            Err(e) => return Err(e.into()),
+        let Some(session) = self.retrieve(account, id).await? else {
+            return Ok(FulfillmentOutcome::NotFound);
         };
         if session.is_fulfillable() {
-            return self.fulfill_paid(account, id, &session, trigger).await;
+            return self
+                .fulfill_paid(account, id, &session, trigger, event)
+                .await;
         }
         if session.mode.as_deref() == Some("setup") {
             // A saved payment method, not a sale: no order to record, ever.
@@ -356,6 +369,19 @@ impl Fulfiller {
         self.record(account, id, &session, state).await
     }
 
+    /// The session as Stripe has it, line items expanded; `None`: Stripe does not know it.
+    async fn retrieve(
+        &self,
+        account: Option<&AccountId>,
+        id: &CheckoutSessionId,
+    ) -> Result<Option<CheckoutSession>, StripeError> {
+        match self.stripe.retrieve_checkout_session_on(account, id).await {
+            Ok(session) => Ok(Some(session)),
+            Err(StripeError::NotFound(_)) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
     /// Step 4: the fulfillment effect, committed at most once.
     async fn fulfill_paid(
         &self,
@@ -363,19 +389,18 @@ impl Fulfiller {
         id: &CheckoutSessionId,
         session: &CheckoutSession,
         trigger: Trigger,
+        event: Option<EventKey<'_>>,
     ) -> Result<FulfillmentOutcome, FulfillError> {
-        let items: &[LineItem] = session.line_items.as_ref().map_or(&[], |l| &l.data);
-        let written = fulfilled::write(
-            &self.pool,
+        let fulfillment = Fulfillment {
             account,
             id,
             session,
-            items,
+            items: session.line_items.as_ref().map_or(&[], |l| &l.data),
             trigger,
-            self.customer_mail,
-        )
-        .await;
-        match written {
+            customer_mail: self.customer_mail,
+            event,
+        };
+        match fulfilled::write(&self.pool, fulfillment).await {
             Ok(Written::Newly(order)) => {
                 tracing::info!(order_number = order.order_number, "order fulfilled");
                 Ok(FulfillmentOutcome::Fulfilled { order, newly: true })
@@ -424,26 +449,28 @@ impl Fulfiller {
         id: &CheckoutSessionId,
         trigger: Trigger,
     ) -> Result<FulfillmentOutcome, FulfillError> {
-        self.record_payment_failed_on(None, id, trigger).await
+        self.record_payment_failed_on(None, id, trigger, None).await
     }
 
     /// Records an asynchronous payment failure of session `id` on `account` and announces
     /// `order.payment_failed` once, so the customer hears of it. The session is still checked
-    /// with Stripe: a session that turns out paid is fulfilled instead.
-    #[tracing::instrument(name = "record_payment_failed", skip(self), fields(session_id = %id, account = account.map(AccountId::as_str)))]
+    /// with Stripe: a session that turns out paid is fulfilled instead, recording `event` as
+    /// [`Self::fulfill_checkout_read_on`] does.
+    #[tracing::instrument(name = "record_payment_failed", skip(self, event), fields(session_id = %id, account = account.map(AccountId::as_str)))]
     pub async fn record_payment_failed_on(
         &self,
         account: Option<&AccountId>,
         id: &CheckoutSessionId,
         trigger: Trigger,
+        event: Option<EventKey<'_>>,
     ) -> Result<FulfillmentOutcome, FulfillError> {
-        let session = match self.stripe.retrieve_checkout_session_on(account, id).await {
-            Ok(session) => session,
-            Err(StripeError::NotFound(_)) => return Ok(FulfillmentOutcome::NotFound),
-            Err(e) => return Err(e.into()),
+        let Some(session) = self.retrieve(account, id).await? else {
+            return Ok(FulfillmentOutcome::NotFound);
         };
         if session.is_fulfillable() {
-            return self.fulfill_paid(account, id, &session, trigger).await;
+            return self
+                .fulfill_paid(account, id, &session, trigger, event)
+                .await;
         }
         self.record(account, id, &session, OrderState::PaymentFailed)
             .await

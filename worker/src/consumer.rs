@@ -13,27 +13,24 @@
 //! - **Panics** inside the step are caught and count as a failed attempt (retried through the
 //!   tiers, then dead). A crash that takes the whole process down is bounded by the quorum
 //!   queue's `x-delivery-limit`.
-//! - **Reconnects** by itself with jittered backoff; the topology is declared on every connect,
-//!   so a worker started before anything else still finds its queue.
-//! - **Shutdown**: cancel the consumer (no new deliveries), let in-flight tasks finish and ack,
-//!   then close the channel. Deliveries prefetched but not started are returned by the broker
-//!   when the channel closes.
+//! - **Reconnects** and **shutdown** as every consumer does ([`shared::queue::consume`]): the
+//!   topology declared on every connect, jittered backoff; on shutdown no new deliveries, the
+//!   tasks in flight finish and ack, then the channel closes.
 
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures::{FutureExt, StreamExt};
+use futures::FutureExt;
 use lapin::message::Delivery;
-use lapin::options::{
-    BasicAckOptions, BasicCancelOptions, BasicConsumeOptions, BasicNackOptions, BasicQosOptions,
-};
+use lapin::options::{BasicAckOptions, BasicNackOptions};
 use lapin::types::FieldTable;
+use lapin::Channel;
 use shared::errors::error_chain;
-use shared::queue::{Backoff, Broker, BrokerEndpoint, OutgoingMessage, Topology};
-use tokio_util::task::TaskTracker;
+use shared::queue::consume::{self, Subscriber, Subscription};
+use shared::queue::{Broker, OutgoingMessage, Topology};
 
 use crate::attempts::{self, previous_attempts};
 use crate::disposition::{after_transient_failure, DeadReason, Disposition};
@@ -65,16 +62,13 @@ impl Step for Processor {
 /// What the consumer needs besides its step.
 #[derive(Debug, Clone)]
 pub struct ConsumerOptions {
-    pub endpoint: BrokerEndpoint,
+    /// The broker, the prefetch (the bound on concurrent processing) and the reconnect backoff.
+    pub subscription: Subscription,
     pub topology: Topology,
-    /// `basic.qos` prefetch, and so the bound on concurrent processing.
-    pub prefetch: u16,
     /// Longest wait for the broker's confirm of a retry or dead-letter copy.
     pub confirm_timeout: Duration,
     /// Longest pause before a delivery whose copy was not confirmed is handed back.
     pub hand_back_max: Duration,
-    pub reconnect_min: Duration,
-    pub reconnect_max: Duration,
 }
 
 /// Consumes `checkout.fulfillment` until cancelled.
@@ -107,95 +101,36 @@ impl<S: Step> Consumer<S> {
     /// Consumes until `shutdown` is cancelled, reconnecting as needed; returns after in-flight
     /// deliveries have been acknowledged (or requeued).
     pub async fn run(self, shutdown: CancellationToken) {
-        let tracker = TaskTracker::new();
-        let mut backoff = Backoff::new(self.options.reconnect_min, self.options.reconnect_max);
-        while !shutdown.is_cancelled() {
-            let result = self.consume(&shutdown, &tracker, &mut backoff).await;
-            self.consuming.store(false, Ordering::Release);
-            match result {
-                Ok(()) => break,
-                Err(e) => {
-                    let delay = backoff.next_delay();
-                    tracing::warn!(error = %error_chain(&e), ?delay, "consumer lost the broker; reconnecting");
-                    tokio::select! {
-                        _ = shutdown.cancelled() => break,
-                        // Reconnect backoff, cut short by shutdown.
-                        _ = tokio::time::sleep(delay) => {}
-                    }
-                }
-            }
-        }
-        tracker.close();
-        tracker.wait().await;
-        tracing::info!("consumer stopped");
+        let subscription = &self.options.subscription;
+        consume::consume_until_cancelled(&self, subscription, &self.consuming, shutdown).await
+    }
+}
+
+impl<S: Step> Subscriber for Consumer<S> {
+    const SERVICE: &'static str = "worker";
+
+    fn queue(&self) -> String {
+        self.options.topology.fulfillment_queue()
     }
 
-    /// One connection's worth of consuming. `Ok` only after a shutdown.
-    async fn consume(
+    async fn declare(&self, channel: &Channel) -> Result<(), lapin::Error> {
+        self.options.topology.declare(channel).await
+    }
+
+    fn handle(
         &self,
-        shutdown: &CancellationToken,
-        tracker: &TaskTracker,
-        backoff: &mut Backoff,
-    ) -> Result<(), lapin::Error> {
-        let connection = shared::queue::connect(&self.options.endpoint, "worker-consumer").await?;
-        let channel = connection.create_channel().await?;
-        self.options.topology.declare(&channel).await?;
-        channel
-            .basic_qos(self.options.prefetch, BasicQosOptions::default())
-            .await?;
-        let mut deliveries = channel
-            .basic_consume(
-                &self.options.topology.fulfillment_queue(),
-                "",
-                BasicConsumeOptions::default(),
-                FieldTable::default(),
-            )
-            .await?;
-        backoff.reset();
-        self.consuming.store(true, Ordering::Release);
-        tracing::info!(
-            queue = %self.options.topology.fulfillment_queue(),
-            prefetch = self.options.prefetch,
-            "consuming"
-        );
-        loop {
-            tokio::select! {
-                biased;
-                _ = shutdown.cancelled() => {
-                    if let Err(e) = channel
-                        .basic_cancel(deliveries.tag().as_str(), BasicCancelOptions::default())
-                        .await
-                    {
-                        tracing::warn!(error = %error_chain(&e), "cancelling the consumer failed");
-                    }
-                    // In-flight tasks ack on this channel: wait for them before closing it.
-                    tracker.close();
-                    tracker.wait().await;
-                    let _ = channel.close(200, "worker shutting down").await;
-                    let _ = connection.close(200, "worker shutting down").await;
-                    return Ok(());
-                }
-                next = deliveries.next() => match next {
-                    Some(Ok(delivery)) => {
-                        let handler = DeliveryHandler {
-                            step: self.step.clone(),
-                            publisher: self.publisher.clone(),
-                            topology: self.options.topology.clone(),
-                            confirm_timeout: self.options.confirm_timeout,
-                            hand_back_max: self.options.hand_back_max,
-                            shutdown: shutdown.clone(),
-                        };
-                        tracker.spawn(handler.handle(delivery));
-                    }
-                    Some(Err(e)) => return Err(e),
-                    None => {
-                        return Err(lapin::Error::InvalidChannelState(
-                            lapin::ChannelState::Closed,
-                        ))
-                    }
-                },
-            }
-        }
+        delivery: Delivery,
+        shutdown: CancellationToken,
+    ) -> impl Future<Output = ()> + Send + 'static {
+        let handler = DeliveryHandler {
+            step: self.step.clone(),
+            publisher: self.publisher.clone(),
+            topology: self.options.topology.clone(),
+            confirm_timeout: self.options.confirm_timeout,
+            hand_back_max: self.options.hand_back_max,
+            shutdown,
+        };
+        handler.handle(delivery)
     }
 }
 

@@ -12,7 +12,8 @@
 //!    `completed` / `async_payment_succeeded` → `fulfill_checkout`;
 //!    `async_payment_failed` → `record_payment_failed`; `expired` → `record_expired`; any other
 //!    type is recorded as `ignored`.
-//! 4. Record the outcome in `stripe_events`, then answer: settled → [`Disposition::Ack`];
+//! 4. Record the outcome in `stripe_events` (a new fulfillment has: its statement records the
+//!    event too, so a new order from a webhook costs 2 round trips), then answer: settled → [`Disposition::Ack`];
 //!    Stripe does not know the session → dead; a Stripe outage (our key rejected, or a 4xx
 //!    Stripe says to retry) → retry in the next tier, the last one over and over, never dead
 //!    (see [`during_outage`]); another transient error → retry in the next tier, or dead when
@@ -56,6 +57,15 @@ impl Handled {
             Self::Skipped => None,
             Self::Ignored => Some(EventOutcome::Ignored),
             Self::Outcome(outcome) => Some(outcome.event_outcome()),
+        }
+    }
+
+    /// What is left to record once handled: a new fulfillment recorded its event in its own
+    /// statement.
+    pub fn to_record(&self) -> Option<EventOutcome> {
+        match self {
+            Self::Outcome(outcome) if outcome.event_recorded() => None,
+            _ => self.recorded(),
         }
     }
 
@@ -269,18 +279,18 @@ impl Processor {
             (EventKind::Other, _) | (_, None) => Handled::Ignored,
             (EventKind::AsyncPaymentFailed, Some(id)) => Handled::Outcome(
                 fulfiller
-                    .record_payment_failed_on(account, id, trigger)
+                    .record_payment_failed_on(account, id, trigger, Some(key(event)))
                     .await?,
             ),
             // `completed`, `async_payment_succeeded` and `expired` (decided as `fulfill_checkout`
             // decides, see `record_expired_on`), from the order read above.
             (_, Some(id)) => Handled::Outcome(
                 fulfiller
-                    .fulfill_checkout_read_on(account, id, trigger, stored)
+                    .fulfill_checkout_read_on(account, id, trigger, stored, key(event))
                     .await?,
             ),
         };
-        if let Some(outcome) = handled.recorded() {
+        if let Some(outcome) = handled.to_record() {
             events::record_keeping_settled(pool, key(event), outcome, None)
                 .await
                 .map_err(HandleError::Record)?;

@@ -16,10 +16,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use actix_web::dev::Server;
-use actix_web::{web, App, HttpResponse, HttpServer};
 use anyhow::Context;
+use shared::http::{ops_server, Dependencies};
 use shared::queue::connection::BrokerOptions;
-use shared::queue::{Broker, BrokerEndpoint, Topology};
+use shared::queue::{Broker, BrokerEndpoint, Subscription, Topology};
 use shared::settings::Uses;
 use shared::shutdown::StopHandle;
 use shared::stripe::StripeClient;
@@ -63,8 +63,7 @@ impl std::fmt::Debug for Application {
     }
 }
 
-/// What `/readyz` checks.
-#[derive(Clone)]
+/// What the ops server reports: `/readyz`'s checks, `/metrics`'s database gauges.
 struct Readiness {
     pool: PgPool,
     publisher: Broker,
@@ -105,13 +104,15 @@ impl Application {
             processor.clone(),
             publisher.clone(),
             ConsumerOptions {
-                endpoint: BrokerEndpoint::from_settings(broker),
+                subscription: Subscription {
+                    endpoint: BrokerEndpoint::from_settings(broker),
+                    prefetch: worker.prefetch.max(1),
+                    reconnect_min: broker.reconnect_min(),
+                    reconnect_max: broker.reconnect_max(),
+                },
                 topology: topology.clone(),
-                prefetch: worker.prefetch.max(1),
                 confirm_timeout,
                 hand_back_max: worker.hand_back_max(),
-                reconnect_min: broker.reconnect_min(),
-                reconnect_max: broker.reconnect_max(),
             },
         );
         let relay = OutboxRelay::new(
@@ -234,45 +235,21 @@ impl Application {
     }
 }
 
-fn ops_server(listener: TcpListener, readiness: Readiness) -> std::io::Result<Server> {
-    let readiness = web::Data::new(readiness);
-    Ok(HttpServer::new(move || {
-        App::new()
-            .app_data(readiness.clone())
-            .route("/healthz", web::get().to(shared::http::healthz))
-            .route("/readyz", web::get().to(readyz))
-            .route("/metrics", web::get().to(metrics_endpoint))
-    })
-    .listen(listener)?
-    // Three endpoints polled every few seconds: one thread is plenty and leaves the cores to
-    // the consumer.
-    .workers(1)
-    // Signals are the Application's to handle, so the drain happens in order.
-    .disable_signals()
-    .shutdown_timeout(5)
-    .run())
-}
+impl Dependencies for Readiness {
+    async fn check(&self) -> Vec<(&'static str, bool)> {
+        vec![
+            ("database", shared::store::ping(&self.pool).await),
+            ("broker", self.publisher.is_connected()),
+            ("consumer", self.consuming.load(Ordering::Acquire)),
+        ]
+    }
 
-/// What `/readyz` answers and `/metrics` records as `dependency_up`.
-async fn dependency_checks(readiness: &Readiness) -> [(&'static str, bool); 3] {
-    [
-        ("database", shared::store::ping(&readiness.pool).await),
-        ("broker", readiness.publisher.is_connected()),
-        ("consumer", readiness.consuming.load(Ordering::Acquire)),
-    ]
-}
-
-async fn readyz(readiness: web::Data<Readiness>) -> HttpResponse {
-    shared::http::readiness(&dependency_checks(&readiness).await)
-}
-
-async fn metrics_endpoint(readiness: web::Data<Readiness>) -> HttpResponse {
-    shared::http::record_dependencies(&dependency_checks(&readiness).await);
-    metrics::refresh_database_gauges(
-        &readiness.pool,
-        readiness.unfulfilled_threshold,
-        GAUGE_REFRESH_BUDGET,
-    )
-    .await;
-    shared::http::metrics().await
+    async fn refresh(&self) {
+        metrics::refresh_database_gauges(
+            &self.pool,
+            self.unfulfilled_threshold,
+            GAUGE_REFRESH_BUDGET,
+        )
+        .await;
+    }
 }

@@ -12,12 +12,15 @@
 //!   chains to.
 //! - [`connection`]: connect with the tokio executor; [`connection::Broker`] keeps a confirm
 //!   channel alive in the background and fails callers fast while it is down.
+//! - [`consume`]: the consume loop the worker and the notifier share (subscribe, one task per
+//!   delivery, reconnect, drain on shutdown).
 //! - [`trace_context`]: `traceparent` injection and extraction.
 //! - `notifier_topology`: the notifier's own queue on `orders` and its dead letters, declared
 //!   by the notifier alone ([`Topology::declare_notifier`]).
 //! - [`redrive`]: parked messages moved back (`worker redrive`, `notifier redrive`).
 
 pub mod connection;
+pub mod consume;
 pub mod definitions;
 pub mod endpoint;
 mod notifier_topology;
@@ -28,6 +31,7 @@ pub mod topology;
 pub mod trace_context;
 
 pub use connection::{connect, Backoff, Broker};
+pub use consume::{Subscriber, Subscription};
 pub use endpoint::BrokerEndpoint;
 pub use publisher::{publish_confirmed, OutgoingMessage, PublishError};
 pub use topology::{

@@ -6,8 +6,6 @@
 //! redeclare their part at every connect, and a queue only the notifier uses must not need
 //! their broker users' permissions.
 
-use lapin::options::{ExchangeDeclareOptions, QueueBindOptions, QueueDeclareOptions};
-use lapin::types::FieldTable;
 use lapin::Channel;
 
 use super::spec::{Argument, BindingSpec, ExchangeSpec, ExchangeType, QueueSpec};
@@ -116,46 +114,13 @@ impl Topology {
 
     /// Declares the notifier's exchanges, queues and bindings (idempotent).
     pub async fn declare_notifier(&self, channel: &Channel) -> Result<(), lapin::Error> {
-        for exchange in self.notifier_exchange_specs() {
-            let options = ExchangeDeclareOptions {
-                durable: true,
-                internal: exchange.internal,
-                ..Default::default()
-            };
-            channel
-                .exchange_declare(
-                    &exchange.name,
-                    exchange.kind.lapin(),
-                    options,
-                    FieldTable::default(),
-                )
-                .await?;
-        }
-        for queue in self.notifier_queue_specs() {
-            let options = QueueDeclareOptions {
-                durable: true,
-                ..Default::default()
-            };
-            let mut arguments = FieldTable::default();
-            for (key, value) in &queue.arguments {
-                arguments.insert((*key).into(), value.amqp());
-            }
-            channel
-                .queue_declare(&queue.name, options, arguments)
-                .await?;
-        }
-        for binding in self.notifier_binding_specs() {
-            channel
-                .queue_bind(
-                    &binding.destination,
-                    &binding.source,
-                    &binding.routing_key,
-                    QueueBindOptions::default(),
-                    FieldTable::default(),
-                )
-                .await?;
-        }
-        Ok(())
+        super::spec::declare(
+            channel,
+            self.notifier_exchange_specs(),
+            self.notifier_queue_specs(),
+            self.notifier_binding_specs(),
+        )
+        .await
     }
 }
 

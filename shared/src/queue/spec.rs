@@ -1,9 +1,11 @@
 //! The shapes of the topology's exchanges, queues (with their exact arguments) and bindings:
-//! what `Topology::declare` declares over AMQP and `Topology::definitions_json` writes for the
-//! broker's boot-time import, so the two read the same names and values.
+//! what [`declare`] declares over AMQP (for `Topology::declare` and
+//! `Topology::declare_notifier`) and `Topology::definitions_json` writes for the broker's
+//! boot-time import, so the two read the same names and values.
 
-use lapin::types::{AMQPValue, LongString};
-use lapin::ExchangeKind;
+use lapin::options::{ExchangeDeclareOptions, QueueBindOptions, QueueDeclareOptions};
+use lapin::types::{AMQPValue, FieldTable, LongString};
+use lapin::{Channel, ExchangeKind};
 
 /// An exchange of the topology; see [`Topology::exchange_specs`](super::Topology::exchange_specs).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -81,4 +83,54 @@ pub struct BindingSpec {
     pub source: String,
     pub destination: String,
     pub routing_key: String,
+}
+
+/// Declares `exchanges`, then `queues`, then `bindings`, all durable (idempotent: redeclaring
+/// with the same arguments is a no-op).
+pub(super) async fn declare(
+    channel: &Channel,
+    exchanges: Vec<ExchangeSpec>,
+    queues: Vec<QueueSpec>,
+    bindings: Vec<BindingSpec>,
+) -> Result<(), lapin::Error> {
+    for exchange in exchanges {
+        let options = ExchangeDeclareOptions {
+            durable: true,
+            internal: exchange.internal,
+            ..Default::default()
+        };
+        channel
+            .exchange_declare(
+                &exchange.name,
+                exchange.kind.lapin(),
+                options,
+                FieldTable::default(),
+            )
+            .await?;
+    }
+    for queue in queues {
+        let options = QueueDeclareOptions {
+            durable: true,
+            ..Default::default()
+        };
+        let mut arguments = FieldTable::default();
+        for (key, value) in &queue.arguments {
+            arguments.insert((*key).into(), value.amqp());
+        }
+        channel
+            .queue_declare(&queue.name, options, arguments)
+            .await?;
+    }
+    for binding in bindings {
+        channel
+            .queue_bind(
+                &binding.destination,
+                &binding.source,
+                &binding.routing_key,
+                QueueBindOptions::default(),
+                FieldTable::default(),
+            )
+            .await?;
+    }
+    Ok(())
 }

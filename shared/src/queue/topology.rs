@@ -9,11 +9,7 @@
 
 use std::time::Duration;
 
-use lapin::options::{
-    ExchangeDeclareOptions, ExchangeDeleteOptions, QueueBindOptions, QueueDeclareOptions,
-    QueueDeleteOptions,
-};
-use lapin::types::FieldTable;
+use lapin::options::{ExchangeDeleteOptions, QueueDeleteOptions};
 use lapin::Channel;
 
 pub use super::spec::{Argument, BindingSpec, ExchangeSpec, ExchangeType, QueueSpec};
@@ -284,46 +280,13 @@ impl Topology {
 
     /// Declares everything (idempotent: redeclaring with the same arguments is a no-op).
     pub async fn declare(&self, channel: &Channel) -> Result<(), lapin::Error> {
-        for exchange in self.exchange_specs() {
-            let options = ExchangeDeclareOptions {
-                durable: true,
-                internal: exchange.internal,
-                ..Default::default()
-            };
-            channel
-                .exchange_declare(
-                    &exchange.name,
-                    exchange.kind.lapin(),
-                    options,
-                    FieldTable::default(),
-                )
-                .await?;
-        }
-        for queue in self.queue_specs() {
-            let options = QueueDeclareOptions {
-                durable: true,
-                ..Default::default()
-            };
-            let mut arguments = FieldTable::default();
-            for (key, value) in &queue.arguments {
-                arguments.insert((*key).into(), value.amqp());
-            }
-            channel
-                .queue_declare(&queue.name, options, arguments)
-                .await?;
-        }
-        for binding in self.binding_specs() {
-            channel
-                .queue_bind(
-                    &binding.destination,
-                    &binding.source,
-                    &binding.routing_key,
-                    QueueBindOptions::default(),
-                    FieldTable::default(),
-                )
-                .await?;
-        }
-        Ok(())
+        super::spec::declare(
+            channel,
+            self.exchange_specs(),
+            self.queue_specs(),
+            self.binding_specs(),
+        )
+        .await
     }
 
     /// Every queue this topology declares (for tests and the operator's cleanup).

@@ -1,9 +1,10 @@
 //! A new fulfillment's writes in one statement, one round trip: the session's advisory lock,
 //! the order (unless it is fulfilled already), its line items, what its products give (links,
 //! licence keys: [`super::access`]), its `order.fulfilled` announcement and the customer's
-//! pending mail. It also purges a few expired claims ([`super::claims`]); the session's own claim
-//! stays until it expires, so that a caller that read before this commits still waits for the
-//! order instead of asking Stripe.
+//! pending mail, and the outcome (`fulfilled`) of the event that asked for it, if one did. It also
+//! purges a few expired claims ([`super::claims`]); the session's own claim stays until it
+//! expires, so that a caller that read before this commits still waits for the order instead of
+//! asking Stripe.
 //!
 //! Why one statement is as safe as the transaction it replaces (G2):
 //! - A statement outside a transaction is its own transaction: `pg_advisory_xact_lock` in the
@@ -41,11 +42,28 @@ use crate::domain::account_id::stored;
 use crate::domain::{AccountId, CheckoutSessionId};
 use crate::store::access::Access;
 use crate::store::claims;
+use crate::store::events::{EventKey, EventOutcome};
 use crate::store::notifications;
 use crate::store::orders::{
     fulfilled_order, LineArrays, Order, Trigger, FULFILLED_COLUMNS, FULFILLED_UPSERT, LINE_COLUMNS,
 };
 use crate::stripe::{CheckoutSession, LineItem};
+
+/// One paid session's fulfillment, as [`write`] records it.
+#[derive(Debug, Clone, Copy)]
+pub struct Fulfillment<'a> {
+    pub account: Option<&'a AccountId>,
+    pub id: &'a CheckoutSessionId,
+    pub session: &'a CheckoutSession,
+    pub items: &'a [LineItem],
+    pub trigger: Trigger,
+    /// Whether the customer gets mail: the announcement's notification row is pending.
+    pub customer_mail: bool,
+    /// The event being processed, recorded as `fulfilled` when this call fulfills (as
+    /// [`super::events::record_keeping_settled`] would, in the same statement); `None`: the
+    /// success page, or an operator.
+    pub event: Option<EventKey<'a>>,
+}
 
 /// What [`write`] did.
 // One value per call, moved once.
@@ -64,13 +82,17 @@ pub enum Written {
 /// too small for the order fails it with the error [`super::access::KeysExhausted::of`] reads.
 pub async fn write(
     executor: impl PgExecutor<'_>,
-    account: Option<&AccountId>,
-    id: &CheckoutSessionId,
-    session: &CheckoutSession,
-    items: &[LineItem],
-    trigger: Trigger,
-    customer_mail: bool,
+    fulfillment: Fulfillment<'_>,
 ) -> Result<Written, sqlx::Error> {
+    let Fulfillment {
+        account,
+        id,
+        session,
+        items,
+        trigger,
+        customer_mail,
+        event,
+    } = fulfillment;
     // This process's clock, not Postgres's `now()`: the body is serialized before the statement
     // runs. Stored with microseconds, so the order returned is the order read back.
     let fulfilled_at: DateTime<Utc> = Utc::now().trunc_subsecs(6);
@@ -120,6 +142,10 @@ pub async fn write(
         .bind(body)
         .bind(notifications::EMAIL)
         .bind(mail)
+        .bind(event.map(|e| e.event_id))
+        .bind(event.map(|e| e.event_type))
+        .bind(event.map(|e| e.created as f64))
+        .bind(event.and_then(|e| e.account))
         .fetch_optional(executor)
         .await?;
     Ok(match written {
@@ -135,8 +161,15 @@ pub async fn write(
 /// The statement; `$2` (the lines' product ids) and `$21` (their quantities) also say what the
 /// order's products give. One row when the order was written, none when it was fulfilled
 /// already.
+///
+/// `settled` records the event (`$31`, none when it is null) as
+/// [`super::events::record_keeping_settled`] records `fulfilled`, which always wins: the
+/// outcome and a cleared error, one more attempt, the failed attempts kept. It is fed from
+/// `written`, so an order fulfilled already records nothing here (the caller records
+/// `already_fulfilled` as any other outcome).
 fn statement() -> String {
     let purged = claims::purge_expired();
+    let fulfilled = EventOutcome::Fulfilled.as_str();
     format!(
         "WITH locked AS (SELECT pg_advisory_xact_lock($1)), \
          written AS ( \
@@ -166,6 +199,14 @@ fn statement() -> String {
          mailed AS ( \
              INSERT INTO notifications (message_id, channel, routing_key, session_id) \
              SELECT id, $29, topic, session_id FROM announced WHERE $30), \
+         settled AS ( \
+             INSERT INTO stripe_events (event_id, event_type, session_id, event_created, \
+                 outcome, account) \
+             SELECT $31, $32, w.session_id, to_timestamp($33), '{fulfilled}', $34 \
+             FROM written w WHERE $31::text IS NOT NULL \
+             ON CONFLICT (event_id) DO UPDATE SET outcome = EXCLUDED.outcome, \
+                 last_error = NULL, attempts = stripe_events.attempts + 1, \
+                 last_processed_at = now()), \
          purged AS ({purged}) \
          SELECT w.order_number, \
              COALESCE((SELECT json_agg(json_build_object( \

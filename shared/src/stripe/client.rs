@@ -230,12 +230,11 @@ impl StripeClient {
         params: &CreateCheckoutSession,
         idempotency_key: &str,
     ) -> Result<CheckoutSession, StripeError> {
-        let form = params.to_form();
-        self.send(
+        self.create(
             "create_session",
-            Method::POST,
             "/v1/checkout/sessions",
-            |r| r.header("Idempotency-Key", idempotency_key).form(&form),
+            &params.to_form(),
+            idempotency_key,
         )
         .await
     }
@@ -248,12 +247,11 @@ impl StripeClient {
         params: &CreatePaymentLink,
         idempotency_key: &str,
     ) -> Result<PaymentLink, StripeError> {
-        let form = params.to_form();
-        self.send(
+        self.create(
             "create_payment_link",
-            Method::POST,
             "/v1/payment_links",
-            |r| r.header("Idempotency-Key", idempotency_key).form(&form),
+            &params.to_form(),
+            idempotency_key,
         )
         .await
     }
@@ -266,13 +264,27 @@ impl StripeClient {
         params: &CreateEmbeddedCheckoutSession,
         idempotency_key: &str,
     ) -> Result<CheckoutSession, StripeError> {
-        let form = params.to_form();
-        self.send(
+        self.create(
             "create_session",
-            Method::POST,
             "/v1/checkout/sessions",
-            |r| r.header("Idempotency-Key", idempotency_key).form(&form),
+            &params.to_form(),
+            idempotency_key,
         )
+        .await
+    }
+
+    /// `POST path` with `form`. The idempotency key makes a retried create return the object
+    /// the first one made instead of a second one.
+    async fn create<T: DeserializeOwned>(
+        &self,
+        endpoint: &'static str,
+        path: &str,
+        form: &[(String, String)],
+        idempotency_key: &str,
+    ) -> Result<T, StripeError> {
+        self.send(endpoint, Method::POST, path, |r| {
+            r.header("Idempotency-Key", idempotency_key).form(form)
+        })
         .await
     }
 

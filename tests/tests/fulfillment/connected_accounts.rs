@@ -343,12 +343,15 @@ async fn the_same_session_id_on_two_accounts_is_two_orders_and_never_a_third() {
         assert_eq!(orders::state(&db.pool, account, &id).await.unwrap(), None);
         let written = fulfilled::write(
             &db.pool,
-            account,
-            &id,
-            &session,
-            items,
-            Trigger::Webhook,
-            false,
+            fulfilled::Fulfillment {
+                account,
+                id: &id,
+                session: &session,
+                items,
+                trigger: Trigger::Webhook,
+                customer_mail: false,
+                event: None,
+            },
         )
         .await
         .unwrap();
@@ -396,12 +399,15 @@ async fn the_same_session_id_on_two_accounts_is_two_orders_and_never_a_third() {
     // A second fulfillment of it writes nothing: not the order again, nor a second set of lines.
     let again = fulfilled::write(
         &db.pool,
-        Some(&a),
-        &id,
-        &session,
-        items,
-        Trigger::Landing,
-        false,
+        fulfilled::Fulfillment {
+            account: Some(&a),
+            id: &id,
+            session: &session,
+            items,
+            trigger: Trigger::Landing,
+            customer_mail: false,
+            event: None,
+        },
     )
     .await
     .unwrap();

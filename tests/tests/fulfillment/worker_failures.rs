@@ -10,6 +10,7 @@ use lapin::types::FieldTable;
 use secrecy::SecretString;
 use shared::queue::connection::BrokerOptions;
 use shared::queue::topology::headers;
+use shared::queue::Subscription;
 use shared::queue::{publish_confirmed, Broker, OutgoingMessage, PublishError};
 use shared::store::events::{self, EventKey, EventOutcome, FAILED_ATTEMPTS_KEPT};
 use stripe_sim::{Fault, FaultKind, RouteMatch};
@@ -60,6 +61,10 @@ async fn stripe_failing_three_times_then_answering_is_fulfilled_after_queue_retr
     assert_eq!((outcome.as_str(), attempts), ("fulfilled", 4));
     // Each failed attempt is kept with its outcome and error; the success adds none.
     let history = events::history(&stack.db.pool, &session_id).await.unwrap();
+    assert_eq!(
+        history[0].last_error, None,
+        "the success clears the last error"
+    );
     let failed = &history[0].failed_attempts;
     assert_eq!(failed.len(), 3, "{failed:?}");
     assert!(
@@ -325,13 +330,15 @@ async fn a_panic_in_processing_counts_as_a_failed_attempt_and_ends_in_the_dead_l
         PanickingStep,
         publisher_connection.clone(),
         ConsumerOptions {
-            endpoint: settings.broker.url.clone().into(),
+            subscription: Subscription {
+                endpoint: settings.broker.url.clone().into(),
+                prefetch: 4,
+                reconnect_min: Duration::from_millis(50),
+                reconnect_max: Duration::from_millis(500),
+            },
             topology: stack.broker.topology.clone(),
-            prefetch: 4,
             confirm_timeout: Duration::from_secs(5),
             hand_back_max: Duration::from_secs(30),
-            reconnect_min: Duration::from_millis(50),
-            reconnect_max: Duration::from_millis(500),
         },
     );
     let shutdown = CancellationToken::new();
@@ -512,13 +519,15 @@ async fn a_retry_copy_the_broker_refuses_is_handed_back_after_a_pause_not_in_a_h
         AlwaysTransientStep(attempts.clone()),
         publisher_connection.clone(),
         ConsumerOptions {
-            endpoint: url.into(),
+            subscription: Subscription {
+                endpoint: url.into(),
+                prefetch: 4,
+                reconnect_min: Duration::from_millis(50),
+                reconnect_max: Duration::from_millis(500),
+            },
             topology: topology.clone(),
-            prefetch: 4,
             confirm_timeout: Duration::from_secs(2),
             hand_back_max: Duration::from_secs(30),
-            reconnect_min: Duration::from_millis(50),
-            reconnect_max: Duration::from_millis(500),
         },
     );
     let shutdown = CancellationToken::new();

@@ -32,7 +32,7 @@ use lapin::options::{ConfirmSelectOptions, QueueDeleteOptions};
 use lapin::types::FieldTable;
 use secrecy::SecretString;
 use shared::queue::{publish_confirmed, OutgoingMessage, Topology};
-use shared::store::events::{self, EventKey};
+use shared::store::events::EventKey;
 use shared::store::{fulfilled, orders};
 use shared::stripe::CheckoutSession;
 use shared::{CheckoutSessionId, Trigger};
@@ -211,13 +211,19 @@ async fn fulfill_in_database(pool: &PgPool, session: &CheckoutSession) -> anyhow
             bail!("not a fresh event");
         }
     }
-    let items = &session.line_items.as_ref().expect("expanded").data;
-    let written =
-        fulfilled::write(pool, None, &id, session, items, Trigger::Webhook, false).await?;
+    let fulfillment = fulfilled::Fulfillment {
+        account: None,
+        id: &id,
+        session,
+        items: &session.line_items.as_ref().expect("expanded").data,
+        trigger: Trigger::Webhook,
+        customer_mail: false,
+        event: Some(key),
+    };
+    let written = fulfilled::write(pool, fulfillment).await?;
     if !matches!(written, fulfilled::Written::Newly(_)) {
         bail!("{id} was not newly fulfilled: {written:?}");
     }
-    events::record_keeping_settled(pool, key, events::EventOutcome::Fulfilled, None).await?;
     Ok(())
 }
 
