@@ -486,6 +486,16 @@ pub fn completed_session(
     outcome: stripe_sim::PaymentOutcome,
     name: &str,
 ) -> shared::CheckoutSessionId {
+    completed_event(sim, items, outcome, name).0
+}
+
+/// [`completed_session`], with the `checkout.session.completed` event Stripe sends for it.
+pub fn completed_event(
+    sim: &RunningSim,
+    items: &[(&str, i64)],
+    outcome: stripe_sim::PaymentOutcome,
+    name: &str,
+) -> (shared::CheckoutSessionId, serde_json::Value) {
     let id = open_session(sim, items);
     let customer = stripe_sim::Customer {
         name: name.to_owned(),
@@ -496,10 +506,11 @@ pub fn completed_session(
         ),
         shipping: None,
     };
-    sim.state
+    let event = sim
+        .state
         .complete_session(id.as_str(), outcome, customer)
         .expect("the simulator completes the session");
-    id
+    (id, event)
 }
 
 /// Creates a paid session (one T-shirt ×2 and a mug).

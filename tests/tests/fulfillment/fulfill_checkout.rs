@@ -8,7 +8,9 @@ use shared::{Fulfiller, FulfillmentOutcome, OrderState, Trigger};
 use sqlx::Row;
 use stripe_sim::{Fault, FaultKind, PaymentOutcome, RouteMatch};
 use tests::probes::{announcements, fulfilled_orders, lines};
-use tests::{completed_session, open_session, paid_session, race_fulfillments, TestStack};
+use tests::{
+    completed_event, completed_session, open_session, paid_session, race_fulfillments, TestStack,
+};
 
 #[tokio::test]
 async fn a_paid_session_is_fulfilled_with_its_customer_amounts_and_line_items() {
@@ -528,17 +530,12 @@ async fn a_new_fulfillment_costs_a_known_number_of_round_trips() {
 #[tokio::test]
 async fn a_new_fulfillment_from_a_webhook_costs_two_round_trips_a_duplicate_one() {
     let stack = TestStack::start().await;
-    let id = open_session(&stack.sim, &[("price_tshirt", 2), ("price_mug", 1)]);
-    let customer = stripe_sim::Customer {
-        name: "Jenny Rosen".into(),
-        email: "jenny.rosen@example.com".into(),
-        shipping: None,
-    };
-    let event = stack
-        .sim
-        .state
-        .complete_session(id.as_str(), PaymentOutcome::Paid, customer)
-        .unwrap();
+    let (id, event) = completed_event(
+        &stack.sim,
+        &[("price_tshirt", 2), ("price_mug", 1)],
+        PaymentOutcome::Paid,
+        "Jenny Rosen",
+    );
     let body = serde_json::to_vec(&event).unwrap();
     let processor = worker::Processor::new(stack.fulfiller.clone(), 2);
 
@@ -599,17 +596,12 @@ async fn a_webhook_fulfillment_that_fails_records_no_fulfilled_event() {
     )
     .await
     .unwrap();
-    let id = open_session(&stack.sim, &[("price_tshirt", 2)]);
-    let customer = stripe_sim::Customer {
-        name: "Jenny Rosen".into(),
-        email: "jenny.rosen@example.com".into(),
-        shipping: None,
-    };
-    let event = stack
-        .sim
-        .state
-        .complete_session(id.as_str(), PaymentOutcome::Paid, customer)
-        .unwrap();
+    let (id, event) = completed_event(
+        &stack.sim,
+        &[("price_tshirt", 2)],
+        PaymentOutcome::Paid,
+        "Jenny Rosen",
+    );
     let event_id = event["id"].as_str().unwrap();
     let body = serde_json::to_vec(&event).unwrap();
     let processor = worker::Processor::new(stack.fulfiller.clone(), 2);
