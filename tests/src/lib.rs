@@ -16,6 +16,8 @@
 //! - [`eventually`]: a bounded wait for an outcome (tests never sleep to let things settle).
 //!
 //! URLs come from `TEST_DATABASE_URL` and `TEST_AMQP_URL`, defaulting to the local services.
+//! The benchmark tools (`bench/`) run on the same harness: [`TestDb::create_on`] and
+//! [`TestBroker::with_tiers_on`] take the server a benchmark is pointed at instead.
 
 pub mod browser;
 pub mod browser_log;
