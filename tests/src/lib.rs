@@ -16,6 +16,8 @@
 //! - [`eventually`]: a bounded wait for an outcome (tests never sleep to let things settle).
 //!
 //! URLs come from `TEST_DATABASE_URL` and `TEST_AMQP_URL`, defaulting to the local services.
+//! The benchmark tools (`bench/`) run on the same harness: [`TestDb::create_on`] and
+//! [`TestBroker::with_tiers_on`] take the server a benchmark is pointed at instead.
 
 pub mod browser;
 pub mod browser_log;
@@ -37,7 +39,7 @@ use std::time::Duration;
 use lapin::options::QueueDeclareOptions;
 use lapin::types::FieldTable;
 use lapin::Channel;
-use secrecy::SecretString;
+use secrecy::{ExposeSecret, SecretString};
 use shared::queue::Topology;
 use shared::settings::Uses;
 use shared::stripe::StripeClient;
@@ -91,14 +93,20 @@ pub struct TestDb {
     pub name: String,
     pub url: String,
     pub pool: PgPool,
+    /// The server's administrative database, which creates and drops this one.
+    pub admin_url: String,
 }
 
 impl TestDb {
+    /// A database on the server of `TEST_DATABASE_URL` (or the local one).
     pub async fn create() -> TestDb {
-        let admin_url = admin_database_url();
-        let admin: PgConnectOptions = admin_url
-            .parse()
-            .expect("TEST_DATABASE_URL is a postgres URL");
+        Self::create_on(&admin_database_url()).await
+    }
+
+    /// A database on the server whose administrative database is `admin_url` (a benchmark's
+    /// `--database`); its query (`?options=…`) carries over to the new database's URL.
+    pub async fn create_on(admin_url: &str) -> TestDb {
+        let admin: PgConnectOptions = admin_url.parse().expect("a postgres URL");
         let mut conn = admin.connect().await.unwrap_or_else(|e| {
             panic!("cannot reach Postgres at {admin_url} (is it running? see README): {e}")
         });
@@ -118,8 +126,13 @@ impl TestDb {
         shared::store::migrate(&pool)
             .await
             .expect("migrations apply");
-        let url = replace_database(&admin_url, &name);
-        TestDb { name, url, pool }
+        let url = replace_database(admin_url, &name);
+        TestDb {
+            name,
+            url,
+            pool,
+            admin_url: admin_url.to_owned(),
+        }
     }
 
     /// A second, independent pool on the same database (to prove two processes agree).
@@ -134,7 +147,7 @@ impl TestDb {
 
 impl Drop for TestDb {
     fn drop(&mut self) {
-        let name = self.name.clone();
+        let (name, admin_url) = (self.name.clone(), self.admin_url.clone());
         // Drop cannot await; a thread with its own runtime can. The pool is not closed first:
         // its connections belong to the test's runtime, which is blocked here. FORCE ends them
         // server-side instead.
@@ -144,7 +157,7 @@ impl Drop for TestDb {
                 .build();
             if let Ok(runtime) = runtime {
                 runtime.block_on(async move {
-                    if let Ok(mut conn) = sqlx::PgConnection::connect(&admin_database_url()).await {
+                    if let Ok(mut conn) = sqlx::PgConnection::connect(&admin_url).await {
                         let _ =
                             sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
                                 .execute(&mut conn)
@@ -187,6 +200,8 @@ pub struct TestBroker {
     pub topology: Topology,
     pub connection: lapin::Connection,
     pub channel: Channel,
+    /// The broker it is declared on, for the clean-up in `Drop`.
+    url: SecretString,
 }
 
 impl TestBroker {
@@ -199,17 +214,25 @@ impl TestBroker {
         .await
     }
 
+    /// A fresh topology with these retry tiers and delivery limit, on the broker of
+    /// `TEST_AMQP_URL` (or the local one).
     pub async fn with_tiers(tiers: Vec<Duration>, delivery_limit: u32) -> TestBroker {
+        Self::with_tiers_on(&amqp_url(), tiers, delivery_limit).await
+    }
+
+    /// The same on the broker at `amqp_url` (a benchmark's `--amqp`).
+    pub async fn with_tiers_on(
+        amqp_url: &str,
+        tiers: Vec<Duration>,
+        delivery_limit: u32,
+    ) -> TestBroker {
         let prefix = format!("t{}.", short_id());
         let topology = Topology::new(prefix.clone(), tiers, delivery_limit);
-        let url = SecretString::from(amqp_url());
+        let url = SecretString::from(amqp_url.to_owned());
         let connection = shared::queue::connect(&url, "test-harness")
             .await
             .unwrap_or_else(|e| {
-                panic!(
-                    "cannot reach RabbitMQ at {} (is it running?): {e}",
-                    amqp_url()
-                )
+                panic!("cannot reach RabbitMQ at {amqp_url} (is it running?): {e}")
             });
         let channel = connection.create_channel().await.expect("open a channel");
         topology
@@ -221,6 +244,7 @@ impl TestBroker {
             topology,
             connection,
             channel,
+            url,
         }
     }
 
@@ -297,8 +321,8 @@ impl TestBroker {
 impl Drop for TestBroker {
     fn drop(&mut self) {
         let topology = self.topology.clone();
+        let url = SecretString::from(self.url.expose_secret().to_owned());
         block_on_aside(async move {
-            let url = SecretString::from(amqp_url());
             let Ok(connection) = shared::queue::connect(&url, "test-cleanup").await else {
                 return;
             };
@@ -559,18 +583,4 @@ pub async fn race_fulfillments(
                 .expect("fulfill_checkout succeeds")
         })
         .collect()
-}
-
-/// One line of a benchmark's latency report: count, p50, p90, p99 and max in milliseconds, from
-/// a histogram of microseconds.
-pub fn report_latency(name: &str, h: &hdrhistogram::Histogram<u64>) {
-    let ms = |us: u64| us as f64 / 1000.0;
-    println!(
-        "{name:<34} n={:<5} p50={:>7.2} ms  p90={:>7.2} ms  p99={:>7.2} ms  max={:>7.2} ms",
-        h.len(),
-        ms(h.value_at_quantile(0.5)),
-        ms(h.value_at_quantile(0.9)),
-        ms(h.value_at_quantile(0.99)),
-        ms(h.max())
-    );
 }

@@ -280,6 +280,7 @@ impl Deployment {
             name: database.name.clone(),
             url: app_url.clone(),
             pool,
+            admin_url: admin_database_url(),
         };
         let (broker, sim) = tokio::join!(TestBroker::create(), start_sim());
         let settings = tests::settings(&db, &broker, &sim.base_url, |_| {});

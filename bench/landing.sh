@@ -4,10 +4,11 @@
 #      alternating with /healthz (a trivial actix handler on the same server) as the baseline;
 #   2. first visits: each request a different paid, unfulfilled session, so the page runs
 #      fulfill_checkout with the simulator answering.
-# Release builds of `landing` and `stripe-sim`; Postgres at 127.0.0.1:5432 (scripts/ensure-services).
+# Release builds of `landing`, `stripe-sim` and `landing-bench`; Postgres at 127.0.0.1:5432
+# (scripts/ensure-services).
 # Runs are short on purpose: the machine is shared.
 set -euo pipefail
-cd "$(dirname "$0")/../.."
+cd "$(dirname "$0")/.."
 
 PG=${BENCH_PG:-postgres://postgres:postgres@127.0.0.1:5432}
 DB=landing_bench
@@ -20,7 +21,10 @@ FIRST_RATE=${FIRST_RATE:-50}
 FIRST_SECS=${FIRST_SECS:-10}
 LANDING_URL=http://127.0.0.1:$LANDING_PORT
 
+# The measured binaries are built on their own, with the features they ship with; the bench
+# tool (which shares the test harness's dependencies) in a second build.
 cargo build --release -p landing -p stripe-sim
+cargo build --release -p bench --bin landing-bench
 psql -q "$PG/postgres" -c "DROP DATABASE IF EXISTS $DB WITH (FORCE)" -c "CREATE DATABASE $DB"
 
 work=$(mktemp -d)
@@ -56,12 +60,12 @@ for _ in $(seq 50); do
   sleep 0.2
 done
 
-load=target/release/landing-load
+load=target/release/landing-bench
 ticks_per_sec=$(getconf CLK_TCK)
 # CPU time the landing process spent (user + system), in clock ticks: a cost per request that
 # other load on the machine does not distort the way it distorts latency.
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$landing_pid/stat"; }
-# measure LABEL ARGS...: one `landing-load run`, then the landing CPU per request sent.
+# measure LABEL ARGS...: one `landing-bench run`, then the landing CPU per request sent.
 measure() {
   local label=$1; shift
   local before after

@@ -1,4 +1,4 @@
-//! The worker benchmark (how to run and read it: `benchmarks/worker.md`, `worker/benches/run.sh`).
+//! The worker benchmark (how to run and read it: `benchmarks/worker.md`, `bench/worker.sh`).
 //!
 //! - `ceiling`: the fulfillment's database work alone, driven straight at Postgres with the
 //!   same statements the worker issues per event (audit and stored-order read with the claim,
@@ -13,8 +13,8 @@
 //!   spent per fulfillment ([`cpu`]). With `--stripe-limit`, the simulator limits requests per
 //!   second as Stripe does, and the drain is reported against its ideal time.
 //!
-//! Every run uses its own database and broker prefix and removes both at the end. Bounded:
-//! every wait has a deadline.
+//! Every run uses its own database ([`tests::TestDb`]) and broker prefix ([`tests::TestBroker`])
+//! and removes both at the end. Bounded: every wait has a deadline.
 
 use std::process::{Child, Command};
 use std::sync::Arc;
@@ -30,22 +30,24 @@ use futures::StreamExt;
 use hdrhistogram::Histogram;
 use lapin::options::{ConfirmSelectOptions, QueueDeleteOptions};
 use lapin::types::FieldTable;
-use secrecy::SecretString;
-use shared::queue::{publish_confirmed, OutgoingMessage, Topology};
+use shared::queue::{publish_confirmed, OutgoingMessage};
 use shared::store::events::EventKey;
 use shared::store::{fulfilled, orders};
 use shared::stripe::CheckoutSession;
 use shared::{CheckoutSessionId, Trigger};
-use sqlx::postgres::PgPoolOptions;
-use sqlx::{Connection, PgPool};
-use stripe_sim::{CreateSession, Customer, LineItemParams, PaymentOutcome, RunningSim, SimConfig};
+use sqlx::PgPool;
+use stripe_sim::{CreateSession, Customer, LineItemParams, PaymentOutcome};
+use tests::{TestBroker, TestDb};
 
 #[derive(Debug, Parser)]
 struct Cli {
-    /// Postgres server (a database is created on it for the run and dropped after).
-    #[arg(long, default_value = "postgres://postgres@127.0.0.1:5432/postgres")]
+    /// Postgres server (a database is created on it for the run and dropped after); by default
+    /// the test harness's, `TEST_DATABASE_URL` or the local one.
+    #[arg(long, default_value_t = tests::admin_database_url())]
     database: String,
-    #[arg(long, default_value = "amqp://guest:guest@127.0.0.1:5672/%2f")]
+    /// RabbitMQ (a topology is declared on it under a prefix of its own and deleted after); by
+    /// default the test harness's, `TEST_AMQP_URL` or the local one.
+    #[arg(long, default_value_t = tests::amqp_url())]
     amqp: String,
     #[command(subcommand)]
     command: Mode,
@@ -90,7 +92,7 @@ enum Mode {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    let db = BenchDb::create(&cli.database).await?;
+    let db = TestDb::create_on(&cli.database).await;
     let result = match cli.command {
         Mode::Ceiling {
             sessions,
@@ -117,57 +119,8 @@ async fn main() -> anyhow::Result<()> {
             pipeline(&db, &cli.amqp, &run).await
         }
     };
-    db.drop_database().await;
+    drop(db);
     result
-}
-
-/// A database for this run only.
-struct BenchDb {
-    admin_url: String,
-    name: String,
-    url: String,
-}
-
-impl BenchDb {
-    async fn create(admin_url: &str) -> anyhow::Result<Self> {
-        let name = format!("worker_bench_{}", std::process::id());
-        let mut admin = sqlx::PgConnection::connect(admin_url).await?;
-        sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-            .execute(&mut admin)
-            .await?;
-        sqlx::query(&format!("CREATE DATABASE {name}"))
-            .execute(&mut admin)
-            .await?;
-        let mut url = url::Url::parse(admin_url)?;
-        url.set_path(&format!("/{name}"));
-        let url = url.to_string();
-        let pool = PgPool::connect(&url).await?;
-        shared::store::migrate(&pool).await?;
-        pool.close().await;
-        Ok(Self {
-            admin_url: admin_url.to_owned(),
-            name,
-            url,
-        })
-    }
-
-    async fn pool(&self, size: u32) -> anyhow::Result<PgPool> {
-        Ok(PgPoolOptions::new()
-            .max_connections(size)
-            .connect(&self.url)
-            .await?)
-    }
-
-    async fn drop_database(&self) {
-        if let Ok(mut admin) = sqlx::PgConnection::connect(&self.admin_url).await {
-            let _ = sqlx::query(&format!(
-                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
-                self.name
-            ))
-            .execute(&mut admin)
-            .await;
-        }
-    }
 }
 
 /// A paid session as Stripe returns it with `expand[]=line_items`: one line, like the
@@ -227,8 +180,8 @@ async fn fulfill_in_database(pool: &PgPool, session: &CheckoutSession) -> anyhow
     Ok(())
 }
 
-async fn ceiling(db: &BenchDb, sessions: usize, concurrency: usize) -> anyhow::Result<()> {
-    let pool = db.pool(concurrency as u32).await?;
+async fn ceiling(db: &TestDb, sessions: usize, concurrency: usize) -> anyhow::Result<()> {
+    let pool = db.another_pool(concurrency as u32).await;
     let fixtures: Vec<CheckoutSession> = (0..sessions).map(paid_session_json).collect();
     let started = Instant::now();
     let results: Vec<anyhow::Result<()>> = futures::stream::iter(&fixtures)
@@ -274,48 +227,26 @@ impl Drop for Workers {
     }
 }
 
-async fn pipeline(db: &BenchDb, amqp: &str, run: &PipelineRun) -> anyhow::Result<()> {
-    let sim = RunningSim::start(SimConfig {
-        rate_limit_per_sec: run.stripe_limit.and_then(std::num::NonZeroU32::new),
-        ..SimConfig::default()
-    })
-    .await?;
+async fn pipeline(db: &TestDb, amqp: &str, run: &PipelineRun) -> anyhow::Result<()> {
+    let sim = match run.stripe_limit {
+        Some(limit) => tests::start_rate_limited_sim(limit).await,
+        None => tests::start_sim().await,
+    };
     let budget = run.stripe_limit.unwrap_or(1_000_000).to_string();
-    let prefix = format!("wbench{}.", std::process::id());
-    let topology = Topology::new(
-        prefix.clone(),
+    let broker = TestBroker::with_tiers_on(
+        amqp,
         vec![Duration::from_secs(1), Duration::from_secs(10)],
         20,
-    );
-    let connection =
-        shared::queue::connect(&SecretString::from(amqp.to_owned()), "worker-bench").await?;
-    let channel = connection.create_channel().await?;
+    )
+    .await;
+    let topology = &broker.topology;
+    let channel = broker.channel.clone();
     channel
         .confirm_select(ConfirmSelectOptions::default())
         .await?;
-    topology.declare(&channel).await?;
     // A subscriber to the announcements, as production has (without one every order.fulfilled
     // comes back unroutable).
-    let subscriber = format!("{prefix}bench.subscriber");
-    channel
-        .queue_declare(
-            &subscriber,
-            lapin::options::QueueDeclareOptions {
-                auto_delete: true,
-                ..Default::default()
-            },
-            FieldTable::default(),
-        )
-        .await?;
-    channel
-        .queue_bind(
-            &subscriber,
-            &topology.orders_exchange(),
-            "order.#",
-            Default::default(),
-            FieldTable::default(),
-        )
-        .await?;
+    let subscriber = broker.watch(&topology.orders_exchange(), "order.#").await;
 
     // The sessions, paid, and their `completed` events, before any clock starts.
     let mut events = Vec::with_capacity(run.sessions);
@@ -347,11 +278,11 @@ async fn pipeline(db: &BenchDb, amqp: &str, run: &PipelineRun) -> anyhow::Result
             .env("APP_DATABASE__URL", &db.url)
             .env("APP_DATABASE__MAX_CONNECTIONS", run.pool.to_string())
             .env("APP_BROKER__URL", amqp)
-            .env("APP_BROKER__PREFIX", &prefix)
+            .env("APP_BROKER__PREFIX", &broker.prefix)
             .env("APP_BROKER__RETRY_TIERS_MS", "1000,10000")
             .env("APP_BROKER__DELIVERY_LIMIT", "20")
             .env("APP_STRIPE__API_BASE", &sim.base_url)
-            .env("APP_STRIPE__SECRET_KEY", "sk_test_bench")
+            .env("APP_STRIPE__SECRET_KEY", tests::SIM_KEY)
             .env("APP_STRIPE__RATE_LIMIT_PER_SEC", &budget)
             .env("APP_STRIPE__PROCESSES", run.workers.to_string())
             .env("APP_WORKER__HOST", "127.0.0.1")
@@ -415,7 +346,7 @@ async fn pipeline(db: &BenchDb, amqp: &str, run: &PipelineRun) -> anyhow::Result
     }
     let publish_secs = started.elapsed().as_secs_f64();
 
-    let pool = db.pool(2).await?;
+    let pool = db.another_pool(2).await;
     // At Stripe's pace the drain itself takes sessions / limit seconds: allow twice that.
     let paced = run
         .stripe_limit
@@ -501,8 +432,7 @@ async fn pipeline(db: &BenchDb, amqp: &str, run: &PipelineRun) -> anyhow::Result
     let _ = channel
         .queue_delete(&subscriber, QueueDeleteOptions::default())
         .await;
-    let _ = topology.delete(&channel).await;
-    let _ = connection.close(200, "bench done").await;
+    drop(broker);
     sim.stop().await;
     Ok(())
 }

@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # The ingress benchmark, in one run (results and how to read them: benchmarks/ingress.md).
 #
-#   ingress/benches/run.sh [seconds per run, default 8] [saturation concurrency, default 256]
+#   bench/ingress.sh [seconds per run, default 8] [saturation concurrency, default 256]
 #
-# Run from the workspace root, with RabbitMQ on 127.0.0.1:5672. Three things are loaded by
-# `stripe-sim load` on this machine, one after the other:
+# Runs from the workspace root (wherever it is started), with RabbitMQ on 127.0.0.1:5672.
+# Three things are loaded by `stripe-sim load` on this machine, one after the other:
 #   1. the HTTP ceiling: an actix webhook endpoint that only reads the body and answers 200
 #      (1b: the same plus signature verification and the envelope parse);
 #   2. the broker ceiling: confirmed publishing straight from lapin, no HTTP, same concurrency
@@ -16,6 +16,7 @@
 # on loopback, and the bench topology (its own prefix) is purged between runs and deleted at the
 # end. JSON reports go to target/ingress-bench/.
 set -euo pipefail
+cd "$(dirname "$0")/.."
 
 SECS=${1:-8}
 CONCURRENCY=${2:-256}
@@ -28,7 +29,10 @@ BIN=target/release
 PREFIX="bench$$."
 mkdir -p "$OUT"
 
+# The measured binaries are built on their own, with the features they ship with; the bench
+# tools (which share the test harness's dependencies) in a second build.
 cargo build --release -q -p ingress -p stripe-sim
+cargo build --release -q -p bench --bin ingress-bench
 
 LOAD="$BIN/stripe-sim load --secret $SECRET --duration $SECS"
 BEAM=$(pgrep -f beam.smp | head -1 || true)

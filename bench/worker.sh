@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # The worker benchmark, in one run (results and how to read them: benchmarks/worker.md).
 #
-#   worker/benches/run.sh [sessions for saturation, default 5000] [seconds at 500/s, default 6]
+#   bench/worker.sh [sessions for saturation, default 5000] [seconds at 500/s, default 6]
 #
-# Run from the workspace root with Postgres on 127.0.0.1:5432 and RabbitMQ on 127.0.0.1:5672.
+# Runs from the workspace root (wherever it is started), with Postgres on 127.0.0.1:5432 and
+# RabbitMQ on 127.0.0.1:5672.
 # One after the other, each bounded in time and size:
 #   1. the database ceiling: the fulfillment's statements straight at Postgres (no Stripe, no
 #      broker), at the concurrency the workers use in total;
@@ -13,6 +14,7 @@
 #   3. the pipeline paced at 500 events/s with 1 and 2 workers: publish-to-fulfillment latency.
 # Each run uses its own database and broker prefix and removes both. Everything is on loopback.
 set -euo pipefail
+cd "$(dirname "$0")/.."
 
 SESSIONS=${1:-5000}
 SECS=${2:-6}
@@ -21,8 +23,11 @@ PREFETCH=${PREFETCH:-32}
 POOL=${POOL:-0}
 PACED=$((500 * SECS))
 
-cargo build --release -q -p worker --bin worker --example worker_bench
-BENCH=target/release/examples/worker_bench
+# The worker is built on its own, with the features it ships with; the bench tool (which shares
+# the test harness's dependencies) in a second build.
+cargo build --release -q -p worker --bin worker
+cargo build --release -q -p bench --bin worker-bench
+BENCH=target/release/worker-bench
 
 echo "== machine"; nproc; free -g | head -2; uptime
 echo "== 1. database ceiling"

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use hdrhistogram::Histogram;
-use lapin::options::{ConfirmSelectOptions, ExchangeDeleteOptions, QueueDeleteOptions};
+use lapin::options::ConfirmSelectOptions;
 use lapin::types::FieldTable;
 use lapin::Channel;
 use secrecy::SecretString;
@@ -90,16 +90,7 @@ async fn measure(args: Args) -> anyhow::Result<()> {
     let elapsed = started.elapsed().as_secs_f64();
     let confirmed = latency.len() - failures;
 
-    for queue in topology.queues() {
-        let _ = channels[0]
-            .queue_delete(&queue, QueueDeleteOptions::default())
-            .await;
-    }
-    for exchange in topology.exchanges() {
-        let _ = channels[0]
-            .exchange_delete(&exchange, ExchangeDeleteOptions::default())
-            .await;
-    }
+    let _ = topology.delete(&channels[0]).await;
     let _ = connection.close(200, "bench done").await;
 
     let ms = |q: f64| latency.value_at_quantile(q) as f64 / 1000.0;

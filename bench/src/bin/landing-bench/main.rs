@@ -1,4 +1,4 @@
-//! `landing-load`: the landing service's benchmark tool.
+//! `landing-bench`: the landing service's benchmark tool.
 //!
 //! - `prepare`: applies the migrations, then creates paid Checkout Sessions the way a customer
 //!   would (the shop's `POST /checkout`, then the simulator's control API to pay), and writes
@@ -8,7 +8,7 @@
 //!   stall shows up in the percentiles instead of silently slowing the sender (coordinated
 //!   omission). Prints percentiles from an HDR histogram.
 //!
-//! See `benchmarks/landing.md` and `landing/bench/run.sh` for how they are used.
+//! See `benchmarks/landing.md` and `bench/landing.sh` for how they are used.
 
 mod prepare;
 mod run;
@@ -16,7 +16,7 @@ mod run;
 use clap::{Parser, Subcommand};
 
 #[derive(Debug, Parser)]
-#[command(name = "landing-load", about = "Benchmark tool for the landing pages")]
+#[command(name = "landing-bench", about = "Benchmark tool for the landing pages")]
 struct Cli {
     #[command(subcommand)]
     command: Command,

@@ -2,7 +2,7 @@
 //! every mail in a maildir), real RabbitMQ and real Postgres:
 //!
 //! ```sh
-//! cargo run --release -p tests --bin notifier_bench -- [MAILS] [RATE] [SECONDS]
+//! cargo run --release -p bench --bin notifier-bench -- [MAILS] [RATE] [SECONDS]
 //! ```
 //!
 //! 1. **Baselines**: `MAILS` confirmation mails sent straight through the notifier's `Mailer` by
@@ -24,12 +24,12 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
+use bench::report_latency;
 use hdrhistogram::Histogram;
 use lapin::options::{BasicPublishOptions, QueueDeleteOptions};
 use lapin::BasicProperties;
 use shared::announcements::{AnnouncedLineItem, Announcement, OrderFulfilled, VERSION};
 use tests::free_port;
-use tests::report_latency;
 use tests::smtp::SmtpServer;
 use tests::{TestBroker, TestDb};
 use uuid::Uuid;

@@ -1,4 +1,4 @@
-//! `landing-load run`: a fixed-rate, open-loop GET load with latency percentiles.
+//! `landing-bench run`: a fixed-rate, open-loop GET load with latency percentiles.
 
 use std::path::PathBuf;
 use std::sync::Arc;

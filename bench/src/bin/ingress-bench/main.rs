@@ -8,7 +8,7 @@
 //!
 //! - `cleanup`: purge or delete the topology a bench run of the ingress declared.
 //!
-//! The ingress itself runs as `ingress`, loaded by `stripe-sim load`; `ingress/benches/run.sh`
+//! The ingress itself runs as `ingress`, loaded by `stripe-sim load`; `bench/ingress.sh`
 //! runs all three in one go.
 
 mod broker_ceiling;

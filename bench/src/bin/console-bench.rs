@@ -3,7 +3,7 @@
 //! in RabbitMQ:
 //!
 //! ```sh
-//! cargo run --release -p tests --bin console_bench -- [REQUESTS]
+//! cargo run --release -p bench --bin console-bench -- [REQUESTS]
 //! ```
 //!
 //! 1. **Seed**: a fresh database (one set-based statement per table group, not 100k round
@@ -25,6 +25,7 @@
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
+use bench::report_latency;
 use hdrhistogram::Histogram;
 use lapin::options::{BasicPublishOptions, ConfirmSelectOptions};
 use lapin::types::{AMQPValue, FieldTable, LongString, ShortString};
@@ -33,7 +34,6 @@ use reqwest::header::{COOKIE, SET_COOKIE};
 use reqwest::StatusCode;
 use shared::queue::topology::headers;
 use sqlx::{PgPool, Row};
-use tests::report_latency;
 use tests::{TestBroker, TestDb};
 
 const ORDERS: i64 = 100_000;

@@ -1,4 +1,4 @@
-//! `landing-load prepare`: paid sessions, created through the real shop form.
+//! `landing-bench prepare`: paid sessions, created through the real shop form.
 
 use std::path::PathBuf;
 

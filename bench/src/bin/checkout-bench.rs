@@ -2,7 +2,7 @@
 //! ingress, worker, landing, real Postgres and RabbitMQ) in one process:
 //!
 //! ```sh
-//! cargo run --release -p tests --bin checkout_bench -- [RUNS] [CLAIM_WAIT_MS]
+//! cargo run --release -p bench --bin checkout-bench -- [RUNS] [CLAIM_WAIT_MS]
 //! ```
 //!
 //! Each run creates an open session, then times what the customer waits for: submitting the
@@ -15,8 +15,8 @@
 
 use std::time::{Duration, Instant};
 
+use bench::report_latency;
 use hdrhistogram::Histogram;
-use tests::report_latency;
 use tests::stack::Stack;
 
 const PAYMENT_FORM: &[(&str, &str)] = &[
