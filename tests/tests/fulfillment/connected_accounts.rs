@@ -351,12 +351,13 @@ async fn the_same_session_id_on_two_accounts_is_two_orders_and_never_a_third() {
                 trigger: Trigger::Webhook,
                 customer_mail: false,
                 event: None,
+                handed_off: false,
             },
         )
         .await
         .unwrap();
         assert!(
-            matches!(written, fulfilled::Written::Newly(_)),
+            matches!(written, fulfilled::Written::Newly { .. }),
             "not fulfilled yet on this account: {written:?}"
         );
     }
@@ -407,6 +408,7 @@ async fn the_same_session_id_on_two_accounts_is_two_orders_and_never_a_third() {
             trigger: Trigger::Landing,
             customer_mail: false,
             event: None,
+            handed_off: false,
         },
     )
     .await
