@@ -22,6 +22,10 @@ PREFETCH=${PREFETCH:-32}
 # 0: the worker sizes its pool from the prefetch (prefetch + 2 with the reconciler off).
 POOL=${POOL:-0}
 PACED=$((500 * SECS))
+# Without TLS, as the compose deployment's Postgres runs (initdb's default: no `ssl`). Debian's
+# cluster offers TLS, and sqlx's default `sslmode=prefer` would take it: about 0.1-0.2 ms of CPU
+# per fulfillment that production does not pay (benchmarks/worker.md).
+DATABASE=${DATABASE:-postgres://postgres:postgres@127.0.0.1:5432/postgres?sslmode=disable}
 
 # The worker is built on its own, with the features it ships with; the bench tool (which shares
 # the test harness's dependencies) in a second build.
@@ -32,16 +36,16 @@ BENCH=target/release/worker-bench
 echo "== machine"; nproc; free -g | head -2; uptime
 echo "== 1. database ceiling"
 for c in 32 64; do
-    timeout -s KILL 300 "$BENCH" ceiling --sessions "$SESSIONS" --concurrency "$c"
+    timeout -s KILL 300 "$BENCH" --database "$DATABASE" ceiling --sessions "$SESSIONS" --concurrency "$c"
 done
 echo "== 2. saturation"
 for w in 1 2; do
-    timeout -s KILL 300 "$BENCH" pipeline --sessions "$SESSIONS" --workers "$w" \
+    timeout -s KILL 300 "$BENCH" --database "$DATABASE" pipeline --sessions "$SESSIONS" --workers "$w" \
         --prefetch "$PREFETCH" --pool "$POOL" 2>&1 | grep -v ' WARN '
 done
 echo "== 3. 500 events/s"
 for w in 1 2; do
-    timeout -s KILL 300 "$BENCH" pipeline --sessions "$PACED" --workers "$w" --rate 500 \
+    timeout -s KILL 300 "$BENCH" --database "$DATABASE" pipeline --sessions "$PACED" --workers "$w" --rate 500 \
         --prefetch "$PREFETCH" --pool "$POOL" 2>&1 | grep -v ' WARN '
 done
 uptime
