@@ -143,8 +143,6 @@ pub struct Fulfiller {
     stripe: StripeClient,
     customer_mail: bool,
     claim_wait: Duration,
-    /// This process's relay, when it has one: new announcements are handed to it.
-    handoff: Option<outbox::Handoff>,
 }
 
 impl Fulfiller {
@@ -155,16 +153,7 @@ impl Fulfiller {
             stripe,
             customer_mail: false,
             claim_wait: Duration::ZERO,
-            handoff: None,
         }
-    }
-
-    /// Hands each new order's announcement to this process's relay (the worker's), which
-    /// publishes it at once instead of waiting for a poll to claim it ([`outbox::Handoff`]).
-    /// Without it (the landing page) announcements wait for a relay's poll.
-    pub fn handing_off_to(mut self, handoff: outbox::Handoff) -> Self {
-        self.handoff = Some(handoff);
-        self
     }
 
     /// Waits up to `claim_wait` (`stripe.claim_wait_ms`) for another caller already asking
@@ -244,7 +233,7 @@ impl Fulfiller {
     /// [`Self::fulfill_checkout_on`] for the worker processing `event`, which has just read (and
     /// claimed) the order in a statement that also read the event's outcome: the order is not
     /// read again, and a new fulfillment records the event as `fulfilled` in its own statement
-    /// (see [`FulfillmentOutcome::event_recorded`]).
+    /// (see [`FulfillmentOutcome::recorded_event`]).
     pub async fn fulfill_checkout_read_on(
         &self,
         account: Option<&AccountId>,
@@ -410,22 +399,10 @@ impl Fulfiller {
             trigger,
             customer_mail: self.customer_mail,
             event,
-            handed_off: self.handoff.is_some(),
         };
         match fulfilled::write(&self.pool, fulfillment).await {
-            Ok(Written::Newly {
-                order,
-                announcement,
-            }) => {
+            Ok(Written::Newly(order)) => {
                 tracing::info!(order_number = order.order_number, "order fulfilled");
-                if let Some(handoff) = &self.handoff {
-                    if !handoff.hand(announcement) {
-                        tracing::warn!(
-                            "the outbox relay has stopped: the announcement leaves once its hold \
-                             expires"
-                        );
-                    }
-                }
                 Ok(FulfillmentOutcome::Fulfilled { order, newly: true })
             }
             Ok(Written::AlreadyFulfilled) => {

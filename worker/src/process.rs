@@ -122,9 +122,8 @@ pub struct Processor {
     fulfiller: Fulfiller,
     /// How many retry tiers exist: a message's attempt N+1 goes to tier N while N < this.
     retry_tiers: usize,
-    /// Wakes the outbox relay's poll when an announcement was written that is not handed off
-    /// (`order.payment_failed`), so it leaves now rather than at the next poll. A new order's
-    /// is handed off by the fulfiller itself ([`shared::store::outbox::Handoff`]).
+    /// Wakes the outbox relay when a fulfillment wrote an announcement, so `order.fulfilled`
+    /// leaves now rather than at the next poll.
     outbox_written: Arc<Notify>,
 }
 
@@ -141,7 +140,7 @@ impl Processor {
         &self.fulfiller
     }
 
-    /// Notified after a commit that wrote to the outbox without handing the row off.
+    /// Notified after a commit that wrote to the outbox.
     pub fn outbox_written(&self) -> Arc<Notify> {
         self.outbox_written.clone()
     }
@@ -301,6 +300,7 @@ impl Processor {
                 let age =
                     chrono::Utc::now().timestamp_millis() as f64 / 1000.0 - event.created as f64;
                 metrics::EVENT_TO_FULFILLED_SECONDS.observe(age.max(0.0));
+                self.outbox_written.notify_one();
             }
             Handled::Outcome(FulfillmentOutcome::PaymentFailed) => {
                 self.outbox_written.notify_one();

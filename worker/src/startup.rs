@@ -6,10 +6,9 @@
 //! one, reported by [`Application::port`]). [`Application::run_until_stopped`] starts the
 //! consumer, the outbox relay and the reconciler, then drains in order on stop:
 //! 1. the consumer cancels its subscription and finishes and acks what is in flight;
-//! 2. the reconciler steps down (releasing leadership);
-//! 3. the outbox relay sends what was handed to it and makes a last pass, so announcements of
-//!    the work just finished leave with this process;
-//! 4. the ops server, the broker connection and the pool close.
+//! 2. the reconciler steps down (releasing leadership) and the outbox relay makes a last pass,
+//!    so announcements of the work just finished leave with this process;
+//! 3. the ops server, the broker connection and the pool close.
 
 use std::net::TcpListener;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -23,11 +22,9 @@ use shared::queue::connection::BrokerOptions;
 use shared::queue::{Broker, BrokerEndpoint, Subscription, Topology};
 use shared::settings::Uses;
 use shared::shutdown::StopHandle;
-use shared::store::outbox::{Handed, Handoff};
 use shared::stripe::StripeClient;
 use shared::{Fulfiller, Settings};
 use sqlx::PgPool;
-use tokio::sync::mpsc::UnboundedReceiver;
 use tokio_util::sync::CancellationToken;
 
 use crate::consumer::{Consumer, ConsumerOptions};
@@ -50,8 +47,6 @@ pub struct Application {
     publisher: Broker,
     consumer: Consumer<Processor>,
     relay: OutboxRelay,
-    /// What this worker's fulfillments hand to its relay.
-    handed: UnboundedReceiver<Handed>,
     /// `None` when `worker.reconcile_interval_secs` is 0.
     reconciler: Option<Reconciler>,
     processor: Processor,
@@ -100,9 +95,8 @@ impl Application {
             "worker-publisher",
             PUBLISH_CHANNELS,
         ));
-        let (handoff, handed) = Handoff::channel();
         let processor = Processor::new(
-            Fulfiller::from_settings(pool.clone(), stripe, &settings).handing_off_to(handoff),
+            Fulfiller::from_settings(pool.clone(), stripe, &settings),
             topology.retry_tiers().len(),
         );
         let worker = &settings.worker;
@@ -167,7 +161,6 @@ impl Application {
             publisher,
             consumer,
             relay,
-            handed,
             reconciler,
             processor,
             leader,
@@ -200,13 +193,11 @@ impl Application {
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
         let server_handle = self.server.handle();
         let mut server = tokio::spawn(self.server);
-        // The reconciler stops after the consumer has drained, the relay after both: until
-        // then either may still hand it an announcement.
+        // The relay and the reconciler stop after the consumer has drained.
         let after_consumer = CancellationToken::new();
-        let after_reconciler = CancellationToken::new();
         let shutdown = self.stop.token();
         let consumer = tokio::spawn(self.consumer.run(shutdown.clone()));
-        let relay = tokio::spawn(self.relay.run(self.handed, after_reconciler.clone()));
+        let relay = tokio::spawn(self.relay.run(after_consumer.clone()));
         let reconciler = self
             .reconciler
             .map(|r| tokio::spawn(r.run(after_consumer.clone())));
@@ -224,7 +215,6 @@ impl Application {
         if let Some(reconciler) = reconciler {
             let _ = reconciler.await;
         }
-        after_reconciler.cancel();
         let _ = relay.await;
         server_handle.stop(true).await;
         self.publisher.close().await;

@@ -1,11 +1,10 @@
 //! A new fulfillment's writes in one statement, one round trip: the session's advisory lock,
 //! the order (unless it is fulfilled already), its line items, what its products give (links,
-//! licence keys: [`super::access`]), its `order.fulfilled` announcement (held for the
-//! caller's own relay when the caller hands it off: [`super::outbox::Handoff`]) and the
-//! customer's pending mail, and the outcome (`fulfilled`) of the event that asked for it, if
-//! one did. It also purges a few expired claims ([`super::claims`]); the session's own claim
-//! stays until it expires, so that a caller that read before this commits still waits for the
-//! order instead of asking Stripe.
+//! licence keys: [`super::access`]), its `order.fulfilled` announcement and the customer's
+//! pending mail, and the outcome (`fulfilled`) of the event that asked for it, if one did. It also
+//! purges a few expired claims ([`super::claims`]); the session's own claim stays until it
+//! expires, so that a caller that read before this commits still waits for the order instead of
+//! asking Stripe.
 //!
 //! Why one statement is as safe as the transaction it replaces (G2):
 //! - A statement outside a transaction is its own transaction: `pg_advisory_xact_lock` in the
@@ -48,7 +47,6 @@ use crate::store::notifications;
 use crate::store::orders::{
     fulfilled_order, LineArrays, Order, Trigger, FULFILLED_COLUMNS, FULFILLED_UPSERT, LINE_COLUMNS,
 };
-use crate::store::outbox::{self, OutboxMessage};
 use crate::stripe::{CheckoutSession, LineItem};
 
 /// One paid session's fulfillment, as [`write`] records it.
@@ -65,9 +63,6 @@ pub struct Fulfillment<'a> {
     /// [`super::events::record_keeping_settled`] would, in the same statement); `None`: the
     /// success page, or an operator.
     pub event: Option<EventKey<'a>>,
-    /// Whether the caller's own relay publishes the announcement ([`outbox::Handoff`]): it is
-    /// written held for [`outbox::HOLD`], and returned for the hand-off.
-    pub handed_off: bool,
 }
 
 /// What [`write`] did.
@@ -75,11 +70,8 @@ pub struct Fulfillment<'a> {
 #[allow(clippy::large_enum_variant)]
 #[derive(Debug)]
 pub enum Written {
-    /// This call fulfilled the order and wrote its announcement, as stored.
-    Newly {
-        order: Order,
-        announcement: OutboxMessage,
-    },
+    /// This call fulfilled the order.
+    Newly(Order),
     /// The order was fulfilled already (by a caller that won the lock first); nothing written.
     AlreadyFulfilled,
 }
@@ -100,7 +92,6 @@ pub async fn write(
         trigger,
         customer_mail,
         event,
-        handed_off,
     } = fulfillment;
     // This process's clock, not Postgres's `now()`: the body is serialized before the statement
     // runs. Stored with microseconds, so the order returned is the order read back.
@@ -120,7 +111,7 @@ pub async fn write(
         amount_subtotal,
         amount_total,
     } = LineArrays::of(items, &order.lines);
-    let written: Option<Returned> = sqlx::query_as(&statement())
+    let written: Option<(i64, Json<Vec<Access>>)> = sqlx::query_as(&statement())
         .bind(id.advisory_lock_key_on(account))
         .bind(product_id)
         .bind(&session.id)
@@ -155,51 +146,21 @@ pub async fn write(
         .bind(event.map(|e| e.event_type))
         .bind(event.map(|e| e.created as f64))
         .bind(event.and_then(|e| e.account))
-        .bind(handed_off.then(|| outbox::HOLD.as_secs_f64()))
         .fetch_optional(executor)
         .await?;
     Ok(match written {
         None => Written::AlreadyFulfilled,
-        Some(Returned {
-            order_number,
-            access: Json(access),
-            announcement_id,
-            topic,
-            payload,
-            created_at,
-        }) => {
-            order.order_number = order_number;
+        Some((number, Json(access))) => {
+            order.order_number = number;
             order.access = access;
-            let announcement = OutboxMessage {
-                id: announcement_id,
-                topic,
-                session_id: session.id.clone(),
-                payload,
-                created_at,
-            };
-            Written::Newly {
-                order,
-                announcement,
-            }
+            Written::Newly(order)
         }
     })
 }
 
-/// The statement's one row when it wrote the order.
-#[derive(sqlx::FromRow)]
-struct Returned {
-    order_number: i64,
-    access: Json<Vec<Access>>,
-    announcement_id: Uuid,
-    topic: String,
-    payload: serde_json::Value,
-    created_at: DateTime<Utc>,
-}
-
 /// The statement; `$2` (the lines' product ids) and `$21` (their quantities) also say what the
-/// order's products give. One row when the order was written (its number, its access, and its
-/// announcement as stored), none when it was fulfilled already. `$35`: the announcement's hold
-/// in seconds, none when it is not handed off.
+/// order's products give. One row when the order was written, none when it was fulfilled
+/// already.
 ///
 /// `settled` records the event (`$31`, none when it is null) as
 /// [`super::events::record_keeping_settled`] records `fulfilled`, which always wins: the
@@ -225,16 +186,16 @@ fn statement() -> String {
                      $2::text[], $23::text[], $24::bigint[], $25::bigint[]) AS l), \
          {GRANT} \
          announced AS ( \
-             INSERT INTO outbox (id, topic, session_id, payload, account, held_until) \
+             INSERT INTO outbox (id, topic, session_id, payload, account) \
              SELECT $26, $27, w.session_id, $28::jsonb || jsonb_build_object( \
                  'order_number', w.order_number, \
                  'access', COALESCE((SELECT jsonb_agg(jsonb_build_object( \
                          'product', g.product_id, 'title', g.title, 'url', g.url, \
                          'licence_key', g.licence_key) ORDER BY g.position) \
                      FROM granted g), '[]')), \
-                 w.account, now() + $35::float8 * interval '1 second' \
+                 w.account \
              FROM written w \
-             RETURNING id, topic, session_id, payload, created_at), \
+             RETURNING id, topic, session_id), \
          mailed AS ( \
              INSERT INTO notifications (message_id, channel, routing_key, session_id) \
              SELECT id, $29, topic, session_id FROM announced WHERE $30), \
@@ -251,9 +212,8 @@ fn statement() -> String {
              COALESCE((SELECT json_agg(json_build_object( \
                      'product_id', g.product_id, 'title', g.title, 'url', g.url, \
                      'licence_key', g.licence_key) ORDER BY g.position) \
-                 FROM granted g), '[]') AS access, \
-             a.id AS announcement_id, a.topic, a.payload, a.created_at \
-         FROM written w, announced a \
+                 FROM granted g), '[]') AS access \
+         FROM written w \
          WHERE NOT EXISTS (SELECT FROM exhausted)"
     )
 }

@@ -351,13 +351,12 @@ async fn the_same_session_id_on_two_accounts_is_two_orders_and_never_a_third() {
                 trigger: Trigger::Webhook,
                 customer_mail: false,
                 event: None,
-                handed_off: false,
             },
         )
         .await
         .unwrap();
         assert!(
-            matches!(written, fulfilled::Written::Newly { .. }),
+            matches!(written, fulfilled::Written::Newly(_)),
             "not fulfilled yet on this account: {written:?}"
         );
     }
@@ -408,7 +407,6 @@ async fn the_same_session_id_on_two_accounts_is_two_orders_and_never_a_third() {
             trigger: Trigger::Landing,
             customer_mail: false,
             event: None,
-            handed_off: false,
         },
     )
     .await

@@ -284,7 +284,7 @@ async fn an_already_fulfilled_order_answers_without_calling_stripe() {
 
 /// Counts the statements sqlx sends to Postgres while `work` runs on this thread: sqlx emits
 /// one `sqlx::query` event per statement executed, each a round trip.
-pub(crate) async fn statements_during<T>(work: impl std::future::Future<Output = T>) -> (T, usize) {
+async fn statements_during<T>(work: impl std::future::Future<Output = T>) -> (T, usize) {
     use std::sync::atomic::{AtomicUsize, Ordering};
     use std::sync::Arc;
     use tracing_subscriber::layer::SubscriberExt;

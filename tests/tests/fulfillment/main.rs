@@ -7,7 +7,7 @@
 //!   `connected_accounts`);
 //! - talking to Stripe: the client, the API budget (`stripe_client`, `stripe_budget`);
 //! - the worker: consuming, failures and retry tiers, redrive, reconnects, Stripe outages, the
-//!   reconciler (`worker_*`), its announcements handed to its relay (`outbox_handoff`);
+//!   reconciler (`worker_*`);
 //! - what follows an order: the notifier's mail (`notifier_delivery`).
 
 mod connected_accounts;
@@ -16,7 +16,6 @@ mod fulfill_checkout;
 mod fulfillment_claims;
 mod notifier_delivery;
 mod orders_contract;
-mod outbox_handoff;
 mod store_migrations;
 mod stripe_budget;
 mod stripe_client;

@@ -1,10 +1,10 @@
 //! The worker benchmark (how to run and read it: `benchmarks/worker.md`, `bench/worker.sh`).
 //!
 //! - `ceiling`: the fulfillment's database work alone, driven straight at Postgres with the
-//!   same statements the worker issues per event (the event's outcome and the stored order
-//!   read with the claim; the one statement writing lock, order, lines, held announcement and
-//!   the event's outcome; the announcement marked sent) and no Stripe, no broker. The number
-//!   the pipeline is compared with.
+//!   same statements the worker issues per event (audit and stored-order read with the claim,
+//!   the one statement writing lock + order + lines + outbox, audit write) and no Stripe, no
+//!   broker. The
+//!   number the pipeline is compared with.
 //! - `pipeline`: stripe-sim in this process (no artificial latency, no rate limit), N paid
 //!   sessions, W worker processes (the release binary) consuming, and N `completed` events
 //!   published to `checkout.events` the way the ingress does. Either as fast as possible
@@ -32,7 +32,7 @@ use lapin::options::{ConfirmSelectOptions, QueueDeleteOptions};
 use lapin::types::FieldTable;
 use shared::queue::{publish_confirmed, OutgoingMessage};
 use shared::store::events::EventKey;
-use shared::store::{fulfilled, orders, outbox};
+use shared::store::{fulfilled, orders};
 use shared::stripe::CheckoutSession;
 use shared::{CheckoutSessionId, Trigger};
 use sqlx::PgPool;
@@ -172,15 +172,11 @@ async fn fulfill_in_database(pool: &PgPool, session: &CheckoutSession) -> anyhow
         trigger: Trigger::Webhook,
         customer_mail: false,
         event: Some(key),
-        handed_off: true,
     };
     let written = fulfilled::write(pool, fulfillment).await?;
-    let fulfilled::Written::Newly { announcement, .. } = written else {
+    if !matches!(written, fulfilled::Written::Newly(_)) {
         bail!("{id} was not newly fulfilled: {written:?}");
-    };
-    // The worker's relay marks the handed-off announcement sent (one per batch there; one per
-    // fulfillment here, the most it can cost).
-    outbox::mark_sent(pool, &[announcement.id]).await?;
+    }
     Ok(())
 }
 
