@@ -233,7 +233,7 @@ impl Fulfiller {
     /// [`Self::fulfill_checkout_on`] for the worker processing `event`, which has just read (and
     /// claimed) the order in a statement that also read the event's outcome: the order is not
     /// read again, and a new fulfillment records the event as `fulfilled` in its own statement
-    /// (see [`FulfillmentOutcome::recorded_event`]).
+    /// (see [`FulfillmentOutcome::event_recorded`]).
     pub async fn fulfill_checkout_read_on(
         &self,
         account: Option<&AccountId>,
