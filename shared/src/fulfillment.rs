@@ -143,6 +143,9 @@ pub struct Fulfiller {
     stripe: StripeClient,
     customer_mail: bool,
     claim_wait: Duration,
+    /// Which products this process has seen grant access: picks the smaller statement for
+    /// orders of anything else ([`fulfilled::GrantingProducts`]).
+    granting: fulfilled::GrantingProducts,
 }
 
 impl Fulfiller {
@@ -153,6 +156,7 @@ impl Fulfiller {
             stripe,
             customer_mail: false,
             claim_wait: Duration::ZERO,
+            granting: fulfilled::GrantingProducts::default(),
         }
     }
 
@@ -400,7 +404,7 @@ impl Fulfiller {
             customer_mail: self.customer_mail,
             event,
         };
-        match fulfilled::write(&self.pool, fulfillment).await {
+        match fulfilled::write(&self.pool, &self.granting, fulfillment).await {
             Ok(Written::Newly(order)) => {
                 tracing::info!(order_number = order.order_number, "order fulfilled");
                 Ok(FulfillmentOutcome::Fulfilled { order, newly: true })

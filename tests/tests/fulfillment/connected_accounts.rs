@@ -338,11 +338,13 @@ async fn the_same_session_id_on_two_accounts_is_two_orders_and_never_a_third() {
     let items = &session.line_items.as_ref().unwrap().data;
     let a = AccountId::parse(SHOP_A).unwrap();
     let b = AccountId::parse(SHOP_B).unwrap();
+    let granting = fulfilled::GrantingProducts::default();
 
     for account in [Some(&a), Some(&b), None] {
         assert_eq!(orders::state(&db.pool, account, &id).await.unwrap(), None);
         let written = fulfilled::write(
             &db.pool,
+            &granting,
             fulfilled::Fulfillment {
                 account,
                 id: &id,
@@ -399,6 +401,7 @@ async fn the_same_session_id_on_two_accounts_is_two_orders_and_never_a_third() {
     // A second fulfillment of it writes nothing: not the order again, nor a second set of lines.
     let again = fulfilled::write(
         &db.pool,
+        &granting,
         fulfilled::Fulfillment {
             account: Some(&a),
             id: &id,

@@ -666,11 +666,13 @@ async fn the_stored_announcement_is_the_order_serialized() {
     assert_eq!(stored["order_number"], order.order_number);
 }
 
-/// An order of digital goods (a licence key per T-shirt, a link for the mug) is fulfilled in the
-/// same one statement: 2 round trips (was 9 statements plus BEGIN: the read, then in a
-/// transaction the lock, the order, its lines, the products' access, the keys, the access
-/// rows, the announcement and the commit). The access merged into the announcement in SQL is
-/// the Rust serialization of what the order returned.
+/// An order of digital goods (a licence key per T-shirt, a link for the mug) is fulfilled in
+/// one statement: 2 round trips (was 9 statements plus BEGIN: the read, then in a transaction
+/// the lock, the order, its lines, the products' access, the keys, the access rows, the
+/// announcement and the commit) once the fulfiller knows its products grant access. The first
+/// such order of a process costs one more: the plain statement, which has no grant, writes
+/// nothing and names the products, and the full one writes the order. The access merged into the
+/// announcement in SQL is the Rust serialization of what the order returned.
 #[tokio::test]
 async fn a_digital_order_costs_the_same_round_trips_and_announces_what_it_granted() {
     use shared::announcements::OrderFulfilled;
@@ -697,20 +699,34 @@ async fn a_digital_order_costs_the_same_round_trips_and_announces_what_it_grante
         .await
         .unwrap();
     }
-    let keys = ["K1", "K2", "K3"].map(String::from);
+    let keys = ["K1", "K2", "K3", "K4", "K5"].map(String::from);
     access::add_keys(&stack.db.pool, "prod_tshirt", &keys)
         .await
         .unwrap();
-    // Two T-shirts and a mug.
+    // Two T-shirts and a mug, twice.
+    let first = paid_session(&stack.sim, "Jenny Rosen");
     let id = paid_session(&stack.sim, "Jenny Rosen");
 
+    let (outcome, statements) =
+        statements_during(stack.fulfiller.fulfill_checkout(&first, Trigger::Webhook)).await;
+    assert!(matches!(
+        outcome.unwrap(),
+        FulfillmentOutcome::Fulfilled { newly: true, .. }
+    ));
+    assert_eq!(
+        statements, 3,
+        "the first order granting access: the read, the plain statement, the full one"
+    );
     let (outcome, statements) =
         statements_during(stack.fulfiller.fulfill_checkout(&id, Trigger::Webhook)).await;
 
     let FulfillmentOutcome::Fulfilled { order, newly: true } = outcome.unwrap() else {
         panic!("expected a new fulfillment");
     };
-    assert_eq!(statements, 2);
+    assert_eq!(
+        statements, 2,
+        "the fulfiller knows its products grant access"
+    );
     let granted: Vec<_> = order
         .access
         .iter()
@@ -719,8 +735,8 @@ async fn a_digital_order_costs_the_same_round_trips_and_announces_what_it_grante
     assert_eq!(
         granted,
         [
-            ("prod_tshirt", Some("K1")),
-            ("prod_tshirt", Some("K2")),
+            ("prod_tshirt", Some("K3")),
+            ("prod_tshirt", Some("K4")),
             ("prod_mug", None)
         ]
     );
@@ -737,4 +753,80 @@ async fn a_digital_order_costs_the_same_round_trips_and_announces_what_it_grante
     );
     let read_back = stack.fulfiller.stored_order(&id).await.unwrap().unwrap();
     assert_eq!(read_back.access, order.access);
+}
+
+/// The fulfiller writes an order of products it has not seen grant access with the plain
+/// statement, which has no grant. A product that starts granting access after the fulfiller
+/// last looked must still be granted: the plain statement writes nothing and names it, and the
+/// full statement writes the order with its access. Then the fulfiller knows.
+#[tokio::test]
+async fn a_product_that_starts_granting_access_is_granted_though_the_fulfiller_did_not_know() {
+    use shared::store::access::{self, ProductAccess};
+    let stack = TestStack::start().await;
+    let before = paid_session(&stack.sim, "Jenny Rosen");
+    let (outcome, statements) =
+        statements_during(stack.fulfiller.fulfill_checkout(&before, Trigger::Webhook)).await;
+    let FulfillmentOutcome::Fulfilled { order, newly: true } = outcome.unwrap() else {
+        panic!("expected a new fulfillment");
+    };
+    assert_eq!(
+        (statements, order.access.len()),
+        (2, 0),
+        "nothing granted yet"
+    );
+
+    access::set(
+        &stack.db.pool,
+        &ProductAccess {
+            product_id: "prod_mug".into(),
+            title: "Mug care guide".into(),
+            url: Some("https://shop.test/mug.pdf".into()),
+            licence_keys: false,
+        },
+    )
+    .await
+    .unwrap();
+    let after = paid_session(&stack.sim, "Jenny Rosen");
+    let (outcome, statements) =
+        statements_during(stack.fulfiller.fulfill_checkout(&after, Trigger::Webhook)).await;
+    let FulfillmentOutcome::Fulfilled { order, newly: true } = outcome.unwrap() else {
+        panic!("expected a new fulfillment");
+    };
+    assert_eq!(
+        statements, 3,
+        "the plain statement refused, the full one wrote"
+    );
+    let granted: Vec<_> = order
+        .access
+        .iter()
+        .map(|a| (a.product_id.as_str(), a.url.as_deref()))
+        .collect();
+    assert_eq!(granted, [("prod_mug", Some("https://shop.test/mug.pdf"))]);
+    let read_back = stack.fulfiller.stored_order(&after).await.unwrap().unwrap();
+    assert_eq!(read_back.access, order.access, "recorded in order_access");
+    let announced: serde_json::Value = sqlx::query_scalar(
+        "SELECT payload FROM outbox WHERE session_id = $1 AND topic = 'order.fulfilled'",
+    )
+    .bind(after.as_str())
+    .fetch_one(&stack.db.pool)
+    .await
+    .unwrap();
+    assert_eq!(announced["access"][0]["url"], "https://shop.test/mug.pdf");
+    assert_eq!(
+        announcements(&stack.db.pool, after.as_str(), "order.fulfilled").await,
+        1,
+        "one announcement, from the statement that wrote"
+    );
+
+    let third = paid_session(&stack.sim, "Jenny Rosen");
+    let (outcome, statements) =
+        statements_during(stack.fulfiller.fulfill_checkout(&third, Trigger::Webhook)).await;
+    let FulfillmentOutcome::Fulfilled { order, newly: true } = outcome.unwrap() else {
+        panic!("expected a new fulfillment");
+    };
+    assert_eq!(
+        (statements, order.access.len()),
+        (2, 1),
+        "the fulfiller now knows the mug grants access"
+    );
 }

@@ -144,7 +144,11 @@ fn paid_session_json(i: usize) -> CheckoutSession {
 }
 
 /// What the worker does to Postgres for one `completed` event of a paid session.
-async fn fulfill_in_database(pool: &PgPool, session: &CheckoutSession) -> anyhow::Result<()> {
+async fn fulfill_in_database(
+    pool: &PgPool,
+    granting: &fulfilled::GrantingProducts,
+    session: &CheckoutSession,
+) -> anyhow::Result<()> {
     let id = CheckoutSessionId::parse(&session.id)?;
     let event_id = format!("evt_bench_{}", &session.id[8..]);
     let key = EventKey {
@@ -173,7 +177,7 @@ async fn fulfill_in_database(pool: &PgPool, session: &CheckoutSession) -> anyhow
         customer_mail: false,
         event: Some(key),
     };
-    let written = fulfilled::write(pool, fulfillment).await?;
+    let written = fulfilled::write(pool, granting, fulfillment).await?;
     if !matches!(written, fulfilled::Written::Newly(_)) {
         bail!("{id} was not newly fulfilled: {written:?}");
     }
@@ -182,10 +186,12 @@ async fn fulfill_in_database(pool: &PgPool, session: &CheckoutSession) -> anyhow
 
 async fn ceiling(db: &TestDb, sessions: usize, concurrency: usize) -> anyhow::Result<()> {
     let pool = db.another_pool(concurrency as u32).await;
+    // One per process, as the worker's fulfiller holds one.
+    let granting = fulfilled::GrantingProducts::default();
     let fixtures: Vec<CheckoutSession> = (0..sessions).map(paid_session_json).collect();
     let started = Instant::now();
     let results: Vec<anyhow::Result<()>> = futures::stream::iter(&fixtures)
-        .map(|s| fulfill_in_database(&pool, s))
+        .map(|s| fulfill_in_database(&pool, &granting, s))
         .buffer_unordered(concurrency)
         .collect()
         .await;
