@@ -18,7 +18,7 @@
 //!    64-bit key, write the order, unless it is fulfilled already (the re-check is that insert's
 //!    own `WHERE`), its line items, what its digital products give (links, licence keys:
 //!    `store::access`) and an `order.fulfilled` outbox row: one statement, one round trip
-//!    ([`store::fulfilled`]). The lock serialises racing callers; the unique keys of line items
+//!    ([`store::fulfilled`]; two the first time a process meets a product granting access). The lock serialises racing callers; the unique keys of line items
 //!    and outbox are the second line of defense; a violation there is read back as "already
 //!    fulfilled". Too few licence keys fails it all ([`FulfillError::LicenceKeys`], retried).
 //! 5. Unpaid: recorded as awaiting payment (delayed methods), unless it already failed; a
