@@ -282,6 +282,17 @@ async fn an_already_fulfilled_order_answers_without_calling_stripe() {
     );
 }
 
+/// Fulfills `id` from a webhook, which must be a new fulfillment; the order, and the statements
+/// it cost ([`statements_during`]).
+async fn fulfill_new(stack: &TestStack, id: &shared::CheckoutSessionId) -> (orders::Order, usize) {
+    let (outcome, statements) =
+        statements_during(stack.fulfiller.fulfill_checkout(id, Trigger::Webhook)).await;
+    let FulfillmentOutcome::Fulfilled { order, newly: true } = outcome.unwrap() else {
+        panic!("expected a new fulfillment");
+    };
+    (order, statements)
+}
+
 /// Counts the statements sqlx sends to Postgres while `work` runs on this thread: sqlx emits
 /// one `sqlx::query` event per statement executed, each a round trip.
 async fn statements_during<T>(work: impl std::future::Future<Output = T>) -> (T, usize) {
@@ -707,22 +718,12 @@ async fn a_digital_order_costs_the_same_round_trips_and_announces_what_it_grante
     let first = paid_session(&stack.sim, "Jenny Rosen");
     let id = paid_session(&stack.sim, "Jenny Rosen");
 
-    let (outcome, statements) =
-        statements_during(stack.fulfiller.fulfill_checkout(&first, Trigger::Webhook)).await;
-    assert!(matches!(
-        outcome.unwrap(),
-        FulfillmentOutcome::Fulfilled { newly: true, .. }
-    ));
+    let (_, statements) = fulfill_new(&stack, &first).await;
     assert_eq!(
         statements, 3,
         "the first order granting access: the read, the plain statement, the full one"
     );
-    let (outcome, statements) =
-        statements_during(stack.fulfiller.fulfill_checkout(&id, Trigger::Webhook)).await;
-
-    let FulfillmentOutcome::Fulfilled { order, newly: true } = outcome.unwrap() else {
-        panic!("expected a new fulfillment");
-    };
+    let (order, statements) = fulfill_new(&stack, &id).await;
     assert_eq!(
         statements, 2,
         "the fulfiller knows its products grant access"
@@ -764,11 +765,7 @@ async fn a_product_that_starts_granting_access_is_granted_though_the_fulfiller_d
     use shared::store::access::{self, ProductAccess};
     let stack = TestStack::start().await;
     let before = paid_session(&stack.sim, "Jenny Rosen");
-    let (outcome, statements) =
-        statements_during(stack.fulfiller.fulfill_checkout(&before, Trigger::Webhook)).await;
-    let FulfillmentOutcome::Fulfilled { order, newly: true } = outcome.unwrap() else {
-        panic!("expected a new fulfillment");
-    };
+    let (order, statements) = fulfill_new(&stack, &before).await;
     assert_eq!(
         (statements, order.access.len()),
         (2, 0),
@@ -787,11 +784,7 @@ async fn a_product_that_starts_granting_access_is_granted_though_the_fulfiller_d
     .await
     .unwrap();
     let after = paid_session(&stack.sim, "Jenny Rosen");
-    let (outcome, statements) =
-        statements_during(stack.fulfiller.fulfill_checkout(&after, Trigger::Webhook)).await;
-    let FulfillmentOutcome::Fulfilled { order, newly: true } = outcome.unwrap() else {
-        panic!("expected a new fulfillment");
-    };
+    let (order, statements) = fulfill_new(&stack, &after).await;
     assert_eq!(
         statements, 3,
         "the plain statement refused, the full one wrote"
@@ -819,11 +812,7 @@ async fn a_product_that_starts_granting_access_is_granted_though_the_fulfiller_d
     );
 
     let third = paid_session(&stack.sim, "Jenny Rosen");
-    let (outcome, statements) =
-        statements_during(stack.fulfiller.fulfill_checkout(&third, Trigger::Webhook)).await;
-    let FulfillmentOutcome::Fulfilled { order, newly: true } = outcome.unwrap() else {
-        panic!("expected a new fulfillment");
-    };
+    let (order, statements) = fulfill_new(&stack, &third).await;
     assert_eq!(
         (statements, order.access.len()),
         (2, 1),

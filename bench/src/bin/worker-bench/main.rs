@@ -373,6 +373,8 @@ async fn pipeline(db: &TestDb, amqp: &str, run: &PipelineRun) -> anyhow::Result<
                 run.sessions
             );
         }
+        // Polling the orders table: nothing announces "all fulfilled". Latencies come from each
+        // order's `fulfilled_at`, so the interval does not enter them; the deadline bounds it.
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let cpu_after = cpu::snapshot(&worker_pids);
@@ -475,6 +477,7 @@ async fn wait_ready(port: u16) -> anyhow::Result<()> {
                 return Ok(());
             }
         }
+        // A started worker says it is ready only through `/readyz`: polled, bounded.
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     bail!("the worker on port {port} did not become ready")
