@@ -23,6 +23,8 @@ CONCURRENCY=${2:-256}
 CHANNELS=${CHANNELS:-4}
 WORKERS=${WORKERS:-0}
 FILTER=${FILTER:-info}
+# The log format production runs with (docker-compose.yml): the JSON layer costs more per span.
+FORMAT=${FORMAT:-json}
 SECRET=whsec_bench_secret
 OUT=target/ingress-bench
 BIN=target/release
@@ -101,10 +103,10 @@ for rate in 500 1000 2000; do
         --duration "$SECS" --body-bytes "$BODY_BYTES" --rate "$rate"
 done
 
-echo "== 3. ingress (release; log filter $FILTER, $CHANNELS confirm channels)"
+echo "== 3. ingress (release; log filter $FILTER, format $FORMAT, $CHANNELS confirm channels)"
 export APP_BROKER__PREFIX="$PREFIX" APP_INGRESS__HOST=127.0.0.1 APP_INGRESS__PORT=18081 \
     APP_INGRESS__WORKERS="$WORKERS" APP_INGRESS__CONFIRM_CHANNELS="$CHANNELS" \
-    APP_WEBHOOK__SECRETS=$SECRET APP_LOG__FILTER="$FILTER"
+    APP_WEBHOOK__SECRETS=$SECRET APP_LOG__FILTER="$FILTER" APP_LOG__FORMAT="$FORMAT"
 start_server http://127.0.0.1:18081/readyz "$BIN/ingress"
 for _ in $(seq 1 100); do curl -fs -o /dev/null http://127.0.0.1:18081/readyz && break; sleep 0.1; done
 curl -fs -o /dev/null http://127.0.0.1:18081/readyz

@@ -8,7 +8,10 @@
 //! - `ingress-bench` (`src/bin/ingress-bench/`): the two ceilings the ingress is compared with,
 //!   an actix endpoint that does no broker work (`http-ceiling`) and confirmed publishing with no
 //!   HTTP (`broker-ceiling`), and `cleanup` of a run's topology. The ingress itself is loaded by
-//!   `stripe-sim load`. `bench/ingress.sh` runs them all.
+//!   `stripe-sim load`. `bench/ingress.sh` runs them all; `bench/ingress-ab.sh` sets two
+//!   ingress binaries against each other (CPU per webhook, alternated rounds), and
+//!   `bench/ingress-instructions.sh` counts the instructions each executes per webhook
+//!   (callgrind: stable where CPU time is noisy).
 //! - `worker-bench` (`src/bin/worker-bench/`): the fulfillment's database work alone
 //!   (`ceiling`), and the pipeline through worker processes (`pipeline`: saturation, a paced
 //!   rate, or Stripe's rate limit), with the CPU each part spends per fulfillment.

@@ -7,6 +7,7 @@ use opentelemetry::KeyValue;
 use opentelemetry_sdk::propagation::TraceContextPropagator;
 use opentelemetry_sdk::trace::{Sampler, TracerProvider};
 use opentelemetry_sdk::Resource;
+use tracing_subscriber::filter::FilterExt;
 use tracing_subscriber::fmt::writer::BoxMakeWriter;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
@@ -14,6 +15,13 @@ use tracing_subscriber::{EnvFilter, Layer};
 
 use crate::settings::{LogFormat, LogSettings, TelemetrySettings};
 use crate::Settings;
+
+/// The target of spans that feed traces but not the log output. The log layer formats every
+/// field of every span it sees, at its creation and at each recording (the JSON format parses
+/// what it holds and writes it again), whether or not a line is ever logged inside it. A span on
+/// a hot path whose own log lines name what they need takes this target, and the log layer
+/// never sees it: the ingress's request span (benchmarks/ingress.md, "The request span").
+pub const TRACE_ONLY: &str = "trace_only";
 
 /// Where log lines go. A service logs to stdout, where container runtimes and `scripts/run`
 /// collect it; a one-shot operator command (`worker redrive`, `worker show`, …) logs to stderr,
@@ -73,7 +81,11 @@ pub fn init(
     output: LogOutput,
 ) -> anyhow::Result<TelemetryGuard> {
     let provider = tracer_provider(service_name, &settings.telemetry)?;
-    install_to(service_name, &settings.log, provider.clone(), output)?;
+    let writer = match output {
+        LogOutput::Stdout => BoxMakeWriter::new(std::io::stdout),
+        LogOutput::Stderr => BoxMakeWriter::new(std::io::stderr),
+    };
+    install_writing_to(service_name, &settings.log, provider.clone(), writer)?;
     Ok(TelemetryGuard { provider })
 }
 
@@ -84,23 +96,25 @@ pub fn install(
     log: &LogSettings,
     provider: TracerProvider,
 ) -> anyhow::Result<()> {
-    install_to(service_name, log, provider, LogOutput::Stdout)
+    install_writing_to(
+        service_name,
+        log,
+        provider,
+        BoxMakeWriter::new(std::io::stdout),
+    )
 }
 
-fn install_to(
+/// [`install`] with the log output going to `writer` (tests read what an operator would).
+pub fn install_writing_to(
     service_name: &'static str,
     log: &LogSettings,
     provider: TracerProvider,
-    output: LogOutput,
+    writer: BoxMakeWriter,
 ) -> anyhow::Result<()> {
     opentelemetry::global::set_text_map_propagator(TraceContextPropagator::new());
     let tracer = provider.tracer(service_name);
     opentelemetry::global::set_tracer_provider(provider);
     let filter = EnvFilter::try_from_default_env().or_else(|_| EnvFilter::try_new(&log.filter))?;
-    let writer = match output {
-        LogOutput::Stdout => BoxMakeWriter::new(std::io::stdout),
-        LogOutput::Stderr => BoxMakeWriter::new(std::io::stderr),
-    };
     let fmt = match log.format {
         LogFormat::Json => tracing_subscriber::fmt::layer()
             .with_writer(writer)
@@ -115,11 +129,21 @@ fn install_to(
     };
     // The log filter applies to the log output only: `warn` logs must not switch off the
     // request and consumer spans, or `traceparent` would stop crossing the queue.
+    //
+    // Neither the thread a span began on (its name is copied into every span) nor busy/idle
+    // time (two clock reads and a lock of the span's extensions at every poll of an
+    // instrumented future) tells an operator anything the span's own start and end do not,
+    // and both cost every request (benchmarks/ingress.md, "The request span").
     let spans = tracing_opentelemetry::layer()
         .with_tracer(tracer)
+        .with_threads(false)
+        .with_tracked_inactivity(false)
         .with_filter(tracing_subscriber::filter::LevelFilter::INFO);
+    let logged = filter.and(tracing_subscriber::filter::filter_fn(|metadata| {
+        !(metadata.is_span() && metadata.target() == TRACE_ONLY)
+    }));
     tracing_subscriber::registry()
-        .with(fmt.with_filter(filter))
+        .with(fmt.with_filter(logged))
         .with(spans)
         .try_init()?;
     Ok(())

@@ -4,14 +4,16 @@
 use std::time::{Duration, Instant};
 
 use actix_web::http::header::{ContentType, HeaderValue};
+use actix_web::web::Bytes;
 use actix_web::{web, HttpRequest, HttpResponse};
 use shared::errors::error_chain;
 use shared::queue::Broker;
 use shared::signature::{self, VerifyError, WebhookSecrets};
+use shared::telemetry::TRACE_ONLY;
 use tracing::field::Empty;
 use tracing::Instrument;
 
-use crate::envelope::{self, Event};
+use crate::envelope::{self, Envelope, Event};
 use crate::forward::publish_event;
 use crate::metrics::record_answer;
 use crate::rejection::{self, Rejection};
@@ -54,58 +56,131 @@ impl Accepted {
     }
 }
 
-/// The webhook handler: one span per request, carrying the event id and type once known.
+/// The event a request carried, as far as it was read: what its span and log lines name.
+#[derive(Debug, Default, Clone, Copy)]
+struct Named<'e> {
+    id: Option<&'e str>,
+    event_type: Option<&'e str>,
+}
+
+impl<'e> Named<'e> {
+    fn of(event: &'e Event<'_>) -> Self {
+        match event {
+            Event::Checkout(envelope) => Self {
+                id: Some(envelope.id.as_str()),
+                event_type: Some(&envelope.event_type),
+            },
+            Event::Other { event_type, id } => Self {
+                id: id.as_deref(),
+                event_type: Some(event_type),
+            },
+        }
+    }
+}
+
+/// The webhook handler: one span per request, given the event id, type and status once, when
+/// the answer is known.
 pub async fn receive(
     request: HttpRequest,
     payload: web::Payload,
     context: web::Data<WebhookContext>,
 ) -> HttpResponse {
     let started = Instant::now();
-    // Few fields, each recorded once: every field costs a formatting pass in the log layer and
-    // an attribute in the trace layer, on every request (benchmarks/ingress.md). The method is
-    // always POST, and the outcome is in the metrics and in the log line of a refusal.
+    // A span for traces only (the log layer would format its fields on every request, see
+    // `TRACE_ONLY`), with few fields, all recorded in one call when the answer is known. The
+    // method is always POST, and the outcome is in the metrics and in the log line of a
+    // refusal.
     let span = tracing::info_span!(
+        target: TRACE_ONLY,
         "webhook",
         otel.kind = "server",
         event.id = Empty,
         event.type = Empty,
         http.response.status_code = Empty,
     );
-    let result = handle(&request, payload, &context, started)
-        .instrument(span.clone())
-        .await;
-    let elapsed = started.elapsed();
-    let _entered = span.enter();
-    match result {
-        Ok(accepted) => {
-            span.record("http.response.status_code", 200);
-            record_answer(accepted.outcome(), "none", elapsed);
-            tracing::debug!(?elapsed, "webhook accepted");
-            HttpResponse::Ok()
-                .content_type(ContentType::json())
-                .body(RECEIVED)
-        }
-        Err(rejection) => {
-            let status = rejection.status();
-            span.record("http.response.status_code", status.as_u16());
-            record_answer(rejection.outcome(), rejection.reason(), elapsed);
-            if status.is_server_error() {
-                tracing::warn!(error = %error_chain(&rejection), ?elapsed, "webhook not stored; answering 503");
-            } else {
-                tracing::info!(error = %error_chain(&rejection), "webhook refused");
-            }
-            rejection.to_response()
-        }
-    }
+    answer(&request, payload, &context, started)
+        .instrument(span)
+        .await
 }
 
-async fn handle(
+/// Handles the request inside its span and turns what happened into the answer, its metrics and
+/// (for a refusal) its log line.
+async fn answer(
     request: &HttpRequest,
     payload: web::Payload,
     context: &WebhookContext,
     started: Instant,
-) -> Result<Accepted, Rejection> {
-    // Without a signature nothing in the body could be used: refuse before reading a byte.
+) -> HttpResponse {
+    let body = match read_verified(request, payload, context).await {
+        Ok(body) => body,
+        Err(rejection) => return refused(rejection, Named::default(), started),
+    };
+    let event = match envelope::parse(&body) {
+        Ok(event) => event,
+        Err(e) => return refused(e.into(), Named::default(), started),
+    };
+    let named = Named::of(&event);
+    let result = match &event {
+        Event::Checkout(envelope) => publish(envelope, &body, context, started).await,
+        // Authentic, and nobody consumes it: acknowledged whatever its shape (see `envelope`).
+        Event::Other { .. } => Ok(Accepted::Ignored),
+    };
+    match result {
+        Ok(accepted) => {
+            let elapsed = started.elapsed();
+            record_span(named, 200);
+            record_answer(accepted.outcome(), "none", elapsed);
+            tracing::debug!(event.id = named.id, ?elapsed, "webhook accepted");
+            HttpResponse::Ok()
+                .content_type(ContentType::json())
+                .body(RECEIVED)
+        }
+        Err(rejection) => refused(rejection, named, started),
+    }
+}
+
+fn refused(rejection: Rejection, named: Named<'_>, started: Instant) -> HttpResponse {
+    let elapsed = started.elapsed();
+    let status = rejection.status();
+    record_span(named, status.as_u16());
+    record_answer(rejection.outcome(), rejection.reason(), elapsed);
+    // The request span is not in the log output (`TRACE_ONLY`): the line names the event.
+    if status.is_server_error() {
+        tracing::warn!(
+            event.id = named.id,
+            event.type = named.event_type,
+            error = %error_chain(&rejection),
+            ?elapsed,
+            "webhook not stored; answering 503"
+        );
+    } else {
+        tracing::info!(
+            event.id = named.id,
+            event.type = named.event_type,
+            error = %error_chain(&rejection),
+            "webhook refused"
+        );
+    }
+    rejection.to_response()
+}
+
+/// The one recording of the request span's fields.
+fn record_span(named: Named<'_>, status: u16) {
+    tracing::record_all!(
+        tracing::Span::current(),
+        event.id = named.id,
+        event.type = named.event_type,
+        http.response.status_code = status,
+    );
+}
+
+/// The body, once its signature is known to be good. Without a signature header nothing in the
+/// body could be used: refused before a byte is read.
+async fn read_verified(
+    request: &HttpRequest,
+    payload: web::Payload,
+    context: &WebhookContext,
+) -> Result<Bytes, Rejection> {
     let header = signature_header(request)?;
     let body = crate::body::read_limited(
         request,
@@ -121,25 +196,21 @@ async fn handle(
         context.tolerance,
         signature::unix_now(),
     )?;
-    let span = tracing::Span::current();
-    let event = match envelope::parse(&body)? {
-        Event::Checkout(event) => event,
-        // Authentic, and nobody consumes it: acknowledged whatever its shape (see `envelope`).
-        Event::Other { event_type, id } => {
-            if let Some(id) = id {
-                span.record("event.id", &*id);
-            }
-            span.record("event.type", &*event_type);
-            return Ok(Accepted::Ignored);
-        }
-    };
-    span.record("event.id", event.id.as_str());
-    span.record("event.type", &*event.event_type);
+    Ok(body)
+}
+
+/// Hands a checkout event to the broker and awaits its confirm within the ack budget.
+async fn publish(
+    envelope: &Envelope<'_>,
+    body: &[u8],
+    context: &WebhookContext,
+    started: Instant,
+) -> Result<Accepted, Rejection> {
     publish_event(
         &context.broker,
         &context.exchange,
-        &event,
-        &body,
+        envelope,
+        body,
         started + context.ack_budget,
     )
     .await

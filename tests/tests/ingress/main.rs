@@ -2,11 +2,12 @@
 //! everything else is refused clearly; against the real broker.
 //!
 //! - publishing and the publisher's confirms (`ingress_publishing`, `publisher`);
-//! - refusals, connections, load, a broker outage and shutdown (`ingress_*`).
+//! - refusals, connections, load, a broker outage, shutdown and the log (`ingress_*`).
 
 mod ingress_broker_outage;
 mod ingress_connections;
 mod ingress_load;
+mod ingress_logs;
 mod ingress_publishing;
 mod ingress_rejections;
 mod ingress_shutdown;

@@ -68,6 +68,28 @@ async fn the_webhook_request_the_worker_and_the_stripe_call_share_one_trace() {
     });
 
     assert_ne!(webhook.span_context.trace_id(), TraceId::INVALID);
+    // The request span names what it carried and how it was answered, for whoever looks the
+    // trace up.
+    let attribute = |key: &str| {
+        webhook
+            .attributes
+            .iter()
+            .find(|kv| kv.key.as_str() == key)
+            .map(|kv| kv.value.as_str().into_owned())
+    };
+    assert!(
+        attribute("event.id").is_some_and(|id| id.starts_with("evt_")),
+        "{:?}",
+        webhook.attributes
+    );
+    assert_eq!(
+        attribute("event.type").as_deref(),
+        Some("checkout.session.completed")
+    );
+    assert_eq!(
+        attribute("http.response.status_code").as_deref(),
+        Some("200")
+    );
     assert_eq!(
         process.span_context.trace_id(),
         webhook.span_context.trace_id(),
