@@ -14,32 +14,17 @@ cd "$(dirname "$0")/.."
 
 OLD=$1 NEW=$2 ROUNDS=${3:-4} SECS=${4:-6}
 RATE=${RATE:-1000}
-SECRET=whsec_bench_secret
-BIN=target/release
 OUT=target/ingress-ab
-PREFIX="benchab$$."
 mkdir -p "$OUT"
-SERVER=""
-cleanup() {
-    [ -n "$SERVER" ] && kill "$SERVER" 2>/dev/null || true
-    "$BIN/ingress-bench" cleanup --prefix "$PREFIX" >/dev/null 2>&1 || true
-}
-trap cleanup EXIT
+# shellcheck source=bench/ingress-common.sh
+source bench/ingress-common.sh
 
 ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 field() { sed -n "s/.*\"$2\": \([0-9.]*\).*/\1/p" "$1" | head -1; }
 
 run() { # label binary: one saturation run and one paced run of a fresh ingress
     local label=$1 binary=$2
-    APP_BROKER__PREFIX="$PREFIX" APP_INGRESS__HOST=127.0.0.1 APP_INGRESS__PORT=18082 \
-        APP_WEBHOOK__SECRETS=$SECRET APP_LOG__FORMAT=json APP_LOG__FILTER=info \
-        "$binary" >"$OUT/$label.log" 2>&1 &
-    SERVER=$!
-    for _ in $(seq 1 100); do
-        curl -fs -o /dev/null http://127.0.0.1:18082/readyz && break
-        sleep 0.1
-    done
-    curl -fs -o /dev/null http://127.0.0.1:18082/readyz
+    start_ingress 18082 "$OUT/$label.log" "$binary"
     for load in "--concurrency 256" "--rate $RATE"; do
         local t0 t1 ok
         t0=$(ticks "$SERVER")
@@ -51,11 +36,9 @@ run() { # label binary: one saturation run and one paced run of a fresh ingress
             "$label" "$load" "$ok" "$(field "$OUT/run.json" ok_per_sec)" \
             "$(echo "($t1 - $t0) * 10000 / $ok" | bc -l)" \
             "$(field "$OUT/run.json" p50)" "$(field "$OUT/run.json" p99)"
-        "$BIN/ingress-bench" cleanup --prefix "$PREFIX" --purge >/dev/null
+        purge
     done
-    kill -TERM "$SERVER"
-    wait "$SERVER" 2>/dev/null || true
-    SERVER=""
+    stop_ingress
 }
 
 for round in $(seq 1 "$ROUNDS"); do

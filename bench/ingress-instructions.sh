@@ -17,17 +17,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 command -v valgrind >/dev/null || { echo "valgrind is not installed (apt-get install valgrind)" >&2; exit 1; }
-BIN=target/release
 OUT=target/ingress-instructions
-PREFIX="benchir$$."
-SECRET=whsec_bench_secret
 mkdir -p "$OUT"
-SERVER=""
-cleanup() {
-    [ -n "$SERVER" ] && kill "$SERVER" 2>/dev/null || true
-    "$BIN/ingress-bench" cleanup --prefix "$PREFIX" >/dev/null 2>&1 || true
-}
-trap cleanup EXIT
+# shellcheck source=bench/ingress-common.sh
+source bench/ingress-common.sh
 
 load() { # seconds: webhooks at 100/s
     "$BIN/stripe-sim" load --secret $SECRET --duration "$1" --rate 100 \
@@ -36,27 +29,17 @@ load() { # seconds: webhooks at 100/s
 
 for binary in "$@"; do
     rm -f "$OUT"/callgrind.*
-    APP_BROKER__PREFIX="$PREFIX" APP_INGRESS__HOST=127.0.0.1 APP_INGRESS__PORT=18085 \
-        APP_WEBHOOK__SECRETS=$SECRET APP_LOG__FORMAT=json APP_LOG__FILTER=info \
-        valgrind --tool=callgrind --callgrind-out-file="$OUT/callgrind.%p" "$binary" \
-        >"$OUT/server.log" 2>&1 &
-    SERVER=$!
-    for _ in $(seq 1 600); do # valgrind starts it slowly: up to a minute
-        curl -fs -o /dev/null http://127.0.0.1:18085/readyz && break
-        sleep 0.1
-    done
-    curl -fs -o /dev/null http://127.0.0.1:18085/readyz
+    start_ingress 18085 "$OUT/server.log" \
+        valgrind --tool=callgrind --callgrind-out-file="$OUT/callgrind.%p" "$binary"
     load 2
     callgrind_control --zero "$SERVER" >/dev/null 2>&1
     load 10
     callgrind_control --dump "$SERVER" >/dev/null 2>&1
-    kill -TERM "$SERVER"
-    wait "$SERVER" 2>/dev/null || true
-    SERVER=""
+    stop_ingress
     ok=$(sed -n 's/.*"200": \([0-9]*\).*/\1/p' "$OUT/run.json" | head -1)
     # The dump taken after the 1,000 webhooks (the file named .1), not the one written at exit.
     instructions=$(callgrind_annotate "$(ls "$OUT"/callgrind.*.1)" |
         awk '/PROGRAM TOTALS/ { gsub(",", "", $1); print $1; exit }')
     printf '%-40s %5s ok  %8d instructions per webhook\n' "$binary" "$ok" $((instructions / ok))
-    "$BIN/ingress-bench" cleanup --prefix "$PREFIX" --purge >/dev/null
+    purge
 done
