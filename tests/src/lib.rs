@@ -67,9 +67,26 @@ pub fn amqp_url() -> String {
 }
 
 /// A port nothing listens on right now, for a child process (chromedriver, the SMTP server,
-/// Caddy, a compose project) to bind a moment later. A service started in-process is handed a
-/// listener bound once instead (e.g. `ingress::Application::build_on`), which leaves no window.
+/// Caddy, a compose project, a RabbitMQ node) to bind a moment later. A service started
+/// in-process is handed a listener bound once instead (e.g. `ingress::Application::build_on`),
+/// which leaves no window.
+///
+/// It is drawn at random from below the kernel's ephemeral range (32768–60999 on Linux by
+/// default): a port the kernel handed out for a bind to port 0 or an outgoing connection could
+/// be handed out again to another test's server or client during that moment.
 pub fn free_port() -> u16 {
+    free_port_in(20_000..32_768)
+}
+
+/// [`free_port`] from `range`; falls back to the kernel's choice if none is free there.
+pub fn free_port_in(range: std::ops::Range<u16>) -> u16 {
+    let span = u32::from(range.end - range.start);
+    for _ in 0..64 {
+        let draw = (uuid::Uuid::new_v4().as_u128() % u128::from(span)) as u16;
+        if let Ok(listener) = std::net::TcpListener::bind(("127.0.0.1", range.start + draw)) {
+            return listener.local_addr().expect("a bound address").port();
+        }
+    }
     std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .expect("bind an ephemeral port")

@@ -4,10 +4,10 @@
 //! Everything of the node is its own: name, ports (AMQP, TLS, distribution), data and log
 //! directories, configuration, Erlang cookie (its own `HOME`), and no plugins (the shared node's
 //! management plugin would otherwise try to bind the same HTTP port). Every listener is on
-//! 127.0.0.1. It is stopped (`rabbitmqctl stop`, then a kill if need be) and its directory
-//! removed on drop.
+//! 127.0.0.1. It is ready once its own log says its TLS listener started; a try that booted
+//! without it (another process took the port first) is stopped and made again on fresh ports.
+//! It is stopped (`rabbitmqctl stop`, then a kill if need be) and its directory removed on drop.
 
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -16,6 +16,12 @@ use super::certs::{path, TestCertificates};
 
 /// How long a node may take to boot (a first boot initialises its database: 5 to 30 s here).
 const BOOT_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// Tries, each on fresh ports, before a node that will not start fails the test.
+const ATTEMPTS: usize = 3;
+
+/// What the node logs once it has booted, with or without every listener it was given.
+const BOOTED: &str = "Server startup complete";
 
 /// A running node; `tls_port` accepts `amqps://`.
 #[derive(Debug)]
@@ -28,17 +34,46 @@ pub struct TlsRabbitNode {
 }
 
 impl TlsRabbitNode {
-    /// Starts a node serving `certs.server_cert` and waits (bounded) until its TLS port
-    /// accepts connections. `Err` says why it could not be started here.
+    /// Starts a node serving `certs.server_cert` on ports of its own and waits (bounded) until
+    /// it has started its TLS listener. `Err` only when RabbitMQ is not installed here; a node
+    /// that cannot be started in [`ATTEMPTS`] tries is a failure, with what each try logged.
     pub fn start(certs: &TestCertificates) -> Result<TlsRabbitNode, String> {
+        Self::start_with(certs, node_ports)
+    }
+
+    /// [`TlsRabbitNode::start`], taking each try's `[amqp, tls, distribution]` ports from
+    /// `ports`: a test hands it a port that is already taken.
+    pub fn start_with(
+        certs: &TestCertificates,
+        mut ports: impl FnMut() -> [u16; 3],
+    ) -> Result<TlsRabbitNode, String> {
         let (server, ctl) = installed_scripts()?;
+        let mut failures = Vec::new();
+        for _ in 0..ATTEMPTS {
+            match Self::boot(certs, &server, &ctl, ports()) {
+                Ok(node) => return Ok(node),
+                Err(failure) => failures.push(failure),
+            }
+        }
+        panic!(
+            "no RabbitMQ node with a TLS listener started in {ATTEMPTS} tries:\n{}",
+            failures.join("\n---\n")
+        );
+    }
+
+    /// One try: a node on `ports`, returned once its own log says its TLS listener started.
+    fn boot(
+        certs: &TestCertificates,
+        server: &Path,
+        ctl: &Path,
+        [amqp_port, tls_port, dist_port]: [u16; 3],
+    ) -> Result<TlsRabbitNode, String> {
         let id = &uuid::Uuid::new_v4().simple().to_string()[..10];
         let name = format!("fulfillment-tls-{id}@localhost");
         let dir = std::env::temp_dir().join(format!("fulfillment-rabbit-{id}"));
         for sub in ["mnesia", "log", "home"] {
             std::fs::create_dir_all(dir.join(sub)).map_err(|e| format!("mkdir: {e}"))?;
         }
-        let [amqp_port, tls_port, dist_port] = free_ports();
         let config = dir.join("rabbitmq.conf");
         std::fs::write(
             &config,
@@ -59,7 +94,7 @@ impl TlsRabbitNode {
         std::fs::write(&plugins, "[].\n").map_err(|e| format!("write enabled_plugins: {e}"))?;
         let log = std::fs::File::create(dir.join("console.log"))
             .map_err(|e| format!("create the console log: {e}"))?;
-        let child = Command::new(&server)
+        let child = Command::new(server)
             .envs(node_environment(&name, &dir))
             .env("RABBITMQ_NODE_IP_ADDRESS", "127.0.0.1")
             .env("RABBITMQ_NODE_PORT", amqp_port.to_string())
@@ -78,12 +113,13 @@ impl TlsRabbitNode {
             .stderr(log)
             .spawn()
             .map_err(|e| format!("cannot run {}: {e}", server.display()))?;
+        // From here on, dropping the node stops it and removes its directory, failed or not.
         let mut node = TlsRabbitNode {
             name,
             tls_port,
             dir,
             child,
-            ctl,
+            ctl: ctl.to_owned(),
         };
         node.wait_until_listening()?;
         Ok(node)
@@ -94,37 +130,53 @@ impl TlsRabbitNode {
         format!("amqps://guest:guest@127.0.0.1:{}/%2f", self.tls_port)
     }
 
-    /// Polls the TLS port (bounded) until it accepts a connection; fails at once when the
-    /// node exits, with the end of its console log.
+    /// Reads the node's own log (bounded) until it says its TLS listener started on
+    /// `tls_port`. Probing the port is not enough: another process may have bound it between
+    /// [`node_ports`] and the node's boot, and the node then boots without a TLS listener
+    /// while the port answers in plain text.
     fn wait_until_listening(&mut self) -> Result<(), String> {
+        let started = format!("started TLS (SSL) listener on 127.0.0.1:{}", self.tls_port);
+        let log = self.dir.join("log").join(format!("{}.log", self.name));
         let deadline = Instant::now() + BOOT_TIMEOUT;
         loop {
+            let logged = std::fs::read_to_string(&log).unwrap_or_default();
+            if logged.contains(&started) {
+                return Ok(());
+            }
+            if logged.contains(BOOTED) {
+                return Err(format!(
+                    "the node booted without its TLS listener on {}:\n{}",
+                    self.tls_port,
+                    tail(&logged)
+                ));
+            }
             if let Ok(Some(status)) = self.child.try_wait() {
                 return Err(format!(
                     "the node exited ({status}) while booting:\n{}",
                     self.console_tail()
                 ));
             }
-            if std::net::TcpStream::connect(("127.0.0.1", self.tls_port)).is_ok() {
-                return Ok(());
-            }
             if Instant::now() >= deadline {
                 return Err(format!(
-                    "the TLS port {} was not open after {BOOT_TIMEOUT:?}:\n{}",
+                    "no TLS listener on {} after {BOOT_TIMEOUT:?}:\n{}",
                     self.tls_port,
                     self.console_tail()
                 ));
             }
-            // The pause between two probes of a bounded wait.
+            // The pause between two reads of a bounded wait.
             std::thread::sleep(Duration::from_millis(200));
         }
     }
 
     fn console_tail(&self) -> String {
-        let log = std::fs::read_to_string(self.dir.join("console.log")).unwrap_or_default();
-        let lines: Vec<&str> = log.lines().collect();
-        lines[lines.len().saturating_sub(20)..].join("\n")
+        tail(&std::fs::read_to_string(self.dir.join("console.log")).unwrap_or_default())
     }
+}
+
+/// The last lines of a log, to say why a try failed.
+fn tail(log: &str) -> String {
+    let lines: Vec<&str> = log.lines().collect();
+    lines[lines.len().saturating_sub(20)..].join("\n")
 }
 
 impl Drop for TlsRabbitNode {
@@ -181,19 +233,14 @@ fn installed_scripts() -> Result<(PathBuf, PathBuf), String> {
     }
 }
 
-/// Three free loopback ports. The distribution port stays below 55536 and outside
-/// 35672..=35682: `rabbitmqctl` listens 10000 above a node's distribution port, and the shared
-/// node's CLI range is 35672..=35682.
-fn free_ports() -> [u16; 3] {
-    let mut held = Vec::new();
-    let mut ports = Vec::new();
-    while ports.len() < 3 {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind a free port");
-        let port = listener.local_addr().expect("a bound address").port();
-        held.push(listener);
-        if port < 55536 && !(35672..=35682).contains(&port) {
-            ports.push(port);
-        }
-    }
-    [ports[0], ports[1], ports[2]]
+/// Three free loopback ports for a node: AMQP, TLS and distribution. They come from below the
+/// kernel's ephemeral range ([`crate::free_port`]), so no port-0 bind or outgoing connection of
+/// another test takes one while the node boots. `rabbitmqctl` listens 10,000 above the
+/// distribution port, which therefore stays below 22,000 (its CLI ports below 32,010).
+pub fn node_ports() -> [u16; 3] {
+    [
+        crate::free_port(),
+        crate::free_port(),
+        crate::free_port_in(20_000..22_000),
+    ]
 }

@@ -353,9 +353,7 @@ async fn a_rate_limited_answer_with_should_retry_is_retried() {
 #[tokio::test]
 async fn a_connection_failure_is_retried_then_reported_as_transient() {
     // A port nothing listens on: every attempt is refused.
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    drop(listener);
+    let url = format!("http://127.0.0.1:{}", tests::free_port());
     let mut settings = Settings::load_from(Uses::COMMON, Vec::new()).unwrap();
     settings.stripe.api_base = url;
     settings.stripe.retry_base_ms = 1;

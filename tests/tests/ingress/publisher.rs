@@ -108,9 +108,7 @@ async fn an_unroutable_message_is_an_error() {
 async fn a_publish_to_an_absent_broker_fails_within_the_timeout() {
     let test = TestBroker::create().await;
     // Nothing listens on this port.
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    drop(listener);
+    let port = tests::free_port();
     let broker = Broker::start(options(
         format!("amqp://guest:guest@127.0.0.1:{port}/%2f"),
         &test,

@@ -14,7 +14,7 @@ use shared::signature::{signature_header, unix_now};
 use tests::TestDb;
 
 use tests::security_support::certs::{path, TestCertificates};
-use tests::security_support::rabbit_node::TlsRabbitNode;
+use tests::security_support::rabbit_node::{node_ports, TlsRabbitNode};
 use tests::security_support::{PgRole, RabbitUser, AWKWARD_PASSWORD, AWKWARD_PASSWORD_ENCODED};
 
 const WEBHOOK_SECRET: &str = "whsec_connection_security";
@@ -72,7 +72,7 @@ async fn a_broker_behind_a_private_ca_is_reached_over_amqps_only_with_broker_ca_
     let node = match TlsRabbitNode::start(&certs) {
         Ok(node) => node,
         Err(reason) => {
-            println!("SKIPPED: no RabbitMQ node with a TLS listener could be started: {reason}");
+            println!("SKIPPED: {reason}");
             return;
         }
     };
@@ -180,6 +180,44 @@ async fn a_broker_behind_a_private_ca_is_reached_over_amqps_only_with_broker_ca_
     let _ = connection.close(200, "done").await;
     stop.stop().await;
     served.await.unwrap().unwrap();
+}
+
+/// A port another process took while a node booted: RabbitMQ then boots without that
+/// listener, and the port answers, but not in TLS. The node is not taken as ready; it is made
+/// again on fresh ports, where the broker's TLS answers.
+#[tokio::test]
+async fn a_tls_node_whose_port_another_process_took_is_made_again_on_fresh_ports() {
+    let certs = TestCertificates::generate();
+    let squatter = std::net::TcpListener::bind(("127.0.0.1", tests::free_port())).unwrap();
+    let taken = squatter.local_addr().unwrap().port();
+    let mut tries = 0;
+    let node = match TlsRabbitNode::start_with(&certs, || {
+        tries += 1;
+        let mut ports = node_ports();
+        if tries == 1 {
+            ports[1] = taken;
+        }
+        ports
+    }) {
+        Ok(node) => node,
+        Err(reason) => {
+            println!("SKIPPED: {reason}");
+            return;
+        }
+    };
+    assert_eq!(tries, 2, "the first try, on the taken port, was given up");
+    assert_ne!(node.tls_port, taken, "the node's TLS port is its own");
+    let endpoint = BrokerEndpoint::from_settings(
+        &settings(Uses::BROKER, |s| {
+            s.broker.url = node.amqps_url().into();
+            s.broker.ca_file = path(&certs.ca).into();
+        })
+        .broker,
+    );
+    let connection = shared::queue::connect(&endpoint, "tls-test")
+        .await
+        .expect("the node answers in TLS on its port");
+    let _ = connection.close(200, "done").await;
 }
 
 /// The CA `scripts/ensure-services` made for the shared Postgres, if it did.

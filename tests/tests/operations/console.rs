@@ -642,11 +642,7 @@ impl RunningPrometheus {
             ),
         )
         .unwrap();
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
+        let port = tests::free_port();
         let child = std::process::Command::new("prometheus")
             .arg(format!("--config.file={}", config.display()))
             .arg(format!(
@@ -941,11 +937,7 @@ async fn with_the_management_api_unreachable_the_pages_say_so_and_still_list_the
     let stack = Stack::start().await;
     let id = stuck_session(&stack, "Barbara Liskov").await;
     // A port nothing listens on: the broker's management API is down.
-    let closed = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let closed = tests::free_port();
     let mut settings = stack.settings.clone();
     settings.console.host = "127.0.0.1".into();
     settings.console.port = 0;

@@ -7,7 +7,7 @@
 
 use std::collections::BTreeSet;
 use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -45,12 +45,7 @@ impl RunningAlertmanager {
     fn start_with(values: &[(&str, &str)]) -> RunningAlertmanager {
         let config = RenderedConfig::render(values);
         let log = std::fs::File::create(config.dir.join("alertmanager.log")).unwrap();
-        // A port the kernel just handed out and nobody holds: free for Alertmanager to bind.
-        let port = TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
+        let port = free_port();
         let child = Command::new("prometheus-alertmanager")
             .arg(format!("--config.file={}", config.path().display()))
             .arg(format!(
