@@ -30,6 +30,17 @@ fn settings(uses: Uses, edit: impl FnOnce(&mut Settings)) -> Settings {
     settings
 }
 
+/// The broker at `url`, trusting the CA in the PEM file `ca_file` (`broker.ca_file`).
+fn tls_endpoint(url: &str, ca_file: &std::path::Path) -> BrokerEndpoint {
+    BrokerEndpoint::from_settings(
+        &settings(Uses::BROKER, |s| {
+            s.broker.url = url.to_owned().into();
+            s.broker.ca_file = path(ca_file).into();
+        })
+        .broker,
+    )
+}
+
 /// Settings read from environment variables, as a service reads its own: what the password
 /// tests check is that a password given there is taken as it is.
 fn settings_from_env(uses: Uses, list: &[(&str, &str)]) -> Settings {
@@ -94,13 +105,7 @@ async fn a_broker_behind_a_private_ca_is_reached_over_amqps_only_with_broker_ca_
     );
 
     // With the wrong CA: refused too, naming the file that was tried.
-    let wrong = BrokerEndpoint::from_settings(
-        &settings(Uses::BROKER, |s| {
-            s.broker.url = url.clone().into();
-            s.broker.ca_file = path(&certs.other_ca).into();
-        })
-        .broker,
-    );
+    let wrong = tls_endpoint(&url, &certs.other_ca);
     let shown = shared::queue::connect(&wrong, "tls-test")
         .await
         .expect_err("a CA that did not sign the certificate is refused")
@@ -207,13 +212,7 @@ async fn a_tls_node_whose_port_another_process_took_is_made_again_on_fresh_ports
     };
     assert_eq!(tries, 2, "the first try, on the taken port, was given up");
     assert_ne!(node.tls_port, taken, "the node's TLS port is its own");
-    let endpoint = BrokerEndpoint::from_settings(
-        &settings(Uses::BROKER, |s| {
-            s.broker.url = node.amqps_url().into();
-            s.broker.ca_file = path(&certs.ca).into();
-        })
-        .broker,
-    );
+    let endpoint = tls_endpoint(&node.amqps_url(), &certs.ca);
     let connection = shared::queue::connect(&endpoint, "tls-test")
         .await
         .expect("the node answers in TLS on its port");
